@@ -1,0 +1,356 @@
+//! Latency distributions: the scenario's description (`Distribution`, serde) and the
+//! compiled sampler. Every sampler is written here on top of uniform bits, so the numbers a
+//! seed produces depend only on this file, not on a crate's algorithm choices.
+
+use super::rng::{SimRng, unit_f64};
+use serde::{Deserialize, Serialize};
+
+/// A distribution of milliseconds, as written in scenario files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    Constant(f64),
+    Uniform { low: f64, high: f64 },
+    Exponential { mean: f64 },
+    /// Normal, truncated at zero (negative draws become 0).
+    Normal { mean: f64, stddev: f64 },
+    Lognormal { median: f64, sigma: f64 },
+    Pareto { scale: f64, shape: f64 },
+    Mixture(Vec<MixturePart>),
+    /// (quantile, value) points; linear interpolation between them.
+    Empirical(Vec<[f64; 2]>),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixturePart {
+    pub weight: f64,
+    pub dist: Distribution,
+}
+
+impl Distribution {
+    /// Checks parameters; returns a description of what is wrong and what is allowed.
+    pub fn check(&self) -> Result<(), String> {
+        let finite_nonneg = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} = {v} is not allowed; it must be a finite number >= 0"))
+            }
+        };
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} = {v} is not allowed; it must be a finite number > 0"))
+            }
+        };
+        match self {
+            Distribution::Constant(v) => finite_nonneg("constant", *v),
+            Distribution::Uniform { low, high } => {
+                finite_nonneg("low", *low)?;
+                finite_nonneg("high", *high)?;
+                if low > high {
+                    return Err(format!("low = {low} is above high = {high}; need low <= high"));
+                }
+                Ok(())
+            }
+            Distribution::Exponential { mean } => positive("mean", *mean),
+            Distribution::Normal { mean, stddev } => {
+                finite_nonneg("mean", *mean)?;
+                finite_nonneg("stddev", *stddev)
+            }
+            Distribution::Lognormal { median, sigma } => {
+                positive("median", *median)?;
+                finite_nonneg("sigma", *sigma)
+            }
+            Distribution::Pareto { scale, shape } => {
+                positive("scale", *scale)?;
+                positive("shape", *shape)
+            }
+            Distribution::Mixture(parts) => {
+                if parts.is_empty() {
+                    return Err("mixture has no parts; give at least one {weight, dist}".into());
+                }
+                let mut total = 0.0;
+                for (i, p) in parts.iter().enumerate() {
+                    positive(&format!("mixture[{i}].weight"), p.weight)?;
+                    total += p.weight;
+                    p.dist.check().map_err(|e| format!("mixture[{i}].dist: {e}"))?;
+                }
+                if (total - 1.0).abs() > 1e-6 {
+                    return Err(format!("mixture weights sum to {total}; they must sum to 1"));
+                }
+                Ok(())
+            }
+            Distribution::Empirical(points) => {
+                if points.len() < 2 {
+                    return Err("empirical needs at least two [quantile, value] points".into());
+                }
+                let mut prev = [f64::NEG_INFINITY, f64::NEG_INFINITY];
+                for (i, [q, v]) in points.iter().enumerate() {
+                    if !(q.is_finite() && (0.0..=1.0).contains(q)) {
+                        return Err(format!("empirical[{i}] quantile {q} is outside [0, 1]"));
+                    }
+                    finite_nonneg(&format!("empirical[{i}] value"), *v)?;
+                    if *q < prev[0] || *v < prev[1] {
+                        return Err(format!(
+                            "empirical[{i}] = [{q}, {v}] goes backwards; quantiles and values must not decrease"
+                        ));
+                    }
+                    prev = [*q, *v];
+                }
+                if points[0][0] != 0.0 || points[points.len() - 1][0] != 1.0 {
+                    return Err("empirical quantiles must start at 0 and end at 1".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The distribution's mean in ms, where it has a simple closed form (used for reports
+    /// and tests; `None` for mixtures containing a heavy tail without a mean).
+    pub fn mean(&self) -> Option<f64> {
+        match self {
+            Distribution::Constant(v) => Some(*v),
+            Distribution::Uniform { low, high } => Some((low + high) / 2.0),
+            Distribution::Exponential { mean } => Some(*mean),
+            Distribution::Normal { .. } => None,
+            Distribution::Lognormal { median, sigma } => Some(median * (sigma * sigma / 2.0).exp()),
+            Distribution::Pareto { scale, shape } => {
+                (*shape > 1.0).then(|| shape * scale / (shape - 1.0))
+            }
+            Distribution::Mixture(parts) => parts
+                .iter()
+                .map(|p| p.dist.mean().map(|m| m * p.weight))
+                .sum(),
+            Distribution::Empirical(points) => Some(
+                points
+                    .windows(2)
+                    .map(|w| (w[1][0] - w[0][0]) * (w[0][1] + w[1][1]) / 2.0)
+                    .sum(),
+            ),
+        }
+    }
+}
+
+/// A compiled, ready-to-draw distribution of milliseconds.
+#[derive(Clone, Debug)]
+pub enum Sampler {
+    Constant(f64),
+    Uniform { low: f64, width: f64 },
+    Exponential { mean: f64 },
+    Normal { mean: f64, stddev: f64 },
+    Lognormal { mu: f64, sigma: f64 },
+    Pareto { scale: f64, inv_shape: f64 },
+    Mixture { cumulative: Vec<f64>, parts: Vec<Sampler> },
+    Empirical(Vec<[f64; 2]>),
+}
+
+impl Sampler {
+    /// Compiles a checked distribution. Call `Distribution::check` first; unchecked
+    /// parameters give meaningless (but never panicking) draws.
+    pub fn new(d: &Distribution) -> Sampler {
+        match d {
+            Distribution::Constant(v) => Sampler::Constant(*v),
+            Distribution::Uniform { low, high } => Sampler::Uniform {
+                low: *low,
+                width: high - low,
+            },
+            Distribution::Exponential { mean } => Sampler::Exponential { mean: *mean },
+            Distribution::Normal { mean, stddev } => Sampler::Normal {
+                mean: *mean,
+                stddev: *stddev,
+            },
+            Distribution::Lognormal { median, sigma } => Sampler::Lognormal {
+                mu: median.ln(),
+                sigma: *sigma,
+            },
+            Distribution::Pareto { scale, shape } => Sampler::Pareto {
+                scale: *scale,
+                inv_shape: 1.0 / shape,
+            },
+            Distribution::Mixture(parts) => {
+                let total: f64 = parts.iter().map(|p| p.weight).sum();
+                let mut acc = 0.0;
+                let cumulative = parts
+                    .iter()
+                    .map(|p| {
+                        acc += p.weight / total;
+                        acc
+                    })
+                    .collect();
+                Sampler::Mixture {
+                    cumulative,
+                    parts: parts.iter().map(|p| Sampler::new(&p.dist)).collect(),
+                }
+            }
+            Distribution::Empirical(points) => Sampler::Empirical(points.clone()),
+        }
+    }
+
+    /// Whether every draw is exactly zero (lets callers skip the draw on hot paths).
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Sampler::Constant(v) if *v == 0.0)
+    }
+
+    /// One draw in milliseconds, never negative.
+    pub fn sample_ms(&self, rng: &mut SimRng) -> f64 {
+        let x = match self {
+            Sampler::Constant(v) => *v,
+            Sampler::Uniform { low, width } => low + width * unit_f64(rng),
+            Sampler::Exponential { mean } => -mean * (1.0 - unit_f64(rng)).ln(),
+            Sampler::Normal { mean, stddev } => mean + stddev * standard_normal(rng),
+            Sampler::Lognormal { mu, sigma } => (mu + sigma * standard_normal(rng)).exp(),
+            Sampler::Pareto { scale, inv_shape } => {
+                // 1 - u is in (0, 1], so the power is finite.
+                scale / (1.0 - unit_f64(rng)).powf(*inv_shape)
+            }
+            Sampler::Mixture { cumulative, parts } => {
+                let u = unit_f64(rng);
+                let i = cumulative.partition_point(|c| *c <= u).min(parts.len() - 1);
+                parts[i].sample_ms(rng)
+            }
+            Sampler::Empirical(points) => interpolate_quantile(points, unit_f64(rng)),
+        };
+        if x.is_finite() { x.max(0.0) } else { 0.0 }
+    }
+}
+
+/// Box-Muller transform; one of the pair is discarded to keep draws independent of history.
+fn standard_normal(rng: &mut SimRng) -> f64 {
+    let u1 = 1.0 - unit_f64(rng); // (0, 1]
+    let u2 = unit_f64(rng);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn interpolate_quantile(points: &[[f64; 2]], u: f64) -> f64 {
+    let i = points.partition_point(|p| p[0] <= u);
+    if i == 0 {
+        return points[0][1];
+    }
+    if i >= points.len() {
+        return points[points.len() - 1][1];
+    }
+    let [q0, v0] = points[i - 1];
+    let [q1, v1] = points[i];
+    if q1 <= q0 {
+        v1
+    } else {
+        v0 + (v1 - v0) * (u - q0) / (q1 - q0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::{RngStreams, Stream};
+
+    fn draws(d: &Distribution, n: usize) -> Vec<f64> {
+        d.check().expect("valid distribution");
+        let s = Sampler::new(d);
+        let mut rng = RngStreams::new(42).stream(Stream::Test, 1);
+        let mut v: Vec<f64> = (0..n).map(|_| s.sample_ms(&mut rng)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    fn mean(v: &[f64]) -> f64 {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
+    fn quantile(sorted: &[f64], q: f64) -> f64 {
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    }
+
+    fn close(actual: f64, expected: f64, rel: f64) {
+        assert!(
+            (actual - expected).abs() <= rel * expected.abs().max(1e-9),
+            "actual {actual}, expected {expected} (±{:.1}%)",
+            rel * 100.0
+        );
+    }
+
+    const N: usize = 200_000;
+
+    #[test]
+    fn constant_and_uniform() {
+        assert!(draws(&Distribution::Constant(3.0), 100).iter().all(|x| *x == 3.0));
+        let v = draws(&Distribution::Uniform { low: 1.0, high: 5.0 }, N);
+        close(mean(&v), 3.0, 0.01);
+        assert!(v[0] >= 1.0 && v[N - 1] < 5.0);
+        close(quantile(&v, 0.25), 2.0, 0.02);
+    }
+
+    #[test]
+    fn exponential_mean_and_median() {
+        let v = draws(&Distribution::Exponential { mean: 2.0 }, N);
+        close(mean(&v), 2.0, 0.015);
+        close(quantile(&v, 0.5), 2.0 * std::f64::consts::LN_2, 0.02);
+    }
+
+    #[test]
+    fn normal_truncated_at_zero() {
+        let v = draws(&Distribution::Normal { mean: 5.0, stddev: 1.0 }, N);
+        close(mean(&v), 5.0, 0.01);
+        close(quantile(&v, 0.8413), 6.0, 0.02);
+        let w = draws(&Distribution::Normal { mean: 0.0, stddev: 1.0 }, N);
+        assert!(w[0] >= 0.0);
+        close(quantile(&w, 0.25), 0.0, 0.0); // half the mass sits at the truncation point
+    }
+
+    #[test]
+    fn lognormal_median_and_mean() {
+        let d = Distribution::Lognormal { median: 1.0, sigma: 0.5 };
+        let v = draws(&d, N);
+        close(quantile(&v, 0.5), 1.0, 0.02);
+        close(mean(&v), d.mean().unwrap_or(0.0), 0.02);
+    }
+
+    #[test]
+    fn pareto_mean_and_minimum() {
+        let d = Distribution::Pareto { scale: 0.235, shape: 10.0 };
+        let v = draws(&d, N);
+        assert!(v[0] >= 0.235);
+        close(mean(&v), d.mean().unwrap_or(0.0), 0.01);
+    }
+
+    #[test]
+    fn mixture_weights_its_parts() {
+        let d = Distribution::Mixture(vec![
+            MixturePart { weight: 0.9, dist: Distribution::Constant(1.0) },
+            MixturePart { weight: 0.1, dist: Distribution::Constant(100.0) },
+        ]);
+        let v = draws(&d, N);
+        let slow = v.iter().filter(|x| **x == 100.0).count() as f64 / N as f64;
+        close(slow, 0.1, 0.03);
+        close(mean(&v), 10.9, 0.03);
+    }
+
+    #[test]
+    fn empirical_interpolates_quantiles() {
+        let d = Distribution::Empirical(vec![[0.0, 0.1], [0.5, 0.4], [0.99, 3.0], [1.0, 20.0]]);
+        let v = draws(&d, N);
+        // The CDF at each breakpoint equals its quantile.
+        let cdf = |x: f64| v.partition_point(|d| *d <= x) as f64 / N as f64;
+        assert!((cdf(0.4) - 0.5).abs() < 0.005, "{}", cdf(0.4));
+        assert!((cdf(3.0) - 0.99).abs() < 0.002, "{}", cdf(3.0));
+        close(quantile(&v, 0.25), 0.25, 0.03);
+        assert!(v[N - 1] <= 20.0 && v[0] >= 0.1);
+    }
+
+    #[test]
+    fn check_names_bad_parameters() {
+        let bad = [
+            Distribution::Uniform { low: 5.0, high: 1.0 },
+            Distribution::Exponential { mean: 0.0 },
+            Distribution::Constant(-1.0),
+            Distribution::Mixture(vec![MixturePart { weight: 0.5, dist: Distribution::Constant(1.0) }]),
+            Distribution::Empirical(vec![[0.0, 2.0], [1.0, 1.0]]),
+            Distribution::Lognormal { median: f64::NAN, sigma: 0.1 },
+        ];
+        for d in bad {
+            assert!(d.check().is_err(), "{d:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! dynasim: a deterministic discrete-event simulator of Amazon's Dynamo key-value store.
+//!
+//! Layout (dependencies point down this list, never up):
+//! - `cli`: argument parsing and the commands;
+//! - `report`: report.json and summaries, written atomically;
+//! - `sim`: the world and its single event loop;
+//! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);
+//! - `workload`: clients and the request mix;
+//! - `net`: latency and loss;
+//! - `node`: the Dynamo protocol as sans-IO state machines;
+//! - `ring`: consistent hashing and preference lists;
+//! - `scenario`: the scenario file format and validation;
+//! - `engine`: time, the event queue, seeded random streams and samplers.
+
+pub mod cli;
+pub mod engine;
+pub mod ids;
+pub mod net;
+pub mod node;
+pub mod observer;
+pub mod report;
+pub mod ring;
+pub mod scenario;
+pub mod sim;
+pub mod workload;

@@ -1,0 +1,358 @@
+//! Request coordination (Dynamo §4.5, §5): fan a get or put out to the replicas, count
+//! replies toward R or W, answer, and repair stale replicas from late read replies.
+//! Hosted by a node, or by a client when the client coordinates (`client_driven`).
+
+use super::message::{Effect, FailCause, Message, OpId, Timer};
+use super::version::{VersionRules, Version, Versions};
+use crate::engine::SimTime;
+use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
+use smallvec::SmallVec;
+
+/// Who asked for an operation and where the answer goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub client: ClientId,
+    pub req: RequestId,
+}
+
+/// The quorum rules a coordinator applies.
+#[derive(Clone, Debug)]
+pub struct QuorumConfig {
+    pub r: usize,
+    pub w: usize,
+    pub rules: VersionRules,
+    pub read_repair: bool,
+    pub read_repair_window: SimTime,
+    pub op_timeout: SimTime,
+}
+
+/// A finished operation, for the host to deliver.
+#[derive(Clone, Debug)]
+pub enum Completion {
+    Read {
+        origin: Origin,
+        result: Result<Versions, FailCause>,
+    },
+    Write {
+        origin: Origin,
+        result: Result<Version, FailCause>,
+    },
+}
+
+type Targets = SmallVec<[NodeId; 4]>;
+
+struct ReadOp {
+    key: KeyId,
+    origin: Origin,
+    targets: Targets,
+    replies: SmallVec<[(NodeId, Versions); 4]>,
+    merged: Versions,
+    answered: bool,
+}
+
+struct WriteOp {
+    origin: Origin,
+    expected: usize,
+    acks: usize,
+    version: Version,
+    answered: bool,
+}
+
+enum Op {
+    Read(ReadOp),
+    Write(WriteOp),
+}
+
+/// The in-flight operations of one host.
+#[derive(Default)]
+pub struct Coordinator {
+    ops: FxHashMap<OpId, Op>,
+    next_op: u64,
+}
+
+impl Coordinator {
+    pub fn in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Forgets every operation (the host crashed): nothing will be answered.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+    }
+
+    fn new_op(&mut self) -> OpId {
+        self.next_op += 1;
+        OpId(self.next_op)
+    }
+
+    /// Starts a get: asks every target; answers after R replies.
+    pub fn start_read(
+        &mut self,
+        key: KeyId,
+        targets: &[NodeId],
+        origin: Origin,
+        cfg: &QuorumConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        let op = self.new_op();
+        for node in targets {
+            out.push(Effect::Send {
+                to: Endpoint::Node(*node),
+                msg: Message::ReplicaRead { op, key },
+                disk: super::message::DiskOp::None,
+            });
+        }
+        out.push(Effect::SetTimer {
+            after: cfg.op_timeout,
+            timer: Timer::OpTimeout(op),
+        });
+        self.ops.insert(
+            op,
+            Op::Read(ReadOp {
+                key,
+                origin,
+                targets: targets.iter().copied().collect(),
+                replies: SmallVec::new(),
+                merged: Versions::new(),
+                answered: false,
+            }),
+        );
+    }
+
+    /// Starts a put of `version`: sends it to every target (with the hint for each, if
+    /// any); answers after W acknowledgements.
+    pub fn start_write(
+        &mut self,
+        key: KeyId,
+        version: Version,
+        targets: &[(NodeId, Option<NodeId>)],
+        origin: Origin,
+        cfg: &QuorumConfig,
+        out: &mut Vec<Effect>,
+    ) {
+        let op = self.new_op();
+        for (node, hint) in targets {
+            out.push(Effect::Send {
+                to: Endpoint::Node(*node),
+                msg: Message::ReplicaWrite {
+                    op: Some(op),
+                    key,
+                    version: version.clone(),
+                    hint: *hint,
+                },
+                disk: super::message::DiskOp::None,
+            });
+        }
+        out.push(Effect::SetTimer {
+            after: cfg.op_timeout,
+            timer: Timer::OpTimeout(op),
+        });
+        self.ops.insert(
+            op,
+            Op::Write(WriteOp {
+                origin,
+                expected: targets.len(),
+                acks: 0,
+                version,
+                answered: false,
+            }),
+        );
+    }
+
+    pub fn on_read_reply(
+        &mut self,
+        op_id: OpId,
+        from: NodeId,
+        versions: Versions,
+        cfg: &QuorumConfig,
+        out: &mut Vec<Effect>,
+    ) -> Option<Completion> {
+        let Some(Op::Read(op)) = self.ops.get_mut(&op_id) else {
+            return None; // late reply to a finished operation
+        };
+        if op.replies.iter().any(|(n, _)| *n == from) {
+            return None;
+        }
+        cfg.rules.reconcile_into(&mut op.merged, &versions);
+        op.replies.push((from, versions));
+        let mut done = None;
+        if !op.answered && op.replies.len() >= cfg.r {
+            op.answered = true;
+            done = Some(Completion::Read {
+                origin: op.origin,
+                result: Ok(op.merged.clone()),
+            });
+            if cfg.read_repair && op.replies.len() < op.targets.len() {
+                out.push(Effect::SetTimer {
+                    after: cfg.read_repair_window,
+                    timer: Timer::RepairWindow(op_id),
+                });
+            }
+        }
+        let all_in = op.replies.len() >= op.targets.len();
+        if op.answered && (all_in || !cfg.read_repair) {
+            self.finish_read(op_id, cfg, out);
+        }
+        done
+    }
+
+    pub fn on_write_ack(&mut self, op_id: OpId, cfg: &QuorumConfig) -> Option<Completion> {
+        let Some(Op::Write(op)) = self.ops.get_mut(&op_id) else {
+            return None;
+        };
+        op.acks += 1;
+        let mut done = None;
+        if !op.answered && op.acks >= cfg.w {
+            op.answered = true;
+            done = Some(Completion::Write {
+                origin: op.origin,
+                result: Ok(op.version.clone()),
+            });
+        }
+        if op.acks >= op.expected {
+            self.ops.remove(&op_id);
+        }
+        done
+    }
+
+    pub fn on_timer(&mut self, timer: Timer, cfg: &QuorumConfig, out: &mut Vec<Effect>) -> Option<Completion> {
+        match timer {
+            Timer::RepairWindow(op) => {
+                self.finish_read(op, cfg, out);
+                None
+            }
+            Timer::OpTimeout(op_id) => {
+                let answered = match self.ops.get(&op_id)? {
+                    Op::Read(op) => op.answered,
+                    Op::Write(op) => op.answered,
+                };
+                if answered {
+                    // Answered already; only late replies were still awaited.
+                    if matches!(self.ops.get(&op_id), Some(Op::Read(_))) {
+                        self.finish_read(op_id, cfg, out);
+                    } else {
+                        self.ops.remove(&op_id);
+                    }
+                    return None;
+                }
+                match self.ops.remove(&op_id)? {
+                    Op::Read(op) => Some(Completion::Read {
+                        origin: op.origin,
+                        result: Err(FailCause::Timeout),
+                    }),
+                    Op::Write(op) => Some(Completion::Write {
+                        origin: op.origin,
+                        result: Err(FailCause::Timeout),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Ends a read; with read repair on, sends each replica that answered with stale data
+    /// the versions it lacks.
+    fn finish_read(&mut self, op_id: OpId, cfg: &QuorumConfig, out: &mut Vec<Effect>) {
+        let Some(Op::Read(op)) = self.ops.remove(&op_id) else {
+            return;
+        };
+        if !cfg.read_repair {
+            return;
+        }
+        for (node, held) in &op.replies {
+            for v in &op.merged {
+                if !cfg.rules.covers(held, v) {
+                    out.push(Effect::Send {
+                        to: Endpoint::Node(*node),
+                        msg: Message::ReplicaWrite {
+                            op: None,
+                            key: op.key,
+                            version: v.clone(),
+                            hint: None,
+                        },
+                        disk: super::message::DiskOp::None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::WriteId;
+    use crate::node::version::VClock;
+
+    fn cfg(r: usize, w: usize) -> QuorumConfig {
+        QuorumConfig {
+            r,
+            w,
+            rules: VersionRules::VectorClock,
+            read_repair: true,
+            read_repair_window: SimTime(10_000),
+            op_timeout: SimTime(300_000),
+        }
+    }
+
+    fn version(write: u64, counter: u32) -> Version {
+        let mut clock = VClock::default();
+        for _ in 0..counter {
+            clock = clock.increment(NodeId(0), 1, 10);
+        }
+        Version { write: WriteId(write), clock, stamp_us: 0 }
+    }
+
+    const ORIGIN: Origin = Origin { client: ClientId(0), req: RequestId(1) };
+
+    #[test]
+    fn read_answers_after_r_replies_and_repairs_the_stale_replica() {
+        let mut c = Coordinator::default();
+        let mut out = Vec::new();
+        let cfg = cfg(2, 2);
+        c.start_read(KeyId(7), &[NodeId(0), NodeId(1), NodeId(2)], ORIGIN, &cfg, &mut out);
+        assert_eq!(out.len(), 4, "three requests and a timeout");
+        let op = OpId(1);
+        out.clear();
+        let fresh: Versions = [version(2, 2)].into_iter().collect();
+        let stale: Versions = [version(1, 1)].into_iter().collect();
+        assert!(c.on_read_reply(op, NodeId(0), fresh.clone(), &cfg, &mut out).is_none());
+        let done = c.on_read_reply(op, NodeId(1), stale, &cfg, &mut out);
+        match done {
+            Some(Completion::Read { result: Ok(vs), .. }) => {
+                assert_eq!(vs.iter().map(|v| v.write.0).collect::<Vec<_>>(), vec![2]);
+            }
+            other => panic!("expected an answer, got {other:?}"),
+        }
+        // The third reply closes the op and triggers repair of node 1 only.
+        out.clear();
+        assert!(c.on_read_reply(op, NodeId(2), fresh, &cfg, &mut out).is_none());
+        let repaired: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, msg: Message::ReplicaWrite { op: None, .. }, .. } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(repaired, vec![Endpoint::Node(NodeId(1))]);
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn write_answers_after_w_acks_and_times_out_without_them() {
+        let mut c = Coordinator::default();
+        let mut out = Vec::new();
+        let cfg = cfg(1, 2);
+        let targets = [(NodeId(0), None), (NodeId(1), None), (NodeId(2), None)];
+        c.start_write(KeyId(1), version(1, 1), &targets, ORIGIN, &cfg, &mut out);
+        assert!(c.on_write_ack(OpId(1), &cfg).is_none());
+        assert!(matches!(c.on_write_ack(OpId(1), &cfg), Some(Completion::Write { result: Ok(_), .. })));
+        // A second write gets one ack only, then times out.
+        c.start_write(KeyId(1), version(2, 2), &targets, ORIGIN, &cfg, &mut out);
+        assert!(c.on_write_ack(OpId(2), &cfg).is_none());
+        let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
+        assert!(matches!(t, Some(Completion::Write { result: Err(FailCause::Timeout), .. })));
+        // The first write's timeout fires after it was answered: nothing to report.
+        assert!(c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out).is_none());
+        assert_eq!(c.in_flight(), 0);
+    }
+}

@@ -1,0 +1,184 @@
+//! The messages Dynamo nodes and clients exchange, and the effects a protocol state
+//! machine asks its host to carry out.
+
+use super::version::{VClock, Version, Versions};
+use crate::engine::SimTime;
+use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
+
+/// A coordinator-local operation number; replies carry it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpId(pub u64);
+
+/// Why a request failed, as the coordinator or client saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailCause {
+    /// No answer within the request timeout.
+    Timeout,
+    /// The coordinator could not find enough reachable replicas to try.
+    NotEnoughReplicas,
+}
+
+#[derive(Clone, Debug)]
+pub enum Message {
+    /// client -> node: read a key. `client` is where the answer goes, even if forwarded.
+    Get {
+        req: RequestId,
+        client: ClientId,
+        key: KeyId,
+        forwarded: bool,
+    },
+    /// client -> node: write a key. `context` is the merged clock of what the client read;
+    /// `blind` puts carry none and the coordinator uses what it holds locally.
+    Put {
+        req: RequestId,
+        client: ClientId,
+        key: KeyId,
+        write: WriteId,
+        context: VClock,
+        blind: bool,
+        forwarded: bool,
+    },
+    GetReply {
+        req: RequestId,
+        result: Result<Versions, FailCause>,
+    },
+    PutReply {
+        req: RequestId,
+        result: Result<Version, FailCause>,
+    },
+    /// coordinator -> replica
+    ReplicaRead {
+        op: OpId,
+        key: KeyId,
+    },
+    ReplicaReadReply {
+        op: OpId,
+        versions: Versions,
+    },
+    /// coordinator -> replica. `op` is `None` for read repair (no ack wanted). `hint`
+    /// names the intended owner when this replica is a sloppy-quorum fallback.
+    ReplicaWrite {
+        op: Option<OpId>,
+        key: KeyId,
+        version: Version,
+        hint: Option<NodeId>,
+    },
+    ReplicaWriteAck {
+        op: OpId,
+    },
+}
+
+/// Message kinds: the names used by `network.by_message_ms` and message counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MessageKind {
+    ClientRequest = 0,
+    ClientResponse,
+    Forward,
+    ReadRequest,
+    ReadResponse,
+    WriteRequest,
+    WriteAck,
+    ReadRepair,
+}
+
+impl MessageKind {
+    pub const COUNT: usize = 8;
+    pub const ALL: [MessageKind; Self::COUNT] = [
+        MessageKind::ClientRequest,
+        MessageKind::ClientResponse,
+        MessageKind::Forward,
+        MessageKind::ReadRequest,
+        MessageKind::ReadResponse,
+        MessageKind::WriteRequest,
+        MessageKind::WriteAck,
+        MessageKind::ReadRepair,
+    ];
+    pub const NAMES: [&'static str; Self::COUNT] = [
+        "client_request",
+        "client_response",
+        "forward",
+        "read_request",
+        "read_response",
+        "write_request",
+        "write_ack",
+        "read_repair",
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<MessageKind> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
+    }
+}
+
+/// Fixed per-message overhead in bytes (headers, ids) for byte accounting.
+const HEADER_BYTES: u64 = 64;
+const CLOCK_ENTRY_BYTES: u64 = 16;
+
+impl Message {
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Get { forwarded, .. } | Message::Put { forwarded, .. } => {
+                if *forwarded {
+                    MessageKind::Forward
+                } else {
+                    MessageKind::ClientRequest
+                }
+            }
+            Message::GetReply { .. } | Message::PutReply { .. } => MessageKind::ClientResponse,
+            Message::ReplicaRead { .. } => MessageKind::ReadRequest,
+            Message::ReplicaReadReply { .. } => MessageKind::ReadResponse,
+            Message::ReplicaWrite { op: None, .. } => MessageKind::ReadRepair,
+            Message::ReplicaWrite { .. } => MessageKind::WriteRequest,
+            Message::ReplicaWriteAck { .. } => MessageKind::WriteAck,
+        }
+    }
+
+    /// Approximate size on the wire, with `value_bytes` per carried value.
+    pub fn size_bytes(&self, value_bytes: u64) -> u64 {
+        let version = |v: &Version| value_bytes + CLOCK_ENTRY_BYTES * v.clock.len() as u64 + 16;
+        let versions = |vs: &[Version]| vs.iter().map(version).sum::<u64>();
+        HEADER_BYTES
+            + match self {
+                Message::Put { context, .. } => value_bytes + CLOCK_ENTRY_BYTES * context.len() as u64,
+                Message::GetReply { result: Ok(vs), .. } => versions(vs),
+                Message::PutReply { result: Ok(v), .. } => CLOCK_ENTRY_BYTES * v.clock.len() as u64,
+                Message::ReplicaReadReply { versions: vs, .. } => versions(vs),
+                Message::ReplicaWrite { version: v, .. } => version(v),
+                _ => 0,
+            }
+    }
+}
+
+/// Disk work a host must do before a message leaves (the replica's read or write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskOp {
+    None,
+    Read,
+    Write,
+}
+
+/// Timers a protocol state machine asks for. They fire once; stale ones are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Give up on an operation that has not gathered its quorum.
+    OpTimeout(OpId),
+    /// The read-repair window after a read was answered has closed.
+    RepairWindow(OpId),
+}
+
+/// What a protocol state machine asks its host to do.
+#[derive(Clone, Debug)]
+pub enum Effect {
+    Send {
+        to: Endpoint,
+        msg: Message,
+        disk: DiskOp,
+    },
+    SetTimer {
+        after: SimTime,
+        timer: Timer,
+    },
+}

@@ -1,0 +1,385 @@
+//! Versions and vector clocks (Dynamo §4.4). A version is one client write (its `WriteId`
+//! stands in for the value) with the vector clock the coordinator gave it and the
+//! coordinator's wall-clock stamp (used by last-write-wins). A replica keeps every
+//! causally-maximal version of a key: the siblings a reader must reconcile.
+
+use crate::ids::{NodeId, WriteId};
+use smallvec::SmallVec;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// One (node, counter) pair of a vector clock, with the wall-clock time (µs) at which the
+/// node last incremented it; the stamp decides which entry truncation drops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockEntry {
+    pub node: NodeId,
+    pub counter: u32,
+    pub stamp_us: u64,
+}
+
+/// A vector clock: entries sorted by node, shared immutably (cloning is a reference count).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VClock(Option<Arc<[ClockEntry]>>);
+
+/// How two clocks relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Causality {
+    Equal,
+    /// The left clock has seen everything the right one has, and more.
+    Descends,
+    /// The right clock descends from the left.
+    Precedes,
+    Concurrent,
+}
+
+impl VClock {
+    pub fn entries(&self) -> &[ClockEntry] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries().is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    fn from_entries(entries: Vec<ClockEntry>) -> VClock {
+        if entries.is_empty() {
+            VClock(None)
+        } else {
+            VClock(Some(entries.into()))
+        }
+    }
+
+    pub fn counter(&self, node: NodeId) -> u32 {
+        let e = self.entries();
+        e.binary_search_by_key(&node, |x| x.node).map(|i| e[i].counter).unwrap_or(0)
+    }
+
+    /// Compares two clocks entry by entry (both are sorted by node).
+    pub fn compare(&self, other: &VClock) -> Causality {
+        let (a, b) = (self.entries(), other.entries());
+        let (mut i, mut j) = (0, 0);
+        let (mut a_ahead, mut b_ahead) = (false, false);
+        while i < a.len() || j < b.len() {
+            let order = match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) => x.node.cmp(&y.node),
+                (Some(_), None) => Ordering::Less,
+                (None, _) => Ordering::Greater,
+            };
+            match order {
+                Ordering::Less => {
+                    a_ahead |= a[i].counter > 0;
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    b_ahead |= b[j].counter > 0;
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    a_ahead |= a[i].counter > b[j].counter;
+                    b_ahead |= b[j].counter > a[i].counter;
+                    i += 1;
+                    j += 1;
+                }
+            }
+            if a_ahead && b_ahead {
+                return Causality::Concurrent;
+            }
+        }
+        match (a_ahead, b_ahead) {
+            (false, false) => Causality::Equal,
+            (true, false) => Causality::Descends,
+            (false, true) => Causality::Precedes,
+            (true, true) => Causality::Concurrent,
+        }
+    }
+
+    /// True when this clock has seen everything `other` has (equal counts as descending).
+    pub fn descends(&self, other: &VClock) -> bool {
+        matches!(self.compare(other), Causality::Equal | Causality::Descends)
+    }
+
+    /// The least upper bound: the maximum counter per node.
+    pub fn merge(&self, other: &VClock) -> VClock {
+        if other.is_empty() {
+            return self.clone();
+        }
+        if self.is_empty() {
+            return other.clone();
+        }
+        let (a, b) = (self.entries(), other.entries());
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x.node == y.node => {
+                    out.push(ClockEntry {
+                        node: x.node,
+                        counter: x.counter.max(y.counter),
+                        stamp_us: x.stamp_us.max(y.stamp_us),
+                    });
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x.node < y.node => {
+                    out.push(*x);
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    out.push(*x);
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    out.push(*y);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        VClock::from_entries(out)
+    }
+
+    /// This clock advanced by `node` at wall time `stamp_us`. When more than `max_entries`
+    /// remain, the entries with the oldest stamps are dropped (never the one just advanced),
+    /// as Dynamo does; this can make later versions look concurrent (false conflicts).
+    pub fn increment(&self, node: NodeId, stamp_us: u64, max_entries: usize) -> VClock {
+        let mut entries = self.entries().to_vec();
+        match entries.binary_search_by_key(&node, |e| e.node) {
+            Ok(i) => {
+                entries[i].counter = entries[i].counter.saturating_add(1);
+                entries[i].stamp_us = entries[i].stamp_us.max(stamp_us);
+            }
+            Err(i) => entries.insert(
+                i,
+                ClockEntry {
+                    node,
+                    counter: 1,
+                    stamp_us,
+                },
+            ),
+        }
+        while entries.len() > max_entries.max(1) {
+            let oldest = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.node != node)
+                .min_by_key(|(_, e)| (e.stamp_us, e.node))
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => {
+                    entries.remove(i);
+                }
+                None => break,
+            }
+        }
+        VClock::from_entries(entries)
+    }
+}
+
+/// One stored version of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub write: WriteId,
+    pub clock: VClock,
+    /// The coordinator's wall clock (µs, skew included) when it made the version.
+    pub stamp_us: u64,
+}
+
+impl Version {
+    /// Last-write-wins order: later stamp wins; ties go to the larger write id so every
+    /// replica picks the same winner.
+    pub fn lww_key(&self) -> (u64, WriteId) {
+        (self.stamp_us, self.write)
+    }
+}
+
+/// The versions of one key that a replica holds or a read returns. Almost always one.
+pub type Versions = SmallVec<[Version; 1]>;
+
+/// What a replica did with an incoming version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored; it replaced every version it supersedes, and no other version remains.
+    Stored,
+    /// Stored beside concurrent versions (siblings).
+    SiblingKept,
+    /// Not stored: a held version already supersedes it (or it is already held).
+    Obsolete,
+}
+
+/// Versioning rules, fixed per run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionRules {
+    VectorClock,
+    LastWriteWins,
+}
+
+impl VersionRules {
+    /// Adds `incoming` to `held`, keeping only causally-maximal versions (vector clocks) or
+    /// the single winner (last write wins).
+    pub fn apply(self, held: &mut Versions, incoming: &Version) -> Applied {
+        match self {
+            VersionRules::LastWriteWins => {
+                match held.first() {
+                    Some(current) if current.lww_key() >= incoming.lww_key() => Applied::Obsolete,
+                    _ => {
+                        held.clear();
+                        held.push(incoming.clone());
+                        Applied::Stored
+                    }
+                }
+            }
+            VersionRules::VectorClock => {
+                for v in held.iter() {
+                    if v.write == incoming.write {
+                        return Applied::Obsolete;
+                    }
+                    if v.clock.compare(&incoming.clock) == Causality::Descends {
+                        return Applied::Obsolete;
+                    }
+                }
+                held.retain(|v| incoming.clock.compare(&v.clock) != Causality::Descends);
+                held.push(incoming.clone());
+                if held.len() == 1 {
+                    Applied::Stored
+                } else {
+                    Applied::SiblingKept
+                }
+            }
+        }
+    }
+
+    /// Merges several replies into the set a coordinator returns to the client.
+    pub fn reconcile_into(self, acc: &mut Versions, incoming: &[Version]) {
+        for v in incoming {
+            self.apply(acc, v);
+        }
+    }
+
+    /// Whether `versions` covers `v`: holds it or something that supersedes it.
+    pub fn covers(self, versions: &[Version], v: &Version) -> bool {
+        versions.iter().any(|h| {
+            h.write == v.write
+                || match self {
+                    VersionRules::VectorClock => h.clock.compare(&v.clock) == Causality::Descends,
+                    VersionRules::LastWriteWins => h.lww_key() > v.lww_key(),
+                }
+        })
+    }
+}
+
+/// The context a read-modify-write client sends back: the merge of every sibling's clock.
+pub fn merged_clock(versions: &[Version]) -> VClock {
+    versions.iter().fold(VClock::default(), |acc, v| acc.merge(&v.clock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::{RngStreams, Stream, below};
+
+    fn clock(pairs: &[(u32, u32)]) -> VClock {
+        let mut e: Vec<ClockEntry> = pairs
+            .iter()
+            .map(|(n, c)| ClockEntry { node: NodeId(*n), counter: *c, stamp_us: *c as u64 })
+            .collect();
+        e.sort_by_key(|x| x.node);
+        VClock::from_entries(e)
+    }
+
+    fn version(write: u64, pairs: &[(u32, u32)]) -> Version {
+        Version { write: WriteId(write), clock: clock(pairs), stamp_us: write }
+    }
+
+    #[test]
+    fn compare_covers_all_four_outcomes() {
+        let a = clock(&[(1, 2), (2, 1)]);
+        assert_eq!(a.compare(&a.clone()), Causality::Equal);
+        assert_eq!(a.compare(&clock(&[(1, 1)])), Causality::Descends);
+        assert_eq!(clock(&[(1, 1)]).compare(&a), Causality::Precedes);
+        assert_eq!(a.compare(&clock(&[(1, 1), (3, 1)])), Causality::Concurrent);
+        assert_eq!(VClock::default().compare(&a), Causality::Precedes);
+        assert_eq!(VClock::default().compare(&VClock::default()), Causality::Equal);
+    }
+
+    /// Property: over random clocks, merge is an upper bound, commutative, and compare is
+    /// antisymmetric and agrees with the per-entry definition.
+    #[test]
+    fn merge_and_compare_properties() {
+        let mut rng = RngStreams::new(11).stream(Stream::Test, 0);
+        let random_clock = |rng: &mut crate::engine::SimRng| {
+            let pairs: Vec<(u32, u32)> = (0..5u32)
+                .filter_map(|n| {
+                    let c = below(rng, 4) as u32;
+                    (c > 0).then_some((n, c))
+                })
+                .collect();
+            clock(&pairs)
+        };
+        for _ in 0..5_000 {
+            let (a, b) = (random_clock(&mut rng), random_clock(&mut rng));
+            let m = a.merge(&b);
+            assert!(m.descends(&a) && m.descends(&b));
+            assert_eq!(m, b.merge(&a));
+            let expected = {
+                let ge = (0..5).all(|n| a.counter(NodeId(n)) >= b.counter(NodeId(n)));
+                let le = (0..5).all(|n| a.counter(NodeId(n)) <= b.counter(NodeId(n)));
+                match (ge, le) {
+                    (true, true) => Causality::Equal,
+                    (true, false) => Causality::Descends,
+                    (false, true) => Causality::Precedes,
+                    (false, false) => Causality::Concurrent,
+                }
+            };
+            assert_eq!(a.compare(&b), expected, "{a:?} vs {b:?}");
+            let flipped = match expected {
+                Causality::Descends => Causality::Precedes,
+                Causality::Precedes => Causality::Descends,
+                other => other,
+            };
+            assert_eq!(b.compare(&a), flipped);
+        }
+    }
+
+    #[test]
+    fn increment_truncates_the_oldest_entry() {
+        let c = clock(&[(1, 1), (2, 5), (3, 3)]);
+        let next = c.increment(NodeId(4), 100, 3);
+        let nodes: Vec<u32> = next.entries().iter().map(|e| e.node.0).collect();
+        assert_eq!(nodes, vec![2, 3, 4], "node 1 had the oldest stamp");
+        assert_eq!(next.counter(NodeId(4)), 1);
+        assert_eq!(c.increment(NodeId(2), 7, 10).counter(NodeId(2)), 6);
+    }
+
+    #[test]
+    fn replicas_keep_only_causally_maximal_versions() {
+        let rules = VersionRules::VectorClock;
+        let mut held = Versions::new();
+        assert_eq!(rules.apply(&mut held, &version(1, &[(1, 1)])), Applied::Stored);
+        assert_eq!(rules.apply(&mut held, &version(2, &[(1, 2)])), Applied::Stored);
+        assert_eq!(rules.apply(&mut held, &version(1, &[(1, 1)])), Applied::Obsolete);
+        assert_eq!(rules.apply(&mut held, &version(3, &[(1, 1), (2, 1)])), Applied::SiblingKept);
+        assert_eq!(held.len(), 2);
+        // A client merges both siblings and writes back through node 1.
+        let ctx = merged_clock(&held);
+        let merged = Version { write: WriteId(4), clock: ctx.increment(NodeId(1), 9, 10), stamp_us: 9 };
+        assert_eq!(rules.apply(&mut held, &merged), Applied::Stored);
+        assert_eq!(held.iter().map(|v| v.write.0).collect::<Vec<_>>(), vec![4]);
+        assert!(rules.covers(&held, &version(3, &[(1, 1), (2, 1)])));
+    }
+
+    #[test]
+    fn last_write_wins_keeps_the_latest_stamp() {
+        let rules = VersionRules::LastWriteWins;
+        let mut held = Versions::new();
+        rules.apply(&mut held, &Version { write: WriteId(1), clock: VClock::default(), stamp_us: 50 });
+        let older = Version { write: WriteId(2), clock: VClock::default(), stamp_us: 40 };
+        assert_eq!(rules.apply(&mut held, &older), Applied::Obsolete);
+        assert_eq!(held[0].write, WriteId(1));
+        assert!(!rules.covers(&[older.clone()], &held[0]));
+        assert!(rules.covers(&held, &older));
+    }
+}

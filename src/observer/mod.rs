@@ -1,0 +1,353 @@
+//! The observer: ground truth from outside the system. It records every request a client
+//! made and what it got back, every acknowledged write, and judges consistency. It only
+//! receives; nothing it holds ever reaches a node.
+
+pub mod judge;
+
+pub use judge::{AckedWrite, Verdict, judge_read};
+
+use crate::engine::SimTime;
+use crate::ids::{ClientId, KeyId, RequestId, WriteId};
+use crate::node::{FailCause, Version, VersionRules};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// A finished read, as its client saw it.
+pub struct ReadRecord<'a> {
+    pub req: RequestId,
+    pub client: ClientId,
+    pub key: KeyId,
+    pub start: SimTime,
+    pub end: SimTime,
+    pub result: Result<&'a [Version], FailCause>,
+}
+
+/// A finished write (put), as its client saw it.
+pub struct WriteRecord<'a> {
+    pub req: RequestId,
+    pub client: ClientId,
+    pub key: KeyId,
+    pub write: WriteId,
+    pub start: SimTime,
+    pub end: SimTime,
+    pub result: Result<&'a Version, FailCause>,
+}
+
+/// Upper edges (ms) of the t-visibility bins; the last bin is open-ended.
+pub const T_VISIBILITY_EDGES_MS: [f64; 13] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0];
+
+/// Counts and latencies of one operation type.
+struct OpStats {
+    attempted: u64,
+    ok: u64,
+    timeouts: u64,
+    not_enough_replicas: u64,
+    within_sla: u64,
+    latency_us: Histogram<u64>,
+    latency_sum_us: u128,
+}
+
+impl OpStats {
+    fn new() -> OpStats {
+        OpStats {
+            attempted: 0,
+            ok: 0,
+            timeouts: 0,
+            not_enough_replicas: 0,
+            within_sla: 0,
+            // 1 µs to 10 simulated hours at 3 significant figures; larger values saturate.
+            latency_us: Histogram::new_with_bounds(1, 36_000_000_000, 3)
+                .unwrap_or_else(|_| unreachable!("constant bounds are valid")),
+            latency_sum_us: 0,
+        }
+    }
+
+    fn record(&mut self, start: SimTime, end: SimTime, ok: Result<(), FailCause>, sla: SimTime) {
+        self.attempted += 1;
+        match ok {
+            Ok(()) => {
+                let us = end.saturating_sub(start).as_micros();
+                self.ok += 1;
+                self.latency_us.saturating_record(us);
+                self.latency_sum_us += us as u128;
+                if us <= sla.as_micros() {
+                    self.within_sla += 1;
+                }
+            }
+            Err(FailCause::Timeout) => self.timeouts += 1,
+            Err(FailCause::NotEnoughReplicas) => self.not_enough_replicas += 1,
+        }
+    }
+}
+
+pub struct Observer {
+    rules: VersionRules,
+    sla: SimTime,
+    reads: OpStats,
+    writes: OpStats,
+    context_reads: [u64; 2],
+    /// Per key, acknowledged writes in acknowledgement order.
+    acked: Vec<Vec<AckedWrite>>,
+    /// Per write id: (invoke µs, ack µs or u64::MAX while unacknowledged).
+    write_times: Vec<(u64, u64)>,
+    judged_reads: u64,
+    stale_reads: u64,
+    /// versions_per_read[i] = successful reads that returned i versions (last bin is 4+).
+    versions_per_read: [u64; 5],
+    k_staleness: std::collections::BTreeMap<u32, u64>,
+    /// Per bin: (judged reads, fresh reads).
+    t_visibility: [(u64, u64); T_VISIBILITY_EDGES_MS.len() + 1],
+}
+
+impl Observer {
+    pub fn new(rules: VersionRules, keys: u32, sla: SimTime) -> Observer {
+        Observer {
+            rules,
+            sla,
+            reads: OpStats::new(),
+            writes: OpStats::new(),
+            context_reads: [0; 2],
+            acked: (0..keys).map(|_| Vec::new()).collect(),
+            write_times: Vec::new(),
+            judged_reads: 0,
+            stale_reads: 0,
+            versions_per_read: [0; 5],
+            k_staleness: Default::default(),
+            t_visibility: Default::default(),
+        }
+    }
+
+    pub fn write_invoked(&mut self, write: WriteId, now: SimTime) {
+        let i = write.index();
+        if self.write_times.len() <= i {
+            self.write_times.resize(i + 1, (u64::MAX, u64::MAX));
+        }
+        self.write_times[i] = (now.as_micros(), u64::MAX);
+    }
+
+    fn times_of(&self, write: WriteId) -> (u64, Option<u64>) {
+        match self.write_times.get(write.index()) {
+            Some(&(invoke, ack)) => (invoke, (ack != u64::MAX).then_some(ack)),
+            None => (u64::MAX, None),
+        }
+    }
+
+    pub fn context_read_done(&mut self, ok: bool) {
+        self.context_reads[usize::from(ok)] += 1;
+    }
+
+    pub fn write_done(&mut self, w: WriteRecord) {
+        self.writes.record(w.start, w.end, w.result.map(|_| ()), self.sla);
+        let Ok(version) = w.result else { return };
+        let (ack_us, invoke_us) = (w.end.as_micros(), w.start.as_micros());
+        if let Some(t) = self.write_times.get_mut(w.write.index()) {
+            t.1 = ack_us;
+        }
+        if let Some(list) = self.acked.get_mut(w.key.index()) {
+            debug_assert!(list.last().is_none_or(|l| l.ack_us <= ack_us));
+            list.push(AckedWrite { version: version.clone(), invoke_us, ack_us });
+        }
+    }
+
+    pub fn read_done(&mut self, r: ReadRecord) {
+        self.reads.record(r.start, r.end, r.result.map(|_| ()), self.sla);
+        let Ok(returned) = r.result else { return };
+        self.versions_per_read[returned.len().min(4)] += 1;
+        let acked = self.acked.get(r.key.index()).map(Vec::as_slice).unwrap_or(&[]);
+        let verdict = judge_read(self.rules, acked, r.start.as_micros(), returned, |w| self.times_of(w));
+        let (since_ack_us, fresh) = match verdict {
+            Verdict::NotJudged => return,
+            Verdict::Fresh { since_ack_us } => (since_ack_us, true),
+            Verdict::Stale { since_ack_us, k, .. } => {
+                self.stale_reads += 1;
+                *self.k_staleness.entry(k).or_default() += 1;
+                (since_ack_us, false)
+            }
+        };
+        self.judged_reads += 1;
+        let ms = since_ack_us as f64 / 1_000.0;
+        let bin = T_VISIBILITY_EDGES_MS.partition_point(|edge| *edge <= ms);
+        self.t_visibility[bin].0 += 1;
+        self.t_visibility[bin].1 += u64::from(fresh);
+    }
+
+    pub fn summarize(&self) -> ObserverSummary {
+        let op = |s: &OpStats| OpCounts {
+            attempted: s.attempted,
+            ok: s.ok,
+            failed: s.attempted - s.ok,
+            failed_timeout: s.timeouts,
+            failed_not_enough_replicas: s.not_enough_replicas,
+        };
+        let fraction = |num: u64, den: u64| if den == 0 { None } else { Some(num as f64 / den as f64) };
+        let latency = |s: &OpStats| {
+            let h = &s.latency_us;
+            let q = |p: f64| if s.ok == 0 { 0.0 } else { h.value_at_quantile(p) as f64 / 1_000.0 };
+            LatencySummary {
+                p50: q(0.5),
+                p90: q(0.9),
+                p99: q(0.99),
+                p999: q(0.999),
+                max: if s.ok == 0 { 0.0 } else { h.max() as f64 / 1_000.0 },
+                mean: if s.ok == 0 { 0.0 } else { s.latency_sum_us as f64 / s.ok as f64 / 1_000.0 },
+            }
+        };
+        let mut lower = 0.0;
+        let t_visibility = self
+            .t_visibility
+            .iter()
+            .enumerate()
+            .map(|(i, (judged, fresh))| {
+                let upper = T_VISIBILITY_EDGES_MS.get(i).copied();
+                let bin = TVisibilityBin {
+                    from_ms: lower,
+                    to_ms: upper,
+                    reads: *judged,
+                    fresh: *fresh,
+                    p_fresh: fraction(*fresh, *judged),
+                };
+                lower = upper.unwrap_or(lower);
+                bin
+            })
+            .collect();
+        ObserverSummary {
+            ops: Ops {
+                read: op(&self.reads),
+                write: op(&self.writes),
+                context_read: ContextReads {
+                    attempted: self.context_reads[0] + self.context_reads[1],
+                    ok: self.context_reads[1],
+                },
+            },
+            availability: Availability {
+                read: fraction(self.reads.ok, self.reads.attempted),
+                write: fraction(self.writes.ok, self.writes.attempted),
+            },
+            sla: Sla {
+                sla_ms: self.sla.as_ms_f64(),
+                read_within: fraction(self.reads.within_sla, self.reads.attempted),
+                write_within: fraction(self.writes.within_sla, self.writes.attempted),
+            },
+            latency_ms: Latencies {
+                read: latency(&self.reads),
+                write: latency(&self.writes),
+            },
+            consistency: Consistency {
+                judged_reads: self.judged_reads,
+                stale_reads: self.stale_reads,
+                stale_read_fraction: fraction(self.stale_reads, self.judged_reads),
+                versions_per_read: VersionsPerRead {
+                    zero: self.versions_per_read[0],
+                    one: self.versions_per_read[1],
+                    two: self.versions_per_read[2],
+                    three: self.versions_per_read[3],
+                    four_or_more: self.versions_per_read[4],
+                },
+                k_staleness: self.k_staleness.iter().map(|(k, n)| KCount { k: *k, reads: *n }).collect(),
+                t_visibility,
+            },
+        }
+    }
+
+    /// Acknowledged writes per key (for the durability audit and tests).
+    pub fn acknowledged(&self, key: KeyId) -> &[AckedWrite] {
+        self.acked.get(key.index()).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ObserverSummary {
+    pub ops: Ops,
+    pub availability: Availability,
+    pub sla: Sla,
+    pub latency_ms: Latencies,
+    pub consistency: Consistency,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Ops {
+    pub read: OpCounts,
+    pub write: OpCounts,
+    /// Gets made by read-modify-write clients to fetch a context before their put.
+    pub context_read: ContextReads,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OpCounts {
+    pub attempted: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub failed_timeout: u64,
+    pub failed_not_enough_replicas: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ContextReads {
+    pub attempted: u64,
+    pub ok: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Availability {
+    pub read: Option<f64>,
+    pub write: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Sla {
+    pub sla_ms: f64,
+    pub read_within: Option<f64>,
+    pub write_within: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Latencies {
+    pub read: LatencySummary,
+    pub write: LatencySummary,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LatencySummary {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Consistency {
+    pub judged_reads: u64,
+    pub stale_reads: u64,
+    pub stale_read_fraction: Option<f64>,
+    pub versions_per_read: VersionsPerRead,
+    pub k_staleness: Vec<KCount>,
+    pub t_visibility: Vec<TVisibilityBin>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VersionsPerRead {
+    /// Not found: the read returned no version.
+    pub zero: u64,
+    pub one: u64,
+    pub two: u64,
+    pub three: u64,
+    pub four_or_more: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct KCount {
+    pub k: u32,
+    pub reads: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TVisibilityBin {
+    pub from_ms: f64,
+    /// Upper edge (exclusive); null for the open-ended last bin.
+    pub to_ms: Option<f64>,
+    pub reads: u64,
+    pub fresh: u64,
+    pub p_fresh: Option<f64>,
+}

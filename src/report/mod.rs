@@ -1,0 +1,133 @@
+//! The run's report: `report.json` (deterministic: no wall-clock figure ever goes in) and a
+//! short human summary. Every file is written to a temporary name and renamed into place,
+//! so an interrupted run never leaves a file that looks complete and is not.
+
+use crate::node::MessageKind;
+use crate::observer::ObserverSummary;
+use crate::scenario::Scenario;
+use crate::sim::Simulation;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Bumped whenever a field changes meaning or is removed (adding fields does not bump it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Hash over the sequence of processed events (time, type, endpoints), in hex.
+    pub digest: String,
+    pub events: u64,
+    pub simulated_s: f64,
+    #[serde(flatten)]
+    pub observed: ObserverSummary,
+    pub messages: MessageSummary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageSummary {
+    pub sent: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    /// Messages sent per client request (reads, writes and context reads).
+    pub per_request: Option<f64>,
+    pub by_kind: BTreeMap<&'static str, KindCount>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KindCount {
+    pub sent: u64,
+    pub bytes: u64,
+}
+
+impl Report {
+    pub fn from_simulation(sim: &Simulation) -> Report {
+        let observed = sim.observer().summarize();
+        let m = sim.messages();
+        let by_kind = MessageKind::ALL
+            .iter()
+            .map(|k| (k.name(), KindCount { sent: m.sent[*k as usize], bytes: m.bytes[*k as usize] }))
+            .collect();
+        let sent: u64 = m.sent.iter().sum();
+        let requests = observed.ops.read.attempted + observed.ops.write.attempted + observed.ops.context_read.attempted;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            scenario: sim.scenario().clone(),
+            seed: sim.scenario().seed,
+            digest: format!("{:016x}", sim.digest()),
+            events: sim.events(),
+            simulated_s: sim.now().as_secs_f64(),
+            messages: MessageSummary {
+                sent,
+                bytes: m.bytes.iter().sum(),
+                dropped: m.dropped,
+                per_request: (requests > 0).then(|| sent as f64 / requests as f64),
+                by_kind,
+            },
+            observed,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing plain structs of numbers and strings cannot fail.
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        s.push('\n');
+        s
+    }
+
+    /// A few lines for the terminal.
+    pub fn human_summary(&self) -> String {
+        let o = &self.observed;
+        let pct = |x: Option<f64>| x.map(|v| format!("{:.4}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
+        let r = &self.scenario.replication;
+        format!(
+            "{name}: N={n} R={rr} W={w}, {nodes} nodes, {sim:.0} simulated s, {events} events (digest {digest})\n\
+             reads:  {ra} attempted, availability {rav}, p50 {rp50:.2} ms, p99.9 {rp999:.2} ms\n\
+             writes: {wa} attempted, availability {wav}, p50 {wp50:.2} ms, p99.9 {wp999:.2} ms\n\
+             stale reads: {stale} of {judged} judged ({sf}); reads returning 2+ versions: {multi}\n",
+            name = self.scenario.name,
+            n = r.n,
+            rr = r.r,
+            w = r.w,
+            nodes = self.scenario.node_count(),
+            sim = self.simulated_s,
+            events = self.events,
+            digest = self.digest,
+            ra = o.ops.read.attempted,
+            rav = pct(o.availability.read),
+            rp50 = o.latency_ms.read.p50,
+            rp999 = o.latency_ms.read.p999,
+            wa = o.ops.write.attempted,
+            wav = pct(o.availability.write),
+            wp50 = o.latency_ms.write.p50,
+            wp999 = o.latency_ms.write.p999,
+            stale = o.consistency.stale_reads,
+            judged = o.consistency.judged_reads,
+            sf = pct(o.consistency.stale_read_fraction),
+            multi = o.consistency.versions_per_read.two + o.consistency.versions_per_read.three + o.consistency.versions_per_read.four_or_more,
+        )
+    }
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
+/// then renamed over the target.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,313 @@
+//! Consistent hashing (Dynamo §4.2, §6.2): key positions, the three partitioning
+//! strategies, and preference lists.
+//!
+//! Keys are placed by MD5 (as in Dynamo) of the key's name `key-<id>`, taking the first 8
+//! bytes big-endian as a position on a 2^64 ring. The ring is a circle of *slots*, each
+//! owned by one node: token ranges (strategy 1), equal partitions walked from their end
+//! token (strategy 2), or equal partitions owned directly (strategy 3). A key's preference
+//! list is the walk clockwise from its slot collecting distinct nodes; it is precomputed per
+//! slot, with fallbacks past the first N for sloppy quorum.
+
+use crate::engine::rng::{SimRng, below};
+use crate::ids::{DcId, KeyId, NodeId};
+use crate::scenario::{PartitionStrategy, Partitioning};
+use md5::{Digest, Md5};
+use rand::Rng;
+
+/// How many fallback nodes past the first N each precomputed preference list holds.
+pub const FALLBACKS: usize = 8;
+
+/// The position of a key on the ring: MD5("key-<id>"), first 8 bytes, big-endian.
+pub fn key_position(key: KeyId) -> u64 {
+    let digest = Md5::digest(format!("key-{}", key.0).as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// Index of the equal-sized partition (of `q`) holding `position`.
+fn partition_of(position: u64, q: u32) -> u32 {
+    ((position as u128 * q as u128) >> 64) as u32
+}
+
+#[derive(Clone, Debug)]
+pub struct RingConfig<'a> {
+    pub partitioning: &'a Partitioning,
+    pub n: usize,
+    pub replicas_across_datacenters: bool,
+}
+
+/// A fixed ring: who owns which slot, each key's slot, and each slot's preference list.
+#[derive(Clone, Debug)]
+pub struct Ring {
+    n: usize,
+    stride: usize,
+    slot_owner: Vec<NodeId>,
+    key_slot: Vec<u32>,
+    /// Preference lists, `stride` entries per slot (the first N are the replicas).
+    preference: Vec<NodeId>,
+}
+
+impl Ring {
+    /// Builds the ring for `node_dc` (each node's datacenter) and `keys` keys. Token draws
+    /// come from `rng` (the ring's own stream).
+    pub fn build(node_dc: &[DcId], cfg: &RingConfig, keys: u32, rng: &mut SimRng) -> Ring {
+        assert!(!node_dc.is_empty(), "a ring needs nodes");
+        let node_count = node_dc.len();
+        let p = cfg.partitioning;
+        // (slot owners in ring order, how a key position maps to its starting slot)
+        let (slot_owner, key_slot): (Vec<NodeId>, Vec<u32>) = match p.strategy {
+            PartitionStrategy::EqualPartitions => {
+                let owners = balanced_shuffle(node_count, p.partitions as usize, rng);
+                let key_slot = (0..keys)
+                    .map(|k| partition_of(key_position(KeyId(k)), p.partitions))
+                    .collect();
+                (owners, key_slot)
+            }
+            PartitionStrategy::RandomTokens | PartitionStrategy::RandomTokensEqualPartitions => {
+                let mut tokens: Vec<(u64, NodeId)> = (0..node_count)
+                    .flat_map(|n| (0..p.tokens_per_node).map(move |_| n))
+                    .map(|n| (rng.next_u64(), NodeId(n as u32)))
+                    .collect();
+                tokens.sort_unstable();
+                let successor = |pos: u64| -> u32 {
+                    (tokens.partition_point(|(t, _)| *t < pos) % tokens.len()) as u32
+                };
+                let key_slot = if p.strategy == PartitionStrategy::RandomTokens {
+                    (0..keys).map(|k| successor(key_position(KeyId(k)))).collect()
+                } else {
+                    // A partition is stored on the nodes that follow its end on the ring.
+                    let q = p.partitions as u128;
+                    let partition_start: Vec<u32> = (0..q)
+                        .map(|i| successor((((i + 1) << 64) / q).saturating_sub(1) as u64))
+                        .collect();
+                    (0..keys)
+                        .map(|k| partition_start[partition_of(key_position(KeyId(k)), p.partitions) as usize])
+                        .collect()
+                };
+                (tokens.into_iter().map(|(_, n)| n).collect(), key_slot)
+            }
+        };
+        let n = cfg.n.min(node_count);
+        let stride = (n + FALLBACKS).min(node_count);
+        let dc_count = node_dc.iter().map(|d| d.0 as usize + 1).max().unwrap_or(1);
+        let mut preference = Vec::with_capacity(slot_owner.len() * stride);
+        let mut scratch = WalkScratch::new(node_count, dc_count);
+        for start in 0..slot_owner.len() {
+            let list = preference_walk(
+                &slot_owner,
+                start,
+                node_dc,
+                n,
+                stride,
+                cfg.replicas_across_datacenters,
+                &mut scratch,
+            );
+            preference.extend_from_slice(list);
+        }
+        Ring {
+            n,
+            stride,
+            slot_owner,
+            key_slot,
+            preference,
+        }
+    }
+
+    /// Replication factor the ring was built for.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The key's preference list: the N replicas first, then up to `FALLBACKS` fallbacks
+    /// in ring order.
+    pub fn preference(&self, key: KeyId) -> &[NodeId] {
+        let slot = self.key_slot[key.index()] as usize;
+        &self.preference[slot * self.stride..(slot + 1) * self.stride]
+    }
+
+    /// The first N entries of the preference list: the key's home replicas.
+    pub fn replicas(&self, key: KeyId) -> &[NodeId] {
+        &self.preference(key)[..self.n]
+    }
+
+    pub fn is_replica(&self, key: KeyId, node: NodeId) -> bool {
+        self.replicas(key).contains(&node)
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.key_slot.len()
+    }
+
+    pub fn slot_count(&self) -> usize {
+        self.slot_owner.len()
+    }
+}
+
+/// `count` slots with owners spread as evenly as possible, in a seeded random order.
+fn balanced_shuffle(nodes: usize, count: usize, rng: &mut SimRng) -> Vec<NodeId> {
+    let mut owners: Vec<NodeId> = (0..count).map(|i| NodeId((i % nodes) as u32)).collect();
+    for i in (1..owners.len()).rev() {
+        let j = below(rng, i as u64 + 1) as usize;
+        owners.swap(i, j);
+    }
+    owners
+}
+
+struct WalkScratch {
+    taken: Vec<bool>,
+    per_dc: Vec<usize>,
+    out: Vec<NodeId>,
+}
+
+impl WalkScratch {
+    fn new(nodes: usize, dcs: usize) -> Self {
+        WalkScratch {
+            taken: vec![false; nodes],
+            per_dc: vec![0; dcs],
+            out: Vec::new(),
+        }
+    }
+}
+
+/// Walks clockwise from `start`, collecting distinct nodes: the first `n` respecting the
+/// datacenter spread (at most ceil(n / datacenters) per datacenter when asked), then
+/// fallbacks in plain ring order, up to `len` nodes.
+fn preference_walk<'s>(
+    owners: &[NodeId],
+    start: usize,
+    node_dc: &[DcId],
+    n: usize,
+    len: usize,
+    across_dcs: bool,
+    s: &'s mut WalkScratch,
+) -> &'s [NodeId] {
+    for node in s.out.drain(..) {
+        s.taken[node.index()] = false;
+    }
+    s.per_dc.iter_mut().for_each(|c| *c = 0);
+    let dcs_present = s.per_dc.len();
+    let quota = if across_dcs { n.div_ceil(dcs_present) } else { n };
+    let slots = owners.len();
+    // Pass 1: replicas under the datacenter quota. Pass 2: fill any shortfall (a
+    // datacenter too small for its share). Pass 3: fallbacks.
+    for pass in 0..3 {
+        let target = if pass < 2 { n } else { len };
+        if s.out.len() >= target {
+            continue;
+        }
+        for step in 0..slots {
+            let node = owners[(start + step) % slots];
+            if s.taken[node.index()] {
+                continue;
+            }
+            let dc = node_dc[node.index()].index();
+            if pass == 0 && s.per_dc[dc] >= quota {
+                continue;
+            }
+            s.taken[node.index()] = true;
+            s.per_dc[dc] += 1;
+            s.out.push(node);
+            if s.out.len() >= target {
+                break;
+            }
+        }
+    }
+    &s.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::{RngStreams, Stream};
+
+    fn ring(strategy: PartitionStrategy, dcs: &[u32], n: usize, across: bool) -> (Ring, Vec<DcId>) {
+        let node_dc: Vec<DcId> = dcs
+            .iter()
+            .enumerate()
+            .flat_map(|(d, count)| (0..*count).map(move |_| DcId(d as u16)))
+            .collect();
+        let partitioning = Partitioning {
+            strategy,
+            partitions: 256,
+            tokens_per_node: 8,
+        };
+        let cfg = RingConfig {
+            partitioning: &partitioning,
+            n,
+            replicas_across_datacenters: across,
+        };
+        let mut rng = RngStreams::new(5).stream(Stream::Ring, 0);
+        (Ring::build(&node_dc, &cfg, 2_000, &mut rng), node_dc)
+    }
+
+    const ALL: [PartitionStrategy; 3] = [
+        PartitionStrategy::RandomTokens,
+        PartitionStrategy::RandomTokensEqualPartitions,
+        PartitionStrategy::EqualPartitions,
+    ];
+
+    #[test]
+    fn preference_lists_hold_n_distinct_nodes_then_fallbacks() {
+        for strategy in ALL {
+            let (ring, _) = ring(strategy, &[20], 3, false);
+            for k in 0..2_000 {
+                let list = ring.preference(KeyId(k));
+                assert_eq!(list.len(), 3 + FALLBACKS);
+                let mut sorted = list.to_vec();
+                sorted.sort();
+                sorted.dedup();
+                assert_eq!(sorted.len(), list.len(), "{strategy:?} key {k}: {list:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn replicas_span_datacenters_when_asked() {
+        for strategy in ALL {
+            let (ring, node_dc) = ring(strategy, &[10, 10], 3, true);
+            for k in 0..2_000 {
+                let dcs: Vec<DcId> = ring.replicas(KeyId(k)).iter().map(|n| node_dc[n.index()]).collect();
+                assert!(dcs.contains(&DcId(0)) && dcs.contains(&DcId(1)), "{strategy:?} key {k}: {dcs:?}");
+            }
+            // Three datacenters and N=3: one replica in each.
+            let (ring, node_dc) = self::ring(strategy, &[5, 5, 5], 3, true);
+            for k in 0..2_000 {
+                let mut dcs: Vec<DcId> = ring.replicas(KeyId(k)).iter().map(|n| node_dc[n.index()]).collect();
+                dcs.sort();
+                assert_eq!(dcs, vec![DcId(0), DcId(1), DcId(2)]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_cluster_still_gets_n_replicas() {
+        // One datacenter of 2 nodes and one of 1: with N=3 every node is a replica.
+        let (ring, _) = ring(PartitionStrategy::EqualPartitions, &[2, 1], 3, true);
+        for k in 0..100 {
+            let mut r = ring.replicas(KeyId(k)).to_vec();
+            r.sort();
+            assert_eq!(r, vec![NodeId(0), NodeId(1), NodeId(2)]);
+        }
+    }
+
+    #[test]
+    fn equal_partitions_spread_ownership_evenly() {
+        let (ring, _) = ring(PartitionStrategy::EqualPartitions, &[16], 3, false);
+        let mut per_node = [0usize; 16];
+        for owner in &ring.slot_owner {
+            per_node[owner.index()] += 1;
+        }
+        assert!(per_node.iter().all(|c| *c == 16), "{per_node:?}");
+    }
+
+    #[test]
+    fn key_positions_are_stable() {
+        // MD5("key-0") = 9f0f5c5d..., a fixed point of the documented hash.
+        let expected = u64::from_be_bytes(
+            Md5::digest(b"key-0")[..8].try_into().unwrap_or([0; 8]),
+        );
+        assert_eq!(key_position(KeyId(0)), expected);
+        assert_ne!(key_position(KeyId(0)), key_position(KeyId(1)));
+    }
+}

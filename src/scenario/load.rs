@@ -1,0 +1,244 @@
+//! Loading a scenario: JSON text -> serde types (with the path of any bad field) ->
+//! `--set` edits applied to the fully resolved document -> validation.
+
+use super::{Scenario, validate};
+use serde_json::Value;
+use std::fmt;
+use std::path::Path;
+
+/// One problem with a scenario: where (a JSON path such as `faults[2].nodes[0]`) and what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ScenarioError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in one scenario file, with the file's name for context.
+#[derive(Clone, Debug)]
+pub struct ScenarioErrors {
+    pub source: String,
+    pub errors: Vec<ScenarioError>,
+}
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}", self.source, e)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+/// Reads, edits (`sets` are `(dotted.path, value)` pairs) and validates a scenario file.
+pub fn load_file(path: &Path, sets: &[(String, String)]) -> Result<Scenario, ScenarioErrors> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioErrors {
+        source: source.clone(),
+        errors: vec![ScenarioError::new("", format!("cannot read the file: {e}"))],
+    })?;
+    load_str(&text, &source, sets)
+}
+
+/// As `load_file`, from text; `source` names the input in error messages.
+pub fn load_str(
+    text: &str,
+    source: &str,
+    sets: &[(String, String)],
+) -> Result<Scenario, ScenarioErrors> {
+    let wrap = |errors: Vec<ScenarioError>| ScenarioErrors {
+        source: source.to_string(),
+        errors,
+    };
+    let document: Value = serde_json::from_str(text).map_err(|e| {
+        wrap(vec![ScenarioError::new(
+            "",
+            format!(
+                "invalid JSON at line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                strip_position(&e.to_string())
+            ),
+        )])
+    })?;
+    let mut scenario = from_value(document).map_err(|e| wrap(vec![e]))?;
+    if !sets.is_empty() {
+        // Edit the resolved document so that every field with a default is a valid path.
+        let mut resolved = serde_json::to_value(&scenario)
+            .map_err(|e| wrap(vec![ScenarioError::new("", e.to_string())]))?;
+        for (path, value) in sets {
+            apply_set(&mut resolved, path, value).map_err(|e| wrap(vec![e]))?;
+        }
+        scenario = from_value(resolved).map_err(|e| wrap(vec![e]))?;
+    }
+    let errors = validate(&scenario);
+    if errors.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(wrap(errors))
+    }
+}
+
+fn from_value(document: Value) -> Result<Scenario, ScenarioError> {
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ScenarioError::new(path, with_suggestion(&e.inner().to_string()))
+    })
+}
+
+/// serde_json appends " at line L column C" to messages; the path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Adds "did you mean `x`?" to serde's unknown field / variant messages.
+fn with_suggestion(message: &str) -> String {
+    let is_unknown = message.starts_with("unknown field") || message.starts_with("unknown variant");
+    if !is_unknown {
+        return message.to_string();
+    }
+    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let Some((bad, known)) = names.split_first() else {
+        return message.to_string();
+    };
+    match nearest(bad, known.iter().copied()) {
+        Some(best) => format!("{message}; did you mean `{best}`?"),
+        None => message.to_string(),
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if it is plausibly a typo of it.
+pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (word.len().max(c.len()) / 2).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Sets `path` (dots between fields; list elements by number, `faults.0.at_s` or
+/// `faults[0].at_s`) in a resolved scenario document. The path must already exist: a
+/// typo is an error, not a new field. `raw` is parsed as JSON, or taken as a string.
+pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), ScenarioError> {
+    let value: Value =
+        serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let normalized = path.replace('[', ".").replace(']', "");
+    let parts: Vec<&str> = normalized.split('.').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return Err(ScenarioError::new(path, "--set needs a non-empty path"));
+    }
+    let mut node = document;
+    let mut walked = String::new();
+    for part in parts {
+        let here = if walked.is_empty() {
+            part.to_string()
+        } else {
+            format!("{walked}.{part}")
+        };
+        node = match node {
+            Value::Object(map) => {
+                let known: Vec<String> = map.keys().cloned().collect();
+                match map.get_mut(part) {
+                    Some(v) => v,
+                    None => {
+                        let hint = nearest(part, known.iter().map(String::as_str))
+                            .map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_else(|| format!("; known: {}", known.join(", ")));
+                        return Err(ScenarioError::new(
+                            path,
+                            format!("--set: unknown path `{here}`{hint}"),
+                        ));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let len = items.len();
+                let index: usize = part.parse().map_err(|_| {
+                    ScenarioError::new(path, format!("--set: `{here}`: `{part}` is not a list index"))
+                })?;
+                items.get_mut(index).ok_or_else(|| {
+                    ScenarioError::new(
+                        path,
+                        format!("--set: `{here}`: index {index} is out of range (the list has {len})"),
+                    )
+                })?
+            }
+            _ => {
+                return Err(ScenarioError::new(
+                    path,
+                    format!("--set: unknown path `{here}`: its parent is not an object or list"),
+                ));
+            }
+        };
+        walked = here;
+    }
+    *node = value;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_nearest_known_name() {
+        let m = with_suggestion("unknown field `read_fractoin`, expected one of `ops_per_s`, `read_fraction`, `keys`");
+        assert!(m.ends_with("did you mean `read_fraction`?"), "{m}");
+        let m = with_suggestion("unknown field `zzzzzzzz`, expected `a` or `b`");
+        assert!(!m.contains("did you mean"));
+    }
+
+    #[test]
+    fn set_edits_existing_paths_only() {
+        let mut doc: Value = serde_json::json!({"replication": {"r": 2}, "faults": [{"at_s": 1}]});
+        apply_set(&mut doc, "replication.r", "1").expect("known path");
+        assert_eq!(doc["replication"]["r"], 1);
+        apply_set(&mut doc, "faults[0].at_s", "5.5").expect("list index");
+        assert_eq!(doc["faults"][0]["at_s"], 5.5);
+        let e = apply_set(&mut doc, "replication.rr", "1").expect_err("typo");
+        assert!(e.message.contains("did you mean `r`"), "{}", e.message);
+        assert!(apply_set(&mut doc, "faults.3.at_s", "1").is_err());
+    }
+}

@@ -1,0 +1,522 @@
+//! Scenario files: the public interface described in SCENARIO-FORMAT.md. This module holds
+//! the serde types (with their defaults), loading with `--set` edits, and validation. A
+//! loaded `Scenario` is fully resolved: every default is filled in, so it can be embedded in
+//! a report and replayed exactly.
+
+mod load;
+mod validate;
+
+pub use load::{ScenarioError, ScenarioErrors, apply_set, load_file, load_str};
+pub use validate::validate;
+
+use crate::engine::dist::Distribution;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub duration_s: f64,
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub replication: Replication,
+    #[serde(default)]
+    pub anti_entropy: AntiEntropy,
+    #[serde(default)]
+    pub gossip: Gossip,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub storage: Storage,
+    pub workload: Workload,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub metrics: Metrics,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub datacenters: Vec<Datacenter>,
+    #[serde(default)]
+    pub partitioning: Partitioning,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Datacenter {
+    pub name: String,
+    pub nodes: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionStrategy {
+    /// Dynamo strategy 1: T random tokens per node; ranges are the gaps between tokens.
+    RandomTokens,
+    /// Dynamo strategy 2: T random tokens per node, Q equal-sized partitions.
+    RandomTokensEqualPartitions,
+    /// Dynamo strategy 3: Q equal-sized partitions spread evenly, Q/S per node.
+    EqualPartitions,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Partitioning {
+    pub strategy: PartitionStrategy,
+    /// Q: the number of equal-sized partitions (strategies 2 and 3).
+    pub partitions: u32,
+    /// T: tokens per node (strategies 1 and 2).
+    pub tokens_per_node: u32,
+}
+
+impl Default for Partitioning {
+    fn default() -> Self {
+        Partitioning {
+            strategy: PartitionStrategy::EqualPartitions,
+            partitions: 1024,
+            tokens_per_node: 8,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Versioning {
+    VectorClock,
+    LastWriteWins,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replication {
+    pub n: u32,
+    pub r: u32,
+    pub w: u32,
+    pub sloppy_quorum: bool,
+    pub hinted_handoff: bool,
+    pub read_repair: bool,
+    pub replicas_across_datacenters: bool,
+    pub versioning: Versioning,
+    pub vclock_max_entries: u32,
+    /// How long a read coordinator waits after answering for late replies to repair.
+    pub read_repair_window_ms: f64,
+    /// How often a node scans its hint store to hand hints to recovered owners.
+    pub hint_scan_interval_s: f64,
+    /// Bound on each node's hint store; hints past it are dropped and counted.
+    pub max_hints_per_node: u32,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            n: 3,
+            r: 2,
+            w: 2,
+            sloppy_quorum: true,
+            hinted_handoff: true,
+            read_repair: true,
+            replicas_across_datacenters: true,
+            versioning: Versioning::VectorClock,
+            vclock_max_entries: 10,
+            read_repair_window_ms: 50.0,
+            hint_scan_interval_s: 10.0,
+            max_hints_per_node: 100_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AntiEntropy {
+    pub enabled: bool,
+    pub interval_s: f64,
+    pub merkle_depth: u32,
+}
+
+impl Default for AntiEntropy {
+    fn default() -> Self {
+        AntiEntropy {
+            enabled: true,
+            interval_s: 60.0,
+            merkle_depth: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gossip {
+    pub interval_s: f64,
+    pub seeds: u32,
+}
+
+impl Default for Gossip {
+    fn default() -> Self {
+        Gossip {
+            interval_s: 1.0,
+            seeds: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    pub latency_ms: LinkLatencies,
+    /// Per message kind overrides of the link-class latency (e.g. `write_request`).
+    pub by_message_ms: BTreeMap<String, Distribution>,
+    pub drop_probability: f64,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency_ms: LinkLatencies::default(),
+            by_message_ms: BTreeMap::new(),
+            drop_probability: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkLatencies {
+    pub local: Distribution,
+    pub intra_dc: Distribution,
+    pub inter_dc: Distribution,
+}
+
+impl Default for LinkLatencies {
+    fn default() -> Self {
+        LinkLatencies {
+            local: Distribution::Constant(0.0),
+            intra_dc: Distribution::Lognormal {
+                median: 0.5,
+                sigma: 0.5,
+            },
+            inter_dc: Distribution::Lognormal {
+                median: 40.0,
+                sigma: 0.2,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    pub read_ms: Distribution,
+    pub write_ms: Distribution,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            read_ms: Distribution::Constant(0.2),
+            write_ms: Distribution::Constant(0.5),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Workload {
+    OpenLoop(OpenLoop),
+    StalenessProbe(StalenessProbe),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    PartitionAware,
+    LoadBalancer,
+    ClientDriven,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    ReadModifyWrite,
+    Blind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyDistribution {
+    Uniform,
+    Zipf(f64),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLoop {
+    pub ops_per_s: f64,
+    #[serde(default = "default_clients")]
+    pub clients: u32,
+    #[serde(default = "default_read_fraction")]
+    pub read_fraction: f64,
+    pub keys: u32,
+    #[serde(default = "default_key_distribution")]
+    pub key_distribution: KeyDistribution,
+    #[serde(default = "default_write_mode")]
+    pub write_mode: WriteMode,
+    #[serde(default = "default_value_bytes")]
+    pub value_bytes: u32,
+    #[serde(default = "default_routing")]
+    pub routing: Routing,
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StalenessProbe {
+    pub probes: u32,
+    pub probes_per_s: f64,
+    pub read_delay_ms: Distribution,
+    #[serde(default = "default_clients")]
+    pub clients: u32,
+    #[serde(default = "default_value_bytes")]
+    pub value_bytes: u32,
+    #[serde(default = "default_routing")]
+    pub routing: Routing,
+    #[serde(default = "default_probe_timeout_ms")]
+    pub request_timeout_ms: f64,
+}
+
+fn default_clients() -> u32 {
+    100
+}
+fn default_read_fraction() -> f64 {
+    0.5
+}
+fn default_key_distribution() -> KeyDistribution {
+    KeyDistribution::Zipf(0.99)
+}
+fn default_write_mode() -> WriteMode {
+    WriteMode::ReadModifyWrite
+}
+fn default_value_bytes() -> u32 {
+    1024
+}
+fn default_routing() -> Routing {
+    Routing::PartitionAware
+}
+fn default_request_timeout_ms() -> f64 {
+    300.0
+}
+fn default_probe_timeout_ms() -> f64 {
+    10_000.0
+}
+
+impl Workload {
+    pub fn clients(&self) -> u32 {
+        match self {
+            Workload::OpenLoop(w) => w.clients,
+            Workload::StalenessProbe(p) => p.clients,
+        }
+    }
+    pub fn routing(&self) -> Routing {
+        match self {
+            Workload::OpenLoop(w) => w.routing,
+            Workload::StalenessProbe(p) => p.routing,
+        }
+    }
+    pub fn request_timeout_ms(&self) -> f64 {
+        match self {
+            Workload::OpenLoop(w) => w.request_timeout_ms,
+            Workload::StalenessProbe(p) => p.request_timeout_ms,
+        }
+    }
+    pub fn value_bytes(&self) -> u32 {
+        match self {
+            Workload::OpenLoop(w) => w.value_bytes,
+            Workload::StalenessProbe(p) => p.value_bytes,
+        }
+    }
+    /// Size of the key space the workload can touch.
+    pub fn key_count(&self) -> u32 {
+        match self {
+            Workload::OpenLoop(w) => w.keys,
+            Workload::StalenessProbe(p) => p.probes,
+        }
+    }
+}
+
+/// A scheduled fault or membership change. Node targets are given either by name
+/// (`nodes`) or as a count drawn from the seed (`random_nodes`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    Crash {
+        at_s: f64,
+        #[serde(default)]
+        duration_s: Option<f64>,
+        #[serde(default)]
+        nodes: Option<Vec<String>>,
+        #[serde(default)]
+        random_nodes: Option<u32>,
+    },
+    DiskFailure {
+        at_s: f64,
+        #[serde(default)]
+        nodes: Option<Vec<String>>,
+        #[serde(default)]
+        random_nodes: Option<u32>,
+        replace_after_s: f64,
+    },
+    Partition {
+        at_s: f64,
+        duration_s: f64,
+        groups: Vec<Vec<String>>,
+    },
+    DatacenterOutage {
+        at_s: f64,
+        duration_s: f64,
+        datacenter: String,
+    },
+    SlowNode {
+        at_s: f64,
+        duration_s: f64,
+        #[serde(default)]
+        nodes: Option<Vec<String>>,
+        #[serde(default)]
+        random_nodes: Option<u32>,
+        extra_ms: Distribution,
+    },
+    MessageLoss {
+        at_s: f64,
+        duration_s: f64,
+        probability: f64,
+    },
+    ClockSkew {
+        at_s: f64,
+        #[serde(default)]
+        duration_s: Option<f64>,
+        #[serde(default)]
+        nodes: Option<Vec<String>>,
+        #[serde(default)]
+        random_nodes: Option<u32>,
+        offset_ms: f64,
+    },
+    RandomCrashes {
+        at_s: f64,
+        #[serde(default)]
+        duration_s: Option<f64>,
+        mtbf_s: f64,
+        mttr_s: f64,
+    },
+    Join {
+        at_s: f64,
+        datacenter: String,
+        count: u32,
+    },
+    Leave {
+        at_s: f64,
+        #[serde(default)]
+        nodes: Option<Vec<String>>,
+        #[serde(default)]
+        random_nodes: Option<u32>,
+    },
+}
+
+impl Fault {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Crash { .. } => "crash",
+            Fault::DiskFailure { .. } => "disk_failure",
+            Fault::Partition { .. } => "partition",
+            Fault::DatacenterOutage { .. } => "datacenter_outage",
+            Fault::SlowNode { .. } => "slow_node",
+            Fault::MessageLoss { .. } => "message_loss",
+            Fault::ClockSkew { .. } => "clock_skew",
+            Fault::RandomCrashes { .. } => "random_crashes",
+            Fault::Join { .. } => "join",
+            Fault::Leave { .. } => "leave",
+        }
+    }
+
+    pub fn at_s(&self) -> f64 {
+        match self {
+            Fault::Crash { at_s, .. }
+            | Fault::DiskFailure { at_s, .. }
+            | Fault::Partition { at_s, .. }
+            | Fault::DatacenterOutage { at_s, .. }
+            | Fault::SlowNode { at_s, .. }
+            | Fault::MessageLoss { at_s, .. }
+            | Fault::ClockSkew { at_s, .. }
+            | Fault::RandomCrashes { at_s, .. }
+            | Fault::Join { at_s, .. }
+            | Fault::Leave { at_s, .. } => *at_s,
+        }
+    }
+
+    /// The node targets as written: (names, random count).
+    pub fn targets(&self) -> Option<(&Option<Vec<String>>, &Option<u32>)> {
+        match self {
+            Fault::Crash {
+                nodes,
+                random_nodes,
+                ..
+            }
+            | Fault::DiskFailure {
+                nodes,
+                random_nodes,
+                ..
+            }
+            | Fault::SlowNode {
+                nodes,
+                random_nodes,
+                ..
+            }
+            | Fault::ClockSkew {
+                nodes,
+                random_nodes,
+                ..
+            }
+            | Fault::Leave {
+                nodes,
+                random_nodes,
+                ..
+            } => Some((nodes, random_nodes)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    pub sla_ms: f64,
+    pub timeline_interval_s: f64,
+    /// Quiet time after the last request before the durability audit, so that hinted
+    /// handoff, read repair and anti-entropy can finish.
+    pub quiet_period_s: f64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            sla_ms: 300.0,
+            timeline_interval_s: 10.0,
+            quiet_period_s: 0.0,
+        }
+    }
+}
+
+impl Scenario {
+    pub fn node_count(&self) -> u32 {
+        self.cluster.datacenters.iter().map(|d| d.nodes).sum()
+    }
+}

@@ -1,0 +1,336 @@
+//! The world: one event loop that owns the queue, the nodes, the clients, the network and
+//! the observer, and moves messages between them. Protocol code only returns effects; this
+//! is where effects become scheduled events.
+
+use crate::engine::rng::mix64;
+use crate::engine::{EventQueue, RngStreams, SimTime, Stream};
+use crate::ids::{ClientId, DcId, Endpoint, NodeId};
+use crate::net::{LinkClass, NetworkModel, StorageModel};
+use crate::node::{Effect, Message, MessageKind, Node, NodeConfig, QuorumConfig, Timer, VersionRules};
+use crate::observer::Observer;
+use crate::ring::{Ring, RingConfig};
+use crate::scenario::{Scenario, Versioning};
+use crate::workload::{ClientContext, Driver, DriverIo, DriverTimer};
+use std::sync::Arc;
+
+/// Everything that can happen, in one closed enum.
+#[derive(Debug)]
+pub enum Event {
+    Deliver { from: Endpoint, to: Endpoint, msg: Message },
+    NodeTimer { node: NodeId, timer: Timer },
+    ClientTimer { client: ClientId, timer: Timer },
+    Driver(DriverTimer),
+}
+
+/// Message counts and bytes by kind.
+#[derive(Clone, Debug, Default)]
+pub struct MessageStats {
+    pub sent: [u64; MessageKind::COUNT],
+    pub bytes: [u64; MessageKind::COUNT],
+    pub dropped: u64,
+}
+
+pub struct Simulation {
+    scenario: Scenario,
+    now: SimTime,
+    queue: EventQueue<Event>,
+    nodes: Vec<Node>,
+    node_dc: Vec<DcId>,
+    ring: Arc<Ring>,
+    network: NetworkModel,
+    storage: StorageModel,
+    driver: Driver,
+    observer: Observer,
+    /// Reused effect buffer: protocol calls push into it, `apply` drains it.
+    effects: Vec<Effect>,
+    driver_timers: Vec<(SimTime, DriverTimer)>,
+    digest: u64,
+    events: u64,
+    end: SimTime,
+    messages: MessageStats,
+    value_bytes: u64,
+}
+
+impl Simulation {
+    /// Builds a run from a validated scenario.
+    pub fn new(scenario: &Scenario) -> Simulation {
+        let streams = RngStreams::new(scenario.seed);
+        let node_dc: Vec<DcId> = scenario
+            .cluster
+            .datacenters
+            .iter()
+            .enumerate()
+            .flat_map(|(d, dc)| (0..dc.nodes).map(move |_| DcId(d as u16)))
+            .collect();
+        let keys = scenario.workload.key_count();
+        let rep = &scenario.replication;
+        let ring = Arc::new(Ring::build(
+            &node_dc,
+            &RingConfig {
+                partitioning: &scenario.cluster.partitioning,
+                n: rep.n as usize,
+                replicas_across_datacenters: rep.replicas_across_datacenters,
+            },
+            keys,
+            &mut streams.stream(Stream::Ring, 0),
+        ));
+        let rules = match rep.versioning {
+            Versioning::VectorClock => VersionRules::VectorClock,
+            Versioning::LastWriteWins => VersionRules::LastWriteWins,
+        };
+        let timeout = SimTime::from_ms_f64(scenario.workload.request_timeout_ms());
+        let quorum = QuorumConfig {
+            r: rep.r as usize,
+            w: rep.w as usize,
+            rules,
+            read_repair: rep.read_repair,
+            read_repair_window: SimTime::from_ms_f64(rep.read_repair_window_ms),
+            op_timeout: timeout,
+        };
+        let node_cfg = Arc::new(NodeConfig {
+            quorum: quorum.clone(),
+            vclock_max_entries: rep.vclock_max_entries as usize,
+        });
+        let nodes = (0..node_dc.len())
+            .map(|i| Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone()))
+            .collect();
+        let dc_count = scenario.cluster.datacenters.len();
+        let nodes_by_dc = (0..dc_count)
+            .map(|d| (0..node_dc.len()).filter(|n| node_dc[*n].index() == d).map(|n| NodeId(n as u32)).collect())
+            .collect();
+        // Clients are spread evenly over datacenters, in turn.
+        let client_dcs = (0..scenario.workload.clients()).map(|c| DcId((c as usize % dc_count) as u16)).collect();
+        let ctx = ClientContext {
+            ring: ring.clone(),
+            routing: scenario.workload.routing(),
+            quorum,
+            nodes_by_dc,
+        };
+        let arrivals_end = SimTime::from_secs_f64(scenario.duration_s);
+        let driver = Driver::new(
+            &scenario.workload,
+            client_dcs,
+            ctx,
+            streams.stream(Stream::Workload, 0),
+            streams.stream(Stream::Client, 0),
+            arrivals_end,
+        );
+        // After the last arrival, let requests finish (timeout plus repair window) and give
+        // the repair machinery the configured quiet period.
+        let drain = SimTime::from_ms_f64(scenario.workload.request_timeout_ms() * 2.0 + rep.read_repair_window_ms)
+            + SimTime::from_secs_f64(scenario.metrics.quiet_period_s);
+        let mut sim = Simulation {
+            scenario: scenario.clone(),
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            nodes,
+            node_dc,
+            ring,
+            network: NetworkModel::new(&scenario.network, streams.stream(Stream::Network, 0)),
+            storage: StorageModel::new(&scenario.storage, streams.stream(Stream::Storage, 0)),
+            driver,
+            observer: Observer::new(rules, keys, SimTime::from_ms_f64(scenario.metrics.sla_ms)),
+            effects: Vec::new(),
+            driver_timers: Vec::new(),
+            digest: 0,
+            events: 0,
+            end: arrivals_end + drain,
+            messages: MessageStats::default(),
+            value_bytes: scenario.workload.value_bytes() as u64,
+        };
+        let mut io = DriverIo {
+            now: SimTime::ZERO,
+            effects: &mut sim.effects,
+            timers: &mut sim.driver_timers,
+            observer: &mut sim.observer,
+        };
+        sim.driver.start(&mut io);
+        sim.schedule_driver_timers();
+        sim
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// When the run ends (arrivals stop at `duration_s`, then requests drain).
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    pub fn messages(&self) -> &MessageStats {
+        &self.messages
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    pub fn is_finished(&mut self) -> bool {
+        self.queue.peek_time().is_none_or(|t| t > self.end.as_micros())
+    }
+
+    /// Runs to the end of the scenario.
+    pub fn run(&mut self) {
+        self.run_until(self.end);
+    }
+
+    /// Processes every event up to and including `limit` (capped at the end of the run).
+    pub fn run_until(&mut self, limit: SimTime) {
+        let limit = limit.min(self.end).as_micros();
+        while let Some(time) = self.queue.peek_time() {
+            if time > limit {
+                break;
+            }
+            let Some((time, event)) = self.queue.pop() else { break };
+            debug_assert!(time >= self.now.as_micros(), "time went backwards");
+            self.now = SimTime(time);
+            self.events += 1;
+            self.digest = mix64(self.digest ^ fingerprint(time, &event));
+            self.dispatch(event);
+        }
+        self.now = self.now.max(SimTime(limit));
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let now = self.now;
+        match event {
+            Event::Deliver { from, to: Endpoint::Node(node), msg } => {
+                let mut effects = std::mem::take(&mut self.effects);
+                self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
+                self.apply(Endpoint::Node(node), &mut effects);
+                self.effects = effects;
+            }
+            Event::NodeTimer { node, timer } => {
+                let mut effects = std::mem::take(&mut self.effects);
+                self.nodes[node.index()].handle_timer(now, timer, &mut effects);
+                self.apply(Endpoint::Node(node), &mut effects);
+                self.effects = effects;
+            }
+            Event::Deliver { from, to: Endpoint::Client(client), msg } => {
+                self.with_driver(|driver, io| driver.on_message(client, from, msg, io));
+            }
+            Event::ClientTimer { client, timer } => {
+                self.with_driver(|driver, io| driver.on_client_timer(client, timer, io));
+            }
+            Event::Driver(timer) => {
+                self.with_driver(|driver, io| driver.on_timer(timer, io));
+            }
+        }
+    }
+
+    fn with_driver(&mut self, f: impl FnOnce(&mut Driver, &mut DriverIo) -> Option<ClientId>) {
+        let mut effects = std::mem::take(&mut self.effects);
+        let mut io = DriverIo {
+            now: self.now,
+            effects: &mut effects,
+            timers: &mut self.driver_timers,
+            observer: &mut self.observer,
+        };
+        let client = f(&mut self.driver, &mut io);
+        match client {
+            Some(c) => self.apply(Endpoint::Client(c), &mut effects),
+            None => debug_assert!(effects.is_empty(), "effects without a source"),
+        }
+        self.effects = effects;
+        self.schedule_driver_timers();
+    }
+
+    fn schedule_driver_timers(&mut self) {
+        for (at, timer) in self.driver_timers.drain(..) {
+            self.queue.push(at.as_micros(), Event::Driver(timer));
+        }
+    }
+
+    fn dc_of(&self, e: Endpoint) -> DcId {
+        match e {
+            Endpoint::Node(n) => self.node_dc[n.index()],
+            Endpoint::Client(c) => self.driver.client_dc(c),
+        }
+    }
+
+    fn link_class(&self, from: Endpoint, to: Endpoint) -> LinkClass {
+        if from == to {
+            LinkClass::Local
+        } else if self.dc_of(from) == self.dc_of(to) {
+            LinkClass::IntraDc
+        } else {
+            LinkClass::InterDc
+        }
+    }
+
+    /// Turns a host's effects into scheduled events.
+    fn apply(&mut self, source: Endpoint, effects: &mut Vec<Effect>) {
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg, disk } => {
+                    let kind = msg.kind();
+                    self.messages.sent[kind as usize] += 1;
+                    self.messages.bytes[kind as usize] += msg.size_bytes(self.value_bytes);
+                    let disk_time = self.storage.delay(disk);
+                    let class = self.link_class(source, to);
+                    match self.network.transit(class, kind, 0.0) {
+                        Some(transit) => {
+                            let at = self.now + disk_time + transit;
+                            self.queue.push(at.as_micros(), Event::Deliver { from: source, to, msg });
+                        }
+                        None => self.messages.dropped += 1,
+                    }
+                }
+                Effect::SetTimer { after, timer } => {
+                    let at = (self.now + after).as_micros();
+                    let event = match source {
+                        Endpoint::Node(node) => Event::NodeTimer { node, timer },
+                        Endpoint::Client(client) => Event::ClientTimer { client, timer },
+                    };
+                    self.queue.push(at, event);
+                }
+            }
+        }
+    }
+}
+
+/// A cheap summary of an event for the run digest: its time, type and endpoints.
+fn fingerprint(time: u64, event: &Event) -> u64 {
+    let endpoint = |e: &Endpoint| match e {
+        Endpoint::Node(n) => n.0 as u64,
+        Endpoint::Client(c) => (1 << 32) | c.0 as u64,
+    };
+    let timer = |t: &Timer| match t {
+        Timer::OpTimeout(op) => op.0 << 2,
+        Timer::RepairWindow(op) => (op.0 << 2) | 1,
+    };
+    let body = match event {
+        Event::Deliver { from, to, msg } => {
+            mix64(endpoint(from) ^ mix64(endpoint(to))) ^ (msg.kind() as u64) << 56
+        }
+        Event::NodeTimer { node, timer: t } => mix64(node.0 as u64 ^ 2 << 40) ^ timer(t),
+        Event::ClientTimer { client, timer: t } => mix64(client.0 as u64 ^ 3 << 40) ^ timer(t),
+        Event::Driver(d) => match d {
+            DriverTimer::Arrival => 4 << 40,
+            DriverTimer::RequestTimeout(r) => mix64(r.0 ^ 5 << 56),
+            DriverTimer::ProbeRead { client, key } => mix64((client.0 as u64) << 32 | key.0 as u64) ^ 6 << 56,
+        },
+    };
+    mix64(time) ^ body
+}

@@ -1,0 +1,316 @@
+//! The client workload: open-loop Poisson arrivals (or staleness probes), key choice,
+//! read-modify-write staging, and client-side timeouts. The driver tells the observer
+//! what each client saw; it never looks inside a node.
+
+pub mod client;
+pub mod keys;
+
+pub use client::{Client, ClientContext, Outcome};
+pub use keys::KeySampler;
+
+use crate::engine::rng::{SimRng, below, unit_f64};
+use crate::engine::{Sampler, SimTime};
+use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
+use crate::node::{Effect, FailCause, Message, Timer, version::merged_clock};
+use crate::observer::{Observer, ReadRecord, WriteRecord};
+use crate::scenario::{KeyDistribution, Workload, WriteMode};
+
+/// Timers the workload driver schedules for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverTimer {
+    /// The next open-loop arrival (or the next probe).
+    Arrival,
+    /// The client gives up on a request.
+    RequestTimeout(RequestId),
+    /// A staleness probe reads back its key.
+    ProbeRead { client: ClientId, key: KeyId },
+}
+
+/// Buffers the driver writes into; the simulation carries them out.
+pub struct DriverIo<'a> {
+    pub now: SimTime,
+    pub effects: &'a mut Vec<Effect>,
+    /// (absolute time, timer)
+    pub timers: &'a mut Vec<(SimTime, DriverTimer)>,
+    pub observer: &'a mut Observer,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    Read,
+    /// The get before a read-modify-write put.
+    ContextRead,
+    Write { write: WriteId },
+    ProbeWrite,
+    ProbeRead,
+}
+
+struct Pending {
+    client: ClientId,
+    key: KeyId,
+    start: SimTime,
+    stage: Stage,
+}
+
+enum Plan {
+    OpenLoop {
+        mean_gap_s: f64,
+        read_fraction: f64,
+        write_mode: WriteMode,
+        keys: KeySampler,
+    },
+    Probes {
+        mean_gap_s: f64,
+        probes: u32,
+        read_delay: Sampler,
+    },
+}
+
+pub struct Driver {
+    plan: Plan,
+    clients: Vec<Client>,
+    ctx: ClientContext,
+    /// Arrivals, op and key choice.
+    rng: SimRng,
+    /// Routing choices (load balancer) and probe delays.
+    route_rng: SimRng,
+    pending: FxHashMap<RequestId, Pending>,
+    next_req: u64,
+    next_write: u64,
+    probes_started: u32,
+    timeout: SimTime,
+    arrivals_end: SimTime,
+}
+
+impl Driver {
+    pub fn new(
+        spec: &Workload,
+        client_dcs: Vec<DcId>,
+        ctx: ClientContext,
+        rng: SimRng,
+        route_rng: SimRng,
+        arrivals_end: SimTime,
+    ) -> Driver {
+        let plan = match spec {
+            Workload::OpenLoop(w) => Plan::OpenLoop {
+                mean_gap_s: 1.0 / w.ops_per_s,
+                read_fraction: w.read_fraction,
+                write_mode: w.write_mode,
+                keys: match w.key_distribution {
+                    KeyDistribution::Uniform => KeySampler::uniform(w.keys),
+                    KeyDistribution::Zipf(s) => KeySampler::zipf(w.keys, s),
+                },
+            },
+            Workload::StalenessProbe(p) => Plan::Probes {
+                mean_gap_s: 1.0 / p.probes_per_s,
+                probes: p.probes,
+                read_delay: Sampler::new(&p.read_delay_ms),
+            },
+        };
+        let clients = client_dcs
+            .into_iter()
+            .enumerate()
+            .map(|(i, dc)| Client::new(ClientId(i as u32), dc))
+            .collect();
+        Driver {
+            plan,
+            clients,
+            ctx,
+            rng,
+            route_rng,
+            pending: FxHashMap::default(),
+            next_req: 0,
+            next_write: 0,
+            probes_started: 0,
+            timeout: SimTime::from_ms_f64(spec.request_timeout_ms()),
+            arrivals_end,
+        }
+    }
+
+    pub fn client_dc(&self, client: ClientId) -> DcId {
+        self.clients[client.index()].dc()
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Schedules the first arrival.
+    pub fn start(&mut self, io: &mut DriverIo) {
+        let gap = self.next_gap();
+        self.schedule_arrival(io, gap);
+    }
+
+    fn next_gap(&mut self) -> SimTime {
+        let mean = match &self.plan {
+            Plan::OpenLoop { mean_gap_s, .. } | Plan::Probes { mean_gap_s, .. } => *mean_gap_s,
+        };
+        SimTime::from_secs_f64(-mean * (1.0 - unit_f64(&mut self.rng)).ln())
+    }
+
+    fn schedule_arrival(&mut self, io: &mut DriverIo, gap: SimTime) {
+        let at = io.now + gap;
+        if at < self.arrivals_end {
+            io.timers.push((at, DriverTimer::Arrival));
+        }
+    }
+
+    /// Returns the client whose effects were pushed, if any.
+    pub fn on_timer(&mut self, timer: DriverTimer, io: &mut DriverIo) -> Option<ClientId> {
+        match timer {
+            DriverTimer::Arrival => self.arrival(io),
+            DriverTimer::RequestTimeout(req) => {
+                let pending = self.pending.remove(&req)?;
+                self.finish(req, pending, Finish::Failed(FailCause::Timeout), io)
+            }
+            DriverTimer::ProbeRead { client, key } => {
+                self.begin(client, key, Stage::ProbeRead, io);
+                Some(client)
+            }
+        }
+    }
+
+    pub fn on_message(&mut self, client: ClientId, from: Endpoint, msg: Message, io: &mut DriverIo) -> Option<ClientId> {
+        let outcome = self.clients[client.index()].handle_message(from, msg, &self.ctx, io.effects);
+        self.on_outcome(client, outcome, io);
+        Some(client)
+    }
+
+    pub fn on_client_timer(&mut self, client: ClientId, timer: Timer, io: &mut DriverIo) -> Option<ClientId> {
+        let outcome = self.clients[client.index()].handle_timer(timer, &self.ctx, io.effects);
+        self.on_outcome(client, outcome, io);
+        Some(client)
+    }
+
+    fn on_outcome(&mut self, client: ClientId, outcome: Option<Outcome>, io: &mut DriverIo) {
+        let Some(outcome) = outcome else { return };
+        let (req, finish) = match outcome {
+            Outcome::Read { req, result: Ok(versions) } => (req, Finish::Read(versions)),
+            Outcome::Write { req, result: Ok(version) } => (req, Finish::Wrote(version)),
+            Outcome::Read { req, result: Err(cause) } | Outcome::Write { req, result: Err(cause) } => {
+                (req, Finish::Failed(cause))
+            }
+        };
+        // A reply after the client's timeout finds nothing pending and is ignored.
+        if let Some(pending) = self.pending.remove(&req) {
+            debug_assert_eq!(pending.client, client);
+            self.finish(req, pending, finish, io);
+        }
+    }
+
+    fn arrival(&mut self, io: &mut DriverIo) -> Option<ClientId> {
+        let client = ClientId(below(&mut self.rng, self.clients.len() as u64) as u32);
+        let stage = match &self.plan {
+            Plan::OpenLoop { read_fraction, write_mode, keys, .. } => {
+                let is_read = unit_f64(&mut self.rng) < *read_fraction;
+                let key = keys.sample(&mut self.rng);
+                let stage = match (is_read, write_mode) {
+                    (true, _) => Stage::Read,
+                    (false, WriteMode::ReadModifyWrite) => Stage::ContextRead,
+                    (false, WriteMode::Blind) => Stage::Write { write: self.new_write() },
+                };
+                Some((key, stage))
+            }
+            Plan::Probes { probes, .. } => {
+                if self.probes_started < *probes {
+                    let key = KeyId(self.probes_started);
+                    self.probes_started += 1;
+                    Some((key, Stage::ProbeWrite))
+                } else {
+                    None
+                }
+            }
+        };
+        let gap = self.next_gap();
+        self.schedule_arrival(io, gap);
+        let (key, stage) = stage?;
+        self.begin(client, key, stage, io);
+        Some(client)
+    }
+
+    fn new_write(&mut self) -> WriteId {
+        let w = WriteId(self.next_write);
+        self.next_write += 1;
+        w
+    }
+
+    /// Sends a request and arms its client-side timeout.
+    fn begin(&mut self, client: ClientId, key: KeyId, stage: Stage, io: &mut DriverIo) {
+        self.begin_put(client, key, stage, None, io)
+    }
+
+    fn begin_put(&mut self, client: ClientId, key: KeyId, stage: Stage, context: Option<crate::node::VClock>, io: &mut DriverIo) {
+        let req = RequestId(self.next_req);
+        self.next_req += 1;
+        let c = &mut self.clients[client.index()];
+        let stage = match stage {
+            Stage::ProbeWrite => {
+                let write = WriteId(self.next_write);
+                self.next_write += 1;
+                io.observer.write_invoked(write, io.now);
+                c.start_put(io.now, req, key, write, None, &self.ctx, &mut self.route_rng, io.effects);
+                Stage::Write { write }
+            }
+            Stage::Write { write } => {
+                io.observer.write_invoked(write, io.now);
+                c.start_put(io.now, req, key, write, context, &self.ctx, &mut self.route_rng, io.effects);
+                stage
+            }
+            Stage::Read | Stage::ContextRead | Stage::ProbeRead => {
+                c.start_get(req, key, &self.ctx, &mut self.route_rng, io.effects);
+                stage
+            }
+        };
+        self.pending.insert(req, Pending { client, key, start: io.now, stage });
+        io.timers.push((io.now + self.timeout, DriverTimer::RequestTimeout(req)));
+    }
+
+    fn finish(&mut self, req: RequestId, p: Pending, finish: Finish, io: &mut DriverIo) -> Option<ClientId> {
+        match p.stage {
+            Stage::Read | Stage::ProbeRead => {
+                let result = match &finish {
+                    Finish::Read(vs) => Ok(vs.as_slice()),
+                    Finish::Failed(c) => Err(*c),
+                    Finish::Wrote(_) => Err(FailCause::Timeout),
+                };
+                io.observer.read_done(ReadRecord { req, client: p.client, key: p.key, start: p.start, end: io.now, result });
+                None
+            }
+            Stage::ContextRead => {
+                // Reconcile the siblings into one context; if the read failed, write blind.
+                let context = match &finish {
+                    Finish::Read(vs) => Some(merged_clock(vs)),
+                    _ => None,
+                };
+                io.observer.context_read_done(matches!(finish, Finish::Read(_)));
+                let write = self.new_write();
+                self.begin_put(p.client, p.key, Stage::Write { write }, context, io);
+                Some(p.client)
+            }
+            Stage::Write { write } => {
+                let result = match &finish {
+                    Finish::Wrote(v) => Ok(v),
+                    Finish::Failed(c) => Err(*c),
+                    Finish::Read(_) => Err(FailCause::Timeout),
+                };
+                io.observer.write_done(WriteRecord { req, client: p.client, key: p.key, write, start: p.start, end: io.now, result });
+                if let (Plan::Probes { read_delay, .. }, Finish::Wrote(_)) = (&self.plan, &finish) {
+                    let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
+                    io.timers.push((io.now + delay, DriverTimer::ProbeRead { client: p.client, key: p.key }));
+                }
+                None
+            }
+            Stage::ProbeWrite => unreachable!("probe writes are recorded as writes"),
+        }
+    }
+}
+
+enum Finish {
+    Read(crate::node::Versions),
+    Wrote(crate::node::Version),
+    Failed(FailCause),
+}
