@@ -1,0 +1,69 @@
+//! Helpers shared by the end-to-end tests: small scenarios built in code, run in-process.
+#![allow(dead_code)]
+
+use dynasim::report::Report;
+use dynasim::scenario::{Scenario, load_str};
+use dynasim::sim::Simulation;
+use serde_json::{Value, json};
+
+/// A small two-datacenter cluster under a light open-loop load; edit with `set`.
+pub fn small_scenario() -> Value {
+    json!({
+        "name": "small",
+        "seed": 7,
+        "duration_s": 20,
+        "cluster": {
+            "datacenters": [{"name": "east", "nodes": 6}, {"name": "west", "nodes": 6}],
+            "partitioning": {"strategy": "equal_partitions", "partitions": 64}
+        },
+        "replication": {"n": 3, "r": 2, "w": 2},
+        "network": {
+            "latency_ms": {
+                "local": {"constant": 0},
+                "intra_dc": {"lognormal": {"median": 0.5, "sigma": 0.5}},
+                "inter_dc": {"lognormal": {"median": 20, "sigma": 0.2}}
+            }
+        },
+        "workload": {
+            "kind": "open_loop",
+            "ops_per_s": 400,
+            "clients": 8,
+            "read_fraction": 0.5,
+            "keys": 200,
+            "key_distribution": {"zipf": 0.9},
+            "write_mode": "read_modify_write",
+            "routing": "partition_aware",
+            "request_timeout_ms": 500
+        }
+    })
+}
+
+/// Sets a dotted path in a scenario document (the path must exist or its parent must be
+/// an object).
+pub fn set(doc: &mut Value, path: &str, value: Value) {
+    let mut node = doc;
+    let parts: Vec<&str> = path.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        node = node
+            .as_object_mut()
+            .expect("object on the path")
+            .entry(part.to_string())
+            .or_insert_with(|| json!({}));
+    }
+    node[parts[parts.len() - 1]] = value;
+}
+
+pub fn scenario(doc: &Value) -> Scenario {
+    load_str(&doc.to_string(), "test", &[]).unwrap_or_else(|e| panic!("invalid test scenario: {e}"))
+}
+
+pub fn run(doc: &Value) -> (Simulation, Report) {
+    let mut sim = Simulation::new(&scenario(doc));
+    sim.run();
+    let report = Report::from_simulation(&sim);
+    (sim, report)
+}
+
+pub fn report_json(doc: &Value) -> String {
+    run(doc).1.to_json()
+}
