@@ -6,6 +6,7 @@
 //! - `sim`: the world and its single event loop;
 //! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);
 //! - `workload`: clients and the request mix;
+//! - `faults`: the fault plan (what breaks when), applied by `sim`;
 //! - `net`: latency and loss;
 //! - `node`: the Dynamo protocol as sans-IO state machines;
 //! - `ring`: consistent hashing and preference lists;
@@ -14,6 +15,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod faults;
 pub mod ids;
 pub mod net;
 pub mod node;

@@ -3,6 +3,7 @@
 //! is where effects become scheduled events.
 
 use crate::engine::rng::mix64;
+use crate::faults::{FaultAction, FaultPlan, ResolvedFault};
 use crate::engine::{EventQueue, RngStreams, SimTime, Stream};
 use crate::ids::{ClientId, DcId, Endpoint, NodeId};
 use crate::net::{LinkClass, NetworkModel, StorageModel};
@@ -17,9 +18,11 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum Event {
     Deliver { from: Endpoint, to: Endpoint, msg: Message },
-    NodeTimer { node: NodeId, timer: Timer },
+    /// `incarnation` ties a timer to one life of the node's process: a crash voids it.
+    NodeTimer { node: NodeId, incarnation: u32, timer: Timer },
     ClientTimer { client: ClientId, timer: Timer },
     Driver(DriverTimer),
+    Fault(FaultAction),
 }
 
 /// Message counts and bytes by kind.
@@ -27,7 +30,12 @@ pub enum Event {
 pub struct MessageStats {
     pub sent: [u64; MessageKind::COUNT],
     pub bytes: [u64; MessageKind::COUNT],
-    pub dropped: u64,
+    /// Lost by the network (drop probability and message_loss faults).
+    pub lost: u64,
+    /// Not delivered because a partition separated sender and receiver.
+    pub partitioned: u64,
+    /// Arrived at a node whose process was down.
+    pub to_down_node: u64,
 }
 
 pub struct Simulation {
@@ -49,6 +57,15 @@ pub struct Simulation {
     end: SimTime,
     messages: MessageStats,
     value_bytes: u64,
+    names: Vec<String>,
+    faults: FaultPlan,
+    /// Per node: how many active faults hold its process down.
+    down: Vec<u16>,
+    incarnation: Vec<u32>,
+    active_partitions: Vec<usize>,
+    active_slow: Vec<usize>,
+    extra_loss: f64,
+    open_windows: u32,
 }
 
 impl Simulation {
@@ -89,7 +106,14 @@ impl Simulation {
         };
         let node_cfg = Arc::new(NodeConfig {
             quorum: quorum.clone(),
+            n: rep.n as usize,
             vclock_max_entries: rep.vclock_max_entries as usize,
+            sloppy_quorum: rep.sloppy_quorum,
+            hinted_handoff: rep.hinted_handoff,
+            max_hints: rep.max_hints_per_node as usize,
+            hint_scan_interval: SimTime::from_secs_f64(rep.hint_scan_interval_s),
+            handoff_batch: rep.hint_handoff_batch as usize,
+            probe_interval: SimTime::from_secs_f64(scenario.failure_detector.probe_interval_s),
         });
         let nodes = (0..node_dc.len())
             .map(|i| Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone()))
@@ -105,6 +129,9 @@ impl Simulation {
             routing: scenario.workload.routing(),
             quorum,
             nodes_by_dc,
+            n: rep.n as usize,
+            sloppy_quorum: rep.sloppy_quorum,
+            retry_after: SimTime::from_secs_f64(scenario.failure_detector.client_retry_s),
         };
         let arrivals_end = SimTime::from_secs_f64(scenario.duration_s);
         let driver = Driver::new(
@@ -119,6 +146,10 @@ impl Simulation {
         // the repair machinery the configured quiet period.
         let drain = SimTime::from_ms_f64(scenario.workload.request_timeout_ms() * 2.0 + rep.read_repair_window_ms)
             + SimTime::from_secs_f64(scenario.metrics.quiet_period_s);
+        let end = arrivals_end + drain;
+        let names = crate::faults::node_names(scenario);
+        let faults = crate::faults::plan(scenario, &node_dc, &names, end, &mut streams.stream(Stream::Faults, 0));
+        let node_count = node_dc.len();
         let mut sim = Simulation {
             scenario: scenario.clone(),
             now: SimTime::ZERO,
@@ -134,12 +165,24 @@ impl Simulation {
             driver_timers: Vec::new(),
             digest: 0,
             events: 0,
-            end: arrivals_end + drain,
+            end,
             messages: MessageStats::default(),
             value_bytes: scenario.workload.value_bytes() as u64,
+            names,
+            faults,
+            down: vec![0; node_count],
+            incarnation: vec![0; node_count],
+            active_partitions: Vec::new(),
+            active_slow: Vec::new(),
+            extra_loss: 0.0,
+            open_windows: 0,
         };
+        for (at, action) in std::mem::take(&mut sim.faults.actions) {
+            sim.queue.push(at.as_micros(), Event::Fault(action));
+        }
         let mut io = DriverIo {
             now: SimTime::ZERO,
+            during_fault: false,
             effects: &mut sim.effects,
             timers: &mut sim.driver_timers,
             observer: &mut sim.observer,
@@ -186,6 +229,22 @@ impl Simulation {
         &self.ring
     }
 
+    pub fn node_names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.down[node.index()] == 0
+    }
+
+    pub fn resolved_faults(&self) -> &[ResolvedFault] {
+        &self.faults.resolved
+    }
+
+    pub fn fault_windows(&self) -> &[(u64, u64)] {
+        &self.faults.windows
+    }
+
     pub fn is_finished(&mut self) -> bool {
         self.queue.peek_time().is_none_or(|t| t > self.end.as_micros())
     }
@@ -215,13 +274,21 @@ impl Simulation {
     fn dispatch(&mut self, event: Event) {
         let now = self.now;
         match event {
+            Event::Deliver { to: Endpoint::Node(node), .. } | Event::NodeTimer { node, .. }
+                if self.down[node.index()] > 0 =>
+            {
+                if matches!(event, Event::Deliver { .. }) {
+                    self.messages.to_down_node += 1;
+                }
+            }
+            Event::NodeTimer { node, incarnation, .. } if incarnation != self.incarnation[node.index()] => {}
             Event::Deliver { from, to: Endpoint::Node(node), msg } => {
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.effects = effects;
             }
-            Event::NodeTimer { node, timer } => {
+            Event::NodeTimer { node, timer, .. } => {
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_timer(now, timer, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
@@ -236,13 +303,77 @@ impl Simulation {
             Event::Driver(timer) => {
                 self.with_driver(|driver, io| driver.on_timer(timer, io));
             }
+            Event::Fault(action) => self.apply_fault(action),
         }
+    }
+
+    fn apply_fault(&mut self, action: FaultAction) {
+        match action {
+            FaultAction::NodeDown { node, wipe } => {
+                let i = node.index();
+                if self.down[i] == 0 {
+                    self.nodes[i].crash();
+                    self.incarnation[i] += 1;
+                }
+                if wipe {
+                    self.nodes[i].wipe_disk();
+                }
+                self.down[i] += 1;
+            }
+            FaultAction::NodeUp { node } => {
+                let i = node.index();
+                debug_assert!(self.down[i] > 0, "node up without down");
+                self.down[i] = self.down[i].saturating_sub(1);
+                if self.down[i] == 0 {
+                    let mut effects = std::mem::take(&mut self.effects);
+                    self.nodes[i].restart(&mut effects);
+                    self.apply(Endpoint::Node(node), &mut effects);
+                    self.effects = effects;
+                }
+            }
+            FaultAction::PartitionStart { fault } => self.active_partitions.push(fault),
+            FaultAction::PartitionEnd { fault } => self.active_partitions.retain(|f| *f != fault),
+            FaultAction::SlowStart { fault } => self.active_slow.push(fault),
+            FaultAction::SlowEnd { fault } => self.active_slow.retain(|f| *f != fault),
+            FaultAction::LossStart { probability } => self.extra_loss += probability,
+            FaultAction::LossEnd { probability } => self.extra_loss = (self.extra_loss - probability).max(0.0),
+            FaultAction::ClockSkew { node, offset_us } => self.nodes[node.index()].set_clock_offset_us(offset_us),
+            FaultAction::WindowStart => self.open_windows += 1,
+            FaultAction::WindowEnd => self.open_windows = self.open_windows.saturating_sub(1),
+        }
+    }
+
+    /// Whether an active partition separates two endpoints.
+    fn partitioned(&self, a: Endpoint, b: Endpoint) -> bool {
+        self.active_partitions.iter().any(|f| {
+            let Some(plan) = &self.faults.partitions[*f] else { return false };
+            let group = |e: Endpoint| match e {
+                Endpoint::Node(n) => plan.node_group[n.index()],
+                Endpoint::Client(c) => plan.dc_group[self.driver.client_dc(c).index()],
+            };
+            group(a) != group(b)
+        })
+    }
+
+    /// Extra delay on what a slow node sends.
+    fn slow_delay(&mut self, from: Endpoint) -> SimTime {
+        let Endpoint::Node(node) = from else { return SimTime::ZERO };
+        let mut extra = SimTime::ZERO;
+        for f in &self.active_slow {
+            if let Some((nodes, sampler)) = &self.faults.slow[*f] {
+                if nodes.binary_search(&node).is_ok() {
+                    extra = extra + self.network.extra_delay(sampler);
+                }
+            }
+        }
+        extra
     }
 
     fn with_driver(&mut self, f: impl FnOnce(&mut Driver, &mut DriverIo) -> Option<ClientId>) {
         let mut effects = std::mem::take(&mut self.effects);
         let mut io = DriverIo {
             now: self.now,
+            during_fault: self.open_windows > 0,
             effects: &mut effects,
             timers: &mut self.driver_timers,
             observer: &mut self.observer,
@@ -287,20 +418,27 @@ impl Simulation {
                     let kind = msg.kind();
                     self.messages.sent[kind as usize] += 1;
                     self.messages.bytes[kind as usize] += msg.size_bytes(self.value_bytes);
+                    if !self.active_partitions.is_empty() && self.partitioned(source, to) {
+                        self.messages.partitioned += 1;
+                        continue;
+                    }
                     let disk_time = self.storage.delay(disk);
                     let class = self.link_class(source, to);
-                    match self.network.transit(class, kind, 0.0) {
+                    let slow = if self.active_slow.is_empty() { SimTime::ZERO } else { self.slow_delay(source) };
+                    match self.network.transit(class, kind, self.extra_loss) {
                         Some(transit) => {
-                            let at = self.now + disk_time + transit;
+                            let at = self.now + disk_time + slow + transit;
                             self.queue.push(at.as_micros(), Event::Deliver { from: source, to, msg });
                         }
-                        None => self.messages.dropped += 1,
+                        None => self.messages.lost += 1,
                     }
                 }
                 Effect::SetTimer { after, timer } => {
                     let at = (self.now + after).as_micros();
                     let event = match source {
-                        Endpoint::Node(node) => Event::NodeTimer { node, timer },
+                        Endpoint::Node(node) => {
+                            Event::NodeTimer { node, incarnation: self.incarnation[node.index()], timer }
+                        }
                         Endpoint::Client(client) => Event::ClientTimer { client, timer },
                     };
                     self.queue.push(at, event);
@@ -317,20 +455,39 @@ fn fingerprint(time: u64, event: &Event) -> u64 {
         Endpoint::Client(c) => (1 << 32) | c.0 as u64,
     };
     let timer = |t: &Timer| match t {
-        Timer::OpTimeout(op) => op.0 << 2,
-        Timer::RepairWindow(op) => (op.0 << 2) | 1,
+        Timer::OpTimeout(op) => op.0 << 3,
+        Timer::RepairWindow(op) => (op.0 << 3) | 1,
+        Timer::Probe => 2,
+        Timer::HintScan => 3,
     };
     let body = match event {
         Event::Deliver { from, to, msg } => {
             mix64(endpoint(from) ^ mix64(endpoint(to))) ^ (msg.kind() as u64) << 56
         }
-        Event::NodeTimer { node, timer: t } => mix64(node.0 as u64 ^ 2 << 40) ^ timer(t),
+        Event::NodeTimer { node, timer: t, .. } => mix64(node.0 as u64 ^ 2 << 40) ^ timer(t),
         Event::ClientTimer { client, timer: t } => mix64(client.0 as u64 ^ 3 << 40) ^ timer(t),
         Event::Driver(d) => match d {
             DriverTimer::Arrival => 4 << 40,
             DriverTimer::RequestTimeout(r) => mix64(r.0 ^ 5 << 56),
             DriverTimer::ProbeRead { client, key } => mix64((client.0 as u64) << 32 | key.0 as u64) ^ 6 << 56,
         },
+        Event::Fault(a) => mix64(7 << 56 ^ fault_code(a)),
     };
     mix64(time) ^ body
+}
+
+fn fault_code(a: &FaultAction) -> u64 {
+    match a {
+        FaultAction::NodeDown { node, wipe } => (1 << 40) | (*wipe as u64) << 32 | node.0 as u64,
+        FaultAction::NodeUp { node } => (2 << 40) | node.0 as u64,
+        FaultAction::PartitionStart { fault } => (3 << 40) | *fault as u64,
+        FaultAction::PartitionEnd { fault } => (4 << 40) | *fault as u64,
+        FaultAction::SlowStart { fault } => (5 << 40) | *fault as u64,
+        FaultAction::SlowEnd { fault } => (6 << 40) | *fault as u64,
+        FaultAction::LossStart { probability } => (7 << 40) ^ probability.to_bits(),
+        FaultAction::LossEnd { probability } => (8 << 40) ^ probability.to_bits(),
+        FaultAction::ClockSkew { node, offset_us } => (9 << 40) ^ (*offset_us as u64) ^ (node.0 as u64) << 20,
+        FaultAction::WindowStart => 10 << 40,
+        FaultAction::WindowEnd => 11 << 40,
+    }
 }

@@ -48,11 +48,15 @@ struct ReadOp {
     replies: SmallVec<[(NodeId, Versions); 4]>,
     merged: Versions,
     answered: bool,
+    /// Read repair already ran (its window closed); later replies only prove liveness.
+    repaired: bool,
 }
 
 struct WriteOp {
     origin: Origin,
-    expected: usize,
+    targets: Targets,
+    /// Bit i set when targets[i] acknowledged (N <= 64 is validated).
+    acked: u64,
     acks: usize,
     version: Version,
     answered: bool,
@@ -68,6 +72,9 @@ enum Op {
 pub struct Coordinator {
     ops: FxHashMap<OpId, Op>,
     next_op: u64,
+    /// Targets that never answered an operation that has now ended; the host drains this
+    /// into its failure detector.
+    pub unanswered: Vec<NodeId>,
 }
 
 impl Coordinator {
@@ -115,6 +122,7 @@ impl Coordinator {
                 replies: SmallVec::new(),
                 merged: Versions::new(),
                 answered: false,
+                repaired: false,
             }),
         );
     }
@@ -151,7 +159,8 @@ impl Coordinator {
             op,
             Op::Write(WriteOp {
                 origin,
-                expected: targets.len(),
+                targets: targets.iter().map(|(n, _)| *n).collect(),
+                acked: 0,
                 acks: 0,
                 version,
                 answered: false,
@@ -190,16 +199,23 @@ impl Coordinator {
             }
         }
         let all_in = op.replies.len() >= op.targets.len();
-        if op.answered && (all_in || !cfg.read_repair) {
+        if op.answered && all_in {
             self.finish_read(op_id, cfg, out);
         }
         done
     }
 
-    pub fn on_write_ack(&mut self, op_id: OpId, cfg: &QuorumConfig) -> Option<Completion> {
+    pub fn on_write_ack(&mut self, op_id: OpId, from: NodeId, cfg: &QuorumConfig) -> Option<Completion> {
         let Some(Op::Write(op)) = self.ops.get_mut(&op_id) else {
             return None;
         };
+        let Some(i) = op.targets.iter().position(|t| *t == from) else {
+            return None;
+        };
+        if op.acked & (1 << i) != 0 {
+            return None;
+        }
+        op.acked |= 1 << i;
         op.acks += 1;
         let mut done = None;
         if !op.answered && op.acks >= cfg.w {
@@ -209,33 +225,58 @@ impl Coordinator {
                 result: Ok(op.version.clone()),
             });
         }
-        if op.acks >= op.expected {
+        if op.acks >= op.targets.len() {
             self.ops.remove(&op_id);
         }
         done
     }
 
+    /// Records the targets of an ending operation that never answered.
+    fn note_unanswered(&mut self, op: &Op) {
+        match op {
+            Op::Read(r) => self
+                .unanswered
+                .extend(r.targets.iter().filter(|t| !r.replies.iter().any(|(n, _)| n == *t))),
+            Op::Write(w) => self
+                .unanswered
+                .extend(w.targets.iter().enumerate().filter(|(i, _)| w.acked & (1 << i) == 0).map(|(_, t)| *t)),
+        }
+    }
+
     pub fn on_timer(&mut self, timer: Timer, cfg: &QuorumConfig, out: &mut Vec<Effect>) -> Option<Completion> {
         match timer {
-            Timer::RepairWindow(op) => {
-                self.finish_read(op, cfg, out);
+            Timer::RepairWindow(op_id) => {
+                // Repair what the window caught; keep the op until every target answered
+                // or it times out, so silent targets are still noticed.
+                if let Some(Op::Read(op)) = self.ops.get(&op_id) {
+                    if !op.repaired {
+                        self.repair(op, cfg, out);
+                    }
+                }
+                if let Some(Op::Read(op)) = self.ops.get_mut(&op_id) {
+                    op.repaired = true;
+                }
                 None
             }
+            Timer::Probe | Timer::HintScan => None,
             Timer::OpTimeout(op_id) => {
-                let answered = match self.ops.get(&op_id)? {
+                let op = self.ops.get(&op_id)?;
+                let answered = match op {
                     Op::Read(op) => op.answered,
                     Op::Write(op) => op.answered,
                 };
+                let op = self.ops.remove(&op_id)?;
+                self.note_unanswered(&op);
                 if answered {
                     // Answered already; only late replies were still awaited.
-                    if matches!(self.ops.get(&op_id), Some(Op::Read(_))) {
-                        self.finish_read(op_id, cfg, out);
-                    } else {
-                        self.ops.remove(&op_id);
+                    if let Op::Read(read) = op {
+                        if !read.repaired {
+                            self.repair(&read, cfg, out);
+                        }
                     }
                     return None;
                 }
-                match self.ops.remove(&op_id)? {
+                match op {
                     Op::Read(op) => Some(Completion::Read {
                         origin: op.origin,
                         result: Err(FailCause::Timeout),
@@ -255,6 +296,12 @@ impl Coordinator {
         let Some(Op::Read(op)) = self.ops.remove(&op_id) else {
             return;
         };
+        if !op.repaired {
+            self.repair(&op, cfg, out);
+        }
+    }
+
+    fn repair(&self, op: &ReadOp, cfg: &QuorumConfig, out: &mut Vec<Effect>) {
         if !cfg.read_repair {
             return;
         }
@@ -344,15 +391,20 @@ mod tests {
         let cfg = cfg(1, 2);
         let targets = [(NodeId(0), None), (NodeId(1), None), (NodeId(2), None)];
         c.start_write(KeyId(1), version(1, 1), &targets, ORIGIN, &cfg, &mut out);
-        assert!(c.on_write_ack(OpId(1), &cfg).is_none());
-        assert!(matches!(c.on_write_ack(OpId(1), &cfg), Some(Completion::Write { result: Ok(_), .. })));
+        assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none());
+        assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none(), "duplicate ack");
+        assert!(matches!(c.on_write_ack(OpId(1), NodeId(2), &cfg), Some(Completion::Write { result: Ok(_), .. })));
         // A second write gets one ack only, then times out.
         c.start_write(KeyId(1), version(2, 2), &targets, ORIGIN, &cfg, &mut out);
-        assert!(c.on_write_ack(OpId(2), &cfg).is_none());
+        assert!(c.on_write_ack(OpId(2), NodeId(1), &cfg).is_none());
         let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
         assert!(matches!(t, Some(Completion::Write { result: Err(FailCause::Timeout), .. })));
-        // The first write's timeout fires after it was answered: nothing to report.
+        // The first write's timeout fires after it was answered: nothing to report, but
+        // node 1 never acknowledged it.
         assert!(c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out).is_none());
         assert_eq!(c.in_flight(), 0);
+        let mut silent = std::mem::take(&mut c.unanswered);
+        silent.sort();
+        assert_eq!(silent, vec![NodeId(0), NodeId(1), NodeId(2)]);
     }
 }

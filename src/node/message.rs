@@ -66,6 +66,19 @@ pub enum Message {
     ReplicaWriteAck {
         op: OpId,
     },
+    /// A failure detector checks whether a suspected peer is back.
+    Ping,
+    Pong,
+    /// fallback -> home replica: versions held for it under a hint.
+    HintHandoff {
+        key: KeyId,
+        versions: Versions,
+    },
+    /// home replica -> fallback: the handed-off versions are stored (ids only on the wire).
+    HintAck {
+        key: KeyId,
+        versions: Versions,
+    },
 }
 
 /// Message kinds: the names used by `network.by_message_ms` and message counts.
@@ -79,10 +92,14 @@ pub enum MessageKind {
     WriteRequest,
     WriteAck,
     ReadRepair,
+    Ping,
+    Pong,
+    HintHandoff,
+    HintAck,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 12;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -92,6 +109,10 @@ impl MessageKind {
         MessageKind::WriteRequest,
         MessageKind::WriteAck,
         MessageKind::ReadRepair,
+        MessageKind::Ping,
+        MessageKind::Pong,
+        MessageKind::HintHandoff,
+        MessageKind::HintAck,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -102,6 +123,10 @@ impl MessageKind {
         "write_request",
         "write_ack",
         "read_repair",
+        "ping",
+        "pong",
+        "hint_handoff",
+        "hint_ack",
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +158,10 @@ impl Message {
             Message::ReplicaWrite { op: None, .. } => MessageKind::ReadRepair,
             Message::ReplicaWrite { .. } => MessageKind::WriteRequest,
             Message::ReplicaWriteAck { .. } => MessageKind::WriteAck,
+            Message::Ping => MessageKind::Ping,
+            Message::Pong => MessageKind::Pong,
+            Message::HintHandoff { .. } => MessageKind::HintHandoff,
+            Message::HintAck { .. } => MessageKind::HintAck,
         }
     }
 
@@ -147,6 +176,8 @@ impl Message {
                 Message::PutReply { result: Ok(v), .. } => CLOCK_ENTRY_BYTES * v.clock.len() as u64,
                 Message::ReplicaReadReply { versions: vs, .. } => versions(vs),
                 Message::ReplicaWrite { version: v, .. } => version(v),
+                Message::HintHandoff { versions: vs, .. } => versions(vs),
+                Message::HintAck { versions: vs, .. } => 16 * vs.len() as u64,
                 _ => 0,
             }
     }
@@ -167,6 +198,10 @@ pub enum Timer {
     OpTimeout(OpId),
     /// The read-repair window after a read was answered has closed.
     RepairWindow(OpId),
+    /// Probe suspected peers.
+    Probe,
+    /// Scan the hint store and hand hints to owners that answer.
+    HintScan,
 }
 
 /// What a protocol state machine asks its host to do.

@@ -19,6 +19,8 @@ pub struct ReadRecord<'a> {
     pub key: KeyId,
     pub start: SimTime,
     pub end: SimTime,
+    /// A fault window was open when the request started.
+    pub during_fault: bool,
     pub result: Result<&'a [Version], FailCause>,
 }
 
@@ -30,6 +32,7 @@ pub struct WriteRecord<'a> {
     pub write: WriteId,
     pub start: SimTime,
     pub end: SimTime,
+    pub during_fault: bool,
     pub result: Result<&'a Version, FailCause>,
 }
 
@@ -43,6 +46,8 @@ struct OpStats {
     timeouts: u64,
     not_enough_replicas: u64,
     within_sla: u64,
+    /// [outside fault windows, inside] x [attempted, ok]
+    by_phase: [[u64; 2]; 2],
     latency_us: Histogram<u64>,
     latency_sum_us: u128,
 }
@@ -55,6 +60,7 @@ impl OpStats {
             timeouts: 0,
             not_enough_replicas: 0,
             within_sla: 0,
+            by_phase: [[0; 2]; 2],
             // 1 µs to 10 simulated hours at 3 significant figures; larger values saturate.
             latency_us: Histogram::new_with_bounds(1, 36_000_000_000, 3)
                 .unwrap_or_else(|_| unreachable!("constant bounds are valid")),
@@ -62,8 +68,11 @@ impl OpStats {
         }
     }
 
-    fn record(&mut self, start: SimTime, end: SimTime, ok: Result<(), FailCause>, sla: SimTime) {
+    fn record(&mut self, start: SimTime, end: SimTime, during_fault: bool, ok: Result<(), FailCause>, sla: SimTime) {
         self.attempted += 1;
+        let phase = &mut self.by_phase[usize::from(during_fault)];
+        phase[0] += 1;
+        phase[1] += u64::from(ok.is_ok());
         match ok {
             Ok(()) => {
                 let us = end.saturating_sub(start).as_micros();
@@ -137,7 +146,7 @@ impl Observer {
     }
 
     pub fn write_done(&mut self, w: WriteRecord) {
-        self.writes.record(w.start, w.end, w.result.map(|_| ()), self.sla);
+        self.writes.record(w.start, w.end, w.during_fault, w.result.map(|_| ()), self.sla);
         let Ok(version) = w.result else { return };
         let (ack_us, invoke_us) = (w.end.as_micros(), w.start.as_micros());
         if let Some(t) = self.write_times.get_mut(w.write.index()) {
@@ -150,7 +159,7 @@ impl Observer {
     }
 
     pub fn read_done(&mut self, r: ReadRecord) {
-        self.reads.record(r.start, r.end, r.result.map(|_| ()), self.sla);
+        self.reads.record(r.start, r.end, r.during_fault, r.result.map(|_| ()), self.sla);
         let Ok(returned) = r.result else { return };
         self.versions_per_read[returned.len().min(4)] += 1;
         let acked = self.acked.get(r.key.index()).map(Vec::as_slice).unwrap_or(&[]);
@@ -222,6 +231,10 @@ impl Observer {
             availability: Availability {
                 read: fraction(self.reads.ok, self.reads.attempted),
                 write: fraction(self.writes.ok, self.writes.attempted),
+                read_during_faults: fraction(self.reads.by_phase[1][1], self.reads.by_phase[1][0]),
+                write_during_faults: fraction(self.writes.by_phase[1][1], self.writes.by_phase[1][0]),
+                read_outside_faults: fraction(self.reads.by_phase[0][1], self.reads.by_phase[0][0]),
+                write_outside_faults: fraction(self.writes.by_phase[0][1], self.writes.by_phase[0][0]),
             },
             sla: Sla {
                 sla_ms: self.sla.as_ms_f64(),
@@ -291,6 +304,11 @@ pub struct ContextReads {
 pub struct Availability {
     pub read: Option<f64>,
     pub write: Option<f64>,
+    /// Requests that started while a fault window was open (null when there were none).
+    pub read_during_faults: Option<f64>,
+    pub write_during_faults: Option<f64>,
+    pub read_outside_faults: Option<f64>,
+    pub write_outside_faults: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

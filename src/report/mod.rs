@@ -2,6 +2,7 @@
 //! short human summary. Every file is written to a temporary name and renamed into place,
 //! so an interrupted run never leaves a file that looks complete and is not.
 
+use crate::faults::ResolvedFault;
 use crate::node::MessageKind;
 use crate::observer::ObserverSummary;
 use crate::scenario::Scenario;
@@ -23,16 +24,38 @@ pub struct Report {
     pub digest: String,
     pub events: u64,
     pub simulated_s: f64,
+    /// The fault timeline as resolved for this run (names, random picks, crash draws).
+    pub faults: Vec<ResolvedFault>,
     #[serde(flatten)]
     pub observed: ObserverSummary,
+    pub handoff: HandoffSummary,
     pub messages: MessageSummary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HandoffSummary {
+    /// Hinted replicas accepted by fallback nodes.
+    pub hints_stored: u64,
+    /// Hints handed to their owner and deleted after its acknowledgement.
+    pub hints_delivered: u64,
+    /// Hints refused because a hint store was full.
+    pub hints_dropped: u64,
+    /// The largest hint store any node held.
+    pub max_backlog: u64,
+    /// Hints still held when the run ended.
+    pub backlog_at_end: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MessageSummary {
     pub sent: u64,
     pub bytes: u64,
-    pub dropped: u64,
+    /// Lost by the network (drop probability, message_loss faults).
+    pub lost: u64,
+    /// Blocked by a partition.
+    pub partitioned: u64,
+    /// Arrived at a node whose process was down.
+    pub to_down_node: u64,
     /// Messages sent per client request (reads, writes and context reads).
     pub per_request: Option<f64>,
     pub by_kind: BTreeMap<&'static str, KindCount>,
@@ -54,8 +77,25 @@ impl Report {
             .collect();
         let sent: u64 = m.sent.iter().sum();
         let requests = observed.ops.read.attempted + observed.ops.write.attempted + observed.ops.context_read.attempted;
+        let mut handoff = HandoffSummary {
+            hints_stored: 0,
+            hints_delivered: 0,
+            hints_dropped: 0,
+            max_backlog: 0,
+            backlog_at_end: 0,
+        };
+        for node in sim.nodes() {
+            let h = node.hint_stats();
+            handoff.hints_stored += h.stored;
+            handoff.hints_delivered += h.delivered;
+            handoff.hints_dropped += h.dropped;
+            handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
+            handoff.backlog_at_end += node.hint_count() as u64;
+        }
         Report {
             schema_version: SCHEMA_VERSION,
+            faults: sim.resolved_faults().to_vec(),
+            handoff,
             scenario: sim.scenario().clone(),
             seed: sim.scenario().seed,
             digest: format!("{:016x}", sim.digest()),
@@ -64,7 +104,9 @@ impl Report {
             messages: MessageSummary {
                 sent,
                 bytes: m.bytes.iter().sum(),
-                dropped: m.dropped,
+                lost: m.lost,
+                partitioned: m.partitioned,
+                to_down_node: m.to_down_node,
                 per_request: (requests > 0).then(|| sent as f64 / requests as f64),
                 by_kind,
             },

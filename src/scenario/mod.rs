@@ -30,6 +30,8 @@ pub struct Scenario {
     #[serde(default)]
     pub gossip: Gossip,
     #[serde(default)]
+    pub failure_detector: FailureDetectorConfig,
+    #[serde(default)]
     pub network: Network,
     #[serde(default)]
     pub storage: Storage,
@@ -115,6 +117,8 @@ pub struct Replication {
     pub hint_scan_interval_s: f64,
     /// Bound on each node's hint store; hints past it are dropped and counted.
     pub max_hints_per_node: u32,
+    /// Hints handed to one owner per scan (limits the handoff burst).
+    pub hint_handoff_batch: u32,
 }
 
 impl Default for Replication {
@@ -132,6 +136,7 @@ impl Default for Replication {
             read_repair_window_ms: 50.0,
             hint_scan_interval_s: 10.0,
             max_hints_per_node: 100_000,
+            hint_handoff_batch: 1_000,
         }
     }
 }
@@ -150,6 +155,25 @@ impl Default for AntiEntropy {
             enabled: true,
             interval_s: 60.0,
             merkle_depth: 10,
+        }
+    }
+}
+
+/// How nodes and clients notice unreachable peers (Dynamo §4.8: purely local).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailureDetectorConfig {
+    /// How often a node pings the peers it suspects.
+    pub probe_interval_s: f64,
+    /// How long a client avoids a node that let one of its requests time out.
+    pub client_retry_s: f64,
+}
+
+impl Default for FailureDetectorConfig {
+    fn default() -> Self {
+        FailureDetectorConfig {
+            probe_interval_s: 1.0,
+            client_retry_s: 5.0,
         }
     }
 }

@@ -88,6 +88,11 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
         err("anti_entropy.merkle_depth", format!("{} is not allowed; use 1 to 24", s.anti_entropy.merkle_depth));
     }
     positive(&mut err, "gossip.interval_s", s.gossip.interval_s, MAX_DURATION_S);
+    positive(&mut err, "failure_detector.probe_interval_s", s.failure_detector.probe_interval_s, MAX_DURATION_S);
+    positive(&mut err, "failure_detector.client_retry_s", s.failure_detector.client_retry_s, MAX_DURATION_S);
+    if r.hint_handoff_batch == 0 {
+        err("replication.hint_handoff_batch", "0 is not allowed; hand off at least 1 hint per scan".into());
+    }
 
     // Network and storage
     let lat = &s.network.latency_ms;
@@ -236,6 +241,9 @@ fn validate_fault(s: &Scenario, i: usize, fault: &Fault, err: &mut impl FnMut(&s
             }
         }
         Fault::Leave { .. } => {}
+    }
+    if matches!(fault, Fault::Join { .. } | Fault::Leave { .. }) {
+        err(&path("kind"), format!("{:?}: membership changes are not supported by this version yet; supported kinds: crash, disk_failure, partition, datacenter_outage, slow_node, message_loss, clock_skew, random_crashes", fault.kind()));
     }
 }
 

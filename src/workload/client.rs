@@ -6,8 +6,8 @@ use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
-    Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig, Timer, VClock, Version,
-    VersionRules, Versions,
+    Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig, Target,
+    Timer, VClock, Version, VersionRules, Versions, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -21,6 +21,10 @@ pub struct ClientContext {
     pub quorum: QuorumConfig,
     /// Nodes of each datacenter, for a load balancer's choice.
     pub nodes_by_dc: Vec<Vec<NodeId>>,
+    pub n: usize,
+    pub sloppy_quorum: bool,
+    /// How long a client avoids a node that let a request time out.
+    pub retry_after: SimTime,
 }
 
 /// A finished client request.
@@ -36,10 +40,44 @@ pub enum Outcome {
     },
 }
 
+/// Nodes a client avoids after they let its requests time out. Each repeated failure
+/// doubles the time before the client tries the node again (up to `MAX_BACKOFF_FACTOR`
+/// times the base), so a node that stays down costs each client a few timeouts, not one
+/// every retry period; any reply from the node forgives it.
+#[derive(Default)]
+struct Avoidance {
+    /// node -> (avoid until, current backoff)
+    nodes: std::collections::BTreeMap<NodeId, (SimTime, SimTime)>,
+}
+
+const MAX_BACKOFF_FACTOR: u64 = 16;
+
+impl Avoidance {
+    fn avoid(&mut self, node: NodeId, now: SimTime, base: SimTime) {
+        let backoff = match self.nodes.get(&node) {
+            Some((_, b)) => SimTime((b.0 * 2).min(base.0 * MAX_BACKOFF_FACTOR)),
+            None => base,
+        };
+        self.nodes.insert(node, (now + backoff, backoff));
+    }
+
+    fn avoids(&self, node: NodeId, now: SimTime) -> bool {
+        !self.nodes.is_empty() && self.nodes.get(&node).is_some_and(|(until, _)| *until > now)
+    }
+
+    fn forgive(&mut self, node: NodeId) {
+        if !self.nodes.is_empty() {
+            self.nodes.remove(&node);
+        }
+    }
+}
+
 pub struct Client {
     id: ClientId,
     dc: DcId,
     coordinator: Coordinator,
+    avoid: Avoidance,
+    targets: SmallVec<[Target; 4]>,
 }
 
 impl Client {
@@ -48,37 +86,68 @@ impl Client {
             id,
             dc,
             coordinator: Coordinator::default(),
+            avoid: Avoidance::default(),
+            targets: SmallVec::new(),
         }
+    }
+
+    /// A request sent through `node` timed out: avoid it for a while.
+    pub fn suspect(&mut self, node: NodeId, now: SimTime, ctx: &ClientContext) {
+        self.avoid.avoid(node, now, ctx.retry_after);
     }
 
     pub fn dc(&self) -> DcId {
         self.dc
     }
 
-    /// The node a request enters the cluster through.
-    fn entry_node(&self, key: KeyId, ctx: &ClientContext, rng: &mut SimRng) -> NodeId {
+    /// The node a request enters the cluster through: the first home replica this client
+    /// does not suspect (then fallbacks), or for a load balancer a random local node,
+    /// redrawn a few times if suspected.
+    fn entry_node(&mut self, now: SimTime, key: KeyId, ctx: &ClientContext, rng: &mut SimRng) -> NodeId {
         match ctx.routing {
             Routing::LoadBalancer => {
                 let local = &ctx.nodes_by_dc[self.dc.index()];
-                local[below(rng, local.len() as u64) as usize]
+                let mut pick = local[below(rng, local.len() as u64) as usize];
+                for _ in 0..4 {
+                    if !self.avoid.avoids(pick, now) {
+                        break;
+                    }
+                    pick = local[below(rng, local.len() as u64) as usize];
+                }
+                pick
             }
-            Routing::PartitionAware | Routing::ClientDriven => ctx.ring.replicas(key)[0],
+            Routing::PartitionAware | Routing::ClientDriven => {
+                let pref = ctx.ring.preference(key);
+                pref.iter().copied().find(|n| !self.avoid.avoids(*n, now)).unwrap_or(pref[0])
+            }
         }
     }
 
-    pub fn start_get(&mut self, req: RequestId, key: KeyId, ctx: &ClientContext, rng: &mut SimRng, out: &mut Vec<Effect>) {
+    fn client_targets(&mut self, now: SimTime, key: KeyId, ctx: &ClientContext) {
+        let avoid = &self.avoid;
+        select_targets(ctx.ring.preference(key), ctx.n, ctx.sloppy_quorum, |n| !avoid.avoids(n, now), &mut self.targets);
+    }
+
+    /// Starts a get; returns the node it entered through (`None` when the client
+    /// coordinates it itself).
+    pub fn start_get(&mut self, now: SimTime, req: RequestId, key: KeyId, ctx: &ClientContext, rng: &mut SimRng, out: &mut Vec<Effect>) -> Option<NodeId> {
         if ctx.routing == Routing::ClientDriven {
-            let targets: SmallVec<[NodeId; 4]> = ctx.ring.replicas(key).iter().copied().collect();
+            self.client_targets(now, key, ctx);
             let origin = Origin { client: self.id, req };
+            if self.targets.len() < ctx.quorum.r {
+                return None; // nothing reachable enough: the request times out client-side
+            }
+            let targets: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
             self.coordinator.start_read(key, &targets, origin, &ctx.quorum, out);
-            return;
+            return None;
         }
-        let node = self.entry_node(key, ctx, rng);
+        let node = self.entry_node(now, key, ctx, rng);
         out.push(Effect::Send {
             to: Endpoint::Node(node),
             msg: Message::Get { req, client: self.id, key, forwarded: false },
             disk: DiskOp::None,
         });
+        Some(node)
     }
 
     /// Starts a put. `context` is the merged clock of a previous read; `None` is blind.
@@ -93,17 +162,21 @@ impl Client {
         ctx: &ClientContext,
         rng: &mut SimRng,
         out: &mut Vec<Effect>,
-    ) {
+    ) -> Option<NodeId> {
         if ctx.routing == Routing::ClientDriven && ctx.quorum.rules == VersionRules::LastWriteWins {
             // Under last-write-wins the client stamps and coordinates the write itself.
             let version = Version { write, clock: VClock::default(), stamp_us: now.as_micros() };
-            let targets: SmallVec<[(NodeId, Option<NodeId>); 4]> =
-                ctx.ring.replicas(key).iter().map(|n| (*n, None)).collect();
+            self.client_targets(now, key, ctx);
+            if self.targets.len() < ctx.quorum.w {
+                return None;
+            }
+            let targets = std::mem::take(&mut self.targets);
             let origin = Origin { client: self.id, req };
             self.coordinator.start_write(key, version, &targets, origin, &ctx.quorum, out);
-            return;
+            self.targets = targets;
+            return None;
         }
-        let node = self.entry_node(key, ctx, rng);
+        let node = self.entry_node(now, key, ctx, rng);
         let blind = context.is_none();
         out.push(Effect::Send {
             to: Endpoint::Node(node),
@@ -118,9 +191,13 @@ impl Client {
             },
             disk: DiskOp::None,
         });
+        Some(node)
     }
 
     pub fn handle_message(&mut self, from: Endpoint, msg: Message, ctx: &ClientContext, out: &mut Vec<Effect>) -> Option<Outcome> {
+        if let Endpoint::Node(n) = from {
+            self.avoid.forgive(n);
+        }
         match msg {
             Message::GetReply { req, result } => Some(Outcome::Read { req, result }),
             Message::PutReply { req, result } => Some(Outcome::Write { req, result }),
@@ -129,13 +206,20 @@ impl Client {
                 let done = self.coordinator.on_read_reply(op, from, versions, &ctx.quorum, out);
                 done.map(outcome_of)
             }
-            Message::ReplicaWriteAck { op } => self.coordinator.on_write_ack(op, &ctx.quorum).map(outcome_of),
+            Message::ReplicaWriteAck { op } => {
+                let Endpoint::Node(from) = from else { return None };
+                self.coordinator.on_write_ack(op, from, &ctx.quorum).map(outcome_of)
+            }
             _ => None,
         }
     }
 
-    pub fn handle_timer(&mut self, timer: Timer, ctx: &ClientContext, out: &mut Vec<Effect>) -> Option<Outcome> {
-        self.coordinator.on_timer(timer, &ctx.quorum, out).map(outcome_of)
+    pub fn handle_timer(&mut self, now: SimTime, timer: Timer, ctx: &ClientContext, out: &mut Vec<Effect>) -> Option<Outcome> {
+        let done = self.coordinator.on_timer(timer, &ctx.quorum, out).map(outcome_of);
+        for node in std::mem::take(&mut self.coordinator.unanswered) {
+            self.avoid.avoid(node, now, ctx.retry_after);
+        }
+        done
     }
 }
 

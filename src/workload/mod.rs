@@ -29,6 +29,8 @@ pub enum DriverTimer {
 /// Buffers the driver writes into; the simulation carries them out.
 pub struct DriverIo<'a> {
     pub now: SimTime,
+    /// Whether any fault window is open (requests are classified by their start).
+    pub during_fault: bool,
     pub effects: &'a mut Vec<Effect>,
     /// (absolute time, timer)
     pub timers: &'a mut Vec<(SimTime, DriverTimer)>,
@@ -47,8 +49,11 @@ enum Stage {
 
 struct Pending {
     client: ClientId,
+    /// The node the request entered through, suspected if the request times out.
+    entry: Option<crate::ids::NodeId>,
     key: KeyId,
     start: SimTime,
+    during_fault: bool,
     stage: Stage,
 }
 
@@ -165,6 +170,9 @@ impl Driver {
             DriverTimer::Arrival => self.arrival(io),
             DriverTimer::RequestTimeout(req) => {
                 let pending = self.pending.remove(&req)?;
+                if let Some(node) = pending.entry {
+                    self.clients[pending.client.index()].suspect(node, io.now, &self.ctx);
+                }
                 self.finish(req, pending, Finish::Failed(FailCause::Timeout), io)
             }
             DriverTimer::ProbeRead { client, key } => {
@@ -181,7 +189,7 @@ impl Driver {
     }
 
     pub fn on_client_timer(&mut self, client: ClientId, timer: Timer, io: &mut DriverIo) -> Option<ClientId> {
-        let outcome = self.clients[client.index()].handle_timer(timer, &self.ctx, io.effects);
+        let outcome = self.clients[client.index()].handle_timer(io.now, timer, &self.ctx, io.effects);
         self.on_outcome(client, outcome, io);
         Some(client)
     }
@@ -247,25 +255,25 @@ impl Driver {
         let req = RequestId(self.next_req);
         self.next_req += 1;
         let c = &mut self.clients[client.index()];
-        let stage = match stage {
+        let (stage, entry) = match stage {
             Stage::ProbeWrite => {
                 let write = WriteId(self.next_write);
                 self.next_write += 1;
                 io.observer.write_invoked(write, io.now);
-                c.start_put(io.now, req, key, write, None, &self.ctx, &mut self.route_rng, io.effects);
-                Stage::Write { write }
+                let entry = c.start_put(io.now, req, key, write, None, &self.ctx, &mut self.route_rng, io.effects);
+                (Stage::Write { write }, entry)
             }
             Stage::Write { write } => {
                 io.observer.write_invoked(write, io.now);
-                c.start_put(io.now, req, key, write, context, &self.ctx, &mut self.route_rng, io.effects);
-                stage
+                let entry = c.start_put(io.now, req, key, write, context, &self.ctx, &mut self.route_rng, io.effects);
+                (stage, entry)
             }
             Stage::Read | Stage::ContextRead | Stage::ProbeRead => {
-                c.start_get(req, key, &self.ctx, &mut self.route_rng, io.effects);
-                stage
+                let entry = c.start_get(io.now, req, key, &self.ctx, &mut self.route_rng, io.effects);
+                (stage, entry)
             }
         };
-        self.pending.insert(req, Pending { client, key, start: io.now, stage });
+        self.pending.insert(req, Pending { client, entry, key, start: io.now, during_fault: io.during_fault, stage });
         io.timers.push((io.now + self.timeout, DriverTimer::RequestTimeout(req)));
     }
 
@@ -277,7 +285,15 @@ impl Driver {
                     Finish::Failed(c) => Err(*c),
                     Finish::Wrote(_) => Err(FailCause::Timeout),
                 };
-                io.observer.read_done(ReadRecord { req, client: p.client, key: p.key, start: p.start, end: io.now, result });
+                io.observer.read_done(ReadRecord {
+                    req,
+                    client: p.client,
+                    key: p.key,
+                    start: p.start,
+                    end: io.now,
+                    during_fault: p.during_fault,
+                    result,
+                });
                 None
             }
             Stage::ContextRead => {
@@ -297,7 +313,16 @@ impl Driver {
                     Finish::Failed(c) => Err(*c),
                     Finish::Read(_) => Err(FailCause::Timeout),
                 };
-                io.observer.write_done(WriteRecord { req, client: p.client, key: p.key, write, start: p.start, end: io.now, result });
+                io.observer.write_done(WriteRecord {
+                    req,
+                    client: p.client,
+                    key: p.key,
+                    write,
+                    start: p.start,
+                    end: io.now,
+                    during_fault: p.during_fault,
+                    result,
+                });
                 if let (Plan::Probes { read_delay, .. }, Finish::Wrote(_)) = (&self.plan, &finish) {
                     let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
                     io.timers.push((io.now + delay, DriverTimer::ProbeRead { client: p.client, key: p.key }));

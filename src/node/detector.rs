@@ -1,0 +1,113 @@
+//! Local failure detection (Dynamo §4.8): a peer that does not answer is suspected, routed
+//! around, and probed until it answers again. Purely local: a node's view comes only from
+//! the messages it did or did not receive.
+
+use crate::engine::SimTime;
+use crate::ids::NodeId;
+use std::collections::BTreeMap;
+
+/// Suspected peers and when each was last suspected. A BTreeMap so that probing walks
+/// peers in a fixed order.
+#[derive(Default, Clone, Debug)]
+pub struct FailureDetector {
+    suspects: BTreeMap<NodeId, SimTime>,
+}
+
+impl FailureDetector {
+    pub fn is_suspected(&self, node: NodeId) -> bool {
+        !self.suspects.is_empty() && self.suspects.contains_key(&node)
+    }
+
+    /// Marks `node` unreachable; returns true if it was not suspected before.
+    pub fn suspect(&mut self, node: NodeId, now: SimTime) -> bool {
+        self.suspects.insert(node, now).is_none()
+    }
+
+    /// Any message from `node` proves it alive.
+    pub fn heard_from(&mut self, node: NodeId) -> bool {
+        !self.suspects.is_empty() && self.suspects.remove(&node).is_some()
+    }
+
+    pub fn suspects(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.suspects.keys().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.suspects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.suspects.is_empty()
+    }
+
+    /// Forgets suspicions older than `max_age` (clients retry a node after a while).
+    pub fn expire(&mut self, now: SimTime, max_age: SimTime) {
+        if !self.suspects.is_empty() {
+            self.suspects.retain(|_, since| now.saturating_sub(*since) < max_age);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.suspects.clear();
+    }
+}
+
+/// A replica to contact and, when it stands in for a home replica, the home it holds a
+/// hint for.
+pub type Target = (NodeId, Option<NodeId>);
+
+/// Chooses the nodes to contact for a key from its preference list (home replicas first,
+/// then fallbacks). Sloppy quorum: the first `n` reachable nodes, each fallback carrying a
+/// hint naming the unreachable home replica it replaces. Strict quorum: only reachable
+/// home replicas.
+pub fn select_targets(
+    preference: &[NodeId],
+    n: usize,
+    sloppy: bool,
+    is_reachable: impl Fn(NodeId) -> bool,
+    out: &mut smallvec::SmallVec<[Target; 4]>,
+) {
+    out.clear();
+    let n = n.min(preference.len());
+    let (homes, fallbacks) = preference.split_at(n);
+    let mut spare = fallbacks.iter().copied().filter(|f| is_reachable(*f));
+    for home in homes {
+        if is_reachable(*home) {
+            out.push((*home, None));
+        } else if sloppy {
+            if let Some(f) = spare.next() {
+                out.push((f, Some(*home)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smallvec::SmallVec;
+
+    #[test]
+    fn sloppy_quorum_replaces_unreachable_homes_with_hinted_fallbacks() {
+        let pref: Vec<NodeId> = (0..6).map(NodeId).collect();
+        let down = [NodeId(1), NodeId(3)];
+        let mut out = SmallVec::new();
+        select_targets(&pref, 3, true, |n| !down.contains(&n), &mut out);
+        assert_eq!(out.as_slice(), &[(NodeId(0), None), (NodeId(4), Some(NodeId(1))), (NodeId(2), None)]);
+        select_targets(&pref, 3, false, |n| !down.contains(&n), &mut out);
+        assert_eq!(out.as_slice(), &[(NodeId(0), None), (NodeId(2), None)]);
+    }
+
+    #[test]
+    fn suspicion_lasts_until_heard_from_or_expired() {
+        let mut d = FailureDetector::default();
+        assert!(d.suspect(NodeId(2), SimTime(10)));
+        assert!(!d.suspect(NodeId(2), SimTime(20)));
+        assert!(d.is_suspected(NodeId(2)));
+        assert!(d.heard_from(NodeId(2)));
+        assert!(!d.is_suspected(NodeId(2)));
+        d.suspect(NodeId(3), SimTime(0));
+        d.expire(SimTime(100), SimTime(50));
+        assert!(d.is_empty());
+    }
+}
