@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "dynasim", version, about = "A deterministic discrete-event simulator of Amazon's Dynamo")]
+#[command(
+    name = "dynasim",
+    version,
+    about = "A deterministic discrete-event simulator of Amazon's Dynamo"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -55,7 +59,10 @@ pub struct Failure {
 
 impl From<ScenarioErrors> for Failure {
     fn from(e: ScenarioErrors) -> Self {
-        Failure { code: 2, message: e.to_string() }
+        Failure {
+            code: 2,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -79,7 +86,10 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, Failure> {
     sets.iter()
         .map(|s| match s.split_once('=') {
             Some((p, v)) if !p.trim().is_empty() => Ok((p.trim().to_string(), v.to_string())),
-            _ => Err(Failure { code: 2, message: format!("--set {s:?}: expected PATH=VALUE, e.g. replication.r=1") }),
+            _ => Err(Failure {
+                code: 2,
+                message: format!("--set {s:?}: expected PATH=VALUE, e.g. replication.r=1"),
+            }),
         })
         .collect()
 }
@@ -90,7 +100,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         sets.push(("seed".into(), seed.to_string()));
     }
     let scenario = load_file(&args.scenario, &sets)?;
-    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
+    let out_dir = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
     let mut sim = Simulation::new(&scenario);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     run_with_progress(&mut sim, show_progress);
@@ -116,8 +128,10 @@ fn run_with_progress(sim: &mut Simulation, show: bool) {
     let end_s = sim.end().as_secs_f64().ceil() as u64;
     let bar = indicatif::ProgressBar::new(end_s.max(1));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} simulated s ({eta} left)")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {pos}/{len} simulated s ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     for s in 1..=end_s {
         sim.run_until(SimTime::from_secs_f64(s as f64));
@@ -131,13 +145,21 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     let mut messages = Vec::new();
     for path in paths {
         match load_file(path, &[]) {
-            Ok(s) => println!("{}: ok ({}, {} nodes)", path.display(), s.name, s.node_count()),
+            Ok(s) => println!(
+                "{}: ok ({}, {} nodes)",
+                path.display(),
+                s.name,
+                s.node_count()
+            ),
             Err(e) => messages.push(e.to_string()),
         }
     }
     if messages.is_empty() {
         Ok(())
     } else {
-        Err(Failure { code: 2, message: messages.join("\n") })
+        Err(Failure {
+            code: 2,
+            message: messages.join("\n"),
+        })
     }
 }

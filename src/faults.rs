@@ -13,15 +13,35 @@ use serde::Serialize;
 #[derive(Clone, Debug)]
 pub enum FaultAction {
     /// The node's process stops (its disk stays unless `wipe`).
-    NodeDown { node: NodeId, wipe: bool },
-    NodeUp { node: NodeId },
-    PartitionStart { fault: usize },
-    PartitionEnd { fault: usize },
-    SlowStart { fault: usize },
-    SlowEnd { fault: usize },
-    LossStart { probability: f64 },
-    LossEnd { probability: f64 },
-    ClockSkew { node: NodeId, offset_us: i64 },
+    NodeDown {
+        node: NodeId,
+        wipe: bool,
+    },
+    NodeUp {
+        node: NodeId,
+    },
+    PartitionStart {
+        fault: usize,
+    },
+    PartitionEnd {
+        fault: usize,
+    },
+    SlowStart {
+        fault: usize,
+    },
+    SlowEnd {
+        fault: usize,
+    },
+    LossStart {
+        probability: f64,
+    },
+    LossEnd {
+        probability: f64,
+    },
+    ClockSkew {
+        node: NodeId,
+        offset_us: i64,
+    },
     /// A fault window opens or closes (for availability inside and outside faults).
     WindowStart,
     WindowEnd,
@@ -72,8 +92,19 @@ pub fn node_names(s: &Scenario) -> Vec<String> {
 const FIRST_CRASHES_LISTED: usize = 20;
 
 /// Resolves the scenario's faults. The scenario is validated, so every name exists.
-pub fn plan(s: &Scenario, node_dc: &[DcId], names: &[String], end: SimTime, rng: &mut SimRng) -> FaultPlan {
-    let node_of = |name: &str| names.iter().position(|n| n == name).map(|i| NodeId(i as u32));
+pub fn plan(
+    s: &Scenario,
+    node_dc: &[DcId],
+    names: &[String],
+    end: SimTime,
+    rng: &mut SimRng,
+) -> FaultPlan {
+    let node_of = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| NodeId(i as u32))
+    };
     let dc_of = |name: &str| s.cluster.datacenters.iter().position(|d| d.name == name);
     let mut p = FaultPlan {
         actions: Vec::new(),
@@ -104,35 +135,56 @@ pub fn plan(s: &Scenario, node_dc: &[DcId], names: &[String], end: SimTime, rng:
             Fault::Crash { duration_s, .. } => {
                 let until = duration_s.map(secs);
                 for n in &targets {
-                    p.actions.push((at, FaultAction::NodeDown { node: *n, wipe: false }));
+                    p.actions.push((
+                        at,
+                        FaultAction::NodeDown {
+                            node: *n,
+                            wipe: false,
+                        },
+                    ));
                     if let Some(u) = until {
                         p.actions.push((u, FaultAction::NodeUp { node: *n }));
                     }
                 }
                 until
             }
-            Fault::DiskFailure { replace_after_s, .. } => {
+            Fault::DiskFailure {
+                replace_after_s, ..
+            } => {
                 let until = secs(*replace_after_s);
                 for n in &targets {
-                    p.actions.push((at, FaultAction::NodeDown { node: *n, wipe: true }));
+                    p.actions.push((
+                        at,
+                        FaultAction::NodeDown {
+                            node: *n,
+                            wipe: true,
+                        },
+                    ));
                     p.actions.push((until, FaultAction::NodeUp { node: *n }));
                 }
                 Some(until)
             }
-            Fault::DatacenterOutage { duration_s, datacenter, .. } => {
+            Fault::DatacenterOutage {
+                duration_s,
+                datacenter,
+                ..
+            } => {
                 let until = secs(*duration_s);
                 let dc = dc_of(datacenter).unwrap_or(0);
                 for (n, d) in node_dc.iter().enumerate() {
                     if d.index() == dc {
                         let node = NodeId(n as u32);
                         resolved.nodes.push(names[n].clone());
-                        p.actions.push((at, FaultAction::NodeDown { node, wipe: false }));
+                        p.actions
+                            .push((at, FaultAction::NodeDown { node, wipe: false }));
                         p.actions.push((until, FaultAction::NodeUp { node }));
                     }
                 }
                 Some(until)
             }
-            Fault::Partition { duration_s, groups, .. } => {
+            Fault::Partition {
+                duration_s, groups, ..
+            } => {
                 let rest = groups.len() as u16;
                 let mut plan = PartitionPlan {
                     node_group: vec![rest; names.len()],
@@ -153,39 +205,82 @@ pub fn plan(s: &Scenario, node_dc: &[DcId], names: &[String], end: SimTime, rng:
                     }
                 }
                 p.partitions[index] = Some(plan);
-                p.actions.push((at, FaultAction::PartitionStart { fault: index }));
+                p.actions
+                    .push((at, FaultAction::PartitionStart { fault: index }));
                 let until = secs(*duration_s);
-                p.actions.push((until, FaultAction::PartitionEnd { fault: index }));
+                p.actions
+                    .push((until, FaultAction::PartitionEnd { fault: index }));
                 Some(until)
             }
-            Fault::SlowNode { duration_s, extra_ms, .. } => {
+            Fault::SlowNode {
+                duration_s,
+                extra_ms,
+                ..
+            } => {
                 p.slow[index] = Some((targets.clone(), Sampler::new(extra_ms)));
-                p.actions.push((at, FaultAction::SlowStart { fault: index }));
+                p.actions
+                    .push((at, FaultAction::SlowStart { fault: index }));
                 let until = secs(*duration_s);
-                p.actions.push((until, FaultAction::SlowEnd { fault: index }));
+                p.actions
+                    .push((until, FaultAction::SlowEnd { fault: index }));
                 Some(until)
             }
-            Fault::MessageLoss { duration_s, probability, .. } => {
-                p.actions.push((at, FaultAction::LossStart { probability: *probability }));
+            Fault::MessageLoss {
+                duration_s,
+                probability,
+                ..
+            } => {
+                p.actions.push((
+                    at,
+                    FaultAction::LossStart {
+                        probability: *probability,
+                    },
+                ));
                 let until = secs(*duration_s);
-                p.actions.push((until, FaultAction::LossEnd { probability: *probability }));
+                p.actions.push((
+                    until,
+                    FaultAction::LossEnd {
+                        probability: *probability,
+                    },
+                ));
                 Some(until)
             }
-            Fault::ClockSkew { duration_s, offset_ms, .. } => {
+            Fault::ClockSkew {
+                duration_s,
+                offset_ms,
+                ..
+            } => {
                 let offset_us = (offset_ms * 1_000.0).round() as i64;
                 let until = duration_s.map(secs);
                 for n in &targets {
-                    p.actions.push((at, FaultAction::ClockSkew { node: *n, offset_us }));
+                    p.actions.push((
+                        at,
+                        FaultAction::ClockSkew {
+                            node: *n,
+                            offset_us,
+                        },
+                    ));
                     if let Some(u) = until {
-                        p.actions.push((u, FaultAction::ClockSkew { node: *n, offset_us: 0 }));
+                        p.actions.push((
+                            u,
+                            FaultAction::ClockSkew {
+                                node: *n,
+                                offset_us: 0,
+                            },
+                        ));
                     }
                 }
                 until
             }
-            Fault::RandomCrashes { duration_s, mtbf_s, mttr_s, .. } => {
+            Fault::RandomCrashes {
+                duration_s,
+                mtbf_s,
+                mttr_s,
+                ..
+            } => {
                 let until = duration_s.map(secs).unwrap_or(end).min(end);
                 let mut count = 0;
-                for n in 0..names.len() {
+                for (n, name) in names.iter().enumerate() {
                     let node = NodeId(n as u32);
                     let mut t = at.as_secs_f64();
                     loop {
@@ -194,10 +289,14 @@ pub fn plan(s: &Scenario, node_dc: &[DcId], names: &[String], end: SimTime, rng:
                             break;
                         }
                         let up = t + exponential(rng, *mttr_s);
-                        p.actions.push((SimTime::from_secs_f64(t), FaultAction::NodeDown { node, wipe: false }));
-                        p.actions.push((SimTime::from_secs_f64(up), FaultAction::NodeUp { node }));
+                        p.actions.push((
+                            SimTime::from_secs_f64(t),
+                            FaultAction::NodeDown { node, wipe: false },
+                        ));
+                        p.actions
+                            .push((SimTime::from_secs_f64(up), FaultAction::NodeUp { node }));
                         if resolved.first_crashes.len() < FIRST_CRASHES_LISTED {
-                            resolved.first_crashes.push((names[n].clone(), t, up));
+                            resolved.first_crashes.push((name.clone(), t, up));
                         }
                         count += 1;
                         t = up;

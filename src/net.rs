@@ -44,7 +44,12 @@ impl NetworkModel {
 
     /// Transit time of one message, or `None` when the network loses it. `extra_loss` is
     /// the loss probability added by active faults.
-    pub fn transit(&mut self, class: LinkClass, kind: MessageKind, extra_loss: f64) -> Option<SimTime> {
+    pub fn transit(
+        &mut self,
+        class: LinkClass,
+        kind: MessageKind,
+        extra_loss: f64,
+    ) -> Option<SimTime> {
         let loss = self.drop_probability + extra_loss;
         if loss > 0.0 && unit_f64(&mut self.rng) < loss {
             return None;

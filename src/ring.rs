@@ -74,7 +74,9 @@ impl Ring {
                     (tokens.partition_point(|(t, _)| *t < pos) % tokens.len()) as u32
                 };
                 let key_slot = if p.strategy == PartitionStrategy::RandomTokens {
-                    (0..keys).map(|k| successor(key_position(KeyId(k)))).collect()
+                    (0..keys)
+                        .map(|k| successor(key_position(KeyId(k))))
+                        .collect()
                 } else {
                     // A partition is stored on the nodes that follow its end on the ring.
                     let q = p.partitions as u128;
@@ -82,7 +84,10 @@ impl Ring {
                         .map(|i| successor((((i + 1) << 64) / q).saturating_sub(1) as u64))
                         .collect();
                     (0..keys)
-                        .map(|k| partition_start[partition_of(key_position(KeyId(k)), p.partitions) as usize])
+                        .map(|k| {
+                            partition_start
+                                [partition_of(key_position(KeyId(k)), p.partitions) as usize]
+                        })
                         .collect()
                 };
                 (tokens.into_iter().map(|(_, n)| n).collect(), key_slot)
@@ -187,7 +192,11 @@ fn preference_walk<'s>(
     }
     s.per_dc.iter_mut().for_each(|c| *c = 0);
     let dcs_present = s.per_dc.len();
-    let quota = if across_dcs { n.div_ceil(dcs_present) } else { n };
+    let quota = if across_dcs {
+        n.div_ceil(dcs_present)
+    } else {
+        n
+    };
     let slots = owners.len();
     // Pass 1: replicas under the datacenter quota. Pass 2: fill any shortfall (a
     // datacenter too small for its share). Pass 3: fallbacks.
@@ -267,13 +276,24 @@ mod tests {
         for strategy in ALL {
             let (ring, node_dc) = ring(strategy, &[10, 10], 3, true);
             for k in 0..2_000 {
-                let dcs: Vec<DcId> = ring.replicas(KeyId(k)).iter().map(|n| node_dc[n.index()]).collect();
-                assert!(dcs.contains(&DcId(0)) && dcs.contains(&DcId(1)), "{strategy:?} key {k}: {dcs:?}");
+                let dcs: Vec<DcId> = ring
+                    .replicas(KeyId(k))
+                    .iter()
+                    .map(|n| node_dc[n.index()])
+                    .collect();
+                assert!(
+                    dcs.contains(&DcId(0)) && dcs.contains(&DcId(1)),
+                    "{strategy:?} key {k}: {dcs:?}"
+                );
             }
             // Three datacenters and N=3: one replica in each.
             let (ring, node_dc) = self::ring(strategy, &[5, 5, 5], 3, true);
             for k in 0..2_000 {
-                let mut dcs: Vec<DcId> = ring.replicas(KeyId(k)).iter().map(|n| node_dc[n.index()]).collect();
+                let mut dcs: Vec<DcId> = ring
+                    .replicas(KeyId(k))
+                    .iter()
+                    .map(|n| node_dc[n.index()])
+                    .collect();
                 dcs.sort();
                 assert_eq!(dcs, vec![DcId(0), DcId(1), DcId(2)]);
             }
@@ -304,9 +324,7 @@ mod tests {
     #[test]
     fn key_positions_are_stable() {
         // MD5("key-0") = 9f0f5c5d..., a fixed point of the documented hash.
-        let expected = u64::from_be_bytes(
-            Md5::digest(b"key-0")[..8].try_into().unwrap_or([0; 8]),
-        );
+        let expected = u64::from_be_bytes(Md5::digest(b"key-0")[..8].try_into().unwrap_or([0; 8]));
         assert_eq!(key_position(KeyId(0)), expected);
         assert_ne!(key_position(KeyId(0)), key_position(KeyId(1)));
     }

@@ -3,11 +3,13 @@
 //! is where effects become scheduled events.
 
 use crate::engine::rng::mix64;
-use crate::faults::{FaultAction, FaultPlan, ResolvedFault};
 use crate::engine::{EventQueue, RngStreams, SimTime, Stream};
+use crate::faults::{FaultAction, FaultPlan, ResolvedFault};
 use crate::ids::{ClientId, DcId, Endpoint, NodeId};
 use crate::net::{LinkClass, NetworkModel, StorageModel};
-use crate::node::{Effect, Message, MessageKind, Node, NodeConfig, QuorumConfig, Timer, VersionRules};
+use crate::node::{
+    Effect, Message, MessageKind, Node, NodeConfig, QuorumConfig, Timer, VersionRules,
+};
 use crate::observer::Observer;
 use crate::ring::{Ring, RingConfig};
 use crate::scenario::{Scenario, Versioning};
@@ -17,10 +19,21 @@ use std::sync::Arc;
 /// Everything that can happen, in one closed enum.
 #[derive(Debug)]
 pub enum Event {
-    Deliver { from: Endpoint, to: Endpoint, msg: Message },
+    Deliver {
+        from: Endpoint,
+        to: Endpoint,
+        msg: Message,
+    },
     /// `incarnation` ties a timer to one life of the node's process: a crash voids it.
-    NodeTimer { node: NodeId, incarnation: u32, timer: Timer },
-    ClientTimer { client: ClientId, timer: Timer },
+    NodeTimer {
+        node: NodeId,
+        incarnation: u32,
+        timer: Timer,
+    },
+    ClientTimer {
+        client: ClientId,
+        timer: Timer,
+    },
     Driver(DriverTimer),
     Fault(FaultAction),
 }
@@ -120,10 +133,17 @@ impl Simulation {
             .collect();
         let dc_count = scenario.cluster.datacenters.len();
         let nodes_by_dc = (0..dc_count)
-            .map(|d| (0..node_dc.len()).filter(|n| node_dc[*n].index() == d).map(|n| NodeId(n as u32)).collect())
+            .map(|d| {
+                (0..node_dc.len())
+                    .filter(|n| node_dc[*n].index() == d)
+                    .map(|n| NodeId(n as u32))
+                    .collect()
+            })
             .collect();
         // Clients are spread evenly over datacenters, in turn.
-        let client_dcs = (0..scenario.workload.clients()).map(|c| DcId((c as usize % dc_count) as u16)).collect();
+        let client_dcs = (0..scenario.workload.clients())
+            .map(|c| DcId((c as usize % dc_count) as u16))
+            .collect();
         let ctx = ClientContext {
             ring: ring.clone(),
             routing: scenario.workload.routing(),
@@ -144,11 +164,18 @@ impl Simulation {
         );
         // After the last arrival, let requests finish (timeout plus repair window) and give
         // the repair machinery the configured quiet period.
-        let drain = SimTime::from_ms_f64(scenario.workload.request_timeout_ms() * 2.0 + rep.read_repair_window_ms)
-            + SimTime::from_secs_f64(scenario.metrics.quiet_period_s);
+        let drain = SimTime::from_ms_f64(
+            scenario.workload.request_timeout_ms() * 2.0 + rep.read_repair_window_ms,
+        ) + SimTime::from_secs_f64(scenario.metrics.quiet_period_s);
         let end = arrivals_end + drain;
         let names = crate::faults::node_names(scenario);
-        let faults = crate::faults::plan(scenario, &node_dc, &names, end, &mut streams.stream(Stream::Faults, 0));
+        let faults = crate::faults::plan(
+            scenario,
+            &node_dc,
+            &names,
+            end,
+            &mut streams.stream(Stream::Faults, 0),
+        );
         let node_count = node_dc.len();
         let mut sim = Simulation {
             scenario: scenario.clone(),
@@ -246,7 +273,9 @@ impl Simulation {
     }
 
     pub fn is_finished(&mut self) -> bool {
-        self.queue.peek_time().is_none_or(|t| t > self.end.as_micros())
+        self.queue
+            .peek_time()
+            .is_none_or(|t| t > self.end.as_micros())
     }
 
     /// Runs to the end of the scenario.
@@ -261,7 +290,9 @@ impl Simulation {
             if time > limit {
                 break;
             }
-            let Some((time, event)) = self.queue.pop() else { break };
+            let Some((time, event)) = self.queue.pop() else {
+                break;
+            };
             debug_assert!(time >= self.now.as_micros(), "time went backwards");
             self.now = SimTime(time);
             self.events += 1;
@@ -274,15 +305,25 @@ impl Simulation {
     fn dispatch(&mut self, event: Event) {
         let now = self.now;
         match event {
-            Event::Deliver { to: Endpoint::Node(node), .. } | Event::NodeTimer { node, .. }
+            Event::Deliver {
+                to: Endpoint::Node(node),
+                ..
+            }
+            | Event::NodeTimer { node, .. }
                 if self.down[node.index()] > 0 =>
             {
                 if matches!(event, Event::Deliver { .. }) {
                     self.messages.to_down_node += 1;
                 }
             }
-            Event::NodeTimer { node, incarnation, .. } if incarnation != self.incarnation[node.index()] => {}
-            Event::Deliver { from, to: Endpoint::Node(node), msg } => {
+            Event::NodeTimer {
+                node, incarnation, ..
+            } if incarnation != self.incarnation[node.index()] => {}
+            Event::Deliver {
+                from,
+                to: Endpoint::Node(node),
+                msg,
+            } => {
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
@@ -294,7 +335,11 @@ impl Simulation {
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.effects = effects;
             }
-            Event::Deliver { from, to: Endpoint::Client(client), msg } => {
+            Event::Deliver {
+                from,
+                to: Endpoint::Client(client),
+                msg,
+            } => {
                 self.with_driver(|driver, io| driver.on_message(client, from, msg, io));
             }
             Event::ClientTimer { client, timer } => {
@@ -336,8 +381,12 @@ impl Simulation {
             FaultAction::SlowStart { fault } => self.active_slow.push(fault),
             FaultAction::SlowEnd { fault } => self.active_slow.retain(|f| *f != fault),
             FaultAction::LossStart { probability } => self.extra_loss += probability,
-            FaultAction::LossEnd { probability } => self.extra_loss = (self.extra_loss - probability).max(0.0),
-            FaultAction::ClockSkew { node, offset_us } => self.nodes[node.index()].set_clock_offset_us(offset_us),
+            FaultAction::LossEnd { probability } => {
+                self.extra_loss = (self.extra_loss - probability).max(0.0)
+            }
+            FaultAction::ClockSkew { node, offset_us } => {
+                self.nodes[node.index()].set_clock_offset_us(offset_us)
+            }
             FaultAction::WindowStart => self.open_windows += 1,
             FaultAction::WindowEnd => self.open_windows = self.open_windows.saturating_sub(1),
         }
@@ -346,7 +395,9 @@ impl Simulation {
     /// Whether an active partition separates two endpoints.
     fn partitioned(&self, a: Endpoint, b: Endpoint) -> bool {
         self.active_partitions.iter().any(|f| {
-            let Some(plan) = &self.faults.partitions[*f] else { return false };
+            let Some(plan) = &self.faults.partitions[*f] else {
+                return false;
+            };
             let group = |e: Endpoint| match e {
                 Endpoint::Node(n) => plan.node_group[n.index()],
                 Endpoint::Client(c) => plan.dc_group[self.driver.client_dc(c).index()],
@@ -357,13 +408,15 @@ impl Simulation {
 
     /// Extra delay on what a slow node sends.
     fn slow_delay(&mut self, from: Endpoint) -> SimTime {
-        let Endpoint::Node(node) = from else { return SimTime::ZERO };
+        let Endpoint::Node(node) = from else {
+            return SimTime::ZERO;
+        };
         let mut extra = SimTime::ZERO;
         for f in &self.active_slow {
-            if let Some((nodes, sampler)) = &self.faults.slow[*f] {
-                if nodes.binary_search(&node).is_ok() {
-                    extra = extra + self.network.extra_delay(sampler);
-                }
+            if let Some((nodes, sampler)) = &self.faults.slow[*f]
+                && nodes.binary_search(&node).is_ok()
+            {
+                extra = extra + self.network.extra_delay(sampler);
             }
         }
         extra
@@ -424,11 +477,22 @@ impl Simulation {
                     }
                     let disk_time = self.storage.delay(disk);
                     let class = self.link_class(source, to);
-                    let slow = if self.active_slow.is_empty() { SimTime::ZERO } else { self.slow_delay(source) };
+                    let slow = if self.active_slow.is_empty() {
+                        SimTime::ZERO
+                    } else {
+                        self.slow_delay(source)
+                    };
                     match self.network.transit(class, kind, self.extra_loss) {
                         Some(transit) => {
                             let at = self.now + disk_time + slow + transit;
-                            self.queue.push(at.as_micros(), Event::Deliver { from: source, to, msg });
+                            self.queue.push(
+                                at.as_micros(),
+                                Event::Deliver {
+                                    from: source,
+                                    to,
+                                    msg,
+                                },
+                            );
                         }
                         None => self.messages.lost += 1,
                     }
@@ -436,9 +500,11 @@ impl Simulation {
                 Effect::SetTimer { after, timer } => {
                     let at = (self.now + after).as_micros();
                     let event = match source {
-                        Endpoint::Node(node) => {
-                            Event::NodeTimer { node, incarnation: self.incarnation[node.index()], timer }
-                        }
+                        Endpoint::Node(node) => Event::NodeTimer {
+                            node,
+                            incarnation: self.incarnation[node.index()],
+                            timer,
+                        },
                         Endpoint::Client(client) => Event::ClientTimer { client, timer },
                     };
                     self.queue.push(at, event);
@@ -469,7 +535,9 @@ fn fingerprint(time: u64, event: &Event) -> u64 {
         Event::Driver(d) => match d {
             DriverTimer::Arrival => 4 << 40,
             DriverTimer::RequestTimeout(r) => mix64(r.0 ^ 5 << 56),
-            DriverTimer::ProbeRead { client, key } => mix64((client.0 as u64) << 32 | key.0 as u64) ^ 6 << 56,
+            DriverTimer::ProbeRead { client, key } => {
+                mix64((client.0 as u64) << 32 | key.0 as u64) ^ 6 << 56
+            }
         },
         Event::Fault(a) => mix64(7 << 56 ^ fault_code(a)),
     };
@@ -486,7 +554,9 @@ fn fault_code(a: &FaultAction) -> u64 {
         FaultAction::SlowEnd { fault } => (6 << 40) | *fault as u64,
         FaultAction::LossStart { probability } => (7 << 40) ^ probability.to_bits(),
         FaultAction::LossEnd { probability } => (8 << 40) ^ probability.to_bits(),
-        FaultAction::ClockSkew { node, offset_us } => (9 << 40) ^ (*offset_us as u64) ^ (node.0 as u64) << 20,
+        FaultAction::ClockSkew { node, offset_us } => {
+            (9 << 40) ^ (*offset_us as u64) ^ (node.0 as u64) << 20
+        }
         FaultAction::WindowStart => 10 << 40,
         FaultAction::WindowEnd => 11 << 40,
     }

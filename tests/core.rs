@@ -34,8 +34,15 @@ fn strict_quorums_without_faults_never_read_stale() {
             set(&mut doc, "replication.versioning", json!(versioning));
             let (_, report) = run(&doc);
             let c = &report.observed.consistency;
-            assert!(c.judged_reads > 1_000, "{routing}/{versioning}: too few judged reads ({})", c.judged_reads);
-            assert_eq!(c.stale_reads, 0, "{routing}/{versioning}: stale reads with R+W>N");
+            assert!(
+                c.judged_reads > 1_000,
+                "{routing}/{versioning}: too few judged reads ({})",
+                c.judged_reads
+            );
+            assert_eq!(
+                c.stale_reads, 0,
+                "{routing}/{versioning}: stale reads with R+W>N"
+            );
             assert_eq!(report.observed.availability.read, Some(1.0));
             assert_eq!(report.observed.availability.write, Some(1.0));
         }
@@ -50,15 +57,27 @@ fn partial_quorums_with_a_slow_replica_path_read_stale() {
     set(&mut doc, "workload.routing", json!("load_balancer"));
     set(&mut doc, "workload.write_mode", json!("blind"));
     // Replica writes crawl; everything else is fast.
-    set(&mut doc, "network.by_message_ms", json!({"write_request": {"exponential": {"mean": 200}}}));
+    set(
+        &mut doc,
+        "network.by_message_ms",
+        json!({"write_request": {"exponential": {"mean": 200}}}),
+    );
     let (_, report) = run(&doc);
     let c = &report.observed.consistency;
-    assert!(c.stale_reads > 50, "expected stale reads, got {} of {}", c.stale_reads, c.judged_reads);
+    assert!(
+        c.stale_reads > 50,
+        "expected stale reads, got {} of {}",
+        c.stale_reads,
+        c.judged_reads
+    );
     let fraction = c.stale_read_fraction.unwrap_or(0.0);
     assert!(fraction > 0.01 && fraction < 1.0, "{fraction}");
     // Stale reads miss at least one write, counted from the newest.
     assert!(c.k_staleness.iter().all(|k| k.k >= 1));
-    assert_eq!(c.k_staleness.iter().map(|k| k.reads).sum::<u64>(), c.stale_reads);
+    assert_eq!(
+        c.k_staleness.iter().map(|k| k.reads).sum::<u64>(),
+        c.stale_reads
+    );
 }
 
 #[test]
@@ -90,7 +109,11 @@ fn replicas_hold_every_acknowledged_write_after_a_quiet_run() {
                 .iter()
                 .filter(|n| rules.covers(sim.nodes()[n.index()].stored(key), &w.version))
                 .count();
-            assert_eq!(holders, 3, "write {} of key {key:?} is on {holders} of 3 replicas", w.version.write);
+            assert_eq!(
+                holders, 3,
+                "write {} of key {key:?} is on {holders} of 3 replicas",
+                w.version.write
+            );
         }
     }
 }
@@ -106,14 +129,25 @@ fn staleness_probes_measure_visibility_by_delay() {
     );
     set(&mut doc, "replication.r", json!(1));
     set(&mut doc, "replication.w", json!(1));
-    set(&mut doc, "network.latency_ms.intra_dc", json!({"exponential": {"mean": 20}}));
-    set(&mut doc, "network.latency_ms.inter_dc", json!({"exponential": {"mean": 20}}));
+    set(
+        &mut doc,
+        "network.latency_ms.intra_dc",
+        json!({"exponential": {"mean": 20}}),
+    );
+    set(
+        &mut doc,
+        "network.latency_ms.inter_dc",
+        json!({"exponential": {"mean": 20}}),
+    );
     let (_, report) = run(&doc);
     let c = &report.observed.consistency;
     assert!(c.judged_reads > 2_500, "{}", c.judged_reads);
     let bins: Vec<_> = c.t_visibility.iter().filter(|b| b.reads > 50).collect();
     let first = bins.first().and_then(|b| b.p_fresh).unwrap_or(1.0);
     let last = bins.last().and_then(|b| b.p_fresh).unwrap_or(0.0);
-    assert!(first < 0.95, "early reads should sometimes be stale: {first}");
+    assert!(
+        first < 0.95,
+        "early reads should sometimes be stale: {first}"
+    );
     assert!(last > 0.99, "late reads should be fresh: {last}");
 }

@@ -16,7 +16,11 @@ fn partition_scenario(sloppy: bool) -> Value {
     set(&mut doc, "workload.key_distribution", json!("uniform"));
     set(&mut doc, "replication.sloppy_quorum", json!(sloppy));
     set(&mut doc, "metrics.quiet_period_s", json!(30));
-    set(&mut doc, "faults", json!([{"kind": "partition", "at_s": 10, "duration_s": 30, "groups": [["east"], ["west"]]}]));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "partition", "at_s": 10, "duration_s": 30, "groups": [["east"], ["west"]]}]),
+    );
     doc
 }
 
@@ -25,21 +29,28 @@ fn sloppy_quorum_keeps_both_sides_of_a_partition_writeable_and_leaves_siblings()
     let (sim, report) = run(&partition_scenario(true));
     let a = &report.observed.availability;
     let during = a.write_during_faults.unwrap_or(0.0);
-    assert!(during > 0.98, "write availability during the partition: {during}");
+    assert!(
+        during > 0.98,
+        "write availability during the partition: {during}"
+    );
     assert!(report.messages.partitioned > 0);
     assert!(report.handoff.hints_stored > 0);
     // Concurrent updates on both sides meet after the heal as siblings on the replicas.
     let keys_with_siblings = (0..2000)
         .filter(|k| sim.nodes().iter().any(|n| n.stored(KeyId(*k)).len() > 1))
         .count();
-    assert!(keys_with_siblings > 0, "no siblings after the partition healed");
+    assert!(
+        keys_with_siblings > 0,
+        "no siblings after the partition healed"
+    );
 }
 
 #[test]
 fn strict_quorum_loses_availability_when_home_replicas_are_cut_off() {
     let (_, sloppy) = run(&partition_scenario(true));
     let (_, strict) = run(&partition_scenario(false));
-    let during = |r: &dynasim::report::Report| r.observed.availability.write_during_faults.unwrap_or(0.0);
+    let during =
+        |r: &dynasim::report::Report| r.observed.availability.write_during_faults.unwrap_or(0.0);
     assert!(
         during(&strict) < during(&sloppy) - 0.05,
         "strict {} vs sloppy {}",
@@ -47,7 +58,10 @@ fn strict_quorum_loses_availability_when_home_replicas_are_cut_off() {
         during(&sloppy)
     );
     assert!(strict.observed.ops.write.failed_not_enough_replicas > 0);
-    assert_eq!(strict.handoff.hints_stored, 0, "strict quorum never writes to fallbacks");
+    assert_eq!(
+        strict.handoff.hints_stored, 0,
+        "strict quorum never writes to fallbacks"
+    );
 }
 
 #[test]
@@ -56,7 +70,11 @@ fn hints_written_during_a_crash_reach_the_node_after_its_restart() {
     set(&mut doc, "duration_s", json!(60));
     set(&mut doc, "replication.hint_scan_interval_s", json!(2));
     set(&mut doc, "metrics.quiet_period_s", json!(10));
-    set(&mut doc, "faults", json!([{"kind": "crash", "at_s": 10, "duration_s": 20, "nodes": ["east-1"]}]));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "crash", "at_s": 10, "duration_s": 20, "nodes": ["east-1"]}]),
+    );
     let mut sim = Simulation::new(&scenario(&doc));
     sim.run_until(SimTime::from_secs_f64(29.0));
     let held: usize = sim.nodes().iter().map(|n| n.hint_count()).sum();
@@ -64,7 +82,10 @@ fn hints_written_during_a_crash_reach_the_node_after_its_restart() {
     sim.run();
     let report = dynasim::report::Report::from_simulation(&sim);
     assert!(report.handoff.hints_delivered > 0);
-    assert_eq!(report.handoff.backlog_at_end, 0, "the hint stores empty after the restart");
+    assert_eq!(
+        report.handoff.backlog_at_end, 0,
+        "the hint stores empty after the restart"
+    );
     // east-1 holds every acknowledged write of the keys it is a home replica for.
     let rules = dynasim::node::VersionRules::VectorClock;
     let east1 = NodeId(1);
@@ -86,7 +107,11 @@ fn hints_written_during_a_crash_reach_the_node_after_its_restart() {
 #[test]
 fn a_disk_failure_empties_the_node() {
     let mut doc = small_scenario();
-    set(&mut doc, "faults", json!([{"kind": "disk_failure", "at_s": 10, "nodes": ["west-2"], "replace_after_s": 5}]));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "disk_failure", "at_s": 10, "nodes": ["west-2"], "replace_after_s": 5}]),
+    );
     let mut sim = Simulation::new(&scenario(&doc));
     let west2 = NodeId(8);
     sim.run_until(SimTime::from_secs_f64(9.9));
@@ -102,7 +127,11 @@ fn a_disk_failure_empties_the_node() {
 #[test]
 fn random_crashes_are_reproducible_from_the_seed() {
     let mut doc = small_scenario();
-    set(&mut doc, "faults", json!([{"kind": "random_crashes", "at_s": 0, "mtbf_s": 20, "mttr_s": 2}]));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "random_crashes", "at_s": 0, "mtbf_s": 20, "mttr_s": 2}]),
+    );
     let a = report_json(&doc);
     assert_eq!(a, report_json(&doc));
     let (_, first) = run(&doc);
@@ -143,7 +172,10 @@ fn every_fault_kind_at_once_is_deterministic() {
 fn run_cli(doc: &Value) -> (i32, String) {
     let dir = std::env::temp_dir().join(format!("dynasim-faults-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join(format!("{:x}.json", dynasim::engine::rng::mix64(doc.to_string().len() as u64)));
+    let file = dir.join(format!(
+        "{:x}.json",
+        dynasim::engine::rng::mix64(doc.to_string().len() as u64)
+    ));
     std::fs::write(&file, doc.to_string()).expect("write scenario");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
         .args(["run", "--quiet", "--out"])
@@ -151,26 +183,48 @@ fn run_cli(doc: &Value) -> (i32, String) {
         .arg(&file)
         .output()
         .expect("run dynasim");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn bad_faults_are_rejected_with_their_index_and_field() {
     let cases = [
-        (json!({"kind": "crash", "at_s": 1, "nodes": ["east-99"]}), "faults[1].nodes[0]", "east-99"),
-        (json!({"kind": "crash", "at_s": 1, "duration_s": -5, "nodes": ["east-1"]}), "faults[1].duration_s", "-5"),
+        (
+            json!({"kind": "crash", "at_s": 1, "nodes": ["east-99"]}),
+            "faults[1].nodes[0]",
+            "east-99",
+        ),
+        (
+            json!({"kind": "crash", "at_s": 1, "duration_s": -5, "nodes": ["east-1"]}),
+            "faults[1].duration_s",
+            "-5",
+        ),
         (
             json!({"kind": "partition", "at_s": 1, "duration_s": 5, "groups": [["east", "west-1"], ["west-1"]]}),
             "faults[1].groups[1][0]",
             "more than one place",
         ),
-        (json!({"kind": "datacenter_outage", "at_s": 1, "duration_s": 5, "datacenter": "north"}), "faults[1].datacenter", "north"),
+        (
+            json!({"kind": "datacenter_outage", "at_s": 1, "duration_s": 5, "datacenter": "north"}),
+            "faults[1].datacenter",
+            "north",
+        ),
     ];
     for (fault, path, detail) in cases {
         let mut doc = small_scenario();
-        set(&mut doc, "faults", json!([{"kind": "message_loss", "at_s": 0, "duration_s": 1, "probability": 0.1}, fault]));
+        set(
+            &mut doc,
+            "faults",
+            json!([{"kind": "message_loss", "at_s": 0, "duration_s": 1, "probability": 0.1}, fault]),
+        );
         let (code, stderr) = run_cli(&doc);
         assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains(path) && stderr.contains(detail), "expected {path} and {detail} in: {stderr}");
+        assert!(
+            stderr.contains(path) && stderr.contains(detail),
+            "expected {path} and {detail} in: {stderr}"
+        );
     }
 }

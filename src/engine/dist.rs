@@ -10,12 +10,26 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
     Constant(f64),
-    Uniform { low: f64, high: f64 },
-    Exponential { mean: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
     /// Normal, truncated at zero (negative draws become 0).
-    Normal { mean: f64, stddev: f64 },
-    Lognormal { median: f64, sigma: f64 },
-    Pareto { scale: f64, shape: f64 },
+    Normal {
+        mean: f64,
+        stddev: f64,
+    },
+    Lognormal {
+        median: f64,
+        sigma: f64,
+    },
+    Pareto {
+        scale: f64,
+        shape: f64,
+    },
     Mixture(Vec<MixturePart>),
     /// (quantile, value) points; linear interpolation between them.
     Empirical(Vec<[f64; 2]>),
@@ -35,14 +49,18 @@ impl Distribution {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} = {v} is not allowed; it must be a finite number >= 0"))
+                Err(format!(
+                    "{name} = {v} is not allowed; it must be a finite number >= 0"
+                ))
             }
         };
         let positive = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} = {v} is not allowed; it must be a finite number > 0"))
+                Err(format!(
+                    "{name} = {v} is not allowed; it must be a finite number > 0"
+                ))
             }
         };
         match self {
@@ -51,7 +69,9 @@ impl Distribution {
                 finite_nonneg("low", *low)?;
                 finite_nonneg("high", *high)?;
                 if low > high {
-                    return Err(format!("low = {low} is above high = {high}; need low <= high"));
+                    return Err(format!(
+                        "low = {low} is above high = {high}; need low <= high"
+                    ));
                 }
                 Ok(())
             }
@@ -76,10 +96,14 @@ impl Distribution {
                 for (i, p) in parts.iter().enumerate() {
                     positive(&format!("mixture[{i}].weight"), p.weight)?;
                     total += p.weight;
-                    p.dist.check().map_err(|e| format!("mixture[{i}].dist: {e}"))?;
+                    p.dist
+                        .check()
+                        .map_err(|e| format!("mixture[{i}].dist: {e}"))?;
                 }
                 if (total - 1.0).abs() > 1e-6 {
-                    return Err(format!("mixture weights sum to {total}; they must sum to 1"));
+                    return Err(format!(
+                        "mixture weights sum to {total}; they must sum to 1"
+                    ));
                 }
                 Ok(())
             }
@@ -138,12 +162,29 @@ impl Distribution {
 #[derive(Clone, Debug)]
 pub enum Sampler {
     Constant(f64),
-    Uniform { low: f64, width: f64 },
-    Exponential { mean: f64 },
-    Normal { mean: f64, stddev: f64 },
-    Lognormal { mu: f64, sigma: f64 },
-    Pareto { scale: f64, inv_shape: f64 },
-    Mixture { cumulative: Vec<f64>, parts: Vec<Sampler> },
+    Uniform {
+        low: f64,
+        width: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
+    Normal {
+        mean: f64,
+        stddev: f64,
+    },
+    Lognormal {
+        mu: f64,
+        sigma: f64,
+    },
+    Pareto {
+        scale: f64,
+        inv_shape: f64,
+    },
+    Mixture {
+        cumulative: Vec<f64>,
+        parts: Vec<Sampler>,
+    },
     Empirical(Vec<[f64; 2]>),
 }
 
@@ -275,8 +316,18 @@ mod tests {
 
     #[test]
     fn constant_and_uniform() {
-        assert!(draws(&Distribution::Constant(3.0), 100).iter().all(|x| *x == 3.0));
-        let v = draws(&Distribution::Uniform { low: 1.0, high: 5.0 }, N);
+        assert!(
+            draws(&Distribution::Constant(3.0), 100)
+                .iter()
+                .all(|x| *x == 3.0)
+        );
+        let v = draws(
+            &Distribution::Uniform {
+                low: 1.0,
+                high: 5.0,
+            },
+            N,
+        );
         close(mean(&v), 3.0, 0.01);
         assert!(v[0] >= 1.0 && v[N - 1] < 5.0);
         close(quantile(&v, 0.25), 2.0, 0.02);
@@ -291,17 +342,32 @@ mod tests {
 
     #[test]
     fn normal_truncated_at_zero() {
-        let v = draws(&Distribution::Normal { mean: 5.0, stddev: 1.0 }, N);
+        let v = draws(
+            &Distribution::Normal {
+                mean: 5.0,
+                stddev: 1.0,
+            },
+            N,
+        );
         close(mean(&v), 5.0, 0.01);
         close(quantile(&v, 0.8413), 6.0, 0.02);
-        let w = draws(&Distribution::Normal { mean: 0.0, stddev: 1.0 }, N);
+        let w = draws(
+            &Distribution::Normal {
+                mean: 0.0,
+                stddev: 1.0,
+            },
+            N,
+        );
         assert!(w[0] >= 0.0);
         close(quantile(&w, 0.25), 0.0, 0.0); // half the mass sits at the truncation point
     }
 
     #[test]
     fn lognormal_median_and_mean() {
-        let d = Distribution::Lognormal { median: 1.0, sigma: 0.5 };
+        let d = Distribution::Lognormal {
+            median: 1.0,
+            sigma: 0.5,
+        };
         let v = draws(&d, N);
         close(quantile(&v, 0.5), 1.0, 0.02);
         close(mean(&v), d.mean().unwrap_or(0.0), 0.02);
@@ -309,7 +375,10 @@ mod tests {
 
     #[test]
     fn pareto_mean_and_minimum() {
-        let d = Distribution::Pareto { scale: 0.235, shape: 10.0 };
+        let d = Distribution::Pareto {
+            scale: 0.235,
+            shape: 10.0,
+        };
         let v = draws(&d, N);
         assert!(v[0] >= 0.235);
         close(mean(&v), d.mean().unwrap_or(0.0), 0.01);
@@ -318,8 +387,14 @@ mod tests {
     #[test]
     fn mixture_weights_its_parts() {
         let d = Distribution::Mixture(vec![
-            MixturePart { weight: 0.9, dist: Distribution::Constant(1.0) },
-            MixturePart { weight: 0.1, dist: Distribution::Constant(100.0) },
+            MixturePart {
+                weight: 0.9,
+                dist: Distribution::Constant(1.0),
+            },
+            MixturePart {
+                weight: 0.1,
+                dist: Distribution::Constant(100.0),
+            },
         ]);
         let v = draws(&d, N);
         let slow = v.iter().filter(|x| **x == 100.0).count() as f64 / N as f64;
@@ -342,12 +417,21 @@ mod tests {
     #[test]
     fn check_names_bad_parameters() {
         let bad = [
-            Distribution::Uniform { low: 5.0, high: 1.0 },
+            Distribution::Uniform {
+                low: 5.0,
+                high: 1.0,
+            },
             Distribution::Exponential { mean: 0.0 },
             Distribution::Constant(-1.0),
-            Distribution::Mixture(vec![MixturePart { weight: 0.5, dist: Distribution::Constant(1.0) }]),
+            Distribution::Mixture(vec![MixturePart {
+                weight: 0.5,
+                dist: Distribution::Constant(1.0),
+            }]),
             Distribution::Empirical(vec![[0.0, 2.0], [1.0, 1.0]]),
-            Distribution::Lognormal { median: f64::NAN, sigma: 0.1 },
+            Distribution::Lognormal {
+                median: f64::NAN,
+                sigma: 0.1,
+            },
         ];
         for d in bad {
             assert!(d.check().is_err(), "{d:?} should be rejected");

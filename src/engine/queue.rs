@@ -137,13 +137,13 @@ mod tests {
                 reference.push((t, id));
                 id += 1;
             }
-            if round % 2 == 0 {
-                if let Some((t, e)) = q.pop() {
-                    reference.sort();
-                    let expected = reference.remove(0);
-                    assert_eq!((t, e), expected);
-                    now = t;
-                }
+            if round % 2 == 0
+                && let Some((t, e)) = q.pop()
+            {
+                reference.sort();
+                let expected = reference.remove(0);
+                assert_eq!((t, e), expected);
+                now = t;
             }
         }
         assert_eq!(q.len(), reference.len());

@@ -3,7 +3,7 @@
 //! Hosted by a node, or by a client when the client coordinates (`client_driven`).
 
 use super::message::{Effect, FailCause, Message, OpId, Timer};
-use super::version::{VersionRules, Version, Versions};
+use super::version::{Version, VersionRules, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
 use smallvec::SmallVec;
@@ -205,13 +205,16 @@ impl Coordinator {
         done
     }
 
-    pub fn on_write_ack(&mut self, op_id: OpId, from: NodeId, cfg: &QuorumConfig) -> Option<Completion> {
+    pub fn on_write_ack(
+        &mut self,
+        op_id: OpId,
+        from: NodeId,
+        cfg: &QuorumConfig,
+    ) -> Option<Completion> {
         let Some(Op::Write(op)) = self.ops.get_mut(&op_id) else {
             return None;
         };
-        let Some(i) = op.targets.iter().position(|t| *t == from) else {
-            return None;
-        };
+        let i = op.targets.iter().position(|t| *t == from)?;
         if op.acked & (1 << i) != 0 {
             return None;
         }
@@ -234,24 +237,35 @@ impl Coordinator {
     /// Records the targets of an ending operation that never answered.
     fn note_unanswered(&mut self, op: &Op) {
         match op {
-            Op::Read(r) => self
-                .unanswered
-                .extend(r.targets.iter().filter(|t| !r.replies.iter().any(|(n, _)| n == *t))),
-            Op::Write(w) => self
-                .unanswered
-                .extend(w.targets.iter().enumerate().filter(|(i, _)| w.acked & (1 << i) == 0).map(|(_, t)| *t)),
+            Op::Read(r) => self.unanswered.extend(
+                r.targets
+                    .iter()
+                    .filter(|t| !r.replies.iter().any(|(n, _)| n == *t)),
+            ),
+            Op::Write(w) => self.unanswered.extend(
+                w.targets
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| w.acked & (1 << i) == 0)
+                    .map(|(_, t)| *t),
+            ),
         }
     }
 
-    pub fn on_timer(&mut self, timer: Timer, cfg: &QuorumConfig, out: &mut Vec<Effect>) -> Option<Completion> {
+    pub fn on_timer(
+        &mut self,
+        timer: Timer,
+        cfg: &QuorumConfig,
+        out: &mut Vec<Effect>,
+    ) -> Option<Completion> {
         match timer {
             Timer::RepairWindow(op_id) => {
                 // Repair what the window caught; keep the op until every target answered
                 // or it times out, so silent targets are still noticed.
-                if let Some(Op::Read(op)) = self.ops.get(&op_id) {
-                    if !op.repaired {
-                        self.repair(op, cfg, out);
-                    }
+                if let Some(Op::Read(op)) = self.ops.get(&op_id)
+                    && !op.repaired
+                {
+                    self.repair(op, cfg, out);
                 }
                 if let Some(Op::Read(op)) = self.ops.get_mut(&op_id) {
                     op.repaired = true;
@@ -269,10 +283,10 @@ impl Coordinator {
                 self.note_unanswered(&op);
                 if answered {
                     // Answered already; only late replies were still awaited.
-                    if let Op::Read(read) = op {
-                        if !read.repaired {
-                            self.repair(&read, cfg, out);
-                        }
+                    if let Op::Read(read) = op
+                        && !read.repaired
+                    {
+                        self.repair(&read, cfg, out);
                     }
                     return None;
                 }
@@ -346,23 +360,39 @@ mod tests {
         for _ in 0..counter {
             clock = clock.increment(NodeId(0), 1, 10);
         }
-        Version { write: WriteId(write), clock, stamp_us: 0 }
+        Version {
+            write: WriteId(write),
+            clock,
+            stamp_us: 0,
+        }
     }
 
-    const ORIGIN: Origin = Origin { client: ClientId(0), req: RequestId(1) };
+    const ORIGIN: Origin = Origin {
+        client: ClientId(0),
+        req: RequestId(1),
+    };
 
     #[test]
     fn read_answers_after_r_replies_and_repairs_the_stale_replica() {
         let mut c = Coordinator::default();
         let mut out = Vec::new();
         let cfg = cfg(2, 2);
-        c.start_read(KeyId(7), &[NodeId(0), NodeId(1), NodeId(2)], ORIGIN, &cfg, &mut out);
+        c.start_read(
+            KeyId(7),
+            &[NodeId(0), NodeId(1), NodeId(2)],
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
         assert_eq!(out.len(), 4, "three requests and a timeout");
         let op = OpId(1);
         out.clear();
         let fresh: Versions = [version(2, 2)].into_iter().collect();
         let stale: Versions = [version(1, 1)].into_iter().collect();
-        assert!(c.on_read_reply(op, NodeId(0), fresh.clone(), &cfg, &mut out).is_none());
+        assert!(
+            c.on_read_reply(op, NodeId(0), fresh.clone(), &cfg, &mut out)
+                .is_none()
+        );
         let done = c.on_read_reply(op, NodeId(1), stale, &cfg, &mut out);
         match done {
             Some(Completion::Read { result: Ok(vs), .. }) => {
@@ -372,11 +402,18 @@ mod tests {
         }
         // The third reply closes the op and triggers repair of node 1 only.
         out.clear();
-        assert!(c.on_read_reply(op, NodeId(2), fresh, &cfg, &mut out).is_none());
+        assert!(
+            c.on_read_reply(op, NodeId(2), fresh, &cfg, &mut out)
+                .is_none()
+        );
         let repaired: Vec<_> = out
             .iter()
             .filter_map(|e| match e {
-                Effect::Send { to, msg: Message::ReplicaWrite { op: None, .. }, .. } => Some(*to),
+                Effect::Send {
+                    to,
+                    msg: Message::ReplicaWrite { op: None, .. },
+                    ..
+                } => Some(*to),
                 _ => None,
             })
             .collect();
@@ -392,16 +429,31 @@ mod tests {
         let targets = [(NodeId(0), None), (NodeId(1), None), (NodeId(2), None)];
         c.start_write(KeyId(1), version(1, 1), &targets, ORIGIN, &cfg, &mut out);
         assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none());
-        assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none(), "duplicate ack");
-        assert!(matches!(c.on_write_ack(OpId(1), NodeId(2), &cfg), Some(Completion::Write { result: Ok(_), .. })));
+        assert!(
+            c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none(),
+            "duplicate ack"
+        );
+        assert!(matches!(
+            c.on_write_ack(OpId(1), NodeId(2), &cfg),
+            Some(Completion::Write { result: Ok(_), .. })
+        ));
         // A second write gets one ack only, then times out.
         c.start_write(KeyId(1), version(2, 2), &targets, ORIGIN, &cfg, &mut out);
         assert!(c.on_write_ack(OpId(2), NodeId(1), &cfg).is_none());
         let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
-        assert!(matches!(t, Some(Completion::Write { result: Err(FailCause::Timeout), .. })));
+        assert!(matches!(
+            t,
+            Some(Completion::Write {
+                result: Err(FailCause::Timeout),
+                ..
+            })
+        ));
         // The first write's timeout fires after it was answered: nothing to report, but
         // node 1 never acknowledged it.
-        assert!(c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out).is_none());
+        assert!(
+            c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out)
+                .is_none()
+        );
         assert_eq!(c.in_flight(), 0);
         let mut silent = std::mem::take(&mut c.unanswered);
         silent.sort();

@@ -43,7 +43,8 @@ impl FailureDetector {
     /// Forgets suspicions older than `max_age` (clients retry a node after a while).
     pub fn expire(&mut self, now: SimTime, max_age: SimTime) {
         if !self.suspects.is_empty() {
-            self.suspects.retain(|_, since| now.saturating_sub(*since) < max_age);
+            self.suspects
+                .retain(|_, since| now.saturating_sub(*since) < max_age);
         }
     }
 
@@ -74,10 +75,8 @@ pub fn select_targets(
     for home in homes {
         if is_reachable(*home) {
             out.push((*home, None));
-        } else if sloppy {
-            if let Some(f) = spare.next() {
-                out.push((f, Some(*home)));
-            }
+        } else if sloppy && let Some(f) = spare.next() {
+            out.push((f, Some(*home)));
         }
     }
 }
@@ -93,7 +92,14 @@ mod tests {
         let down = [NodeId(1), NodeId(3)];
         let mut out = SmallVec::new();
         select_targets(&pref, 3, true, |n| !down.contains(&n), &mut out);
-        assert_eq!(out.as_slice(), &[(NodeId(0), None), (NodeId(4), Some(NodeId(1))), (NodeId(2), None)]);
+        assert_eq!(
+            out.as_slice(),
+            &[
+                (NodeId(0), None),
+                (NodeId(4), Some(NodeId(1))),
+                (NodeId(2), None)
+            ]
+        );
         select_targets(&pref, 3, false, |n| !down.contains(&n), &mut out);
         assert_eq!(out.as_slice(), &[(NodeId(0), None), (NodeId(2), None)]);
     }

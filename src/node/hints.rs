@@ -2,7 +2,7 @@
 //! replica, kept apart from its own data, scanned periodically and handed to the owner
 //! once it answers. Bounded: past `capacity` entries new hints are dropped and counted.
 
-use super::version::{VersionRules, Version, Versions};
+use super::version::{Version, VersionRules, Versions};
 use crate::ids::{KeyId, NodeId};
 use std::collections::BTreeMap;
 
@@ -32,7 +32,14 @@ impl HintStore {
     }
 
     /// Stores a hinted replica; returns false if the store is full and the hint dropped.
-    pub fn add(&mut self, owner: NodeId, key: KeyId, version: &Version, rules: VersionRules, capacity: usize) -> bool {
+    pub fn add(
+        &mut self,
+        owner: NodeId,
+        key: KeyId,
+        version: &Version,
+        rules: VersionRules,
+        capacity: usize,
+    ) -> bool {
         let per_owner = self.by_owner.entry(owner).or_default();
         if !per_owner.contains_key(&key) && self.entries >= capacity {
             self.stats.dropped += 1;
@@ -53,7 +60,10 @@ impl HintStore {
 
     /// Versions of `key` held for any owner (a fallback answers reads from them too).
     pub fn versions_of(&self, key: KeyId) -> impl Iterator<Item = &Version> {
-        self.by_owner.values().filter_map(move |m| m.get(&key)).flatten()
+        self.by_owner
+            .values()
+            .filter_map(move |m| m.get(&key))
+            .flatten()
     }
 
     pub fn owners(&self) -> impl Iterator<Item = NodeId> + '_ {
@@ -62,14 +72,29 @@ impl HintStore {
 
     /// Up to `limit` hints for `owner`, in key order.
     pub fn batch(&self, owner: NodeId, limit: usize) -> impl Iterator<Item = (KeyId, &Versions)> {
-        self.by_owner.get(&owner).into_iter().flatten().take(limit).map(|(k, v)| (*k, v))
+        self.by_owner
+            .get(&owner)
+            .into_iter()
+            .flatten()
+            .take(limit)
+            .map(|(k, v)| (*k, v))
     }
 
     /// The owner acknowledged `key`: drop the hint if it still holds only what was sent
     /// (`delivered`); newer hinted versions stay for the next scan.
-    pub fn acknowledge(&mut self, owner: NodeId, key: KeyId, delivered: &[Version], rules: VersionRules) {
-        let Some(per_owner) = self.by_owner.get_mut(&owner) else { return };
-        let Some(held) = per_owner.get(&key) else { return };
+    pub fn acknowledge(
+        &mut self,
+        owner: NodeId,
+        key: KeyId,
+        delivered: &[Version],
+        rules: VersionRules,
+    ) {
+        let Some(per_owner) = self.by_owner.get_mut(&owner) else {
+            return;
+        };
+        let Some(held) = per_owner.get(&key) else {
+            return;
+        };
         if held.iter().all(|v| rules.covers(delivered, v)) {
             per_owner.remove(&key);
             self.entries -= 1;
@@ -94,7 +119,11 @@ mod tests {
     use crate::node::version::VClock;
 
     fn v(w: u64) -> Version {
-        Version { write: WriteId(w), clock: VClock::default().increment(NodeId(9), w, 10), stamp_us: w }
+        Version {
+            write: WriteId(w),
+            clock: VClock::default().increment(NodeId(9), w, 10),
+            stamp_us: w,
+        }
     }
 
     #[test]

@@ -134,7 +134,10 @@ impl MessageKind {
     }
 
     pub fn from_name(name: &str) -> Option<MessageKind> {
-        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
+        Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| Self::ALL[i])
     }
 }
 
@@ -171,7 +174,9 @@ impl Message {
         let versions = |vs: &[Version]| vs.iter().map(version).sum::<u64>();
         HEADER_BYTES
             + match self {
-                Message::Put { context, .. } => value_bytes + CLOCK_ENTRY_BYTES * context.len() as u64,
+                Message::Put { context, .. } => {
+                    value_bytes + CLOCK_ENTRY_BYTES * context.len() as u64
+                }
                 Message::GetReply { result: Ok(vs), .. } => versions(vs),
                 Message::PutReply { result: Ok(v), .. } => CLOCK_ENTRY_BYTES * v.clock.len() as u64,
                 Message::ReplicaReadReply { versions: vs, .. } => versions(vs),

@@ -103,7 +103,9 @@ impl Node {
 
     /// This node's wall clock: true time plus its skew, never below zero.
     pub fn wall_clock_us(&self, now: SimTime) -> u64 {
-        (now.as_micros() as i64).saturating_add(self.clock_offset_us).max(0) as u64
+        (now.as_micros() as i64)
+            .saturating_add(self.clock_offset_us)
+            .max(0) as u64
     }
 
     pub fn set_clock_offset_us(&mut self, offset_us: i64) {
@@ -130,15 +132,35 @@ impl Node {
         self.arm_scan(out);
     }
 
-    pub fn handle_message(&mut self, now: SimTime, from: Endpoint, msg: Message, out: &mut Vec<Effect>) {
+    pub fn handle_message(
+        &mut self,
+        now: SimTime,
+        from: Endpoint,
+        msg: Message,
+        out: &mut Vec<Effect>,
+    ) {
         if let Endpoint::Node(peer) = from {
             self.detector.heard_from(peer);
         }
         match msg {
-            Message::Get { req, client, key, forwarded } => {
+            Message::Get {
+                req,
+                client,
+                key,
+                forwarded,
+            } => {
                 if !forwarded && let Some(to) = self.forward_to(key) {
-                    let msg = Message::Get { req, client, key, forwarded: true };
-                    out.push(Effect::Send { to: Endpoint::Node(to), msg, disk: DiskOp::None });
+                    let msg = Message::Get {
+                        req,
+                        client,
+                        key,
+                        forwarded: true,
+                    };
+                    out.push(Effect::Send {
+                        to: Endpoint::Node(to),
+                        msg,
+                        disk: DiskOp::None,
+                    });
                     return;
                 }
                 let origin = Origin { client, req };
@@ -148,12 +170,33 @@ impl Node {
                     return;
                 }
                 let nodes: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
-                self.coordinator.start_read(key, &nodes, origin, &self.cfg.quorum, out);
+                self.coordinator
+                    .start_read(key, &nodes, origin, &self.cfg.quorum, out);
             }
-            Message::Put { req, client, key, write, context, blind, forwarded } => {
+            Message::Put {
+                req,
+                client,
+                key,
+                write,
+                context,
+                blind,
+                forwarded,
+            } => {
                 if !forwarded && let Some(to) = self.forward_to(key) {
-                    let msg = Message::Put { req, client, key, write, context, blind, forwarded: true };
-                    out.push(Effect::Send { to: Endpoint::Node(to), msg, disk: DiskOp::None });
+                    let msg = Message::Put {
+                        req,
+                        client,
+                        key,
+                        write,
+                        context,
+                        blind,
+                        forwarded: true,
+                    };
+                    out.push(Effect::Send {
+                        to: Endpoint::Node(to),
+                        msg,
+                        disk: DiskOp::None,
+                    });
                     return;
                 }
                 let origin = Origin { client, req };
@@ -164,13 +207,15 @@ impl Node {
                 }
                 let version = self.new_version(now, key, write, &context, blind);
                 let targets = std::mem::take(&mut self.targets);
-                self.coordinator.start_write(key, version, &targets, origin, &self.cfg.quorum, out);
+                self.coordinator
+                    .start_write(key, version, &targets, origin, &self.cfg.quorum, out);
                 self.targets = targets;
             }
             Message::ReplicaRead { op, key } => {
                 let mut versions = self.store.get(&key).cloned().unwrap_or_default();
                 if !self.hints.is_empty() {
-                    let hinted: SmallVec<[Version; 1]> = self.hints.versions_of(key).cloned().collect();
+                    let hinted: SmallVec<[Version; 1]> =
+                        self.hints.versions_of(key).cloned().collect();
                     self.cfg.quorum.rules.reconcile_into(&mut versions, &hinted);
                 }
                 out.push(Effect::Send {
@@ -179,10 +224,21 @@ impl Node {
                     disk: DiskOp::Read,
                 });
             }
-            Message::ReplicaWrite { op, key, version, hint } => {
+            Message::ReplicaWrite {
+                op,
+                key,
+                version,
+                hint,
+            } => {
                 let accepted = match hint {
                     Some(owner) if owner != self.id => {
-                        let ok = self.hints.add(owner, key, &version, self.cfg.quorum.rules, self.cfg.max_hints);
+                        let ok = self.hints.add(
+                            owner,
+                            key,
+                            &version,
+                            self.cfg.quorum.rules,
+                            self.cfg.max_hints,
+                        );
                         self.arm_scan(out);
                         ok
                     }
@@ -204,7 +260,9 @@ impl Node {
             }
             Message::ReplicaReadReply { op, versions } => {
                 let Endpoint::Node(from) = from else { return };
-                let done = self.coordinator.on_read_reply(op, from, versions, &self.cfg.quorum, out);
+                let done =
+                    self.coordinator
+                        .on_read_reply(op, from, versions, &self.cfg.quorum, out);
                 self.deliver(done, out);
             }
             Message::ReplicaWriteAck { op } => {
@@ -212,16 +270,25 @@ impl Node {
                 let done = self.coordinator.on_write_ack(op, from, &self.cfg.quorum);
                 self.deliver(done, out);
             }
-            Message::Ping => out.push(Effect::Send { to: from, msg: Message::Pong, disk: DiskOp::None }),
+            Message::Ping => out.push(Effect::Send {
+                to: from,
+                msg: Message::Pong,
+                disk: DiskOp::None,
+            }),
             Message::Pong => {}
             Message::HintHandoff { key, versions } => {
                 let held = self.store.entry(key).or_default();
                 self.cfg.quorum.rules.reconcile_into(held, &versions);
-                out.push(Effect::Send { to: from, msg: Message::HintAck { key, versions }, disk: DiskOp::Write });
+                out.push(Effect::Send {
+                    to: from,
+                    msg: Message::HintAck { key, versions },
+                    disk: DiskOp::Write,
+                });
             }
             Message::HintAck { key, versions } => {
                 if let Endpoint::Node(owner) = from {
-                    self.hints.acknowledge(owner, key, &versions, self.cfg.quorum.rules);
+                    self.hints
+                        .acknowledge(owner, key, &versions, self.cfg.quorum.rules);
                 }
             }
             Message::GetReply { .. } | Message::PutReply { .. } => {
@@ -235,7 +302,11 @@ impl Node {
             Timer::Probe => {
                 self.probe_armed = false;
                 for peer in self.detector.suspects() {
-                    out.push(Effect::Send { to: Endpoint::Node(peer), msg: Message::Ping, disk: DiskOp::None });
+                    out.push(Effect::Send {
+                        to: Endpoint::Node(peer),
+                        msg: Message::Ping,
+                        disk: DiskOp::None,
+                    });
                 }
                 self.arm_probe(out);
             }
@@ -268,26 +339,39 @@ impl Node {
     fn arm_probe(&mut self, out: &mut Vec<Effect>) {
         if !self.probe_armed && !self.detector.is_empty() {
             self.probe_armed = true;
-            out.push(Effect::SetTimer { after: self.cfg.probe_interval, timer: Timer::Probe });
+            out.push(Effect::SetTimer {
+                after: self.cfg.probe_interval,
+                timer: Timer::Probe,
+            });
         }
     }
 
     fn arm_scan(&mut self, out: &mut Vec<Effect>) {
         if self.cfg.hinted_handoff && !self.scan_armed && !self.hints.is_empty() {
             self.scan_armed = true;
-            out.push(Effect::SetTimer { after: self.cfg.hint_scan_interval, timer: Timer::HintScan });
+            out.push(Effect::SetTimer {
+                after: self.cfg.hint_scan_interval,
+                timer: Timer::HintScan,
+            });
         }
     }
 
     /// Sends each reachable owner a batch of the hints held for it; they are deleted when
     /// the owner acknowledges.
     fn hand_off_hints(&mut self, out: &mut Vec<Effect>) {
-        let owners: SmallVec<[NodeId; 8]> = self.hints.owners().filter(|o| !self.detector.is_suspected(*o)).collect();
+        let owners: SmallVec<[NodeId; 8]> = self
+            .hints
+            .owners()
+            .filter(|o| !self.detector.is_suspected(*o))
+            .collect();
         for owner in owners {
             for (key, versions) in self.hints.batch(owner, self.cfg.handoff_batch) {
                 out.push(Effect::Send {
                     to: Endpoint::Node(owner),
-                    msg: Message::HintHandoff { key, versions: versions.clone() },
+                    msg: Message::HintHandoff {
+                        key,
+                        versions: versions.clone(),
+                    },
                     disk: DiskOp::Read,
                 });
             }
@@ -310,39 +394,82 @@ impl Node {
 
     fn choose_targets(&mut self, key: KeyId) {
         let mut targets = std::mem::take(&mut self.targets);
-        select_targets(self.ring.preference(key), self.cfg.n, self.cfg.sloppy_quorum, |n| self.is_reachable(n), &mut targets);
+        select_targets(
+            self.ring.preference(key),
+            self.cfg.n,
+            self.cfg.sloppy_quorum,
+            |n| self.is_reachable(n),
+            &mut targets,
+        );
         self.targets = targets;
     }
 
     fn reply_failure(&self, origin: Origin, read: bool, out: &mut Vec<Effect>) {
         let done = if read {
-            Completion::Read { origin, result: Err(FailCause::NotEnoughReplicas) }
+            Completion::Read {
+                origin,
+                result: Err(FailCause::NotEnoughReplicas),
+            }
         } else {
-            Completion::Write { origin, result: Err(FailCause::NotEnoughReplicas) }
+            Completion::Write {
+                origin,
+                result: Err(FailCause::NotEnoughReplicas),
+            }
         };
         self.deliver(Some(done), out);
     }
 
     /// The coordinator's new version: the client's context (or, for a blind put, the
     /// clocks this node holds for the key) advanced by this node.
-    fn new_version(&self, now: SimTime, key: KeyId, write: WriteId, context: &VClock, blind: bool) -> Version {
+    fn new_version(
+        &self,
+        now: SimTime,
+        key: KeyId,
+        write: WriteId,
+        context: &VClock,
+        blind: bool,
+    ) -> Version {
         let stamp_us = self.wall_clock_us(now);
         let clock = match self.cfg.quorum.rules {
             VersionRules::LastWriteWins => VClock::default(),
             VersionRules::VectorClock => {
-                let base = if blind { version::merged_clock(self.stored(key)) } else { context.clone() };
+                let base = if blind {
+                    version::merged_clock(self.stored(key))
+                } else {
+                    context.clone()
+                };
                 base.increment(self.id, stamp_us, self.cfg.vclock_max_entries)
             }
         };
-        Version { write, clock, stamp_us }
+        Version {
+            write,
+            clock,
+            stamp_us,
+        }
     }
 
     fn deliver(&self, done: Option<Completion>, out: &mut Vec<Effect>) {
         let Some(done) = done else { return };
         let (client, msg) = match done {
-            Completion::Read { origin, result } => (origin.client, Message::GetReply { req: origin.req, result }),
-            Completion::Write { origin, result } => (origin.client, Message::PutReply { req: origin.req, result }),
+            Completion::Read { origin, result } => (
+                origin.client,
+                Message::GetReply {
+                    req: origin.req,
+                    result,
+                },
+            ),
+            Completion::Write { origin, result } => (
+                origin.client,
+                Message::PutReply {
+                    req: origin.req,
+                    result,
+                },
+            ),
         };
-        out.push(Effect::Send { to: Endpoint::Client(client), msg, disk: DiskOp::None });
+        out.push(Effect::Send {
+            to: Endpoint::Client(client),
+            msg,
+            disk: DiskOp::None,
+        });
     }
 }

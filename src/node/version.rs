@@ -55,7 +55,9 @@ impl VClock {
 
     pub fn counter(&self, node: NodeId) -> u32 {
         let e = self.entries();
-        e.binary_search_by_key(&node, |x| x.node).map(|i| e[i].counter).unwrap_or(0)
+        e.binary_search_by_key(&node, |x| x.node)
+            .map(|i| e[i].counter)
+            .unwrap_or(0)
     }
 
     /// Compares two clocks entry by entry (both are sorted by node).
@@ -222,16 +224,14 @@ impl VersionRules {
     /// the single winner (last write wins).
     pub fn apply(self, held: &mut Versions, incoming: &Version) -> Applied {
         match self {
-            VersionRules::LastWriteWins => {
-                match held.first() {
-                    Some(current) if current.lww_key() >= incoming.lww_key() => Applied::Obsolete,
-                    _ => {
-                        held.clear();
-                        held.push(incoming.clone());
-                        Applied::Stored
-                    }
+            VersionRules::LastWriteWins => match held.first() {
+                Some(current) if current.lww_key() >= incoming.lww_key() => Applied::Obsolete,
+                _ => {
+                    held.clear();
+                    held.push(incoming.clone());
+                    Applied::Stored
                 }
-            }
+            },
             VersionRules::VectorClock => {
                 for v in held.iter() {
                     if v.write == incoming.write {
@@ -273,7 +273,9 @@ impl VersionRules {
 
 /// The context a read-modify-write client sends back: the merge of every sibling's clock.
 pub fn merged_clock(versions: &[Version]) -> VClock {
-    versions.iter().fold(VClock::default(), |acc, v| acc.merge(&v.clock))
+    versions
+        .iter()
+        .fold(VClock::default(), |acc, v| acc.merge(&v.clock))
 }
 
 #[cfg(test)]
@@ -284,14 +286,22 @@ mod tests {
     fn clock(pairs: &[(u32, u32)]) -> VClock {
         let mut e: Vec<ClockEntry> = pairs
             .iter()
-            .map(|(n, c)| ClockEntry { node: NodeId(*n), counter: *c, stamp_us: *c as u64 })
+            .map(|(n, c)| ClockEntry {
+                node: NodeId(*n),
+                counter: *c,
+                stamp_us: *c as u64,
+            })
             .collect();
         e.sort_by_key(|x| x.node);
         VClock::from_entries(e)
     }
 
     fn version(write: u64, pairs: &[(u32, u32)]) -> Version {
-        Version { write: WriteId(write), clock: clock(pairs), stamp_us: write }
+        Version {
+            write: WriteId(write),
+            clock: clock(pairs),
+            stamp_us: write,
+        }
     }
 
     #[test]
@@ -302,7 +312,10 @@ mod tests {
         assert_eq!(clock(&[(1, 1)]).compare(&a), Causality::Precedes);
         assert_eq!(a.compare(&clock(&[(1, 1), (3, 1)])), Causality::Concurrent);
         assert_eq!(VClock::default().compare(&a), Causality::Precedes);
-        assert_eq!(VClock::default().compare(&VClock::default()), Causality::Equal);
+        assert_eq!(
+            VClock::default().compare(&VClock::default()),
+            Causality::Equal
+        );
     }
 
     /// Property: over random clocks, merge is an upper bound, commutative, and compare is
@@ -358,14 +371,30 @@ mod tests {
     fn replicas_keep_only_causally_maximal_versions() {
         let rules = VersionRules::VectorClock;
         let mut held = Versions::new();
-        assert_eq!(rules.apply(&mut held, &version(1, &[(1, 1)])), Applied::Stored);
-        assert_eq!(rules.apply(&mut held, &version(2, &[(1, 2)])), Applied::Stored);
-        assert_eq!(rules.apply(&mut held, &version(1, &[(1, 1)])), Applied::Obsolete);
-        assert_eq!(rules.apply(&mut held, &version(3, &[(1, 1), (2, 1)])), Applied::SiblingKept);
+        assert_eq!(
+            rules.apply(&mut held, &version(1, &[(1, 1)])),
+            Applied::Stored
+        );
+        assert_eq!(
+            rules.apply(&mut held, &version(2, &[(1, 2)])),
+            Applied::Stored
+        );
+        assert_eq!(
+            rules.apply(&mut held, &version(1, &[(1, 1)])),
+            Applied::Obsolete
+        );
+        assert_eq!(
+            rules.apply(&mut held, &version(3, &[(1, 1), (2, 1)])),
+            Applied::SiblingKept
+        );
         assert_eq!(held.len(), 2);
         // A client merges both siblings and writes back through node 1.
         let ctx = merged_clock(&held);
-        let merged = Version { write: WriteId(4), clock: ctx.increment(NodeId(1), 9, 10), stamp_us: 9 };
+        let merged = Version {
+            write: WriteId(4),
+            clock: ctx.increment(NodeId(1), 9, 10),
+            stamp_us: 9,
+        };
         assert_eq!(rules.apply(&mut held, &merged), Applied::Stored);
         assert_eq!(held.iter().map(|v| v.write.0).collect::<Vec<_>>(), vec![4]);
         assert!(rules.covers(&held, &version(3, &[(1, 1), (2, 1)])));
@@ -375,11 +404,22 @@ mod tests {
     fn last_write_wins_keeps_the_latest_stamp() {
         let rules = VersionRules::LastWriteWins;
         let mut held = Versions::new();
-        rules.apply(&mut held, &Version { write: WriteId(1), clock: VClock::default(), stamp_us: 50 });
-        let older = Version { write: WriteId(2), clock: VClock::default(), stamp_us: 40 };
+        rules.apply(
+            &mut held,
+            &Version {
+                write: WriteId(1),
+                clock: VClock::default(),
+                stamp_us: 50,
+            },
+        );
+        let older = Version {
+            write: WriteId(2),
+            clock: VClock::default(),
+            stamp_us: 40,
+        };
         assert_eq!(rules.apply(&mut held, &older), Applied::Obsolete);
         assert_eq!(held[0].write, WriteId(1));
-        assert!(!rules.covers(&[older.clone()], &held[0]));
+        assert!(!rules.covers(std::slice::from_ref(&older), &held[0]));
         assert!(rules.covers(&held, &older));
     }
 }

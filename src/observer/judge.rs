@@ -56,7 +56,10 @@ pub fn judge_read(
     let newest = &acked[before - 1];
     let since_ack_us = start_us - newest.ack_us;
     let covered = |w: &AckedWrite| {
-        rules.covers(returned, &w.version) || returned.iter().any(|v| concurrent_with(rules, v, w, &invoke_of))
+        rules.covers(returned, &w.version)
+            || returned
+                .iter()
+                .any(|v| concurrent_with(rules, v, w, &invoke_of))
     };
     if covered(newest) {
         return Verdict::Fresh { since_ack_us };
@@ -67,7 +70,11 @@ pub fn judge_read(
         .take(K_MAX as usize)
         .take_while(|w| !covered(w))
         .count() as u32;
-    Verdict::Stale { since_ack_us, k, missed: newest.version.write }
+    Verdict::Stale {
+        since_ack_us,
+        k,
+        missed: newest.version.write,
+    }
 }
 
 fn concurrent_with(
@@ -79,7 +86,9 @@ fn concurrent_with(
     if v.write == w.version.write {
         return true;
     }
-    if rules == VersionRules::VectorClock && v.clock.compare(&w.version.clock) == Causality::Precedes {
+    if rules == VersionRules::VectorClock
+        && v.clock.compare(&w.version.clock) == Causality::Precedes
+    {
         return false;
     }
     let (v_invoke, v_ack) = invoke_of(v.write);
@@ -99,7 +108,11 @@ mod tests {
             .map(|i| {
                 clock = clock.increment(NodeId(0), i, 10);
                 AckedWrite {
-                    version: Version { write: WriteId(i), clock: clock.clone(), stamp_us: i },
+                    version: Version {
+                        write: WriteId(i),
+                        clock: clock.clone(),
+                        stamp_us: i,
+                    },
                     invoke_us: 10 * i,
                     ack_us: 10 * i + 5,
                 }
@@ -120,16 +133,26 @@ mod tests {
         let returned = [acked[1].version.clone()];
         assert_eq!(
             judge_read(VC, &acked, 40, &returned, times),
-            Verdict::Stale { since_ack_us: 5, k: 2, missed: WriteId(3) }
+            Verdict::Stale {
+                since_ack_us: 5,
+                k: 2,
+                missed: WriteId(3)
+            }
         );
     }
 
     #[test]
     fn returning_the_latest_or_a_descendant_is_fresh() {
         let acked = chain(4);
-        assert!(matches!(judge_read(VC, &acked, 40, &[acked[3].version.clone()], times), Verdict::Fresh { .. }));
+        assert!(matches!(
+            judge_read(VC, &acked, 40, &[acked[3].version.clone()], times),
+            Verdict::Fresh { .. }
+        ));
         // A read that started at 26 (write 2 acked at 25) returning write 3 (descendant).
-        assert_eq!(judge_read(VC, &acked, 26, &[acked[3].version.clone()], times), Verdict::Fresh { since_ack_us: 1 });
+        assert_eq!(
+            judge_read(VC, &acked, 26, &[acked[3].version.clone()], times),
+            Verdict::Fresh { since_ack_us: 1 }
+        );
     }
 
     #[test]
@@ -138,31 +161,82 @@ mod tests {
         assert_eq!(judge_read(VC, &acked, 5, &[], times), Verdict::NotJudged);
         assert_eq!(judge_read(VC, &[], 500, &[], times), Verdict::NotJudged);
         // A not-found read after an acknowledged write is stale with k = all writes.
-        assert!(matches!(judge_read(VC, &acked, 100, &[], times), Verdict::Stale { k: 2, .. }));
+        assert!(matches!(
+            judge_read(VC, &acked, 100, &[], times),
+            Verdict::Stale { k: 2, .. }
+        ));
     }
 
     #[test]
     fn a_concurrent_write_is_not_stale() {
         // Write A (node 1) over [0, 20], write B (node 2) over [10, 30]: concurrent.
-        let a = Version { write: WriteId(0), clock: VClock::default().increment(NodeId(1), 0, 10), stamp_us: 0 };
-        let b = Version { write: WriteId(1), clock: VClock::default().increment(NodeId(2), 10, 10), stamp_us: 10 };
+        let a = Version {
+            write: WriteId(0),
+            clock: VClock::default().increment(NodeId(1), 0, 10),
+            stamp_us: 0,
+        };
+        let b = Version {
+            write: WriteId(1),
+            clock: VClock::default().increment(NodeId(2), 10, 10),
+            stamp_us: 10,
+        };
         let acked = vec![
-            AckedWrite { version: a.clone(), invoke_us: 0, ack_us: 20 },
-            AckedWrite { version: b, invoke_us: 10, ack_us: 30 },
+            AckedWrite {
+                version: a.clone(),
+                invoke_us: 0,
+                ack_us: 20,
+            },
+            AckedWrite {
+                version: b,
+                invoke_us: 10,
+                ack_us: 30,
+            },
         ];
-        let t = |w: WriteId| if w.0 == 0 { (0, Some(20)) } else { (10, Some(30)) };
-        assert!(matches!(judge_read(VC, &acked, 40, &[a.clone()], t), Verdict::Fresh { .. }));
+        let t = |w: WriteId| {
+            if w.0 == 0 {
+                (0, Some(20))
+            } else {
+                (10, Some(30))
+            }
+        };
+        assert!(matches!(
+            judge_read(VC, &acked, 40, std::slice::from_ref(&a), t),
+            Verdict::Fresh { .. }
+        ));
         // Had A finished before B started, returning A would be stale.
-        let t2 = |w: WriteId| if w.0 == 0 { (0, Some(5)) } else { (10, Some(30)) };
-        assert!(matches!(judge_read(VC, &acked, 40, &[a], t2), Verdict::Stale { k: 1, .. }));
+        let t2 = |w: WriteId| {
+            if w.0 == 0 {
+                (0, Some(5))
+            } else {
+                (10, Some(30))
+            }
+        };
+        assert!(matches!(
+            judge_read(VC, &acked, 40, &[a], t2),
+            Verdict::Stale { k: 1, .. }
+        ));
     }
 
     #[test]
     fn last_write_wins_judges_by_timestamp() {
         let lww = VersionRules::LastWriteWins;
-        let v = |w: u64, stamp: u64| Version { write: WriteId(w), clock: VClock::default(), stamp_us: stamp };
-        let acked = vec![AckedWrite { version: v(0, 100), invoke_us: 0, ack_us: 5 }];
-        assert!(matches!(judge_read(lww, &acked, 10, &[v(7, 200)], |_| (50, Some(60))), Verdict::Fresh { .. }));
-        assert!(matches!(judge_read(lww, &acked, 10, &[v(8, 50)], |_| (50, Some(60))), Verdict::Stale { .. }));
+        let v = |w: u64, stamp: u64| Version {
+            write: WriteId(w),
+            clock: VClock::default(),
+            stamp_us: stamp,
+        };
+        let acked = vec![AckedWrite {
+            version: v(0, 100),
+            invoke_us: 0,
+            ack_us: 5,
+        }];
+        assert!(matches!(
+            judge_read(lww, &acked, 10, &[v(7, 200)], |_| (50, Some(60))),
+            Verdict::Fresh { .. }
+        ));
+        assert!(matches!(
+            judge_read(lww, &acked, 10, &[v(8, 50)], |_| (50, Some(60))),
+            Verdict::Stale { .. }
+        ));
     }
 }

@@ -37,7 +37,9 @@ pub struct WriteRecord<'a> {
 }
 
 /// Upper edges (ms) of the t-visibility bins; the last bin is open-ended.
-pub const T_VISIBILITY_EDGES_MS: [f64; 13] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0];
+pub const T_VISIBILITY_EDGES_MS: [f64; 13] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0,
+];
 
 /// Counts and latencies of one operation type.
 struct OpStats {
@@ -68,7 +70,14 @@ impl OpStats {
         }
     }
 
-    fn record(&mut self, start: SimTime, end: SimTime, during_fault: bool, ok: Result<(), FailCause>, sla: SimTime) {
+    fn record(
+        &mut self,
+        start: SimTime,
+        end: SimTime,
+        during_fault: bool,
+        ok: Result<(), FailCause>,
+        sla: SimTime,
+    ) {
         self.attempted += 1;
         let phase = &mut self.by_phase[usize::from(during_fault)];
         phase[0] += 1;
@@ -146,7 +155,13 @@ impl Observer {
     }
 
     pub fn write_done(&mut self, w: WriteRecord) {
-        self.writes.record(w.start, w.end, w.during_fault, w.result.map(|_| ()), self.sla);
+        self.writes.record(
+            w.start,
+            w.end,
+            w.during_fault,
+            w.result.map(|_| ()),
+            self.sla,
+        );
         let Ok(version) = w.result else { return };
         let (ack_us, invoke_us) = (w.end.as_micros(), w.start.as_micros());
         if let Some(t) = self.write_times.get_mut(w.write.index()) {
@@ -154,20 +169,38 @@ impl Observer {
         }
         if let Some(list) = self.acked.get_mut(w.key.index()) {
             debug_assert!(list.last().is_none_or(|l| l.ack_us <= ack_us));
-            list.push(AckedWrite { version: version.clone(), invoke_us, ack_us });
+            list.push(AckedWrite {
+                version: version.clone(),
+                invoke_us,
+                ack_us,
+            });
         }
     }
 
     pub fn read_done(&mut self, r: ReadRecord) {
-        self.reads.record(r.start, r.end, r.during_fault, r.result.map(|_| ()), self.sla);
+        self.reads.record(
+            r.start,
+            r.end,
+            r.during_fault,
+            r.result.map(|_| ()),
+            self.sla,
+        );
         let Ok(returned) = r.result else { return };
         self.versions_per_read[returned.len().min(4)] += 1;
-        let acked = self.acked.get(r.key.index()).map(Vec::as_slice).unwrap_or(&[]);
-        let verdict = judge_read(self.rules, acked, r.start.as_micros(), returned, |w| self.times_of(w));
+        let acked = self
+            .acked
+            .get(r.key.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let verdict = judge_read(self.rules, acked, r.start.as_micros(), returned, |w| {
+            self.times_of(w)
+        });
         let (since_ack_us, fresh) = match verdict {
             Verdict::NotJudged => return,
             Verdict::Fresh { since_ack_us } => (since_ack_us, true),
-            Verdict::Stale { since_ack_us, k, .. } => {
+            Verdict::Stale {
+                since_ack_us, k, ..
+            } => {
                 self.stale_reads += 1;
                 *self.k_staleness.entry(k).or_default() += 1;
                 (since_ack_us, false)
@@ -188,17 +221,37 @@ impl Observer {
             failed_timeout: s.timeouts,
             failed_not_enough_replicas: s.not_enough_replicas,
         };
-        let fraction = |num: u64, den: u64| if den == 0 { None } else { Some(num as f64 / den as f64) };
+        let fraction = |num: u64, den: u64| {
+            if den == 0 {
+                None
+            } else {
+                Some(num as f64 / den as f64)
+            }
+        };
         let latency = |s: &OpStats| {
             let h = &s.latency_us;
-            let q = |p: f64| if s.ok == 0 { 0.0 } else { h.value_at_quantile(p) as f64 / 1_000.0 };
+            let q = |p: f64| {
+                if s.ok == 0 {
+                    0.0
+                } else {
+                    h.value_at_quantile(p) as f64 / 1_000.0
+                }
+            };
             LatencySummary {
                 p50: q(0.5),
                 p90: q(0.9),
                 p99: q(0.99),
                 p999: q(0.999),
-                max: if s.ok == 0 { 0.0 } else { h.max() as f64 / 1_000.0 },
-                mean: if s.ok == 0 { 0.0 } else { s.latency_sum_us as f64 / s.ok as f64 / 1_000.0 },
+                max: if s.ok == 0 {
+                    0.0
+                } else {
+                    h.max() as f64 / 1_000.0
+                },
+                mean: if s.ok == 0 {
+                    0.0
+                } else {
+                    s.latency_sum_us as f64 / s.ok as f64 / 1_000.0
+                },
             }
         };
         let mut lower = 0.0;
@@ -232,9 +285,15 @@ impl Observer {
                 read: fraction(self.reads.ok, self.reads.attempted),
                 write: fraction(self.writes.ok, self.writes.attempted),
                 read_during_faults: fraction(self.reads.by_phase[1][1], self.reads.by_phase[1][0]),
-                write_during_faults: fraction(self.writes.by_phase[1][1], self.writes.by_phase[1][0]),
+                write_during_faults: fraction(
+                    self.writes.by_phase[1][1],
+                    self.writes.by_phase[1][0],
+                ),
                 read_outside_faults: fraction(self.reads.by_phase[0][1], self.reads.by_phase[0][0]),
-                write_outside_faults: fraction(self.writes.by_phase[0][1], self.writes.by_phase[0][0]),
+                write_outside_faults: fraction(
+                    self.writes.by_phase[0][1],
+                    self.writes.by_phase[0][0],
+                ),
             },
             sla: Sla {
                 sla_ms: self.sla.as_ms_f64(),
@@ -256,7 +315,11 @@ impl Observer {
                     three: self.versions_per_read[3],
                     four_or_more: self.versions_per_read[4],
                 },
-                k_staleness: self.k_staleness.iter().map(|(k, n)| KCount { k: *k, reads: *n }).collect(),
+                k_staleness: self
+                    .k_staleness
+                    .iter()
+                    .map(|(k, n)| KCount { k: *k, reads: *n })
+                    .collect(),
                 t_visibility,
             },
         }
@@ -264,7 +327,10 @@ impl Observer {
 
     /// Acknowledged writes per key (for the durability audit and tests).
     pub fn acknowledged(&self, key: KeyId) -> &[AckedWrite] {
-        self.acked.get(key.index()).map(Vec::as_slice).unwrap_or(&[])
+        self.acked
+            .get(key.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 

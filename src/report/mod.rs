@@ -73,10 +73,20 @@ impl Report {
         let m = sim.messages();
         let by_kind = MessageKind::ALL
             .iter()
-            .map(|k| (k.name(), KindCount { sent: m.sent[*k as usize], bytes: m.bytes[*k as usize] }))
+            .map(|k| {
+                (
+                    k.name(),
+                    KindCount {
+                        sent: m.sent[*k as usize],
+                        bytes: m.bytes[*k as usize],
+                    },
+                )
+            })
             .collect();
         let sent: u64 = m.sent.iter().sum();
-        let requests = observed.ops.read.attempted + observed.ops.write.attempted + observed.ops.context_read.attempted;
+        let requests = observed.ops.read.attempted
+            + observed.ops.write.attempted
+            + observed.ops.context_read.attempted;
         let mut handoff = HandoffSummary {
             hints_stored: 0,
             hints_delivered: 0,
@@ -116,7 +126,8 @@ impl Report {
 
     pub fn to_json(&self) -> String {
         // Serializing plain structs of numbers and strings cannot fail.
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut s = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         s.push('\n');
         s
     }
@@ -124,7 +135,10 @@ impl Report {
     /// A few lines for the terminal.
     pub fn human_summary(&self) -> String {
         let o = &self.observed;
-        let pct = |x: Option<f64>| x.map(|v| format!("{:.4}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
+        let pct = |x: Option<f64>| {
+            x.map(|v| format!("{:.4}%", v * 100.0))
+                .unwrap_or_else(|| "n/a".into())
+        };
         let r = &self.scenario.replication;
         format!(
             "{name}: N={n} R={rr} W={w}, {nodes} nodes, {sim:.0} simulated s, {events} events (digest {digest})\n\
@@ -150,7 +164,9 @@ impl Report {
             stale = o.consistency.stale_reads,
             judged = o.consistency.judged_reads,
             sf = pct(o.consistency.stale_read_fraction),
-            multi = o.consistency.versions_per_read.two + o.consistency.versions_per_read.three + o.consistency.versions_per_read.four_or_more,
+            multi = o.consistency.versions_per_read.two
+                + o.consistency.versions_per_read.three
+                + o.consistency.versions_per_read.four_or_more,
         )
     }
 }
@@ -158,9 +174,15 @@ impl Report {
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
 /// then renamed over the target.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

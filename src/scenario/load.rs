@@ -162,8 +162,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// `faults[0].at_s`) in a resolved scenario document. The path must already exist: a
 /// typo is an error, not a new field. `raw` is parsed as JSON, or taken as a string.
 pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), ScenarioError> {
-    let value: Value =
-        serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let value: Value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let normalized = path.replace('[', ".").replace(']', "");
     let parts: Vec<&str> = normalized.split('.').filter(|p| !p.is_empty()).collect();
     if parts.is_empty() {
@@ -196,12 +195,17 @@ pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), Scen
             Value::Array(items) => {
                 let len = items.len();
                 let index: usize = part.parse().map_err(|_| {
-                    ScenarioError::new(path, format!("--set: `{here}`: `{part}` is not a list index"))
+                    ScenarioError::new(
+                        path,
+                        format!("--set: `{here}`: `{part}` is not a list index"),
+                    )
                 })?;
                 items.get_mut(index).ok_or_else(|| {
                     ScenarioError::new(
                         path,
-                        format!("--set: `{here}`: index {index} is out of range (the list has {len})"),
+                        format!(
+                            "--set: `{here}`: index {index} is out of range (the list has {len})"
+                        ),
                     )
                 })?
             }
@@ -224,7 +228,9 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_known_name() {
-        let m = with_suggestion("unknown field `read_fractoin`, expected one of `ops_per_s`, `read_fraction`, `keys`");
+        let m = with_suggestion(
+            "unknown field `read_fractoin`, expected one of `ops_per_s`, `read_fraction`, `keys`",
+        );
         assert!(m.ends_with("did you mean `read_fraction`?"), "{m}");
         let m = with_suggestion("unknown field `zzzzzzzz`, expected `a` or `b`");
         assert!(!m.contains("did you mean"));

@@ -17,81 +17,180 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     let mut err = |path: &str, message: String| errors.push(ScenarioError::new(path, message));
 
     if s.name.trim().is_empty() {
-        err("name", "is empty; give the scenario a name (it names the report folder)".into());
+        err(
+            "name",
+            "is empty; give the scenario a name (it names the report folder)".into(),
+        );
     } else if s.name.contains(['/', '\\']) || s.name == "." || s.name == ".." {
-        err("name", format!("{:?} cannot name a folder; use letters, digits, '-' and '_'", s.name));
+        err(
+            "name",
+            format!(
+                "{:?} cannot name a folder; use letters, digits, '-' and '_'",
+                s.name
+            ),
+        );
     }
     positive(&mut err, "duration_s", s.duration_s, MAX_DURATION_S);
 
     // Cluster
     let dcs = &s.cluster.datacenters;
     if dcs.is_empty() {
-        err("cluster.datacenters", "is empty; list at least one {\"name\", \"nodes\"}".into());
+        err(
+            "cluster.datacenters",
+            "is empty; list at least one {\"name\", \"nodes\"}".into(),
+        );
     }
     let mut dc_names = BTreeSet::new();
     for (i, dc) in dcs.iter().enumerate() {
         let path = format!("cluster.datacenters[{i}]");
         if dc.name.is_empty() || dc.name.contains(char::is_whitespace) {
-            err(&format!("{path}.name"), format!("{:?} is not allowed; use a non-empty name without spaces", dc.name));
+            err(
+                &format!("{path}.name"),
+                format!(
+                    "{:?} is not allowed; use a non-empty name without spaces",
+                    dc.name
+                ),
+            );
         }
         if !dc_names.insert(dc.name.as_str()) {
-            err(&format!("{path}.name"), format!("{:?} is used twice; datacenter names must be unique", dc.name));
+            err(
+                &format!("{path}.name"),
+                format!(
+                    "{:?} is used twice; datacenter names must be unique",
+                    dc.name
+                ),
+            );
         }
         if dc.nodes == 0 {
-            err(&format!("{path}.nodes"), "0 is not allowed; a datacenter needs at least 1 node".into());
+            err(
+                &format!("{path}.nodes"),
+                "0 is not allowed; a datacenter needs at least 1 node".into(),
+            );
         }
     }
     let node_count: u64 = dcs.iter().map(|d| d.nodes as u64).sum();
     if node_count > MAX_NODES as u64 {
-        err("cluster.datacenters", format!("{node_count} nodes in all; at most {MAX_NODES} are supported"));
+        err(
+            "cluster.datacenters",
+            format!("{node_count} nodes in all; at most {MAX_NODES} are supported"),
+        );
     }
     let p = &s.cluster.partitioning;
     use super::PartitionStrategy::*;
     if matches!(p.strategy, EqualPartitions | RandomTokensEqualPartitions)
         && !(1..=(1 << 24)).contains(&p.partitions)
     {
-        err("cluster.partitioning.partitions", format!("{} is not allowed; use 1 to 16777216", p.partitions));
+        err(
+            "cluster.partitioning.partitions",
+            format!("{} is not allowed; use 1 to 16777216", p.partitions),
+        );
     }
     if matches!(p.strategy, EqualPartitions) && (p.partitions as u64) < node_count {
         err(
             "cluster.partitioning.partitions",
-            format!("{} partitions for {node_count} nodes; strategy 3 needs at least one partition per node", p.partitions),
+            format!(
+                "{} partitions for {node_count} nodes; strategy 3 needs at least one partition per node",
+                p.partitions
+            ),
         );
     }
     if matches!(p.strategy, RandomTokens | RandomTokensEqualPartitions)
         && !(1..=4096).contains(&p.tokens_per_node)
     {
-        err("cluster.partitioning.tokens_per_node", format!("{} is not allowed; use 1 to 4096", p.tokens_per_node));
+        err(
+            "cluster.partitioning.tokens_per_node",
+            format!("{} is not allowed; use 1 to 4096", p.tokens_per_node),
+        );
     }
 
     // Replication
     let r = &s.replication;
     if !(1..=MAX_N).contains(&r.n) {
-        err("replication.n", format!("{} is not allowed; N must be 1 to {MAX_N}", r.n));
+        err(
+            "replication.n",
+            format!("{} is not allowed; N must be 1 to {MAX_N}", r.n),
+        );
     } else if r.n as u64 > node_count && node_count > 0 {
-        err("replication.n", format!("{} is more than the {node_count} nodes of the cluster", r.n));
+        err(
+            "replication.n",
+            format!("{} is more than the {node_count} nodes of the cluster", r.n),
+        );
     }
     if !(1..=r.n).contains(&r.r) {
-        err("replication.r", format!("{} is not allowed; R must be between 1 and N ({})", r.r, r.n));
+        err(
+            "replication.r",
+            format!(
+                "{} is not allowed; R must be between 1 and N ({})",
+                r.r, r.n
+            ),
+        );
     }
     if !(1..=r.n).contains(&r.w) {
-        err("replication.w", format!("{} is not allowed; W must be between 1 and N ({})", r.w, r.n));
+        err(
+            "replication.w",
+            format!(
+                "{} is not allowed; W must be between 1 and N ({})",
+                r.w, r.n
+            ),
+        );
     }
     if r.vclock_max_entries == 0 {
-        err("replication.vclock_max_entries", "0 is not allowed; keep at least 1 entry".into());
+        err(
+            "replication.vclock_max_entries",
+            "0 is not allowed; keep at least 1 entry".into(),
+        );
     }
-    nonneg(&mut err, "replication.read_repair_window_ms", r.read_repair_window_ms, 3.6e6);
-    positive(&mut err, "replication.hint_scan_interval_s", r.hint_scan_interval_s, MAX_DURATION_S);
+    nonneg(
+        &mut err,
+        "replication.read_repair_window_ms",
+        r.read_repair_window_ms,
+        3.6e6,
+    );
+    positive(
+        &mut err,
+        "replication.hint_scan_interval_s",
+        r.hint_scan_interval_s,
+        MAX_DURATION_S,
+    );
 
-    positive(&mut err, "anti_entropy.interval_s", s.anti_entropy.interval_s, MAX_DURATION_S);
+    positive(
+        &mut err,
+        "anti_entropy.interval_s",
+        s.anti_entropy.interval_s,
+        MAX_DURATION_S,
+    );
     if !(1..=24).contains(&s.anti_entropy.merkle_depth) {
-        err("anti_entropy.merkle_depth", format!("{} is not allowed; use 1 to 24", s.anti_entropy.merkle_depth));
+        err(
+            "anti_entropy.merkle_depth",
+            format!(
+                "{} is not allowed; use 1 to 24",
+                s.anti_entropy.merkle_depth
+            ),
+        );
     }
-    positive(&mut err, "gossip.interval_s", s.gossip.interval_s, MAX_DURATION_S);
-    positive(&mut err, "failure_detector.probe_interval_s", s.failure_detector.probe_interval_s, MAX_DURATION_S);
-    positive(&mut err, "failure_detector.client_retry_s", s.failure_detector.client_retry_s, MAX_DURATION_S);
+    positive(
+        &mut err,
+        "gossip.interval_s",
+        s.gossip.interval_s,
+        MAX_DURATION_S,
+    );
+    positive(
+        &mut err,
+        "failure_detector.probe_interval_s",
+        s.failure_detector.probe_interval_s,
+        MAX_DURATION_S,
+    );
+    positive(
+        &mut err,
+        "failure_detector.client_retry_s",
+        s.failure_detector.client_retry_s,
+        MAX_DURATION_S,
+    );
     if r.hint_handoff_batch == 0 {
-        err("replication.hint_handoff_batch", "0 is not allowed; hand off at least 1 hint per scan".into());
+        err(
+            "replication.hint_handoff_batch",
+            "0 is not allowed; hand off at least 1 hint per scan".into(),
+        );
     }
 
     // Network and storage
@@ -105,11 +204,21 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
             let hint = nearest(kind, crate::node::MessageKind::NAMES.iter().copied())
                 .map(|n| format!("did you mean `{n}`? "))
                 .unwrap_or_default();
-            err(&path, format!("unknown message kind {kind:?}; {hint}known: {}", crate::node::MessageKind::NAMES.join(", ")));
+            err(
+                &path,
+                format!(
+                    "unknown message kind {kind:?}; {hint}known: {}",
+                    crate::node::MessageKind::NAMES.join(", ")
+                ),
+            );
         }
         dist(&mut err, &path, d);
     }
-    probability(&mut err, "network.drop_probability", s.network.drop_probability);
+    probability(
+        &mut err,
+        "network.drop_probability",
+        s.network.drop_probability,
+    );
     dist(&mut err, "storage.read_ms", &s.storage.read_ms);
     dist(&mut err, "storage.write_ms", &s.storage.write_ms);
 
@@ -119,34 +228,69 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
             positive(&mut err, "workload.ops_per_s", w.ops_per_s, 1e9);
             probability(&mut err, "workload.read_fraction", w.read_fraction);
             if w.keys == 0 {
-                err("workload.keys", "0 is not allowed; the key space needs at least 1 key".into());
+                err(
+                    "workload.keys",
+                    "0 is not allowed; the key space needs at least 1 key".into(),
+                );
             }
             if w.clients == 0 {
-                err("workload.clients", "0 is not allowed; at least 1 client".into());
+                err(
+                    "workload.clients",
+                    "0 is not allowed; at least 1 client".into(),
+                );
             }
-            if let KeyDistribution::Zipf(z) = w.key_distribution {
-                if !(z.is_finite() && (0.0..=10.0).contains(&z)) {
-                    err("workload.key_distribution.zipf", format!("{z} is not allowed; use an exponent from 0 to 10"));
-                }
+            if let KeyDistribution::Zipf(z) = w.key_distribution
+                && !(z.is_finite() && (0.0..=10.0).contains(&z))
+            {
+                err(
+                    "workload.key_distribution.zipf",
+                    format!("{z} is not allowed; use an exponent from 0 to 10"),
+                );
             }
-            positive(&mut err, "workload.request_timeout_ms", w.request_timeout_ms, 3.6e6);
+            positive(
+                &mut err,
+                "workload.request_timeout_ms",
+                w.request_timeout_ms,
+                3.6e6,
+            );
         }
         Workload::StalenessProbe(p) => {
             if p.probes == 0 {
-                err("workload.probes", "0 is not allowed; at least 1 probe".into());
+                err(
+                    "workload.probes",
+                    "0 is not allowed; at least 1 probe".into(),
+                );
             }
             positive(&mut err, "workload.probes_per_s", p.probes_per_s, 1e9);
             dist(&mut err, "workload.read_delay_ms", &p.read_delay_ms);
             if p.clients == 0 {
-                err("workload.clients", "0 is not allowed; at least 1 client".into());
+                err(
+                    "workload.clients",
+                    "0 is not allowed; at least 1 client".into(),
+                );
             }
-            positive(&mut err, "workload.request_timeout_ms", p.request_timeout_ms, 3.6e6);
+            positive(
+                &mut err,
+                "workload.request_timeout_ms",
+                p.request_timeout_ms,
+                3.6e6,
+            );
         }
     }
 
     positive(&mut err, "metrics.sla_ms", s.metrics.sla_ms, 3.6e6);
-    positive(&mut err, "metrics.timeline_interval_s", s.metrics.timeline_interval_s, MAX_DURATION_S);
-    nonneg(&mut err, "metrics.quiet_period_s", s.metrics.quiet_period_s, MAX_DURATION_S);
+    positive(
+        &mut err,
+        "metrics.timeline_interval_s",
+        s.metrics.timeline_interval_s,
+        MAX_DURATION_S,
+    );
+    nonneg(
+        &mut err,
+        "metrics.quiet_period_s",
+        s.metrics.quiet_period_s,
+        MAX_DURATION_S,
+    );
 
     for (i, fault) in s.faults.iter().enumerate() {
         validate_fault(s, i, fault, &mut err);
@@ -162,8 +306,14 @@ fn validate_fault(s: &Scenario, i: usize, fault: &Fault, err: &mut impl FnMut(&s
 
     if let Some((nodes, random)) = fault.targets() {
         match (nodes, random) {
-            (Some(_), Some(_)) => err(&path("random_nodes"), "give either `nodes` or `random_nodes`, not both".into()),
-            (None, None) => err(&path("nodes"), "is missing; name the target nodes or give `random_nodes`: K".into()),
+            (Some(_), Some(_)) => err(
+                &path("random_nodes"),
+                "give either `nodes` or `random_nodes`, not both".into(),
+            ),
+            (None, None) => err(
+                &path("nodes"),
+                "is missing; name the target nodes or give `random_nodes`: K".into(),
+            ),
             (None, Some(k)) if *k == 0 || *k > s.node_count() => err(
                 &path("random_nodes"),
                 format!("{k} is not allowed; pick 1 to {} nodes", s.node_count()),
@@ -174,9 +324,15 @@ fn validate_fault(s: &Scenario, i: usize, fault: &Fault, err: &mut impl FnMut(&s
             let mut seen = BTreeSet::new();
             for (j, name) in names.iter().enumerate() {
                 if !node_exists(name) {
-                    err(&format!("faults[{i}].nodes[{j}]"), unknown_node_message(s, name));
+                    err(
+                        &format!("faults[{i}].nodes[{j}]"),
+                        unknown_node_message(s, name),
+                    );
                 } else if !seen.insert(name.as_str()) {
-                    err(&format!("faults[{i}].nodes[{j}]"), format!("{name:?} is listed twice"));
+                    err(
+                        &format!("faults[{i}].nodes[{j}]"),
+                        format!("{name:?} is listed twice"),
+                    );
                 }
             }
             if names.is_empty() {
@@ -190,60 +346,123 @@ fn validate_fault(s: &Scenario, i: usize, fault: &Fault, err: &mut impl FnMut(&s
                 positive(err, &path("duration_s"), *d, MAX_DURATION_S);
             }
         }
-        Fault::RandomCrashes { duration_s, mtbf_s, mttr_s, .. } => {
+        Fault::RandomCrashes {
+            duration_s,
+            mtbf_s,
+            mttr_s,
+            ..
+        } => {
             if let Some(d) = duration_s {
                 positive(err, &path("duration_s"), *d, MAX_DURATION_S);
             }
             positive(err, &path("mtbf_s"), *mtbf_s, MAX_DURATION_S);
             positive(err, &path("mttr_s"), *mttr_s, MAX_DURATION_S);
         }
-        Fault::DiskFailure { replace_after_s, .. } => positive(err, &path("replace_after_s"), *replace_after_s, MAX_DURATION_S),
-        Fault::Partition { duration_s, groups, .. } => {
+        Fault::DiskFailure {
+            replace_after_s, ..
+        } => positive(
+            err,
+            &path("replace_after_s"),
+            *replace_after_s,
+            MAX_DURATION_S,
+        ),
+        Fault::Partition {
+            duration_s, groups, ..
+        } => {
             positive(err, &path("duration_s"), *duration_s, MAX_DURATION_S);
             if groups.len() < 2 {
-                err(&path("groups"), format!("has {} group(s); a partition needs at least 2", groups.len()));
+                err(
+                    &path("groups"),
+                    format!(
+                        "has {} group(s); a partition needs at least 2",
+                        groups.len()
+                    ),
+                );
             }
             let mut seen = BTreeSet::new();
             for (g, group) in groups.iter().enumerate() {
                 if group.is_empty() {
-                    err(&format!("faults[{i}].groups[{g}]"), "is empty; list datacenter or node names".into());
+                    err(
+                        &format!("faults[{i}].groups[{g}]"),
+                        "is empty; list datacenter or node names".into(),
+                    );
                 }
                 for (j, name) in group.iter().enumerate() {
                     let p = format!("faults[{i}].groups[{g}][{j}]");
                     if !dc_exists(name) && !node_exists(name) {
-                        err(&p, format!("{name:?} is neither a datacenter nor a node; {}", known_names_hint(s, name)));
+                        err(
+                            &p,
+                            format!(
+                                "{name:?} is neither a datacenter nor a node; {}",
+                                known_names_hint(s, name)
+                            ),
+                        );
                     } else if !seen.insert(name.as_str()) {
-                        err(&p, format!("{name:?} appears in more than one place; each name may appear once"));
+                        err(
+                            &p,
+                            format!(
+                                "{name:?} appears in more than one place; each name may appear once"
+                            ),
+                        );
                     }
                 }
             }
         }
-        Fault::DatacenterOutage { duration_s, datacenter, .. } => {
+        Fault::DatacenterOutage {
+            duration_s,
+            datacenter,
+            ..
+        } => {
             positive(err, &path("duration_s"), *duration_s, MAX_DURATION_S);
             if !dc_exists(datacenter) {
-                err(&path("datacenter"), format!("unknown datacenter {datacenter:?}; {}", known_dcs(s)));
+                err(
+                    &path("datacenter"),
+                    format!("unknown datacenter {datacenter:?}; {}", known_dcs(s)),
+                );
             }
         }
-        Fault::SlowNode { duration_s, extra_ms, .. } => {
+        Fault::SlowNode {
+            duration_s,
+            extra_ms,
+            ..
+        } => {
             positive(err, &path("duration_s"), *duration_s, MAX_DURATION_S);
             dist(err, &path("extra_ms"), extra_ms);
         }
-        Fault::MessageLoss { duration_s, probability: p, .. } => {
+        Fault::MessageLoss {
+            duration_s,
+            probability: p,
+            ..
+        } => {
             positive(err, &path("duration_s"), *duration_s, MAX_DURATION_S);
             probability(err, &path("probability"), *p);
         }
-        Fault::Join { datacenter, count, .. } => {
+        Fault::Join {
+            datacenter, count, ..
+        } => {
             if !dc_exists(datacenter) {
-                err(&path("datacenter"), format!("unknown datacenter {datacenter:?}; {}", known_dcs(s)));
+                err(
+                    &path("datacenter"),
+                    format!("unknown datacenter {datacenter:?}; {}", known_dcs(s)),
+                );
             }
             if *count == 0 || *count > MAX_NODES {
-                err(&path("count"), format!("{count} is not allowed; join 1 to {MAX_NODES} nodes"));
+                err(
+                    &path("count"),
+                    format!("{count} is not allowed; join 1 to {MAX_NODES} nodes"),
+                );
             }
         }
         Fault::Leave { .. } => {}
     }
     if matches!(fault, Fault::Join { .. } | Fault::Leave { .. }) {
-        err(&path("kind"), format!("{:?}: membership changes are not supported by this version yet; supported kinds: crash, disk_failure, partition, datacenter_outage, slow_node, message_loss, clock_skew, random_crashes", fault.kind()));
+        err(
+            &path("kind"),
+            format!(
+                "{:?}: membership changes are not supported by this version yet; supported kinds: crash, disk_failure, partition, datacenter_outage, slow_node, message_loss, clock_skew, random_crashes",
+                fault.kind()
+            ),
+        );
     }
 }
 
@@ -274,29 +493,46 @@ fn known_names_hint(s: &Scenario, name: &str) -> String {
         .and_then(|(dc, _)| nearest(dc, s.cluster.datacenters.iter().map(|d| d.name.as_str())))
         .map(|d| format!("did you mean a node of `{d}`? "))
         .unwrap_or_default();
-    format!("{dc_hint}nodes are named <datacenter>-<index>: {}", ranges.join(", "))
+    format!(
+        "{dc_hint}nodes are named <datacenter>-<index>: {}",
+        ranges.join(", ")
+    )
 }
 
 fn known_dcs(s: &Scenario) -> String {
-    let names: Vec<&str> = s.cluster.datacenters.iter().map(|d| d.name.as_str()).collect();
+    let names: Vec<&str> = s
+        .cluster
+        .datacenters
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
     format!("known: {}", names.join(", "))
 }
 
 fn positive(err: &mut impl FnMut(&str, String), path: &str, v: f64, max: f64) {
     if !(v.is_finite() && v > 0.0 && v <= max) {
-        err(path, format!("{v} is not allowed; it must be a number > 0 and <= {max}"));
+        err(
+            path,
+            format!("{v} is not allowed; it must be a number > 0 and <= {max}"),
+        );
     }
 }
 
 fn nonneg(err: &mut impl FnMut(&str, String), path: &str, v: f64, max: f64) {
     if !(v.is_finite() && v >= 0.0 && v <= max) {
-        err(path, format!("{v} is not allowed; it must be a number >= 0 and <= {max}"));
+        err(
+            path,
+            format!("{v} is not allowed; it must be a number >= 0 and <= {max}"),
+        );
     }
 }
 
 fn probability(err: &mut impl FnMut(&str, String), path: &str, v: f64) {
     if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-        err(path, format!("{v} is not allowed; a probability is between 0 and 1"));
+        err(
+            path,
+            format!("{v} is not allowed; a probability is between 0 and 1"),
+        );
     }
 }
 

@@ -103,7 +103,13 @@ impl Client {
     /// The node a request enters the cluster through: the first home replica this client
     /// does not suspect (then fallbacks), or for a load balancer a random local node,
     /// redrawn a few times if suspected.
-    fn entry_node(&mut self, now: SimTime, key: KeyId, ctx: &ClientContext, rng: &mut SimRng) -> NodeId {
+    fn entry_node(
+        &mut self,
+        now: SimTime,
+        key: KeyId,
+        ctx: &ClientContext,
+        rng: &mut SimRng,
+    ) -> NodeId {
         match ctx.routing {
             Routing::LoadBalancer => {
                 let local = &ctx.nodes_by_dc[self.dc.index()];
@@ -118,33 +124,59 @@ impl Client {
             }
             Routing::PartitionAware | Routing::ClientDriven => {
                 let pref = ctx.ring.preference(key);
-                pref.iter().copied().find(|n| !self.avoid.avoids(*n, now)).unwrap_or(pref[0])
+                pref.iter()
+                    .copied()
+                    .find(|n| !self.avoid.avoids(*n, now))
+                    .unwrap_or(pref[0])
             }
         }
     }
 
     fn client_targets(&mut self, now: SimTime, key: KeyId, ctx: &ClientContext) {
         let avoid = &self.avoid;
-        select_targets(ctx.ring.preference(key), ctx.n, ctx.sloppy_quorum, |n| !avoid.avoids(n, now), &mut self.targets);
+        select_targets(
+            ctx.ring.preference(key),
+            ctx.n,
+            ctx.sloppy_quorum,
+            |n| !avoid.avoids(n, now),
+            &mut self.targets,
+        );
     }
 
     /// Starts a get; returns the node it entered through (`None` when the client
     /// coordinates it itself).
-    pub fn start_get(&mut self, now: SimTime, req: RequestId, key: KeyId, ctx: &ClientContext, rng: &mut SimRng, out: &mut Vec<Effect>) -> Option<NodeId> {
+    pub fn start_get(
+        &mut self,
+        now: SimTime,
+        req: RequestId,
+        key: KeyId,
+        ctx: &ClientContext,
+        rng: &mut SimRng,
+        out: &mut Vec<Effect>,
+    ) -> Option<NodeId> {
         if ctx.routing == Routing::ClientDriven {
             self.client_targets(now, key, ctx);
-            let origin = Origin { client: self.id, req };
+            let origin = Origin {
+                client: self.id,
+                req,
+            };
             if self.targets.len() < ctx.quorum.r {
                 return None; // nothing reachable enough: the request times out client-side
             }
             let targets: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
-            self.coordinator.start_read(key, &targets, origin, &ctx.quorum, out);
+            self.coordinator
+                .start_read(key, &targets, origin, &ctx.quorum, out);
             return None;
         }
         let node = self.entry_node(now, key, ctx, rng);
         out.push(Effect::Send {
             to: Endpoint::Node(node),
-            msg: Message::Get { req, client: self.id, key, forwarded: false },
+            msg: Message::Get {
+                req,
+                client: self.id,
+                key,
+                forwarded: false,
+            },
             disk: DiskOp::None,
         });
         Some(node)
@@ -165,14 +197,22 @@ impl Client {
     ) -> Option<NodeId> {
         if ctx.routing == Routing::ClientDriven && ctx.quorum.rules == VersionRules::LastWriteWins {
             // Under last-write-wins the client stamps and coordinates the write itself.
-            let version = Version { write, clock: VClock::default(), stamp_us: now.as_micros() };
+            let version = Version {
+                write,
+                clock: VClock::default(),
+                stamp_us: now.as_micros(),
+            };
             self.client_targets(now, key, ctx);
             if self.targets.len() < ctx.quorum.w {
                 return None;
             }
             let targets = std::mem::take(&mut self.targets);
-            let origin = Origin { client: self.id, req };
-            self.coordinator.start_write(key, version, &targets, origin, &ctx.quorum, out);
+            let origin = Origin {
+                client: self.id,
+                req,
+            };
+            self.coordinator
+                .start_write(key, version, &targets, origin, &ctx.quorum, out);
             self.targets = targets;
             return None;
         }
@@ -194,7 +234,13 @@ impl Client {
         Some(node)
     }
 
-    pub fn handle_message(&mut self, from: Endpoint, msg: Message, ctx: &ClientContext, out: &mut Vec<Effect>) -> Option<Outcome> {
+    pub fn handle_message(
+        &mut self,
+        from: Endpoint,
+        msg: Message,
+        ctx: &ClientContext,
+        out: &mut Vec<Effect>,
+    ) -> Option<Outcome> {
         if let Endpoint::Node(n) = from {
             self.avoid.forgive(n);
         }
@@ -202,20 +248,37 @@ impl Client {
             Message::GetReply { req, result } => Some(Outcome::Read { req, result }),
             Message::PutReply { req, result } => Some(Outcome::Write { req, result }),
             Message::ReplicaReadReply { op, versions } => {
-                let Endpoint::Node(from) = from else { return None };
-                let done = self.coordinator.on_read_reply(op, from, versions, &ctx.quorum, out);
+                let Endpoint::Node(from) = from else {
+                    return None;
+                };
+                let done = self
+                    .coordinator
+                    .on_read_reply(op, from, versions, &ctx.quorum, out);
                 done.map(outcome_of)
             }
             Message::ReplicaWriteAck { op } => {
-                let Endpoint::Node(from) = from else { return None };
-                self.coordinator.on_write_ack(op, from, &ctx.quorum).map(outcome_of)
+                let Endpoint::Node(from) = from else {
+                    return None;
+                };
+                self.coordinator
+                    .on_write_ack(op, from, &ctx.quorum)
+                    .map(outcome_of)
             }
             _ => None,
         }
     }
 
-    pub fn handle_timer(&mut self, now: SimTime, timer: Timer, ctx: &ClientContext, out: &mut Vec<Effect>) -> Option<Outcome> {
-        let done = self.coordinator.on_timer(timer, &ctx.quorum, out).map(outcome_of);
+    pub fn handle_timer(
+        &mut self,
+        now: SimTime,
+        timer: Timer,
+        ctx: &ClientContext,
+        out: &mut Vec<Effect>,
+    ) -> Option<Outcome> {
+        let done = self
+            .coordinator
+            .on_timer(timer, &ctx.quorum, out)
+            .map(outcome_of);
         for node in std::mem::take(&mut self.coordinator.unanswered) {
             self.avoid.avoid(node, now, ctx.retry_after);
         }
@@ -225,7 +288,13 @@ impl Client {
 
 fn outcome_of(done: Completion) -> Outcome {
     match done {
-        Completion::Read { origin, result } => Outcome::Read { req: origin.req, result },
-        Completion::Write { origin, result } => Outcome::Write { req: origin.req, result },
+        Completion::Read { origin, result } => Outcome::Read {
+            req: origin.req,
+            result,
+        },
+        Completion::Write { origin, result } => Outcome::Write {
+            req: origin.req,
+            result,
+        },
     }
 }

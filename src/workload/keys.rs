@@ -6,9 +6,13 @@ use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::ids::KeyId;
 
 pub enum KeySampler {
-    Uniform { keys: u32 },
+    Uniform {
+        keys: u32,
+    },
     /// Cumulative probabilities of ranks 0..keys; rank r is key r (key 0 is hottest).
-    Zipf { cumulative: Vec<f64> },
+    Zipf {
+        cumulative: Vec<f64>,
+    },
 }
 
 impl KeySampler {
@@ -70,7 +74,10 @@ mod tests {
             for _ in 0..100_000 {
                 counts[sampler.sample(&mut rng).index()] += 1;
             }
-            assert!(counts.iter().all(|c| (9_400..10_600).contains(c)), "{counts:?}");
+            assert!(
+                counts.iter().all(|c| (9_400..10_600).contains(c)),
+                "{counts:?}"
+            );
         }
     }
 }

@@ -42,7 +42,9 @@ enum Stage {
     Read,
     /// The get before a read-modify-write put.
     ContextRead,
-    Write { write: WriteId },
+    Write {
+        write: WriteId,
+    },
     ProbeWrite,
     ProbeRead,
 }
@@ -182,14 +184,26 @@ impl Driver {
         }
     }
 
-    pub fn on_message(&mut self, client: ClientId, from: Endpoint, msg: Message, io: &mut DriverIo) -> Option<ClientId> {
+    pub fn on_message(
+        &mut self,
+        client: ClientId,
+        from: Endpoint,
+        msg: Message,
+        io: &mut DriverIo,
+    ) -> Option<ClientId> {
         let outcome = self.clients[client.index()].handle_message(from, msg, &self.ctx, io.effects);
         self.on_outcome(client, outcome, io);
         Some(client)
     }
 
-    pub fn on_client_timer(&mut self, client: ClientId, timer: Timer, io: &mut DriverIo) -> Option<ClientId> {
-        let outcome = self.clients[client.index()].handle_timer(io.now, timer, &self.ctx, io.effects);
+    pub fn on_client_timer(
+        &mut self,
+        client: ClientId,
+        timer: Timer,
+        io: &mut DriverIo,
+    ) -> Option<ClientId> {
+        let outcome =
+            self.clients[client.index()].handle_timer(io.now, timer, &self.ctx, io.effects);
         self.on_outcome(client, outcome, io);
         Some(client)
     }
@@ -197,11 +211,22 @@ impl Driver {
     fn on_outcome(&mut self, client: ClientId, outcome: Option<Outcome>, io: &mut DriverIo) {
         let Some(outcome) = outcome else { return };
         let (req, finish) = match outcome {
-            Outcome::Read { req, result: Ok(versions) } => (req, Finish::Read(versions)),
-            Outcome::Write { req, result: Ok(version) } => (req, Finish::Wrote(version)),
-            Outcome::Read { req, result: Err(cause) } | Outcome::Write { req, result: Err(cause) } => {
-                (req, Finish::Failed(cause))
+            Outcome::Read {
+                req,
+                result: Ok(versions),
+            } => (req, Finish::Read(versions)),
+            Outcome::Write {
+                req,
+                result: Ok(version),
+            } => (req, Finish::Wrote(version)),
+            Outcome::Read {
+                req,
+                result: Err(cause),
             }
+            | Outcome::Write {
+                req,
+                result: Err(cause),
+            } => (req, Finish::Failed(cause)),
         };
         // A reply after the client's timeout finds nothing pending and is ignored.
         if let Some(pending) = self.pending.remove(&req) {
@@ -213,13 +238,20 @@ impl Driver {
     fn arrival(&mut self, io: &mut DriverIo) -> Option<ClientId> {
         let client = ClientId(below(&mut self.rng, self.clients.len() as u64) as u32);
         let stage = match &self.plan {
-            Plan::OpenLoop { read_fraction, write_mode, keys, .. } => {
+            Plan::OpenLoop {
+                read_fraction,
+                write_mode,
+                keys,
+                ..
+            } => {
                 let is_read = unit_f64(&mut self.rng) < *read_fraction;
                 let key = keys.sample(&mut self.rng);
                 let stage = match (is_read, write_mode) {
                     (true, _) => Stage::Read,
                     (false, WriteMode::ReadModifyWrite) => Stage::ContextRead,
-                    (false, WriteMode::Blind) => Stage::Write { write: self.new_write() },
+                    (false, WriteMode::Blind) => Stage::Write {
+                        write: self.new_write(),
+                    },
                 };
                 Some((key, stage))
             }
@@ -251,7 +283,14 @@ impl Driver {
         self.begin_put(client, key, stage, None, io)
     }
 
-    fn begin_put(&mut self, client: ClientId, key: KeyId, stage: Stage, context: Option<crate::node::VClock>, io: &mut DriverIo) {
+    fn begin_put(
+        &mut self,
+        client: ClientId,
+        key: KeyId,
+        stage: Stage,
+        context: Option<crate::node::VClock>,
+        io: &mut DriverIo,
+    ) {
         let req = RequestId(self.next_req);
         self.next_req += 1;
         let c = &mut self.clients[client.index()];
@@ -260,24 +299,60 @@ impl Driver {
                 let write = WriteId(self.next_write);
                 self.next_write += 1;
                 io.observer.write_invoked(write, io.now);
-                let entry = c.start_put(io.now, req, key, write, None, &self.ctx, &mut self.route_rng, io.effects);
+                let entry = c.start_put(
+                    io.now,
+                    req,
+                    key,
+                    write,
+                    None,
+                    &self.ctx,
+                    &mut self.route_rng,
+                    io.effects,
+                );
                 (Stage::Write { write }, entry)
             }
             Stage::Write { write } => {
                 io.observer.write_invoked(write, io.now);
-                let entry = c.start_put(io.now, req, key, write, context, &self.ctx, &mut self.route_rng, io.effects);
+                let entry = c.start_put(
+                    io.now,
+                    req,
+                    key,
+                    write,
+                    context,
+                    &self.ctx,
+                    &mut self.route_rng,
+                    io.effects,
+                );
                 (stage, entry)
             }
             Stage::Read | Stage::ContextRead | Stage::ProbeRead => {
-                let entry = c.start_get(io.now, req, key, &self.ctx, &mut self.route_rng, io.effects);
+                let entry =
+                    c.start_get(io.now, req, key, &self.ctx, &mut self.route_rng, io.effects);
                 (stage, entry)
             }
         };
-        self.pending.insert(req, Pending { client, entry, key, start: io.now, during_fault: io.during_fault, stage });
-        io.timers.push((io.now + self.timeout, DriverTimer::RequestTimeout(req)));
+        self.pending.insert(
+            req,
+            Pending {
+                client,
+                entry,
+                key,
+                start: io.now,
+                during_fault: io.during_fault,
+                stage,
+            },
+        );
+        io.timers
+            .push((io.now + self.timeout, DriverTimer::RequestTimeout(req)));
     }
 
-    fn finish(&mut self, req: RequestId, p: Pending, finish: Finish, io: &mut DriverIo) -> Option<ClientId> {
+    fn finish(
+        &mut self,
+        req: RequestId,
+        p: Pending,
+        finish: Finish,
+        io: &mut DriverIo,
+    ) -> Option<ClientId> {
         match p.stage {
             Stage::Read | Stage::ProbeRead => {
                 let result = match &finish {
@@ -302,7 +377,8 @@ impl Driver {
                     Finish::Read(vs) => Some(merged_clock(vs)),
                     _ => None,
                 };
-                io.observer.context_read_done(matches!(finish, Finish::Read(_)));
+                io.observer
+                    .context_read_done(matches!(finish, Finish::Read(_)));
                 let write = self.new_write();
                 self.begin_put(p.client, p.key, Stage::Write { write }, context, io);
                 Some(p.client)
@@ -325,7 +401,13 @@ impl Driver {
                 });
                 if let (Plan::Probes { read_delay, .. }, Finish::Wrote(_)) = (&self.plan, &finish) {
                     let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
-                    io.timers.push((io.now + delay, DriverTimer::ProbeRead { client: p.client, key: p.key }));
+                    io.timers.push((
+                        io.now + delay,
+                        DriverTimer::ProbeRead {
+                            client: p.client,
+                            key: p.key,
+                        },
+                    ));
                 }
                 None
             }
