@@ -36,7 +36,14 @@ pub enum Event {
     },
     Driver(DriverTimer),
     Fault(FaultAction),
+    /// Close a timeline interval.
+    Tick,
+    /// After the last fault ended: check whether replicas have converged.
+    ConvergenceCheck,
 }
+
+/// How often convergence is checked after the last fault ends.
+const CONVERGENCE_CHECK: SimTime = SimTime(1_000_000);
 
 /// Message counts and bytes by kind.
 #[derive(Clone, Debug, Default)]
@@ -79,6 +86,13 @@ pub struct Simulation {
     active_slow: Vec<usize>,
     extra_loss: f64,
     open_windows: u32,
+    /// Whether a fault window was open at any time in the current timeline interval.
+    fault_in_interval: bool,
+    tick_interval: SimTime,
+    last_tick: SimTime,
+    /// When the last fault's effects end, if any fault has an end.
+    last_fault_end: Option<SimTime>,
+    converged_at: Option<SimTime>,
 }
 
 impl Simulation {
@@ -203,7 +217,24 @@ impl Simulation {
             active_slow: Vec::new(),
             extra_loss: 0.0,
             open_windows: 0,
+            fault_in_interval: false,
+            tick_interval: SimTime::from_secs_f64(scenario.metrics.timeline_interval_s),
+            last_tick: SimTime::ZERO,
+            last_fault_end: None,
+            converged_at: None,
         };
+        sim.last_fault_end = sim
+            .faults
+            .windows
+            .iter()
+            .map(|w| SimTime(w.1))
+            .max()
+            .filter(|t| *t < end);
+        if let Some(t) = sim.last_fault_end {
+            sim.queue.push(t.as_micros(), Event::ConvergenceCheck);
+        }
+        sim.queue
+            .push(sim.tick_interval.min(end).as_micros(), Event::Tick);
         for (at, action) in std::mem::take(&mut sim.faults.actions) {
             sim.queue.push(at.as_micros(), Event::Fault(action));
         }
@@ -349,7 +380,76 @@ impl Simulation {
                 self.with_driver(|driver, io| driver.on_timer(timer, io));
             }
             Event::Fault(action) => self.apply_fault(action),
+            Event::Tick => {
+                let backlog = self.nodes.iter().map(|n| n.hint_count() as u64).sum();
+                let divergent = self.divergent_keys();
+                let fault = self.fault_in_interval || self.open_windows > 0;
+                self.observer
+                    .close_interval(self.last_tick, now, backlog, divergent, fault);
+                self.fault_in_interval = self.open_windows > 0;
+                self.last_tick = now;
+                if now < self.end {
+                    let next = (now + self.tick_interval).min(self.end);
+                    self.queue.push(next.as_micros(), Event::Tick);
+                }
+            }
+            Event::ConvergenceCheck => {
+                if self.divergent_keys() == 0 {
+                    self.converged_at = Some(now);
+                } else {
+                    self.queue.push(
+                        (now + CONVERGENCE_CHECK).as_micros(),
+                        Event::ConvergenceCheck,
+                    );
+                }
+            }
         }
+    }
+
+    /// Keys whose live home replicas hold different version sets (compared by write id).
+    pub fn divergent_keys(&self) -> u64 {
+        let keys = self.ring.key_count() as u32;
+        (0..keys)
+            .filter(|k| {
+                let key = crate::ids::KeyId(*k);
+                let mut live = self
+                    .ring
+                    .replicas(key)
+                    .iter()
+                    .filter(|n| self.down[n.index()] == 0);
+                let Some(first) = live.next() else {
+                    return false;
+                };
+                let reference = self.nodes[first.index()].stored(key);
+                live.any(|n| !same_writes(reference, self.nodes[n.index()].stored(key)))
+            })
+            .count() as u64
+    }
+
+    /// Seconds from the end of the last fault until no key diverged (checked every second);
+    /// `None` if that never happened or there was no fault with an end.
+    pub fn time_to_converge_s(&self) -> Option<f64> {
+        Some(
+            self.converged_at?
+                .saturating_sub(self.last_fault_end?)
+                .as_secs_f64(),
+        )
+    }
+
+    /// Audits every acknowledged write against what the home replicas and hint stores hold.
+    pub fn audit_durability(&self) -> crate::observer::DurabilitySummary {
+        self.observer.audit(|key| {
+            let mut held: Vec<&crate::node::Version> = Vec::new();
+            for n in self.ring.replicas(key) {
+                held.extend(self.nodes[n.index()].stored(key));
+            }
+            for node in &self.nodes {
+                if node.hint_count() > 0 {
+                    held.extend(node.hinted(key));
+                }
+            }
+            held
+        })
     }
 
     fn apply_fault(&mut self, action: FaultAction) {
@@ -387,7 +487,10 @@ impl Simulation {
             FaultAction::ClockSkew { node, offset_us } => {
                 self.nodes[node.index()].set_clock_offset_us(offset_us)
             }
-            FaultAction::WindowStart => self.open_windows += 1,
+            FaultAction::WindowStart => {
+                self.open_windows += 1;
+                self.fault_in_interval = true;
+            }
             FaultAction::WindowEnd => self.open_windows = self.open_windows.saturating_sub(1),
         }
     }
@@ -540,6 +643,8 @@ fn fingerprint(time: u64, event: &Event) -> u64 {
             }
         },
         Event::Fault(a) => mix64(7 << 56 ^ fault_code(a)),
+        Event::Tick => 8 << 56,
+        Event::ConvergenceCheck => 9 << 56,
     };
     mix64(time) ^ body
 }
@@ -560,4 +665,9 @@ fn fault_code(a: &FaultAction) -> u64 {
         FaultAction::WindowStart => 10 << 40,
         FaultAction::WindowEnd => 11 << 40,
     }
+}
+
+/// Whether two version sets hold the same writes.
+fn same_writes(a: &[crate::node::Version], b: &[crate::node::Version]) -> bool {
+    a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| w.write == v.write))
 }

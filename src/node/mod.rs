@@ -85,6 +85,11 @@ impl Node {
         self.store.len()
     }
 
+    /// Versions of `key` this node holds as hints for other nodes.
+    pub fn hinted(&self, key: KeyId) -> impl Iterator<Item = &Version> {
+        self.hints.versions_of(key)
+    }
+
     pub fn hint_count(&self) -> usize {
         self.hints.len()
     }

@@ -115,6 +115,8 @@ pub struct Observer {
     k_staleness: std::collections::BTreeMap<u32, u64>,
     /// Per bin: (judged reads, fresh reads).
     t_visibility: [(u64, u64); T_VISIBILITY_EDGES_MS.len() + 1],
+    interval: IntervalStats,
+    timeline: Vec<TimelinePoint>,
 }
 
 impl Observer {
@@ -132,6 +134,8 @@ impl Observer {
             versions_per_read: [0; 5],
             k_staleness: Default::default(),
             t_visibility: Default::default(),
+            interval: IntervalStats::new(),
+            timeline: Vec::new(),
         }
     }
 
@@ -162,7 +166,11 @@ impl Observer {
             w.result.map(|_| ()),
             self.sla,
         );
+        self.interval.writes[0] += 1;
         let Ok(version) = w.result else { return };
+        self.interval.writes[1] += 1;
+        let latency_us = w.end.saturating_sub(w.start).as_micros();
+        self.interval.write_latency_us.saturating_record(latency_us);
         let (ack_us, invoke_us) = (w.end.as_micros(), w.start.as_micros());
         if let Some(t) = self.write_times.get_mut(w.write.index()) {
             t.1 = ack_us;
@@ -185,7 +193,11 @@ impl Observer {
             r.result.map(|_| ()),
             self.sla,
         );
+        self.interval.reads[0] += 1;
         let Ok(returned) = r.result else { return };
+        self.interval.reads[1] += 1;
+        let latency_us = r.end.saturating_sub(r.start).as_micros();
+        self.interval.read_latency_us.saturating_record(latency_us);
         self.versions_per_read[returned.len().min(4)] += 1;
         let acked = self
             .acked
@@ -202,11 +214,13 @@ impl Observer {
                 since_ack_us, k, ..
             } => {
                 self.stale_reads += 1;
+                self.interval.stale += 1;
                 *self.k_staleness.entry(k).or_default() += 1;
                 (since_ack_us, false)
             }
         };
         self.judged_reads += 1;
+        self.interval.judged += 1;
         let ms = since_ack_us as f64 / 1_000.0;
         let bin = T_VISIBILITY_EDGES_MS.partition_point(|edge| *edge <= ms);
         self.t_visibility[bin].0 += 1;
@@ -434,4 +448,179 @@ pub struct TVisibilityBin {
     pub reads: u64,
     pub fresh: u64,
     pub p_fresh: Option<f64>,
+}
+
+/// Per-interval figures for the timeline.
+pub(crate) struct IntervalStats {
+    reads: [u64; 2],
+    writes: [u64; 2],
+    judged: u64,
+    stale: u64,
+    read_latency_us: Histogram<u64>,
+    write_latency_us: Histogram<u64>,
+}
+
+impl IntervalStats {
+    pub(crate) fn new() -> IntervalStats {
+        let h = || {
+            Histogram::new_with_bounds(1, 36_000_000_000, 2)
+                .unwrap_or_else(|_| unreachable!("constant bounds are valid"))
+        };
+        IntervalStats {
+            reads: [0; 2],
+            writes: [0; 2],
+            judged: 0,
+            stale: 0,
+            read_latency_us: h(),
+            write_latency_us: h(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.reads = [0; 2];
+        self.writes = [0; 2];
+        self.judged = 0;
+        self.stale = 0;
+        self.read_latency_us.reset();
+        self.write_latency_us.reset();
+    }
+}
+
+/// One timeline sample: what happened in (`from_s`, `to_s`].
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TimelinePoint {
+    pub from_s: f64,
+    pub to_s: f64,
+    pub reads: u64,
+    pub writes: u64,
+    pub read_availability: Option<f64>,
+    pub write_availability: Option<f64>,
+    pub read_p99_ms: Option<f64>,
+    pub write_p99_ms: Option<f64>,
+    pub stale_read_fraction: Option<f64>,
+    /// Hints held by all nodes at the end of the interval.
+    pub hint_backlog: u64,
+    /// Keys whose live home replicas held different version sets at the end of the interval.
+    pub divergent_keys: u64,
+    /// A fault window was open at some point in the interval.
+    pub fault_active: bool,
+}
+
+/// The end-of-run audit of acknowledged writes.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DurabilitySummary {
+    pub acknowledged_writes: u64,
+    /// Acknowledged writes neither present nor superseded on any replica (home replicas and
+    /// hint stores) at the end of the run.
+    pub lost_writes: u64,
+    /// last_write_wins only: acknowledged writes discarded in favour of a write that did
+    /// not follow them in real time (a concurrent write, or an earlier one with a skewed
+    /// clock).
+    pub overwritten_writes: u64,
+    /// The first few lost writes (ids as `w-N`), for `dynasim trace`.
+    pub lost_examples: Vec<String>,
+    pub overwritten_examples: Vec<String>,
+}
+
+const EXAMPLES: usize = 10;
+
+impl Observer {
+    /// Closes the timeline interval ending at `now`.
+    pub fn close_interval(
+        &mut self,
+        from: SimTime,
+        now: SimTime,
+        hint_backlog: u64,
+        divergent_keys: u64,
+        fault_active: bool,
+    ) {
+        let i = &self.interval;
+        let fraction = |num: u64, den: u64| {
+            if den == 0 {
+                None
+            } else {
+                Some(num as f64 / den as f64)
+            }
+        };
+        let p99 = |h: &Histogram<u64>| {
+            (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1_000.0)
+        };
+        self.timeline.push(TimelinePoint {
+            from_s: from.as_secs_f64(),
+            to_s: now.as_secs_f64(),
+            reads: i.reads[0],
+            writes: i.writes[0],
+            read_availability: fraction(i.reads[1], i.reads[0]),
+            write_availability: fraction(i.writes[1], i.writes[0]),
+            read_p99_ms: p99(&i.read_latency_us),
+            write_p99_ms: p99(&i.write_latency_us),
+            stale_read_fraction: fraction(i.stale, i.judged),
+            hint_backlog,
+            divergent_keys,
+            fault_active,
+        });
+        self.interval.reset();
+    }
+
+    pub fn timeline(&self) -> &[TimelinePoint] {
+        &self.timeline
+    }
+
+    /// Audits every acknowledged write against `final_versions(key)`: the union of what
+    /// the key's home replicas and every hint store hold at the end.
+    pub fn audit<'a>(
+        &self,
+        final_versions: impl Fn(KeyId) -> Vec<&'a Version>,
+    ) -> DurabilitySummary {
+        let mut d = DurabilitySummary {
+            acknowledged_writes: 0,
+            lost_writes: 0,
+            overwritten_writes: 0,
+            lost_examples: Vec::new(),
+            overwritten_examples: Vec::new(),
+        };
+        for (k, acked) in self.acked.iter().enumerate() {
+            if acked.is_empty() {
+                continue;
+            }
+            let held: Vec<Version> = final_versions(KeyId(k as u32))
+                .into_iter()
+                .cloned()
+                .collect();
+            let winner = held.iter().max_by_key(|v| v.lww_key());
+            for w in acked {
+                d.acknowledged_writes += 1;
+                let id = w.version.write;
+                let fate = match self.rules {
+                    VersionRules::VectorClock => {
+                        self.rules.covers(&held, &w.version).then_some(true)
+                    }
+                    VersionRules::LastWriteWins => match winner {
+                        Some(v) if v.write == id => Some(true),
+                        // Replaced by a write that began after this one was acknowledged.
+                        Some(v) if v.lww_key() > w.version.lww_key() => {
+                            Some(self.times_of(v.write).0 >= w.ack_us)
+                        }
+                        _ => None,
+                    },
+                };
+                match fate {
+                    Some(true) => {}
+                    Some(false) => {
+                        d.overwritten_writes += 1;
+                        if d.overwritten_examples.len() < EXAMPLES {
+                            d.overwritten_examples.push(id.to_string());
+                        }
+                    }
+                    None => {
+                        d.lost_writes += 1;
+                        if d.lost_examples.len() < EXAMPLES {
+                            d.lost_examples.push(id.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        d
+    }
 }

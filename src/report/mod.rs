@@ -4,7 +4,7 @@
 
 use crate::faults::ResolvedFault;
 use crate::node::MessageKind;
-use crate::observer::ObserverSummary;
+use crate::observer::{DurabilitySummary, ObserverSummary, TimelinePoint};
 use crate::scenario::Scenario;
 use crate::sim::Simulation;
 use serde::Serialize;
@@ -29,7 +29,20 @@ pub struct Report {
     #[serde(flatten)]
     pub observed: ObserverSummary,
     pub handoff: HandoffSummary,
+    pub durability: DurabilitySummary,
+    pub convergence: ConvergenceSummary,
     pub messages: MessageSummary,
+    /// One point per `metrics.timeline_interval_s`.
+    pub timeline: Vec<TimelinePoint>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConvergenceSummary {
+    /// Keys whose live home replicas held different version sets when the run ended.
+    pub divergent_keys_at_end: u64,
+    /// From the end of the last fault until no key diverged (1 s resolution); null when it
+    /// never happened or no fault ended before the run did.
+    pub time_to_converge_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -106,6 +119,12 @@ impl Report {
             schema_version: SCHEMA_VERSION,
             faults: sim.resolved_faults().to_vec(),
             handoff,
+            durability: sim.audit_durability(),
+            convergence: ConvergenceSummary {
+                divergent_keys_at_end: sim.divergent_keys(),
+                time_to_converge_s: sim.time_to_converge_s(),
+            },
+            timeline: sim.observer().timeline().to_vec(),
             scenario: sim.scenario().clone(),
             seed: sim.scenario().seed,
             digest: format!("{:016x}", sim.digest()),
