@@ -46,6 +46,8 @@ pub struct Ring {
     key_slot: Vec<u32>,
     /// Preference lists, `stride` entries per slot (the first N are the replicas).
     preference: Vec<NodeId>,
+    /// Per node, the slots it is a home replica of, in ring order.
+    home_slots: Vec<Vec<u32>>,
 }
 
 impl Ring {
@@ -110,12 +112,19 @@ impl Ring {
             );
             preference.extend_from_slice(list);
         }
+        let mut home_slots = vec![Vec::new(); node_count];
+        for slot in 0..slot_owner.len() {
+            for node in &preference[slot * stride..slot * stride + n] {
+                home_slots[node.index()].push(slot as u32);
+            }
+        }
         Ring {
             n,
             stride,
             slot_owner,
             key_slot,
             preference,
+            home_slots,
         }
     }
 
@@ -129,6 +138,25 @@ impl Ring {
     pub fn preference(&self, key: KeyId) -> &[NodeId] {
         let slot = self.key_slot[key.index()] as usize;
         &self.preference[slot * self.stride..(slot + 1) * self.stride]
+    }
+
+    /// The slot (key range) a key belongs to: the unit of Merkle trees and ownership.
+    pub fn slot_of(&self, key: KeyId) -> u32 {
+        self.key_slot[key.index()]
+    }
+
+    /// The home replicas of a slot.
+    pub fn slot_replicas(&self, slot: u32) -> &[NodeId] {
+        let s = slot as usize;
+        &self.preference[s * self.stride..s * self.stride + self.n]
+    }
+
+    /// The slots `node` is a home replica of. Slots that no key maps to are included.
+    pub fn home_slots(&self, node: NodeId) -> &[u32] {
+        self.home_slots
+            .get(node.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The first N entries of the preference list: the key's home replicas.

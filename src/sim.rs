@@ -93,6 +93,8 @@ pub struct Simulation {
     /// When the last fault's effects end, if any fault has an end.
     last_fault_end: Option<SimTime>,
     converged_at: Option<SimTime>,
+    /// How long after a write started its replicas may differ without counting as divergent.
+    settle: SimTime,
 }
 
 impl Simulation {
@@ -141,6 +143,13 @@ impl Simulation {
             hint_scan_interval: SimTime::from_secs_f64(rep.hint_scan_interval_s),
             handoff_batch: rep.hint_handoff_batch as usize,
             probe_interval: SimTime::from_secs_f64(scenario.failure_detector.probe_interval_s),
+            anti_entropy: scenario
+                .anti_entropy
+                .enabled
+                .then(|| crate::node::AntiEntropyConfig {
+                    interval: SimTime::from_secs_f64(scenario.anti_entropy.interval_s),
+                    depth: scenario.anti_entropy.merkle_depth,
+                }),
         });
         let nodes = (0..node_dc.len())
             .map(|i| Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone()))
@@ -222,7 +231,21 @@ impl Simulation {
             last_tick: SimTime::ZERO,
             last_fault_end: None,
             converged_at: None,
+            settle: SimTime::from_ms_f64(
+                scenario.workload.request_timeout_ms() + rep.read_repair_window_ms,
+            ),
         };
+        sim.queue
+            .push(sim.tick_interval.min(end).as_micros(), Event::Tick);
+        let mut effects = Vec::new();
+        for i in 0..sim.nodes.len() {
+            sim.nodes[i].start(&mut effects);
+            sim.apply(Endpoint::Node(NodeId(i as u32)), &mut effects);
+        }
+        for (at, action) in std::mem::take(&mut sim.faults.actions) {
+            sim.queue.push(at.as_micros(), Event::Fault(action));
+        }
+        // Scheduled after the fault actions so that a check at the same instant sees them.
         sim.last_fault_end = sim
             .faults
             .windows
@@ -232,11 +255,6 @@ impl Simulation {
             .filter(|t| *t < end);
         if let Some(t) = sim.last_fault_end {
             sim.queue.push(t.as_micros(), Event::ConvergenceCheck);
-        }
-        sim.queue
-            .push(sim.tick_interval.min(end).as_micros(), Event::Tick);
-        for (at, action) in std::mem::take(&mut sim.faults.actions) {
-            sim.queue.push(at.as_micros(), Event::Fault(action));
         }
         let mut io = DriverIo {
             now: SimTime::ZERO,
@@ -406,12 +424,17 @@ impl Simulation {
         }
     }
 
-    /// Keys whose live home replicas hold different version sets (compared by write id).
+    /// Keys whose live home replicas hold different version sets (compared by write id),
+    /// leaving out keys a client started writing within the settle window (request
+    /// timeout plus read-repair window): in-flight writes explain their differences.
     pub fn divergent_keys(&self) -> u64 {
         let keys = self.ring.key_count() as u32;
         (0..keys)
             .filter(|k| {
                 let key = crate::ids::KeyId(*k);
+                if self.observer.written_recently(key, self.now, self.settle) {
+                    return false;
+                }
                 let mut live = self
                     .ring
                     .replicas(key)
@@ -628,6 +651,7 @@ fn fingerprint(time: u64, event: &Event) -> u64 {
         Timer::RepairWindow(op) => (op.0 << 3) | 1,
         Timer::Probe => 2,
         Timer::HintScan => 3,
+        Timer::AntiEntropy => 4,
     };
     let body = match event {
         Event::Deliver { from, to, msg } => {

@@ -272,7 +272,7 @@ impl Coordinator {
                 }
                 None
             }
-            Timer::Probe | Timer::HintScan => None,
+            Timer::Probe | Timer::HintScan | Timer::AntiEntropy => None,
             Timer::OpTimeout(op_id) => {
                 let op = self.ops.get(&op_id)?;
                 let answered = match op {

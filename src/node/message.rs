@@ -79,6 +79,24 @@ pub enum Message {
         key: KeyId,
         versions: Versions,
     },
+    /// Anti-entropy: hashes of tree nodes at `level` of `slot`'s tree, (index, hash).
+    AeHashes {
+        slot: u32,
+        level: u8,
+        hashes: Vec<(u32, u64)>,
+    },
+    /// Anti-entropy: the sender's (key, version-set hash) pairs in differing `leaves`.
+    AeKeys {
+        slot: u32,
+        leaves: Vec<u32>,
+        keys: Vec<(KeyId, u64)>,
+    },
+    /// Anti-entropy: versions of differing keys, and the keys the sender wants back.
+    AeData {
+        slot: u32,
+        entries: Vec<(KeyId, Versions)>,
+        want: Vec<KeyId>,
+    },
 }
 
 /// Message kinds: the names used by `network.by_message_ms` and message counts.
@@ -96,10 +114,13 @@ pub enum MessageKind {
     Pong,
     HintHandoff,
     HintAck,
+    AeHashes,
+    AeKeys,
+    AeData,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 15;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -113,6 +134,9 @@ impl MessageKind {
         MessageKind::Pong,
         MessageKind::HintHandoff,
         MessageKind::HintAck,
+        MessageKind::AeHashes,
+        MessageKind::AeKeys,
+        MessageKind::AeData,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -127,6 +151,9 @@ impl MessageKind {
         "pong",
         "hint_handoff",
         "hint_ack",
+        "ae_hashes",
+        "ae_keys",
+        "ae_data",
     ];
 
     pub fn name(self) -> &'static str {
@@ -165,6 +192,9 @@ impl Message {
             Message::Pong => MessageKind::Pong,
             Message::HintHandoff { .. } => MessageKind::HintHandoff,
             Message::HintAck { .. } => MessageKind::HintAck,
+            Message::AeHashes { .. } => MessageKind::AeHashes,
+            Message::AeKeys { .. } => MessageKind::AeKeys,
+            Message::AeData { .. } => MessageKind::AeData,
         }
     }
 
@@ -183,6 +213,14 @@ impl Message {
                 Message::ReplicaWrite { version: v, .. } => version(v),
                 Message::HintHandoff { versions: vs, .. } => versions(vs),
                 Message::HintAck { versions: vs, .. } => 16 * vs.len() as u64,
+                Message::AeHashes { hashes, .. } => 12 * hashes.len() as u64,
+                Message::AeKeys { leaves, keys, .. } => {
+                    4 * leaves.len() as u64 + 12 * keys.len() as u64
+                }
+                Message::AeData { entries, want, .. } => {
+                    entries.iter().map(|(_, vs)| 4 + versions(vs)).sum::<u64>()
+                        + 4 * want.len() as u64
+                }
                 _ => 0,
             }
     }
@@ -207,6 +245,8 @@ pub enum Timer {
     Probe,
     /// Scan the hint store and hand hints to owners that answer.
     HintScan,
+    /// Start an anti-entropy exchange for the next key range.
+    AntiEntropy,
 }
 
 /// What a protocol state machine asks its host to do.

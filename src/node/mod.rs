@@ -7,6 +7,7 @@
 pub mod coordinator;
 pub mod detector;
 pub mod hints;
+pub mod merkle;
 pub mod message;
 pub mod version;
 
@@ -35,6 +36,23 @@ pub struct NodeConfig {
     /// Hints handed to one owner per scan (a crude handoff rate limit).
     pub handoff_batch: usize,
     pub probe_interval: SimTime,
+    /// Anti-entropy settings; `None` when it is off (trees are not maintained either).
+    pub anti_entropy: Option<AntiEntropyConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AntiEntropyConfig {
+    /// Each node exchanges every range it replicates once per interval.
+    pub interval: SimTime,
+    pub depth: u32,
+}
+
+/// What a node's anti-entropy did.
+#[derive(Clone, Debug, Default)]
+pub struct AntiEntropyStats {
+    pub exchanges: u64,
+    pub hashes_compared: u64,
+    pub keys_transferred: u64,
 }
 
 /// One Dynamo node: its storage engine, hint store, the requests it coordinates, what it
@@ -52,6 +70,10 @@ pub struct Node {
     /// Skew of this node's wall clock from true time, in µs (clock_skew faults).
     clock_offset_us: i64,
     targets: SmallVec<[Target; 4]>,
+    /// One Merkle tree per key range (slot) this node holds data for.
+    trees: FxHashMap<u32, merkle::MerkleTree>,
+    ae_cursor: u64,
+    ae_stats: AntiEntropyStats,
 }
 
 impl Node {
@@ -68,7 +90,237 @@ impl Node {
             scan_armed: false,
             clock_offset_us: 0,
             targets: SmallVec::new(),
+            trees: FxHashMap::default(),
+            ae_cursor: 0,
+            ae_stats: AntiEntropyStats::default(),
         }
+    }
+
+    pub fn anti_entropy_stats(&self) -> &AntiEntropyStats {
+        &self.ae_stats
+    }
+
+    /// The Merkle tree root of `slot` (0 when the node holds nothing there).
+    pub fn tree_root(&self, slot: u32) -> u64 {
+        self.trees.get(&slot).map(|t| t.root()).unwrap_or(0)
+    }
+
+    /// Called once when the simulation starts: arms periodic work.
+    pub fn start(&mut self, out: &mut Vec<Effect>) {
+        self.arm_anti_entropy(true, out);
+    }
+
+    /// Merges `versions` into the stored versions of `key`, keeping the key's range tree
+    /// current. Returns whether anything changed.
+    fn store_merge(&mut self, key: KeyId, versions: &[Version]) -> bool {
+        let held = self.store.entry(key).or_default();
+        let old = merkle::versions_hash(held);
+        for v in versions {
+            self.cfg.quorum.rules.apply(held, v);
+        }
+        let new = merkle::versions_hash(held);
+        if old == new {
+            return false;
+        }
+        if let Some(ae) = &self.cfg.anti_entropy {
+            let slot = self.ring.slot_of(key);
+            self.trees
+                .entry(slot)
+                .or_insert_with(|| merkle::MerkleTree::new(ae.depth))
+                .update(key, old, new);
+        }
+        true
+    }
+
+    /// Arms the next anti-entropy step. Ranges are visited one per step, spread evenly over
+    /// the interval; the first step is offset by node id so nodes do not move in lockstep.
+    fn arm_anti_entropy(&mut self, first: bool, out: &mut Vec<Effect>) {
+        let Some(ae) = &self.cfg.anti_entropy else {
+            return;
+        };
+        let ranges = self.ring.home_slots(self.id).len().max(1) as u64;
+        let step = SimTime((ae.interval.as_micros() / ranges).max(1_000));
+        let after = if first {
+            SimTime(crate::engine::rng::mix64(self.id.0 as u64) % ae.interval.as_micros().max(1))
+        } else {
+            step
+        };
+        out.push(Effect::SetTimer {
+            after,
+            timer: Timer::AntiEntropy,
+        });
+    }
+
+    /// Starts an exchange of the next range with one of its other home replicas (in turn).
+    fn anti_entropy_step(&mut self, out: &mut Vec<Effect>) {
+        let slots = self.ring.home_slots(self.id);
+        if slots.is_empty() {
+            return;
+        }
+        let slot = slots[(self.ae_cursor % slots.len() as u64) as usize];
+        let round = self.ae_cursor / slots.len() as u64;
+        self.ae_cursor += 1;
+        let peers: SmallVec<[NodeId; 4]> = self
+            .ring
+            .slot_replicas(slot)
+            .iter()
+            .copied()
+            .filter(|n| *n != self.id && self.is_reachable(*n))
+            .collect();
+        if peers.is_empty() {
+            return;
+        }
+        let peer = peers[(round % peers.len() as u64) as usize];
+        self.ae_stats.exchanges += 1;
+        out.push(Effect::Send {
+            to: Endpoint::Node(peer),
+            msg: Message::AeHashes {
+                slot,
+                level: 0,
+                hashes: vec![(0, self.tree_root(slot))],
+            },
+            disk: DiskOp::None,
+        });
+    }
+
+    fn on_ae_hashes(
+        &mut self,
+        from: Endpoint,
+        slot: u32,
+        level: u8,
+        hashes: Vec<(u32, u64)>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(ae) = &self.cfg.anti_entropy else {
+            return;
+        };
+        let depth = ae.depth;
+        self.ae_stats.hashes_compared += hashes.len() as u64;
+        let tree = self.trees.get(&slot);
+        let mine = |i: u32| tree.map(|t| t.hash_at(level as u32, i)).unwrap_or(0);
+        let differing: Vec<u32> = hashes
+            .iter()
+            .filter(|(i, h)| mine(*i) != *h)
+            .map(|(i, _)| *i)
+            .collect();
+        if differing.is_empty() {
+            return;
+        }
+        let msg = if level as u32 >= depth {
+            let keys = differing
+                .iter()
+                .flat_map(|leaf| tree.into_iter().flat_map(move |t| t.keys_in_leaf(*leaf)))
+                .map(|k| (k, merkle::versions_hash(self.stored(k))))
+                .collect();
+            Message::AeKeys {
+                slot,
+                leaves: differing,
+                keys,
+            }
+        } else {
+            let next = level + 1;
+            let hashes = differing
+                .iter()
+                .flat_map(|i| [2 * i, 2 * i + 1])
+                .map(|c| (c, tree.map(|t| t.hash_at(next as u32, c)).unwrap_or(0)))
+                .collect();
+            Message::AeHashes {
+                slot,
+                level: next,
+                hashes,
+            }
+        };
+        out.push(Effect::Send {
+            to: from,
+            msg,
+            disk: DiskOp::None,
+        });
+    }
+
+    fn on_ae_keys(
+        &mut self,
+        from: Endpoint,
+        slot: u32,
+        leaves: Vec<u32>,
+        theirs: Vec<(KeyId, u64)>,
+        out: &mut Vec<Effect>,
+    ) {
+        self.ae_stats.hashes_compared += theirs.len() as u64;
+        let mut mine: Vec<(KeyId, u64)> = match self.trees.get(&slot) {
+            Some(t) => leaves
+                .iter()
+                .flat_map(|l| t.keys_in_leaf(*l))
+                .map(|k| (k, 0))
+                .collect(),
+            None => Vec::new(),
+        };
+        for entry in mine.iter_mut() {
+            entry.1 = merkle::versions_hash(self.stored(entry.0));
+        }
+        mine.sort_unstable();
+        // Keys whose hashes differ, or that only one side holds.
+        let their_hash = |k: KeyId| theirs.iter().find(|(t, _)| *t == k).map(|(_, h)| *h);
+        let mut send: Vec<(KeyId, Versions)> = Vec::new();
+        for (k, h) in &mine {
+            if their_hash(*k) != Some(*h) {
+                send.push((*k, self.store.get(k).cloned().unwrap_or_default()));
+            }
+        }
+        let want: Vec<KeyId> = theirs
+            .iter()
+            .filter(|(k, h)| {
+                mine.binary_search_by_key(k, |(m, _)| *m)
+                    .map(|i| mine[i].1 != *h)
+                    .unwrap_or(true)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        if send.is_empty() && want.is_empty() {
+            return;
+        }
+        self.ae_stats.keys_transferred += send.len() as u64;
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::AeData {
+                slot,
+                entries: send,
+                want,
+            },
+            disk: DiskOp::Read,
+        });
+    }
+
+    fn on_ae_data(
+        &mut self,
+        from: Endpoint,
+        slot: u32,
+        entries: Vec<(KeyId, Versions)>,
+        want: Vec<KeyId>,
+        out: &mut Vec<Effect>,
+    ) {
+        for (key, versions) in &entries {
+            self.store_merge(*key, versions);
+        }
+        if want.is_empty() {
+            return;
+        }
+        let send: Vec<(KeyId, Versions)> = want
+            .iter()
+            .filter_map(|k| self.store.get(k).map(|vs| (*k, vs.clone())))
+            .collect();
+        if send.is_empty() {
+            return;
+        }
+        self.ae_stats.keys_transferred += send.len() as u64;
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::AeData {
+                slot,
+                entries: send,
+                want: Vec::new(),
+            },
+            disk: DiskOp::Read,
+        });
     }
 
     pub fn id(&self) -> NodeId {
@@ -130,11 +382,13 @@ impl Node {
     pub fn wipe_disk(&mut self) {
         self.store = FxHashMap::default();
         self.hints.clear();
+        self.trees = FxHashMap::default();
     }
 
     /// The process starts again: re-arm periodic work that survives on disk.
     pub fn restart(&mut self, out: &mut Vec<Effect>) {
         self.arm_scan(out);
+        self.arm_anti_entropy(true, out);
     }
 
     pub fn handle_message(
@@ -250,8 +504,7 @@ impl Node {
                     // A repair aimed at a fallback: its copy lives under a hint, not here.
                     None if op.is_none() && !self.ring.is_replica(key, self.id) => false,
                     _ => {
-                        let held = self.store.entry(key).or_default();
-                        self.cfg.quorum.rules.apply(held, &version);
+                        self.store_merge(key, std::slice::from_ref(&version));
                         true
                     }
                 };
@@ -282,8 +535,7 @@ impl Node {
             }),
             Message::Pong => {}
             Message::HintHandoff { key, versions } => {
-                let held = self.store.entry(key).or_default();
-                self.cfg.quorum.rules.reconcile_into(held, &versions);
+                self.store_merge(key, &versions);
                 out.push(Effect::Send {
                     to: from,
                     msg: Message::HintAck { key, versions },
@@ -296,6 +548,19 @@ impl Node {
                         .acknowledge(owner, key, &versions, self.cfg.quorum.rules);
                 }
             }
+            Message::AeHashes {
+                slot,
+                level,
+                hashes,
+            } => self.on_ae_hashes(from, slot, level, hashes, out),
+            Message::AeKeys { slot, leaves, keys } => {
+                self.on_ae_keys(from, slot, leaves, keys, out)
+            }
+            Message::AeData {
+                slot,
+                entries,
+                want,
+            } => self.on_ae_data(from, slot, entries, want, out),
             Message::GetReply { .. } | Message::PutReply { .. } => {
                 debug_assert!(false, "a node received a client reply");
             }
@@ -319,6 +584,10 @@ impl Node {
                 self.scan_armed = false;
                 self.hand_off_hints(out);
                 self.arm_scan(out);
+            }
+            Timer::AntiEntropy => {
+                self.anti_entropy_step(out);
+                self.arm_anti_entropy(false, out);
             }
             Timer::OpTimeout(_) | Timer::RepairWindow(_) => {
                 let done = self.coordinator.on_timer(timer, &self.cfg.quorum, out);

@@ -108,6 +108,8 @@ pub struct Observer {
     acked: Vec<Vec<AckedWrite>>,
     /// Per write id: (invoke µs, ack µs or u64::MAX while unacknowledged).
     write_times: Vec<(u64, u64)>,
+    /// Per key: when a client last started a write to it (µs), or u64::MAX if never.
+    last_write_start: Vec<u64>,
     judged_reads: u64,
     stale_reads: u64,
     /// versions_per_read[i] = successful reads that returned i versions (last bin is 4+).
@@ -129,6 +131,7 @@ impl Observer {
             context_reads: [0; 2],
             acked: (0..keys).map(|_| Vec::new()).collect(),
             write_times: Vec::new(),
+            last_write_start: vec![u64::MAX; keys as usize],
             judged_reads: 0,
             stale_reads: 0,
             versions_per_read: [0; 5],
@@ -136,6 +139,21 @@ impl Observer {
             t_visibility: Default::default(),
             interval: IntervalStats::new(),
             timeline: Vec::new(),
+        }
+    }
+
+    /// Whether a client started a write to `key` within `window` before `now`: replicas
+    /// of such a key may legitimately differ while the write is in flight.
+    pub fn written_recently(&self, key: KeyId, now: SimTime, window: SimTime) -> bool {
+        match self.last_write_start.get(key.index()) {
+            Some(&t) if t != u64::MAX => now.as_micros().saturating_sub(t) < window.as_micros(),
+            _ => false,
+        }
+    }
+
+    pub fn write_started(&mut self, key: KeyId, now: SimTime) {
+        if let Some(t) = self.last_write_start.get_mut(key.index()) {
+            *t = now.as_micros();
         }
     }
 

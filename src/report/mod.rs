@@ -29,11 +29,24 @@ pub struct Report {
     #[serde(flatten)]
     pub observed: ObserverSummary,
     pub handoff: HandoffSummary,
+    pub anti_entropy: AntiEntropySummary,
     pub durability: DurabilitySummary,
     pub convergence: ConvergenceSummary,
     pub messages: MessageSummary,
     /// One point per `metrics.timeline_interval_s`.
     pub timeline: Vec<TimelinePoint>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AntiEntropySummary {
+    /// Exchanges started (one key range with one other replica each).
+    pub exchanges: u64,
+    /// Tree-node and key hashes compared by the receiving sides.
+    pub hashes_compared: u64,
+    /// Keys whose versions were sent to repair a replica.
+    pub keys_transferred: u64,
+    /// Bytes of all anti-entropy messages.
+    pub bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -115,8 +128,28 @@ impl Report {
             handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
             handoff.backlog_at_end += node.hint_count() as u64;
         }
+        let mut anti_entropy = AntiEntropySummary {
+            exchanges: 0,
+            hashes_compared: 0,
+            keys_transferred: 0,
+            bytes: [
+                MessageKind::AeHashes,
+                MessageKind::AeKeys,
+                MessageKind::AeData,
+            ]
+            .iter()
+            .map(|k| m.bytes[*k as usize])
+            .sum(),
+        };
+        for node in sim.nodes() {
+            let a = node.anti_entropy_stats();
+            anti_entropy.exchanges += a.exchanges;
+            anti_entropy.hashes_compared += a.hashes_compared;
+            anti_entropy.keys_transferred += a.keys_transferred;
+        }
         Report {
             schema_version: SCHEMA_VERSION,
+            anti_entropy,
             faults: sim.resolved_faults().to_vec(),
             handoff,
             durability: sim.audit_durability(),

@@ -299,6 +299,7 @@ impl Driver {
                 let write = WriteId(self.next_write);
                 self.next_write += 1;
                 io.observer.write_invoked(write, io.now);
+                io.observer.write_started(key, io.now);
                 let entry = c.start_put(
                     io.now,
                     req,
@@ -313,6 +314,7 @@ impl Driver {
             }
             Stage::Write { write } => {
                 io.observer.write_invoked(write, io.now);
+                io.observer.write_started(key, io.now);
                 let entry = c.start_put(
                     io.now,
                     req,

@@ -1,0 +1,206 @@
+//! Merkle trees for anti-entropy (Dynamo §4.7), one per key range a node replicates.
+//!
+//! A key's contribution is a hash of (key, the set of versions held); a leaf is the XOR
+//! of the contributions of its keys and an inner node the XOR of its children (the
+//! "tictac" construction Riak adopted). XOR makes every update incremental: a write
+//! changes one leaf and its path to the root in O(depth), and never requires a rebuild.
+//! Two replicas holding the same versions have identical trees; an exchange compares
+//! roots, descends only into differing children, and at the leaves compares per-key
+//! hashes so that exactly the differing keys are transferred.
+
+use super::version::Version;
+use crate::engine::rng::mix64;
+use crate::ids::KeyId;
+use std::collections::BTreeSet;
+
+/// Order-independent hash of a set of versions (by write id); 0 for no versions.
+pub fn versions_hash(versions: &[Version]) -> u64 {
+    versions
+        .iter()
+        .fold(0, |acc, v| acc ^ mix64(v.write.0 ^ 0x5bd1_e995))
+}
+
+fn contribution(key: KeyId, set_hash: u64) -> u64 {
+    if set_hash == 0 {
+        0
+    } else {
+        mix64(mix64(key.0 as u64) ^ set_hash)
+    }
+}
+
+/// The leaf a key falls in, for a tree of `depth` levels below the root.
+pub fn leaf_of(key: KeyId, depth: u32) -> u32 {
+    (mix64(key.0 as u64 ^ 0xA5A5_A5A5) >> (64 - depth)) as u32
+}
+
+#[derive(Clone, Debug)]
+pub struct MerkleTree {
+    depth: u32,
+    /// Heap layout: index 1 is the root, children of i are 2i and 2i+1, leaves start at
+    /// 2^depth.
+    nodes: Vec<u64>,
+    /// Keys present, by leaf, for the leaf-level comparison.
+    keys: BTreeSet<(u32, KeyId)>,
+}
+
+impl MerkleTree {
+    pub fn new(depth: u32) -> MerkleTree {
+        let depth = depth.clamp(1, 24);
+        MerkleTree {
+            depth,
+            nodes: vec![0; 1 << (depth + 1)],
+            keys: BTreeSet::new(),
+        }
+    }
+
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    pub fn root(&self) -> u64 {
+        self.nodes[1]
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Hash of node `index` at `level` (0 = root, `depth` = leaves).
+    pub fn hash_at(&self, level: u32, index: u32) -> u64 {
+        let i = (1usize << level) + index as usize;
+        self.nodes.get(i).copied().unwrap_or(0)
+    }
+
+    /// A key's version set changed from `old` to `new` (hashes from `versions_hash`).
+    pub fn update(&mut self, key: KeyId, old: u64, new: u64) {
+        let delta = contribution(key, old) ^ contribution(key, new);
+        let leaf = leaf_of(key, self.depth);
+        if old == 0 && new != 0 {
+            self.keys.insert((leaf, key));
+        } else if old != 0 && new == 0 {
+            self.keys.remove(&(leaf, key));
+        }
+        if delta == 0 {
+            return;
+        }
+        let mut i = (1usize << self.depth) + leaf as usize;
+        while i >= 1 {
+            self.nodes[i] ^= delta;
+            i /= 2;
+        }
+    }
+
+    /// Keys held in `leaf`.
+    pub fn keys_in_leaf(&self, leaf: u32) -> impl Iterator<Item = KeyId> + '_ {
+        self.keys
+            .range((leaf, KeyId(0))..=(leaf, KeyId(u32::MAX)))
+            .map(|(_, k)| *k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{NodeId, WriteId};
+    use crate::node::version::VClock;
+    use std::collections::BTreeMap;
+
+    fn v(w: u64) -> Version {
+        Version {
+            write: WriteId(w),
+            clock: VClock::default().increment(NodeId(0), w, 10),
+            stamp_us: w,
+        }
+    }
+
+    type Store = BTreeMap<KeyId, Vec<Version>>;
+
+    fn build(store: &Store, depth: u32) -> MerkleTree {
+        let mut t = MerkleTree::new(depth);
+        for (k, vs) in store {
+            t.update(*k, 0, versions_hash(vs));
+        }
+        t
+    }
+
+    /// Runs the exchange descent between two trees and returns the keys whose data would
+    /// be transferred (the differing keys found at the leaves), and the hashes compared.
+    fn exchange(
+        a: &MerkleTree,
+        sa: &Store,
+        b: &MerkleTree,
+        sb: &Store,
+    ) -> (BTreeSet<KeyId>, usize) {
+        let mut frontier = vec![0u32];
+        let mut compared = 0;
+        for level in 0..=a.depth() {
+            compared += frontier.len();
+            let differing: Vec<u32> = frontier
+                .into_iter()
+                .filter(|i| a.hash_at(level, *i) != b.hash_at(level, *i))
+                .collect();
+            if level == a.depth() {
+                let mut keys = BTreeSet::new();
+                for leaf in differing {
+                    for k in a.keys_in_leaf(leaf).chain(b.keys_in_leaf(leaf)) {
+                        let ha = sa.get(&k).map(|v| versions_hash(v)).unwrap_or(0);
+                        let hb = sb.get(&k).map(|v| versions_hash(v)).unwrap_or(0);
+                        if ha != hb {
+                            keys.insert(k);
+                        }
+                    }
+                }
+                return (keys, compared);
+            }
+            frontier = differing.iter().flat_map(|i| [2 * i, 2 * i + 1]).collect();
+        }
+        (BTreeSet::new(), compared)
+    }
+
+    #[test]
+    fn trees_that_differ_in_k_keys_transfer_exactly_those_keys() {
+        let mut a: Store = (0..5_000).map(|k| (KeyId(k), vec![v(k as u64)])).collect();
+        let mut b = a.clone();
+        let changed = [KeyId(3), KeyId(777), KeyId(4_000)];
+        b.get_mut(&changed[0]).map(|vs| vs.push(v(10_000)));
+        a.remove(&changed[1]);
+        b.insert(changed[2], vec![v(20_000)]);
+        let (ta, tb) = (build(&a, 10), build(&b, 10));
+        assert_ne!(ta.root(), tb.root());
+        let (keys, compared) = exchange(&ta, &a, &tb, &b);
+        assert_eq!(keys, changed.into_iter().collect());
+        assert!(
+            compared < 100,
+            "descended only into differing subtrees: {compared} hashes"
+        );
+        // Identical stores: equal roots, nothing to transfer.
+        let (keys, compared) = exchange(&ta, &a, &build(&a, 10), &a);
+        assert!(keys.is_empty());
+        assert_eq!(compared, 1);
+    }
+
+    #[test]
+    fn incremental_updates_equal_a_rebuild() {
+        let mut store: Store = BTreeMap::new();
+        let mut tree = MerkleTree::new(8);
+        for step in 0..3_000u64 {
+            let key = KeyId((mix64(step) % 400) as u32);
+            let old = store.get(&key).map(|vs| versions_hash(vs)).unwrap_or(0);
+            let entry = store.entry(key).or_default();
+            if step % 7 == 0 {
+                entry.clear();
+            } else {
+                entry.push(v(step));
+            }
+            let new = versions_hash(entry);
+            tree.update(key, old, new);
+            if entry.is_empty() {
+                store.remove(&key);
+            }
+        }
+        let rebuilt = build(&store, 8);
+        assert_eq!(tree.root(), rebuilt.root());
+        assert_eq!(tree.nodes, rebuilt.nodes);
+        assert_eq!(tree.keys, rebuilt.keys);
+    }
+}
