@@ -8,7 +8,7 @@
 //! list is the walk clockwise from its slot collecting distinct nodes; it is precomputed per
 //! slot, with fallbacks past the first N for sloppy quorum.
 
-use crate::engine::rng::{SimRng, below};
+use crate::engine::rng::SimRng;
 use crate::ids::{DcId, KeyId, NodeId};
 use crate::scenario::{PartitionStrategy, Partitioning};
 use md5::{Digest, Md5};
@@ -60,7 +60,7 @@ impl Ring {
         // (slot owners in ring order, how a key position maps to its starting slot)
         let (slot_owner, key_slot): (Vec<NodeId>, Vec<u32>) = match p.strategy {
             PartitionStrategy::EqualPartitions => {
-                let owners = balanced_shuffle(node_count, p.partitions as usize, rng);
+                let owners = striped_owners(node_dc, p.partitions as usize);
                 let key_slot = (0..keys)
                     .map(|k| partition_of(key_position(KeyId(k)), p.partitions))
                     .collect();
@@ -177,14 +177,22 @@ impl Ring {
     }
 }
 
-/// `count` slots with owners spread as evenly as possible, in a seeded random order.
-fn balanced_shuffle(nodes: usize, count: usize, rng: &mut SimRng) -> Vec<NodeId> {
-    let mut owners: Vec<NodeId> = (0..count).map(|i| NodeId((i % nodes) as u32)).collect();
-    for i in (1..owners.len()).rev() {
-        let j = below(rng, i as u64 + 1) as usize;
-        owners.swap(i, j);
+/// Strategy 3's placement: partitions dealt to nodes in turn, the nodes ordered so that
+/// consecutive ones alternate datacenters (east-0, west-0, east-1, west-1, ...). Every node
+/// owns Q/S partitions (give or take one) and, since a preference list walks consecutive
+/// partitions, is a replica of about N*Q/S: the even spread that makes strategy 3 balance
+/// best (Dynamo §6.2).
+fn striped_owners(node_dc: &[DcId], count: usize) -> Vec<NodeId> {
+    let dcs = node_dc.iter().map(|d| d.index() + 1).max().unwrap_or(1);
+    let mut per_dc: Vec<Vec<NodeId>> = vec![Vec::new(); dcs];
+    for (n, d) in node_dc.iter().enumerate() {
+        per_dc[d.index()].push(NodeId(n as u32));
     }
-    owners
+    let longest = per_dc.iter().map(Vec::len).max().unwrap_or(0);
+    let order: Vec<NodeId> = (0..longest)
+        .flat_map(|i| per_dc.iter().filter_map(move |nodes| nodes.get(i).copied()))
+        .collect();
+    (0..count).map(|p| order[p % order.len()]).collect()
 }
 
 struct WalkScratch {

@@ -95,6 +95,8 @@ pub struct Simulation {
     converged_at: Option<SimTime>,
     /// How long after a write started its replicas may differ without counting as divergent.
     settle: SimTime,
+    /// Per node: replica reads and writes it served (its storage load).
+    node_requests: Vec<u64>,
 }
 
 impl Simulation {
@@ -231,6 +233,7 @@ impl Simulation {
             last_tick: SimTime::ZERO,
             last_fault_end: None,
             converged_at: None,
+            node_requests: vec![0; node_count],
             settle: SimTime::from_ms_f64(
                 scenario.workload.request_timeout_ms() + rep.read_repair_window_ms,
             ),
@@ -305,6 +308,11 @@ impl Simulation {
         &self.ring
     }
 
+    /// Replica requests each node served.
+    pub fn node_requests(&self) -> &[u64] {
+        &self.node_requests
+    }
+
     pub fn node_names(&self) -> &[String] {
         &self.names
     }
@@ -373,6 +381,12 @@ impl Simulation {
                 to: Endpoint::Node(node),
                 msg,
             } => {
+                if matches!(
+                    msg,
+                    Message::ReplicaRead { .. } | Message::ReplicaWrite { op: Some(_), .. }
+                ) {
+                    self.node_requests[node.index()] += 1;
+                }
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);

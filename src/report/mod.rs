@@ -32,9 +32,55 @@ pub struct Report {
     pub anti_entropy: AntiEntropySummary,
     pub durability: DurabilitySummary,
     pub convergence: ConvergenceSummary,
+    pub load_balance: LoadBalance,
     pub messages: MessageSummary,
     /// One point per `metrics.timeline_interval_s`.
     pub timeline: Vec<TimelinePoint>,
+}
+
+/// How evenly work and data spread over nodes (Dynamo §6.2).
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadBalance {
+    /// Replica reads and writes served per node.
+    pub requests_per_node_mean: f64,
+    pub requests_per_node_max: u64,
+    /// Dynamo's load-balancing efficiency: mean / max requests per node (1 = perfect).
+    pub request_efficiency: Option<f64>,
+    /// Nodes whose request load is more than 15% away from the mean ("out of balance").
+    pub nodes_out_of_balance: u64,
+    /// Keys stored per node (as home replica) at the end.
+    pub keys_per_node_mean: f64,
+    pub keys_per_node_max: u64,
+    pub key_efficiency: Option<f64>,
+}
+
+impl LoadBalance {
+    pub fn from_counts(requests: &[u64], keys: &[u64]) -> LoadBalance {
+        let mean = |v: &[u64]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<u64>() as f64 / v.len() as f64
+            }
+        };
+        let max = |v: &[u64]| v.iter().copied().max().unwrap_or(0);
+        let efficiency = |v: &[u64]| (max(v) > 0).then(|| mean(v) / max(v) as f64);
+        let request_mean = mean(requests);
+        LoadBalance {
+            requests_per_node_mean: request_mean,
+            requests_per_node_max: max(requests),
+            request_efficiency: efficiency(requests),
+            nodes_out_of_balance: requests
+                .iter()
+                .filter(|r| {
+                    request_mean > 0.0 && ((**r as f64 - request_mean).abs() / request_mean) > 0.15
+                })
+                .count() as u64,
+            keys_per_node_mean: mean(keys),
+            keys_per_node_max: max(keys),
+            key_efficiency: efficiency(keys),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -158,6 +204,13 @@ impl Report {
                 time_to_converge_s: sim.time_to_converge_s(),
             },
             timeline: sim.observer().timeline().to_vec(),
+            load_balance: LoadBalance::from_counts(
+                sim.node_requests(),
+                &sim.nodes()
+                    .iter()
+                    .map(|n| n.key_count() as u64)
+                    .collect::<Vec<_>>(),
+            ),
             scenario: sim.scenario().clone(),
             seed: sim.scenario().seed,
             digest: format!("{:016x}", sim.digest()),
