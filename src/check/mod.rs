@@ -1,11 +1,11 @@
 //! `dynasim check`: rerun seeded scenarios in-process and compare each new report with a
 //! committed baseline report, so that CI fails when a change makes availability, staleness
 //! or durability worse (tolerance mode) or changes anything at all (exact mode: the runs are
-//! deterministic, so the committed reports must match the code byte for byte in meaning).
+//! deterministic, so the committed reports must match the code exactly).
 //! `--update` rewrites the baselines from the current code instead.
 //!
-//! Flow: raw arguments -> a validated `Plan` (every input problem is found before anything
-//! runs, and is exit 2) -> one job per scenario, several at once with `--jobs` -> outcomes
+//! Flow: raw arguments -> a validated `Plan` (every problem with the input files is found
+//! before anything runs, and is exit 2) -> one job per scenario, several at once with `--jobs` -> outcomes
 //! printed, and written as JUnit, in file-name order whatever the number of jobs.
 //! Exit codes: 0 pass, 1 regression (or a run that crashed), 2 bad input or an output that
 //! could not be written.
