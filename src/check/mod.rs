@@ -184,7 +184,13 @@ impl Plan {
         let mode = if args.update {
             Mode::Update
         } else if args.tolerance.is_some() || !args.tols.is_empty() {
-            Mode::Tolerance(tolerances(args.tolerance.as_deref(), &args.tols)?)
+            // On error, go on to report the scenarios' and baselines' problems too.
+            tolerances(args.tolerance.as_deref(), &args.tols)
+                .map(Mode::Tolerance)
+                .unwrap_or_else(|e| {
+                    errors.extend(e);
+                    Mode::Exact
+                })
         } else {
             Mode::Exact
         };
