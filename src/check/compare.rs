@@ -341,6 +341,14 @@ mod tests {
         flatten(&v)
     }
 
+    fn bounds(flags: &[&str]) -> Tolerances {
+        let rules = flags
+            .iter()
+            .map(|f| parse_flag(f).expect("valid"))
+            .collect();
+        Tolerances::new(vec![], rules).expect("valid")
+    }
+
     #[test]
     fn flattens_to_dotted_paths_with_list_indexes() {
         let l = leaves(json!({"a": {"b": 1, "c": [{"d": 2.5}, {"d": null}]}, "e": [], "f": "x"}));
@@ -385,19 +393,11 @@ mod tests {
             json!({"availability": {"read": 0.998, "write": 0.5}, "consistency": {"stale_read_fraction": 0.0},
                               "latency_ms": {"read": {"p999": 120.0}}, "ops": {"read": {"ok": 3}}, "scenario": {"seed": 2}}),
         );
-        let flags = [
+        let t = bounds(&[
             "availability.read=0.001",
             "consistency.stale_read_fraction=0",
             "latency_ms.*.p999=10",
-        ];
-        let t = Tolerances::new(
-            vec![],
-            flags
-                .iter()
-                .map(|f| parse_flag(f).expect("valid"))
-                .collect(),
-        )
-        .expect("valid");
+        ]);
         let rows = tolerance(&b, &n, &t).expect("judged");
         let got: Vec<(&str, bool)> = rows
             .iter()
@@ -420,21 +420,13 @@ mod tests {
     fn tolerance_fails_a_lost_metric_and_rejects_bounds_on_nothing() {
         let b = leaves(json!({"availability": {"read": 1.0}, "events": 5}));
         let n = leaves(json!({"availability": {"read": null}}));
-        let t = Tolerances::new(
-            vec![],
-            vec![parse_flag("availability.read=0.5").expect("valid")],
-        )
-        .expect("valid");
+        let t = bounds(&["availability.read=0.5"]);
         let rows = tolerance(&b, &n, &t).expect("judged");
         assert_eq!(
             rows.iter().map(|r| r.verdict.clone()).collect::<Vec<_>>(),
             [Verdict::Missing, Verdict::Missing]
         );
-        let t = Tolerances::new(
-            vec![],
-            vec![parse_flag("availability.raed=0.5").expect("valid")],
-        )
-        .expect("valid");
+        let t = bounds(&["availability.raed=0.5"]);
         let e = tolerance(&b, &n, &t).expect_err("typo");
         assert!(
             e[0].contains("`availability.raed` matches no metric"),

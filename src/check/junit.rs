@@ -74,40 +74,29 @@ pub fn render(outcomes: &[Outcome]) -> String {
         let classname = escape(&format!("dynasim.{}", outcome.name));
         for case in cases {
             let name = escape(&case.name);
-            match &case.result {
-                CaseResult::Pass => {
-                    let _ = writeln!(
-                        out,
-                        r#"    <testcase classname="{classname}" name="{name}"/>"#
-                    );
-                }
-                CaseResult::Failure { message, body } => {
-                    let _ = writeln!(
-                        out,
-                        r#"    <testcase classname="{classname}" name="{name}">"#
-                    );
-                    let _ = writeln!(
-                        out,
-                        r#"      <failure type="regression" message="{}">{}</failure>"#,
-                        escape(message),
-                        escape(body)
-                    );
-                    let _ = writeln!(out, "    </testcase>");
-                }
-                CaseResult::Error { kind, message } => {
-                    let _ = writeln!(
-                        out,
-                        r#"    <testcase classname="{classname}" name="{name}">"#
-                    );
-                    let _ = writeln!(
-                        out,
-                        r#"      <error type="{kind}" message="{}">{}</error>"#,
-                        escape(message),
-                        escape(message)
-                    );
-                    let _ = writeln!(out, "    </testcase>");
-                }
-            }
+            let inner = match &case.result {
+                CaseResult::Pass => None,
+                CaseResult::Failure { message, body } => Some(format!(
+                    r#"<failure type="regression" message="{}">{}</failure>"#,
+                    escape(message),
+                    escape(body)
+                )),
+                CaseResult::Error { kind, message } => Some(format!(
+                    r#"<error type="{kind}" message="{}">{}</error>"#,
+                    escape(message),
+                    escape(message)
+                )),
+            };
+            let _ = match inner {
+                None => writeln!(
+                    out,
+                    r#"    <testcase classname="{classname}" name="{name}"/>"#
+                ),
+                Some(inner) => writeln!(
+                    out,
+                    "    <testcase classname=\"{classname}\" name=\"{name}\">\n      {inner}\n    </testcase>"
+                ),
+            };
         }
         let _ = writeln!(out, "  </testsuite>");
     }
