@@ -31,6 +31,8 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Rerun scenarios and compare with their baseline reports (exit 0 pass, 1 regression, 2 bad input).
+    Check(crate::check::CheckArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -71,6 +73,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Check(args) => crate::check::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@
 //! - `scenario`: the scenario file format and validation;
 //! - `engine`: time, the event queue, seeded random streams and samplers.
 
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod faults;

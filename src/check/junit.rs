@@ -1,0 +1,242 @@
+//! JUnit XML for CI systems: `testsuites` > one `testsuite` per scenario > one `testcase`
+//! per judged metric (the digest first in exact mode; the embedded scenario's fields as one
+//! case named `scenario`). A regression is a `<failure>`; a scenario that could not be
+//! judged (bad input, a crashed run) is an `<error>`. No timings: the file is a function of
+//! the outcomes, like every other output of a check.
+
+use super::compare::{Row, SCENARIO_PREFIX, show};
+use super::{Outcome, Status};
+use std::fmt::Write;
+
+/// How many differing scenario fields one `scenario` case lists.
+const SCENARIO_FIELDS_LISTED: usize = 20;
+
+struct Case {
+    name: String,
+    result: CaseResult,
+}
+
+enum CaseResult {
+    Pass,
+    Failure { message: String, body: String },
+    Error { kind: &'static str, message: String },
+}
+
+pub fn render(outcomes: &[Outcome]) -> String {
+    let suites: Vec<(&Outcome, Vec<Case>)> =
+        outcomes.iter().map(|o| (o, cases(&o.status))).collect();
+    let count = |pred: fn(&CaseResult) -> bool| {
+        suites
+            .iter()
+            .flat_map(|(_, c)| c)
+            .filter(|c| pred(&c.result))
+            .count()
+    };
+    let tests: usize = suites.iter().map(|(_, c)| c.len()).sum();
+    let failures = count(|r| matches!(r, CaseResult::Failure { .. }));
+    let errors = count(|r| matches!(r, CaseResult::Error { .. }));
+
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        r#"<testsuites name="dynasim check" tests="{tests}" failures="{failures}" errors="{errors}">"#
+    );
+    for (outcome, cases) in &suites {
+        let failures = cases
+            .iter()
+            .filter(|c| matches!(c.result, CaseResult::Failure { .. }))
+            .count();
+        let errors = cases
+            .iter()
+            .filter(|c| matches!(c.result, CaseResult::Error { .. }))
+            .count();
+        let _ = writeln!(
+            out,
+            r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="{errors}" skipped="0">"#,
+            escape(&outcome.name),
+            cases.len()
+        );
+        let _ = writeln!(out, "    <properties>");
+        for (name, value) in [
+            ("scenario", outcome.scenario_path.display().to_string()),
+            ("baseline", outcome.baseline_path.display().to_string()),
+            ("seed", outcome.seed.to_string()),
+            ("mode", outcome.mode.to_string()),
+        ] {
+            let _ = writeln!(
+                out,
+                r#"      <property name="{name}" value="{}"/>"#,
+                escape(&value)
+            );
+        }
+        let _ = writeln!(out, "    </properties>");
+        let classname = escape(&format!("dynasim.{}", outcome.name));
+        for case in cases {
+            let name = escape(&case.name);
+            let inner = match &case.result {
+                CaseResult::Pass => None,
+                CaseResult::Failure { message, body } => Some(format!(
+                    r#"<failure type="regression" message="{}">{}</failure>"#,
+                    escape(message),
+                    escape(body)
+                )),
+                CaseResult::Error { kind, message } => Some(format!(
+                    r#"<error type="{kind}" message="{}">{}</error>"#,
+                    escape(message),
+                    escape(message)
+                )),
+            };
+            let _ = match inner {
+                None => writeln!(
+                    out,
+                    r#"    <testcase classname="{classname}" name="{name}"/>"#
+                ),
+                Some(inner) => writeln!(
+                    out,
+                    "    <testcase classname=\"{classname}\" name=\"{name}\">\n      {inner}\n    </testcase>"
+                ),
+            };
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn cases(status: &Status) -> Vec<Case> {
+    match status {
+        Status::Compared(c) => rows_to_cases(&c.rows),
+        Status::Updated(_) => vec![Case {
+            name: "update".into(),
+            result: CaseResult::Pass,
+        }],
+        Status::BadInput(message) => {
+            vec![Case {
+                name: "check".into(),
+                result: CaseResult::Error {
+                    kind: "bad input",
+                    message: message.clone(),
+                },
+            }]
+        }
+        Status::Crashed(message) => {
+            vec![Case {
+                name: "run".into(),
+                result: CaseResult::Error {
+                    kind: "crash",
+                    message: message.clone(),
+                },
+            }]
+        }
+    }
+}
+
+/// One case per row, except the embedded scenario's rows, which make one case together at
+/// the place of the first.
+fn rows_to_cases(rows: &[Row]) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut scenario_case: Option<usize> = None;
+    let mut scenario_failed: Vec<&Row> = Vec::new();
+    for row in rows {
+        if row.metric.starts_with(SCENARIO_PREFIX) {
+            scenario_case.get_or_insert_with(|| {
+                cases.push(Case {
+                    name: "scenario".into(),
+                    result: CaseResult::Pass,
+                });
+                cases.len() - 1
+            });
+            if !row.verdict.passed() {
+                scenario_failed.push(row);
+            }
+            continue;
+        }
+        let result = if row.verdict.passed() {
+            CaseResult::Pass
+        } else {
+            let (baseline, now) = (show(row.baseline.as_ref()), show(row.now.as_ref()));
+            let delta = row.delta().unwrap_or_else(|| "n/a".into());
+            CaseResult::Failure {
+                message: format!(
+                    "{}: baseline {baseline}, now {now}, delta {delta}",
+                    row.verdict
+                ),
+                body: format!(
+                    "baseline: {baseline}\nnow: {now}\ndelta: {delta}\nverdict: {}\n",
+                    row.verdict
+                ),
+            }
+        };
+        cases.push(Case {
+            name: row.metric.clone(),
+            result,
+        });
+    }
+    if let (Some(i), Some(first)) = (scenario_case, scenario_failed.first()) {
+        let mut body = String::new();
+        for row in scenario_failed.iter().take(SCENARIO_FIELDS_LISTED) {
+            let _ = writeln!(
+                body,
+                "{}: {} -> {}",
+                row.metric,
+                show(row.baseline.as_ref()),
+                show(row.now.as_ref())
+            );
+        }
+        if scenario_failed.len() > SCENARIO_FIELDS_LISTED {
+            let _ = writeln!(
+                body,
+                "... and {} more",
+                scenario_failed.len() - SCENARIO_FIELDS_LISTED
+            );
+        }
+        cases[i].result = CaseResult::Failure {
+            message: format!(
+                "the baseline was made from a different scenario: {} field(s) differ, first {}: {} -> {}",
+                scenario_failed.len(),
+                first.metric,
+                show(first.baseline.as_ref()),
+                show(first.now.as_ref())
+            ),
+            body,
+        };
+    }
+    cases
+}
+
+/// Escapes text for XML attribute values and content. Characters XML 1.0 cannot carry at
+/// all (most control characters) become U+FFFD; line breaks and tabs become character
+/// references so that attribute values keep them.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_quotes_and_control_characters() {
+        assert_eq!(
+            escape(r#"a<b & "c" 'd'>"#),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+        assert_eq!(escape("x\ny\u{1}"), "x&#10;y\u{FFFD}");
+    }
+}

@@ -1,0 +1,512 @@
+//! `dynasim check`: rerun seeded scenarios in-process and compare each new report with a
+//! committed baseline report, so that CI fails when a change makes availability, staleness
+//! or durability worse (tolerance mode) or changes anything at all (exact mode: the runs are
+//! deterministic, so the committed reports must match the code exactly).
+//! `--update` rewrites the baselines from the current code instead.
+//!
+//! Flow: raw arguments -> a validated `Plan` (every problem with the input files is found
+//! before anything runs, and is exit 2) -> one job per scenario, several at once with `--jobs` -> outcomes
+//! printed, and written as JUnit, in file-name order whatever the number of jobs.
+//! Exit codes: 0 pass, 1 regression (or a run that crashed), 2 bad input or an output that
+//! could not be written.
+
+mod compare;
+mod junit;
+mod table;
+mod tolerance;
+
+use crate::cli::Failure;
+use crate::report::{Report, write_atomic};
+use crate::scenario::{Scenario, load_file};
+use crate::sim::Simulation;
+use compare::{Leaves, Row, flatten};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use tolerance::Tolerances;
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["scenarios", "all"])))]
+pub struct CheckArgs {
+    /// Scenario files, each checked against REPORTS/<its name>/report.json (or --baseline).
+    #[arg(value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// The baseline report for a single SCENARIO.
+    #[arg(long, value_name = "REPORT", conflicts_with = "all")]
+    pub baseline: Option<PathBuf>,
+    /// Check every *.json scenario in DIR, in file-name order.
+    #[arg(long, value_name = "DIR")]
+    pub all: Option<PathBuf>,
+    /// Where the baselines live: the report of scenario X is DIR/X/report.json.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Tolerance mode: per-metric bounds from a JSON file (see docs/regression.md).
+    #[arg(long, value_name = "FILE")]
+    pub tolerance: Option<PathBuf>,
+    /// Tolerance mode: METRIC may worsen by at most BOUND (repeatable; `*` matches one
+    /// path segment, e.g. latency_ms.*.p999=5).
+    #[arg(long = "tol", value_name = "METRIC=BOUND")]
+    pub tols: Vec<String>,
+    /// Rewrite the baseline reports from the current run instead of comparing (bless).
+    #[arg(long, conflicts_with_all = ["tolerance", "tols", "junit"])]
+    pub update: bool,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Show every judged row, not only the failing ones.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Check up to J scenarios at once (the output order does not depend on J).
+    #[arg(short, long, value_name = "J", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+}
+
+/// One finished run: the world at its end and its report, serialized once.
+pub struct Run {
+    pub sim: Simulation,
+    pub report: Report,
+    pub json: String,
+}
+
+/// Runs a validated scenario to its end.
+pub fn run_scenario(scenario: &Scenario) -> Run {
+    let mut sim = Simulation::new(scenario);
+    sim.run();
+    let report = Report::from_simulation(&sim);
+    let json = report.to_json();
+    Run { sim, report, json }
+}
+
+/// Writes every artifact of a scenario's report folder from a run: report.json today; the
+/// place to add summary.md and plots, so that `check --update` regenerates them all.
+pub fn write_report_dir(run: &Run, out_dir: &Path) -> Result<(), Failure> {
+    let path = out_dir.join("report.json");
+    write_atomic(&path, run.json.as_bytes()).map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot write {}: {e}", path.display()),
+    })
+}
+
+/// Loads and runs a scenario file and writes its report folder.
+pub fn regenerate(scenario_path: &Path, out_dir: &Path) -> Result<Run, Failure> {
+    let scenario = load_file(scenario_path, &[])?;
+    let run = run_scenario(&scenario);
+    write_report_dir(&run, out_dir)?;
+    Ok(run)
+}
+
+/// The `check` command.
+pub fn run(args: CheckArgs) -> Result<(), Failure> {
+    let plan = Plan::from_args(args).map_err(|errors| Failure {
+        code: 2,
+        message: errors.join("\n"),
+    })?;
+    let outcomes = execute(&plan);
+    if let Some(path) = &plan.junit {
+        write_atomic(path, junit::render(&outcomes).as_bytes()).map_err(|e| Failure {
+            code: 2,
+            message: format!("cannot write the JUnit file {}: {e}", path.display()),
+        })?;
+    }
+    let count = |pred: fn(&Status) -> bool| outcomes.iter().filter(|o| pred(&o.status)).count();
+    let bad_input = count(|s| matches!(s, Status::BadInput(_)));
+    let failed = count(|s| !s.passed() && !matches!(s, Status::BadInput(_)));
+    let total = outcomes.len();
+    let summary = if matches!(plan.mode, Mode::Update) {
+        format!(
+            "check: {} of {total} baseline(s) updated",
+            total - bad_input
+        )
+    } else {
+        format!(
+            "check: {total} scenario(s): {} passed, {failed} failed, {bad_input} not judged (bad input)",
+            total - failed - bad_input
+        )
+    };
+    let _ = writeln!(std::io::stdout().lock(), "{summary}");
+    if bad_input > 0 {
+        Err(Failure {
+            code: 2,
+            message: format!("{bad_input} of {total} scenario(s) could not be checked (see above)"),
+        })
+    } else if failed > 0 {
+        Err(Failure {
+            code: 1,
+            message: format!("regression: {failed} of {total} scenario(s) failed (see above)"),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The validated form of the arguments: every scenario loaded, every baseline parsed.
+struct Plan {
+    targets: Vec<Target>,
+    mode: Mode,
+    verbose: bool,
+    jobs: usize,
+    junit: Option<PathBuf>,
+}
+
+enum Mode {
+    Exact,
+    Tolerance(Tolerances),
+    Update,
+}
+
+impl Mode {
+    fn name(&self) -> &'static str {
+        match self {
+            Mode::Exact => "exact",
+            Mode::Tolerance(_) => "tolerance",
+            Mode::Update => "update",
+        }
+    }
+}
+
+struct Target {
+    scenario_path: PathBuf,
+    scenario: Scenario,
+    baseline_path: PathBuf,
+    /// Where `--update` writes: the whole report folder, or only the `--baseline` file.
+    update_folder: Option<PathBuf>,
+    /// The parsed baseline; `None` only when updating and there is none yet.
+    baseline: Option<Value>,
+}
+
+impl Plan {
+    fn from_args(args: CheckArgs) -> Result<Plan, Vec<String>> {
+        let mut errors = Vec::new();
+        let mode = if args.update {
+            Mode::Update
+        } else if args.tolerance.is_some() || !args.tols.is_empty() {
+            // On error, go on to report the scenarios' and baselines' problems too.
+            tolerances(args.tolerance.as_deref(), &args.tols)
+                .map(Mode::Tolerance)
+                .unwrap_or_else(|e| {
+                    errors.extend(e);
+                    Mode::Exact
+                })
+        } else {
+            Mode::Exact
+        };
+        let paths = match &args.all {
+            Some(dir) => scenario_files(dir)?,
+            None => args.scenarios,
+        };
+        if args.baseline.is_some() && paths.len() != 1 {
+            return Err(vec![format!(
+                "--baseline compares one scenario with one report, but {} scenarios were given; \
+                 without --baseline each is checked against {}/<name>/report.json",
+                paths.len(),
+                args.reports.display()
+            )]);
+        }
+        let mut targets = Vec::new();
+        let mut owners: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+        for scenario_path in paths {
+            let scenario = match load_file(&scenario_path, &[]) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
+            let (baseline_path, update_folder) = match &args.baseline {
+                Some(file) => (file.clone(), None),
+                None => {
+                    let folder = args.reports.join(&scenario.name);
+                    (folder.join("report.json"), Some(folder))
+                }
+            };
+            if let Some(other) = owners.insert(baseline_path.clone(), scenario_path.clone()) {
+                errors.push(format!(
+                    "{} and {} are both named {:?}, so they would share the report {}; give each scenario its own name",
+                    other.display(),
+                    scenario_path.display(),
+                    scenario.name,
+                    baseline_path.display()
+                ));
+            }
+            let baseline = match read_baseline(&baseline_path) {
+                Ok(v) => Some(v),
+                Err(_) if args.update => None,
+                Err(e) => {
+                    errors.push(format!(
+                        "{e} (to create it from the current code, run the same check with --update)"
+                    ));
+                    None
+                }
+            };
+            targets.push(Target {
+                scenario_path,
+                scenario,
+                baseline_path,
+                update_folder,
+                baseline,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Plan {
+            targets,
+            mode,
+            verbose: args.verbose,
+            jobs: usize::from(args.jobs),
+            junit: args.junit,
+        })
+    }
+}
+
+fn tolerances(file: Option<&Path>, flags: &[String]) -> Result<Tolerances, Vec<String>> {
+    let mut errors = Vec::new();
+    let file_rules = match file {
+        None => Vec::new(),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => {
+                tolerance::parse_file(&text, &path.display().to_string()).unwrap_or_else(|e| {
+                    errors.extend(e);
+                    Vec::new()
+                })
+            }
+            Err(e) => {
+                errors.push(format!(
+                    "{}: cannot read the tolerance file: {e}",
+                    path.display()
+                ));
+                Vec::new()
+            }
+        },
+    };
+    let flag_rules: Vec<_> = flags
+        .iter()
+        .filter_map(|f| tolerance::parse_flag(f).map_err(|e| errors.push(e)).ok())
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Tolerances::new(file_rules, flag_rules)
+}
+
+/// The `*.json` files of a folder, sorted by file name.
+fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![format!(
+            "{}: cannot list the scenario folder: {e}",
+            dir.display()
+        )]
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| {
+                vec![format!(
+                    "{}: cannot list the scenario folder: {e}",
+                    dir.display()
+                )]
+            })?
+            .path();
+        if path.extension().is_some_and(|x| x == "json") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if files.is_empty() {
+        return Err(vec![format!(
+            "{}: no *.json scenario files in this folder",
+            dir.display()
+        )]);
+    }
+    Ok(files)
+}
+
+fn read_baseline(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the baseline report: {e}", path.display()))?;
+    match serde_json::from_str(&text) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(format!(
+            "{}: the baseline report is not a JSON object",
+            path.display()
+        )),
+        Err(e) => Err(format!(
+            "{}: the baseline report is not valid JSON (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )),
+    }
+}
+
+/// What became of one scenario.
+struct Outcome {
+    name: String,
+    seed: u64,
+    scenario_path: PathBuf,
+    baseline_path: PathBuf,
+    mode: &'static str,
+    status: Status,
+}
+
+enum Status {
+    Compared(Comparison),
+    Updated(Update),
+    /// Could not be judged (exit 2): a bound on no metric, a report that could not be written.
+    BadInput(String),
+    /// The simulator panicked (an assertion): a failure of the code under test.
+    Crashed(String),
+}
+
+impl Status {
+    fn passed(&self) -> bool {
+        match self {
+            Status::Compared(c) => c.failures() == 0,
+            Status::Updated(_) => true,
+            Status::BadInput(_) | Status::Crashed(_) => false,
+        }
+    }
+}
+
+struct Comparison {
+    tolerance: bool,
+    rows: Vec<Row>,
+    /// Context worth a line, e.g. a tolerance baseline made from a different scenario.
+    note: Option<String>,
+}
+
+impl Comparison {
+    fn failures(&self) -> usize {
+        self.rows.iter().filter(|r| !r.verdict.passed()).count()
+    }
+}
+
+struct Update {
+    /// Leaves that differ from the previous baseline; `None` when there was none.
+    changed: Option<usize>,
+    digest_before: Option<String>,
+    digest_now: String,
+}
+
+/// Runs every target on `plan.jobs` threads and prints each outcome as soon as all the
+/// outcomes before it in file-name order are printed.
+fn execute(plan: &Plan) -> Vec<Outcome> {
+    let n = plan.targets.len();
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel();
+    let mut slots: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..plan.jobs.min(n) {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(target) = plan.targets.get(index) else {
+                        break;
+                    };
+                    if sender.send((index, check_one(plan, target))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut printed = 0;
+        for (index, outcome) in receiver {
+            slots[index] = Some(outcome);
+            while let Some(Some(outcome)) = slots.get(printed) {
+                let _ = write!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    table::render(outcome, plan.verbose)
+                );
+                printed += 1;
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+fn check_one(plan: &Plan, target: &Target) -> Outcome {
+    let status = match catch_unwind(AssertUnwindSafe(|| run_scenario(&target.scenario))) {
+        Ok(run) => judge(plan, target, &run),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            Status::Crashed(format!(
+                "the simulation panicked: {message}; reproduce with `dynasim run {}` (seed {})",
+                target.scenario_path.display(),
+                target.scenario.seed
+            ))
+        }
+    };
+    Outcome {
+        name: target.scenario.name.clone(),
+        seed: target.scenario.seed,
+        scenario_path: target.scenario_path.clone(),
+        baseline_path: target.baseline_path.clone(),
+        mode: plan.mode.name(),
+        status,
+    }
+}
+
+fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
+    let now = match serde_json::from_str::<Value>(&run.json) {
+        Ok(doc) => flatten(&doc),
+        Err(e) => return Status::Crashed(format!("the new report is not valid JSON: {e}")),
+    };
+    let baseline = target.baseline.as_ref().map(flatten);
+    match (&plan.mode, baseline) {
+        (Mode::Update, baseline) => update(target, run, &now, baseline.as_ref()),
+        (Mode::Exact, Some(baseline)) => {
+            Status::Compared(Comparison { tolerance: false, rows: compare::exact(&baseline, &now), note: None })
+        }
+        (Mode::Tolerance(t), Some(baseline)) => match compare::tolerance(&baseline, &now, t) {
+            Ok(rows) => Status::Compared(Comparison {
+                tolerance: true,
+                rows,
+                note: compare::scenario_difference(&baseline, &now).map(|d| {
+                    format!("the baseline was made from a different scenario ({d}); its metrics are judged anyway")
+                }),
+            }),
+            Err(errors) => Status::BadInput(errors.join("\n")),
+        },
+        // The plan refuses to compare without a baseline.
+        (_, None) => Status::BadInput(format!("{}: no baseline report", target.baseline_path.display())),
+    }
+}
+
+fn update(target: &Target, run: &Run, now: &Leaves, baseline: Option<&Leaves>) -> Status {
+    let written = match &target.update_folder {
+        Some(folder) => write_report_dir(run, folder).map_err(|f| f.message),
+        None => write_atomic(&target.baseline_path, run.json.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", target.baseline_path.display())),
+    };
+    if let Err(message) = written {
+        return Status::BadInput(message);
+    }
+    let digest = |leaves: &Leaves| {
+        leaves
+            .get("digest")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Status::Updated(Update {
+        changed: baseline.map(|b| {
+            compare::exact(b, now)
+                .iter()
+                .filter(|r| !r.verdict.passed())
+                .count()
+        }),
+        digest_before: baseline.and_then(digest),
+        digest_now: digest(now).unwrap_or_default(),
+    })
+}

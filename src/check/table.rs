@@ -1,0 +1,146 @@
+//! The terminal report of a check: one line per scenario, and under a failing scenario a
+//! table of metric, baseline, now, delta and verdict (every judged row with `--verbose`).
+
+use super::compare::{Row, show_short};
+use super::{Comparison, Outcome, Status, Update};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Failing rows listed per scenario without `--verbose`.
+const ROWS_LISTED: usize = 20;
+/// Longer cells (descriptions, mostly) are cut in the table; JUnit keeps them whole.
+const CELL_CHARS_MAX: usize = 48;
+
+pub fn render(outcome: &Outcome, verbose: bool) -> String {
+    let paths = format!(
+        "{} vs {}",
+        outcome.scenario_path.display(),
+        outcome.baseline_path.display()
+    );
+    let who = format!("{} (seed {})", outcome.name, outcome.seed);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    match &outcome.status {
+        Status::Compared(c) => {
+            let verdict = if c.failures() == 0 { "PASS" } else { "FAIL" };
+            let _ = writeln!(out, "{verdict}  {who}  {}  [{paths}]", headline(c));
+            if let Some(note) = &c.note {
+                let _ = writeln!(out, "      note: {note}");
+            }
+            let failing: Vec<&Row> = c.rows.iter().filter(|r| !r.verdict.passed()).collect();
+            if verbose {
+                out.push_str(&table(c.rows.iter()));
+            } else if !failing.is_empty() {
+                out.push_str(&table(failing.iter().copied().take(ROWS_LISTED)));
+                if failing.len() > ROWS_LISTED {
+                    let _ = writeln!(
+                        out,
+                        "      ... and {} more failing rows (--verbose lists every row)",
+                        failing.len() - ROWS_LISTED
+                    );
+                }
+            }
+        }
+        Status::Updated(u) => {
+            let _ = writeln!(
+                out,
+                "UPDATED  {who}  {}: {}",
+                outcome.baseline_path.display(),
+                updated(u)
+            );
+        }
+        Status::BadInput(message) => {
+            let _ = writeln!(out, "ERROR  {who}  not judged  [{paths}]");
+            for line in message.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+        Status::Crashed(message) => {
+            let _ = writeln!(out, "FAIL  {who}  {message}  [{paths}]");
+        }
+    }
+    out
+}
+
+fn headline(c: &Comparison) -> String {
+    let failures = c.failures();
+    if c.tolerance {
+        let better = c.rows.iter().filter(|r| r.verdict.improved()).count();
+        match failures {
+            0 => format!(
+                "tolerance: {} bounded metric(s) within bounds, {better} better",
+                c.rows.len()
+            ),
+            f => format!(
+                "tolerance: {f} of {} judged metric(s) worse than allowed",
+                c.rows.len()
+            ),
+        }
+    } else {
+        let text = |v: &Option<Value>| {
+            v.as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or("(none)")
+                .to_string()
+        };
+        let digest_text = match c.rows.iter().find(|r| r.metric == "digest") {
+            Some(r) if r.verdict.passed() => format!("digest {} matches", text(&r.now)),
+            Some(r) => format!("digest {} -> {}", text(&r.baseline), text(&r.now)),
+            None => "no digest".to_string(),
+        };
+        match failures {
+            0 => format!("exact: {digest_text}, all {} fields match", c.rows.len()),
+            f => format!(
+                "exact: {f} of {} fields differ, {digest_text}",
+                c.rows.len()
+            ),
+        }
+    }
+}
+
+fn updated(u: &Update) -> String {
+    match u.changed {
+        None => format!("created (digest {})", u.digest_now),
+        Some(0) => "unchanged".to_string(),
+        Some(n) => match &u.digest_before {
+            Some(before) if *before != u.digest_now => {
+                format!("{n} field(s) changed, digest {before} -> {}", u.digest_now)
+            }
+            _ => format!("{n} field(s) changed, same digest {}", u.digest_now),
+        },
+    }
+}
+
+fn table<'a>(rows: impl Iterator<Item = &'a Row>) -> String {
+    let header = ["metric", "baseline", "now", "delta", "verdict"].map(String::from);
+    let mut lines = vec![header];
+    for row in rows {
+        lines.push([
+            row.metric.clone(),
+            show_short(row.baseline.as_ref(), CELL_CHARS_MAX),
+            show_short(row.now.as_ref(), CELL_CHARS_MAX),
+            row.delta().unwrap_or_default(),
+            row.verdict.to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in &lines {
+        let _ = write!(out, "     ");
+        for (i, (cell, w)) in line.iter().zip(widths).enumerate() {
+            if i + 1 == line.len() {
+                let _ = write!(out, " {cell}");
+            } else {
+                let _ = write!(out, " {cell:<w$} ");
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out
+}
