@@ -2,6 +2,7 @@
 //!
 //! Layout (dependencies point down this list, never up):
 //! - `cli`: argument parsing and the commands;
+//! - `check`: regression checks of seeded runs against committed reports;
 //! - `report`: report.json and summaries, written atomically;
 //! - `sim`: the world and its single event loop;
 //! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);

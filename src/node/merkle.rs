@@ -162,7 +162,9 @@ mod tests {
         let mut a: Store = (0..5_000).map(|k| (KeyId(k), vec![v(k as u64)])).collect();
         let mut b = a.clone();
         let changed = [KeyId(3), KeyId(777), KeyId(4_000)];
-        b.get_mut(&changed[0]).map(|vs| vs.push(v(10_000)));
+        if let Some(vs) = b.get_mut(&changed[0]) {
+            vs.push(v(10_000));
+        }
         a.remove(&changed[1]);
         b.insert(changed[2], vec![v(20_000)]);
         let (ta, tb) = (build(&a, 10), build(&b, 10));
