@@ -42,6 +42,15 @@ pub enum FaultAction {
         node: NodeId,
         offset_us: i64,
     },
+    /// Administrator actions; resolved when they happen (names of joined nodes, random
+    /// picks among the members of that moment).
+    Join {
+        fault: usize,
+    },
+    Leave {
+        fault: usize,
+    },
+
     /// A fault window opens or closes (for availability inside and outside faults).
     WindowStart,
     WindowEnd,
@@ -115,7 +124,11 @@ pub fn plan(
     };
     for (index, fault) in s.faults.iter().enumerate() {
         let at = SimTime::from_secs_f64(fault.at_s());
-        let mut targets: Vec<NodeId> = match fault.targets() {
+        // Leave targets are resolved when the leave happens (they may name joined nodes).
+        let mut targets: Vec<NodeId> = match fault
+            .targets()
+            .filter(|_| !matches!(fault, Fault::Leave { .. }))
+        {
             Some((Some(list), _)) => list.iter().filter_map(|n| node_of(n)).collect(),
             Some((None, Some(k))) => pick_random(names.len(), *k as usize, rng),
             _ => Vec::new(),
@@ -306,7 +319,14 @@ pub fn plan(
                 resolved.crash_windows = Some(count);
                 Some(until)
             }
-            Fault::Join { .. } | Fault::Leave { .. } => None,
+            Fault::Join { .. } => {
+                p.actions.push((at, FaultAction::Join { fault: index }));
+                Some(at)
+            }
+            Fault::Leave { .. } => {
+                p.actions.push((at, FaultAction::Leave { fault: index }));
+                Some(at)
+            }
         };
         resolved.end_s = window_end.map(|t| t.as_secs_f64());
         let window_end = window_end.unwrap_or(end);

@@ -8,7 +8,7 @@
 //! list is the walk clockwise from its slot collecting distinct nodes; it is precomputed per
 //! slot, with fallbacks past the first N for sloppy quorum.
 
-use crate::engine::rng::SimRng;
+use crate::engine::rng::{SimRng, below};
 use crate::ids::{DcId, KeyId, NodeId};
 use crate::scenario::{PartitionStrategy, Partitioning};
 use md5::{Digest, Md5};
@@ -37,6 +37,126 @@ pub struct RingConfig<'a> {
     pub replicas_across_datacenters: bool,
 }
 
+/// Who holds which part of the ring, kept across membership changes so that a join or
+/// a leave moves only what it must: the random tokens of strategies 1 and 2, or the owner
+/// of each equal partition under strategy 3.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    strategy: PartitionStrategy,
+    partitions: u32,
+    tokens_per_node: u32,
+    /// Strategies 1 and 2: every member's tokens, sorted.
+    tokens: Vec<(u64, NodeId)>,
+    /// Strategy 3: the owner of each partition.
+    owners: Vec<NodeId>,
+    /// Sorted.
+    members: Vec<NodeId>,
+}
+
+impl Placement {
+    /// The initial placement of nodes `0..node_dc.len()`.
+    pub fn initial(node_dc: &[DcId], p: &Partitioning, rng: &mut SimRng) -> Placement {
+        let members: Vec<NodeId> = (0..node_dc.len() as u32).map(NodeId).collect();
+        let mut placement = Placement {
+            strategy: p.strategy,
+            partitions: p.partitions,
+            tokens_per_node: p.tokens_per_node,
+            tokens: Vec::new(),
+            owners: Vec::new(),
+            members: Vec::new(),
+        };
+        match p.strategy {
+            PartitionStrategy::EqualPartitions => {
+                placement.owners = striped_owners(node_dc, p.partitions as usize);
+                placement.members = members;
+            }
+            _ => placement = placement.with_joined(&members, rng),
+        }
+        placement
+    }
+
+    pub fn members(&self) -> &[NodeId] {
+        &self.members
+    }
+
+    /// Adds `joining` nodes: new random tokens (strategies 1, 2), or under strategy 3 each
+    /// takes partitions one at a time from the member holding the most, until it holds its
+    /// share Q/S.
+    pub fn with_joined(&self, joining: &[NodeId], rng: &mut SimRng) -> Placement {
+        let mut next = self.clone();
+        for node in joining {
+            if next.members.binary_search(node).is_err() {
+                next.members.push(*node);
+            }
+        }
+        next.members.sort_unstable();
+        match self.strategy {
+            PartitionStrategy::EqualPartitions => {
+                let share = self.partitions as usize / next.members.len().max(1);
+                for node in joining {
+                    for _ in 0..share {
+                        let mut counts: std::collections::BTreeMap<NodeId, usize> =
+                            std::collections::BTreeMap::new();
+                        for o in &next.owners {
+                            *counts.entry(*o).or_default() += 1;
+                        }
+                        let Some((&donor, _)) = counts
+                            .iter()
+                            .filter(|(o, _)| *o != node)
+                            .max_by_key(|(o, c)| (**c, std::cmp::Reverse(**o)))
+                        else {
+                            break;
+                        };
+                        let held: Vec<usize> = (0..next.owners.len())
+                            .filter(|i| next.owners[*i] == donor)
+                            .collect();
+                        let pick = held[below(rng, held.len() as u64) as usize];
+                        next.owners[pick] = *node;
+                    }
+                }
+            }
+            _ => {
+                for node in joining {
+                    for _ in 0..self.tokens_per_node {
+                        next.tokens.push((rng.next_u64(), *node));
+                    }
+                }
+                next.tokens.sort_unstable();
+            }
+        }
+        next
+    }
+
+    /// Removes `leaving` nodes: their tokens go (strategies 1, 2), or under strategy 3 each
+    /// of their partitions goes to the remaining member holding the fewest.
+    pub fn without(&self, leaving: &[NodeId]) -> Placement {
+        let mut next = self.clone();
+        next.members.retain(|m| !leaving.contains(m));
+        next.tokens.retain(|(_, n)| !leaving.contains(n));
+        if self.strategy == PartitionStrategy::EqualPartitions && !next.members.is_empty() {
+            let mut counts: std::collections::BTreeMap<NodeId, usize> =
+                next.members.iter().map(|m| (*m, 0)).collect();
+            for o in &next.owners {
+                if let Some(c) = counts.get_mut(o) {
+                    *c += 1;
+                }
+            }
+            for i in 0..next.owners.len() {
+                if leaving.contains(&next.owners[i]) {
+                    let Some((&taker, _)) = counts.iter().min_by_key(|(o, c)| (**c, **o)) else {
+                        break;
+                    };
+                    next.owners[i] = taker;
+                    if let Some(c) = counts.get_mut(&taker) {
+                        *c += 1;
+                    }
+                }
+            }
+        }
+        next
+    }
+}
+
 /// A fixed ring: who owns which slot, each key's slot, and each slot's preference list.
 #[derive(Clone, Debug)]
 pub struct Ring {
@@ -48,68 +168,86 @@ pub struct Ring {
     preference: Vec<NodeId>,
     /// Per node, the slots it is a home replica of, in ring order.
     home_slots: Vec<Vec<u32>>,
+    members: Vec<NodeId>,
 }
 
 impl Ring {
-    /// Builds the ring for `node_dc` (each node's datacenter) and `keys` keys. Token draws
-    /// come from `rng` (the ring's own stream).
+    /// Builds the initial ring for `node_dc` (each node's datacenter) and `keys` keys.
+    /// Token draws come from `rng` (the ring's own stream).
     pub fn build(node_dc: &[DcId], cfg: &RingConfig, keys: u32, rng: &mut SimRng) -> Ring {
-        assert!(!node_dc.is_empty(), "a ring needs nodes");
+        let placement = Placement::initial(node_dc, cfg.partitioning, rng);
+        Ring::from_placement(
+            &placement,
+            node_dc,
+            cfg.n,
+            cfg.replicas_across_datacenters,
+            keys,
+        )
+    }
+
+    /// Builds the ring of a placement. `node_dc` covers every node id ever created
+    /// (members or not).
+    pub fn from_placement(
+        placement: &Placement,
+        node_dc: &[DcId],
+        n: usize,
+        across_dcs: bool,
+        keys: u32,
+    ) -> Ring {
+        assert!(!placement.members.is_empty(), "a ring needs members");
         let node_count = node_dc.len();
-        let p = cfg.partitioning;
+        let q = placement.partitions;
         // (slot owners in ring order, how a key position maps to its starting slot)
-        let (slot_owner, key_slot): (Vec<NodeId>, Vec<u32>) = match p.strategy {
+        let (slot_owner, key_slot): (Vec<NodeId>, Vec<u32>) = match placement.strategy {
             PartitionStrategy::EqualPartitions => {
-                let owners = striped_owners(node_dc, p.partitions as usize);
                 let key_slot = (0..keys)
-                    .map(|k| partition_of(key_position(KeyId(k)), p.partitions))
+                    .map(|k| partition_of(key_position(KeyId(k)), q))
                     .collect();
-                (owners, key_slot)
+                (placement.owners.clone(), key_slot)
             }
             PartitionStrategy::RandomTokens | PartitionStrategy::RandomTokensEqualPartitions => {
-                let mut tokens: Vec<(u64, NodeId)> = (0..node_count)
-                    .flat_map(|n| (0..p.tokens_per_node).map(move |_| n))
-                    .map(|n| (rng.next_u64(), NodeId(n as u32)))
-                    .collect();
-                tokens.sort_unstable();
+                let tokens = &placement.tokens;
                 let successor = |pos: u64| -> u32 {
                     (tokens.partition_point(|(t, _)| *t < pos) % tokens.len()) as u32
                 };
-                let key_slot = if p.strategy == PartitionStrategy::RandomTokens {
+                let key_slot = if placement.strategy == PartitionStrategy::RandomTokens {
                     (0..keys)
                         .map(|k| successor(key_position(KeyId(k))))
                         .collect()
                 } else {
                     // A partition is stored on the nodes that follow its end on the ring.
-                    let q = p.partitions as u128;
-                    let partition_start: Vec<u32> = (0..q)
-                        .map(|i| successor((((i + 1) << 64) / q).saturating_sub(1) as u64))
+                    let qq = q as u128;
+                    let partition_start: Vec<u32> = (0..qq)
+                        .map(|i| successor((((i + 1) << 64) / qq).saturating_sub(1) as u64))
                         .collect();
                     (0..keys)
-                        .map(|k| {
-                            partition_start
-                                [partition_of(key_position(KeyId(k)), p.partitions) as usize]
-                        })
+                        .map(|k| partition_start[partition_of(key_position(KeyId(k)), q) as usize])
                         .collect()
                 };
-                (tokens.into_iter().map(|(_, n)| n).collect(), key_slot)
+                (tokens.iter().map(|(_, n)| *n).collect(), key_slot)
             }
         };
-        let n = cfg.n.min(node_count);
-        let stride = (n + FALLBACKS).min(node_count);
+        let member_count = placement.members.len();
+        let n = n.min(member_count);
+        let stride = (n + FALLBACKS).min(member_count);
         let dc_count = node_dc.iter().map(|d| d.0 as usize + 1).max().unwrap_or(1);
+        let dcs_present = {
+            let mut present = vec![false; dc_count];
+            for m in &placement.members {
+                present[node_dc[m.index()].index()] = true;
+            }
+            present.iter().filter(|p| **p).count().max(1)
+        };
         let mut preference = Vec::with_capacity(slot_owner.len() * stride);
         let mut scratch = WalkScratch::new(node_count, dc_count);
+        let rule = WalkRule {
+            n,
+            len: stride,
+            across_dcs,
+            dcs_present,
+        };
         for start in 0..slot_owner.len() {
-            let list = preference_walk(
-                &slot_owner,
-                start,
-                node_dc,
-                n,
-                stride,
-                cfg.replicas_across_datacenters,
-                &mut scratch,
-            );
+            let list = preference_walk(&slot_owner, start, node_dc, rule, &mut scratch);
             preference.extend_from_slice(list);
         }
         let mut home_slots = vec![Vec::new(); node_count];
@@ -125,7 +263,17 @@ impl Ring {
             key_slot,
             preference,
             home_slots,
+            members: placement.members.clone(),
         }
+    }
+
+    /// The nodes on this ring, sorted.
+    pub fn members(&self) -> &[NodeId] {
+        &self.members
+    }
+
+    pub fn is_member(&self, node: NodeId) -> bool {
+        self.members.binary_search(&node).is_ok()
     }
 
     /// Replication factor the ring was built for.
@@ -214,20 +362,33 @@ impl WalkScratch {
 /// Walks clockwise from `start`, collecting distinct nodes: the first `n` respecting the
 /// datacenter spread (at most ceil(n / datacenters) per datacenter when asked), then
 /// fallbacks in plain ring order, up to `len` nodes.
+/// How a preference list is walked: `n` replicas (spread over `dcs_present` datacenters
+/// when `across_dcs`), then fallbacks up to `len` nodes.
+#[derive(Clone, Copy)]
+struct WalkRule {
+    n: usize,
+    len: usize,
+    across_dcs: bool,
+    dcs_present: usize,
+}
+
 fn preference_walk<'s>(
     owners: &[NodeId],
     start: usize,
     node_dc: &[DcId],
-    n: usize,
-    len: usize,
-    across_dcs: bool,
+    rule: WalkRule,
     s: &'s mut WalkScratch,
 ) -> &'s [NodeId] {
     for node in s.out.drain(..) {
         s.taken[node.index()] = false;
     }
     s.per_dc.iter_mut().for_each(|c| *c = 0);
-    let dcs_present = s.per_dc.len();
+    let WalkRule {
+        n,
+        len,
+        across_dcs,
+        dcs_present,
+    } = rule;
     let quota = if across_dcs {
         n.div_ceil(dcs_present)
     } else {

@@ -272,7 +272,12 @@ impl Coordinator {
                 }
                 None
             }
-            Timer::Probe | Timer::HintScan | Timer::AntiEntropy => None,
+            Timer::Probe
+            | Timer::HintScan
+            | Timer::AntiEntropy
+            | Timer::Gossip
+            | Timer::Transfer
+            | Timer::MembershipPoll => None,
             Timer::OpTimeout(op_id) => {
                 let op = self.ops.get(&op_id)?;
                 let answered = match op {

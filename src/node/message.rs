@@ -4,6 +4,19 @@
 use super::version::{VClock, Version, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
+use crate::ring::Ring;
+use std::sync::Arc;
+
+/// How a client request reached a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The client believed this node is a home replica of the key (partition-aware).
+    Direct,
+    /// A load balancer picked the node at random.
+    Balanced,
+    /// Another node forwarded it to a home replica.
+    Forwarded,
+}
 
 /// A coordinator-local operation number; replies carry it back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,7 +38,7 @@ pub enum Message {
         req: RequestId,
         client: ClientId,
         key: KeyId,
-        forwarded: bool,
+        route: Route,
     },
     /// client -> node: write a key. `context` is the merged clock of what the client read;
     /// `blind` puts carry none and the coordinator uses what it holds locally.
@@ -36,7 +49,7 @@ pub enum Message {
         write: WriteId,
         context: VClock,
         blind: bool,
-        forwarded: bool,
+        route: Route,
     },
     GetReply {
         req: RequestId,
@@ -79,6 +92,29 @@ pub enum Message {
         key: KeyId,
         versions: Versions,
     },
+    /// Gossip digest: the sender's membership epoch.
+    Gossip {
+        epoch: u32,
+    },
+    /// Gossip answer: a newer ring. `bytes` is what the changes it carries weigh.
+    GossipUpdate {
+        epoch: u32,
+        ring: Arc<Ring>,
+        bytes: u64,
+    },
+    /// A moving range's keys (or a write forwarded during the move).
+    TransferBatch {
+        entries: Vec<(KeyId, Versions)>,
+    },
+    TransferDone,
+    TransferDoneAck,
+    /// A client asks a node for its membership view (Dynamo §6.4 clients poll every 10 s).
+    MembershipPoll,
+    MembershipReply {
+        epoch: u32,
+        ring: Arc<Ring>,
+        bytes: u64,
+    },
     /// Anti-entropy: hashes of tree nodes at `level` of `slot`'s tree, (index, hash).
     AeHashes {
         slot: u32,
@@ -117,10 +153,15 @@ pub enum MessageKind {
     AeHashes,
     AeKeys,
     AeData,
+    Gossip,
+    GossipUpdate,
+    Transfer,
+    TransferDone,
+    MembershipPoll,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 20;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -137,6 +178,11 @@ impl MessageKind {
         MessageKind::AeHashes,
         MessageKind::AeKeys,
         MessageKind::AeData,
+        MessageKind::Gossip,
+        MessageKind::GossipUpdate,
+        MessageKind::Transfer,
+        MessageKind::TransferDone,
+        MessageKind::MembershipPoll,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -154,6 +200,11 @@ impl MessageKind {
         "ae_hashes",
         "ae_keys",
         "ae_data",
+        "gossip",
+        "gossip_update",
+        "transfer",
+        "transfer_done",
+        "membership_poll",
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,8 +226,8 @@ const CLOCK_ENTRY_BYTES: u64 = 16;
 impl Message {
     pub fn kind(&self) -> MessageKind {
         match self {
-            Message::Get { forwarded, .. } | Message::Put { forwarded, .. } => {
-                if *forwarded {
+            Message::Get { route, .. } | Message::Put { route, .. } => {
+                if *route == Route::Forwarded {
                     MessageKind::Forward
                 } else {
                     MessageKind::ClientRequest
@@ -195,6 +246,13 @@ impl Message {
             Message::AeHashes { .. } => MessageKind::AeHashes,
             Message::AeKeys { .. } => MessageKind::AeKeys,
             Message::AeData { .. } => MessageKind::AeData,
+            Message::Gossip { .. } => MessageKind::Gossip,
+            Message::GossipUpdate { .. } => MessageKind::GossipUpdate,
+            Message::TransferBatch { .. } => MessageKind::Transfer,
+            Message::TransferDone | Message::TransferDoneAck => MessageKind::TransferDone,
+            Message::MembershipPoll | Message::MembershipReply { .. } => {
+                MessageKind::MembershipPoll
+            }
         }
     }
 
@@ -214,6 +272,12 @@ impl Message {
                 Message::HintHandoff { versions: vs, .. } => versions(vs),
                 Message::HintAck { versions: vs, .. } => 16 * vs.len() as u64,
                 Message::AeHashes { hashes, .. } => 12 * hashes.len() as u64,
+                Message::GossipUpdate { bytes, .. } | Message::MembershipReply { bytes, .. } => {
+                    *bytes
+                }
+                Message::TransferBatch { entries } => {
+                    entries.iter().map(|(_, vs)| 4 + versions(vs)).sum::<u64>()
+                }
                 Message::AeKeys { leaves, keys, .. } => {
                     4 * leaves.len() as u64 + 12 * keys.len() as u64
                 }
@@ -247,6 +311,12 @@ pub enum Timer {
     HintScan,
     /// Start an anti-entropy exchange for the next key range.
     AntiEntropy,
+    /// Gossip with one peer.
+    Gossip,
+    /// Send the next batch of a range transfer.
+    Transfer,
+    /// A client refreshes its membership view.
+    MembershipPoll,
 }
 
 /// What a protocol state machine asks its host to do.

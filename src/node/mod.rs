@@ -7,6 +7,7 @@
 pub mod coordinator;
 pub mod detector;
 pub mod hints;
+pub mod membership;
 pub mod merkle;
 pub mod message;
 pub mod version;
@@ -14,7 +15,8 @@ pub mod version;
 pub use coordinator::{Completion, Coordinator, Origin, QuorumConfig};
 pub use detector::{FailureDetector, Target, select_targets};
 pub use hints::{HintStats, HintStore};
-pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Timer};
+pub use membership::{GossipConfig, TransferStats};
+pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Route, Timer};
 pub use version::{VClock, Version, VersionRules, Versions};
 
 use crate::engine::SimTime;
@@ -38,6 +40,12 @@ pub struct NodeConfig {
     pub probe_interval: SimTime,
     /// Anti-entropy settings; `None` when it is off (trees are not maintained either).
     pub anti_entropy: Option<AntiEntropyConfig>,
+    /// Gossip settings; `None` switches membership gossip off.
+    pub gossip: Option<GossipConfig>,
+    /// Rate at which a node streams a moving range to its new owner.
+    pub transfer_rate_bytes_per_s: u64,
+    /// Size of a value, for byte accounting of transfers.
+    pub value_bytes: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -74,10 +82,19 @@ pub struct Node {
     trees: FxHashMap<u32, merkle::MerkleTree>,
     ae_cursor: u64,
     ae_stats: AntiEntropyStats,
+    membership: membership::MembershipState,
+    /// This node's own random stream (gossip peer choice).
+    rng: crate::engine::SimRng,
 }
 
 impl Node {
-    pub fn new(id: NodeId, cfg: Arc<NodeConfig>, ring: Arc<Ring>) -> Node {
+    pub fn new(
+        id: NodeId,
+        cfg: Arc<NodeConfig>,
+        ring: Arc<Ring>,
+        epoch: u32,
+        rng: crate::engine::SimRng,
+    ) -> Node {
         Node {
             id,
             cfg,
@@ -93,7 +110,14 @@ impl Node {
             trees: FxHashMap::default(),
             ae_cursor: 0,
             ae_stats: AntiEntropyStats::default(),
+            membership: membership::MembershipState::new(epoch),
+            rng,
         }
+    }
+
+    /// The ring this node routes by (its own view).
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.ring
     }
 
     pub fn anti_entropy_stats(&self) -> &AntiEntropyStats {
@@ -108,6 +132,7 @@ impl Node {
     /// Called once when the simulation starts: arms periodic work.
     pub fn start(&mut self, out: &mut Vec<Effect>) {
         self.arm_anti_entropy(true, out);
+        self.arm_gossip(out);
     }
 
     /// Merges `versions` into the stored versions of `key`, keeping the key's range tree
@@ -376,6 +401,7 @@ impl Node {
         self.detector.clear();
         self.probe_armed = false;
         self.scan_armed = false;
+        self.membership.gossip_armed_reset();
     }
 
     /// The disk is lost: stored data and hints go with it.
@@ -389,6 +415,8 @@ impl Node {
     pub fn restart(&mut self, out: &mut Vec<Effect>) {
         self.arm_scan(out);
         self.arm_anti_entropy(true, out);
+        self.arm_gossip(out);
+        self.arm_transfer(out);
     }
 
     pub fn handle_message(
@@ -406,14 +434,17 @@ impl Node {
                 req,
                 client,
                 key,
-                forwarded,
+                route,
             } => {
-                if !forwarded && let Some(to) = self.forward_to(key) {
+                self.note_route(key, route);
+                if route != Route::Forwarded
+                    && let Some(to) = self.forward_to(key)
+                {
                     let msg = Message::Get {
                         req,
                         client,
                         key,
-                        forwarded: true,
+                        route: Route::Forwarded,
                     };
                     out.push(Effect::Send {
                         to: Endpoint::Node(to),
@@ -439,9 +470,12 @@ impl Node {
                 write,
                 context,
                 blind,
-                forwarded,
+                route,
             } => {
-                if !forwarded && let Some(to) = self.forward_to(key) {
+                self.note_route(key, route);
+                if route != Route::Forwarded
+                    && let Some(to) = self.forward_to(key)
+                {
                     let msg = Message::Put {
                         req,
                         client,
@@ -449,7 +483,7 @@ impl Node {
                         write,
                         context,
                         blind,
-                        forwarded: true,
+                        route: Route::Forwarded,
                     };
                     out.push(Effect::Send {
                         to: Endpoint::Node(to),
@@ -504,7 +538,10 @@ impl Node {
                     // A repair aimed at a fallback: its copy lives under a hint, not here.
                     None if op.is_none() && !self.ring.is_replica(key, self.id) => false,
                     _ => {
-                        self.store_merge(key, std::slice::from_ref(&version));
+                        if self.store_merge(key, std::slice::from_ref(&version)) {
+                            let held = self.store.get(&key).cloned().unwrap_or_default();
+                            self.forward_moving_write(key, &held, out);
+                        }
                         true
                     }
                 };
@@ -561,7 +598,23 @@ impl Node {
                 entries,
                 want,
             } => self.on_ae_data(from, slot, entries, want, out),
-            Message::GetReply { .. } | Message::PutReply { .. } => {
+            Message::Gossip { epoch } => self.on_gossip(from, epoch, out),
+            Message::GossipUpdate { epoch, ring, .. } => self.learn_ring(epoch, ring),
+            Message::MembershipPoll => out.push(Effect::Send {
+                to: from,
+                msg: Message::MembershipReply {
+                    epoch: self.membership.epoch,
+                    ring: self.ring.clone(),
+                    bytes: self.membership_bytes(0),
+                },
+                disk: DiskOp::None,
+            }),
+            Message::TransferBatch { entries } => self.on_transfer_batch(entries),
+            Message::TransferDone => self.on_transfer_done(from, out),
+            Message::TransferDoneAck => self.on_transfer_done_ack(from),
+            Message::GetReply { .. }
+            | Message::PutReply { .. }
+            | Message::MembershipReply { .. } => {
                 debug_assert!(false, "a node received a client reply");
             }
         }
@@ -589,6 +642,9 @@ impl Node {
                 self.anti_entropy_step(out);
                 self.arm_anti_entropy(false, out);
             }
+            Timer::Gossip => self.gossip_round(out),
+            Timer::Transfer => self.transfer_tick(out),
+            Timer::MembershipPoll => {}
             Timer::OpTimeout(_) | Timer::RepairWindow(_) => {
                 let done = self.coordinator.on_timer(timer, &self.cfg.quorum, out);
                 self.deliver(done, out);
@@ -649,6 +705,14 @@ impl Node {
                     disk: DiskOp::Read,
                 });
             }
+        }
+    }
+
+    /// Counts requests a client sent here believing this node a home replica when, by
+    /// this node's view, it is not: the cost of stale membership views.
+    fn note_route(&mut self, key: KeyId, route: Route) {
+        if route == Route::Direct && !self.ring.is_replica(key, self.id) {
+            self.membership.stats.misrouted_requests += 1;
         }
     }
 

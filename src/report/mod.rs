@@ -33,9 +33,27 @@ pub struct Report {
     pub durability: DurabilitySummary,
     pub convergence: ConvergenceSummary,
     pub load_balance: LoadBalance,
+    pub membership: MembershipSummary,
     pub messages: MessageSummary,
     /// One point per `metrics.timeline_interval_s`.
     pub timeline: Vec<TimelinePoint>,
+}
+
+/// Joins, leaves and how views of the ring spread.
+#[derive(Clone, Debug, Serialize)]
+pub struct MembershipSummary {
+    /// The ring epoch published last (0 = no change completed).
+    pub final_epoch: u32,
+    pub changes: Vec<crate::sim::ChangeReport>,
+    /// The longest time any change took to reach every live member by gossip.
+    pub view_convergence_s: Option<f64>,
+    /// Requests that reached a node which, by its own view, was not a home replica.
+    pub misrouted_requests: u64,
+    /// Keys and bytes streamed to new owners during joins and leaves.
+    pub keys_transferred: u64,
+    pub bytes_transferred: u64,
+    /// Gossip messages (digests and updates) sent.
+    pub gossip_messages: u64,
 }
 
 /// How evenly work and data spread over nodes (Dynamo §6.2).
@@ -204,6 +222,25 @@ impl Report {
                 time_to_converge_s: sim.time_to_converge_s(),
             },
             timeline: sim.observer().timeline().to_vec(),
+            membership: {
+                let changes = sim.membership_changes().to_vec();
+                let (keys_transferred, bytes_transferred) = sim.transfer_bytes();
+                MembershipSummary {
+                    final_epoch: sim.membership_epoch(),
+                    view_convergence_s: changes
+                        .iter()
+                        .filter_map(|c| c.view_convergence_s)
+                        .fold(None, |acc: Option<f64>, v| {
+                            Some(acc.map_or(v, |a| a.max(v)))
+                        }),
+                    changes,
+                    misrouted_requests: sim.misrouted_requests(),
+                    keys_transferred,
+                    bytes_transferred,
+                    gossip_messages: m.sent[MessageKind::Gossip as usize]
+                        + m.sent[MessageKind::GossipUpdate as usize],
+                }
+            },
             load_balance: LoadBalance::from_counts(
                 sim.node_requests(),
                 &sim.nodes()

@@ -32,6 +32,8 @@ pub struct Scenario {
     #[serde(default)]
     pub failure_detector: FailureDetectorConfig,
     #[serde(default)]
+    pub membership: MembershipConfig,
+    #[serde(default)]
     pub network: Network,
     #[serde(default)]
     pub storage: Storage,
@@ -155,6 +157,25 @@ impl Default for AntiEntropy {
             enabled: true,
             interval_s: 60.0,
             merkle_depth: 10,
+        }
+    }
+}
+
+/// Joins, leaves and what clients know of the ring.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MembershipConfig {
+    /// Rate at which an old owner streams a moving range to its new owner.
+    pub transfer_rate_bytes_per_s: f64,
+    /// How often a client refreshes its view of the ring from a node (Dynamo §6.4: 10 s).
+    pub client_refresh_s: f64,
+}
+
+impl Default for MembershipConfig {
+    fn default() -> Self {
+        MembershipConfig {
+            transfer_rate_bytes_per_s: 10_000_000.0,
+            client_refresh_s: 10.0,
         }
     }
 }

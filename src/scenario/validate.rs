@@ -176,6 +176,18 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     );
     positive(
         &mut err,
+        "membership.transfer_rate_bytes_per_s",
+        s.membership.transfer_rate_bytes_per_s,
+        1e15,
+    );
+    positive(
+        &mut err,
+        "membership.client_refresh_s",
+        s.membership.client_refresh_s,
+        MAX_DURATION_S,
+    );
+    positive(
+        &mut err,
         "failure_detector.probe_interval_s",
         s.failure_detector.probe_interval_s,
         MAX_DURATION_S,
@@ -301,7 +313,11 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
 fn validate_fault(s: &Scenario, i: usize, fault: &Fault, err: &mut impl FnMut(&str, String)) {
     let path = |field: &str| format!("faults[{i}].{field}");
     let dc_exists = |name: &str| s.cluster.datacenters.iter().any(|d| d.name == name);
-    let node_exists = |name: &str| resolve_node_name(s, name).is_some();
+    // A leave may name a node that an earlier join adds.
+    let node_exists = |name: &str| match fault {
+        Fault::Leave { .. } => resolve_future_node_name(s, name),
+        _ => resolve_node_name(s, name).is_some(),
+    };
     nonneg(err, &path("at_s"), fault.at_s(), MAX_DURATION_S);
 
     if let Some((nodes, random)) = fault.targets() {
@@ -455,15 +471,31 @@ fn validate_fault(s: &Scenario, i: usize, fault: &Fault, err: &mut impl FnMut(&s
         }
         Fault::Leave { .. } => {}
     }
-    if matches!(fault, Fault::Join { .. } | Fault::Leave { .. }) {
-        err(
-            &path("kind"),
-            format!(
-                "{:?}: membership changes are not supported by this version yet; supported kinds: crash, disk_failure, partition, datacenter_outage, slow_node, message_loss, clock_skew, random_crashes",
-                fault.kind()
-            ),
-        );
-    }
+}
+
+/// Whether `name` is a node of the initial cluster or one that a `join` fault adds.
+fn resolve_future_node_name(s: &Scenario, name: &str) -> bool {
+    let Some((dc, index)) = name.rsplit_once('-') else {
+        return false;
+    };
+    let Ok(index) = index.parse::<u32>() else {
+        return false;
+    };
+    let Some(d) = s.cluster.datacenters.iter().find(|d| d.name == dc) else {
+        return false;
+    };
+    let joined: u32 = s
+        .faults
+        .iter()
+        .filter_map(|f| match f {
+            Fault::Join {
+                datacenter, count, ..
+            } if datacenter == dc => Some(*count),
+            _ => None,
+        })
+        .sum();
+    index.to_string() == name.rsplit_once('-').map(|x| x.1).unwrap_or("")
+        && index < d.nodes.saturating_add(joined)
 }
 
 /// Maps `<datacenter>-<index>` to (datacenter position, index) if such a node exists.

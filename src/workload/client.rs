@@ -6,8 +6,8 @@ use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
-    Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig, Target,
-    Timer, VClock, Version, VersionRules, Versions, select_targets,
+    Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig, Route,
+    Target, Timer, VClock, Version, VersionRules, Versions, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -25,6 +25,8 @@ pub struct ClientContext {
     pub sloppy_quorum: bool,
     /// How long a client avoids a node that let a request time out.
     pub retry_after: SimTime,
+    /// How often a client refreshes its membership view from a node.
+    pub refresh_every: SimTime,
 }
 
 /// A finished client request.
@@ -78,17 +80,41 @@ pub struct Client {
     coordinator: Coordinator,
     avoid: Avoidance,
     targets: SmallVec<[Target; 4]>,
+    /// This client's membership view, refreshed by polling.
+    ring: Arc<Ring>,
+    epoch: u32,
+    polls: u64,
 }
 
 impl Client {
-    pub fn new(id: ClientId, dc: DcId) -> Client {
+    pub fn new(id: ClientId, dc: DcId, ring: Arc<Ring>) -> Client {
         Client {
             id,
             dc,
             coordinator: Coordinator::default(),
             avoid: Avoidance::default(),
             targets: SmallVec::new(),
+            ring,
+            epoch: 0,
+            polls: 0,
         }
+    }
+
+    fn route(&self, ctx: &ClientContext) -> Route {
+        match ctx.routing {
+            Routing::LoadBalancer => Route::Balanced,
+            Routing::PartitionAware | Routing::ClientDriven => Route::Direct,
+        }
+    }
+
+    /// Arms the first membership poll, offset by client id so polls spread out.
+    pub fn start(&mut self, ctx: &ClientContext, out: &mut Vec<Effect>) {
+        let every = ctx.refresh_every.as_micros().max(1);
+        let after = SimTime(crate::engine::rng::mix64(self.id.0 as u64) % every);
+        out.push(Effect::SetTimer {
+            after,
+            timer: Timer::MembershipPoll,
+        });
     }
 
     /// A request sent through `node` timed out: avoid it for a while.
@@ -123,7 +149,7 @@ impl Client {
                 pick
             }
             Routing::PartitionAware | Routing::ClientDriven => {
-                let pref = ctx.ring.preference(key);
+                let pref = self.ring.preference(key);
                 pref.iter()
                     .copied()
                     .find(|n| !self.avoid.avoids(*n, now))
@@ -135,7 +161,7 @@ impl Client {
     fn client_targets(&mut self, now: SimTime, key: KeyId, ctx: &ClientContext) {
         let avoid = &self.avoid;
         select_targets(
-            ctx.ring.preference(key),
+            self.ring.preference(key),
             ctx.n,
             ctx.sloppy_quorum,
             |n| !avoid.avoids(n, now),
@@ -175,7 +201,7 @@ impl Client {
                 req,
                 client: self.id,
                 key,
-                forwarded: false,
+                route: self.route(ctx),
             },
             disk: DiskOp::None,
         });
@@ -227,7 +253,7 @@ impl Client {
                 write,
                 context: context.unwrap_or_default(),
                 blind,
-                forwarded: false,
+                route: self.route(ctx),
             },
             disk: DiskOp::None,
         });
@@ -245,6 +271,13 @@ impl Client {
             self.avoid.forgive(n);
         }
         match msg {
+            Message::MembershipReply { epoch, ring, .. } => {
+                if epoch > self.epoch {
+                    self.epoch = epoch;
+                    self.ring = ring;
+                }
+                None
+            }
             Message::GetReply { req, result } => Some(Outcome::Read { req, result }),
             Message::PutReply { req, result } => Some(Outcome::Write { req, result }),
             Message::ReplicaReadReply { op, versions } => {
@@ -275,6 +308,22 @@ impl Client {
         ctx: &ClientContext,
         out: &mut Vec<Effect>,
     ) -> Option<Outcome> {
+        if timer == Timer::MembershipPoll {
+            let members = self.ring.members();
+            self.polls += 1;
+            let pick = (crate::engine::rng::mix64(self.id.0 as u64 ^ self.polls)
+                % members.len() as u64) as usize;
+            out.push(Effect::Send {
+                to: Endpoint::Node(members[pick]),
+                msg: Message::MembershipPoll,
+                disk: DiskOp::None,
+            });
+            out.push(Effect::SetTimer {
+                after: ctx.refresh_every,
+                timer: Timer::MembershipPoll,
+            });
+            return None;
+        }
         let done = self
             .coordinator
             .on_timer(timer, &ctx.quorum, out)

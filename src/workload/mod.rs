@@ -117,7 +117,7 @@ impl Driver {
         let clients = client_dcs
             .into_iter()
             .enumerate()
-            .map(|(i, dc)| Client::new(ClientId(i as u32), dc))
+            .map(|(i, dc)| Client::new(ClientId(i as u32), dc, ctx.ring.clone()))
             .collect();
         Driver {
             plan,
@@ -136,6 +136,11 @@ impl Driver {
 
     pub fn client_dc(&self, client: ClientId) -> DcId {
         self.clients[client.index()].dc()
+    }
+
+    /// Arms a client's periodic work (membership polls); effects come from `client`.
+    pub fn start_client(&mut self, client: ClientId, out: &mut Vec<Effect>) {
+        self.clients[client.index()].start(&self.ctx, out);
     }
 
     pub fn client_count(&self) -> usize {

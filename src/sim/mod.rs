@@ -2,16 +2,21 @@
 //! the observer, and moves messages between them. Protocol code only returns effects; this
 //! is where effects become scheduled events.
 
+mod membership;
+
+pub use membership::ChangeReport;
+
 use crate::engine::rng::mix64;
 use crate::engine::{EventQueue, RngStreams, SimTime, Stream};
 use crate::faults::{FaultAction, FaultPlan, ResolvedFault};
 use crate::ids::{ClientId, DcId, Endpoint, NodeId};
 use crate::net::{LinkClass, NetworkModel, StorageModel};
+use crate::node::GossipConfig;
 use crate::node::{
     Effect, Message, MessageKind, Node, NodeConfig, QuorumConfig, Timer, VersionRules,
 };
 use crate::observer::Observer;
-use crate::ring::{Ring, RingConfig};
+use crate::ring::{Placement, Ring};
 use crate::scenario::{Scenario, Versioning};
 use crate::workload::{ClientContext, Driver, DriverIo, DriverTimer};
 use std::sync::Arc;
@@ -97,6 +102,11 @@ pub struct Simulation {
     settle: SimTime,
     /// Per node: replica reads and writes it served (its storage load).
     node_requests: Vec<u64>,
+    /// Nodes whose process is down right now.
+    down_nodes: u64,
+    admin: membership::MembershipAdmin,
+    streams: RngStreams,
+    node_cfg: Arc<NodeConfig>,
 }
 
 impl Simulation {
@@ -112,15 +122,17 @@ impl Simulation {
             .collect();
         let keys = scenario.workload.key_count();
         let rep = &scenario.replication;
-        let ring = Arc::new(Ring::build(
+        let placement = Placement::initial(
             &node_dc,
-            &RingConfig {
-                partitioning: &scenario.cluster.partitioning,
-                n: rep.n as usize,
-                replicas_across_datacenters: rep.replicas_across_datacenters,
-            },
-            keys,
+            &scenario.cluster.partitioning,
             &mut streams.stream(Stream::Ring, 0),
+        );
+        let ring = Arc::new(Ring::from_placement(
+            &placement,
+            &node_dc,
+            rep.n as usize,
+            rep.replicas_across_datacenters,
+            keys,
         ));
         let rules = match rep.versioning {
             Versioning::VectorClock => VersionRules::VectorClock,
@@ -152,9 +164,19 @@ impl Simulation {
                     interval: SimTime::from_secs_f64(scenario.anti_entropy.interval_s),
                     depth: scenario.anti_entropy.merkle_depth,
                 }),
+            gossip: Some(GossipConfig {
+                interval: SimTime::from_secs_f64(scenario.gossip.interval_s),
+                seeds: seed_nodes(&node_dc, scenario.gossip.seeds as usize),
+                change_bytes: change_bytes(scenario),
+            }),
+            transfer_rate_bytes_per_s: scenario.membership.transfer_rate_bytes_per_s as u64,
+            value_bytes: scenario.workload.value_bytes() as u64,
         });
         let nodes = (0..node_dc.len())
-            .map(|i| Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone()))
+            .map(|i| {
+                let rng = streams.stream(Stream::Node, i as u64);
+                Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone(), 0, rng)
+            })
             .collect();
         let dc_count = scenario.cluster.datacenters.len();
         let nodes_by_dc = (0..dc_count)
@@ -177,6 +199,7 @@ impl Simulation {
             n: rep.n as usize,
             sloppy_quorum: rep.sloppy_quorum,
             retry_after: SimTime::from_secs_f64(scenario.failure_detector.client_retry_s),
+            refresh_every: SimTime::from_secs_f64(scenario.membership.client_refresh_s),
         };
         let arrivals_end = SimTime::from_secs_f64(scenario.duration_s);
         let driver = Driver::new(
@@ -208,7 +231,7 @@ impl Simulation {
             queue: EventQueue::new(),
             nodes,
             node_dc,
-            ring,
+            ring: ring.clone(),
             network: NetworkModel::new(&scenario.network, streams.stream(Stream::Network, 0)),
             storage: StorageModel::new(&scenario.storage, streams.stream(Stream::Storage, 0)),
             driver,
@@ -234,6 +257,21 @@ impl Simulation {
             last_fault_end: None,
             converged_at: None,
             node_requests: vec![0; node_count],
+            down_nodes: 0,
+            admin: membership::MembershipAdmin::new(
+                placement,
+                ring.clone(),
+                node_count,
+                scenario
+                    .cluster
+                    .datacenters
+                    .iter()
+                    .map(|d| d.nodes)
+                    .collect(),
+                streams.stream(Stream::Ring, 1),
+            ),
+            streams,
+            node_cfg,
             settle: SimTime::from_ms_f64(
                 scenario.workload.request_timeout_ms() + rep.read_repair_window_ms,
             ),
@@ -244,6 +282,11 @@ impl Simulation {
         for i in 0..sim.nodes.len() {
             sim.nodes[i].start(&mut effects);
             sim.apply(Endpoint::Node(NodeId(i as u32)), &mut effects);
+        }
+        for c in 0..sim.driver.client_count() {
+            let client = ClientId(c as u32);
+            sim.driver.start_client(client, &mut effects);
+            sim.apply(Endpoint::Client(client), &mut effects);
         }
         for (at, action) in std::mem::take(&mut sim.faults.actions) {
             sim.queue.push(at.as_micros(), Event::Fault(action));
@@ -391,12 +434,14 @@ impl Simulation {
                 self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.effects = effects;
+                self.note_epoch(node);
             }
             Event::NodeTimer { node, timer, .. } => {
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_timer(now, timer, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.effects = effects;
+                self.note_epoch(node);
             }
             Event::Deliver {
                 from,
@@ -496,6 +541,7 @@ impl Simulation {
                 if self.down[i] == 0 {
                     self.nodes[i].crash();
                     self.incarnation[i] += 1;
+                    self.down_nodes += 1;
                 }
                 if wipe {
                     self.nodes[i].wipe_disk();
@@ -505,8 +551,13 @@ impl Simulation {
             FaultAction::NodeUp { node } => {
                 let i = node.index();
                 debug_assert!(self.down[i] > 0, "node up without down");
+                // A node that left the cluster stays down whatever else ends.
+                if self.admin.departed.contains(&node) {
+                    return;
+                }
                 self.down[i] = self.down[i].saturating_sub(1);
                 if self.down[i] == 0 {
+                    self.down_nodes -= 1;
                     let mut effects = std::mem::take(&mut self.effects);
                     self.nodes[i].restart(&mut effects);
                     self.apply(Endpoint::Node(node), &mut effects);
@@ -529,6 +580,7 @@ impl Simulation {
                 self.fault_in_interval = true;
             }
             FaultAction::WindowEnd => self.open_windows = self.open_windows.saturating_sub(1),
+            FaultAction::Join { .. } | FaultAction::Leave { .. } => self.membership_action(action),
         }
     }
 
@@ -539,7 +591,12 @@ impl Simulation {
                 return false;
             };
             let group = |e: Endpoint| match e {
-                Endpoint::Node(n) => plan.node_group[n.index()],
+                // A node that joined after the plan was made sits with its datacenter.
+                Endpoint::Node(n) => plan
+                    .node_group
+                    .get(n.index())
+                    .copied()
+                    .unwrap_or(plan.dc_group[self.node_dc[n.index()].index()]),
                 Endpoint::Client(c) => plan.dc_group[self.driver.client_dc(c).index()],
             };
             group(a) != group(b)
@@ -666,6 +723,9 @@ fn fingerprint(time: u64, event: &Event) -> u64 {
         Timer::Probe => 2,
         Timer::HintScan => 3,
         Timer::AntiEntropy => 4,
+        Timer::Gossip => 5,
+        Timer::Transfer => 6,
+        Timer::MembershipPoll => 7,
     };
     let body = match event {
         Event::Deliver { from, to, msg } => {
@@ -702,10 +762,40 @@ fn fault_code(a: &FaultAction) -> u64 {
         }
         FaultAction::WindowStart => 10 << 40,
         FaultAction::WindowEnd => 11 << 40,
+        FaultAction::Join { fault } => (12 << 40) | *fault as u64,
+        FaultAction::Leave { fault } => (13 << 40) | *fault as u64,
     }
 }
 
 /// Whether two version sets hold the same writes.
 fn same_writes(a: &[crate::node::Version], b: &[crate::node::Version]) -> bool {
     a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| w.write == v.write))
+}
+
+/// Gossip seeds: the first `count` nodes taking datacenters in turn, so every datacenter
+/// has one when it can.
+fn seed_nodes(node_dc: &[DcId], count: usize) -> Vec<NodeId> {
+    let dcs = node_dc.iter().map(|d| d.index() + 1).max().unwrap_or(1);
+    let mut per_dc: Vec<Vec<NodeId>> = vec![Vec::new(); dcs];
+    for (n, d) in node_dc.iter().enumerate() {
+        per_dc[d.index()].push(NodeId(n as u32));
+    }
+    let longest = per_dc.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| per_dc.iter().filter_map(move |nodes| nodes.get(i).copied()))
+        .take(count)
+        .collect()
+}
+
+/// What one membership change weighs in a gossip message: the tokens (or partitions) of
+/// one node, 16 bytes each, plus its address and status.
+fn change_bytes(s: &Scenario) -> u64 {
+    let p = &s.cluster.partitioning;
+    let per_node = match p.strategy {
+        crate::scenario::PartitionStrategy::EqualPartitions => {
+            (p.partitions / s.node_count().max(1)).max(1)
+        }
+        _ => p.tokens_per_node,
+    };
+    64 + 16 * per_node as u64
 }

@@ -1,0 +1,389 @@
+//! Gossip membership and range transfer (Dynamo §4.8, §4.9), the node's side.
+//!
+//! Membership changes (joins, leaves) are administrator actions applied one at a time,
+//! so the cluster's history of rings is a sequence of epochs. A node knows a prefix of it:
+//! its `epoch` and that epoch's ring, which it routes by. Every gossip interval it sends
+//! its epoch to one random member it knows (and now and then to a seed); a peer that knows
+//! more answers with the newer ring, one that knows less answers with its own epoch so the
+//! first one pushes. A round costs O(changes), never O(cluster size).
+//!
+//! Moving data: the administrator tells old owners which keys a new owner needs; they
+//! stream them at a bounded rate, forward writes to those keys while the move lasts, and
+//! report done. A joining node adopts the new ring once every source is done; a leaving
+//! node adopts it once its own transfers are acknowledged, and stops.
+
+use super::{DiskOp, Effect, Message, Node, Timer};
+use crate::engine::SimTime;
+use crate::engine::rng::below;
+use crate::ids::FxBuild;
+use crate::ids::{Endpoint, KeyId, NodeId};
+use crate::node::Versions;
+use crate::ring::Ring;
+use std::collections::{BTreeSet, VecDeque};
+
+type FxHashSet<K> = std::collections::HashSet<K, FxBuild>;
+use std::sync::Arc;
+
+/// Gossip settings.
+#[derive(Clone, Debug)]
+pub struct GossipConfig {
+    pub interval: SimTime,
+    /// Nodes everyone also gossips with now and then, so views cannot drift apart.
+    pub seeds: Vec<NodeId>,
+    /// Bytes one membership change adds to a gossip update (its tokens).
+    pub change_bytes: u64,
+}
+
+/// Every `SEED_EVERY`-th round a node gossips with a seed instead of a random member.
+const SEED_EVERY: u64 = 10;
+/// How often a source sends the next transfer batch.
+pub const TRANSFER_TICK: SimTime = SimTime(100_000);
+
+/// Data a node streams to a new owner.
+#[derive(Debug)]
+pub struct OutgoingTransfer {
+    to: NodeId,
+    pending: VecDeque<KeyId>,
+    /// Keys already sent: later writes to them are forwarded.
+    sent: FxHashSet<KeyId>,
+    /// The epoch whose ring makes `to` an owner; forwarding stops once it is known.
+    epoch: u32,
+    acknowledged: bool,
+}
+
+/// A change this node is carrying out: it adopts `ring` as `epoch` when it is done.
+#[derive(Debug)]
+pub struct PendingRing {
+    epoch: u32,
+    ring: Arc<Ring>,
+    /// Joining: sources that have not reported done yet.
+    waiting_for: BTreeSet<NodeId>,
+    /// Leaving: adopt once every outgoing transfer is acknowledged.
+    leaving: bool,
+}
+
+/// What moving data cost this node.
+#[derive(Clone, Debug, Default)]
+pub struct TransferStats {
+    pub keys_sent: u64,
+    pub bytes_sent: u64,
+    pub misrouted_requests: u64,
+}
+
+impl MembershipState {
+    pub(super) fn new(epoch: u32) -> Self {
+        MembershipState {
+            epoch,
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn gossip_armed_reset(&mut self) {
+        self.gossip_armed = false;
+        self.transfer_armed = false;
+    }
+}
+
+#[derive(Default)]
+pub struct MembershipState {
+    pub(super) epoch: u32,
+    round: u64,
+    gossip_armed: bool,
+    outgoing: Vec<OutgoingTransfer>,
+    transfer_armed: bool,
+    pending: Option<PendingRing>,
+    pub(super) stats: TransferStats,
+}
+
+impl Node {
+    /// The membership epoch this node knows (0 = the initial ring).
+    pub fn epoch(&self) -> u32 {
+        self.membership.epoch
+    }
+
+    pub fn transfer_stats(&self) -> &TransferStats {
+        &self.membership.stats
+    }
+
+    /// Whether this node still has data to move or a change to finish.
+    pub fn is_transferring(&self) -> bool {
+        !self.membership.outgoing.is_empty() || self.membership.pending.is_some()
+    }
+
+    pub(super) fn arm_gossip(&mut self, out: &mut Vec<Effect>) {
+        let Some(g) = &self.cfg.gossip else { return };
+        if !self.membership.gossip_armed {
+            self.membership.gossip_armed = true;
+            // Spread first rounds over the interval so nodes do not gossip in lockstep.
+            let after = if self.membership.round == 0 {
+                SimTime(below(&mut self.rng, g.interval.as_micros().max(1)))
+            } else {
+                g.interval
+            };
+            out.push(Effect::SetTimer {
+                after,
+                timer: Timer::Gossip,
+            });
+        }
+    }
+
+    pub(super) fn gossip_round(&mut self, out: &mut Vec<Effect>) {
+        self.membership.gossip_armed = false;
+        let Some(g) = self.cfg.gossip.clone() else {
+            return;
+        };
+        self.membership.round += 1;
+        let use_seed = self.membership.round.is_multiple_of(SEED_EVERY) && !g.seeds.is_empty();
+        let pool: &[NodeId] = if use_seed {
+            &g.seeds
+        } else {
+            self.ring.members()
+        };
+        if pool.len() > 1 || (pool.len() == 1 && pool[0] != self.id) {
+            let mut peer = pool[below(&mut self.rng, pool.len() as u64) as usize];
+            if peer == self.id {
+                peer = pool[(pool.iter().position(|p| *p == peer).unwrap_or(0) + 1) % pool.len()];
+            }
+            if peer != self.id {
+                out.push(Effect::Send {
+                    to: Endpoint::Node(peer),
+                    msg: Message::Gossip {
+                        epoch: self.membership.epoch,
+                    },
+                    disk: DiskOp::None,
+                });
+            }
+        }
+        self.arm_gossip(out);
+    }
+
+    /// Push-pull: answer a digest with what the other side lacks, or with our own digest.
+    pub(super) fn on_gossip(&mut self, from: Endpoint, epoch: u32, out: &mut Vec<Effect>) {
+        let mine = self.membership.epoch;
+        if epoch < mine {
+            out.push(Effect::Send {
+                to: from,
+                msg: self.gossip_update(epoch),
+                disk: DiskOp::None,
+            });
+        } else if epoch > mine {
+            out.push(Effect::Send {
+                to: from,
+                msg: Message::Gossip { epoch: mine },
+                disk: DiskOp::None,
+            });
+        }
+    }
+
+    fn gossip_update(&self, their_epoch: u32) -> Message {
+        Message::GossipUpdate {
+            epoch: self.membership.epoch,
+            ring: self.ring.clone(),
+            bytes: self.membership_bytes(their_epoch),
+        }
+    }
+
+    /// What the membership changes after `their_epoch` weigh on the wire (a full view for
+    /// epoch 0 requests from clients is approximated by one change per epoch as well).
+    pub(super) fn membership_bytes(&self, their_epoch: u32) -> u64 {
+        let per_change = self
+            .cfg
+            .gossip
+            .as_ref()
+            .map(|g| g.change_bytes)
+            .unwrap_or(64);
+        64 + per_change * self.membership.epoch.saturating_sub(their_epoch) as u64
+    }
+
+    /// Administrator: a membership change is persisted on this node (the one the
+    /// administrator contacts), which then gossips it.
+    pub fn learn_from_admin(&mut self, epoch: u32, ring: Arc<Ring>) {
+        self.learn_ring(epoch, ring);
+    }
+
+    /// A newer view arrived (from gossip, or a client's poll reply): adopt it.
+    pub(super) fn learn_ring(&mut self, epoch: u32, ring: Arc<Ring>) {
+        if epoch > self.membership.epoch {
+            self.membership.epoch = epoch;
+            self.ring = ring;
+            // Forwarding for a move ends once its new ring is known here.
+            self.membership
+                .outgoing
+                .retain(|t| !(t.acknowledged && t.epoch <= epoch));
+        }
+    }
+
+    /// Administrator: stream `keys` (those this node holds) to `to`, which owns them from
+    /// `epoch` on.
+    pub fn begin_transfer(
+        &mut self,
+        to: NodeId,
+        keys: Vec<KeyId>,
+        epoch: u32,
+        out: &mut Vec<Effect>,
+    ) {
+        let pending: VecDeque<KeyId> = keys
+            .into_iter()
+            .filter(|k| self.store.contains_key(k))
+            .collect();
+        self.membership.outgoing.push(OutgoingTransfer {
+            to,
+            pending,
+            sent: FxHashSet::default(),
+            epoch,
+            acknowledged: false,
+        });
+        self.arm_transfer(out);
+    }
+
+    /// Administrator: this node is joining; adopt `ring` as `epoch` once every source in
+    /// `sources` has reported done.
+    pub fn begin_join(&mut self, epoch: u32, ring: Arc<Ring>, sources: BTreeSet<NodeId>) {
+        self.membership.pending = Some(PendingRing {
+            epoch,
+            ring,
+            waiting_for: sources,
+            leaving: false,
+        });
+        self.try_adopt_pending();
+    }
+
+    /// Administrator: this node is leaving; adopt `ring` (without it) as `epoch` once its
+    /// transfers are acknowledged.
+    pub fn begin_leave(&mut self, epoch: u32, ring: Arc<Ring>) {
+        self.membership.pending = Some(PendingRing {
+            epoch,
+            ring,
+            waiting_for: BTreeSet::new(),
+            leaving: true,
+        });
+        self.try_adopt_pending();
+    }
+
+    fn try_adopt_pending(&mut self) {
+        let ready = match &self.membership.pending {
+            Some(p) if p.leaving => self.membership.outgoing.iter().all(|t| t.acknowledged),
+            Some(p) => p.waiting_for.is_empty(),
+            None => false,
+        };
+        if ready && let Some(p) = self.membership.pending.take() {
+            self.learn_ring(p.epoch, p.ring);
+        }
+    }
+
+    pub(super) fn arm_transfer(&mut self, out: &mut Vec<Effect>) {
+        if !self.membership.transfer_armed
+            && self.membership.outgoing.iter().any(|t| !t.acknowledged)
+        {
+            self.membership.transfer_armed = true;
+            out.push(Effect::SetTimer {
+                after: TRANSFER_TICK,
+                timer: Timer::Transfer,
+            });
+        }
+    }
+
+    /// Sends each unfinished transfer its next batch (rate-limited), or its done notice.
+    pub(super) fn transfer_tick(&mut self, out: &mut Vec<Effect>) {
+        self.membership.transfer_armed = false;
+        let budget =
+            (self.cfg.transfer_rate_bytes_per_s as f64 * TRANSFER_TICK.as_secs_f64()) as u64;
+        let value_bytes = self.cfg.value_bytes;
+        for i in 0..self.membership.outgoing.len() {
+            let t = &mut self.membership.outgoing[i];
+            if t.acknowledged {
+                continue;
+            }
+            let to = Endpoint::Node(t.to);
+            if t.pending.is_empty() {
+                out.push(Effect::Send {
+                    to,
+                    msg: Message::TransferDone,
+                    disk: DiskOp::None,
+                });
+                continue;
+            }
+            let mut entries: Vec<(KeyId, Versions)> = Vec::new();
+            let mut bytes = 0;
+            while let Some(key) = t.pending.front().copied() {
+                if !entries.is_empty() && bytes >= budget {
+                    break;
+                }
+                t.pending.pop_front();
+                t.sent.insert(key);
+                if let Some(vs) = self.store.get(&key) {
+                    bytes += value_bytes * vs.len() as u64 + 16;
+                    entries.push((key, vs.clone()));
+                }
+            }
+            self.membership.stats.keys_sent += entries.len() as u64;
+            self.membership.stats.bytes_sent += bytes;
+            out.push(Effect::Send {
+                to,
+                msg: Message::TransferBatch { entries },
+                disk: DiskOp::Read,
+            });
+        }
+        self.arm_transfer(out);
+    }
+
+    pub(super) fn on_transfer_batch(&mut self, entries: Vec<(KeyId, Versions)>) {
+        for (key, versions) in &entries {
+            self.store_merge(*key, versions);
+        }
+    }
+
+    pub(super) fn on_transfer_done(&mut self, from: Endpoint, out: &mut Vec<Effect>) {
+        let Endpoint::Node(source) = from else { return };
+        if let Some(p) = &mut self.membership.pending {
+            p.waiting_for.remove(&source);
+        }
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::TransferDoneAck,
+            disk: DiskOp::None,
+        });
+        self.try_adopt_pending();
+    }
+
+    pub(super) fn on_transfer_done_ack(&mut self, from: Endpoint) {
+        let Endpoint::Node(target) = from else { return };
+        for t in self
+            .membership
+            .outgoing
+            .iter_mut()
+            .filter(|t| t.to == target && t.pending.is_empty())
+        {
+            t.acknowledged = true;
+        }
+        let epoch = self.membership.epoch;
+        self.membership
+            .outgoing
+            .retain(|t| !(t.acknowledged && t.epoch <= epoch));
+        self.try_adopt_pending();
+    }
+
+    /// While a move lasts, writes to moving keys are copied to their new owner.
+    pub(super) fn forward_moving_write(
+        &self,
+        key: KeyId,
+        versions: &[super::Version],
+        out: &mut Vec<Effect>,
+    ) {
+        if self.membership.outgoing.is_empty() {
+            return;
+        }
+        for t in &self.membership.outgoing {
+            // Keys still queued go out with their batch; sent ones need the new write now.
+            if t.epoch > self.membership.epoch && t.sent.contains(&key) {
+                out.push(Effect::Send {
+                    to: Endpoint::Node(t.to),
+                    msg: Message::TransferBatch {
+                        entries: vec![(key, versions.iter().cloned().collect())],
+                    },
+                    disk: DiskOp::None,
+                });
+            }
+        }
+    }
+}
