@@ -19,7 +19,10 @@ pub fn ensure_registered() {
         // The bytes are fixed at compile time and checked by a test, so a failure here is
         // a broken build, not something a user can cause.
         let registered = register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS).is_ok();
-        assert!(registered, "the bundled font assets/DejaVuSans.ttf does not parse");
+        assert!(
+            registered,
+            "the bundled font assets/DejaVuSans.ttf does not parse"
+        );
     });
 }
 
@@ -33,7 +36,9 @@ mod tests {
         ensure_registered();
         ensure_registered();
         let font = FontDesc::new(FontFamily::Name(FAMILY), 20.0, FontStyle::Normal);
-        let (w, h) = font.box_size("R=2 W=2").expect("the registered font lays out text");
+        let (w, h) = font
+            .box_size("R=2 W=2")
+            .expect("the registered font lays out text");
         assert!(w > 40 && h > 10, "{w}x{h}");
     }
 }

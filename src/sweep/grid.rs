@@ -32,18 +32,25 @@ pub struct Axis {
 /// split values.
 pub fn parse_axis(raw: &str) -> Result<Axis, Failure> {
     let Some((path, list)) = raw.split_once('=') else {
-        return Err(bad(format!("--grid {raw:?}: expected PATH=V1,V2,..., e.g. replication.r=1,2,3")));
+        return Err(bad(format!(
+            "--grid {raw:?}: expected PATH=V1,V2,..., e.g. replication.r=1,2,3"
+        )));
     };
     let path = path.trim();
     if path.is_empty() {
         return Err(bad(format!("--grid {raw:?}: the path before `=` is empty")));
     }
     if path == "seed" {
-        return Err(bad(format!("--grid {raw:?}: seeds are given with --seeds, e.g. --seeds 1..5")));
+        return Err(bad(format!(
+            "--grid {raw:?}: seeds are given with --seeds, e.g. --seeds 1..5"
+        )));
     }
     let pieces = split_values(list);
     if pieces.len() > MAX_AXIS_VALUES {
-        return Err(bad(format!("--grid {path}: {} values; at most {MAX_AXIS_VALUES}", pieces.len())));
+        return Err(bad(format!(
+            "--grid {path}: {} values; at most {MAX_AXIS_VALUES}",
+            pieces.len()
+        )));
     }
     let mut values: Vec<Value> = Vec::with_capacity(pieces.len());
     for (i, piece) in pieces.iter().enumerate() {
@@ -53,11 +60,16 @@ pub fn parse_axis(raw: &str) -> Result<Axis, Failure> {
         }
         let value = parse_value(piece);
         if values.contains(&value) {
-            return Err(bad(format!("--grid {raw:?}: value `{piece}` is given twice")));
+            return Err(bad(format!(
+                "--grid {raw:?}: value `{piece}` is given twice"
+            )));
         }
         values.push(value);
     }
-    Ok(Axis { path: path.to_string(), values })
+    Ok(Axis {
+        path: path.to_string(),
+        values,
+    })
 }
 
 /// How `--set` reads a value: JSON if it parses, else the text as a string.
@@ -72,7 +84,7 @@ fn split_values(list: &str) -> Vec<String> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for c in list.chars() {
         if in_string {
-            in_string = !(c == '"' && !escaped);
+            in_string = c != '"' || escaped;
             escaped = c == '\\' && !escaped;
         } else {
             match c {
@@ -95,14 +107,19 @@ fn split_values(list: &str) -> Vec<String> {
 /// Parses `--seeds`: `A..B` (inclusive, also `A..=B`), a list `1,4,9`, or one seed.
 pub fn parse_seeds(raw: &str) -> Result<Vec<u64>, Failure> {
     let number = |s: &str| -> Result<u64, Failure> {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| bad(format!("--seeds {raw:?}: `{}` is not a seed (a whole number ≥ 0)", s.trim())))
+        s.trim().parse::<u64>().map_err(|_| {
+            bad(format!(
+                "--seeds {raw:?}: `{}` is not a seed (a whole number ≥ 0)",
+                s.trim()
+            ))
+        })
     };
     let seeds: Vec<u64> = if let Some((a, b)) = raw.split_once("..") {
         let (a, b) = (number(a)?, number(b.strip_prefix('=').unwrap_or(b))?);
         if a > b {
-            return Err(bad(format!("--seeds {raw:?}: the range is empty ({a} > {b})")));
+            return Err(bad(format!(
+                "--seeds {raw:?}: the range is empty ({a} > {b})"
+            )));
         }
         if b - a >= MAX_RUNS as u64 {
             return Err(bad(format!("--seeds {raw:?}: more than {MAX_RUNS} seeds")));
@@ -131,12 +148,17 @@ impl Shard {
     pub const WHOLE: Shard = Shard { k: 1, m: 1 };
 
     pub fn parse(raw: &str) -> Result<Shard, Failure> {
-        let parsed = raw
-            .split_once('/')
-            .and_then(|(k, m)| Some((k.trim().parse::<usize>().ok()?, m.trim().parse::<usize>().ok()?)));
+        let parsed = raw.split_once('/').and_then(|(k, m)| {
+            Some((
+                k.trim().parse::<usize>().ok()?,
+                m.trim().parse::<usize>().ok()?,
+            ))
+        });
         match parsed {
             Some((k, m)) if m >= 1 && (1..=m).contains(&k) => Ok(Shard { k, m }),
-            _ => Err(bad(format!("--shard {raw:?}: expected K/M with 1 ≤ K ≤ M, e.g. 2/4"))),
+            _ => Err(bad(format!(
+                "--shard {raw:?}: expected K/M with 1 ≤ K ≤ M, e.g. 2/4"
+            ))),
         }
     }
 
@@ -205,17 +227,26 @@ impl Plan {
     /// Expands a sweep. Fails (exit 2) on a grid path or value that cannot be a scenario
     /// field at all; a combination that is merely invalid (R > N) is kept, marked, and
     /// skipped when running.
-    pub fn new(base_scenario: &Scenario, axes: Vec<Axis>, seeds: Vec<u64>) -> Result<Plan, Failure> {
-        let base = serde_json::to_value(base_scenario)
-            .map_err(|e| Failure { code: 1, message: format!("cannot serialize the scenario: {e}") })?;
+    pub fn new(
+        base_scenario: &Scenario,
+        axes: Vec<Axis>,
+        seeds: Vec<u64>,
+    ) -> Result<Plan, Failure> {
+        let base = serde_json::to_value(base_scenario).map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot serialize the scenario: {e}"),
+        })?;
         Plan::from_parts(base, axes, seeds)
     }
 
     /// Rebuilds a plan from a `sweep-fingerprint.json` document.
     pub fn from_definition(doc: &Value, source: &str) -> Result<Plan, Failure> {
         let field = |name: &str| {
-            doc.get(name)
-                .ok_or_else(|| bad(format!("{source}: no `{name}`; is this a dynasim sweep folder?")))
+            doc.get(name).ok_or_else(|| {
+                bad(format!(
+                    "{source}: no `{name}`; is this a dynasim sweep folder?"
+                ))
+            })
         };
         let base = field("scenario")?.clone();
         let seeds: Vec<u64> = serde_json::from_value(field("seeds")?.clone())
@@ -228,11 +259,21 @@ impl Plan {
             let path = axis.get("path").and_then(Value::as_str);
             let values = axis.get("values").and_then(Value::as_array);
             match (path, values) {
-                (Some(p), Some(v)) => axes.push(Axis { path: p.to_string(), values: v.clone() }),
-                _ => return Err(bad(format!("{source}: `grid[{i}]` needs a `path` and a list of `values`"))),
+                (Some(p), Some(v)) => axes.push(Axis {
+                    path: p.to_string(),
+                    values: v.clone(),
+                }),
+                _ => {
+                    return Err(bad(format!(
+                        "{source}: `grid[{i}]` needs a `path` and a list of `values`"
+                    )));
+                }
             }
         }
-        let stored = field("fingerprint")?.as_str().unwrap_or_default().to_string();
+        let stored = field("fingerprint")?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let plan = Plan::from_parts(base, axes, seeds)?;
         if plan.fingerprint != stored {
             return Err(bad(format!(
@@ -245,20 +286,30 @@ impl Plan {
     }
 
     fn from_parts(base: Value, axes: Vec<Axis>, seeds: Vec<u64>) -> Result<Plan, Failure> {
-        let base_scenario = to_scenario(base.clone()).map_err(|e| bad(format!("the base scenario: {e}")))?;
+        let base_scenario =
+            to_scenario(base.clone()).map_err(|e| bad(format!("the base scenario: {e}")))?;
         if seeds.is_empty() {
             return Err(bad("a sweep needs at least one seed".into()));
         }
         for (i, axis) in axes.iter().enumerate() {
             if axes[..i].iter().any(|a| a.path == axis.path) {
-                return Err(bad(format!("--grid {}: the path is given twice", axis.path)));
+                return Err(bad(format!(
+                    "--grid {}: the path is given twice",
+                    axis.path
+                )));
             }
             check_axis(&base, axis)?;
         }
-        let combination_count = axes.iter().try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
+        let combination_count = axes
+            .iter()
+            .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
         match combination_count.and_then(|c| c.checked_mul(seeds.len())) {
             Some(total) if total <= MAX_RUNS => {}
-            _ => return Err(bad(format!("the grid times the seeds is more than {MAX_RUNS} runs"))),
+            _ => {
+                return Err(bad(format!(
+                    "the grid times the seeds is more than {MAX_RUNS} runs"
+                )));
+            }
         }
         let axis_names = short_names(&axes);
         let combinations: Vec<Combination> = cartesian(&axes)
@@ -274,14 +325,30 @@ impl Plan {
             .collect();
         for (i, c) in combinations.iter().enumerate() {
             if combinations[..i].iter().any(|o| o.id == c.id) {
-                return Err(bad(format!("two grid points have the same name `{}`; rename a value", c.id)));
+                return Err(bad(format!(
+                    "two grid points have the same name `{}`; rename a value",
+                    c.id
+                )));
             }
         }
         let mut runs = Vec::new();
-        for (ci, c) in combinations.iter().enumerate().filter(|(_, c)| c.is_valid()) {
+        for (ci, c) in combinations
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_valid())
+        {
             for &seed in &seeds {
-                let id = if c.id.is_empty() { format!("seed={seed}") } else { format!("{},seed={seed}", c.id) };
-                runs.push(RunSpec { index: runs.len(), combination: ci, seed, id });
+                let id = if c.id.is_empty() {
+                    format!("seed={seed}")
+                } else {
+                    format!("{},seed={seed}", c.id)
+                };
+                runs.push(RunSpec {
+                    index: runs.len(),
+                    combination: ci,
+                    seed,
+                    id,
+                });
             }
         }
         let mut plan = Plan {
@@ -326,13 +393,22 @@ impl Plan {
 
     /// The scenario of one run, validated.
     pub fn scenario_for(&self, run: &RunSpec) -> Result<Scenario, Vec<String>> {
-        scenario_with(&self.base, &self.axes, &self.combinations[run.combination].values, run.seed)
+        scenario_with(
+            &self.base,
+            &self.axes,
+            &self.combinations[run.combination].values,
+            run.seed,
+        )
     }
 
     /// A `dynasim run` command line that reproduces one run.
     pub fn reproduce_command(&self, run: &RunSpec) -> String {
         let mut cmd = format!("dynasim run SCENARIO --seed {}", run.seed);
-        for (axis, value) in self.axes.iter().zip(&self.combinations[run.combination].values) {
+        for (axis, value) in self
+            .axes
+            .iter()
+            .zip(&self.combinations[run.combination].values)
+        {
             cmd.push_str(&format!(" --set '{}={}'", axis.path, value));
         }
         cmd
@@ -356,10 +432,17 @@ fn check_axis(base: &Value, axis: &Axis) -> Result<(), Failure> {
     let context = format!("--grid {}={}", axis.path, list.join(","));
     for (value, shown) in axis.values.iter().zip(&list) {
         let mut doc = base.clone();
-        scenario::apply_set(&mut doc, &axis.path, &value.to_string())
-            .map_err(|e| bad(format!("{context}: {}", e.message.trim_start_matches("--set: "))))?;
+        scenario::apply_set(&mut doc, &axis.path, &value.to_string()).map_err(|e| {
+            bad(format!(
+                "{context}: {}",
+                e.message.trim_start_matches("--set: ")
+            ))
+        })?;
         if let Err(e) = to_scenario(doc) {
-            return Err(bad(format!("{context}: value `{shown}` does not fit {}: {e}", axis.path)));
+            return Err(bad(format!(
+                "{context}: value `{shown}` does not fit {}: {e}",
+                axis.path
+            )));
         }
     }
     Ok(())
@@ -369,19 +452,33 @@ fn check_axis(base: &Value, axis: &Axis) -> Result<(), Failure> {
 fn to_scenario(doc: Value) -> Result<Scenario, String> {
     serde_path_to_error::deserialize(doc).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
     })
 }
 
-fn scenario_with(base: &Value, axes: &[Axis], values: &[Value], seed: u64) -> Result<Scenario, Vec<String>> {
+fn scenario_with(
+    base: &Value,
+    axes: &[Axis],
+    values: &[Value],
+    seed: u64,
+) -> Result<Scenario, Vec<String>> {
     let mut doc = base.clone();
     for (axis, value) in axes.iter().zip(values) {
-        scenario::apply_set(&mut doc, &axis.path, &value.to_string()).map_err(|e| vec![e.to_string()])?;
+        scenario::apply_set(&mut doc, &axis.path, &value.to_string())
+            .map_err(|e| vec![e.to_string()])?;
     }
     scenario::apply_set(&mut doc, "seed", &seed.to_string()).map_err(|e| vec![e.to_string()])?;
     let s = to_scenario(doc).map_err(|e| vec![e])?;
     let errors = scenario::validate(&s);
-    if errors.is_empty() { Ok(s) } else { Err(errors.iter().map(ToString::to_string).collect()) }
+    if errors.is_empty() {
+        Ok(s)
+    } else {
+        Err(errors.iter().map(ToString::to_string).collect())
+    }
 }
 
 /// Every combination, the first axis varying slowest.
@@ -404,12 +501,22 @@ fn cartesian(axes: &[Axis]) -> Vec<Vec<Value>> {
 
 /// The last path segment when no other axis ends the same way, else the whole path.
 fn short_names(axes: &[Axis]) -> Vec<String> {
-    let last = |p: &str| p.rsplit(['.', '[']).next().unwrap_or(p).trim_end_matches(']').to_string();
+    let last = |p: &str| {
+        p.rsplit(['.', '['])
+            .next()
+            .unwrap_or(p)
+            .trim_end_matches(']')
+            .to_string()
+    };
     axes.iter()
         .map(|a| {
             let short = last(&a.path);
             let unique = axes.iter().filter(|o| last(&o.path) == short).count() == 1;
-            sanitize(if unique && !short.is_empty() { &short } else { &a.path })
+            sanitize(if unique && !short.is_empty() {
+                &short
+            } else {
+                &a.path
+            })
         })
         .collect()
 }
@@ -435,7 +542,13 @@ pub fn point_id(names: &[String], values: &[Value]) -> String {
 /// Keeps letters, digits and `.-+_`; anything else becomes `_`.
 fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -472,13 +585,20 @@ mod tests {
 
     #[test]
     fn axis_values_are_json_or_strings_and_commas_inside_json_stay() {
-        let a = parse_axis(r#"network.latency_ms.inter_dc={"constant": 5},{"uniform": {"low": 1, "high": 5}}"#)
-            .ok()
-            .expect("parses");
+        let a = parse_axis(
+            r#"network.latency_ms.inter_dc={"constant": 5},{"uniform": {"low": 1, "high": 5}}"#,
+        )
+        .ok()
+        .expect("parses");
         assert_eq!(a.values.len(), 2);
         assert_eq!(a.values[1]["uniform"]["high"], 5);
-        let a = parse_axis("replication.versioning=vector_clock, last_write_wins").ok().expect("parses");
-        assert_eq!(a.values, vec![Value::from("vector_clock"), Value::from("last_write_wins")]);
+        let a = parse_axis("replication.versioning=vector_clock, last_write_wins")
+            .ok()
+            .expect("parses");
+        assert_eq!(
+            a.values,
+            vec![Value::from("vector_clock"), Value::from("last_write_wins")]
+        );
         assert!(message(parse_axis("replication.r=1,,2")).contains("value 2 is empty"));
         assert!(message(parse_axis("replication.r=1,1")).contains("`1` is given twice"));
         assert!(message(parse_axis("replication.r")).contains("expected PATH=V1,V2"));
@@ -503,15 +623,30 @@ mod tests {
     #[test]
     fn names_are_short_unique_and_file_safe() {
         let axes = vec![
-            Axis { path: "replication.r".into(), values: vec![] },
-            Axis { path: "faults[0].duration_s".into(), values: vec![] },
-            Axis { path: "a.x".into(), values: vec![] },
-            Axis { path: "b.x".into(), values: vec![] },
+            Axis {
+                path: "replication.r".into(),
+                values: vec![],
+            },
+            Axis {
+                path: "faults[0].duration_s".into(),
+                values: vec![],
+            },
+            Axis {
+                path: "a.x".into(),
+                values: vec![],
+            },
+            Axis {
+                path: "b.x".into(),
+                values: vec![],
+            },
         ];
         assert_eq!(short_names(&axes), vec!["r", "duration_s", "a.x", "b.x"]);
         assert_eq!(file_safe("2.5"), "2.5");
         let odd = file_safe(r#"{"constant":5}"#);
-        assert!(odd.starts_with("__constant__5_~") && odd.len() == 15 + 8, "{odd}");
+        assert!(
+            odd.starts_with("__constant__5_~") && odd.len() == 15 + 8,
+            "{odd}"
+        );
         assert_ne!(file_safe("a b"), file_safe("a_b"));
     }
 }

@@ -132,17 +132,35 @@ fn bad(message: String) -> Failure {
 }
 
 fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
-    Failure { code: 1, message: format!("cannot {what} {}: {e}", path.display()) }
+    Failure {
+        code: 1,
+        message: format!("cannot {what} {}: {e}", path.display()),
+    }
 }
 
 /// Runs (the missing part of) a sweep and, when every run has a result, writes the summary.
 pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
-    let axes = args.grid.iter().map(|g| grid::parse_axis(g)).collect::<Result<Vec<_>, _>>()?;
-    let shard = args.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE);
+    let axes = args
+        .grid
+        .iter()
+        .map(|g| grid::parse_axis(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()?
+        .unwrap_or(Shard::WHOLE);
     let jobs = match args.jobs {
-        Some(0) => return Err(bad("--jobs 0: at least one simulation must run at a time".into())),
+        Some(0) => {
+            return Err(bad(
+                "--jobs 0: at least one simulation must run at a time".into()
+            ));
+        }
         Some(j) => j,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let scenario = load_file(&args.scenario, &[])?;
     let seeds = match &args.seeds {
@@ -151,15 +169,28 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
     };
     let plan = Plan::new(&scenario, axes, seeds)?;
     for c in plan.invalid() {
-        eprintln!("warning: skipping invalid setting {}: {}", c.id, c.errors.join("; "));
+        eprintln!(
+            "warning: skipping invalid setting {}: {}",
+            c.id,
+            c.errors.join("; ")
+        );
     }
     if plan.runs.is_empty() {
-        return Err(bad("every setting of the grid is invalid; nothing to run".into()));
+        return Err(bad(
+            "every setting of the grid is invalid; nothing to run".into()
+        ));
     }
-    let out = args.out.clone().unwrap_or_else(|| default_out(&plan.scenario_name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&plan.scenario_name));
     prepare_folder(&out, &plan, args.force)?;
 
-    let mine: Vec<&RunSpec> = plan.runs.iter().filter(|r| shard.contains(r.index)).collect();
+    let mine: Vec<&RunSpec> = plan
+        .runs
+        .iter()
+        .filter(|r| shard.contains(r.index))
+        .collect();
     let (mut todo, mut reused) = (Vec::new(), Vec::new());
     for run in mine {
         match read_run(&out, &plan, run) {
@@ -178,13 +209,26 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
     if !failures.is_empty() {
         let lines: Vec<String> = failures
             .iter()
-            .map(|(run, why)| format!("run {} failed: {why}\n  reproduce: {}", run.id, plan.reproduce_command(run)))
+            .map(|(run, why)| {
+                format!(
+                    "run {} failed: {why}\n  reproduce: {}",
+                    run.id,
+                    plan.reproduce_command(run)
+                )
+            })
             .collect();
-        return Err(Failure { code: 1, message: lines.join("\n") });
+        return Err(Failure {
+            code: 1,
+            message: lines.join("\n"),
+        });
     }
     let complete = finish(&out, &plan)?;
     if !complete && !args.quiet {
-        let present = plan.runs.iter().filter(|r| matches!(read_run(&out, &plan, r), Existing::Valid(..))).count();
+        let present = plan
+            .runs
+            .iter()
+            .filter(|r| matches!(read_run(&out, &plan, r), Existing::Valid(..)))
+            .count();
         eprintln!(
             "shard {}/{} done: {present} of {} runs of the sweep are in {}; when every shard has \
              finished, combine their folders with `dynasim merge DIR... --out DIR`",
@@ -235,10 +279,13 @@ pub fn merge_dirs(args: &MergeArgs) -> Result<SweepOutcome, Failure> {
             reused.push(run.id.clone());
             continue;
         }
-        let found = args.dirs.iter().find_map(|d| match read_run(d, &plan, run) {
-            Existing::Valid(_, bytes) => Some(bytes),
-            _ => None,
-        });
+        let found = args
+            .dirs
+            .iter()
+            .find_map(|d| match read_run(d, &plan, run) {
+                Existing::Valid(_, bytes) => Some(bytes),
+                _ => None,
+            });
         match found {
             Some(bytes) => {
                 let path = run_path(&args.out, run);
@@ -273,17 +320,27 @@ pub fn merge_dirs(args: &MergeArgs) -> Result<SweepOutcome, Failure> {
 fn default_out(scenario_name: &str) -> PathBuf {
     let safe: String = scenario_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     PathBuf::from("reports").join(format!("sweep-{safe}"))
 }
 
 fn read_plan(dir: &Path) -> Result<Plan, Failure> {
     let path = dir.join(FINGERPRINT_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| bad(format!("{}: not a sweep folder ({FINGERPRINT_FILE}: {e})", dir.display())))?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("{}: invalid JSON: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        bad(format!(
+            "{}: not a sweep folder ({FINGERPRINT_FILE}: {e})",
+            dir.display()
+        ))
+    })?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("{}: invalid JSON: {e}", path.display())))?;
     Plan::from_definition(&doc, &path.display().to_string())
 }
 
@@ -296,7 +353,10 @@ fn prepare_folder(out: &Path, plan: &Plan, force: bool) -> Result<(), Failure> {
         Ok(text) => {
             let old = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
-                .and_then(|v| v.get("fingerprint").and_then(|f| f.as_str().map(str::to_string)))
+                .and_then(|v| {
+                    v.get("fingerprint")
+                        .and_then(|f| f.as_str().map(str::to_string))
+                })
                 .unwrap_or_else(|| "unreadable".into());
             if old == plan.fingerprint {
                 return Ok(());
@@ -322,7 +382,8 @@ fn prepare_folder(out: &Path, plan: &Plan, force: bool) -> Result<(), Failure> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_failure("read", &path, e)),
     }
-    write_atomic(&path, plan.definition_json().as_bytes()).map_err(|e| io_failure("write", &path, e))
+    write_atomic(&path, plan.definition_json().as_bytes())
+        .map_err(|e| io_failure("write", &path, e))
 }
 
 fn run_path(out: &Path, run: &RunSpec) -> PathBuf {
@@ -373,7 +434,13 @@ struct RunFile<'a> {
 /// Runs `todo` on `jobs` threads that take the next run from a shared index. Each run's
 /// result goes straight to its file, so the order runs finish in never matters. Returns the
 /// runs that failed, in plan order.
-fn execute<'p>(plan: &'p Plan, out: &Path, todo: &[&'p RunSpec], jobs: usize, bar: &ProgressBar) -> Vec<(&'p RunSpec, String)> {
+fn execute<'p>(
+    plan: &'p Plan,
+    out: &Path,
+    todo: &[&'p RunSpec],
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Vec<(&'p RunSpec, String)> {
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -381,7 +448,10 @@ fn execute<'p>(plan: &'p Plan, out: &Path, todo: &[&'p RunSpec], jobs: usize, ba
             scope.spawn(|| {
                 while let Some(&run) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if let Err(why) = execute_one(plan, out, run) {
-                        failures.lock().unwrap_or_else(|p| p.into_inner()).push((run, why));
+                        failures
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((run, why));
                     }
                     bar.inc(1);
                 }
@@ -416,11 +486,19 @@ fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), String> {
         .zip(&plan.combinations[run.combination].values)
         .map(|(a, v)| (a.path.clone(), v.clone()))
         .collect();
-    let file = RunFile { fingerprint: &plan.fingerprint, run_id: &run.id, seed: run.seed, values, report: &report };
-    let mut text = serde_json::to_string_pretty(&file).map_err(|e| format!("cannot serialize the report: {e}"))?;
+    let file = RunFile {
+        fingerprint: &plan.fingerprint,
+        run_id: &run.id,
+        seed: run.seed,
+        values,
+        report: &report,
+    };
+    let mut text = serde_json::to_string_pretty(&file)
+        .map_err(|e| format!("cannot serialize the report: {e}"))?;
     text.push('\n');
     let path = run_path(out, run);
-    write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomic(&path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Writes plots, sweep.md and, last, sweep.json when every run of the plan has a result.
@@ -451,8 +529,10 @@ fn progress_bar(len: u64, show: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} runs ({elapsed} so far, {eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {pos}/{len} runs ({elapsed} so far, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }

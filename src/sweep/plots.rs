@@ -6,8 +6,8 @@
 
 use super::grid::{Plan, display_value, point_id};
 use super::stats::{
-    METRICS, Metric, READ_AVAILABILITY, READ_P999, STALE_READ_FRACTION, Setting, Better, WRITE_AVAILABILITY,
-    WRITE_P999, format_value,
+    Better, METRICS, Metric, READ_AVAILABILITY, READ_P999, STALE_READ_FRACTION, Setting,
+    WRITE_AVAILABILITY, WRITE_P999, format_half_width, format_value,
 };
 use crate::cli::Failure;
 use crate::report::{font, write_atomic};
@@ -20,7 +20,13 @@ pub const PLOTS_DIR: &str = "plots";
 pub const R_PATH: &str = "replication.r";
 pub const W_PATH: &str = "replication.w";
 
-const HEATMAP_METRICS: [usize; 5] = [READ_AVAILABILITY, WRITE_AVAILABILITY, STALE_READ_FRACTION, READ_P999, WRITE_P999];
+const HEATMAP_METRICS: [usize; 5] = [
+    READ_AVAILABILITY,
+    WRITE_AVAILABILITY,
+    STALE_READ_FRACTION,
+    READ_P999,
+    WRITE_P999,
+];
 
 /// Draws every plot into `out/plots/` and returns one line per plot (or per reason for a
 /// missing one) for sweep.md.
@@ -45,7 +51,10 @@ pub fn write_all(out: &Path, plan: &Plan, settings: &[Setting]) -> Result<Vec<St
     }
     let tradeoff = Tradeoff::new(plan, settings);
     if tradeoff.points.is_empty() {
-        notes.push("No trade-off plot: no setting has both a stale-read fraction and a p99.9 latency.".into());
+        notes.push(
+            "No trade-off plot: no setting has both a stale-read fraction and a p99.9 latency."
+                .into(),
+        );
     } else {
         render(&tradeoff, &dir, "tradeoff")?;
         notes.push(format!(
@@ -65,7 +74,10 @@ trait Figure {
 
 fn render<F: Figure>(figure: &F, dir: &Path, stem: &str) -> Result<(), Failure> {
     font::ensure_registered();
-    let fail = |what: &str, e: String| Failure { code: 1, message: format!("cannot {what} {stem}: {e}") };
+    let fail = |what: &str, e: String| Failure {
+        code: 1,
+        message: format!("cannot {what} {stem}: {e}"),
+    };
     let (w, h) = F::SIZE;
     let mut svg = String::new();
     {
@@ -82,8 +94,10 @@ fn render<F: Figure>(figure: &F, dir: &Path, stem: &str) -> Result<(), Failure> 
     let png = encode_png(&rgb, w, h).map_err(|e| fail("encode", e.to_string()))?;
     for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
         let path = dir.join(format!("{stem}.{ext}"));
-        write_atomic(&path, bytes)
-            .map_err(|e| Failure { code: 1, message: format!("cannot write {}: {e}", path.display()) })?;
+        write_atomic(&path, bytes).map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot write {}: {e}", path.display()),
+        })?;
     }
     Ok(())
 }
@@ -104,7 +118,11 @@ fn text(size: f64) -> TextStyle<'static> {
 }
 
 fn centered(size: f64, color: RGBColor) -> TextStyle<'static> {
-    TextStyle { color: color.to_backend_color(), pos: Pos::new(HPos::Center, VPos::Center), ..text(size) }
+    TextStyle {
+        color: color.to_backend_color(),
+        pos: Pos::new(HPos::Center, VPos::Center),
+        ..text(size)
+    }
 }
 
 fn drawn<E: std::fmt::Display>(r: Result<(), E>) -> Result<(), String> {
@@ -118,8 +136,13 @@ const NO_DATA: RGBColor = RGBColor(222, 222, 222);
 /// Viridis, sampled at five stops: dark purple (worst) to yellow (best). Perceptually even
 /// and readable by most colour-blind people.
 fn viridis(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] =
-        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    const STOPS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
     let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - i as f64;
@@ -168,9 +191,15 @@ fn heatmaps(plan: &Plan, settings: &[Setting], r: usize, w: usize) -> Vec<Heatma
         let (suffix, where_) = if others.is_empty() {
             (String::new(), String::new())
         } else {
-            let label: Vec<String> =
-                other_names.iter().zip(slice).map(|(n, v)| format!("{n}={}", display_value(v))).collect();
-            (format!("--{}", point_id(&other_names, slice)), format!(", {}", label.join(", ")))
+            let label: Vec<String> = other_names
+                .iter()
+                .zip(slice)
+                .map(|(n, v)| format!("{n}={}", display_value(v)))
+                .collect();
+            (
+                format!("--{}", point_id(&other_names, slice)),
+                format!(", {}", label.join(", ")),
+            )
         };
         for &m in &HEATMAP_METRICS {
             let metric = &METRICS[m];
@@ -189,10 +218,12 @@ fn heatmaps(plan: &Plan, settings: &[Setting], r: usize, w: usize) -> Vec<Heatma
                             });
                             match found {
                                 Some(ci) if !plan.combinations[ci].is_valid() => Cell::Invalid,
-                                Some(ci) => match setting_of[ci].map(|s| &settings[s].estimates[m]) {
-                                    Some(e) if e.mean.is_some() => {
-                                        Cell::Value { mean: e.mean.unwrap_or_default(), half: e.half_width() }
-                                    }
+                                Some(ci) => match setting_of[ci].map(|s| &settings[s].estimates[m])
+                                {
+                                    Some(e) if e.mean.is_some() => Cell::Value {
+                                        mean: e.mean.unwrap_or_default(),
+                                        half: e.half_width(),
+                                    },
                                     _ => Cell::Missing,
                                 },
                                 None => Cell::Missing,
@@ -226,12 +257,17 @@ fn n_of(plan: &Plan) -> String {
     if plan.axis("replication.n").is_some() {
         return "see title".into();
     }
-    plan.base.pointer("/replication/n").map(display_value).unwrap_or_else(|| "?".into())
+    plan.base
+        .pointer("/replication/n")
+        .map(display_value)
+        .unwrap_or_else(|| "?".into())
 }
 
 fn capitalized(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 impl Figure for Heatmap {
@@ -240,13 +276,31 @@ impl Figure for Heatmap {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (w, h) = (Self::SIZE.0 as i32, Self::SIZE.1 as i32);
         drawn(root.fill(&WHITE))?;
-        drawn(root.draw(&Text::new(self.title.clone(), (w / 2, 26), centered(21.0, INK))))?;
-        drawn(root.draw(&Text::new(self.subtitle.clone(), (w / 2, 52), centered(14.0, MUTED))))?;
+        drawn(root.draw(&Text::new(
+            self.title.clone(),
+            (w / 2, 26),
+            centered(21.0, INK),
+        )))?;
+        drawn(root.draw(&Text::new(
+            self.subtitle.clone(),
+            (w / 2, 52),
+            centered(14.0, MUTED),
+        )))?;
         let (left, right, top, bottom) = (120, w - 30, 80, h - 100);
         let (nr, nc) = (self.rows.len().max(1) as i32, self.cols.len().max(1) as i32);
         let (cw, ch) = ((right - left) / nc, (bottom - top) / nr);
-        let values: Vec<f64> =
-            self.cells.iter().flatten().filter_map(|c| if let Cell::Value { mean, .. } = c { Some(*mean) } else { None }).collect();
+        let values: Vec<f64> = self
+            .cells
+            .iter()
+            .flatten()
+            .filter_map(|c| {
+                if let Cell::Value { mean, .. } = c {
+                    Some(*mean)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let goodness = |v: f64| {
@@ -254,7 +308,11 @@ impl Figure for Heatmap {
                 return 0.75;
             }
             let t = (v - lo) / (hi - lo);
-            if self.metric.better == Better::Higher { t } else { 1.0 - t }
+            if self.metric.better == Better::Higher {
+                t
+            } else {
+                1.0 - t
+            }
         };
         for (ri, row) in self.cells.iter().enumerate() {
             // The first R value is the bottom row, as on a y axis.
@@ -265,14 +323,24 @@ impl Figure for Heatmap {
                     Cell::Invalid => (NO_DATA, "invalid".to_string(), None),
                     Cell::Missing => (NO_DATA, "n/a".to_string(), None),
                     Cell::Value { mean, half } => {
-                        let scale = if self.metric.unit == super::stats::Unit::Fraction { 100.0 } else { 1.0 };
-                        let detail = half.map(|h| format!("± {:.*}", self.metric.decimals, h * scale));
-                        (viridis(goodness(*mean)), format_value(self.metric, *mean), detail)
+                        let detail = half.map(|h| format_half_width(self.metric, *mean, h));
+                        (
+                            viridis(goodness(*mean)),
+                            format_value(self.metric, *mean),
+                            detail,
+                        )
                     }
                 };
-                drawn(root.draw(&Rectangle::new([(x0, y0), (x0 + cw, y0 + ch)], fill.filled())))?;
-                drawn(root.draw(&Rectangle::new([(x0, y0), (x0 + cw, y0 + ch)], WHITE.stroke_width(2))))?;
-                let luminance = 0.299 * fill.0 as f64 + 0.587 * fill.1 as f64 + 0.114 * fill.2 as f64;
+                drawn(root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cw, y0 + ch)],
+                    fill.filled(),
+                )))?;
+                drawn(root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cw, y0 + ch)],
+                    WHITE.stroke_width(2),
+                )))?;
+                let luminance =
+                    0.299 * fill.0 as f64 + 0.587 * fill.1 as f64 + 0.114 * fill.2 as f64;
                 let ink = if luminance > 140.0 { INK } else { WHITE };
                 let (cx, cy) = (x0 + cw / 2, y0 + ch / 2);
                 let main_y = if detail.is_some() { cy - 10 } else { cy };
@@ -284,14 +352,30 @@ impl Figure for Heatmap {
         }
         for (ri, label) in self.rows.iter().enumerate() {
             let y = bottom - ri as i32 * ch - ch / 2;
-            drawn(root.draw(&Text::new(label.clone(), (left - 16, y), centered(16.0, INK))))?;
+            drawn(root.draw(&Text::new(
+                label.clone(),
+                (left - 16, y),
+                centered(16.0, INK),
+            )))?;
         }
         for (ci, label) in self.cols.iter().enumerate() {
             let x = left + ci as i32 * cw + cw / 2;
-            drawn(root.draw(&Text::new(label.clone(), (x, bottom + 16), centered(16.0, INK))))?;
+            drawn(root.draw(&Text::new(
+                label.clone(),
+                (x, bottom + 16),
+                centered(16.0, INK),
+            )))?;
         }
-        drawn(root.draw(&Text::new("R", (left - 64, (top + bottom) / 2), centered(20.0, INK))))?;
-        drawn(root.draw(&Text::new("W", ((left + right) / 2, bottom + 46), centered(20.0, INK))))?;
+        drawn(root.draw(&Text::new(
+            "R",
+            (left - 64, (top + bottom) / 2),
+            centered(20.0, INK),
+        )))?;
+        drawn(root.draw(&Text::new(
+            "W",
+            ((left + right) / 2, bottom + 46),
+            centered(20.0, INK),
+        )))?;
         drawn(root.draw(&Text::new(
             "R: replicas a read waits for  ·  W: replicas a write waits for",
             (w / 2, h - 36),
@@ -300,7 +384,11 @@ impl Figure for Heatmap {
         let range = if values.is_empty() {
             "no values".to_string()
         } else {
-            format!("colour range {} to {}", format_value(self.metric, lo), format_value(self.metric, hi))
+            format!(
+                "colour range {} to {}",
+                format_value(self.metric, lo),
+                format_value(self.metric, hi)
+            )
         };
         drawn(root.draw(&Text::new(
             format!("{range}  ·  grey: invalid setting or no value"),
@@ -330,7 +418,11 @@ impl Tradeoff {
                 let (stale, tail) = s.tradeoff?;
                 let id = &plan.combinations[s.combination].id;
                 Some(Point {
-                    label: if id.is_empty() { "all seeds".into() } else { id.clone() },
+                    label: if id.is_empty() {
+                        "all seeds".into()
+                    } else {
+                        id.clone()
+                    },
                     stale_pct: stale * 100.0,
                     tail_ms: tail,
                     pareto: s.pareto,
@@ -356,17 +448,24 @@ impl Figure for Tradeoff {
         let w = Self::SIZE.0 as i32;
         drawn(root.fill(&WHITE))?;
         let (head, body) = root.split_vertically(70);
-        drawn(head.draw(&Text::new("Latency versus staleness", (w / 2, 26), centered(21.0, INK))))?;
-        drawn(head.draw(&Text::new(self.subtitle.clone(), (w / 2, 52), centered(14.0, MUTED))))?;
-        let upper = |v: f64| if v > 0.0 { v * 1.15 } else { 1.0 };
-        let x_max = upper(self.points.iter().map(|p| p.stale_pct).fold(0.0, f64::max));
-        let y_max = upper(self.points.iter().map(|p| p.tail_ms).fold(0.0, f64::max));
+        drawn(head.draw(&Text::new(
+            "Latency versus staleness",
+            (w / 2, 26),
+            centered(21.0, INK),
+        )))?;
+        drawn(head.draw(&Text::new(
+            self.subtitle.clone(),
+            (w / 2, 52),
+            centered(14.0, MUTED),
+        )))?;
+        let x_range = padded_range(self.points.iter().map(|p| p.stale_pct), 1.0);
+        let y_range = padded_range(self.points.iter().map(|p| p.tail_ms), 10.0);
         let mut chart = ChartBuilder::on(&body)
             .margin(20)
             .margin_right(40)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .build_cartesian_2d(x_range, y_range)
             .map_err(|e| e.to_string())?;
         drawn(
             chart
@@ -378,22 +477,49 @@ impl Figure for Tradeoff {
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw(),
         )?;
-        let mut front: Vec<(f64, f64)> =
-            self.points.iter().filter(|p| p.pareto).map(|p| (p.stale_pct, p.tail_ms)).collect();
+        let mut front: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .filter(|p| p.pareto)
+            .map(|p| (p.stale_pct, p.tail_ms))
+            .collect();
         front.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        drawn(chart.draw_series(LineSeries::new(front, RED.mix(0.5).stroke_width(2))).map(|_| ()))?;
+        drawn(
+            chart
+                .draw_series(LineSeries::new(front, RED.mix(0.5).stroke_width(2)))
+                .map(|_| ()),
+        )?;
         for p in &self.points {
-            let style = if p.pareto { RED.filled() } else { RGBColor(90, 90, 90).stroke_width(2) };
-            drawn(chart.draw_series(std::iter::once(Circle::new((p.stale_pct, p.tail_ms), 5, style))).map(|_| ()))?;
+            let style = if p.pareto {
+                RED.filled()
+            } else {
+                RGBColor(90, 90, 90).stroke_width(2)
+            };
+            drawn(
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (p.stale_pct, p.tail_ms),
+                        5,
+                        style,
+                    )))
+                    .map(|_| ()),
+            )?;
         }
         // Settings often share a point (every R+W>N setting is fresh without faults): points
         // within a few pixels get one label listing them all, and labels that would still
         // overlap are pushed down, with a leader line back to their point.
         let mut groups: Vec<((i32, i32), Vec<&Point>)> = Vec::new();
-        let ordered = self.points.iter().filter(|p| p.pareto).chain(self.points.iter().filter(|p| !p.pareto));
+        let ordered = self
+            .points
+            .iter()
+            .filter(|p| p.pareto)
+            .chain(self.points.iter().filter(|p| !p.pareto));
         for p in ordered {
             let at = chart.backend_coord(&(p.stale_pct, p.tail_ms));
-            match groups.iter_mut().find(|(g, _)| (g.0 - at.0).abs() <= 4 && (g.1 - at.1).abs() <= 4) {
+            match groups
+                .iter_mut()
+                .find(|(g, _)| (g.0 - at.0).abs() <= 4 && (g.1 - at.1).abs() <= 4)
+            {
                 Some((_, members)) => members.push(p),
                 None => groups.push((at, vec![p])),
             }
@@ -401,27 +527,54 @@ impl Figure for Tradeoff {
         let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
         for ((px, py), members) in groups {
             const SHOWN: usize = 4;
-            let mut label = members.iter().take(SHOWN).map(|p| p.label.as_str()).collect::<Vec<_>>().join("  ");
+            let mut label = members
+                .iter()
+                .take(SHOWN)
+                .map(|p| p.label.as_str())
+                .collect::<Vec<_>>()
+                .join("  ");
             if members.len() > SHOWN {
                 label.push_str(&format!("  +{} more", members.len() - SHOWN));
             }
             let pareto = members[0].pareto;
             let style = text(12.0).color(if pareto { &RED } else { &MUTED });
-            let (tw, th) = root.estimate_text_size(&label, &style).map_err(|e| e.to_string())?;
+            let (tw, th) = root
+                .estimate_text_size(&label, &style)
+                .map_err(|e| e.to_string())?;
             let (tw, th) = (tw as i32, th as i32 + 3);
             let (x, mut y) = (px + 10, py - 18);
-            while placed.iter().any(|&(x0, y0, x1, y1)| x < x1 && x + tw > x0 && y < y1 && y + th > y0) {
+            while placed
+                .iter()
+                .any(|&(x0, y0, x1, y1)| x < x1 && x + tw > x0 && y < y1 && y + th > y0)
+            {
                 y += th;
             }
             placed.push((x, y, x + tw, y + th));
             if y != py - 18 {
                 let leader = if pareto { RED.mix(0.4) } else { MUTED.mix(0.4) };
-                drawn(root.draw(&PathElement::new(vec![(px + 3, py), (x - 2, y + th / 2)], leader)))?;
+                drawn(root.draw(&PathElement::new(
+                    vec![(px + 3, py), (x - 2, y + th / 2)],
+                    leader,
+                )))?;
             }
             drawn(root.draw(&Text::new(label, (x, y), style)))?;
         }
         Ok(())
     }
+}
+
+/// An axis range around the data, zoomed in (the settings of one sweep often differ by a
+/// few percent) but never below zero, with extra room above for labels; `min_span` is used
+/// when every value is the same.
+fn padded_range(values: impl Iterator<Item = f64>, min_span: f64) -> std::ops::Range<f64> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() || !hi.is_finite() {
+        return 0.0..min_span;
+    }
+    let pad = ((hi - lo) * 0.15).max(min_span / 2.0);
+    (lo - pad).max(0.0)..hi + pad * 1.5
 }
 
 #[cfg(test)]

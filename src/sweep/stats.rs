@@ -48,23 +48,137 @@ pub struct Metric {
     pub decimals: usize,
 }
 
-const fn metric(name: &'static str, path: &'static str, label: &'static str, better: Better, unit: Unit, decimals: usize) -> Metric {
-    Metric { name, path, label, better, unit, decimals }
+const fn metric(
+    name: &'static str,
+    path: &'static str,
+    label: &'static str,
+    better: Better,
+    unit: Unit,
+    decimals: usize,
+) -> Metric {
+    Metric {
+        name,
+        path,
+        label,
+        better,
+        unit,
+        decimals,
+    }
 }
 
 pub const METRICS: &[Metric] = &[
-    metric("read_availability", "availability.read", "read availability", Better::Higher, Unit::Fraction, 2),
-    metric("write_availability", "availability.write", "write availability", Better::Higher, Unit::Fraction, 2),
-    metric("stale_read_fraction", "consistency.stale_read_fraction", "stale-read fraction", Better::Lower, Unit::Fraction, 3),
-    metric("read_p50_ms", "latency_ms.read.p50", "read p50", Better::Lower, Unit::Ms, 2),
-    metric("read_p99_ms", "latency_ms.read.p99", "read p99", Better::Lower, Unit::Ms, 1),
-    metric("read_p999_ms", "latency_ms.read.p999", "read p99.9", Better::Lower, Unit::Ms, 1),
-    metric("write_p50_ms", "latency_ms.write.p50", "write p50", Better::Lower, Unit::Ms, 2),
-    metric("write_p99_ms", "latency_ms.write.p99", "write p99", Better::Lower, Unit::Ms, 1),
-    metric("write_p999_ms", "latency_ms.write.p999", "write p99.9", Better::Lower, Unit::Ms, 1),
-    metric("read_within_sla", "sla.read_within", "reads within the SLA", Better::Higher, Unit::Fraction, 2),
-    metric("write_within_sla", "sla.write_within", "writes within the SLA", Better::Higher, Unit::Fraction, 2),
-    metric("messages_per_request", "messages.per_request", "messages per request", Better::Lower, Unit::Number, 2),
+    metric(
+        "read_availability",
+        "availability.read",
+        "read availability",
+        Better::Higher,
+        Unit::Fraction,
+        2,
+    ),
+    metric(
+        "write_availability",
+        "availability.write",
+        "write availability",
+        Better::Higher,
+        Unit::Fraction,
+        2,
+    ),
+    metric(
+        "stale_read_fraction",
+        "consistency.stale_read_fraction",
+        "stale-read fraction",
+        Better::Lower,
+        Unit::Fraction,
+        2,
+    ),
+    metric(
+        "read_p50_ms",
+        "latency_ms.read.p50",
+        "read p50",
+        Better::Lower,
+        Unit::Ms,
+        2,
+    ),
+    metric(
+        "read_p99_ms",
+        "latency_ms.read.p99",
+        "read p99",
+        Better::Lower,
+        Unit::Ms,
+        1,
+    ),
+    metric(
+        "read_p999_ms",
+        "latency_ms.read.p999",
+        "read p99.9",
+        Better::Lower,
+        Unit::Ms,
+        1,
+    ),
+    metric(
+        "write_p50_ms",
+        "latency_ms.write.p50",
+        "write p50",
+        Better::Lower,
+        Unit::Ms,
+        2,
+    ),
+    metric(
+        "write_p99_ms",
+        "latency_ms.write.p99",
+        "write p99",
+        Better::Lower,
+        Unit::Ms,
+        1,
+    ),
+    metric(
+        "write_p999_ms",
+        "latency_ms.write.p999",
+        "write p99.9",
+        Better::Lower,
+        Unit::Ms,
+        1,
+    ),
+    metric(
+        "read_within_sla",
+        "sla.read_within",
+        "reads within the SLA",
+        Better::Higher,
+        Unit::Fraction,
+        2,
+    ),
+    metric(
+        "write_within_sla",
+        "sla.write_within",
+        "writes within the SLA",
+        Better::Higher,
+        Unit::Fraction,
+        2,
+    ),
+    metric(
+        "messages_per_request",
+        "messages.per_request",
+        "messages per request",
+        Better::Lower,
+        Unit::Number,
+        2,
+    ),
+    metric(
+        "lost_writes",
+        "durability.lost_writes",
+        "lost writes",
+        Better::Lower,
+        Unit::Number,
+        1,
+    ),
+    metric(
+        "divergent_keys_at_end",
+        "convergence.divergent_keys_at_end",
+        "keys still divergent at the end",
+        Better::Lower,
+        Unit::Number,
+        1,
+    ),
 ];
 
 /// Positions in `METRICS` of the ones the objective and the plots use.
@@ -93,7 +207,10 @@ pub struct RunResult {
 impl RunResult {
     pub fn from_report(report: &Value) -> RunResult {
         RunResult {
-            digest: report.get("digest").and_then(Value::as_str).map(str::to_string),
+            digest: report
+                .get("digest")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             metrics: METRICS.iter().map(|m| lookup(report, m.path)).collect(),
         }
     }
@@ -122,16 +239,31 @@ impl Estimate {
     pub fn of(values: &[f64]) -> Estimate {
         let n = values.len();
         if n == 0 {
-            return Estimate { n, mean: None, stddev: None, ci95: None };
+            return Estimate {
+                n,
+                mean: None,
+                stddev: None,
+                ci95: None,
+            };
         }
         let mean = values.iter().sum::<f64>() / n as f64;
         if n == 1 {
-            return Estimate { n, mean: Some(mean), stddev: None, ci95: None };
+            return Estimate {
+                n,
+                mean: Some(mean),
+                stddev: None,
+                ci95: None,
+            };
         }
         let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
         let stddev = variance.sqrt();
         let half = t_quantile_975(n - 1) * stddev / (n as f64).sqrt();
-        Estimate { n, mean: Some(mean), stddev: Some(stddev), ci95: Some([mean - half, mean + half]) }
+        Estimate {
+            n,
+            mean: Some(mean),
+            stddev: Some(stddev),
+            ci95: Some([mean - half, mean + half]),
+        }
     }
 
     pub fn half_width(&self) -> Option<f64> {
@@ -144,9 +276,10 @@ impl Estimate {
 /// Stegun 26.7.5), which is within 1e-5 of the true value there.
 pub fn t_quantile_975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
-        2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
-        2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
+        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
+        2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
+        2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
+        2.048407, 2.045230, 2.042272,
     ];
     assert!(df >= 1, "a t quantile needs at least one degree of freedom");
     if df <= TABLE.len() {
@@ -157,7 +290,10 @@ pub fn t_quantile_975(df: usize) -> f64 {
     let g1 = (z.powi(3) + z) / 4.0;
     let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
     let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
-    let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5) - 1920.0 * z.powi(3) - 945.0 * z) / 92160.0;
+    let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5)
+        - 1920.0 * z.powi(3)
+        - 945.0 * z)
+        / 92160.0;
     z + g1 / v + g2 / v.powi(2) + g3 / v.powi(3) + g4 / v.powi(4)
 }
 
@@ -185,19 +321,41 @@ impl Setting {
 /// Summarizes a complete sweep: `results[i]` belongs to `plan.runs[i]`. Returns the valid
 /// settings in grid order.
 pub fn summarize(plan: &Plan, results: &[RunResult]) -> Vec<Setting> {
-    assert_eq!(plan.runs.len(), results.len(), "a summary needs every run of the plan");
+    assert_eq!(
+        plan.runs.len(),
+        results.len(),
+        "a summary needs every run of the plan"
+    );
     let mut settings: Vec<Setting> = plan
         .combinations
         .iter()
         .enumerate()
         .filter(|(_, c)| c.is_valid())
         .map(|(ci, _)| {
-            let runs: Vec<&RunResult> =
-                plan.runs.iter().zip(results).filter(|(r, _)| r.combination == ci).map(|(_, res)| res).collect();
-            let estimates = (0..METRICS.len())
-                .map(|m| Estimate::of(&runs.iter().filter_map(|r| r.metrics[m]).collect::<Vec<f64>>()))
+            let runs: Vec<&RunResult> = plan
+                .runs
+                .iter()
+                .zip(results)
+                .filter(|(r, _)| r.combination == ci)
+                .map(|(_, res)| res)
                 .collect();
-            Setting { combination: ci, estimates, rank: 0, tradeoff: None, pareto: false }
+            let estimates = (0..METRICS.len())
+                .map(|m| {
+                    Estimate::of(
+                        &runs
+                            .iter()
+                            .filter_map(|r| r.metrics[m])
+                            .collect::<Vec<f64>>(),
+                    )
+                })
+                .collect();
+            Setting {
+                combination: ci,
+                estimates,
+                rank: 0,
+                tradeoff: None,
+                pareto: false,
+            }
         })
         .collect();
     for s in &mut settings {
@@ -236,7 +394,9 @@ fn compare_for_objective(a: &Setting, b: &Setting) -> Ordering {
     let or_worst = |v: Option<f64>| v.unwrap_or(f64::INFINITY);
     tier(a)
         .cmp(&tier(b))
-        .then(or_worst(a.mean(STALE_READ_FRACTION)).total_cmp(&or_worst(b.mean(STALE_READ_FRACTION))))
+        .then(
+            or_worst(a.mean(STALE_READ_FRACTION)).total_cmp(&or_worst(b.mean(STALE_READ_FRACTION))),
+        )
         .then(or_worst(worse_tail(a)).total_cmp(&or_worst(worse_tail(b))))
         .then(a.combination.cmp(&b.combination))
 }
@@ -248,7 +408,10 @@ pub fn pareto_front(points: &[Option<(f64, f64)>]) -> Vec<bool> {
         .iter()
         .map(|p| {
             let Some((x, y)) = *p else { return false };
-            !points.iter().flatten().any(|&(ox, oy)| ox <= x && oy <= y && (ox < x || oy < y))
+            !points
+                .iter()
+                .flatten()
+                .any(|&(ox, oy)| ox <= x && oy <= y && (ox < x || oy < y))
         })
         .collect()
 }
@@ -267,7 +430,13 @@ impl<V: Serialize> Serialize for Ordered<'_, V> {
 }
 
 fn values_of<'a>(plan: &'a Plan, combination: usize) -> Ordered<'a, &'a Value> {
-    Ordered(plan.axes.iter().map(|a| a.path.as_str()).zip(&plan.combinations[combination].values).collect())
+    Ordered(
+        plan.axes
+            .iter()
+            .map(|a| a.path.as_str())
+            .zip(&plan.combinations[combination].values)
+            .collect(),
+    )
 }
 
 #[derive(Serialize)]
@@ -334,7 +503,11 @@ pub fn sweep_json(plan: &Plan, results: &[RunResult], settings: &[Setting]) -> S
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.is_valid())
-            .map(|(ci, c)| InvalidJson { id: &c.id, values: values_of(plan, ci), errors: &c.errors })
+            .map(|(ci, c)| InvalidJson {
+                id: &c.id,
+                values: values_of(plan, ci),
+                errors: &c.errors,
+            })
             .collect(),
         runs: plan
             .runs
@@ -345,37 +518,69 @@ pub fn sweep_json(plan: &Plan, results: &[RunResult], settings: &[Setting]) -> S
                 setting: &plan.combinations[run.combination].id,
                 seed: run.seed,
                 digest: res.digest.as_deref(),
-                metrics: Ordered(METRICS.iter().map(|m| m.name).zip(res.metrics.iter().copied()).collect()),
+                metrics: Ordered(
+                    METRICS
+                        .iter()
+                        .map(|m| m.name)
+                        .zip(res.metrics.iter().copied())
+                        .collect(),
+                ),
             })
             .collect(),
     };
     // Plain structs of numbers and strings always serialize.
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
 }
 
+/// Decimals to show for a value: one more for small non-zero percentages, so that a rare
+/// stale read does not print as 0.00%.
+fn decimals_for(m: &Metric, v: f64) -> usize {
+    let small = m.unit == Unit::Fraction && v != 0.0 && (v * 100.0).abs() < 1.0;
+    m.decimals + usize::from(small)
+}
+
 /// A value for a table cell, e.g. `99.95%`, `12.3 ms`.
 pub fn format_value(m: &Metric, v: f64) -> String {
+    let d = decimals_for(m, v);
     match m.unit {
-        Unit::Fraction => format!("{:.*}%", m.decimals, v * 100.0),
-        Unit::Ms => format!("{:.*} ms", m.decimals, v),
-        Unit::Number => format!("{:.*}", m.decimals, v),
+        Unit::Fraction => format!("{:.*}%", d, v * 100.0),
+        Unit::Ms => format!("{:.*} ms", d, v),
+        Unit::Number => format!("{:.*}", d, v),
     }
+}
+
+/// A confidence half-width in the same unit and precision as the value it belongs to.
+pub fn format_half_width(m: &Metric, mean: f64, half: f64) -> String {
+    let scale = if m.unit == Unit::Fraction { 100.0 } else { 1.0 };
+    format!("± {:.*}", decimals_for(m, mean), half * scale)
 }
 
 /// A mean with its confidence half-width, e.g. `99.95% ± 0.02`.
 pub fn format_estimate(m: &Metric, e: &Estimate) -> String {
-    let Some(mean) = e.mean else { return "n/a".into() };
-    let scale = if m.unit == Unit::Fraction { 100.0 } else { 1.0 };
+    let Some(mean) = e.mean else {
+        return "n/a".into();
+    };
     match e.half_width() {
-        Some(h) => format!("{} ± {:.*}", format_value(m, mean), m.decimals, h * scale),
+        Some(h) => format!(
+            "{} {}",
+            format_value(m, mean),
+            format_half_width(m, mean, h)
+        ),
         None => format_value(m, mean),
     }
 }
 
 /// The columns of the sweep.md table, after the grid's own.
-const TABLE_METRICS: [usize; 5] = [READ_AVAILABILITY, WRITE_AVAILABILITY, STALE_READ_FRACTION, READ_P999, WRITE_P999];
+const TABLE_METRICS: [usize; 5] = [
+    READ_AVAILABILITY,
+    WRITE_AVAILABILITY,
+    STALE_READ_FRACTION,
+    READ_P999,
+    WRITE_P999,
+];
 
 /// The text of sweep.md. `plot_notes` lists the plot files (or why there are none).
 pub fn sweep_markdown(plan: &Plan, settings: &[Setting], plot_notes: &[String]) -> String {
@@ -391,15 +596,39 @@ pub fn sweep_markdown(plan: &Plan, settings: &[Setting], plot_notes: &[String]) 
     let grid: Vec<String> = plan
         .axes
         .iter()
-        .map(|a| format!("`{}` = {}", a.path, a.values.iter().map(display_value).collect::<Vec<_>>().join(", ")))
+        .map(|a| {
+            format!(
+                "`{}` = {}",
+                a.path,
+                a.values
+                    .iter()
+                    .map(display_value)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
         .collect();
     let valid = settings.len();
-    push(&mut md, &format!("- Grid: {}", if grid.is_empty() { "none (seeds only)".into() } else { grid.join("; ") }));
+    push(
+        &mut md,
+        &format!(
+            "- Grid: {}",
+            if grid.is_empty() {
+                "none (seeds only)".into()
+            } else {
+                grid.join("; ")
+            }
+        ),
+    );
     push(
         &mut md,
         &format!(
             "- Seeds: {} ({} per setting)",
-            plan.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+            plan.seeds
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
             plan.seeds.len()
         ),
     );
@@ -423,8 +652,13 @@ pub fn sweep_markdown(plan: &Plan, settings: &[Setting], plot_notes: &[String]) 
         "One seed per setting, so no confidence intervals: run with `--seeds 1..5` or more to see \
          how much of a difference is noise."
     };
-    push(&mut md, &format!("{ci_note} `Pareto` marks settings that no other setting beats on both \
-         stale-read fraction and p99.9 latency (the worse of reads and writes).\n"));
+    push(
+        &mut md,
+        &format!(
+            "{ci_note} `Pareto` marks settings that no other setting beats on both \
+         stale-read fraction and p99.9 latency (the worse of reads and writes).\n"
+        ),
+    );
     let mut header = vec!["rank".to_string()];
     header.extend(plan.axis_names.iter().cloned());
     header.extend(TABLE_METRICS.iter().map(|&m| METRICS[m].label.to_string()));
@@ -435,15 +669,34 @@ pub fn sweep_markdown(plan: &Plan, settings: &[Setting], plot_notes: &[String]) 
     by_rank.sort_by_key(|s| s.rank);
     for s in by_rank {
         let mut row = vec![s.rank.to_string()];
-        row.extend(plan.combinations[s.combination].values.iter().map(display_value));
-        row.extend(TABLE_METRICS.iter().map(|&m| format_estimate(&METRICS[m], &s.estimates[m])));
-        row.push(if s.pareto { "yes".into() } else { String::new() });
-        push(&mut md, &format!("| {} |", row.join(" | ").replace('\n', " ")));
+        row.extend(
+            plan.combinations[s.combination]
+                .values
+                .iter()
+                .map(display_value),
+        );
+        row.extend(
+            TABLE_METRICS
+                .iter()
+                .map(|&m| format_estimate(&METRICS[m], &s.estimates[m])),
+        );
+        row.push(if s.pareto {
+            "yes".into()
+        } else {
+            String::new()
+        });
+        push(
+            &mut md,
+            &format!("| {} |", row.join(" | ").replace('\n', " ")),
+        );
     }
     push(&mut md, "");
     let invalid: Vec<_> = plan.invalid().collect();
     if !invalid.is_empty() {
-        push(&mut md, "## Skipped settings (the scenario is invalid with them)\n");
+        push(
+            &mut md,
+            "## Skipped settings (the scenario is invalid with them)\n",
+        );
         for c in invalid {
             push(&mut md, &format!("- `{}`: {}", c.id, c.errors.join("; ")));
         }
@@ -454,8 +707,11 @@ pub fn sweep_markdown(plan: &Plan, settings: &[Setting], plot_notes: &[String]) 
         push(&mut md, &format!("- {note}"));
     }
     push(&mut md, "");
-    push(&mut md, "Every run's metrics, and every setting's mean, standard deviation and interval for \
-         all key metrics, are in `sweep.json`; each run's full report is in `runs/`.");
+    push(
+        &mut md,
+        "Every run's metrics, and every setting's mean, standard deviation and interval for \
+         all key metrics, are in `sweep.json`; each run's full report is in `runs/`.",
+    );
     md
 }
 
@@ -466,7 +722,13 @@ mod tests {
     #[test]
     fn t_quantiles_match_the_tables() {
         assert_eq!(t_quantile_975(2), 4.302653);
-        for (df, expected) in [(30, 2.042272), (31, 2.039513), (40, 2.021075), (60, 2.000298), (120, 1.979930)] {
+        for (df, expected) in [
+            (30, 2.042272),
+            (31, 2.039513),
+            (40, 2.021075),
+            (60, 2.000298),
+            (120, 1.979930),
+        ] {
             let t = t_quantile_975(df);
             assert!((t - expected).abs() < 2e-5, "df {df}: {t} vs {expected}");
         }
@@ -486,8 +748,18 @@ mod tests {
 
     #[test]
     fn pareto_front_keeps_undominated_points_only() {
-        let pts = [Some((0.1, 50.0)), Some((0.0, 80.0)), Some((0.1, 60.0)), None, Some((0.2, 40.0)), Some((0.0, 80.0))];
-        assert_eq!(pareto_front(&pts), vec![true, true, false, false, true, true]);
+        let pts = [
+            Some((0.1, 50.0)),
+            Some((0.0, 80.0)),
+            Some((0.1, 60.0)),
+            None,
+            Some((0.2, 40.0)),
+            Some((0.0, 80.0)),
+        ];
+        assert_eq!(
+            pareto_front(&pts),
+            vec![true, true, false, false, true, true]
+        );
     }
 
     #[test]
