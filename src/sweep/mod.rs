@@ -34,6 +34,8 @@ pub const FINGERPRINT_FILE: &str = "sweep-fingerprint.json";
 pub const RUNS_DIR: &str = "runs";
 pub const SWEEP_JSON: &str = "sweep.json";
 pub const SWEEP_MD: &str = "sweep.md";
+/// Threads are cheap, but not that cheap; no machine has more cores than this.
+pub const MAX_JOBS: usize = 4096;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SweepArgs {
@@ -109,7 +111,13 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
 pub fn merge(args: MergeArgs) -> Result<(), Failure> {
     let outcome = merge_dirs(&args)?;
     if !args.quiet {
-        print_summary(&outcome);
+        println!(
+            "merged {} runs from {} folders; {} invalid settings skipped",
+            outcome.total_runs,
+            args.dirs.len(),
+            outcome.invalid.len()
+        );
+        println!("results: {}", outcome.out_dir.join(SWEEP_MD).display());
     }
     Ok(())
 }
@@ -152,10 +160,10 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
         .transpose()?
         .unwrap_or(Shard::WHOLE);
     let jobs = match args.jobs {
-        Some(0) => {
-            return Err(bad(
-                "--jobs 0: at least one simulation must run at a time".into()
-            ));
+        Some(j) if !(1..=MAX_JOBS).contains(&j) => {
+            return Err(bad(format!(
+                "--jobs {j}: expected 1 to {MAX_JOBS} simulations at a time"
+            )));
         }
         Some(j) => j,
         None => std::thread::available_parallelism()
@@ -534,5 +542,7 @@ fn progress_bar(len: u64, show: bool) -> ProgressBar {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // A big scenario can take minutes per run: keep the spinner and the clock moving.
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
     bar
 }
