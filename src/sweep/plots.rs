@@ -14,6 +14,7 @@ use crate::report::{font, write_atomic};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub const PLOTS_DIR: &str = "plots";
@@ -34,16 +35,19 @@ pub fn write_all(out: &Path, plan: &Plan, settings: &[Setting]) -> Result<Vec<St
     let dir = out.join(PLOTS_DIR);
     let mut notes = Vec::new();
     match (plan.axis(R_PATH), plan.axis(W_PATH)) {
-        (Some(r), Some(w)) => {
-            for heatmap in heatmaps(plan, settings, r, w) {
-                render(&heatmap, &dir, &heatmap.stem)?;
-                notes.push(format!(
-                    "[`{PLOTS_DIR}/{stem}.svg`]({PLOTS_DIR}/{stem}.svg) (and `.png`): {what}",
-                    stem = heatmap.stem,
-                    what = heatmap.title
-                ));
+        (Some(r), Some(w)) => match heatmaps(plan, settings, r, w) {
+            Ok(maps) => {
+                for heatmap in maps {
+                    render(&heatmap, &dir, &heatmap.stem)?;
+                    notes.push(format!(
+                        "[`{PLOTS_DIR}/{stem}.svg`]({PLOTS_DIR}/{stem}.svg) (and `.png`): {what}",
+                        stem = heatmap.stem,
+                        what = heatmap.title
+                    ));
+                }
             }
-        }
+            Err(note) => notes.push(note),
+        },
         _ => notes.push(format!(
             "No heatmaps: they need both `{R_PATH}` and `{W_PATH}` on the grid, e.g. \
              `--grid {R_PATH}=1,2,3 --grid {W_PATH}=1,2,3`."
@@ -171,16 +175,39 @@ struct Heatmap {
 }
 
 /// One heatmap per key metric and per combination of the grid's other axes.
-fn heatmaps(plan: &Plan, settings: &[Setting], r: usize, w: usize) -> Vec<Heatmap> {
+/// Heatmaps multiply with the values of the other axes; past this many slices a note says
+/// to narrow the grid instead of writing hundreds of files.
+const MAX_HEATMAP_SLICES: usize = 24;
+
+/// A grid point's values as a map key (serializing JSON values cannot fail).
+fn key_of(values: &[serde_json::Value]) -> String {
+    serde_json::to_string(values).unwrap_or_default()
+}
+
+fn heatmaps(plan: &Plan, settings: &[Setting], r: usize, w: usize) -> Result<Vec<Heatmap>, String> {
     let others: Vec<usize> = (0..plan.axes.len()).filter(|&a| a != r && a != w).collect();
     let other_names: Vec<String> = others.iter().map(|&a| plan.axis_names[a].clone()).collect();
     let mut slices: Vec<Vec<serde_json::Value>> = Vec::new();
+    let mut seen = BTreeSet::new();
     for c in &plan.combinations {
         let key: Vec<_> = others.iter().map(|&a| c.values[a].clone()).collect();
-        if !slices.contains(&key) {
+        if seen.insert(key_of(&key)) {
             slices.push(key);
         }
     }
+    if slices.len() > MAX_HEATMAP_SLICES {
+        return Err(format!(
+            "No heatmaps: the grid's other axes make {} (R, W) slices, more than {MAX_HEATMAP_SLICES} \
+             sets of heatmaps; sweep fewer of their values to get them.",
+            slices.len()
+        ));
+    }
+    let index: BTreeMap<String, usize> = plan
+        .combinations
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (key_of(&c.values), i))
+        .collect();
     let mut setting_of = vec![None; plan.combinations.len()];
     for (i, s) in settings.iter().enumerate() {
         setting_of[s.combination] = Some(i);
@@ -211,11 +238,13 @@ fn heatmaps(plan: &Plan, settings: &[Setting], r: usize, w: usize) -> Vec<Heatma
                         .values
                         .iter()
                         .map(|wv| {
-                            let found = plan.combinations.iter().position(|c| {
-                                c.values[r] == *rv
-                                    && c.values[w] == *wv
-                                    && others.iter().zip(slice).all(|(&a, v)| c.values[a] == *v)
-                            });
+                            let mut point = vec![serde_json::Value::Null; plan.axes.len()];
+                            point[r] = rv.clone();
+                            point[w] = wv.clone();
+                            for (&a, v) in others.iter().zip(slice) {
+                                point[a] = v.clone();
+                            }
+                            let found = index.get(&key_of(&point)).copied();
                             match found {
                                 Some(ci) if !plan.combinations[ci].is_valid() => Cell::Invalid,
                                 Some(ci) => match setting_of[ci].map(|s| &settings[s].estimates[m])
@@ -249,7 +278,7 @@ fn heatmaps(plan: &Plan, settings: &[Setting], r: usize, w: usize) -> Vec<Heatma
             });
         }
     }
-    maps
+    Ok(maps)
 }
 
 /// N as a heatmap subtitle shows it: the base value, or "varies" when N is on the grid.
