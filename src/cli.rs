@@ -33,6 +33,10 @@ pub enum Command {
     },
     /// Rerun scenarios and compare with their baseline reports (exit 0 pass, 1 regression, 2 bad input).
     Check(crate::check::CheckArgs),
+    /// Run a scenario over a grid of settings and seeds, on all cores; resumable.
+    Sweep(crate::sweep::SweepArgs),
+    /// Combine the folders of a sharded sweep into one.
+    Merge(crate::sweep::MergeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -74,6 +78,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check(args) => crate::check::run(args),
+        Command::Sweep(args) => crate::sweep::run(args),
+        Command::Merge(args) => crate::sweep::merge(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,4 +26,5 @@ pub mod report;
 pub mod ring;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod workload;

@@ -2,6 +2,8 @@
 //! short human summary. Every file is written to a temporary name and renamed into place,
 //! so an interrupted run never leaves a file that looks complete and is not.
 
+pub mod font;
+
 use crate::faults::ResolvedFault;
 use crate::node::MessageKind;
 use crate::observer::{DurabilitySummary, ObserverSummary, TimelinePoint};

@@ -1,0 +1,278 @@
+//! `dynasim sweep` and `dynasim merge` end to end, on a tiny scenario (4 nodes, 2 simulated
+//! seconds): results that do not depend on the thread count or on sharding, resuming that
+//! reruns only what is missing, invalid settings skipped and reported, and a changed grid
+//! refused. Each test works in its own folder under the system's temporary directory.
+
+use dynasim::cli::Failure;
+use dynasim::sweep::{self, MergeArgs, SweepArgs, SweepOutcome};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TINY: &str = r#"{
+  "name": "tiny",
+  "duration_s": 2,
+  "cluster": {
+    "datacenters": [{"name": "east", "nodes": 2}, {"name": "west", "nodes": 2}],
+    "partitioning": {"strategy": "equal_partitions", "partitions": 16}
+  },
+  "replication": {"n": 3, "r": 2, "w": 2},
+  "workload": {
+    "kind": "open_loop", "ops_per_s": 60, "clients": 4, "read_fraction": 0.5,
+    "keys": 40, "key_distribution": "uniform", "write_mode": "read_modify_write",
+    "value_bytes": 64, "routing": "partition_aware", "request_timeout_ms": 300
+  },
+  "faults": [{"kind": "partition", "at_s": 0.5, "duration_s": 1, "groups": [["east"], ["west"]]}]
+}"#;
+
+/// A fresh folder holding the tiny scenario; removed again when the test passes.
+struct Workspace {
+    dir: PathBuf,
+}
+
+impl Workspace {
+    fn new(test: &str) -> Workspace {
+        let dir = std::env::temp_dir().join(format!("dynasim-sweep-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test folder");
+        std::fs::write(dir.join("tiny.json"), TINY).expect("write the scenario");
+        Workspace { dir }
+    }
+
+    fn scenario(&self) -> PathBuf {
+        self.dir.join("tiny.json")
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn args(&self, out: &str, grid: &[&str], seeds: &str) -> SweepArgs {
+        SweepArgs {
+            scenario: self.scenario(),
+            grid: grid.iter().map(|g| g.to_string()).collect(),
+            seeds: Some(seeds.to_string()),
+            jobs: Some(1),
+            out: Some(self.out(out)),
+            shard: None,
+            force: false,
+            quiet: true,
+        }
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+const RW: [&str; 2] = ["replication.r=1,2", "replication.w=1,2"];
+
+fn ok<T>(r: Result<T, Failure>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(f) => panic!("exit {}: {}", f.code, f.message),
+    }
+}
+
+fn sweep(args: &SweepArgs) -> SweepOutcome {
+    ok(sweep::sweep(args))
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+#[test]
+fn jobs_1_and_jobs_2_give_identical_results() {
+    let ws = Workspace::new("jobs");
+    let one = sweep(&ws.args("one", &RW, "1..2"));
+    let mut args = ws.args("two", &RW, "1..2");
+    args.jobs = Some(2);
+    let two = sweep(&args);
+    assert!(one.complete && two.complete);
+    assert_eq!(one.executed.len(), 8);
+    assert_eq!(one.executed, two.executed);
+    for file in [
+        "sweep.json",
+        "sweep.md",
+        "plots/heatmap-stale_read_fraction.svg",
+        "plots/tradeoff.png",
+    ] {
+        assert_eq!(
+            read(&ws.out("one").join(file)),
+            read(&ws.out("two").join(file)),
+            "{file} differs"
+        );
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&read(&ws.out("one").join("sweep.json"))).expect("JSON");
+    assert_eq!(doc["runs"].as_array().map(Vec::len), Some(8));
+    assert_eq!(doc["runs"][0]["id"], "r=1,w=1,seed=1");
+    assert_eq!(doc["runs"][1]["id"], "r=1,w=1,seed=2");
+    assert_eq!(doc["settings"].as_array().map(Vec::len), Some(4));
+    let ranks: Vec<u64> = doc["settings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["rank"].as_u64())
+        .collect();
+    let mut sorted = ranks.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![1, 2, 3, 4], "every setting has its own rank");
+    let avail = &doc["settings"][0]["metrics"]["read_availability"];
+    assert_eq!(avail["n"], 2);
+    assert!(
+        avail["ci95"].is_array(),
+        "two seeds give an interval: {avail}"
+    );
+}
+
+#[test]
+fn merged_shards_equal_the_single_machine_sweep() {
+    let ws = Workspace::new("shards");
+    let whole = sweep(&ws.args("whole", &RW, "1..2"));
+    let mut shard_runs = Vec::new();
+    for (k, name) in [(1, "shard1"), (2, "shard2")] {
+        let mut args = ws.args(name, &RW, "1..2");
+        args.shard = Some(format!("{k}/2"));
+        let outcome = sweep(&args);
+        assert!(!outcome.complete, "half a sweep writes no summary");
+        assert!(!ws.out(name).join("sweep.json").exists());
+        assert_eq!(outcome.executed.len(), 4);
+        shard_runs.extend(outcome.executed);
+    }
+    shard_runs.sort();
+    let mut all = whole.executed.clone();
+    all.sort();
+    assert_eq!(shard_runs, all, "the shards split the runs without overlap");
+    let merged = ok(sweep::merge_dirs(&MergeArgs {
+        dirs: vec![ws.out("shard1"), ws.out("shard2")],
+        out: ws.out("merged"),
+        force: false,
+        quiet: true,
+    }));
+    assert!(merged.complete);
+    for file in ["sweep.json", "sweep.md", "plots/heatmap-read_p999_ms.png"] {
+        assert_eq!(
+            read(&ws.out("whole").join(file)),
+            read(&ws.out("merged").join(file)),
+            "{file} differs"
+        );
+    }
+    // A merge with a shard missing names what is missing instead of writing a partial summary.
+    let partial = sweep::merge_dirs(&MergeArgs {
+        dirs: vec![ws.out("shard1")],
+        out: ws.out("partial"),
+        force: false,
+        quiet: true,
+    });
+    match partial {
+        Ok(_) => panic!("a merge of one shard of two must fail"),
+        Err(f) => assert!(
+            f.code == 2 && f.message.contains("4 of 8 runs"),
+            "{}",
+            f.message
+        ),
+    }
+}
+
+#[test]
+fn resuming_reruns_only_the_missing_run() {
+    let ws = Workspace::new("resume");
+    let args = ws.args("out", &RW, "1..2");
+    let first = sweep(&args);
+    let summary = read(&ws.out("out").join("sweep.json"));
+    let lost = ws.out("out").join("runs").join("r=2,w=1,seed=2.json");
+    std::fs::remove_file(&lost).expect("the run file exists");
+    std::fs::remove_file(ws.out("out").join("sweep.json")).expect("the summary exists");
+    let second = sweep(&args);
+    assert_eq!(second.executed, vec!["r=2,w=1,seed=2".to_string()]);
+    assert_eq!(second.reused.len(), first.executed.len() - 1);
+    assert!(lost.exists());
+    assert_eq!(
+        read(&ws.out("out").join("sweep.json")),
+        summary,
+        "the rerun reproduces the lost run"
+    );
+    let third = sweep(&args);
+    assert!(
+        third.executed.is_empty(),
+        "a finished sweep runs nothing: {:?}",
+        third.executed
+    );
+}
+
+#[test]
+fn invalid_settings_are_skipped_and_reported() {
+    let ws = Workspace::new("invalid");
+    let outcome = sweep(&ws.args("out", &["replication.r=2,4", "replication.w=1"], "1"));
+    assert_eq!(outcome.invalid, vec!["r=4,w=1".to_string()]);
+    assert_eq!(outcome.executed, vec!["r=2,w=1,seed=1".to_string()]);
+    assert!(
+        !ws.out("out")
+            .join("runs")
+            .join("r=4,w=1,seed=1.json")
+            .exists()
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&read(&ws.out("out").join("sweep.json"))).expect("JSON");
+    assert_eq!(doc["invalid"][0]["id"], "r=4,w=1");
+    let why = doc["invalid"][0]["errors"][0].as_str().unwrap_or_default();
+    assert!(why.contains("replication.r") && why.contains('4'), "{why}");
+    let md = String::from_utf8(read(&ws.out("out").join("sweep.md"))).expect("UTF-8");
+    assert!(md.contains("`r=4,w=1`: replication.r"), "{md}");
+}
+
+/// The binary: a changed grid is refused with exit code 2 unless --force, and a bad grid
+/// value is named.
+#[test]
+fn changed_grid_is_refused_without_force() {
+    let ws = Workspace::new("refuse");
+    let out = ws.out("out");
+    let dynasim = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dynasim"))
+            .arg("sweep")
+            .arg(ws.scenario())
+            .args(["--seeds", "1", "--jobs", "1", "--quiet", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .expect("run dynasim")
+    };
+    let first = dynasim(&["--grid", "replication.r=1"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let changed = dynasim(&["--grid", "replication.r=1,2"]);
+    assert_eq!(changed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&changed.stderr);
+    assert!(
+        stderr.contains("different sweep") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let forced = dynasim(&["--grid", "replication.r=1,2", "--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&read(&out.join("sweep.json"))).expect("JSON");
+    assert_eq!(doc["settings"].as_array().map(Vec::len), Some(2));
+
+    let bad = dynasim(&["--grid", "replication.r=1,x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("value `x`") && stderr.contains("replication.r"),
+        "{stderr}"
+    );
+    let typo = dynasim(&["--grid", "replication.rr=1"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("did you mean `r`"));
+}
