@@ -108,3 +108,5 @@ impl FxHasher {
 pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 /// A HashMap with the deterministic hasher. Do not iterate it where order matters.
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+/// A HashSet with the deterministic hasher. Do not iterate it where order matters.
+pub type FxHashSet<K> = std::collections::HashSet<K, FxBuild>;

@@ -1,34 +1,37 @@
 //! The single event queue, ordered by (time, insertion sequence). Ties in time are broken
 //! by the order of scheduling, so the run is a pure function of its inputs.
 //!
-//! Simulated time never goes backwards, which lets the queue be a radix heap: keys are
-//! bucketed by the highest bit in which they differ from the last key popped, so a push is
-//! O(1) and a pop costs amortised O(log range) with no comparisons of whole events.
+//! Simulated time never goes backwards, which lets the queue be a radix heap: times are
+//! bucketed by the highest bit in which they differ from the last time popped, so a push
+//! is O(1) and a pop costs amortised O(log range) with no comparisons of whole events.
 
-/// A queued event's position in the total order: time first, then scheduling order.
-type Key = u128;
+use std::collections::VecDeque;
 
-fn key_of(time: u64, seq: u64) -> Key {
-    ((time as u128) << 64) | seq as u128
-}
-
-/// Bucket index for `key` relative to `last`: 0 when equal, else 1 + the index of the
+/// Bucket index for `time` relative to `last`: 0 when equal, else 1 + the index of the
 /// highest differing bit.
-fn bucket_of(key: Key, last: Key) -> usize {
-    let diff = key ^ last;
+fn bucket_of(time: u64, last: u64) -> usize {
+    let diff = time ^ last;
     if diff == 0 {
         0
     } else {
-        128 - diff.leading_zeros() as usize
+        64 - diff.leading_zeros() as usize
     }
 }
 
-const BUCKETS: usize = 129;
+const BUCKETS: usize = 65;
 
 /// A monotone priority queue of events keyed by (time, sequence).
+///
+/// Buckets are keyed by time only. Bucket 0 holds the events at the current minimum time
+/// in scheduling order (a FIFO: events pushed for the current time get larger sequence
+/// numbers than any already there), so ties pop in the order they were scheduled. A bit
+/// mask of non-empty buckets finds the next one without scanning.
 pub struct EventQueue<E> {
-    buckets: Vec<Vec<(Key, E)>>,
-    last: Key,
+    current: VecDeque<(u64, E)>,
+    buckets: Vec<Vec<(u64, u64, E)>>,
+    /// Bit i set when `buckets[i]` is non-empty (bucket 0 is `current`, not tracked).
+    occupied: u128,
+    last: u64,
     len: usize,
     next_seq: u64,
 }
@@ -42,7 +45,9 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
+            current: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            occupied: 0,
             last: 0,
             len: 0,
             next_seq: 0,
@@ -60,49 +65,59 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`. Scheduling in the past is a bug in the caller: the
     /// engine asserts it even in release builds because it would break causality.
     pub fn push(&mut self, time: u64, event: E) {
-        let key = key_of(time, self.next_seq);
-        self.next_seq += 1;
         assert!(
-            key >= self.last,
-            "event scheduled in the past: {} < {}",
-            time,
-            (self.last >> 64) as u64
+            time >= self.last,
+            "event scheduled in the past: {time} < {}",
+            self.last
         );
-        self.buckets[bucket_of(key, self.last)].push((key, event));
+        let seq = self.next_seq;
+        self.next_seq += 1;
         self.len += 1;
+        let b = bucket_of(time, self.last);
+        if b == 0 {
+            self.current.push_back((seq, event));
+        } else {
+            self.buckets[b].push((time, seq, event));
+            self.occupied |= 1 << b;
+        }
     }
 
     /// Time of the next event without removing it.
     pub fn peek_time(&mut self) -> Option<u64> {
         self.refill();
-        self.buckets[0].last().map(|(k, _)| (*k >> 64) as u64)
+        (!self.current.is_empty()).then_some(self.last)
     }
 
     /// Removes and returns the earliest event with its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
         self.refill();
-        let (key, event) = self.buckets[0].pop()?;
+        let (_, event) = self.current.pop_front()?;
         self.len -= 1;
-        Some(((key >> 64) as u64, event))
+        Some((self.last, event))
     }
 
-    /// Makes bucket 0 hold the minimum key, if any event is queued. Bucket 0 holds keys
-    /// equal to `last`; since every key is unique (the sequence differs) it holds at most one.
+    /// Makes `current` hold the events at the minimum time, in sequence order.
     fn refill(&mut self) {
-        if !self.buckets[0].is_empty() || self.len == 0 {
+        if !self.current.is_empty() || self.occupied == 0 {
             return;
         }
-        let Some(index) = self.buckets.iter().position(|b| !b.is_empty()) else {
-            return;
-        };
+        let index = self.occupied.trailing_zeros() as usize;
         let bucket = std::mem::take(&mut self.buckets[index]);
-        let min = bucket.iter().map(|(k, _)| *k).min().unwrap_or(self.last);
+        self.occupied &= !(1 << index);
+        let min = bucket.iter().map(|(t, _, _)| *t).min().unwrap_or(self.last);
         self.last = min;
-        for (key, event) in bucket {
-            self.buckets[bucket_of(key, min)].push((key, event));
+        let mut ties: Vec<(u64, E)> = Vec::new();
+        for (time, seq, event) in bucket {
+            let b = bucket_of(time, min);
+            if b == 0 {
+                ties.push((seq, event));
+            } else {
+                self.buckets[b].push((time, seq, event));
+                self.occupied |= 1 << b;
+            }
         }
-        // Reuse the allocation of the emptied bucket.
-        debug_assert!(self.buckets[index].is_empty());
+        ties.sort_unstable_by_key(|(seq, _)| *seq);
+        self.current.extend(ties);
     }
 }
 

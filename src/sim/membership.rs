@@ -328,6 +328,7 @@ impl Simulation {
         self.admin.rings.push(p.ring.clone());
         self.admin.placement = p.placement;
         self.ring = p.ring;
+        self.full_scan = true;
         if !p.leaving.is_empty() {
             // The administrator persists the change on a remaining member, which gossips
             // it; the leavers stop for good.

@@ -104,6 +104,10 @@ pub struct Simulation {
     node_requests: Vec<u64>,
     /// Nodes whose process is down right now.
     down_nodes: u64,
+    /// Keys that may diverge (see `scan_divergence`); a set only counted, never iterated
+    /// into an outcome that depends on order.
+    watch: crate::ids::FxHashSet<crate::ids::KeyId>,
+    full_scan: bool,
     admin: membership::MembershipAdmin,
     streams: RngStreams,
     node_cfg: Arc<NodeConfig>,
@@ -258,6 +262,8 @@ impl Simulation {
             converged_at: None,
             node_requests: vec![0; node_count],
             down_nodes: 0,
+            watch: Default::default(),
+            full_scan: true,
             admin: membership::MembershipAdmin::new(
                 placement,
                 ring.clone(),
@@ -430,6 +436,7 @@ impl Simulation {
                 ) {
                     self.node_requests[node.index()] += 1;
                 }
+                self.watch_delivery(&msg);
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
@@ -459,7 +466,7 @@ impl Simulation {
             Event::Fault(action) => self.apply_fault(action),
             Event::Tick => {
                 let backlog = self.nodes.iter().map(|n| n.hint_count() as u64).sum();
-                let divergent = self.divergent_keys();
+                let divergent = self.scan_divergence();
                 let fault = self.fault_in_interval || self.open_windows > 0;
                 self.observer
                     .close_interval(self.last_tick, now, backlog, divergent, fault);
@@ -471,7 +478,7 @@ impl Simulation {
                 }
             }
             Event::ConvergenceCheck => {
-                if self.divergent_keys() == 0 {
+                if self.scan_divergence() == 0 {
                     self.converged_at = Some(now);
                 } else {
                     self.queue.push(
@@ -489,23 +496,61 @@ impl Simulation {
     pub fn divergent_keys(&self) -> u64 {
         let keys = self.ring.key_count() as u32;
         (0..keys)
-            .filter(|k| {
-                let key = crate::ids::KeyId(*k);
-                if self.observer.written_recently(key, self.now, self.settle) {
-                    return false;
-                }
-                let mut live = self
-                    .ring
-                    .replicas(key)
-                    .iter()
-                    .filter(|n| self.down[n.index()] == 0);
-                let Some(first) = live.next() else {
-                    return false;
-                };
-                let reference = self.nodes[first.index()].stored(key);
-                live.any(|n| !same_writes(reference, self.nodes[n.index()].stored(key)))
-            })
+            .filter(|k| self.diverges(crate::ids::KeyId(*k)))
             .count() as u64
+    }
+
+    fn diverges(&self, key: crate::ids::KeyId) -> bool {
+        if self.observer.written_recently(key, self.now, self.settle) {
+            return false;
+        }
+        let mut live = self
+            .ring
+            .replicas(key)
+            .iter()
+            .filter(|n| self.down[n.index()] == 0);
+        let Some(first) = live.next() else {
+            return false;
+        };
+        let reference = self.nodes[first.index()].stored(key);
+        live.any(|n| !same_writes(reference, self.nodes[n.index()].stored(key)))
+    }
+
+    /// `divergent_keys`, incrementally: only keys whose replicas received data since they
+    /// were last seen converged are looked at, unless something changed the replica sets
+    /// themselves (a node went down or came back, the ring changed), which forces a full
+    /// scan. Keys still settling or diverging stay on the watch list.
+    fn scan_divergence(&mut self) -> u64 {
+        if self.full_scan {
+            self.full_scan = false;
+            let keys = self.ring.key_count() as u32;
+            self.watch = (0..keys)
+                .map(crate::ids::KeyId)
+                .filter(|k| self.watch_key(*k))
+                .collect();
+        } else {
+            let watch = std::mem::take(&mut self.watch);
+            self.watch = watch.into_iter().filter(|k| self.watch_key(*k)).collect();
+        }
+        self.watch.iter().filter(|k| self.diverges(**k)).count() as u64
+    }
+
+    /// Data arriving at a replica may make its key diverge (or converge): watch it.
+    fn watch_delivery(&mut self, msg: &Message) {
+        match msg {
+            Message::ReplicaWrite { key, .. } | Message::HintHandoff { key, .. } => {
+                self.watch.insert(*key);
+            }
+            Message::AeData { entries, .. } | Message::TransferBatch { entries } => {
+                self.watch.extend(entries.iter().map(|(k, _)| *k));
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a key must stay watched: it diverges, or a write to it is still settling.
+    fn watch_key(&self, key: crate::ids::KeyId) -> bool {
+        self.observer.written_recently(key, self.now, self.settle) || self.diverges(key)
     }
 
     /// Seconds from the end of the last fault until no key diverged (checked every second);
@@ -542,6 +587,7 @@ impl Simulation {
                     self.nodes[i].crash();
                     self.incarnation[i] += 1;
                     self.down_nodes += 1;
+                    self.full_scan = true;
                 }
                 if wipe {
                     self.nodes[i].wipe_disk();
@@ -558,6 +604,7 @@ impl Simulation {
                 self.down[i] = self.down[i].saturating_sub(1);
                 if self.down[i] == 0 {
                     self.down_nodes -= 1;
+                    self.full_scan = true;
                     let mut effects = std::mem::take(&mut self.effects);
                     self.nodes[i].restart(&mut effects);
                     self.apply(Endpoint::Node(node), &mut effects);
