@@ -82,7 +82,10 @@ pub struct KindCount {
 
 impl Report {
     pub fn from_simulation(sim: &Simulation) -> Report {
-        let observed = sim.observer().summarize();
+        let dc_names: Vec<String> = (sim.scenario().cluster.datacenters.iter())
+            .map(|d| d.name.clone())
+            .collect();
+        let observed = sim.observer().summarize_named(&dc_names);
         let m = sim.messages();
         let by_kind = MessageKind::ALL
             .iter()
