@@ -134,6 +134,8 @@ pub struct Observer {
     write_times: Vec<(u64, u64)>,
     judged_reads: u64,
     stale_reads: u64,
+    /// Reads that started while a fault window was open: [judged, stale].
+    judged_during_faults: [u64; 2],
     /// versions_per_read[i] = successful reads that returned i versions (last bin is 4+).
     versions_per_read: [u64; 5],
     k_staleness: std::collections::BTreeMap<u32, u64>,
@@ -177,6 +179,7 @@ impl Observer {
             write_times: Vec::new(),
             judged_reads: 0,
             stale_reads: 0,
+            judged_during_faults: [0; 2],
             versions_per_read: [0; 5],
             k_staleness: Default::default(),
             t_visibility: Default::default(),
@@ -326,6 +329,10 @@ impl Observer {
         };
         self.judged_reads += 1;
         self.interval.judged += 1;
+        if r.during_fault {
+            self.judged_during_faults[0] += 1;
+            self.judged_during_faults[1] += u64::from(!fresh);
+        }
         let ms = since_ack_us as f64 / 1_000.0;
         let bin = T_VISIBILITY_EDGES_MS.partition_point(|edge| *edge <= ms);
         self.t_visibility[bin].0 += 1;
@@ -475,6 +482,16 @@ impl Observer {
                 judged_reads: self.judged_reads,
                 stale_reads: self.stale_reads,
                 stale_read_fraction: fraction(self.stale_reads, self.judged_reads),
+                judged_reads_during_faults: self.judged_during_faults[0],
+                stale_reads_during_faults: self.judged_during_faults[1],
+                stale_read_fraction_during_faults: fraction(
+                    self.judged_during_faults[1],
+                    self.judged_during_faults[0],
+                ),
+                stale_read_fraction_outside_faults: fraction(
+                    self.stale_reads - self.judged_during_faults[1],
+                    self.judged_reads - self.judged_during_faults[0],
+                ),
                 versions_per_read: VersionsPerRead {
                     zero: self.versions_per_read[0],
                     one: self.versions_per_read[1],
@@ -629,6 +646,11 @@ pub struct Consistency {
     pub judged_reads: u64,
     pub stale_reads: u64,
     pub stale_read_fraction: Option<f64>,
+    /// Judged reads that started while a fault window was open, and how many were stale.
+    pub judged_reads_during_faults: u64,
+    pub stale_reads_during_faults: u64,
+    pub stale_read_fraction_during_faults: Option<f64>,
+    pub stale_read_fraction_outside_faults: Option<f64>,
     pub versions_per_read: VersionsPerRead,
     pub k_staleness: Vec<KCount>,
     pub t_visibility: Vec<TVisibilityBin>,
