@@ -174,13 +174,14 @@ where
         return empty_note(&root, "no successful request");
     };
     let sla = r.observed.sla.sla_ms;
-    let lo = values()
+    // Whole decades, so that the axis is labelled at 1, 10, 100, ...
+    let min = values()
         .filter(|v| *v > 0.0)
         .reduce(f64::min)
         .unwrap_or(0.001)
-        .max(0.001)
-        / 1.5;
-    let hi = max.max(sla) * 1.5;
+        .max(0.001);
+    let lo = 10f64.powf((min * 0.999).log10().floor());
+    let hi = 10f64.powf((max.max(sla) * 1.05).log10().ceil());
     let clamp = |v: f64| v.max(lo);
     let panels = root.split_evenly((1, 2));
 
@@ -384,7 +385,12 @@ fn runs(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>
 /// A line series drawn as runs of consecutive points: (legend, colour, runs).
 type Series<'a> = (&'a str, RGBColor, Vec<Vec<(f64, f64)>>);
 
+/// Space above the highest value, so the legend in the upper right covers no data.
+const HEADROOM: f64 = 1.45;
+
 struct Panel<'a> {
+    /// Where the legend goes: availability sits near the top, the others near the bottom.
+    legend: SeriesLabelPosition,
     title: &'a str,
     y_desc: &'a str,
     y_range: (f64, f64),
@@ -428,6 +434,7 @@ where
         .unwrap_or(0) as f64;
     let panels = [
         Panel {
+            legend: SeriesLabelPosition::LowerRight,
             title: "availability (ok / attempted)",
             y_desc: "availability",
             y_range: ((1.0 - gap).max(0.0), 1.0 + gap * 0.08),
@@ -438,9 +445,10 @@ where
             ],
         },
         Panel {
+            legend: SeriesLabelPosition::UpperRight,
             title: "p99 latency of successful requests",
             y_desc: "p99 (ms)",
-            y_range: (0.0, (p99_max * 1.15).max(1.0)),
+            y_range: (0.0, (p99_max * HEADROOM).max(1.0)),
             percent: false,
             series: vec![
                 ("read", READ, series(|p| p.read_p99_ms)),
@@ -448,16 +456,18 @@ where
             ],
         },
         Panel {
+            legend: SeriesLabelPosition::UpperRight,
             title: "stale reads (of judged reads)",
             y_desc: "stale",
-            y_range: (0.0, (stale_max * 1.15).max(0.01)),
+            y_range: (0.0, (stale_max * HEADROOM).max(0.01)),
             percent: true,
             series: vec![("stale reads", THIRD, series(|p| p.stale_read_fraction))],
         },
         Panel {
+            legend: SeriesLabelPosition::UpperRight,
             title: "hint backlog and divergent keys (at the end of each interval)",
             y_desc: "count",
-            y_range: (0.0, (count_max * 1.15).max(1.0)),
+            y_range: (0.0, (count_max * HEADROOM).max(1.0)),
             percent: false,
             series: vec![
                 ("hints held", READ, series(|p| Some(p.hint_backlog as f64))),
@@ -523,7 +533,7 @@ where
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(panel.legend.clone())
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .label_font((FONT, 12))
@@ -570,7 +580,7 @@ where
             SegmentValue::CenterOf(i) => labels.get(*i as usize).unwrap_or(&"").to_string(),
             _ => String::new(),
         })
-        .y_label_formatter(&|v| short(*v))
+        .y_label_formatter(&|v| crate::report::summary::count(v.round() as u64))
         .light_line_style(BLACK.mix(0.04))
         .bold_line_style(BLACK.mix(0.2))
         .label_style((FONT, 13))
@@ -600,7 +610,11 @@ where
         let label = if *n == 0 {
             "0".to_string()
         } else {
-            format!("{n} ({})", crate::report::summary::percent_of(share))
+            format!(
+                "{} ({})",
+                crate::report::summary::count(*n),
+                crate::report::summary::percent_of(share)
+            )
         };
         Text::new(
             label,

@@ -43,7 +43,7 @@ fn pct(x: Option<f64>) -> String {
 }
 
 /// 1234567 -> "1,234,567".
-fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -190,23 +190,19 @@ pub fn findings(r: &Report) -> Vec<String> {
             pct(a.write_outside_faults),
         ));
     }
-    let worst_dc = a
+    let below_one = a
         .by_datacenter
         .iter()
-        .filter_map(|d| {
-            let min = [d.read, d.write].into_iter().flatten().reduce(f64::min)?;
-            Some((min, d))
-        })
-        .min_by(|x, y| x.0.total_cmp(&y.0));
-    if let Some((min, d)) = worst_dc
-        && min < 1.0
-        && a.by_datacenter.len() > 1
-    {
+        .any(|d| d.read.is_some_and(|x| x < 1.0) || d.write.is_some_and(|x| x < 1.0));
+    if a.by_datacenter.len() > 1 && below_one {
+        let dcs: Vec<String> = a
+            .by_datacenter
+            .iter()
+            .map(|d| format!("{} {} / {}", d.datacenter, pct(d.read), pct(d.write)))
+            .collect();
         out.push(format!(
-            "Clients in {} fared worst: reads {}, writes {} available.",
-            d.datacenter,
-            pct(d.read),
-            pct(d.write)
+            "Read / write availability by the client's datacenter: {}.",
+            dcs.join("; ")
         ));
     }
 
