@@ -2,12 +2,13 @@
 //! Exit codes: 0 ok, 1 runtime failure (e.g. cannot write the report), 2 bad input.
 
 use crate::engine::SimTime;
-use crate::report::{Report, write_atomic};
+use crate::observer::History;
+use crate::report::{Report, write_atomic, write_outputs};
 use crate::scenario::{ScenarioErrors, load_file};
 use crate::sim::Simulation;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -55,6 +56,9 @@ pub struct RunArgs {
     /// No progress bar and no summary on the terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// Also write every client operation to FILE as JSON Lines (see docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 /// A failure with its exit code.
@@ -113,6 +117,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .out
         .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
     let mut sim = Simulation::new(&scenario);
+    if let Some(path) = &args.history {
+        let history = History::create(path).map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot create {}: {e}", path.display()),
+        })?;
+        sim.observer_mut().record_history(history);
+    }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     run_with_progress(&mut sim, show_progress);
     let report = Report::from_simulation(&sim);
@@ -121,9 +132,31 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         code: 1,
         message: format!("cannot write {}: {e}", path.display()),
     })?;
+    let outputs = write_outputs(&report, &out_dir).map_err(|e| Failure {
+        code: 1,
+        message: e.to_string(),
+    })?;
+    let history = match sim.observer_mut().take_history() {
+        Some(h) => Some(h.finish().map_err(|e| Failure {
+            code: 1,
+            message: format!(
+                "cannot write the history {}: {e}",
+                args.history.as_deref().unwrap_or(Path::new("")).display()
+            ),
+        })?),
+        None => None,
+    };
     if !args.quiet {
         print!("{}", report.human_summary());
         println!("report: {}", path.display());
+        println!(
+            "summary and {} plot files in {}",
+            outputs.len().saturating_sub(1),
+            out_dir.display()
+        );
+        if let Some(h) = history {
+            println!("history: {}", h.display());
+        }
     }
     Ok(())
 }

@@ -55,12 +55,7 @@ pub fn judge_read(
     }
     let newest = &acked[before - 1];
     let since_ack_us = start_us - newest.ack_us;
-    let covered = |w: &AckedWrite| {
-        rules.covers(returned, &w.version)
-            || returned
-                .iter()
-                .any(|v| concurrent_with(rules, v, w, &invoke_of))
-    };
+    let covered = |w: &AckedWrite| covers_acked(rules, returned, w, &invoke_of);
     if covered(newest) {
         return Verdict::Fresh { since_ack_us };
     }
@@ -74,6 +69,76 @@ pub fn judge_read(
         since_ack_us,
         k,
         missed: newest.version.write,
+    }
+}
+
+/// Whether a read that returned `returned` covers the acknowledged write `w`: it returned
+/// `w` or a version that supersedes it, or a version whose write ran concurrently with `w`.
+/// This is the coverage rule of every judgement that compares a read with a write.
+fn covers_acked(
+    rules: VersionRules,
+    returned: &[Version],
+    w: &AckedWrite,
+    invoke_of: &impl Fn(WriteId) -> (u64, Option<u64>),
+) -> bool {
+    rules.covers(returned, &w.version)
+        || returned
+            .iter()
+            .any(|v| concurrent_with(rules, v, w, invoke_of))
+}
+
+/// The verdict of a session guarantee on one read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Nothing to compare with (no earlier write or read of the key by the same client).
+    NotJudged,
+    Kept,
+    Violated,
+}
+
+/// Read-your-writes: a successful read of a key by client c violates it when it does not
+/// cover (in the sense of [`judge_read`]) the newest write to the key that c itself had
+/// acknowledged before the read started.
+///
+/// `own` holds c's acknowledged writes to the key in acknowledgement order (only the last
+/// few are needed: the newest one acknowledged before `start_us` is found from the end).
+pub fn read_your_writes<'a>(
+    rules: VersionRules,
+    own: impl DoubleEndedIterator<Item = &'a AckedWrite>,
+    start_us: u64,
+    returned: &[Version],
+    invoke_of: impl Fn(WriteId) -> (u64, Option<u64>),
+) -> Guarantee {
+    let mut own = own;
+    match own.rfind(|w| w.ack_us < start_us) {
+        None => Guarantee::NotJudged,
+        Some(w) if covers_acked(rules, returned, w, &invoke_of) => Guarantee::Kept,
+        Some(_) => Guarantee::Violated,
+    }
+}
+
+/// Monotonic reads: a successful read of a key by client c violates it when the versions
+/// it returned do not cover every version that c's previous successful read of the key
+/// returned (`previous`: the versions and the time that read completed). Coverage here is
+/// the version order alone (descends under vector clocks, a larger timestamp under
+/// last_write_wins): a version once seen must not disappear from the client's view, even
+/// in favour of a concurrent one. Reads that overlapped the previous one in time are not
+/// ordered after it and are not judged.
+pub fn monotonic_reads(
+    rules: VersionRules,
+    previous: Option<(u64, &[Version])>,
+    start_us: u64,
+    returned: &[Version],
+) -> Guarantee {
+    match previous {
+        Some((end_us, seen)) if end_us <= start_us => {
+            if seen.iter().all(|p| rules.covers(returned, p)) {
+                Guarantee::Kept
+            } else {
+                Guarantee::Violated
+            }
+        }
+        _ => Guarantee::NotJudged,
     }
 }
 
@@ -215,6 +280,129 @@ mod tests {
             judge_read(VC, &acked, 40, &[a], t2),
             Verdict::Stale { k: 1, .. }
         ));
+    }
+
+    #[test]
+    fn a_read_missing_the_clients_own_acknowledged_write_violates_read_your_writes() {
+        let acked = chain(4);
+        // The client wrote 1 and 3 itself; others wrote 0 and 2.
+        let own = [acked[1].clone(), acked[3].clone()];
+        let ryw = |start: u64, returned: &[Version]| {
+            read_your_writes(VC, own.iter(), start, returned, times)
+        };
+        // Started at 40 (own write 3 acked at 35) and returned write 2: violated.
+        assert_eq!(
+            ryw(40, std::slice::from_ref(&acked[2].version)),
+            Guarantee::Violated
+        );
+        assert_eq!(
+            ryw(40, std::slice::from_ref(&acked[3].version)),
+            Guarantee::Kept
+        );
+        // Started at 30: only own write 1 (acked at 15) counts; write 2 descends from it.
+        assert_eq!(
+            ryw(30, std::slice::from_ref(&acked[2].version)),
+            Guarantee::Kept
+        );
+        assert_eq!(
+            ryw(30, std::slice::from_ref(&acked[0].version)),
+            Guarantee::Violated
+        );
+        // Before the client's first acknowledged write there is nothing to judge.
+        assert_eq!(ryw(15, &[]), Guarantee::NotJudged);
+        assert_eq!(
+            read_your_writes(VC, [].iter(), 100, &[], times),
+            Guarantee::NotJudged
+        );
+    }
+
+    #[test]
+    fn a_concurrent_write_by_another_client_does_not_violate_read_your_writes() {
+        // Own write A (node 1) over [0, 20]; another client's B (node 2) over [10, 30].
+        let a = AckedWrite {
+            version: Version {
+                write: WriteId(0),
+                clock: VClock::default().increment(NodeId(1), 0, 10),
+                stamp_us: 0,
+            },
+            invoke_us: 0,
+            ack_us: 20,
+        };
+        let b = Version {
+            write: WriteId(1),
+            clock: VClock::default().increment(NodeId(2), 10, 10),
+            stamp_us: 10,
+        };
+        let overlapping = |w: WriteId| {
+            if w.0 == 0 {
+                (0, Some(20))
+            } else {
+                (10, Some(30))
+            }
+        };
+        assert_eq!(
+            read_your_writes(
+                VC,
+                [&a].into_iter(),
+                40,
+                std::slice::from_ref(&b),
+                overlapping
+            ),
+            Guarantee::Kept
+        );
+        // Had B started after A was acknowledged, returning B alone misses A.
+        let after = |w: WriteId| {
+            if w.0 == 0 {
+                (0, Some(20))
+            } else {
+                (25, Some(30))
+            }
+        };
+        assert_eq!(
+            read_your_writes(VC, [&a].into_iter(), 40, &[b], after),
+            Guarantee::Violated
+        );
+    }
+
+    #[test]
+    fn monotonic_read_violations_are_counted_against_the_previous_read() {
+        let acked = chain(4);
+        let v = |i: usize| acked[i].version.clone();
+        // A client's reads of one key: (start, end, returned).
+        let reads: [(u64, u64, Vec<Version>); 6] = [
+            (0, 5, vec![]),
+            (10, 12, vec![v(1)]),
+            (20, 22, vec![v(2)]), // descends from 1: kept
+            (30, 32, vec![v(0)]), // went back to 0: violated
+            (31, 40, vec![v(0)]), // overlapped the previous read: not judged
+            (50, 52, vec![v(3)]), // kept
+        ];
+        let mut previous: Option<(u64, Vec<Version>)> = None;
+        let mut verdicts = Vec::new();
+        for (start, end, returned) in &reads {
+            let prev = previous.as_ref().map(|(e, vs)| (*e, vs.as_slice()));
+            verdicts.push(monotonic_reads(VC, prev, *start, returned));
+            previous = Some((*end, returned.clone()));
+        }
+        use Guarantee::*;
+        assert_eq!(verdicts, [NotJudged, Kept, Kept, Violated, NotJudged, Kept]);
+        // Siblings: having seen {a, b}, a read returning only b lost a.
+        let a = Version {
+            write: WriteId(10),
+            clock: VClock::default().increment(NodeId(1), 0, 10),
+            stamp_us: 0,
+        };
+        let b = Version {
+            write: WriteId(11),
+            clock: VClock::default().increment(NodeId(2), 0, 10),
+            stamp_us: 0,
+        };
+        let seen = [a.clone(), b.clone()];
+        assert_eq!(
+            monotonic_reads(VC, Some((5, &seen)), 10, std::slice::from_ref(&b)),
+            Violated
+        );
+        assert_eq!(monotonic_reads(VC, Some((5, &seen)), 10, &seen), Kept);
     }
 
     #[test]

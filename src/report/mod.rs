@@ -3,6 +3,8 @@
 //! so an interrupted run never leaves a file that looks complete and is not.
 
 pub mod font;
+pub mod plots;
+pub mod summary;
 
 use crate::faults::ResolvedFault;
 use crate::node::MessageKind;
@@ -12,7 +14,7 @@ use crate::sim::Simulation;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Bumped whenever a field changes meaning or is removed (adding fields does not bump it).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -161,7 +163,10 @@ pub struct KindCount {
 
 impl Report {
     pub fn from_simulation(sim: &Simulation) -> Report {
-        let observed = sim.observer().summarize();
+        let dc_names: Vec<String> = (sim.scenario().cluster.datacenters.iter())
+            .map(|d| d.name.clone())
+            .collect();
+        let observed = sim.observer().summarize_named(&dc_names);
         let m = sim.messages();
         let by_kind = MessageKind::ALL
             .iter()
@@ -313,6 +318,26 @@ impl Report {
                 + o.consistency.versions_per_read.four_or_more,
         )
     }
+}
+
+/// Writes what a person reads next to `report.json` into `dir`: `summary.md` and every plot
+/// (SVG and PNG), each atomically. Everything is derived from `report` alone, so committed
+/// reports can be re-rendered without re-running them. Returns the paths written.
+pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = vec![(
+        "summary.md".to_string(),
+        summary::render(report).into_bytes(),
+    )];
+    files.extend(plots::render_all(report)?);
+    let mut written = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomic(&path, &bytes).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,

@@ -345,6 +345,11 @@ impl Simulation {
         &self.observer
     }
 
+    /// For attaching and collecting the history export; nothing here reaches a node.
+    pub fn observer_mut(&mut self) -> &mut Observer {
+        &mut self.observer
+    }
+
     pub fn messages(&self) -> &MessageStats {
         &self.messages
     }

@@ -12,7 +12,7 @@ use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
 use crate::node::{Effect, FailCause, Message, Timer, version::merged_clock};
-use crate::observer::{Observer, ReadRecord, WriteRecord};
+use crate::observer::{Observer, Op, ReadRecord, WriteRecord};
 use crate::scenario::{KeyDistribution, Workload, WriteMode};
 
 /// Timers the workload driver schedules for itself.
@@ -299,6 +299,14 @@ impl Driver {
         let req = RequestId(self.next_req);
         self.next_req += 1;
         let c = &mut self.clients[client.index()];
+        let (op, write) = match stage {
+            Stage::Read | Stage::ProbeRead => (Op::Read, None),
+            Stage::ContextRead => (Op::ContextRead, None),
+            Stage::Write { write } => (Op::Write, Some(write)),
+            Stage::ProbeWrite => (Op::Write, Some(WriteId(self.next_write))),
+        };
+        io.observer
+            .request_invoked(io.now, client, op, key, req, write);
         let (stage, entry) = match stage {
             Stage::ProbeWrite => {
                 let write = WriteId(self.next_write);
@@ -370,6 +378,7 @@ impl Driver {
                 io.observer.read_done(ReadRecord {
                     req,
                     client: p.client,
+                    dc: self.clients[p.client.index()].dc(),
                     key: p.key,
                     start: p.start,
                     end: io.now,
@@ -384,8 +393,20 @@ impl Driver {
                     Finish::Read(vs) => Some(merged_clock(vs)),
                     _ => None,
                 };
-                io.observer
-                    .context_read_done(matches!(finish, Finish::Read(_)));
+                io.observer.context_read_done(ReadRecord {
+                    req,
+                    client: p.client,
+                    dc: self.clients[p.client.index()].dc(),
+                    key: p.key,
+                    start: p.start,
+                    end: io.now,
+                    during_fault: p.during_fault,
+                    result: match &finish {
+                        Finish::Read(vs) => Ok(vs.as_slice()),
+                        Finish::Failed(c) => Err(*c),
+                        Finish::Wrote(_) => Err(FailCause::Timeout),
+                    },
+                });
                 let write = self.new_write();
                 self.begin_put(p.client, p.key, Stage::Write { write }, context, io);
                 Some(p.client)
@@ -399,6 +420,7 @@ impl Driver {
                 io.observer.write_done(WriteRecord {
                     req,
                     client: p.client,
+                    dc: self.clients[p.client.index()].dc(),
                     key: p.key,
                     write,
                     start: p.start,

@@ -1,0 +1,220 @@
+//! The history export: every client operation as JSON Lines, one object per invocation and
+//! one per completion, close to Jepsen's history format, so that external checkers can
+//! verify dynasim's verdicts. The format is documented in docs/report.md ("History").
+//!
+//! Lines are streamed to a temporary file next to the target and renamed over it by
+//! [`History::finish`]; a run that stops early leaves no file that looks complete. The
+//! observer only writes here when a history was asked for: without one, nothing is
+//! formatted.
+
+use crate::engine::SimTime;
+use crate::ids::{ClientId, KeyId, RequestId, WriteId};
+use crate::node::{FailCause, Version};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// What an operation does, as the history names it (`f`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    /// The get a read-modify-write client makes before its put (`"f": "read"`,
+    /// `"context": true`).
+    ContextRead,
+    Write,
+}
+
+/// An open history file.
+pub struct History {
+    out: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+    /// The first write error; later lines are skipped and `finish` reports it.
+    error: Option<io::Error>,
+    line: String,
+    invocations: u64,
+    completions: u64,
+}
+
+impl History {
+    /// Opens a temporary file in the target's folder (created if missing).
+    pub fn create(path: &Path) -> io::Result<History> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let file = File::create(&tmp)?;
+        Ok(History {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+            path: path.to_path_buf(),
+            error: None,
+            line: String::with_capacity(256),
+            invocations: 0,
+            completions: 0,
+        })
+    }
+
+    /// Lines written so far: (invocations, completions).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.invocations, self.completions)
+    }
+
+    /// A request was sent.
+    pub(crate) fn invoke(
+        &mut self,
+        time: SimTime,
+        client: ClientId,
+        op: Op,
+        key: KeyId,
+        req: RequestId,
+        write: Option<WriteId>,
+    ) {
+        self.invocations += 1;
+        self.begin("invoke", op, client, time, key, req);
+        match write {
+            Some(w) => {
+                let _ = write!(self.line, ",\"value\":\"{w}\"");
+            }
+            None => self.line.push_str(",\"value\":null"),
+        }
+        self.end();
+    }
+
+    /// A read (or context read) completed.
+    pub(crate) fn read_done(
+        &mut self,
+        time: SimTime,
+        client: ClientId,
+        op: Op,
+        key: KeyId,
+        req: RequestId,
+        result: Result<&[Version], FailCause>,
+    ) {
+        self.completions += 1;
+        match result {
+            Ok(versions) => {
+                self.begin("ok", op, client, time, key, req);
+                self.line.push_str(",\"value\":[");
+                for (i, v) in versions.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    let _ = write!(self.line, "{sep}\"{}\"", v.write);
+                }
+                self.line.push(']');
+            }
+            // A failed read changed nothing: Jepsen's `fail`.
+            Err(cause) => {
+                self.begin("fail", op, client, time, key, req);
+                self.line.push_str(",\"value\":null");
+                push_error(&mut self.line, cause);
+            }
+        }
+        self.end();
+    }
+
+    /// A write completed.
+    pub(crate) fn write_done(
+        &mut self,
+        time: SimTime,
+        client: ClientId,
+        key: KeyId,
+        req: RequestId,
+        write: WriteId,
+        result: Result<(), FailCause>,
+    ) {
+        self.completions += 1;
+        // A failed put may still have reached replicas (Dynamo never rolls back), so its
+        // outcome is indeterminate: Jepsen's `info`.
+        let kind = if result.is_ok() { "ok" } else { "info" };
+        self.begin(kind, Op::Write, client, time, key, req);
+        let _ = write!(self.line, ",\"value\":\"{write}\"");
+        if let Err(cause) = result {
+            push_error(&mut self.line, cause);
+        }
+        self.end();
+    }
+
+    fn begin(
+        &mut self,
+        kind: &str,
+        op: Op,
+        client: ClientId,
+        time: SimTime,
+        key: KeyId,
+        req: RequestId,
+    ) {
+        self.line.clear();
+        let f = match op {
+            Op::Read | Op::ContextRead => "read",
+            Op::Write => "write",
+        };
+        let _ = write!(
+            self.line,
+            "{{\"type\":\"{kind}\",\"f\":\"{f}\",\"process\":{},\"time\":{},\"key\":{},\"req\":\"{req}\"",
+            client.0,
+            time.as_micros().saturating_mul(1_000),
+            key.0,
+        );
+        if op == Op::ContextRead {
+            self.line.push_str(",\"context\":true");
+        }
+    }
+
+    fn end(&mut self) {
+        self.line.push_str("}\n");
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(out) = self.out.as_mut()
+            && let Err(e) = out.write_all(self.line.as_bytes())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes, syncs and renames the file into place; returns its path.
+    pub fn finish(mut self) -> io::Result<PathBuf> {
+        let out = self.out.take();
+        let result = (|| {
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
+            let file = out
+                .ok_or_else(|| io::Error::other("history already finished"))?
+                .into_inner()
+                .map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&self.tmp, &self.path)
+        })();
+        match result {
+            Ok(()) => Ok(self.path.clone()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.tmp);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for History {
+    /// A history dropped without `finish` (an abandoned run) removes its temporary file.
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn push_error(line: &mut String, cause: FailCause) {
+    line.push_str(match cause {
+        FailCause::Timeout => ",\"error\":\"timeout\"",
+        FailCause::NotEnoughReplicas => ",\"error\":\"not_enough_replicas\"",
+    });
+}

@@ -1,0 +1,738 @@
+//! `summary.md`: the report for a person. Tables of the numbers in `report.json`, then
+//! findings in plain language, each derived from those numbers and saying no more than
+//! they show. Definitions are in docs/report.md; this file only formats.
+
+use super::Report;
+use crate::observer::{GuaranteeSummary, LatencySummary};
+use crate::scenario::{Versioning, Workload};
+use std::fmt::Write as _;
+
+/// Dynamo §6.3: share of requests that saw exactly one version.
+const DYNAMO_ONE_VERSION: f64 = 0.9994;
+/// Dynamo §6.6: share of requests answered successfully without timing out.
+const DYNAMO_AVAILABILITY: f64 = 0.999995;
+
+/// A percentage (given in percent) with enough digits to tell small values apart:
+/// `99.23%`, `0.31%`, `0.0012%`.
+pub fn percent_of(pct: f64) -> String {
+    if pct == 0.0 {
+        return "0%".into();
+    }
+    if pct >= 100.0 {
+        return "100%".into();
+    }
+    // Near 100, show how far from it: 99.9995%.
+    let from_edge = pct.min(100.0 - pct);
+    let mut decimals = if from_edge >= 1.0 {
+        2
+    } else {
+        (2 - from_edge.log10().floor() as i32).clamp(2, 6) as usize
+    };
+    let mut text = format!("{pct:.decimals$}");
+    while decimals > 2 && text.ends_with('0') {
+        text.pop();
+        decimals -= 1;
+    }
+    text.push('%');
+    text
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| percent_of(v * 100.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// 1234567 -> "1,234,567".
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn share(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// The whole summary.md.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    header(&mut s, r);
+    let _ = writeln!(s, "## Findings\n");
+    for f in findings(r) {
+        let _ = writeln!(s, "- {f}");
+    }
+    s.push('\n');
+    availability(&mut s, r);
+    latency(&mut s, r);
+    consistency(&mut s, r);
+    durability(&mut s, r);
+    convergence(&mut s, r);
+    handoff(&mut s, r);
+    messages(&mut s, r);
+    faults(&mut s, r);
+    let _ = writeln!(
+        s,
+        "## Files\n\n`report.json` (every number above, defined in docs/report.md); plots, each \
+         as SVG and PNG: `latency_cdf` (latency CDF and tail per operation), `t_visibility` \
+         (P(read not stale | t)), `timeline` (availability, p99, stale reads, hints and \
+         divergent keys over time, fault windows shaded), `versions_per_read`."
+    );
+    s
+}
+
+fn header(s: &mut String, r: &Report) {
+    let sc = &r.scenario;
+    let rep = &sc.replication;
+    let _ = writeln!(s, "# {}\n", sc.name);
+    if !sc.description.is_empty() {
+        let _ = writeln!(s, "{}\n", sc.description);
+    }
+    let dcs: Vec<String> = sc
+        .cluster
+        .datacenters
+        .iter()
+        .map(|d| format!("{} ({} nodes)", d.name, d.nodes))
+        .collect();
+    let versioning = match rep.versioning {
+        Versioning::VectorClock => "vector clocks",
+        Versioning::LastWriteWins => "last write wins",
+    };
+    let on = |b: bool| if b { "on" } else { "off" };
+    let workload = match &sc.workload {
+        Workload::OpenLoop(w) => format!(
+            "open loop, {} ops/s from {} clients, {}% reads, {} keys",
+            w.ops_per_s,
+            w.clients,
+            w.read_fraction * 100.0,
+            count(u64::from(w.keys))
+        ),
+        Workload::StalenessProbe(p) => format!(
+            "staleness probes: {} probes at {}/s from {} clients",
+            count(u64::from(p.probes)),
+            p.probes_per_s,
+            p.clients
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "| setting | value |\n|---|---|\n\
+         | N, R, W | {n}, {rr}, {w} |\n\
+         | cluster | {dcs} |\n\
+         | versioning | {versioning} |\n\
+         | sloppy quorum, hinted handoff, read repair | {sq}, {hh}, {rrp} |\n\
+         | workload | {workload} |\n\
+         | request timeout, SLA | {timeout} ms, {sla} ms |\n\
+         | seed, simulated time, events | {seed}, {sim:.1} s, {events} |\n\
+         | digest | `{digest}` |\n",
+        n = rep.n,
+        rr = rep.r,
+        w = rep.w,
+        dcs = dcs.join(", "),
+        sq = on(rep.sloppy_quorum),
+        hh = on(rep.hinted_handoff),
+        rrp = on(rep.read_repair),
+        timeout = sc.workload.request_timeout_ms(),
+        sla = sc.metrics.sla_ms,
+        seed = r.seed,
+        sim = r.simulated_s,
+        events = count(r.events),
+        digest = r.digest,
+    );
+}
+
+/// Plain-language statements, each backed by the numbers in the report.
+pub fn findings(r: &Report) -> Vec<String> {
+    let o = &r.observed;
+    let c = &o.consistency;
+    let rep = &r.scenario.replication;
+    let mut out = Vec::new();
+    let has_faults = !r.faults.is_empty();
+
+    // Availability.
+    let ok = o.ops.read.ok + o.ops.write.ok;
+    let attempted = o.ops.read.attempted + o.ops.write.attempted;
+    if let Some(a) = share(ok, attempted) {
+        let cmp = if a >= DYNAMO_AVAILABILITY {
+            "at or above"
+        } else {
+            "below"
+        };
+        out.push(format!(
+            "{} of {} requests succeeded (reads {}, writes {}); {cmp} the {} Dynamo reports (§6.6).",
+            pct(Some(a)),
+            count(attempted),
+            pct(o.availability.read),
+            pct(o.availability.write),
+            percent_of(DYNAMO_AVAILABILITY * 100.0),
+        ));
+    }
+    let a = &o.availability;
+    if has_faults && (a.read_during_faults.is_some() || a.write_during_faults.is_some()) {
+        out.push(format!(
+            "During fault windows reads were {} and writes {} available; outside them, {} and {}.",
+            pct(a.read_during_faults),
+            pct(a.write_during_faults),
+            pct(a.read_outside_faults),
+            pct(a.write_outside_faults),
+        ));
+    }
+    let below_one = a
+        .by_datacenter
+        .iter()
+        .any(|d| d.read.is_some_and(|x| x < 1.0) || d.write.is_some_and(|x| x < 1.0));
+    if a.by_datacenter.len() > 1 && below_one {
+        let dcs: Vec<String> = a
+            .by_datacenter
+            .iter()
+            .map(|d| format!("{} {} / {}", d.datacenter, pct(d.read), pct(d.write)))
+            .collect();
+        out.push(format!(
+            "Read / write availability by the client's datacenter: {}.",
+            dcs.join("; ")
+        ));
+    }
+
+    // Stale reads against the quorum rule.
+    let strict = rep.r + rep.w > rep.n;
+    let rule = if strict {
+        format!("R+W>N ({}+{}>{})", rep.r, rep.w, rep.n)
+    } else {
+        format!("R+W≤N ({}+{}≤{})", rep.r, rep.w, rep.n)
+    };
+    if c.judged_reads == 0 {
+        out.push(
+            "No read followed an acknowledged write of its key, so none was judged for staleness."
+                .into(),
+        );
+    } else if c.stale_reads == 0 {
+        out.push(format!(
+            "{rule} and none of the {} judged reads was stale.",
+            count(c.judged_reads)
+        ));
+    } else if strict && c.stale_reads_during_faults > 0 {
+        let mechanism = if rep.sloppy_quorum {
+            "with sloppy quorum on, reads and writes can reach different fallback replicas"
+        } else {
+            "faults left fewer than a quorum of up-to-date replicas in reach"
+        };
+        out.push(format!(
+            "{rule}, yet {} of the reads judged during fault windows were stale ({} of {}; {mechanism}); outside fault windows {} were stale.",
+            pct(c.stale_read_fraction_during_faults),
+            count(c.stale_reads_during_faults),
+            count(c.judged_reads_during_faults),
+            pct(c.stale_read_fraction_outside_faults),
+        ));
+    } else {
+        out.push(format!(
+            "{rule}: {} of judged reads were stale ({} of {}).",
+            pct(c.stale_read_fraction),
+            count(c.stale_reads),
+            count(c.judged_reads)
+        ));
+    }
+    if c.stale_reads > 0 {
+        let deepest = c.k_staleness.last().map_or(0, |k| k.k);
+        let k1 = c
+            .k_staleness
+            .iter()
+            .find(|k| k.k == 1)
+            .map_or(0, |k| k.reads);
+        out.push(format!(
+            "Of the stale reads, {} missed only the newest acknowledged write (k=1); the deepest missed {deepest}.",
+            pct(share(k1, c.stale_reads))
+        ));
+        if let Some(t) = visible_after_ms(r) {
+            out.push(format!(
+                "Reads that started at least {} ms after the newest acknowledgement were fresh in at least 99.9% of cases (t-visibility).",
+                super::plots::short(t)
+            ));
+        }
+    }
+
+    // Versions per read.
+    let v = &c.versions_per_read;
+    let found = v.one + v.two + v.three + v.four_or_more;
+    if found > 0 {
+        let one = v.one as f64 / found as f64;
+        out.push(format!(
+            "{} of the successful reads that found their key saw one version (Dynamo §6.3 reports {}); {} saw two or more.",
+            percent_of(one * 100.0),
+            percent_of(DYNAMO_ONE_VERSION * 100.0),
+            count(found - v.one),
+        ));
+    }
+
+    // Session guarantees.
+    let s = &c.session;
+    let guarantee = |name: &str, g: &GuaranteeSummary, out: &mut Vec<String>| {
+        if g.judged_reads == 0 {
+            return;
+        }
+        if g.violations == 0 {
+            out.push(format!(
+                "No {name} violation in {} judged reads.",
+                count(g.judged_reads)
+            ));
+        } else {
+            out.push(format!(
+                "{} {name} violations ({} of {} judged reads), seen by {} clients.",
+                count(g.violations),
+                pct(g.violation_fraction),
+                count(g.judged_reads),
+                g.clients_with_violations
+            ));
+        }
+    };
+    guarantee("read-your-writes", &s.read_your_writes, &mut out);
+    guarantee("monotonic-read", &s.monotonic_reads, &mut out);
+
+    // Latency and the SLA.
+    let sla = &o.sla;
+    if o.ops.read.ok + o.ops.write.ok > 0 {
+        let within = share(
+            (sla.read_within.unwrap_or(0.0) * o.ops.read.attempted as f64).round() as u64
+                + (sla.write_within.unwrap_or(0.0) * o.ops.write.attempted as f64).round() as u64,
+            attempted,
+        );
+        let met = if within.is_some_and(|w| w >= 0.999) {
+            "meets"
+        } else {
+            "misses"
+        };
+        out.push(format!(
+            "{} of reads and {} of writes succeeded within the {} ms SLA; together that {met} Dynamo's target of 99.9%.",
+            pct(sla.read_within),
+            pct(sla.write_within),
+            super::plots::short(sla.sla_ms)
+        ));
+        let l = &o.latency_ms.read;
+        if o.ops.read.ok > 0 && l.mean > 0.0 {
+            out.push(format!(
+                "Read p99.9 was {} ms, {:.1}× the mean of {} ms (Dynamo saw about an order of magnitude).",
+                ms(l.p999),
+                l.p999 / l.mean,
+                ms(l.mean)
+            ));
+        }
+    }
+
+    // Durability.
+    let d = &r.durability;
+    if d.acknowledged_writes > 0 {
+        if d.lost_writes == 0 {
+            out.push(format!(
+                "No acknowledged write was lost ({} audited at the end of the run).",
+                count(d.acknowledged_writes)
+            ));
+        } else {
+            out.push(format!(
+                "{} acknowledged writes were lost: neither present nor superseded on any replica at the end (e.g. {}).",
+                count(d.lost_writes),
+                d.lost_examples.join(", ")
+            ));
+        }
+        if d.overwritten_writes > 0 {
+            out.push(format!(
+                "Last write wins silently discarded {} acknowledged writes in favour of writes that did not follow them in real time (e.g. {}).",
+                count(d.overwritten_writes),
+                d.overwritten_examples.join(", ")
+            ));
+        }
+    }
+
+    // Convergence.
+    let conv = &r.convergence;
+    if conv.divergent_keys_at_end > 0 {
+        out.push(format!(
+            "Replicas had not converged when the run ended: {} keys still diverge.",
+            count(conv.divergent_keys_at_end)
+        ));
+    } else if let Some(t) = conv.time_to_converge_s {
+        out.push(format!(
+            "Replicas converged {t:.0} s after the last fault ended, and no key diverged at the end."
+        ));
+    } else {
+        out.push("No key diverged between its live replicas at the end of the run.".into());
+    }
+
+    // Hinted handoff.
+    let h = &r.handoff;
+    if h.hints_stored > 0 {
+        let mut line = format!(
+            "Fallback nodes accepted {} hinted replicas (writes to one key merge into one hint) and handed {} hints back to their owners",
+            count(h.hints_stored),
+            count(h.hints_delivered)
+        );
+        if h.hints_dropped > 0 {
+            let _ = write!(
+                line,
+                "; {} were dropped (hint store full)",
+                count(h.hints_dropped)
+            );
+        }
+        if h.backlog_at_end > 0 {
+            let _ = write!(
+                line,
+                "; {} were still held at the end",
+                count(h.backlog_at_end)
+            );
+        }
+        line.push('.');
+        out.push(line);
+    }
+    out
+}
+
+/// The smallest lower edge of a t-visibility bin from which every bin with reads had
+/// P(fresh) of at least 99.9%; None when the last bin with reads falls short.
+fn visible_after_ms(r: &Report) -> Option<f64> {
+    let bins: Vec<_> = r
+        .observed
+        .consistency
+        .t_visibility
+        .iter()
+        .filter(|b| b.reads > 0)
+        .collect();
+    let mut from = None;
+    for b in bins.iter().rev() {
+        if b.p_fresh.is_some_and(|p| p >= 0.999) {
+            from = Some(b.from_ms);
+        } else {
+            break;
+        }
+    }
+    from.filter(|_| {
+        bins.first()
+            .is_some_and(|b| b.p_fresh.is_some_and(|p| p < 0.999))
+    })
+}
+
+fn availability(s: &mut String, r: &Report) {
+    let o = &r.observed;
+    let a = &o.availability;
+    let (rd, wr) = (&o.ops.read, &o.ops.write);
+    let _ = writeln!(
+        s,
+        "## Availability\n\n\
+         | | read | write |\n|---|---|---|\n\
+         | attempted | {} | {} |\n\
+         | succeeded | {} | {} |\n\
+         | availability | {} | {} |\n\
+         | outside fault windows | {} | {} |\n\
+         | during fault windows | {} | {} |\n\
+         | within the {} ms SLA | {} | {} |\n\
+         | failed: timeout | {} | {} |\n\
+         | failed: not enough replicas | {} | {} |\n",
+        count(rd.attempted),
+        count(wr.attempted),
+        count(rd.ok),
+        count(wr.ok),
+        pct(a.read),
+        pct(a.write),
+        pct(a.read_outside_faults),
+        pct(a.write_outside_faults),
+        pct(a.read_during_faults),
+        pct(a.write_during_faults),
+        super::plots::short(o.sla.sla_ms),
+        pct(o.sla.read_within),
+        pct(o.sla.write_within),
+        count(rd.failed_timeout),
+        count(wr.failed_timeout),
+        count(rd.failed_not_enough_replicas),
+        count(wr.failed_not_enough_replicas),
+    );
+    let cr = &o.ops.context_read;
+    if cr.attempted > 0 {
+        let _ = writeln!(
+            s,
+            "Read-modify-write clients also made {} context reads before their puts ({} succeeded); they are not counted above.\n",
+            count(cr.attempted),
+            count(cr.ok)
+        );
+    }
+    if !a.by_datacenter.is_empty() {
+        let _ = writeln!(
+            s,
+            "By the client's datacenter:\n\n| datacenter | reads | read availability | writes | write availability |\n|---|---|---|---|---|"
+        );
+        for d in &a.by_datacenter {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                d.datacenter,
+                count(d.reads_attempted),
+                pct(d.read),
+                count(d.writes_attempted),
+                pct(d.write)
+            );
+        }
+        s.push('\n');
+    }
+}
+
+fn latency(s: &mut String, r: &Report) {
+    let l = &r.observed.latency_ms;
+    let _ = writeln!(
+        s,
+        "## Latency (ms, successful requests)\n\n\
+         | op | p50 | p90 | p99 | p99.9 | max | mean |\n|---|---|---|---|---|---|---|"
+    );
+    let row = |s: &mut String, name: &str, x: &LatencySummary, ok: u64| {
+        if ok == 0 {
+            let _ = writeln!(s, "| {name} | n/a | n/a | n/a | n/a | n/a | n/a |");
+        } else {
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {} | {} | {} | {} | {} |",
+                ms(x.p50),
+                ms(x.p90),
+                ms(x.p99),
+                ms(x.p999),
+                ms(x.max),
+                ms(x.mean)
+            );
+        }
+    };
+    row(s, "read", &l.read, r.observed.ops.read.ok);
+    row(s, "write", &l.write, r.observed.ops.write.ok);
+    s.push('\n');
+}
+
+fn consistency(s: &mut String, r: &Report) {
+    let c = &r.observed.consistency;
+    let _ = writeln!(
+        s,
+        "## Consistency\n\n\
+         | | judged reads | stale reads | stale fraction |\n|---|---|---|---|\n\
+         | all | {} | {} | {} |\n\
+         | during fault windows | {} | {} | {} |\n\
+         | outside fault windows | {} | {} | {} |\n",
+        count(c.judged_reads),
+        count(c.stale_reads),
+        pct(c.stale_read_fraction),
+        count(c.judged_reads_during_faults),
+        count(c.stale_reads_during_faults),
+        pct(c.stale_read_fraction_during_faults),
+        count(c.judged_reads - c.judged_reads_during_faults),
+        count(c.stale_reads - c.stale_reads_during_faults),
+        pct(c.stale_read_fraction_outside_faults),
+    );
+    if !c.k_staleness.is_empty() {
+        let _ = writeln!(
+            s,
+            "k-staleness of stale reads (acknowledged writes missed, from the newest):\n\n| k | reads |\n|---|---|"
+        );
+        for k in &c.k_staleness {
+            let _ = writeln!(s, "| {} | {} |", k.k, count(k.reads));
+        }
+        s.push('\n');
+    }
+    let v = &c.versions_per_read;
+    let total = v.zero + v.one + v.two + v.three + v.four_or_more;
+    let _ = writeln!(
+        s,
+        "Versions per successful read (Dynamo §6.3: 99.94% one, 0.00057% two, 0.00047% three, 0.00009% four):\n\n\
+         | versions | reads | share |\n|---|---|---|"
+    );
+    for (name, n) in [
+        ("0 (not found)", v.zero),
+        ("1", v.one),
+        ("2", v.two),
+        ("3", v.three),
+        ("4 or more", v.four_or_more),
+    ] {
+        let _ = writeln!(s, "| {name} | {} | {} |", count(n), pct(share(n, total)));
+    }
+    s.push('\n');
+    let _ = writeln!(
+        s,
+        "t-visibility: P(read not stale | t), t = read start − acknowledgement of the newest write before it:\n\n\
+         | t (ms) | judged reads | fresh | P(not stale) |\n|---|---|---|---|"
+    );
+    for b in c.t_visibility.iter().filter(|b| b.reads > 0) {
+        let range = match b.to_ms {
+            Some(to) => format!(
+                "[{}, {})",
+                super::plots::short(b.from_ms),
+                super::plots::short(to)
+            ),
+            None => format!("≥ {}", super::plots::short(b.from_ms)),
+        };
+        let _ = writeln!(
+            s,
+            "| {range} | {} | {} | {} |",
+            count(b.reads),
+            count(b.fresh),
+            pct(b.p_fresh)
+        );
+    }
+    if c.judged_reads == 0 {
+        let _ = writeln!(s, "| (no judged read) | | | |");
+    }
+    s.push('\n');
+    let ss = &c.session;
+    let _ = writeln!(
+        s,
+        "Session guarantees (per client and key):\n\n\
+         | guarantee | judged reads | violations | fraction | clients with a violation |\n|---|---|---|---|---|"
+    );
+    for (name, g) in [
+        ("read your writes", &ss.read_your_writes),
+        ("monotonic reads", &ss.monotonic_reads),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} |",
+            count(g.judged_reads),
+            count(g.violations),
+            pct(g.violation_fraction),
+            count(g.clients_with_violations)
+        );
+    }
+    s.push('\n');
+}
+
+fn durability(s: &mut String, r: &Report) {
+    let d = &r.durability;
+    let examples = |v: &[String]| {
+        if v.is_empty() {
+            "".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let _ = writeln!(
+        s,
+        "## Durability (audited at the end of the run)\n\n\
+         | acknowledged writes | lost | overwritten (last write wins) |\n|---|---|---|\n\
+         | {} | {} | {} |\n",
+        count(d.acknowledged_writes),
+        count(d.lost_writes),
+        count(d.overwritten_writes),
+    );
+    if !d.lost_examples.is_empty() || !d.overwritten_examples.is_empty() {
+        let _ = writeln!(
+            s,
+            "Examples: lost {}; overwritten {}.\n",
+            examples(&d.lost_examples),
+            examples(&d.overwritten_examples)
+        );
+    }
+}
+
+fn convergence(s: &mut String, r: &Report) {
+    let c = &r.convergence;
+    let ttc = c
+        .time_to_converge_s
+        .map(|t| format!("{t:.0} s"))
+        .unwrap_or_else(|| "n/a".into());
+    let _ = writeln!(
+        s,
+        "## Convergence\n\n\
+         | divergent keys at the end | time to converge after the last fault |\n|---|---|\n\
+         | {} | {ttc} |\n",
+        count(c.divergent_keys_at_end)
+    );
+}
+
+fn handoff(s: &mut String, r: &Report) {
+    let h = &r.handoff;
+    let _ = writeln!(
+        s,
+        "## Hinted handoff\n\n\
+         | hints stored | delivered | dropped | largest backlog on a node | held at the end |\n|---|---|---|---|---|\n\
+         | {} | {} | {} | {} | {} |\n",
+        count(h.hints_stored),
+        count(h.hints_delivered),
+        count(h.hints_dropped),
+        count(h.max_backlog),
+        count(h.backlog_at_end),
+    );
+}
+
+fn messages(s: &mut String, r: &Report) {
+    let m = &r.messages;
+    let per = m
+        .per_request
+        .map(|p| format!("{p:.2}"))
+        .unwrap_or_else(|| "n/a".into());
+    let _ = writeln!(
+        s,
+        "## Messages\n\n\
+         | sent | bytes | per client request | lost | blocked by a partition | to a down node |\n|---|---|---|---|---|---|\n\
+         | {} | {} | {per} | {} | {} | {} |\n",
+        count(m.sent),
+        count(m.bytes),
+        count(m.lost),
+        count(m.partitioned),
+        count(m.to_down_node),
+    );
+    let _ = writeln!(s, "| kind | sent | bytes |\n|---|---|---|");
+    for (kind, k) in m.by_kind.iter().filter(|(_, k)| k.sent > 0) {
+        let _ = writeln!(s, "| {kind} | {} | {} |", count(k.sent), count(k.bytes));
+    }
+    s.push('\n');
+}
+
+fn faults(s: &mut String, r: &Report) {
+    if r.faults.is_empty() {
+        let _ = writeln!(s, "## Faults\n\nNone.\n");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Faults\n\n| # | kind | from (s) | to (s) | nodes |\n|---|---|---|---|---|"
+    );
+    for f in &r.faults {
+        let to = f
+            .end_s
+            .map(|e| format!("{e:.1}"))
+            .unwrap_or_else(|| "end of run".into());
+        let nodes = if f.nodes.is_empty() {
+            "—".to_string()
+        } else if f.nodes.len() > 8 {
+            format!("{} … ({} nodes)", f.nodes[..8].join(", "), f.nodes.len())
+        } else {
+            f.nodes.join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} | {to} | {nodes} |",
+            f.index, f.kind, f.at_s
+        );
+    }
+    s.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_keep_the_digits_that_matter() {
+        assert_eq!(percent_of(0.0), "0%");
+        assert_eq!(percent_of(100.0), "100%");
+        assert_eq!(percent_of(99.2), "99.20%");
+        assert_eq!(percent_of(0.31), "0.31%");
+        assert_eq!(percent_of(0.0012), "0.0012%");
+        assert_eq!(percent_of(99.9995), "99.9995%");
+        assert_eq!(percent_of(99.94), "99.94%");
+        assert_eq!(percent_of(50.0), "50.00%");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(12), "12");
+    }
+}
