@@ -88,7 +88,16 @@ pub fn write_report_dir(run: &Run, out_dir: &Path) -> Result<(), Failure> {
     write_atomic(&path, run.json.as_bytes()).map_err(|e| Failure {
         code: 1,
         message: format!("cannot write {}: {e}", path.display()),
-    })
+    })?;
+    // The summary and plots travel with the committed report, so --update keeps them true.
+    crate::report::write_outputs(&run.report, out_dir).map_err(|e| Failure {
+        code: 1,
+        message: format!(
+            "cannot write the summary and plots in {}: {e}",
+            out_dir.display()
+        ),
+    })?;
+    Ok(())
 }
 
 /// Loads and runs a scenario file and writes its report folder.

@@ -22,18 +22,28 @@ const BUCKETS: usize = 65;
 
 /// A monotone priority queue of events keyed by (time, sequence).
 ///
-/// Buckets are keyed by time only. Bucket 0 holds the events at the current minimum time
-/// in scheduling order (a FIFO: events pushed for the current time get larger sequence
+/// Buckets are keyed by time only. `current` holds the events at the minimum time in
+/// scheduling order (a FIFO: events pushed for the current time get larger sequence
 /// numbers than any already there), so ties pop in the order they were scheduled. A bit
-/// mask of non-empty buckets finds the next one without scanning.
+/// mask of non-empty buckets finds the next one without scanning. Events themselves sit
+/// in a slab and never move; buckets shuffle only small (time, sequence, slot) entries.
 pub struct EventQueue<E> {
-    current: VecDeque<(u64, E)>,
-    buckets: Vec<Vec<(u64, u64, E)>>,
-    /// Bit i set when `buckets[i]` is non-empty (bucket 0 is `current`, not tracked).
+    current: VecDeque<u32>,
+    buckets: Vec<Vec<Entry>>,
+    /// Bit i set when `buckets[i]` is non-empty.
     occupied: u128,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     last: u64,
     len: usize,
     next_seq: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    time: u64,
+    seq: u64,
+    slot: u32,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -48,6 +58,8 @@ impl<E> EventQueue<E> {
             current: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             occupied: 0,
+            slab: Vec::new(),
+            free: Vec::new(),
             last: 0,
             len: 0,
             next_seq: 0,
@@ -70,14 +82,24 @@ impl<E> EventQueue<E> {
             "event scheduled in the past: {time} < {}",
             self.last
         );
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slab.push(Some(event));
+                (self.slab.len() - 1) as u32
+            }
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
         self.len += 1;
         let b = bucket_of(time, self.last);
         if b == 0 {
-            self.current.push_back((seq, event));
+            self.current.push_back(slot);
         } else {
-            self.buckets[b].push((time, seq, event));
+            self.buckets[b].push(Entry { time, seq, slot });
             self.occupied |= 1 << b;
         }
     }
@@ -91,7 +113,9 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event with its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
         self.refill();
-        let (_, event) = self.current.pop_front()?;
+        let slot = self.current.pop_front()?;
+        let event = self.slab[slot as usize].take()?;
+        self.free.push(slot);
         self.len -= 1;
         Some((self.last, event))
     }
@@ -102,22 +126,26 @@ impl<E> EventQueue<E> {
             return;
         }
         let index = self.occupied.trailing_zeros() as usize;
-        let bucket = std::mem::take(&mut self.buckets[index]);
+        let mut bucket = std::mem::take(&mut self.buckets[index]);
         self.occupied &= !(1 << index);
-        let min = bucket.iter().map(|(t, _, _)| *t).min().unwrap_or(self.last);
+        let min = bucket.iter().map(|e| e.time).min().unwrap_or(self.last);
         self.last = min;
-        let mut ties: Vec<(u64, E)> = Vec::new();
-        for (time, seq, event) in bucket {
-            let b = bucket_of(time, min);
+        let mut ties: Vec<(u64, u32)> = Vec::new();
+        for e in bucket.drain(..) {
+            let b = bucket_of(e.time, min);
             if b == 0 {
-                ties.push((seq, event));
+                ties.push((e.seq, e.slot));
             } else {
-                self.buckets[b].push((time, seq, event));
+                self.buckets[b].push(e);
                 self.occupied |= 1 << b;
             }
         }
+        // Give the emptied bucket's allocation back for reuse.
+        if self.buckets[index].is_empty() {
+            self.buckets[index] = bucket;
+        }
         ties.sort_unstable_by_key(|(seq, _)| *seq);
-        self.current.extend(ties);
+        self.current.extend(ties.into_iter().map(|(_, slot)| slot));
     }
 }
 
