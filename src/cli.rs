@@ -24,6 +24,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Measure simulator speed at several cluster sizes (prints figures).
+    Bench(crate::bench::BenchArgs),
     /// Run one scenario and write its report.
     Run(RunArgs),
     /// Check scenario files without running them.
@@ -56,6 +58,10 @@ pub struct RunArgs {
     /// No progress bar and no summary on the terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// Write wall time, events/s, ops/s and peak memory to this JSON file (kept out of
+    /// report.json, which stays deterministic).
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
     /// Also write every client operation to FILE as JSON Lines (see docs/report.md).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
@@ -80,6 +86,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Bench(args) => crate::bench::run(args),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check(args) => crate::check::run(args),
         Command::Sweep(args) => crate::sweep::run(args),
@@ -125,8 +132,25 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         sim.observer_mut().record_history(history);
     }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
     run_with_progress(&mut sim, show_progress);
+    let wall_s = started.elapsed().as_secs_f64();
     let report = Report::from_simulation(&sim);
+    if let Some(path) = &args.timings {
+        let ops = report.observed.ops.read.attempted + report.observed.ops.write.attempted;
+        let timings = crate::bench::Timings {
+            wall_s,
+            events: sim.events(),
+            events_per_s: sim.events() as f64 / wall_s.max(1e-9),
+            ops_per_s: ops as f64 / wall_s.max(1e-9),
+            peak_rss_bytes: crate::bench::peak_rss_bytes(),
+        };
+        let text = serde_json::to_string_pretty(&timings).unwrap_or_default();
+        write_atomic(path, text.as_bytes()).map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot write {}: {e}", path.display()),
+        })?;
+    }
     let path = out_dir.join("report.json");
     write_atomic(&path, report.to_json().as_bytes()).map_err(|e| Failure {
         code: 1,

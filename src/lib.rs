@@ -2,6 +2,7 @@
 //!
 //! Layout (dependencies point down this list, never up):
 //! - `cli`: argument parsing and the commands;
+//! - `bench`: speed figures on fixed scenarios, next to a bare event loop;
 //! - `check`: regression checks of seeded runs against committed reports;
 //! - `report`: report.json and summaries, written atomically;
 //! - `sim`: the world and its single event loop;
@@ -14,6 +15,7 @@
 //! - `scenario`: the scenario file format and validation;
 //! - `engine`: time, the event queue, seeded random streams and samplers.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod engine;

@@ -10,7 +10,7 @@
 
 use super::version::Version;
 use crate::engine::rng::mix64;
-use crate::ids::KeyId;
+use crate::ids::{FxHashMap, KeyId};
 use std::collections::BTreeSet;
 
 /// Order-independent hash of a set of versions (by write id); 0 for no versions.
@@ -36,9 +36,10 @@ pub fn leaf_of(key: KeyId, depth: u32) -> u32 {
 #[derive(Clone, Debug)]
 pub struct MerkleTree {
     depth: u32,
-    /// Heap layout: index 1 is the root, children of i are 2i and 2i+1, leaves start at
-    /// 2^depth.
-    nodes: Vec<u64>,
+    /// Non-zero node hashes in heap layout: index 1 is the root, children of i are 2i and
+    /// 2i+1, leaves start at 2^depth. Sparse, because most ranges hold far fewer keys than
+    /// a tree has leaves: memory follows keys x depth, not ranges x 2^depth.
+    nodes: FxHashMap<u32, u64>,
     /// Keys present, by leaf, for the leaf-level comparison.
     keys: BTreeSet<(u32, KeyId)>,
 }
@@ -48,7 +49,7 @@ impl MerkleTree {
         let depth = depth.clamp(1, 24);
         MerkleTree {
             depth,
-            nodes: vec![0; 1 << (depth + 1)],
+            nodes: FxHashMap::default(),
             keys: BTreeSet::new(),
         }
     }
@@ -58,7 +59,11 @@ impl MerkleTree {
     }
 
     pub fn root(&self) -> u64 {
-        self.nodes[1]
+        self.node(1)
+    }
+
+    fn node(&self, index: u32) -> u64 {
+        self.nodes.get(&index).copied().unwrap_or(0)
     }
 
     pub fn key_count(&self) -> usize {
@@ -67,8 +72,10 @@ impl MerkleTree {
 
     /// Hash of node `index` at `level` (0 = root, `depth` = leaves).
     pub fn hash_at(&self, level: u32, index: u32) -> u64 {
-        let i = (1usize << level) + index as usize;
-        self.nodes.get(i).copied().unwrap_or(0)
+        if level > self.depth {
+            return 0;
+        }
+        self.node((1u32 << level) + index)
     }
 
     /// A key's version set changed from `old` to `new` (hashes from `versions_hash`).
@@ -83,9 +90,13 @@ impl MerkleTree {
         if delta == 0 {
             return;
         }
-        let mut i = (1usize << self.depth) + leaf as usize;
+        let mut i = (1u32 << self.depth) + leaf;
         while i >= 1 {
-            self.nodes[i] ^= delta;
+            let h = self.nodes.entry(i).or_insert(0);
+            *h ^= delta;
+            if *h == 0 {
+                self.nodes.remove(&i);
+            }
             i /= 2;
         }
     }

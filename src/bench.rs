@@ -1,0 +1,166 @@
+//! `dynasim bench`: how fast the simulator runs, on fixed scenarios with every mechanism
+//! on (gossip every second, anti-entropy, hinted handoff, read repair, a crash and a
+//! partition) at several cluster sizes, next to a bare event-loop baseline. Figures are
+//! printed, never asserted: timing has no place in pass/fail tests.
+//!
+//! Each size runs in a child process (`dynasim run --timings`) so that its peak memory is
+//! its own.
+
+use crate::cli::Failure;
+use crate::engine::EventQueue;
+use crate::engine::rng::{RngStreams, Stream, below};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Cluster sizes to run (nodes).
+    #[arg(long, value_delimiter = ',', default_values_t = [100u32, 1_000, 10_000])]
+    pub sizes: Vec<u32>,
+    /// Simulated seconds per run.
+    #[arg(long, default_value_t = 60.0)]
+    pub duration_s: f64,
+    /// Client operations per simulated second.
+    #[arg(long, default_value_t = 2_778.0)]
+    pub ops_per_s: f64,
+    /// Where scenario files and reports of the runs go (default: a temporary folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// What `dynasim run --timings FILE` writes: wall-clock figures kept out of report.json.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Timings {
+    pub wall_s: f64,
+    pub events: u64,
+    pub events_per_s: f64,
+    pub ops_per_s: f64,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// The process's peak resident memory (VmHWM), where the OS reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The benchmark scenario at `nodes` nodes.
+pub fn scenario(nodes: u32, duration_s: f64, ops_per_s: f64) -> serde_json::Value {
+    let partitions = (nodes * 4).next_power_of_two().max(1024);
+    let east = nodes / 2;
+    json!({
+        "name": format!("bench-{nodes}"),
+        "description": "benchmark: every mechanism on, a crash and a partition",
+        "seed": 1,
+        "duration_s": duration_s,
+        "cluster": {
+            "datacenters": [{"name": "east", "nodes": east}, {"name": "west", "nodes": nodes - east}],
+            "partitioning": {"strategy": "equal_partitions", "partitions": partitions}
+        },
+        "replication": {"n": 3, "r": 2, "w": 2, "hint_scan_interval_s": 10},
+        "anti_entropy": {"enabled": true, "interval_s": 60, "merkle_depth": 10},
+        "gossip": {"interval_s": 1, "seeds": 3},
+        "workload": {"kind": "open_loop", "ops_per_s": ops_per_s, "clients": 200, "keys": (nodes * 100).max(10_000),
+                     "key_distribution": {"zipf": 0.99}, "write_mode": "read_modify_write", "routing": "partition_aware"},
+        "faults": [
+            {"kind": "crash", "at_s": duration_s * 0.2, "duration_s": duration_s * 0.2, "random_nodes": (nodes / 100).max(1)},
+            {"kind": "partition", "at_s": duration_s * 0.5, "duration_s": duration_s * 0.1, "groups": [["east"], ["west"]]}
+        ],
+        "metrics": {"timeline_interval_s": 10}
+    })
+}
+
+/// Pushes and pops small events in the simulator's queue type at `pending` events
+/// outstanding, with the same kind of time spread; returns events per second.
+fn bare_queue(pending: usize, events: u64) -> f64 {
+    let mut rng = RngStreams::new(1).stream(Stream::Test, 0);
+    let mut q: EventQueue<(u32, u32)> = EventQueue::new();
+    for i in 0..pending {
+        q.push(below(&mut rng, 1_000_000), (i as u32, 0));
+    }
+    let start = Instant::now();
+    let mut done = 0u64;
+    while done < events {
+        let Some((t, e)) = q.pop() else { break };
+        q.push(t + 1 + below(&mut rng, 200_000), (e.0, e.1.wrapping_add(1)));
+        done += 1;
+    }
+    done as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}
+
+pub fn run(args: BenchArgs) -> Result<(), Failure> {
+    let exe = std::env::current_exe().map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot find own binary: {e}"),
+    })?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("dynasim-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&out).map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot create {}: {e}", out.display()),
+    })?;
+    println!(
+        "dynasim bench: {} simulated s per run, {} ops/s, every mechanism on (release build: {})",
+        args.duration_s,
+        args.ops_per_s,
+        !cfg!(debug_assertions)
+    );
+    println!(
+        "{:>8} {:>12} {:>12} {:>10} {:>10} {:>12} {:>14} {:>10}",
+        "nodes", "events", "events/s", "ops/s", "wall s", "peak MiB", "bare queue/s", "ratio"
+    );
+    for nodes in &args.sizes {
+        let t = run_one(&exe, &out, *nodes, &args)?;
+        // The bare loop runs at a comparable number of pending events.
+        let pending = (*nodes as usize * 4).clamp(10_000, 2_000_000);
+        let bare = bare_queue(pending, 5_000_000);
+        println!(
+            "{:>8} {:>12} {:>12.0} {:>10.0} {:>10.2} {:>12} {:>14.0} {:>10.3}",
+            nodes,
+            t.events,
+            t.events_per_s,
+            t.ops_per_s,
+            t.wall_s,
+            t.peak_rss_bytes
+                .map(|b| format!("{:.0}", b as f64 / 1_048_576.0))
+                .unwrap_or_else(|| "n/a".into()),
+            bare,
+            t.events_per_s / bare
+        );
+    }
+    Ok(())
+}
+
+fn run_one(exe: &Path, out: &Path, nodes: u32, args: &BenchArgs) -> Result<Timings, Failure> {
+    let doc = scenario(nodes, args.duration_s, args.ops_per_s);
+    let file = out.join(format!("bench-{nodes}.json"));
+    let timings = out.join(format!("bench-{nodes}.timings.json"));
+    let fail = |m: String| Failure {
+        code: 1,
+        message: m,
+    };
+    std::fs::write(&file, doc.to_string())
+        .map_err(|e| fail(format!("cannot write {}: {e}", file.display())))?;
+    let status = std::process::Command::new(exe)
+        .arg("run")
+        .arg(&file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out.join(format!("bench-{nodes}")))
+        .arg("--timings")
+        .arg(&timings)
+        .status()
+        .map_err(|e| fail(format!("cannot start a run: {e}")))?;
+    if !status.success() {
+        return Err(fail(format!("the {nodes}-node run failed ({status})")));
+    }
+    let text = std::fs::read_to_string(&timings)
+        .map_err(|e| fail(format!("cannot read {}: {e}", timings.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| fail(format!("bad timings in {}: {e}", timings.display())))
+}
