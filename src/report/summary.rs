@@ -82,6 +82,7 @@ pub fn render(r: &Report) -> String {
     durability(&mut s, r);
     convergence(&mut s, r);
     handoff(&mut s, r);
+    repair_and_membership(&mut s, r);
     messages(&mut s, r);
     faults(&mut s, r);
     let _ = writeln!(
@@ -661,6 +662,67 @@ fn handoff(s: &mut String, r: &Report) {
         count(h.hints_dropped),
         count(h.max_backlog),
         count(h.backlog_at_end),
+    );
+}
+
+fn repair_and_membership(s: &mut String, r: &Report) {
+    let a = &r.anti_entropy;
+    let _ = writeln!(
+        s,
+        "## Anti-entropy (Merkle trees)\n\n\
+         | exchanges | hashes compared | keys transferred | bytes |\n|---|---|---|---|\n\
+         | {} | {} | {} | {} |\n",
+        count(a.exchanges),
+        count(a.hashes_compared),
+        count(a.keys_transferred),
+        count(a.bytes),
+    );
+    let l = &r.load_balance;
+    let eff = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into());
+    let _ = writeln!(
+        s,
+        "## Load balance\n\n\
+         Dynamo's load-balancing efficiency is mean / max load per node (1 = perfectly even).\n\n\
+         | replica requests per node (mean, max) | efficiency | nodes >15% off the mean | keys per node (mean, max) | key efficiency |\n|---|---|---|---|---|\n\
+         | {:.0}, {} | {} | {} | {:.0}, {} | {} |\n",
+        l.requests_per_node_mean,
+        count(l.requests_per_node_max),
+        eff(l.request_efficiency),
+        count(l.nodes_out_of_balance),
+        l.keys_per_node_mean,
+        count(l.keys_per_node_max),
+        eff(l.key_efficiency),
+    );
+    let m = &r.membership;
+    if m.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Membership changes\n\n\
+         | # | kind | nodes | at (s) | completed (s) | keys to move | view converged after (s) |\n|---|---|---|---|---|---|---|"
+    );
+    for c in &m.changes {
+        let opt = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "n/a".into());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {} | {} | {} |",
+            c.fault_index,
+            c.kind,
+            c.nodes.join(", "),
+            c.at_s,
+            opt(c.completed_s),
+            count(c.keys_to_move),
+            opt(c.view_convergence_s),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nKeys streamed to new owners: {} ({} bytes); requests misrouted by stale views: {}; gossip messages: {}.\n",
+        count(m.keys_transferred),
+        count(m.bytes_transferred),
+        count(m.misrouted_requests),
+        count(m.gossip_messages),
     );
 }
 
