@@ -169,6 +169,8 @@ pub struct Ring {
     /// Per node, the slots it is a home replica of, in ring order.
     home_slots: Vec<Vec<u32>>,
     members: Vec<NodeId>,
+    slot_keys: Vec<KeyId>,
+    slot_key_start: Vec<u32>,
 }
 
 impl Ring {
@@ -256,6 +258,21 @@ impl Ring {
                 home_slots[node.index()].push(slot as u32);
             }
         }
+        // Keys grouped by slot (a counting sort): slot s's keys are
+        // slot_keys[slot_key_start[s]..slot_key_start[s + 1]].
+        let mut slot_key_start = vec![0u32; slot_owner.len() + 1];
+        for s in &key_slot {
+            slot_key_start[*s as usize + 1] += 1;
+        }
+        for i in 1..slot_key_start.len() {
+            slot_key_start[i] += slot_key_start[i - 1];
+        }
+        let mut fill = slot_key_start.clone();
+        let mut slot_keys = vec![KeyId(0); key_slot.len()];
+        for (k, s) in key_slot.iter().enumerate() {
+            slot_keys[fill[*s as usize] as usize] = KeyId(k as u32);
+            fill[*s as usize] += 1;
+        }
         Ring {
             n,
             stride,
@@ -264,6 +281,8 @@ impl Ring {
             preference,
             home_slots,
             members: placement.members.clone(),
+            slot_keys,
+            slot_key_start,
         }
     }
 
@@ -297,6 +316,15 @@ impl Ring {
     pub fn slot_replicas(&self, slot: u32) -> &[NodeId] {
         let s = slot as usize;
         &self.preference[s * self.stride..s * self.stride + self.n]
+    }
+
+    /// The keys of the workload's key space that fall in `slot`, in key order.
+    pub fn keys_of_slot(&self, slot: u32) -> &[KeyId] {
+        let s = slot as usize;
+        match (self.slot_key_start.get(s), self.slot_key_start.get(s + 1)) {
+            (Some(a), Some(b)) => &self.slot_keys[*a as usize..*b as usize],
+            _ => &[],
+        }
     }
 
     /// The slots `node` is a home replica of. Slots that no key maps to are included.

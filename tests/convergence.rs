@@ -82,6 +82,9 @@ fn without_anti_entropy_or_read_repair_replicas_stay_divergent() {
     let (sim, report) = run(&healed_partition(false, false));
     assert!(divergent(&sim, 500) > 10, "{}", divergent(&sim, 500));
     assert!(report.convergence.divergent_keys_at_end > 10);
+    // The timeline's incremental count agrees with a full scan at the end of the run.
+    let last = report.timeline.last().map(|p| p.divergent_keys);
+    assert_eq!(last, Some(report.convergence.divergent_keys_at_end));
     assert_eq!(report.convergence.time_to_converge_s, None);
     assert_eq!(report.anti_entropy.exchanges, 0);
 }

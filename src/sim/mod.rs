@@ -263,7 +263,7 @@ impl Simulation {
             node_requests: vec![0; node_count],
             down_nodes: 0,
             watch: Default::default(),
-            full_scan: true,
+            full_scan: false,
             admin: membership::MembershipAdmin::new(
                 placement,
                 ring.clone(),
@@ -540,6 +540,14 @@ impl Simulation {
         self.watch.iter().filter(|k| self.diverges(**k)).count() as u64
     }
 
+    /// A node went down or came back: its keys' live replica sets changed.
+    fn watch_node_keys(&mut self, node: NodeId) {
+        let ring = self.ring.clone();
+        for slot in ring.home_slots(node) {
+            self.watch.extend(ring.keys_of_slot(*slot));
+        }
+    }
+
     /// Data arriving at a replica may make its key diverge (or converge): watch it.
     fn watch_delivery(&mut self, msg: &Message) {
         match msg {
@@ -570,15 +578,14 @@ impl Simulation {
 
     /// Audits every acknowledged write against what the home replicas and hint stores hold.
     pub fn audit_durability(&self) -> crate::observer::DurabilitySummary {
+        let hinting: Vec<&Node> = self.nodes.iter().filter(|n| n.hint_count() > 0).collect();
         self.observer.audit(|key| {
             let mut held: Vec<&crate::node::Version> = Vec::new();
             for n in self.ring.replicas(key) {
                 held.extend(self.nodes[n.index()].stored(key));
             }
-            for node in &self.nodes {
-                if node.hint_count() > 0 {
-                    held.extend(node.hinted(key));
-                }
+            for node in &hinting {
+                held.extend(node.hinted(key));
             }
             held
         })
@@ -592,7 +599,7 @@ impl Simulation {
                     self.nodes[i].crash();
                     self.incarnation[i] += 1;
                     self.down_nodes += 1;
-                    self.full_scan = true;
+                    self.watch_node_keys(node);
                 }
                 if wipe {
                     self.nodes[i].wipe_disk();
@@ -609,7 +616,7 @@ impl Simulation {
                 self.down[i] = self.down[i].saturating_sub(1);
                 if self.down[i] == 0 {
                     self.down_nodes -= 1;
-                    self.full_scan = true;
+                    self.watch_node_keys(node);
                     let mut effects = std::mem::take(&mut self.effects);
                     self.nodes[i].restart(&mut effects);
                     self.apply(Endpoint::Node(node), &mut effects);
