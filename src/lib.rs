@@ -3,6 +3,8 @@
 //! Layout (dependencies point down this list, never up):
 //! - `cli`: argument parsing and the commands;
 //! - `check`: regression checks of seeded runs against committed reports;
+//! - `swarm`: random valid scenarios run against invariants (swarm testing);
+//! - `guard`: the memory estimate that refuses runs too big for the machine;
 //! - `report`: report.json and summaries, written atomically;
 //! - `sim`: the world and its single event loop;
 //! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);
@@ -18,6 +20,7 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod faults;
+pub mod guard;
 pub mod ids;
 pub mod net;
 pub mod node;
@@ -26,4 +29,5 @@ pub mod report;
 pub mod ring;
 pub mod scenario;
 pub mod sim;
+pub mod swarm;
 pub mod workload;

@@ -296,6 +296,11 @@ impl Simulation {
         &self.observer
     }
 
+    /// The workload driver, read-only (request counts for invariant checks).
+    pub fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
     pub fn messages(&self) -> &MessageStats {
         &self.messages
     }

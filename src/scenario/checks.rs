@@ -411,6 +411,23 @@ fn quote(s: &str) -> String {
     format!("`{escaped}`")
 }
 
+/// A number as messages show it: as written when short, else rounded or in exponent
+/// form (`{}` prints 1e-300 with three hundred digits).
+pub fn num(v: f64) -> String {
+    let plain = format!("{v}");
+    if plain.len() <= 12 {
+        return plain;
+    }
+    if v.is_finite() && (1e-3..1e12).contains(&v.abs()) {
+        let rounded = format!("{v:.6}");
+        return rounded
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string();
+    }
+    format!("{v:e}")
+}
+
 fn backticked(names: &[String]) -> String {
     names
         .iter()
@@ -530,7 +547,8 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                 errors,
                 path,
                 format!(
-                    "{v} is too short; use at least {MIN_INTERVAL_S} s (a shorter interval rounds to zero simulated time and the clock would never move)"
+                    "{} is too short; use at least {MIN_INTERVAL_S} s (a shorter interval rounds to zero simulated time and the clock would never move)",
+                    num(v)
                 ),
             );
         }
@@ -542,9 +560,11 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             errors,
             "metrics.timeline_interval_s",
             format!(
-                "{tick} gives {:.0} timeline points over the {end} s run; at most {MAX_TIMELINE_POINTS}, so use at least {} s",
+                "{} gives {:.0} timeline points over the {} s run; at most {MAX_TIMELINE_POINTS}, so use at least {} s",
+                num(tick),
                 end / tick,
-                (end / MAX_TIMELINE_POINTS).max(MIN_INTERVAL_S)
+                num(end),
+                num((end / MAX_TIMELINE_POINTS).max(MIN_INTERVAL_S))
             ),
         );
     }
@@ -560,7 +580,8 @@ fn check_workload(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             errors,
             rate_path,
             format!(
-                "{rate} is too high; at most {MAX_RATE_PER_S} per second (arrivals less than 1 µs apart would share simulated instants)"
+                "{} is too high; at most {MAX_RATE_PER_S} per second (arrivals less than 1 µs apart would share simulated instants)",
+                num(rate)
             ),
         );
     }
@@ -570,7 +591,8 @@ fn check_workload(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             errors,
             "workload.request_timeout_ms",
             format!(
-                "{timeout} is too short; use at least 0.001 ms (1 µs, the resolution of simulated time)"
+                "{} is too short; use at least 0.001 ms (1 µs, the resolution of simulated time)",
+                num(timeout)
             ),
         );
     }
@@ -599,7 +621,9 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                 errors,
                 path("at_s"),
                 format!(
-                    "{at} is at or after the end of the run ({end} s: duration_s, then 2 x request_timeout_ms + read_repair_window_ms to drain, then metrics.quiet_period_s); the fault would never happen"
+                    "{} is at or after the end of the run ({} s: duration_s, then 2 x request_timeout_ms + read_repair_window_ms to drain, then metrics.quiet_period_s); the fault would never happen",
+                    num(at),
+                    num(end)
                 ),
             );
         }
@@ -616,7 +640,7 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                         push(
                             errors,
                             path(field),
-                            format!("{v} is too short; use at least {MIN_INTERVAL_S} s"),
+                            format!("{} is too short; use at least {MIN_INTERVAL_S} s", num(v)),
                         );
                     }
                 }
@@ -627,8 +651,10 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                         errors,
                         path("mtbf_s"),
                         format!(
-                            "{mtbf_s} would draw about {windows:.0} crash windows over {} nodes and {span} s; at most {MAX_CRASH_WINDOWS}, so raise mtbf_s",
-                            s.node_count()
+                            "{} would draw about {windows:.0} crash windows over {} nodes and {} s; at most {MAX_CRASH_WINDOWS}, so raise mtbf_s",
+                            num(*mtbf_s),
+                            s.node_count(),
+                            num(span)
                         ),
                     );
                 }
@@ -637,7 +663,8 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                 errors,
                 path("offset_ms"),
                 format!(
-                    "{offset_ms} is not allowed; a clock skew is at most ±{MAX_SKEW_MS} ms (a year)"
+                    "{} is not allowed; a clock skew is at most ±{MAX_SKEW_MS} ms (a year)",
+                    num(*offset_ms)
                 ),
             ),
             _ => {}
@@ -699,6 +726,14 @@ fn check_partition(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbers_print_short() {
+        assert_eq!(num(0.0001), "0.0001");
+        assert_eq!(num(1e-300), "1e-300");
+        assert_eq!(num(19.875999999999998), "19.876");
+        assert_eq!(num(-5.0), "-5");
+    }
 
     #[test]
     fn serde_tells_the_known_kinds_and_fields() {

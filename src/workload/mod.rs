@@ -82,7 +82,10 @@ pub struct Driver {
     /// Routing choices (load balancer) and probe delays.
     route_rng: SimRng,
     pending: FxHashMap<RequestId, Pending>,
+    /// Requests begun (also the next request id) and requests ended, for the invariant
+    /// that every request ends exactly once.
     next_req: u64,
+    finished: u64,
     next_write: u64,
     probes_started: u32,
     timeout: SimTime,
@@ -127,6 +130,7 @@ impl Driver {
             route_rng,
             pending: FxHashMap::default(),
             next_req: 0,
+            finished: 0,
             next_write: 0,
             probes_started: 0,
             timeout: SimTime::from_ms_f64(spec.request_timeout_ms()),
@@ -144,6 +148,16 @@ impl Driver {
 
     pub fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Client requests begun so far (a read-modify-write counts its get and its put).
+    pub fn requests_invoked(&self) -> u64 {
+        self.next_req
+    }
+
+    /// Client requests that ended (answered, failed or timed out).
+    pub fn requests_finished(&self) -> u64 {
+        self.finished
     }
 
     /// Schedules the first arrival.
@@ -355,6 +369,7 @@ impl Driver {
         finish: Finish,
         io: &mut DriverIo,
     ) -> Option<ClientId> {
+        self.finished += 1;
         match p.stage {
             Stage::Read | Stage::ProbeRead => {
                 let result = match &finish {
