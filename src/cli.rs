@@ -182,10 +182,11 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     for path in paths {
         match load_file(path, &[]) {
             Ok(s) => println!(
-                "{}: ok ({}, {} nodes)",
+                "{}: ok ({}, {} nodes, about {} of memory to run)",
                 path.display(),
                 s.name,
-                s.node_count()
+                s.node_count(),
+                crate::guard::human(crate::guard::estimate(&s).bytes)
             ),
             Err(e) => messages.push(e.to_string()),
         }

@@ -6,17 +6,27 @@
 //! range with data as holding a Merkle tree, and every acknowledged write as remembered by
 //! the observer. `--no-memory-check` skips the guard.
 //!
-//! Calibration (release build, peak RSS from `/usr/bin/time -f %M`, 2025, x86-64 Linux);
-//! each line is scenario: measured / estimated:
-//! - `scenarios/baseline.json` (100 nodes, 1024 partitions, depth 10, 10k keys, 600k
-//!   ops): 208 MiB / 262 MiB;
-//! - baseline with 200k keys and uniform keys: 405 MiB / 542 MiB;
-//! - baseline with `merkle_depth` 16: 1.43 GiB / 1.63 GiB;
-//! - baseline with 40k partitions and 1,000 nodes, 100 s: 346 MiB / 483 MiB;
-//! - `scenarios/node-crash.json` (20 nodes, 150k ops): 27 MiB / 40 MiB.
+//! Calibration: peak RSS from `/usr/bin/time -f %M` of release builds on x86-64 Linux,
+//! against this estimate, for `scenarios/baseline.json` (100 nodes in 2 datacenters, 1024
+//! equal partitions, N=3, Merkle depth 10, 10k Zipf keys, 1000 ops/s) and variants of it:
+//!
+//! | scenario                                      | measured | estimated |
+//! |-----------------------------------------------|---------:|----------:|
+//! | baseline, 600 s                               |   95 MiB |   124 MiB |
+//! | baseline, 60 s                                |   61 MiB |    74 MiB |
+//! | 60 s, 200k uniform keys                       |   76 MiB |    91 MiB |
+//! | 60 s, Merkle depth 16                         |  378 MiB |   563 MiB |
+//! | 30 s, 2000 ops/s, 100k uniform keys, depth 20 |  2.2 GiB |   3.6 GiB |
+//! | 60 s, strategy 1 with 256 tokens per node     |  245 MiB |   260 MiB |
+//! | 30 s, 1000 nodes, 40k partitions              |  189 MiB |   193 MiB |
+//! | 30 s, 20k ops/s blind writes, 1M uniform keys |  267 MiB |   282 MiB |
+//! | 30 s, 2000 ops/s, 20M uniform keys            |  759 MiB |   923 MiB |
+//! | `scenarios/node-crash.json` (20 nodes)        |   29 MiB |    46 MiB |
 //!
 //! The figures per item below come from `size_of` plus allocator and hash-table slack
-//! (about 2x for hash maps and B-trees), adjusted once against those runs.
+//! (about 2x for hash maps and B-trees). Two effects mattered most: only the keys a run
+//! writes cost storage and Merkle leaves (the expected number of distinct keys, from the
+//! key distribution), and a deep Merkle tree is mostly untouched zero pages.
 
 use crate::node::{Message, Version, Versions};
 use crate::observer::AckedWrite;
@@ -46,6 +56,8 @@ pub struct Size {
     /// Client requests over the whole run (a read-modify-write counts two).
     pub requests: f64,
     pub writes: f64,
+    /// Distinct keys written (expected, from the key distribution).
+    pub written_keys: f64,
     /// The run's length in simulated seconds, drain and quiet period included.
     pub run_s: f64,
 }
@@ -76,6 +88,10 @@ impl Size {
                 (2.0 * probes, probes)
             }
         };
+        let written_keys = match &s.workload {
+            Workload::OpenLoop(w) => distinct_keys(w.keys, w.key_distribution, writes),
+            Workload::StalenessProbe(_) => writes,
+        };
         Size {
             nodes,
             n,
@@ -83,7 +99,30 @@ impl Size {
             slots,
             requests,
             writes,
+            written_keys,
             run_s: crate::scenario::checks::run_end_s(s),
+        }
+    }
+}
+
+/// The expected number of distinct keys `draws` draws touch: sum over keys of
+/// 1 - (1 - p)^draws. Exact for Zipf up to a million keys (a sum over every key);
+/// above, every draw counts as a new key, which errs high.
+fn distinct_keys(keys: u32, dist: KeyDistribution, draws: f64) -> f64 {
+    let k = keys as f64;
+    if draws <= 0.0 {
+        return 0.0;
+    }
+    match dist {
+        KeyDistribution::Uniform => k * -(-draws / k).exp_m1(),
+        KeyDistribution::Zipf(_) if keys > 1_000_000 => k.min(draws),
+        KeyDistribution::Zipf(exponent) => {
+            let weights = (1..=keys).map(|r| (r as f64).powf(-exponent));
+            let total: f64 = weights.clone().sum();
+            weights
+                .map(|w| -(draws * (-w / total).ln_1p()).exp_m1())
+                .sum::<f64>()
+                .min(k)
         }
     }
 }
@@ -103,7 +142,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
     // Stored data: every written key on N replicas (hash map entry with slack), and the
     // versions' clocks (shared between replicas; siblings under blind writes).
-    let written_keys = z.keys.min(z.writes);
+    let written_keys = z.written_keys;
     let entry = 2.0 * (size_of::<Versions>() as f64 + 8.0);
     let clock = 16.0 + 16.0 * z.n.max(1.0);
     let live_versions = z.writes.min(written_keys * 4.0);
@@ -113,11 +152,17 @@ pub fn estimate(s: &Scenario) -> Estimate {
     ));
 
     // Merkle trees: one per (replica, range with data), 2^(depth+1) hashes each, and a
-    // B-tree of the keys each holds.
+    // B-tree of the keys each holds. Only touched pages are resident: a big tree is
+    // zero-filled lazily by the kernel, and each key touches its path to the root: the
+    // top nine levels share a page or two, every level below costs a page of its own.
     if s.anti_entropy.enabled {
-        let depth = s.anti_entropy.merkle_depth.min(24);
-        let tree = 8.0 * (1u64 << (depth + 1)) as f64 + 96.0;
-        let trees = (z.slots * z.n).min(written_keys * z.n);
+        let depth = s.anti_entropy.merkle_depth.min(24) as f64;
+        let ranges = z.slots * -(-written_keys / z.slots.max(1.0)).exp_m1();
+        let trees = ranges * z.n;
+        let keys_per_tree = written_keys * z.n / trees.max(1.0);
+        let full = 8.0 * (depth + 1.0).exp2();
+        let touched = 4096.0 * (2.0 + keys_per_tree * (depth - 8.0).max(0.0));
+        let tree = full.min(touched) + 96.0;
         parts.push(("Merkle trees", trees * tree + written_keys * z.n * 40.0));
     }
 
@@ -144,10 +189,17 @@ pub fn estimate(s: &Scenario) -> Estimate {
         queued_timeouts * (event + 100.0) + queued_messages * (event + size_of::<Message>() as f64);
     parts.push(("workload and queue", workload));
 
-    // Hints only pile up under faults: at most N per write, at most the store bound.
+    // Hints only pile up while faults last: at most N per key written meanwhile, and no
+    // more than the stores hold.
     if !s.faults.is_empty() {
         let bound = z.nodes * s.replication.max_hints_per_node as f64;
-        let hints = bound.min(z.writes * z.n);
+        let faulty_s: f64 = s
+            .faults
+            .iter()
+            .map(|f| fault_span_s(f, z.run_s))
+            .sum::<f64>();
+        let fraction = (faulty_s / z.run_s.max(1e-9)).min(1.0);
+        let hints = bound.min(written_keys * z.n).min(z.writes * fraction * z.n);
         parts.push(("hints", hints * 2.0 * (size_of::<Version>() as f64 + 16.0)));
     }
 
@@ -169,6 +221,25 @@ pub fn estimate(s: &Scenario) -> Estimate {
         bytes: saturate(total),
         parts,
     }
+}
+
+/// How long a fault lasts, in seconds (to the end of the run when it has no end).
+fn fault_span_s(f: &Fault, run_s: f64) -> f64 {
+    let rest = (run_s - f.at_s()).max(0.0);
+    let d = match f {
+        Fault::Crash { duration_s, .. }
+        | Fault::ClockSkew { duration_s, .. }
+        | Fault::RandomCrashes { duration_s, .. } => duration_s.unwrap_or(rest),
+        Fault::DiskFailure {
+            replace_after_s, ..
+        } => *replace_after_s,
+        Fault::Partition { duration_s, .. }
+        | Fault::DatacenterOutage { duration_s, .. }
+        | Fault::SlowNode { duration_s, .. }
+        | Fault::MessageLoss { duration_s, .. } => *duration_s,
+        _ => rest,
+    };
+    d.min(rest)
 }
 
 /// The largest mean over the latency distributions (ms); heavy tails without a mean
@@ -260,6 +331,16 @@ mod tests {
         assert_eq!(parse_mem_available(text), Some(2 * 1024 * 1024));
         assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
         assert_eq!(parse_mem_available("MemAvailable: lots\n"), None);
+    }
+
+    #[test]
+    fn distinct_keys_follow_the_distribution() {
+        let uniform = distinct_keys(1_000, KeyDistribution::Uniform, 1_000.0);
+        assert!((uniform - 632.1).abs() < 1.0, "{uniform}"); // 1 - 1/e of the keys
+        let zipf = distinct_keys(1_000, KeyDistribution::Zipf(1.0), 1_000.0);
+        assert!(zipf < uniform && zipf > 100.0, "{zipf}");
+        assert_eq!(distinct_keys(10, KeyDistribution::Uniform, 0.0), 0.0);
+        assert!(distinct_keys(10, KeyDistribution::Zipf(0.5), 1e9) <= 10.0);
     }
 
     #[test]

@@ -139,6 +139,9 @@ pub(super) fn check_document(doc: &Value) -> Vec<ScenarioError> {
 /// Adds serde's error to the raw pass's errors unless it is about an object the raw pass
 /// already reported (serde's version would only repeat it with a shorter path).
 pub(super) fn merge_serde_error(errors: &mut Vec<ScenarioError>, e: ScenarioError) {
+    if errors.iter().any(|r| r.path.is_empty()) {
+        return; // the document as a whole is wrong (not an object): serde adds only noise
+    }
     let root = tagged_root(&e.path);
     if root.is_none() || !errors.iter().any(|r| tagged_root(&r.path) == root) {
         errors.push(e);
