@@ -216,7 +216,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
     let total = BASE_BYTES + parts.iter().map(|(_, b)| b).sum::<f64>();
     let mut parts: Vec<(&'static str, u64)> =
         parts.into_iter().map(|(w, b)| (w, saturate(b))).collect();
-    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
     Estimate {
         bytes: saturate(total),
         parts,

@@ -479,3 +479,22 @@ fn run_refuses_a_scenario_too_big_for_memory() {
     }
     assert!(!out.exists());
 }
+
+/// The "fault after the end of the run" rule computes the end as `Simulation::new` does.
+#[test]
+fn the_run_end_the_checks_use_is_the_simulations() {
+    for (timeout, window, quiet) in [(500.0, 50.0, 0.0), (123.4, 0.0, 7.5), (10_000.0, 3.0, 60.0)] {
+        let mut doc = small_scenario();
+        set(&mut doc, "workload.request_timeout_ms", json!(timeout));
+        set(&mut doc, "replication.read_repair_window_ms", json!(window));
+        set(&mut doc, "metrics.quiet_period_s", json!(quiet));
+        let s = common::scenario(&doc);
+        let sim = dynasim::sim::Simulation::new(&s);
+        let checks = dynasim::scenario::checks::run_end_s(&s);
+        assert!(
+            (sim.end().as_secs_f64() - checks).abs() < 2e-6,
+            "{} vs {checks}",
+            sim.end()
+        );
+    }
+}

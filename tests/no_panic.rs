@@ -92,6 +92,7 @@ fn arbitrary_and_mutated_inputs_never_panic() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    println!("{stats:?}");
     // The generator must reach every stage, or the test proves little.
     assert!(stats.rejected > 1_000, "{stats:?}");
     assert!(stats.ran > 100, "{stats:?}");
