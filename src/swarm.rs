@@ -638,6 +638,7 @@ pub fn run(opts: &SwarmOptions, out: &mut dyn std::io::Write) -> SwarmSummary {
                 for v in &violations {
                     let _ = writeln!(out, "  invariant: {}\n  what: {}", v.invariant, v.detail);
                 }
+                let _ = writeln!(out, "  scenario seed: {}\n  json: {doc}", doc["seed"]);
                 match &file {
                     Ok(path) => {
                         let _ = writeln!(
