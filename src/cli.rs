@@ -40,6 +40,27 @@ pub enum Command {
     Sweep(crate::sweep::SweepArgs),
     /// Combine the folders of a sharded sweep into one.
     Merge(crate::sweep::MergeArgs),
+    /// Draw random valid scenarios from a seed, run each and check invariants (exit 1 on a violation).
+    Swarm(SwarmArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SwarmArgs {
+    /// How many scenarios to draw.
+    #[arg(long, default_value_t = 100)]
+    pub count: u64,
+    /// The swarm's seed: the same seed draws the same scenarios.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run only case I of the swarm (to redraw a failure).
+    #[arg(long, value_name = "I")]
+    pub only: Option<u64>,
+    /// Keep going after a failing case.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Where failing scenarios are written.
+    #[arg(long, value_name = "DIR", default_value = "swarm-failures")]
+    pub failures: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,6 +86,9 @@ pub struct RunArgs {
     /// Also write every client operation to FILE as JSON Lines (see docs/report.md).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Run even when the memory estimate exceeds the machine's available memory.
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 /// A failure with its exit code.
@@ -91,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => crate::check::run(args),
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Merge(args) => crate::sweep::merge(args),
+        Command::Swarm(args) => swarm(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,6 +145,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         sets.push(("seed".into(), seed.to_string()));
     }
     let scenario = load_file(&args.scenario, &sets)?;
+    if !args.no_memory_check {
+        crate::guard::check_fits(&scenario, crate::guard::available_bytes()).map_err(
+            |message| Failure {
+                code: 2,
+                message: format!("{}: {message}", args.scenario.display()),
+            },
+        )?;
+    }
     let out_dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
@@ -212,10 +245,11 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     for path in paths {
         match load_file(path, &[]) {
             Ok(s) => println!(
-                "{}: ok ({}, {} nodes)",
+                "{}: ok ({}, {} nodes, about {} of memory to run)",
                 path.display(),
                 s.name,
-                s.node_count()
+                s.node_count(),
+                crate::guard::human(crate::guard::estimate(&s).bytes)
             ),
             Err(e) => messages.push(e.to_string()),
         }
@@ -226,6 +260,38 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
         Err(Failure {
             code: 2,
             message: messages.join("\n"),
+        })
+    }
+}
+
+fn swarm(args: SwarmArgs) -> Result<(), Failure> {
+    let opts = crate::swarm::SwarmOptions {
+        seed: args.seed,
+        count: args.count,
+        only: args.only,
+        keep_going: args.keep_going,
+        failures_dir: args.failures,
+    };
+    let summary = crate::swarm::run(&opts, &mut std::io::stdout());
+    println!(
+        "swarm seed {}: {} passed, {} failed",
+        args.seed,
+        summary.passed,
+        summary.failed.len()
+    );
+    for (invariant, cases) in &summary.judged {
+        println!("  {cases} passing case(s) judged by: {invariant}");
+    }
+    if summary.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 1,
+            message: format!(
+                "invariants broken in case(s) {:?} of swarm seed {}",
+                summary.failed.iter().map(|f| f.0).collect::<Vec<_>>(),
+                args.seed
+            ),
         })
     }
 }

@@ -341,8 +341,13 @@ pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
-/// then renamed over the target.
+/// then renamed over the target (and the folder synced, best effort, so the rename
+/// survives a crash). The temporary name is unique per process and call, so threads
+/// writing the same target (two `check --jobs` scenarios with one name) cannot write into
+/// each other's temporary file. On any error the temporary file is removed and the
+/// target is left as it was.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -352,12 +357,17 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let unique = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::File::create_new(&tmp)?;
         f.write_all(contents)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

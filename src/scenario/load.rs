@@ -1,7 +1,7 @@
 //! Loading a scenario: JSON text -> serde types (with the path of any bad field) ->
 //! `--set` edits applied to the fully resolved document -> validation.
 
-use super::{Scenario, validate};
+use super::{Scenario, checks, validate};
 use serde_json::Value;
 use std::fmt;
 use std::path::Path;
@@ -84,7 +84,7 @@ pub fn load_str(
             ),
         )])
     })?;
-    let mut scenario = from_value(document).map_err(|e| wrap(vec![e]))?;
+    let mut scenario = from_document(document, checks::duplicate_keys(text)).map_err(wrap)?;
     if !sets.is_empty() {
         // Edit the resolved document so that every field with a default is a valid path.
         let mut resolved = serde_json::to_value(&scenario)
@@ -92,13 +92,29 @@ pub fn load_str(
         for (path, value) in sets {
             apply_set(&mut resolved, path, value).map_err(|e| wrap(vec![e]))?;
         }
-        scenario = from_value(resolved).map_err(|e| wrap(vec![e]))?;
+        scenario = from_document(resolved, Vec::new()).map_err(wrap)?;
     }
     let errors = validate(&scenario);
     if errors.is_empty() {
         Ok(scenario)
     } else {
         Err(wrap(errors))
+    }
+}
+
+/// The raw-JSON checks (paths inside `kind`-tagged objects, duplicate keys), then serde.
+fn from_document(
+    document: Value,
+    mut errors: Vec<ScenarioError>,
+) -> Result<Scenario, Vec<ScenarioError>> {
+    errors.extend(checks::check_document(&document));
+    match from_value(document) {
+        Ok(s) if errors.is_empty() => Ok(s),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            checks::merge_serde_error(&mut errors, e);
+            Err(errors)
+        }
     }
 }
 
@@ -119,7 +135,7 @@ fn strip_position(message: &str) -> String {
 }
 
 /// Adds "did you mean `x`?" to serde's unknown field / variant messages.
-fn with_suggestion(message: &str) -> String {
+pub(super) fn with_suggestion(message: &str) -> String {
     let is_unknown = message.starts_with("unknown field") || message.starts_with("unknown variant");
     if !is_unknown {
         return message.to_string();

@@ -3,6 +3,7 @@
 //! loaded `Scenario` is fully resolved: every default is filled in, so it can be embedded in
 //! a report and replayed exactly.
 
+pub mod checks;
 mod load;
 mod validate;
 

@@ -307,6 +307,7 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     for (i, fault) in s.faults.iter().enumerate() {
         validate_fault(s, i, fault, &mut err);
     }
+    errors.extend(super::checks::check(s));
     errors
 }
 

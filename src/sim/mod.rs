@@ -350,6 +350,11 @@ impl Simulation {
         &mut self.observer
     }
 
+    /// The workload driver, read-only (request counts for invariant checks).
+    pub fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
     pub fn messages(&self) -> &MessageStats {
         &self.messages
     }

@@ -82,9 +82,14 @@ pub struct Driver {
     /// Routing choices (load balancer) and probe delays.
     route_rng: SimRng,
     pending: FxHashMap<RequestId, Pending>,
+    /// Requests begun (also the next request id) and requests ended, for the invariant
+    /// that every request ends exactly once.
     next_req: u64,
+    finished: u64,
     next_write: u64,
     probes_started: u32,
+    /// Probes whose read-back would have started after the last request may start.
+    probes_unread: u64,
     timeout: SimTime,
     arrivals_end: SimTime,
 }
@@ -127,8 +132,10 @@ impl Driver {
             route_rng,
             pending: FxHashMap::default(),
             next_req: 0,
+            finished: 0,
             next_write: 0,
             probes_started: 0,
+            probes_unread: 0,
             timeout: SimTime::from_ms_f64(spec.request_timeout_ms()),
             arrivals_end,
         }
@@ -147,8 +154,23 @@ impl Driver {
         self.clients.len()
     }
 
+    /// Staleness probes not read back because the run was ending.
+    pub fn probes_unread(&self) -> u64 {
+        self.probes_unread
+    }
+
     pub fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Client requests begun so far (a read-modify-write counts its get and its put).
+    pub fn requests_invoked(&self) -> u64 {
+        self.next_req
+    }
+
+    /// Client requests that ended (answered, failed or timed out).
+    pub fn requests_finished(&self) -> u64 {
+        self.finished
     }
 
     /// Schedules the first arrival.
@@ -368,6 +390,7 @@ impl Driver {
         finish: Finish,
         io: &mut DriverIo,
     ) -> Option<ClientId> {
+        self.finished += 1;
         match p.stage {
             Stage::Read | Stage::ProbeRead => {
                 let result = match &finish {
@@ -430,13 +453,20 @@ impl Driver {
                 });
                 if let (Plan::Probes { read_delay, .. }, Finish::Wrote(_)) = (&self.plan, &finish) {
                     let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
-                    io.timers.push((
-                        io.now + delay,
-                        DriverTimer::ProbeRead {
-                            client: p.client,
-                            key: p.key,
-                        },
-                    ));
+                    // No request starts after the last arrival plus one timeout, so every
+                    // request ends inside the drain that follows (Simulation::new); a
+                    // probe whose read-back would start later is not read back.
+                    if io.now + delay <= self.arrivals_end + self.timeout {
+                        io.timers.push((
+                            io.now + delay,
+                            DriverTimer::ProbeRead {
+                                client: p.client,
+                                key: p.key,
+                            },
+                        ));
+                    } else {
+                        self.probes_unread += 1;
+                    }
                 }
                 None
             }

@@ -1,0 +1,351 @@
+//! The resource guard: before a run, estimate the memory it will hold at its peak from the
+//! scenario's size alone, and refuse (exit 2, nothing written) when that does not fit in
+//! the memory the machine has available. A run that would swap for hours, or be killed by
+//! the kernel after an hour, costs more than a clear message before it starts. The
+//! estimate errs high: it counts every written key as stored on all N replicas, every
+//! range with data as holding a Merkle tree, and every acknowledged write as remembered by
+//! the observer. `--no-memory-check` skips the guard.
+//!
+//! Calibration: peak RSS from `/usr/bin/time -f %M` of release builds on x86-64 Linux,
+//! against this estimate, for `scenarios/baseline.json` (100 nodes in 2 datacenters, 1024
+//! equal partitions, N=3, Merkle depth 10, 10k Zipf keys, 1000 ops/s) and variants of it:
+//!
+//! | scenario                                      | measured | estimated |
+//! |-----------------------------------------------|---------:|----------:|
+//! | baseline, 600 s                               |   95 MiB |   124 MiB |
+//! | baseline, 60 s                                |   61 MiB |    74 MiB |
+//! | 60 s, 200k uniform keys                       |   76 MiB |    91 MiB |
+//! | 60 s, Merkle depth 16                         |  378 MiB |   563 MiB |
+//! | 30 s, 2000 ops/s, 100k uniform keys, depth 20 |  2.2 GiB |   3.6 GiB |
+//! | 60 s, strategy 1 with 256 tokens per node     |  245 MiB |   260 MiB |
+//! | 30 s, 1000 nodes, 40k partitions              |  189 MiB |   193 MiB |
+//! | 30 s, 20k ops/s blind writes, 1M uniform keys |  267 MiB |   282 MiB |
+//! | 30 s, 2000 ops/s, 20M uniform keys            |  759 MiB |   923 MiB |
+//! | `scenarios/node-crash.json` (20 nodes)        |   29 MiB |    46 MiB |
+//!
+//! The figures per item below come from `size_of` plus allocator and hash-table slack
+//! (about 2x for hash maps and B-trees). Two effects mattered most: only the keys a run
+//! writes cost storage and Merkle leaves (the expected number of distinct keys, from the
+//! key distribution), and a deep Merkle tree is mostly untouched zero pages.
+
+use crate::node::{Message, Version, Versions};
+use crate::observer::AckedWrite;
+use crate::ring::FALLBACKS;
+use crate::scenario::{Fault, KeyDistribution, PartitionStrategy, Scenario, Workload, WriteMode};
+use std::mem::size_of;
+
+/// What the process holds before any scenario: code, histograms, buffers.
+const BASE_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
+
+/// A memory estimate, with its largest parts for the message.
+#[derive(Clone, Debug)]
+pub struct Estimate {
+    pub bytes: u64,
+    /// (what, bytes), largest first.
+    pub parts: Vec<(&'static str, u64)>,
+}
+
+/// Figures of the run the estimate is built on (also useful to bound test runs).
+#[derive(Clone, Debug)]
+pub struct Size {
+    pub nodes: f64,
+    pub n: f64,
+    pub keys: f64,
+    /// Ring slots: partitions (strategy 3) or tokens (strategies 1 and 2).
+    pub slots: f64,
+    /// Client requests over the whole run (a read-modify-write counts two).
+    pub requests: f64,
+    pub writes: f64,
+    /// Distinct keys written (expected, from the key distribution).
+    pub written_keys: f64,
+    /// The run's length in simulated seconds, drain and quiet period included.
+    pub run_s: f64,
+}
+
+impl Size {
+    pub fn of(s: &Scenario) -> Size {
+        let nodes = s.node_count() as f64;
+        let n = (s.replication.n as f64).min(nodes);
+        let keys = s.workload.key_count() as f64;
+        let p = &s.cluster.partitioning;
+        let slots = match p.strategy {
+            PartitionStrategy::EqualPartitions => p.partitions as f64,
+            _ => nodes * p.tokens_per_node as f64,
+        };
+        let (requests, writes) = match &s.workload {
+            Workload::OpenLoop(w) => {
+                let ops = w.ops_per_s * s.duration_s;
+                let writes = ops * (1.0 - w.read_fraction);
+                let context_reads = if w.write_mode == WriteMode::ReadModifyWrite {
+                    writes
+                } else {
+                    0.0
+                };
+                (ops + context_reads, writes)
+            }
+            Workload::StalenessProbe(p) => {
+                let probes = (p.probes_per_s * s.duration_s).min(p.probes as f64);
+                (2.0 * probes, probes)
+            }
+        };
+        let written_keys = match &s.workload {
+            Workload::OpenLoop(w) => distinct_keys(w.keys, w.key_distribution, writes),
+            Workload::StalenessProbe(_) => writes,
+        };
+        Size {
+            nodes,
+            n,
+            keys,
+            slots,
+            requests,
+            writes,
+            written_keys,
+            run_s: crate::scenario::checks::run_end_s(s),
+        }
+    }
+}
+
+/// The expected number of distinct keys `draws` draws touch: sum over keys of
+/// 1 - (1 - p)^draws. Exact for Zipf up to a million keys (a sum over every key);
+/// above, every draw counts as a new key, which errs high.
+fn distinct_keys(keys: u32, dist: KeyDistribution, draws: f64) -> f64 {
+    let k = keys as f64;
+    if draws <= 0.0 {
+        return 0.0;
+    }
+    match dist {
+        KeyDistribution::Uniform => k * -(-draws / k).exp_m1(),
+        KeyDistribution::Zipf(_) if keys > 1_000_000 => k.min(draws),
+        KeyDistribution::Zipf(exponent) => {
+            let weights = (1..=keys).map(|r| (r as f64).powf(-exponent));
+            let total: f64 = weights.clone().sum();
+            weights
+                .map(|w| -(draws * (-w / total).ln_1p()).exp_m1())
+                .sum::<f64>()
+                .min(k)
+        }
+    }
+}
+
+/// Estimates the peak memory of a run of `s` (a validated scenario).
+pub fn estimate(s: &Scenario) -> Estimate {
+    let z = Size::of(s);
+    let mut parts: Vec<(&'static str, f64)> = Vec::new();
+
+    // Ring: preference lists (N + fallbacks per slot), owners, home slots, key slots.
+    let stride = (z.n + FALLBACKS as f64).min(z.nodes);
+    let mut ring = z.slots * (4.0 * stride + 4.0 + 4.0 * z.n) + 4.0 * z.keys;
+    if s.cluster.partitioning.strategy != PartitionStrategy::EqualPartitions {
+        ring += 16.0 * z.slots; // the sorted token list while building
+    }
+    parts.push(("ring", ring));
+
+    // Stored data: every written key on N replicas (hash map entry with slack), and the
+    // versions' clocks (shared between replicas; siblings under blind writes).
+    let written_keys = z.written_keys;
+    let entry = 2.0 * (size_of::<Versions>() as f64 + 8.0);
+    let clock = 16.0 + 16.0 * z.n.max(1.0);
+    let live_versions = z.writes.min(written_keys * 4.0);
+    parts.push((
+        "stored data",
+        written_keys * z.n * entry + live_versions * clock + z.nodes * 1024.0,
+    ));
+
+    // Merkle trees: one per (replica, range with data), 2^(depth+1) hashes each, and a
+    // B-tree of the keys each holds. Only touched pages are resident: a big tree is
+    // zero-filled lazily by the kernel, and each key touches its path to the root: the
+    // top nine levels share a page or two, every level below costs a page of its own.
+    if s.anti_entropy.enabled {
+        let depth = s.anti_entropy.merkle_depth.min(24) as f64;
+        let ranges = z.slots * -(-written_keys / z.slots.max(1.0)).exp_m1();
+        let trees = ranges * z.n;
+        let keys_per_tree = written_keys * z.n / trees.max(1.0);
+        let full = 8.0 * (depth + 1.0).exp2();
+        let touched = 4096.0 * (2.0 + keys_per_tree * (depth - 8.0).max(0.0));
+        let tree = full.min(touched) + 96.0;
+        parts.push(("Merkle trees", trees * tree + written_keys * z.n * 40.0));
+    }
+
+    // The observer: per key, acknowledged writes and times; per write, its times.
+    let acked = size_of::<AckedWrite>() as f64 + clock;
+    parts.push(("observer", z.keys * 40.0 + z.writes * (16.0 + 1.5 * acked)));
+
+    // Workload: Zipf's cumulative table, clients, and the events held in the queue:
+    // every request's timeout stays queued for one timeout, every message for its transit.
+    let mut workload = s.workload.clients() as f64 * 400.0;
+    if let Workload::OpenLoop(w) = &s.workload
+        && matches!(w.key_distribution, KeyDistribution::Zipf(_))
+    {
+        workload += 8.0 * z.keys;
+    }
+    let event = (size_of::<crate::sim::Event>() + 16) as f64 * 2.0;
+    let request_rate = z.requests / s.duration_s.max(1e-9);
+    let timeout_s = s.workload.request_timeout_ms() / 1_000.0;
+    let queued_timeouts = z.requests.min(request_rate * timeout_s);
+    let latency_s = slowest_mean_latency_ms(s) / 1_000.0;
+    let queued_messages =
+        (z.requests * (2.0 * z.n + 2.0)).min(request_rate * (2.0 * z.n + 2.0) * latency_s);
+    workload +=
+        queued_timeouts * (event + 100.0) + queued_messages * (event + size_of::<Message>() as f64);
+    parts.push(("workload and queue", workload));
+
+    // Hints only pile up while faults last: at most N per key written meanwhile, and no
+    // more than the stores hold.
+    if !s.faults.is_empty() {
+        let bound = z.nodes * s.replication.max_hints_per_node as f64;
+        let faulty_s: f64 = s
+            .faults
+            .iter()
+            .map(|f| fault_span_s(f, z.run_s))
+            .sum::<f64>();
+        let fraction = (faulty_s / z.run_s.max(1e-9)).min(1.0);
+        let hints = bound.min(written_keys * z.n).min(z.writes * fraction * z.n);
+        parts.push(("hints", hints * 2.0 * (size_of::<Version>() as f64 + 16.0)));
+    }
+
+    // Timeline points and random crash schedules.
+    let points = z.run_s / s.metrics.timeline_interval_s.max(1e-3);
+    let mut windows = 0.0;
+    for f in &s.faults {
+        if let Fault::RandomCrashes { mtbf_s, mttr_s, .. } = f {
+            windows += z.nodes * z.run_s / (mtbf_s + mttr_s).max(1e-3);
+        }
+    }
+    parts.push(("timeline and fault plan", points * 200.0 + windows * 120.0));
+
+    let total = BASE_BYTES + parts.iter().map(|(_, b)| b).sum::<f64>();
+    let mut parts: Vec<(&'static str, u64)> =
+        parts.into_iter().map(|(w, b)| (w, saturate(b))).collect();
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    Estimate {
+        bytes: saturate(total),
+        parts,
+    }
+}
+
+/// How long a fault lasts, in seconds (to the end of the run when it has no end).
+fn fault_span_s(f: &Fault, run_s: f64) -> f64 {
+    let rest = (run_s - f.at_s()).max(0.0);
+    let d = match f {
+        Fault::Crash { duration_s, .. }
+        | Fault::ClockSkew { duration_s, .. }
+        | Fault::RandomCrashes { duration_s, .. } => duration_s.unwrap_or(rest),
+        Fault::DiskFailure {
+            replace_after_s, ..
+        } => *replace_after_s,
+        Fault::Partition { duration_s, .. }
+        | Fault::DatacenterOutage { duration_s, .. }
+        | Fault::SlowNode { duration_s, .. }
+        | Fault::MessageLoss { duration_s, .. } => *duration_s,
+        _ => rest,
+    };
+    d.min(rest)
+}
+
+/// The largest mean over the latency distributions (ms); heavy tails without a mean
+/// count as their scale parameter, which only matters for the queue estimate.
+fn slowest_mean_latency_ms(s: &Scenario) -> f64 {
+    let l = &s.network.latency_ms;
+    [&l.local, &l.intra_dc, &l.inter_dc]
+        .into_iter()
+        .chain(s.network.by_message_ms.values())
+        .map(|d| d.mean().unwrap_or(0.0))
+        .filter(|m| m.is_finite())
+        .fold(0.0, f64::max)
+}
+
+fn saturate(x: f64) -> u64 {
+    if x.is_finite() && x > 0.0 {
+        x.min(u64::MAX as f64) as u64
+    } else if x > 0.0 {
+        u64::MAX
+    } else {
+        0
+    }
+}
+
+/// The memory this machine has available for a new process (`MemAvailable` in
+/// /proc/meminfo), or `None` where that cannot be read.
+pub fn available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_mem_available(&text)
+}
+
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") | None => value.checked_mul(1024),
+        _ => None,
+    }
+}
+
+/// Refuses a run whose estimate exceeds `available` bytes; `Ok` carries the estimate.
+pub fn check_fits(s: &Scenario, available: Option<u64>) -> Result<Estimate, String> {
+    let e = estimate(s);
+    let Some(available) = available else {
+        return Ok(e);
+    };
+    if e.bytes <= available {
+        return Ok(e);
+    }
+    let parts: Vec<String> = e
+        .parts
+        .iter()
+        .take(3)
+        .map(|(what, b)| format!("{what} {}", human(*b)))
+        .collect();
+    Err(format!(
+        "scenario {:?} would need about {} of memory ({}), but only {} is available (MemAvailable in /proc/meminfo); shrink it (nodes, keys, partitions, anti_entropy.merkle_depth, ops_per_s x duration_s) or pass --no-memory-check to run anyway",
+        s.name,
+        human(e.bytes),
+        parts.join(", "),
+        human(available)
+    ))
+}
+
+/// Bytes in binary units, one decimal.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mem_available() {
+        let text = "MemTotal: 100 kB\nMemFree: 5 kB\nMemAvailable:    2048 kB\n";
+        assert_eq!(parse_mem_available(text), Some(2 * 1024 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+        assert_eq!(parse_mem_available("MemAvailable: lots\n"), None);
+    }
+
+    #[test]
+    fn distinct_keys_follow_the_distribution() {
+        let uniform = distinct_keys(1_000, KeyDistribution::Uniform, 1_000.0);
+        assert!((uniform - 632.1).abs() < 1.0, "{uniform}"); // 1 - 1/e of the keys
+        let zipf = distinct_keys(1_000, KeyDistribution::Zipf(1.0), 1_000.0);
+        assert!(zipf < uniform && zipf > 100.0, "{zipf}");
+        assert_eq!(distinct_keys(10, KeyDistribution::Uniform, 0.0), 0.0);
+        assert!(distinct_keys(10, KeyDistribution::Zipf(0.5), 1e9) <= 10.0);
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+    }
+}

@@ -1,0 +1,500 @@
+//! Broken scenarios through the binary: each case is one mistake a user could make (a
+//! small edit of a valid scenario), the JSON path the error must name and a fragment of
+//! the message. `dynasim validate` must exit 2, name the file and the path, and never
+//! panic; `dynasim run` must refuse the same file without writing anything.
+
+mod common;
+
+use common::{set, small_scenario};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How a case breaks the valid scenario.
+enum Edit {
+    /// Set a dotted path (created if missing) to a value.
+    Set(&'static str, Value),
+    /// Remove a dotted path.
+    Remove(&'static str),
+    /// Replace the whole file with this text.
+    Text(&'static str),
+}
+
+use Edit::*;
+
+struct Case {
+    mistake: &'static str,
+    edits: Vec<Edit>,
+    /// The JSON path the error must name ("" for errors about the whole file).
+    path: &'static str,
+    fragment: &'static str,
+}
+
+fn crash(extra: Value) -> Value {
+    let mut f = json!({"kind": "crash", "at_s": 2, "duration_s": 3, "nodes": ["east-1"]});
+    if let (Some(f), Value::Object(extra)) = (f.as_object_mut(), extra) {
+        f.extend(extra);
+    }
+    json!([f])
+}
+
+fn cases() -> Vec<Case> {
+    let case = |mistake, edits, path, fragment| Case {
+        mistake,
+        edits,
+        path,
+        fragment,
+    };
+    vec![
+        case(
+            "JSON syntax: a trailing comma",
+            vec![Text("{\n  \"name\": \"x\",\n  \"duration_s\": 5,\n}\n")],
+            "",
+            "invalid JSON at line 4, column 1",
+        ),
+        case(
+            "an empty file",
+            vec![Text("")],
+            "",
+            "invalid JSON at line 1",
+        ),
+        case(
+            "a list instead of an object",
+            vec![Text("[1, 2]")],
+            "",
+            "a scenario is a JSON object",
+        ),
+        case(
+            "a duplicate key",
+            vec![Text(r#"{"name": "x", "seed": 1, "seed": 2}"#)],
+            "seed",
+            "duplicate field `seed`",
+        ),
+        case(
+            "a misspelt top-level field",
+            vec![Set("duraton_s", json!(5))],
+            "duraton_s",
+            "did you mean `duration_s`?",
+        ),
+        case(
+            "a misspelt field inside the tagged workload",
+            vec![Set("workload.read_fractoin", json!(0.5))],
+            "workload.read_fractoin",
+            "did you mean `read_fraction`?",
+        ),
+        case(
+            "a misspelt workload kind",
+            vec![Set("workload.kind", json!("open_lop"))],
+            "workload.kind",
+            "did you mean `open_loop`?",
+        ),
+        case(
+            "a string where the workload wants a number",
+            vec![Set("workload.keys", json!("many"))],
+            "workload.keys",
+            "invalid type: string \"many\", expected u32",
+        ),
+        case(
+            "a misspelt field deep inside a staleness probe's distribution",
+            vec![Set(
+                "workload",
+                json!({"kind": "staleness_probe", "probes": 10, "probes_per_s": 5,
+                       "read_delay_ms": {"uniform": {"low": 0, "hgh": 5}}}),
+            )],
+            "workload.read_delay_ms.uniform.hgh",
+            "did you mean `high`?",
+        ),
+        case(
+            "a misspelt fault kind",
+            vec![Set("faults", crash(json!({"kind": "crsh"})))],
+            "faults[0].kind",
+            "unknown variant `crsh`",
+        ),
+        case(
+            "a fault without a kind",
+            vec![Set("faults", json!([{"at_s": 1, "nodes": ["east-1"]}]))],
+            "faults[0].kind",
+            "is missing",
+        ),
+        case(
+            "a misspelt fault field",
+            vec![Set("faults", crash(json!({"duraton_s": 3})))],
+            "faults[0].duraton_s",
+            "did you mean `duration_s`?",
+        ),
+        case(
+            "a fault time as a string",
+            vec![Set("faults", crash(json!({"at_s": "soon"})))],
+            "faults[0].at_s",
+            "invalid type: string \"soon\"",
+        ),
+        case(
+            "a fault missing a required field",
+            vec![Set(
+                "faults",
+                json!([{"kind": "partition", "at_s": 1, "groups": [["east"], ["west"]]}]),
+            )],
+            "faults[0]",
+            "missing field `duration_s`",
+        ),
+        case(
+            "an unknown enum value",
+            vec![Set("replication.versioning", json!("vector_clok"))],
+            "replication.versioning",
+            "did you mean `vector_clock`?",
+        ),
+        case(
+            "an unknown latency distribution",
+            vec![Set("storage.read_ms", json!({"exponentail": {"mean": 1}}))],
+            "storage.read_ms",
+            "did you mean `exponential`?",
+        ),
+        case(
+            "R above N",
+            vec![Set("replication.r", json!(4))],
+            "replication.r",
+            "R must be between 1 and N (3)",
+        ),
+        case(
+            "N above the number of nodes",
+            vec![Set(
+                "cluster.datacenters",
+                json!([{"name": "east", "nodes": 1}, {"name": "west", "nodes": 1}]),
+            )],
+            "replication.n",
+            "more than the 2 nodes",
+        ),
+        case(
+            "a probability above 1",
+            vec![Set("network.drop_probability", json!(1.5))],
+            "network.drop_probability",
+            "between 0 and 1",
+        ),
+        case(
+            "a negative duration",
+            vec![Set("duration_s", json!(-5))],
+            "duration_s",
+            "-5 is not allowed",
+        ),
+        case(
+            "a zero request timeout",
+            vec![Set("workload.request_timeout_ms", json!(0))],
+            "workload.request_timeout_ms",
+            "> 0",
+        ),
+        case(
+            "mixture weights that do not sum to 1",
+            vec![Set(
+                "network.latency_ms.intra_dc",
+                json!({"mixture": [{"weight": 0.5, "dist": {"constant": 1}},
+                                   {"weight": 0.2, "dist": {"constant": 9}}]}),
+            )],
+            "network.latency_ms.intra_dc",
+            "sum to 0.7",
+        ),
+        case(
+            "a datacenter with no nodes",
+            vec![Set(
+                "cluster.datacenters",
+                json!([{"name": "east", "nodes": 6}, {"name": "west", "nodes": 0}]),
+            )],
+            "cluster.datacenters[1].nodes",
+            "at least 1 node",
+        ),
+        case(
+            "fewer equal partitions than nodes",
+            vec![Set("cluster.partitioning.partitions", json!(4))],
+            "cluster.partitioning.partitions",
+            "at least one partition per node",
+        ),
+        case(
+            "a datacenter named like another's node",
+            vec![Set(
+                "cluster.datacenters",
+                json!([{"name": "east", "nodes": 6}, {"name": "east-1", "nodes": 6}]),
+            )],
+            "cluster.datacenters[1].name",
+            "also the name of a node of datacenter `east`",
+        ),
+        case(
+            "a fault on a node that does not exist",
+            vec![Set("faults", crash(json!({"nodes": ["east-60"]})))],
+            "faults[0].nodes[0]",
+            "unknown node \"east-60\"",
+        ),
+        case(
+            "more random nodes than the cluster has",
+            vec![Set(
+                "faults",
+                json!([{"kind": "crash", "at_s": 1, "random_nodes": 13}]),
+            )],
+            "faults[0].random_nodes",
+            "pick 1 to 12 nodes",
+        ),
+        case(
+            "a partition with one group",
+            vec![Set(
+                "faults",
+                json!([{"kind": "partition", "at_s": 1, "duration_s": 2, "groups": [["east"]]}]),
+            )],
+            "faults[0].groups",
+            "at least 2",
+        ),
+        case(
+            "a node in one partition group and its datacenter in another",
+            vec![Set(
+                "faults",
+                json!([{"kind": "partition", "at_s": 1, "duration_s": 2,
+                        "groups": [["east"], ["east-2", "west"]]}]),
+            )],
+            "faults[0].groups[1][0]",
+            "belongs to datacenter `east`, which groups[0] lists whole",
+        ),
+        case(
+            "an outage of an unknown datacenter",
+            vec![Set(
+                "faults",
+                json!([{"kind": "datacenter_outage", "at_s": 1, "duration_s": 2, "datacenter": "wset"}]),
+            )],
+            "faults[0].datacenter",
+            "unknown datacenter \"wset\"",
+        ),
+        case(
+            "a fault after the end of the run",
+            vec![Set("faults", crash(json!({"at_s": 500})))],
+            "faults[0].at_s",
+            "after the end of the run",
+        ),
+        case(
+            "a message-loss probability above 1",
+            vec![Set(
+                "faults",
+                json!([{"kind": "message_loss", "at_s": 1, "duration_s": 2, "probability": 2}]),
+            )],
+            "faults[0].probability",
+            "between 0 and 1",
+        ),
+        case(
+            "an interval that rounds to zero simulated time",
+            vec![Set("failure_detector.probe_interval_s", json!(1e-9))],
+            "failure_detector.probe_interval_s",
+            "too short; use at least 0.001 s",
+        ),
+        case(
+            "an arrival rate beyond microsecond time",
+            vec![Set("workload.ops_per_s", json!(5e6))],
+            "workload.ops_per_s",
+            "too high",
+        ),
+        case(
+            "a Merkle tree too deep",
+            vec![Set("anti_entropy.merkle_depth", json!(30))],
+            "anti_entropy.merkle_depth",
+            "use 1 to 24",
+        ),
+        case(
+            "an override for an unknown message kind",
+            vec![Set(
+                "network.by_message_ms",
+                json!({"read_requets": {"constant": 1}}),
+            )],
+            "network.by_message_ms.read_requets",
+            "did you mean `read_request`?",
+        ),
+        case(
+            "a required field removed",
+            vec![Remove("cluster")],
+            "",
+            "missing field `cluster`",
+        ),
+    ]
+}
+
+fn remove(doc: &mut Value, path: &str) {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut node = doc;
+    for part in &parts[..parts.len() - 1] {
+        node = &mut node[*part];
+    }
+    if let Some(map) = node.as_object_mut() {
+        map.remove(parts[parts.len() - 1]);
+    }
+}
+
+fn write_case(dir: &Path, i: usize, case: &Case) -> PathBuf {
+    let mut doc = small_scenario();
+    let mut text = None;
+    for edit in &case.edits {
+        match edit {
+            Set(path, value) => set(&mut doc, path, value.clone()),
+            Remove(path) => remove(&mut doc, path),
+            Text(t) => text = Some(t.to_string()),
+        }
+    }
+    let file = dir.join(format!("case-{i}.json"));
+    let text = text.unwrap_or_else(|| serde_json::to_string_pretty(&doc).unwrap_or_default());
+    std::fs::write(&file, text).expect("write the case file");
+    file
+}
+
+fn dynasim(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .args(args)
+        .output()
+        .expect("run dynasim");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dynasim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+#[test]
+fn the_valid_base_scenario_validates() {
+    let dir = scratch("bad-base");
+    let file = dir.join("base.json");
+    std::fs::write(&file, small_scenario().to_string()).expect("write");
+    let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn every_mistake_names_its_path_and_exits_2() {
+    let dir = scratch("bad");
+    let cases = cases();
+    assert!(cases.len() >= 20);
+    let mut problems = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let file = write_case(&dir, i, case);
+        let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+        let located = if case.path.is_empty() {
+            format!("{}: ", file.display())
+        } else {
+            format!("{}: {}: ", file.display(), case.path)
+        };
+        let line = stderr.lines().find(|l| l.contains(&located));
+        let ok = code == 2
+            && !stderr.contains("panicked")
+            && line.is_some_and(|l| l.contains(case.fragment));
+        if !ok {
+            problems.push(format!(
+                "{} (case {i}): expected exit 2 and `{located}...{}`, got exit {code}:\n{stderr}",
+                case.mistake, case.fragment
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn run_refuses_a_bad_scenario_and_writes_nothing() {
+    let dir = scratch("bad-run");
+    let cases = cases();
+    for i in [0, 5, 16, 28] {
+        let file = write_case(&dir, i, &cases[i]);
+        let out = dir.join(format!("out-{i}"));
+        let (code, stderr) = dynasim(&[
+            "run".as_ref(),
+            "--quiet".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            file.as_os_str(),
+        ]);
+        assert_eq!(code, 2, "{}: {stderr}", cases[i].mistake);
+        assert!(
+            !out.exists(),
+            "{}: wrote {}",
+            cases[i].mistake,
+            out.display()
+        );
+    }
+}
+
+#[test]
+fn all_problems_of_a_file_are_reported_together() {
+    let dir = scratch("bad-many");
+    let mut doc = small_scenario();
+    set(&mut doc, "replication.r", json!(9));
+    set(&mut doc, "network.drop_probability", json!(-1));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "crash", "at_s": 1, "nodes": ["east-77"]},
+               {"kind": "message_loss", "at_s": 1, "duration_s": -2, "probability": 0.1}]),
+    );
+    let file = dir.join("many.json");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 2);
+    for path in [
+        "replication.r",
+        "network.drop_probability",
+        "faults[0].nodes[0]",
+        "faults[1].duration_s",
+    ] {
+        assert!(
+            stderr.contains(&format!(": {path}: ")),
+            "{path} in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn run_refuses_a_scenario_too_big_for_memory() {
+    let mut doc = small_scenario();
+    set(&mut doc, "workload.keys", json!(4_000_000_000u64));
+    set(&mut doc, "workload.key_distribution", json!("uniform"));
+    let scenario = dynasim::scenario::load_str(&doc.to_string(), "big", &[]).expect("valid");
+    let estimate = dynasim::guard::estimate(&scenario).bytes;
+    match dynasim::guard::available_bytes() {
+        Some(available) if available < estimate => {}
+        // No /proc/meminfo, or a machine that could run it: nothing to refuse.
+        _ => return,
+    }
+    let dir = scratch("too-big");
+    let file = dir.join("big.json");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    let out = dir.join("out");
+    let (code, stderr) = dynasim(&[
+        "run".as_ref(),
+        "--quiet".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        file.as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    for fragment in [
+        "would need about",
+        "GiB",
+        "MemAvailable",
+        "--no-memory-check",
+    ] {
+        assert!(stderr.contains(fragment), "{fragment} in {stderr}");
+    }
+    assert!(!out.exists());
+}
+
+/// The "fault after the end of the run" rule computes the end as `Simulation::new` does.
+#[test]
+fn the_run_end_the_checks_use_is_the_simulations() {
+    for (timeout, window, quiet) in [(500.0, 50.0, 0.0), (123.4, 0.0, 7.5), (10_000.0, 3.0, 60.0)] {
+        let mut doc = small_scenario();
+        set(&mut doc, "workload.request_timeout_ms", json!(timeout));
+        set(&mut doc, "replication.read_repair_window_ms", json!(window));
+        set(&mut doc, "metrics.quiet_period_s", json!(quiet));
+        let s = common::scenario(&doc);
+        let sim = dynasim::sim::Simulation::new(&s);
+        let checks = dynasim::scenario::checks::run_end_s(&s);
+        assert!(
+            (sim.end().as_secs_f64() - checks).abs() < 2e-6,
+            "{} vs {checks}",
+            sim.end()
+        );
+    }
+}
