@@ -40,6 +40,9 @@ pub enum Command {
     Sweep(crate::sweep::SweepArgs),
     /// Combine the folders of a sharded sweep into one.
     Merge(crate::sweep::MergeArgs),
+    /// Replay a run and tell the story of one key, request or anomaly (stdout, trace.json,
+    /// trace.svg).
+    Trace(crate::trace::TraceArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => crate::check::run(args),
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Merge(args) => crate::sweep::merge(args),
+        Command::Trace(args) => crate::trace::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

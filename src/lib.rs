@@ -4,6 +4,8 @@
 //! - `cli`: argument parsing and the commands;
 //! - `bench`: speed figures on fixed scenarios, next to a bare event loop;
 //! - `check`: regression checks of seeded runs against committed reports;
+//! - `trace`: `dynasim trace`, the replayed story of one key, request or anomaly (its
+//!   `Recorder` is the only part `sim` sees);
 //! - `report`: report.json and summaries, written atomically;
 //! - `sim`: the world and its single event loop;
 //! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);
@@ -29,4 +31,5 @@ pub mod ring;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+pub mod trace;
 pub mod workload;
