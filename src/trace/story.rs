@@ -124,10 +124,7 @@ pub fn stale_verdict(
     if let Some((_, Some(ack))) = first.observer().write_times(s.missed) {
         let _ = write!(text, " [acknowledged at {:.6} s]", ack as f64 / 1e6);
     }
-    let read = ops
-        .iter()
-        .filter(|o| o.read && o.req == Some(s.req))
-        .next_back();
+    let read = ops.iter().rfind(|o| o.read && o.req == Some(s.req));
     let mut asked_nodes: Vec<NodeId> = Vec::new();
     if let Some(op) = read {
         let parts: Vec<String> = op

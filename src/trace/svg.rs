@@ -42,7 +42,11 @@ pub fn render(trace: &Trace) -> String {
         .collect();
     let width = LEFT_PX + LANE_PX * lanes.len().max(1) as f64 + 260.0;
     let rows = events.len().max(1);
-    let height = TOP_PX + ROW_PX * (rows as f64 + 3.0);
+    let verdict = wrap(
+        &trace.verdict.text,
+        ((width - 20.0) / 6.0).max(60.0) as usize,
+    );
+    let height = TOP_PX + ROW_PX * (rows as f64 + 3.0 + verdict.len() as f64);
     let y = |row: usize| TOP_PX + ROW_PX * (row as f64 + 1.0);
     let mut s = String::new();
     let _ = writeln!(
@@ -121,8 +125,8 @@ pub fn render(trace: &Trace) -> String {
         );
         let _ = writeln!(
             s,
-            r##"<text x="{:.1}" y="{:.1}" fill="#a33">{}</text>"##,
-            x + 3.0,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#a33">{}</text>"##,
+            x + w - 3.0,
             top + 11.0,
             esc(&format!("fault #{} {}", f.index, f.kind))
         );
@@ -265,12 +269,14 @@ pub fn render(trace: &Trace) -> String {
             }
         }
     }
-    let _ = writeln!(
-        s,
-        r#"<text x="10" y="{:.1}" font-size="11">{}</text>"#,
-        bottom + ROW_PX,
-        esc(&truncate(&trace.verdict.text, 220))
-    );
+    for (i, text) in verdict.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}" font-size="11">{}</text>"#,
+            bottom + ROW_PX * (i as f64 + 1.0),
+            esc(text)
+        );
+    }
     s.push_str("</svg>\n");
     s
 }
@@ -306,6 +312,23 @@ fn short(kind: &str, writes: &[String]) -> String {
         Some(w) => format!("{kind} {w}+{}", writes.len() - 1),
         None => kind.to_string(),
     }
+}
+
+/// Splits `text` into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
 }
 
 fn truncate(text: &str, max: usize) -> String {
