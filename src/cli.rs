@@ -42,6 +42,9 @@ pub enum Command {
     Merge(crate::sweep::MergeArgs),
     /// Draw random valid scenarios from a seed, run each and check invariants (exit 1 on a violation).
     Swarm(SwarmArgs),
+    /// Replay a run and tell the story of one key, request or anomaly (stdout, trace.json,
+    /// trace.svg).
+    Trace(crate::trace::TraceArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -116,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Merge(args) => crate::sweep::merge(args),
         Command::Swarm(args) => swarm(args),
+        Command::Trace(args) => crate::trace::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,8 @@
 //! - `check`: regression checks of seeded runs against committed reports;
 //! - `swarm`: random valid scenarios run against invariants (swarm testing);
 //! - `guard`: the memory estimate that refuses runs too big for the machine;
+//! - `trace`: `dynasim trace`, the replayed story of one key, request or anomaly (its
+//!   `Recorder` is the only part `sim` sees);
 //! - `report`: report.json and summaries, written atomically;
 //! - `sim`: the world and its single event loop;
 //! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);
@@ -33,4 +35,5 @@ pub mod scenario;
 pub mod sim;
 pub mod swarm;
 pub mod sweep;
+pub mod trace;
 pub mod workload;

@@ -153,7 +153,29 @@ pub struct Observer {
     session_counts: [[u64; 2]; 2],
     /// The JSON Lines history, when one was asked for.
     history: Option<History>,
+    /// The first stale reads, in completion order (for `dynasim trace`), at most
+    /// `stale_kept_max` of them.
+    stale_kept: Vec<StaleRead>,
+    stale_kept_max: usize,
 }
+
+/// A stale read, as the observer judged it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleRead {
+    pub req: RequestId,
+    pub client: ClientId,
+    pub key: KeyId,
+    /// The newest acknowledged write the read missed, and k-staleness.
+    pub missed: WriteId,
+    pub k: u32,
+    pub start_us: u64,
+    pub end_us: u64,
+    /// Read start minus the acknowledgement of the missed write.
+    pub since_ack_us: u64,
+}
+
+/// Stale reads kept by default: enough for examples, bounded whatever the run.
+pub const STALE_KEPT_DEFAULT: usize = 256;
 
 /// How many of a client's own acknowledged writes to a key are remembered for
 /// read-your-writes. The newest one acknowledged before a read started is needed; older
@@ -192,6 +214,8 @@ impl Observer {
             client_flags: Vec::new(),
             session_counts: [[0; 2]; 2],
             history: None,
+            stale_kept: Vec::new(),
+            stale_kept_max: STALE_KEPT_DEFAULT,
         }
     }
 
@@ -337,8 +361,22 @@ impl Observer {
             Verdict::NotJudged => return,
             Verdict::Fresh { since_ack_us } => (since_ack_us, true),
             Verdict::Stale {
-                since_ack_us, k, ..
+                since_ack_us,
+                k,
+                missed,
             } => {
+                if self.stale_kept.len() < self.stale_kept_max {
+                    self.stale_kept.push(StaleRead {
+                        req: r.req,
+                        client: r.client,
+                        key: r.key,
+                        missed,
+                        k,
+                        start_us: r.start.as_micros(),
+                        end_us: r.end.as_micros(),
+                        since_ack_us,
+                    });
+                }
                 self.stale_reads += 1;
                 self.interval.stale += 1;
                 *self.k_staleness.entry(k).or_default() += 1;
@@ -569,6 +607,24 @@ impl Observer {
             read_your_writes: guarantee(0),
             monotonic_reads: guarantee(1),
         }
+    }
+
+    /// The first stale reads (at most the bound set by `keep_stale_reads`), in the order
+    /// they completed.
+    pub fn stale_read_list(&self) -> &[StaleRead] {
+        &self.stale_kept
+    }
+
+    /// Keeps up to `max` stale reads for `stale_read_list` (default
+    /// [`STALE_KEPT_DEFAULT`]); set before the run.
+    pub fn keep_stale_reads(&mut self, max: usize) {
+        self.stale_kept_max = max;
+    }
+
+    /// (invoke µs, ack µs) of a write, when the observer saw it invoked.
+    pub fn write_times(&self, write: WriteId) -> Option<(u64, Option<u64>)> {
+        let (invoke, ack) = self.times_of(write);
+        (invoke != u64::MAX).then_some((invoke, ack))
     }
 
     /// Acknowledged writes per key (for the durability audit and tests).

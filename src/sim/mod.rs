@@ -18,6 +18,7 @@ use crate::node::{
 use crate::observer::Observer;
 use crate::ring::{Placement, Ring};
 use crate::scenario::{Scenario, Versioning};
+use crate::trace::Fate;
 use crate::workload::{ClientContext, Driver, DriverIo, DriverTimer};
 use std::sync::Arc;
 
@@ -111,6 +112,9 @@ pub struct Simulation {
     admin: membership::MembershipAdmin,
     streams: RngStreams,
     node_cfg: Arc<NodeConfig>,
+    /// `dynasim trace` only: watches the events of one key. `None` in normal runs, where
+    /// each hook costs one branch.
+    tracer: Option<Box<crate::trace::Recorder>>,
 }
 
 impl Simulation {
@@ -278,6 +282,7 @@ impl Simulation {
             ),
             streams,
             node_cfg,
+            tracer: None,
             settle: SimTime::from_ms_f64(
                 scenario.workload.request_timeout_ms() + rep.read_repair_window_ms,
             ),
@@ -355,6 +360,16 @@ impl Simulation {
         &self.driver
     }
 
+    /// Starts tracing (before the run): the recorder sees what concerns its key and
+    /// changes nothing.
+    pub fn set_tracer(&mut self, tracer: crate::trace::Recorder) {
+        self.tracer = Some(Box::new(tracer));
+    }
+
+    pub fn take_tracer(&mut self) -> Option<crate::trace::Recorder> {
+        self.tracer.take().map(|t| *t)
+    }
+
     pub fn messages(&self) -> &MessageStats {
         &self.messages
     }
@@ -413,7 +428,13 @@ impl Simulation {
             self.now = SimTime(time);
             self.events += 1;
             self.digest = mix64(self.digest ^ fingerprint(time, &event));
+            if self.tracer.is_some() {
+                self.trace_event(&event);
+            }
             self.dispatch(event);
+            if let Some(t) = self.tracer.as_deref_mut() {
+                t.end_event();
+            }
         }
         self.now = self.now.max(SimTime(limit));
     }
@@ -447,8 +468,14 @@ impl Simulation {
                     self.node_requests[node.index()] += 1;
                 }
                 self.watch_delivery(&msg);
+                if let Some(t) = self.tracer.as_deref_mut() {
+                    t.before_node_delivery(now.as_micros(), from, &self.nodes[node.index()], &msg);
+                }
                 let mut effects = std::mem::take(&mut self.effects);
                 self.nodes[node.index()].handle_message(now, from, msg, &mut effects);
+                if let Some(t) = self.tracer.as_deref_mut() {
+                    t.after_node_delivery(now.as_micros(), &self.nodes[node.index()], &effects);
+                }
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.effects = effects;
                 self.note_epoch(node);
@@ -724,6 +751,37 @@ impl Simulation {
         }
     }
 
+    /// Shows the tracer an event before it is handled: drops at down nodes, timers,
+    /// client deliveries and faults (node deliveries are shown around the handler).
+    #[cold]
+    fn trace_event(&mut self, event: &Event) {
+        let now = self.now.as_micros();
+        let Some(t) = self.tracer.as_deref_mut() else {
+            return;
+        };
+        match event {
+            Event::Deliver {
+                from,
+                to: to @ Endpoint::Node(node),
+                msg,
+            } if self.down[node.index()] > 0 => t.on_dropped_down(now, *from, *to, msg),
+            Event::NodeTimer {
+                node,
+                incarnation,
+                timer,
+            } if self.down[node.index()] == 0 && *incarnation == self.incarnation[node.index()] => {
+                t.on_node_timer(now, *node, *timer)
+            }
+            Event::Deliver {
+                from,
+                to: Endpoint::Client(client),
+                msg,
+            } => t.on_client_delivery(now, *from, *client, msg),
+            Event::Fault(action) => t.on_fault(now, action),
+            _ => {}
+        }
+    }
+
     /// Turns a host's effects into scheduled events.
     fn apply(&mut self, source: Endpoint, effects: &mut Vec<Effect>) {
         for effect in effects.drain(..) {
@@ -734,6 +792,9 @@ impl Simulation {
                     self.messages.bytes[kind as usize] += msg.size_bytes(self.value_bytes);
                     if !self.active_partitions.is_empty() && self.partitioned(source, to) {
                         self.messages.partitioned += 1;
+                        if let Some(t) = self.tracer.as_deref_mut() {
+                            t.on_send(self.now.as_micros(), source, to, &msg, Fate::Partitioned);
+                        }
                         continue;
                     }
                     let disk_time = self.storage.delay(disk);
@@ -746,6 +807,10 @@ impl Simulation {
                     match self.network.transit(class, kind, self.extra_loss) {
                         Some(transit) => {
                             let at = self.now + disk_time + slow + transit;
+                            if let Some(t) = self.tracer.as_deref_mut() {
+                                let fate = Fate::InFlight(at.as_micros());
+                                t.on_send(self.now.as_micros(), source, to, &msg, fate);
+                            }
                             self.queue.push(
                                 at.as_micros(),
                                 Event::Deliver {
@@ -755,7 +820,12 @@ impl Simulation {
                                 },
                             );
                         }
-                        None => self.messages.lost += 1,
+                        None => {
+                            self.messages.lost += 1;
+                            if let Some(t) = self.tracer.as_deref_mut() {
+                                t.on_send(self.now.as_micros(), source, to, &msg, Fate::Lost);
+                            }
+                        }
                     }
                 }
                 Effect::SetTimer { after, timer } => {

@@ -1,0 +1,204 @@
+//! `dynasim trace` end to end on tiny scenarios: a request's trace agrees with report.json
+//! and the history, a stale read's trace names the write it missed and a way that write
+//! did not reach the replicas read, and tracing leaves the run unchanged.
+
+mod common;
+
+use common::{scenario, set, small_scenario};
+use dynasim::ids::{KeyId, RequestId};
+use dynasim::report::Report;
+use dynasim::sim::Simulation;
+use dynasim::trace::{AnomalyKind, Category, Recorder, Target, trace};
+use serde_json::{Value, json};
+
+/// The small cluster split in two from 5 s to 15 s, with R=W=1: stale reads are certain.
+fn partitioned() -> Value {
+    let mut doc = small_scenario();
+    set(&mut doc, "replication.r", json!(1));
+    set(&mut doc, "replication.w", json!(1));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "partition", "at_s": 5, "duration_s": 10, "groups": [["east"], ["west"]]}]),
+    );
+    doc
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("dynasim-trace-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+#[test]
+fn tracing_does_not_change_the_digest() {
+    let s = scenario(&partitioned());
+    let mut plain = Simulation::new(&s);
+    plain.run();
+    let mut traced = Simulation::new(&s);
+    let names = traced.node_names().to_vec();
+    traced.set_tracer(Recorder::new(KeyId(0), 0, u64::MAX, names, 1, 1));
+    traced.run();
+    assert_eq!(plain.digest(), traced.digest());
+    assert_eq!(
+        Report::from_simulation(&plain).to_json(),
+        Report::from_simulation(&traced).to_json()
+    );
+    let (events, _, _) = traced.take_tracer().expect("tracer").into_parts();
+    assert!(
+        events.iter().any(|e| e.category == Category::Send),
+        "the hottest key saw messages"
+    );
+}
+
+#[test]
+fn a_request_trace_matches_the_report_and_the_history() {
+    let doc = partitioned();
+    let s = scenario(&doc);
+    // The run with its history, as `dynasim run --history` writes it.
+    let dir = scratch("history");
+    let path = dir.join("history.jsonl");
+    let mut sim = Simulation::new(&s);
+    sim.observer_mut()
+        .record_history(dynasim::observer::History::create(&path).expect("history"));
+    sim.run();
+    let report = Report::from_simulation(&sim);
+    sim.observer_mut()
+        .take_history()
+        .expect("history")
+        .finish()
+        .expect("history written");
+    let lines: Vec<Value> = std::fs::read_to_string(&path)
+        .expect("history file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    // Pick a completed, successful plain read (not a context read) half-way.
+    let ok_reads: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "ok" && l["f"] == "read" && l.get("context").is_none())
+        .collect();
+    let done = ok_reads[ok_reads.len() / 2];
+    let req: u64 = done["req"].as_str().unwrap()[2..].parse().unwrap();
+    let t = trace(&s, Target::Request(RequestId(req)), None, None, &dir)
+        .unwrap_or_else(|f| panic!("{}", f.message));
+    assert_eq!(t.digest, report.digest, "same run as report.json");
+    let info = t.request.as_ref().expect("request info");
+    assert_eq!(info.req, format!("r-{req}"));
+    assert_eq!(Value::from(info.key), done["key"]);
+    assert_eq!(t.key as u64, done["key"].as_u64().unwrap());
+    assert_eq!(info.outcome.as_deref(), Some("ok"));
+    assert_eq!(info.value, done["value"]);
+    // The story has the invocation and the completion with the same values.
+    let mine: Vec<_> = t
+        .events
+        .iter()
+        .filter(|e| e.req.as_deref() == Some(info.req.as_str()))
+        .collect();
+    assert_eq!(mine.first().map(|e| e.category), Some(Category::Invoke));
+    let complete = mine
+        .iter()
+        .find(|e| e.category == Category::Complete)
+        .expect("completion in the trace");
+    let returned: Vec<String> = done["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(complete.writes, returned);
+    assert!(
+        mine.iter().any(|e| e.category == Category::Coordinate),
+        "the coordinator's choice is told"
+    );
+    // The verdict agrees with the report's count of stale reads: either it is one of them,
+    // or it is fresh / not judged.
+    assert!(["fresh", "not_judged", "stale"].contains(&t.verdict.kind.as_str()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_stale_read_trace_names_the_missed_write_and_how_it_did_not_arrive() {
+    let doc = partitioned();
+    let s = scenario(&doc);
+    let dir = scratch("stale");
+    let t = trace(&s, Target::Anomaly(AnomalyKind::Stale, 0), None, None, &dir)
+        .unwrap_or_else(|f| panic!("{}", f.message));
+    assert_eq!(t.verdict.kind, "stale");
+    let missed = t.verdict.missed_write.clone().expect("the missed write");
+    assert!(t.verdict.text.contains(&missed));
+    // The missed write was acknowledged before the read was invoked.
+    let read = t.request.as_ref().expect("the read");
+    assert!(t.events.iter().any(|e| e.category == Category::Complete
+        && e.writes.contains(&missed)
+        && e.text.ends_with("acknowledged")
+        && e.time_us <= read.invoke_us));
+    // At least one path by which it did not reach the replicas read: a message carrying it
+    // that was dropped or arrived after the read, or a fallback holding it as a hint.
+    let asked: Vec<String> = t
+        .events
+        .iter()
+        .filter(|e| {
+            e.category == Category::Send
+                && e.message == Some("read_request")
+                && e.req.as_deref() == Some(read.req.as_str())
+        })
+        .filter_map(|e| e.to.clone())
+        .collect();
+    assert!(!asked.is_empty(), "the read asked replicas");
+    let carried: Vec<_> = t
+        .events
+        .iter()
+        .filter(|e| e.category == Category::Send && e.writes.contains(&missed))
+        .filter(|e| {
+            matches!(
+                e.message,
+                Some("write_request" | "hint_handoff" | "read_repair")
+            )
+        })
+        .collect();
+    let missed_path = asked.iter().any(|replica| {
+        let to_it: Vec<_> = carried
+            .iter()
+            .filter(|e| e.to.as_deref() == Some(replica.as_str()))
+            .collect();
+        to_it.is_empty()
+            || to_it.iter().all(|e| {
+                e.fate != Some("in_flight")
+                    || e.arrive_us.is_some_and(|a| a > read.invoke_us)
+                    || e.text.contains("hint for")
+            })
+    });
+    assert!(missed_path, "no path explains the miss: {}", t.verdict.text);
+    // The outputs are written and the diagram is deterministic.
+    let out = dir.join("out");
+    dynasim::trace::write_files(&t, &out).unwrap_or_else(|f| panic!("{}", f.message));
+    let svg = std::fs::read_to_string(out.join("trace.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg, dynasim::trace::svg::render(&t));
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("trace.json")).unwrap()).unwrap();
+    assert_eq!(json["verdict"]["missed_write"], Value::from(missed));
+    let story = dynasim::trace::story::render(&t, 400);
+    assert!(story.contains("verdict: stale"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_targets_are_usage_errors() {
+    let s = scenario(&small_scenario());
+    let dir = scratch("bad");
+    let err = |target| match trace(&s, target, None, None, &dir) {
+        Err(f) => f.code,
+        Ok(_) => 0,
+    };
+    assert_eq!(err(Target::Key(KeyId(1_000_000))), 2);
+    assert_eq!(err(Target::Request(RequestId(u64::MAX))), 2);
+    assert_eq!(
+        err(Target::Anomaly(AnomalyKind::Lost, 0)),
+        2,
+        "no faults, no lost writes"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
