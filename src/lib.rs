@@ -19,6 +19,7 @@
 //! - `scenario`: the scenario file format and validation;
 //! - `engine`: time, the event queue, seeded random streams and samplers.
 
+pub mod atomic;
 pub mod bench;
 pub mod check;
 pub mod cli;

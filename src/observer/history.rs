@@ -40,16 +40,7 @@ pub struct History {
 impl History {
     /// Opens a temporary file in the target's folder (created if missing).
     pub fn create(path: &Path) -> io::Result<History> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let (_, tmp) = crate::atomic::temporary_sibling(path)?;
         let file = File::create(&tmp)?;
         Ok(History {
             out: Some(BufWriter::with_capacity(1 << 20, file)),

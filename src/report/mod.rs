@@ -347,18 +347,7 @@ pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf
 /// each other's temporary file. On any error the temporary file is removed and the
 /// target is left as it was.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
+    let (dir, tmp) = crate::atomic::temporary_sibling(path)?;
     let result = (|| {
         let mut f = std::fs::File::create_new(&tmp)?;
         f.write_all(contents)?;
