@@ -15,13 +15,12 @@
 use super::{DiskOp, Effect, Message, Node, Timer};
 use crate::engine::SimTime;
 use crate::engine::rng::below;
-use crate::ids::FxBuild;
+use crate::ids::FxHashSet;
 use crate::ids::{Endpoint, KeyId, NodeId};
 use crate::node::Versions;
 use crate::ring::Ring;
 use std::collections::{BTreeSet, VecDeque};
 
-type FxHashSet<K> = std::collections::HashSet<K, FxBuild>;
 use std::sync::Arc;
 
 /// Gossip settings.
@@ -103,6 +102,11 @@ impl Node {
 
     pub fn transfer_stats(&self) -> &TransferStats {
         &self.membership.stats
+    }
+
+    /// Whether an outgoing range transfer is under way (writes may need forwarding).
+    pub(super) fn is_moving_data(&self) -> bool {
+        !self.membership.outgoing.is_empty()
     }
 
     /// Whether this node still has data to move or a change to finish.

@@ -538,7 +538,11 @@ impl Node {
                     // A repair aimed at a fallback: its copy lives under a hint, not here.
                     None if op.is_none() && !self.ring.is_replica(key, self.id) => false,
                     _ => {
-                        if self.store_merge(key, std::slice::from_ref(&version)) {
+                        // Copy the stored versions only while a range is being moved:
+                        // the common write path stays free of the clone.
+                        if self.store_merge(key, std::slice::from_ref(&version))
+                            && self.is_moving_data()
+                        {
                             let held = self.store.get(&key).cloned().unwrap_or_default();
                             self.forward_moving_write(key, &held, out);
                         }
