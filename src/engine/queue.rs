@@ -22,11 +22,14 @@ const BUCKETS: usize = 65;
 
 /// A monotone priority queue of events keyed by (time, sequence).
 ///
-/// Buckets are keyed by time only. `current` holds the events at the minimum time in
-/// scheduling order (a FIFO: events pushed for the current time get larger sequence
-/// numbers than any already there), so ties pop in the order they were scheduled. A bit
-/// mask of non-empty buckets finds the next one without scanning. Events themselves sit
-/// in a slab and never move; buckets shuffle only small (time, sequence, slot) entries.
+/// Buckets are keyed by time only, and each bucket is always in scheduling order: pushes
+/// append, and a bucket is refilled from a higher one only while it is empty (everything
+/// below the lowest non-empty bucket is empty), with entries that are themselves in order
+/// and older than any later push. So the events at the minimum time come out of one
+/// bucket already in scheduling order and no sequence number needs storing or sorting.
+/// `current` holds them as a FIFO; events pushed for the current time join its back.
+/// A bit mask of non-empty buckets finds the next one without scanning. Events sit in a
+/// slab and never move; buckets shuffle only 16-byte (time, slot) entries.
 pub struct EventQueue<E> {
     current: VecDeque<u32>,
     buckets: Vec<Vec<Entry>>,
@@ -36,13 +39,11 @@ pub struct EventQueue<E> {
     free: Vec<u32>,
     last: u64,
     len: usize,
-    next_seq: u64,
 }
 
 #[derive(Clone, Copy)]
 struct Entry {
     time: u64,
-    seq: u64,
     slot: u32,
 }
 
@@ -62,7 +63,6 @@ impl<E> EventQueue<E> {
             free: Vec::new(),
             last: 0,
             len: 0,
-            next_seq: 0,
         }
     }
 
@@ -92,14 +92,12 @@ impl<E> EventQueue<E> {
                 (self.slab.len() - 1) as u32
             }
         };
-        let seq = self.next_seq;
-        self.next_seq += 1;
         self.len += 1;
         let b = bucket_of(time, self.last);
         if b == 0 {
             self.current.push_back(slot);
         } else {
-            self.buckets[b].push(Entry { time, seq, slot });
+            self.buckets[b].push(Entry { time, slot });
             self.occupied |= 1 << b;
         }
     }
@@ -120,7 +118,7 @@ impl<E> EventQueue<E> {
         Some((self.last, event))
     }
 
-    /// Makes `current` hold the events at the minimum time, in sequence order.
+    /// Makes `current` hold the events at the minimum time, in scheduling order.
     fn refill(&mut self) {
         if !self.current.is_empty() || self.occupied == 0 {
             return;
@@ -130,22 +128,19 @@ impl<E> EventQueue<E> {
         self.occupied &= !(1 << index);
         let min = bucket.iter().map(|e| e.time).min().unwrap_or(self.last);
         self.last = min;
-        let mut ties: Vec<(u64, u32)> = Vec::new();
+        // Every entry lands in a lower bucket (they agree with `min` above bit index - 1),
+        // so `bucket` can be drained while the others fill.
         for e in bucket.drain(..) {
             let b = bucket_of(e.time, min);
             if b == 0 {
-                ties.push((e.seq, e.slot));
+                self.current.push_back(e.slot);
             } else {
                 self.buckets[b].push(e);
                 self.occupied |= 1 << b;
             }
         }
         // Give the emptied bucket's allocation back for reuse.
-        if self.buckets[index].is_empty() {
-            self.buckets[index] = bucket;
-        }
-        ties.sort_unstable_by_key(|(seq, _)| *seq);
-        self.current.extend(ties.into_iter().map(|(_, slot)| slot));
+        self.buckets[index] = bucket;
     }
 }
 
@@ -190,6 +185,30 @@ mod tests {
             }
         }
         assert_eq!(q.len(), reference.len());
+    }
+
+    #[test]
+    fn many_ties_across_bucket_moves_keep_scheduling_order() {
+        // Few distinct times far apart: ties pass through several buckets before popping.
+        let mut rng = RngStreams::new(11).stream(Stream::Test, 0);
+        let mut q = EventQueue::new();
+        let mut reference: Vec<(u64, u64)> = Vec::new();
+        let mut now = 0u64;
+        for id in 0..50_000u64 {
+            let t = now + (rng.next_u64() % 4) * 70_000 + (rng.next_u64() % 2);
+            q.push(t, id);
+            reference.push((t, id));
+            if !rng.next_u64().is_multiple_of(3)
+                && let Some((t, e)) = q.pop()
+            {
+                reference.sort();
+                assert_eq!((t, e), reference.remove(0));
+                now = t;
+            }
+        }
+        reference.sort();
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, reference);
     }
 
     #[test]

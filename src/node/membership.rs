@@ -133,7 +133,9 @@ impl Node {
 
     pub(super) fn gossip_round(&mut self, out: &mut Vec<Effect>) {
         self.membership.gossip_armed = false;
-        let Some(g) = self.cfg.gossip.clone() else {
+        // The config is shared (an Arc): hold a handle instead of cloning the seed list.
+        let cfg = self.cfg.clone();
+        let Some(g) = &cfg.gossip else {
             return;
         };
         self.membership.round += 1;
