@@ -3,15 +3,15 @@
 //! A key's contribution is a hash of (key, the set of versions held); a leaf is the XOR
 //! of the contributions of its keys and an inner node the XOR of its children (the
 //! "tictac" construction Riak adopted). XOR makes every update incremental: a write
-//! changes one leaf and its path to the root in O(depth), and never requires a rebuild.
+//! changes one key's contribution and the root, and never requires a rebuild.
 //! Two replicas holding the same versions have identical trees; an exchange compares
 //! roots, descends only into differing children, and at the leaves compares per-key
 //! hashes so that exactly the differing keys are transferred.
 
 use super::version::Version;
 use crate::engine::rng::mix64;
-use crate::ids::{FxHashMap, KeyId};
-use std::collections::BTreeSet;
+use crate::ids::KeyId;
+use std::collections::BTreeMap;
 
 /// Order-independent hash of a set of versions (by write id); 0 for no versions.
 pub fn versions_hash(versions: &[Version]) -> u64 {
@@ -36,12 +36,13 @@ pub fn leaf_of(key: KeyId, depth: u32) -> u32 {
 #[derive(Clone, Debug)]
 pub struct MerkleTree {
     depth: u32,
-    /// Non-zero node hashes in heap layout: index 1 is the root, children of i are 2i and
-    /// 2i+1, leaves start at 2^depth. Sparse, because most ranges hold far fewer keys than
-    /// a tree has leaves: memory follows keys x depth, not ranges x 2^depth.
-    nodes: FxHashMap<u32, u64>,
-    /// Keys present, by leaf, for the leaf-level comparison.
-    keys: BTreeSet<(u32, KeyId)>,
+    /// Each key's contribution, ordered by (leaf, key). Inner hashes are XORs over a leaf
+    /// range, computed when an exchange asks for them: writes are far more frequent than
+    /// exchanges, so a write touches one entry instead of a path of depth + 1 hashes, and
+    /// memory follows keys, not ranges x 2^depth.
+    contributions: BTreeMap<(u32, KeyId), u64>,
+    /// XOR of every contribution, kept current because every exchange starts with it.
+    root: u64,
 }
 
 impl MerkleTree {
@@ -49,8 +50,8 @@ impl MerkleTree {
         let depth = depth.clamp(1, 24);
         MerkleTree {
             depth,
-            nodes: FxHashMap::default(),
-            keys: BTreeSet::new(),
+            contributions: BTreeMap::new(),
+            root: 0,
         }
     }
 
@@ -59,53 +60,51 @@ impl MerkleTree {
     }
 
     pub fn root(&self) -> u64 {
-        self.node(1)
-    }
-
-    fn node(&self, index: u32) -> u64 {
-        self.nodes.get(&index).copied().unwrap_or(0)
+        self.root
     }
 
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.contributions.len()
     }
 
-    /// Hash of node `index` at `level` (0 = root, `depth` = leaves).
+    /// Hash of node `index` at `level` (0 = root, `depth` = leaves): the XOR of the
+    /// contributions of the keys in its leaves.
     pub fn hash_at(&self, level: u32, index: u32) -> u64 {
         if level > self.depth {
             return 0;
         }
-        self.node((1u32 << level) + index)
+        if level == 0 {
+            return self.root;
+        }
+        let shift = self.depth - level;
+        let first = (index as u64) << shift;
+        let last = ((index as u64 + 1) << shift) - 1;
+        if first > u32::MAX as u64 {
+            return 0;
+        }
+        let last = last.min(u32::MAX as u64) as u32;
+        self.contributions
+            .range((first as u32, KeyId(0))..=(last, KeyId(u32::MAX)))
+            .fold(0, |acc, (_, c)| acc ^ c)
     }
 
     /// A key's version set changed from `old` to `new` (hashes from `versions_hash`).
     pub fn update(&mut self, key: KeyId, old: u64, new: u64) {
         let delta = contribution(key, old) ^ contribution(key, new);
-        let leaf = leaf_of(key, self.depth);
-        if old == 0 && new != 0 {
-            self.keys.insert((leaf, key));
-        } else if old != 0 && new == 0 {
-            self.keys.remove(&(leaf, key));
-        }
-        if delta == 0 {
-            return;
-        }
-        let mut i = (1u32 << self.depth) + leaf;
-        while i >= 1 {
-            let h = self.nodes.entry(i).or_insert(0);
-            *h ^= delta;
-            if *h == 0 {
-                self.nodes.remove(&i);
-            }
-            i /= 2;
+        self.root ^= delta;
+        let entry = (leaf_of(key, self.depth), key);
+        if new == 0 {
+            self.contributions.remove(&entry);
+        } else {
+            self.contributions.insert(entry, contribution(key, new));
         }
     }
 
     /// Keys held in `leaf`.
     pub fn keys_in_leaf(&self, leaf: u32) -> impl Iterator<Item = KeyId> + '_ {
-        self.keys
+        self.contributions
             .range((leaf, KeyId(0))..=(leaf, KeyId(u32::MAX)))
-            .map(|(_, k)| *k)
+            .map(|((_, k), _)| *k)
     }
 }
 
@@ -114,7 +113,7 @@ mod tests {
     use super::*;
     use crate::ids::{NodeId, WriteId};
     use crate::node::version::VClock;
-    use std::collections::BTreeMap;
+    use std::collections::BTreeSet;
 
     fn v(w: u64) -> Version {
         Version {
@@ -213,7 +212,17 @@ mod tests {
         }
         let rebuilt = build(&store, 8);
         assert_eq!(tree.root(), rebuilt.root());
-        assert_eq!(tree.nodes, rebuilt.nodes);
-        assert_eq!(tree.keys, rebuilt.keys);
+        assert_eq!(tree.contributions, rebuilt.contributions);
+        for level in 0..=8 {
+            for i in 0..(1u32 << level) {
+                assert_eq!(tree.hash_at(level, i), rebuilt.hash_at(level, i));
+                if level < 8 {
+                    // An inner node is the XOR of its children.
+                    let children =
+                        tree.hash_at(level + 1, 2 * i) ^ tree.hash_at(level + 1, 2 * i + 1);
+                    assert_eq!(tree.hash_at(level, i), children);
+                }
+            }
+        }
     }
 }
