@@ -151,32 +151,25 @@ pub fn estimate(s: &Scenario) -> Estimate {
         written_keys * z.n * entry + live_versions * clock + z.nodes * 1024.0,
     ));
 
-    // Merkle trees: one per (replica, range with data), 2^(depth+1) hashes each, and a
-    // B-tree of the keys each holds. Only touched pages are resident: a big tree is
-    // zero-filled lazily by the kernel, and each key touches its path to the root: the
-    // top nine levels share a page or two, every level below costs a page of its own.
+    // Merkle trees: one per (replica, range with data): a B-tree of each key's
+    // contribution (16 bytes an entry, with node slack) and a small header.
     if s.anti_entropy.enabled {
-        let depth = s.anti_entropy.merkle_depth.min(24) as f64;
         let ranges = z.slots * -(-written_keys / z.slots.max(1.0)).exp_m1();
         let trees = ranges * z.n;
-        let keys_per_tree = written_keys * z.n / trees.max(1.0);
-        let full = 8.0 * (depth + 1.0).exp2();
-        let touched = 4096.0 * (2.0 + keys_per_tree * (depth - 8.0).max(0.0));
-        let tree = full.min(touched) + 96.0;
-        parts.push(("Merkle trees", trees * tree + written_keys * z.n * 40.0));
+        parts.push(("Merkle trees", trees * 96.0 + written_keys * z.n * 40.0));
     }
 
     // The observer: per key, acknowledged writes and times; per write, its times.
     let acked = size_of::<AckedWrite>() as f64 + clock;
     parts.push(("observer", z.keys * 40.0 + z.writes * (16.0 + 1.5 * acked)));
 
-    // Workload: Zipf's cumulative table, clients, and the events held in the queue:
+    // Workload: Zipf's cumulative and guide tables, clients, and the events held in the queue:
     // every request's timeout stays queued for one timeout, every message for its transit.
     let mut workload = s.workload.clients() as f64 * 400.0;
     if let Workload::OpenLoop(w) = &s.workload
         && matches!(w.key_distribution, KeyDistribution::Zipf(_))
     {
-        workload += 8.0 * z.keys;
+        workload += 12.0 * z.keys;
     }
     let event = (size_of::<crate::sim::Event>() + 16) as f64 * 2.0;
     let request_rate = z.requests / s.duration_s.max(1e-9);

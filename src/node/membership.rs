@@ -83,13 +83,15 @@ impl MembershipState {
     }
 }
 
+/// In declaration order, the fields read on every event first (see `Node`).
 #[derive(Default)]
+#[repr(C)]
 pub struct MembershipState {
     pub(super) epoch: u32,
-    round: u64,
     gossip_armed: bool,
-    outgoing: Vec<OutgoingTransfer>,
     transfer_armed: bool,
+    outgoing: Vec<OutgoingTransfer>,
+    round: u64,
     pending: Option<PendingRing>,
     pub(super) stats: TransferStats,
 }
