@@ -16,7 +16,9 @@ pub enum Stream {
     Network = 2,
     Workload = 3,
     Faults = 4,
-    Node = 5,
+    // 5 was a stream per node; gossip now draws from one shared stream.
+    /// Gossip peer choice, shared by every node (randomness is a node's input).
+    Gossip = 8,
     Storage = 6,
     Client = 7,
     Test = 99,

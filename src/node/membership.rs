@@ -13,8 +13,8 @@
 //! node adopts it once its own transfers are acknowledged, and stops.
 
 use super::{DiskOp, Effect, Message, Node, Timer};
-use crate::engine::SimTime;
 use crate::engine::rng::below;
+use crate::engine::{SimRng, SimTime};
 use crate::ids::FxHashSet;
 use crate::ids::{Endpoint, KeyId, NodeId};
 use crate::node::Versions;
@@ -116,13 +116,13 @@ impl Node {
         !self.membership.outgoing.is_empty() || self.membership.pending.is_some()
     }
 
-    pub(super) fn arm_gossip(&mut self, out: &mut Vec<Effect>) {
+    pub(super) fn arm_gossip(&mut self, rng: &mut SimRng, out: &mut Vec<Effect>) {
         let Some(g) = &self.cfg.gossip else { return };
         if !self.membership.gossip_armed {
             self.membership.gossip_armed = true;
             // Spread first rounds over the interval so nodes do not gossip in lockstep.
             let after = if self.membership.round == 0 {
-                SimTime(below(&mut self.rng, g.interval.as_micros().max(1)))
+                SimTime(below(rng, g.interval.as_micros().max(1)))
             } else {
                 g.interval
             };
@@ -133,7 +133,7 @@ impl Node {
         }
     }
 
-    pub(super) fn gossip_round(&mut self, out: &mut Vec<Effect>) {
+    pub(super) fn gossip_round(&mut self, rng: &mut SimRng, out: &mut Vec<Effect>) {
         self.membership.gossip_armed = false;
         // The config is shared (an Arc): hold a handle instead of cloning the seed list.
         let cfg = self.cfg.clone();
@@ -148,7 +148,7 @@ impl Node {
             self.ring.members()
         };
         if pool.len() > 1 || (pool.len() == 1 && pool[0] != self.id) {
-            let mut peer = pool[below(&mut self.rng, pool.len() as u64) as usize];
+            let mut peer = pool[below(rng, pool.len() as u64) as usize];
             if peer == self.id {
                 peer = pool[(pool.iter().position(|p| *p == peer).unwrap_or(0) + 1) % pool.len()];
             }
@@ -162,7 +162,7 @@ impl Node {
                 });
             }
         }
-        self.arm_gossip(out);
+        self.arm_gossip(rng, out);
     }
 
     /// Push-pull: answer a digest with what the other side lacks, or with our own digest.

@@ -1,5 +1,5 @@
 //! The Dynamo protocol as sans-IO state machines. A `Node` takes inputs
-//! (`handle_message(now, from, msg)`, `handle_timer(now, timer)`) and pushes effects
+//! (`handle_message(now, from, msg)`, `handle_timer(now, timer, gossip_rng)`) and pushes effects
 //! (messages to send, timers to set) into a buffer its host provides. It never sees the
 //! event queue, the network model, the fault injector or the observer, so the same inputs
 //! always give the same outputs and it can be tested alone.
@@ -19,7 +19,7 @@ pub use membership::{GossipConfig, TransferStats};
 pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Route, Timer};
 pub use version::{VClock, Version, VersionRules, Versions};
 
-use crate::engine::SimTime;
+use crate::engine::{SimRng, SimTime};
 use crate::ids::{Endpoint, FxHashMap, KeyId, NodeId, WriteId};
 use crate::ring::Ring;
 use smallvec::SmallVec;
@@ -90,18 +90,10 @@ pub struct Node {
     targets: SmallVec<[Target; 4]>,
     ae_cursor: u64,
     ae_stats: AntiEntropyStats,
-    /// This node's own random stream (gossip peer choice).
-    rng: Box<crate::engine::SimRng>,
 }
 
 impl Node {
-    pub fn new(
-        id: NodeId,
-        cfg: Arc<NodeConfig>,
-        ring: Arc<Ring>,
-        epoch: u32,
-        rng: crate::engine::SimRng,
-    ) -> Node {
+    pub fn new(id: NodeId, cfg: Arc<NodeConfig>, ring: Arc<Ring>, epoch: u32) -> Node {
         Node {
             id,
             cfg,
@@ -118,7 +110,6 @@ impl Node {
             ae_cursor: 0,
             ae_stats: AntiEntropyStats::default(),
             membership: membership::MembershipState::new(epoch),
-            rng: Box::new(rng),
         }
     }
 
@@ -136,10 +127,11 @@ impl Node {
         self.trees.get(&slot).map(|t| t.root()).unwrap_or(0)
     }
 
-    /// Called once when the simulation starts: arms periodic work.
-    pub fn start(&mut self, out: &mut Vec<Effect>) {
+    /// Called once when the simulation starts: arms periodic work. `gossip_rng` is the
+    /// host's gossip stream (see `handle_timer`).
+    pub fn start(&mut self, gossip_rng: &mut SimRng, out: &mut Vec<Effect>) {
         self.arm_anti_entropy(true, out);
-        self.arm_gossip(out);
+        self.arm_gossip(gossip_rng, out);
     }
 
     /// Merges `versions` into the stored versions of `key`, keeping the key's range tree
@@ -419,10 +411,10 @@ impl Node {
     }
 
     /// The process starts again: re-arm periodic work that survives on disk.
-    pub fn restart(&mut self, out: &mut Vec<Effect>) {
+    pub fn restart(&mut self, gossip_rng: &mut SimRng, out: &mut Vec<Effect>) {
         self.arm_scan(out);
         self.arm_anti_entropy(true, out);
-        self.arm_gossip(out);
+        self.arm_gossip(gossip_rng, out);
         self.arm_transfer(out);
     }
 
@@ -631,7 +623,16 @@ impl Node {
         }
     }
 
-    pub fn handle_timer(&mut self, now: SimTime, timer: Timer, out: &mut Vec<Effect>) {
+    /// A timer fired. Randomness is an input like time: `gossip_rng` is the host's stream
+    /// for gossip (peer choice), one stream for every node, so a round reads no per-node
+    /// generator state (a cold cache line or two on each of thousands of nodes a second).
+    pub fn handle_timer(
+        &mut self,
+        now: SimTime,
+        timer: Timer,
+        gossip_rng: &mut SimRng,
+        out: &mut Vec<Effect>,
+    ) {
         match timer {
             Timer::Probe => {
                 self.probe_armed = false;
@@ -653,7 +654,7 @@ impl Node {
                 self.anti_entropy_step(out);
                 self.arm_anti_entropy(false, out);
             }
-            Timer::Gossip => self.gossip_round(out),
+            Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}
             Timer::OpTimeout(_) | Timer::RepairWindow(_) => {

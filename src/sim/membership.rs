@@ -202,19 +202,15 @@ impl Simulation {
         for e in 0..=epoch as usize {
             self.admin.known[e] += 1;
         }
-        let rng = self
-            .streams
-            .stream(crate::engine::Stream::Node, id.0 as u64);
         let ring = self.admin.rings[self.admin.epoch() as usize].clone();
         self.nodes.push(Node::new(
             id,
             self.node_cfg.clone(),
             ring,
             self.admin.epoch(),
-            rng,
         ));
         let mut effects = std::mem::take(&mut self.effects);
-        self.nodes[id.index()].start(&mut effects);
+        self.nodes[id.index()].start(&mut self.gossip_rng, &mut effects);
         self.apply(Endpoint::Node(id), &mut effects);
         self.effects = effects;
         id

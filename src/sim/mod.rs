@@ -6,8 +6,9 @@ mod membership;
 
 pub use membership::ChangeReport;
 
+use crate::engine::queue::prefetch;
 use crate::engine::rng::mix64;
-use crate::engine::{EventQueue, RngStreams, SimTime, Stream};
+use crate::engine::{EventQueue, RngStreams, SimRng, SimTime, Stream};
 use crate::faults::{FaultAction, FaultPlan, ResolvedFault};
 use crate::ids::{ClientId, DcId, Endpoint, NodeId};
 use crate::net::{LinkClass, NetworkModel, StorageModel};
@@ -110,7 +111,8 @@ pub struct Simulation {
     watch: crate::ids::FxHashSet<crate::ids::KeyId>,
     full_scan: bool,
     admin: membership::MembershipAdmin,
-    streams: RngStreams,
+    /// The nodes' gossip stream: one for all, handed to a node with each timer.
+    gossip_rng: SimRng,
     node_cfg: Arc<NodeConfig>,
     /// `dynasim trace` only: watches the events of one key. `None` in normal runs, where
     /// each hook costs one branch.
@@ -181,10 +183,7 @@ impl Simulation {
             value_bytes: scenario.workload.value_bytes() as u64,
         });
         let nodes = (0..node_dc.len())
-            .map(|i| {
-                let rng = streams.stream(Stream::Node, i as u64);
-                Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone(), 0, rng)
-            })
+            .map(|i| Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone(), 0))
             .collect();
         let dc_count = scenario.cluster.datacenters.len();
         let nodes_by_dc = (0..dc_count)
@@ -280,7 +279,7 @@ impl Simulation {
                     .collect(),
                 streams.stream(Stream::Ring, 1),
             ),
-            streams,
+            gossip_rng: streams.stream(Stream::Gossip, 0),
             node_cfg,
             tracer: None,
             settle: SimTime::from_ms_f64(
@@ -291,7 +290,7 @@ impl Simulation {
             .push(sim.tick_interval.min(end).as_micros(), Event::Tick);
         let mut effects = Vec::new();
         for i in 0..sim.nodes.len() {
-            sim.nodes[i].start(&mut effects);
+            sim.nodes[i].start(&mut sim.gossip_rng, &mut effects);
             sim.apply(Endpoint::Node(NodeId(i as u32)), &mut effects);
         }
         for c in 0..sim.driver.client_count() {
@@ -425,6 +424,12 @@ impl Simulation {
                 break;
             };
             debug_assert!(time >= self.now.as_micros(), "time went backwards");
+            // Start loading the node the next event goes to while this one is handled.
+            if let Some(next) = self.queue.next_hint()
+                && let Some(node) = self.nodes.get(next as usize)
+            {
+                prefetch(node);
+            }
             self.now = SimTime(time);
             self.events += 1;
             self.digest = mix64(self.digest ^ fingerprint(time, &event));
@@ -482,7 +487,8 @@ impl Simulation {
             }
             Event::NodeTimer { node, timer, .. } => {
                 let mut effects = std::mem::take(&mut self.effects);
-                self.nodes[node.index()].handle_timer(now, timer, &mut effects);
+                let node_state = &mut self.nodes[node.index()];
+                node_state.handle_timer(now, timer, &mut self.gossip_rng, &mut effects);
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.effects = effects;
                 self.note_epoch(node);
@@ -650,7 +656,7 @@ impl Simulation {
                     self.down_nodes -= 1;
                     self.watch_node_keys(node);
                     let mut effects = std::mem::take(&mut self.effects);
-                    self.nodes[i].restart(&mut effects);
+                    self.nodes[i].restart(&mut self.gossip_rng, &mut effects);
                     self.apply(Endpoint::Node(node), &mut effects);
                     self.effects = effects;
                 }
@@ -811,13 +817,14 @@ impl Simulation {
                                 let fate = Fate::InFlight(at.as_micros());
                                 t.on_send(self.now.as_micros(), source, to, &msg, fate);
                             }
-                            self.queue.push(
+                            self.queue.push_hinted(
                                 at.as_micros(),
                                 Event::Deliver {
                                     from: source,
                                     to,
                                     msg,
                                 },
+                                node_hint(to),
                             );
                         }
                         None => {
@@ -838,10 +845,18 @@ impl Simulation {
                         },
                         Endpoint::Client(client) => Event::ClientTimer { client, timer },
                     };
-                    self.queue.push(at, event);
+                    self.queue.push_hinted(at, event, node_hint(source));
                 }
             }
         }
+    }
+}
+
+/// The queue's locality hint for an event addressed to `to`: the node it will touch.
+fn node_hint(to: Endpoint) -> u32 {
+    match to {
+        Endpoint::Node(node) => node.0,
+        Endpoint::Client(_) => crate::engine::queue::NO_HINT,
     }
 }
 
