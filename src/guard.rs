@@ -151,8 +151,8 @@ pub fn estimate(s: &Scenario) -> Estimate {
         written_keys * z.n * entry + live_versions * clock + z.nodes * 1024.0,
     ));
 
-    // Merkle trees: one per (replica, range with data): a B-tree of each key's
-    // contribution (16 bytes an entry, with node slack) and a small header.
+    // Merkle trees: one per (replica, range with data): a sorted vector of each key's
+    // contribution (16 bytes an entry, with growth slack) and a small header.
     if s.anti_entropy.enabled {
         let ranges = z.slots * -(-written_keys / z.slots.max(1.0)).exp_m1();
         let trees = ranges * z.n;

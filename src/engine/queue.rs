@@ -54,9 +54,6 @@ struct Entry {
 /// An event pushed without a locality hint.
 pub const NO_HINT: u32 = u32::MAX;
 
-/// Slots at most this long are scanned after a pop to find the next event early.
-const LOOKAHEAD_SCAN: usize = 8;
-
 /// A monotone priority queue of events keyed by (time, scheduling order).
 ///
 /// Invariant: an entry in (level l, slot d) agrees with `last` on every digit above l and
@@ -178,7 +175,7 @@ impl<E> EventQueue<E> {
     }
 
     /// The next event, when it is known cheaply: a tie at the current time, the first
-    /// entry of the lowest level-0 slot (one time), or the earliest of a short slot.
+    /// entry of the lowest level-0 slot (one time), or the only entry of a slot.
     /// Knowing it early lets its memory load while the current event is handled: events
     /// wait long enough for their slab lines (and their nodes) to leave the cache.
     fn known_next(&self) -> Option<Entry> {
@@ -191,17 +188,12 @@ impl<E> EventQueue<E> {
         let level = self.levels.trailing_zeros() as usize;
         let slot = self.occupied[level].trailing_zeros() as usize;
         let entries = &self.slots[level * SLOTS + slot];
-        if level == 0 {
+        // A level-0 slot holds one time; a longer slot at a higher level would need a scan
+        // (tried: the scan cost what the prefetch saved).
+        if level == 0 || entries.len() == 1 {
             return entries.first().copied();
         }
-        if entries.len() > LOOKAHEAD_SCAN {
-            return None;
-        }
-        // The first entry with the minimum time: slots are in scheduling order.
-        entries
-            .iter()
-            .copied()
-            .reduce(|best, e| if e.time < best.time { e } else { best })
+        None
     }
 
     /// Makes `current` hold the events at the minimum time, in scheduling order.

@@ -11,13 +11,16 @@
 use super::version::Version;
 use crate::engine::rng::mix64;
 use crate::ids::KeyId;
-use std::collections::BTreeMap;
 
 /// Order-independent hash of a set of versions (by write id); 0 for no versions.
 pub fn versions_hash(versions: &[Version]) -> u64 {
     versions
         .iter()
         .fold(0, |acc, v| acc ^ mix64(v.write.0 ^ 0x5bd1_e995))
+}
+
+fn packed(leaf: u64, key: KeyId) -> u64 {
+    leaf << 32 | key.0 as u64
 }
 
 fn contribution(key: KeyId, set_hash: u64) -> u64 {
@@ -36,11 +39,13 @@ pub fn leaf_of(key: KeyId, depth: u32) -> u32 {
 #[derive(Clone, Debug)]
 pub struct MerkleTree {
     depth: u32,
-    /// Each key's contribution, ordered by (leaf, key). Inner hashes are XORs over a leaf
-    /// range, computed when an exchange asks for them: writes are far more frequent than
-    /// exchanges, so a write touches one entry instead of a path of depth + 1 hashes, and
-    /// memory follows keys, not ranges x 2^depth.
-    contributions: BTreeMap<(u32, KeyId), u64>,
+    /// Each key's contribution, sorted by (leaf, key) packed as `leaf << 32 | key`. Inner
+    /// hashes are XORs over a leaf range, computed when an exchange asks for them: writes
+    /// are far more frequent than exchanges, so a write touches one entry instead of a
+    /// path of depth + 1 hashes, and memory follows keys, not ranges x 2^depth. A range
+    /// holds tens of keys, where a sorted vector beats a B-tree's pointer chasing; a new
+    /// key shifts the entries after it once.
+    contributions: Vec<(u64, u64)>,
     /// XOR of every contribution, kept current because every exchange starts with it.
     root: u64,
 }
@@ -50,7 +55,7 @@ impl MerkleTree {
         let depth = depth.clamp(1, 24);
         MerkleTree {
             depth,
-            contributions: BTreeMap::new(),
+            contributions: Vec::new(),
             root: 0,
         }
     }
@@ -82,9 +87,9 @@ impl MerkleTree {
         if first > u32::MAX as u64 {
             return 0;
         }
-        let last = last.min(u32::MAX as u64) as u32;
-        self.contributions
-            .range((first as u32, KeyId(0))..=(last, KeyId(u32::MAX)))
+        let last = last.min(u32::MAX as u64);
+        self.in_leaves(first, last)
+            .iter()
             .fold(0, |acc, (_, c)| acc ^ c)
     }
 
@@ -92,19 +97,36 @@ impl MerkleTree {
     pub fn update(&mut self, key: KeyId, old: u64, new: u64) {
         let delta = contribution(key, old) ^ contribution(key, new);
         self.root ^= delta;
-        let entry = (leaf_of(key, self.depth), key);
-        if new == 0 {
-            self.contributions.remove(&entry);
-        } else {
-            self.contributions.insert(entry, contribution(key, new));
+        let entry = packed(leaf_of(key, self.depth) as u64, key);
+        let at = self.contributions.binary_search_by_key(&entry, |(e, _)| *e);
+        match (at, new) {
+            (Ok(i), 0) => {
+                self.contributions.remove(i);
+            }
+            (Ok(i), _) => self.contributions[i].1 = contribution(key, new),
+            (Err(_), 0) => {}
+            (Err(i), _) => self
+                .contributions
+                .insert(i, (entry, contribution(key, new))),
         }
     }
 
     /// Keys held in `leaf`.
     pub fn keys_in_leaf(&self, leaf: u32) -> impl Iterator<Item = KeyId> + '_ {
-        self.contributions
-            .range((leaf, KeyId(0))..=(leaf, KeyId(u32::MAX)))
-            .map(|((_, k), _)| *k)
+        self.in_leaves(leaf as u64, leaf as u64)
+            .iter()
+            .map(|(e, _)| KeyId(*e as u32))
+    }
+
+    /// The entries of leaves `first..=last`.
+    fn in_leaves(&self, first: u64, last: u64) -> &[(u64, u64)] {
+        let lo = self
+            .contributions
+            .partition_point(|(e, _)| *e < first << 32);
+        let hi = self
+            .contributions
+            .partition_point(|(e, _)| *e >> 32 <= last);
+        &self.contributions[lo..hi.max(lo)]
     }
 }
 
@@ -113,7 +135,7 @@ mod tests {
     use super::*;
     use crate::ids::{NodeId, WriteId};
     use crate::node::version::VClock;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn v(w: u64) -> Version {
         Version {
