@@ -319,6 +319,24 @@ pub enum Timer {
     MembershipPoll,
 }
 
+impl Timer {
+    pub const KINDS: usize = 8;
+
+    /// A small index per kind, in declaration order (for digests and per-kind tables).
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Timer::OpTimeout(_) => 0,
+            Timer::RepairWindow(_) => 1,
+            Timer::Probe => 2,
+            Timer::HintScan => 3,
+            Timer::AntiEntropy => 4,
+            Timer::Gossip => 5,
+            Timer::Transfer => 6,
+            Timer::MembershipPoll => 7,
+        }
+    }
+}
+
 /// What a protocol state machine asks its host to do.
 #[derive(Clone, Debug)]
 pub enum Effect {

@@ -3,6 +3,8 @@
 //! is where effects become scheduled events.
 
 mod membership;
+#[cfg(feature = "event-profile")]
+mod profile;
 
 pub use membership::ChangeReport;
 
@@ -117,6 +119,8 @@ pub struct Simulation {
     /// `dynasim trace` only: watches the events of one key. `None` in normal runs, where
     /// each hook costs one branch.
     tracer: Option<Box<crate::trace::Recorder>>,
+    #[cfg(feature = "event-profile")]
+    profile: profile::EventProfile,
 }
 
 impl Simulation {
@@ -282,6 +286,8 @@ impl Simulation {
             gossip_rng: streams.stream(Stream::Gossip, 0),
             node_cfg,
             tracer: None,
+            #[cfg(feature = "event-profile")]
+            profile: Default::default(),
             settle: SimTime::from_ms_f64(
                 scenario.workload.request_timeout_ms() + rep.read_repair_window_ms,
             ),
@@ -420,6 +426,8 @@ impl Simulation {
             if time > limit {
                 break;
             }
+            #[cfg(feature = "event-profile")]
+            let started = profile::now();
             let Some((time, event)) = self.queue.pop() else {
                 break;
             };
@@ -436,10 +444,14 @@ impl Simulation {
             if self.tracer.is_some() {
                 self.trace_event(&event);
             }
+            #[cfg(feature = "event-profile")]
+            let kind = profile::kind_of(&event);
             self.dispatch(event);
             if let Some(t) = self.tracer.as_deref_mut() {
                 t.end_event();
             }
+            #[cfg(feature = "event-profile")]
+            self.profile.record(kind, started);
         }
         self.now = self.now.max(SimTime(limit));
     }
@@ -866,15 +878,12 @@ fn fingerprint(time: u64, event: &Event) -> u64 {
         Endpoint::Node(n) => n.0 as u64,
         Endpoint::Client(c) => (1 << 32) | c.0 as u64,
     };
-    let timer = |t: &Timer| match t {
-        Timer::OpTimeout(op) => op.0 << 3,
-        Timer::RepairWindow(op) => (op.0 << 3) | 1,
-        Timer::Probe => 2,
-        Timer::HintScan => 3,
-        Timer::AntiEntropy => 4,
-        Timer::Gossip => 5,
-        Timer::Transfer => 6,
-        Timer::MembershipPoll => 7,
+    let timer = |t: &Timer| {
+        let op = match t {
+            Timer::OpTimeout(op) | Timer::RepairWindow(op) => op.0 << 3,
+            _ => 0,
+        };
+        op | t.kind_index() as u64
     };
     let body = match event {
         Event::Deliver { from, to, msg } => {
