@@ -274,43 +274,24 @@ mod tests {
         assert_eq!(q.len(), reference.len());
     }
 
-    #[test]
-    fn many_ties_across_bucket_moves_keep_scheduling_order() {
-        // Few distinct times far apart: ties pass through several buckets before popping.
-        let mut rng = RngStreams::new(11).stream(Stream::Test, 0);
+    /// Pushes `count` events at times from `draw` (given the stream and the last popped
+    /// time), popping after each push where `pop_now` says so, and checks every pop and
+    /// the final drain against a sorted reference of (time, scheduling order).
+    fn replay_against_sorted_reference(
+        seed: u64,
+        count: u64,
+        mut draw: impl FnMut(&mut crate::engine::SimRng, u64) -> u64,
+        mut pop_now: impl FnMut(&mut crate::engine::SimRng, u64) -> bool,
+    ) {
+        let mut rng = RngStreams::new(seed).stream(Stream::Test, 0);
         let mut q = EventQueue::new();
         let mut reference: Vec<(u64, u64)> = Vec::new();
         let mut now = 0u64;
-        for id in 0..50_000u64 {
-            let t = now + (rng.next_u64() % 4) * 70_000 + (rng.next_u64() % 2);
+        for id in 0..count {
+            let t = draw(&mut rng, now);
             q.push(t, id);
             reference.push((t, id));
-            if !rng.next_u64().is_multiple_of(3)
-                && let Some((t, e)) = q.pop()
-            {
-                reference.sort();
-                assert_eq!((t, e), reference.remove(0));
-                now = t;
-            }
-        }
-        reference.sort();
-        let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
-        assert_eq!(rest, reference);
-    }
-
-    #[test]
-    fn times_spread_over_every_level_pop_in_order() {
-        // Delays from microseconds to days, so entries start at every level and cascade.
-        let mut rng = RngStreams::new(13).stream(Stream::Test, 0);
-        let mut q = EventQueue::new();
-        let mut reference: Vec<(u64, u64)> = Vec::new();
-        let mut now = 0u64;
-        for id in 0..20_000u64 {
-            let bits = rng.next_u64() % 48;
-            let t = now + (rng.next_u64() & ((1u64 << bits) - 1));
-            q.push(t, id);
-            reference.push((t, id));
-            if id % 2 == 1
+            if pop_now(&mut rng, id)
                 && let Some((t, e)) = q.pop()
             {
                 reference.sort();
@@ -322,6 +303,31 @@ mod tests {
         let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(rest, reference);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn many_ties_across_bucket_moves_keep_scheduling_order() {
+        // Few distinct times far apart: ties pass through several slots before popping.
+        replay_against_sorted_reference(
+            11,
+            50_000,
+            |rng, now| now + (rng.next_u64() % 4) * 70_000 + (rng.next_u64() % 2),
+            |rng, _| !rng.next_u64().is_multiple_of(3),
+        );
+    }
+
+    #[test]
+    fn times_spread_over_every_level_pop_in_order() {
+        // Delays from microseconds to days, so entries start at every level and cascade.
+        replay_against_sorted_reference(
+            13,
+            20_000,
+            |rng, now| {
+                let bits = rng.next_u64() % 48;
+                now + (rng.next_u64() & ((1u64 << bits) - 1))
+            },
+            |_, id| id % 2 == 1,
+        );
     }
 
     #[test]
