@@ -135,12 +135,26 @@ impl Node {
 
     pub(super) fn gossip_round(&mut self, rng: &mut SimRng, out: &mut Vec<Effect>) {
         self.membership.gossip_armed = false;
-        // The config is shared (an Arc): hold a handle instead of cloning the seed list.
-        let cfg = self.cfg.clone();
-        let Some(g) = &cfg.gossip else {
+        if self.cfg.gossip.is_none() {
             return;
-        };
+        }
         self.membership.round += 1;
+        if let Some(peer) = self.gossip_peer(rng) {
+            out.push(Effect::Send {
+                to: Endpoint::Node(peer),
+                msg: Message::Gossip {
+                    epoch: self.membership.epoch,
+                },
+                disk: DiskOp::None,
+            });
+        }
+        self.arm_gossip(rng, out);
+    }
+
+    /// This round's peer: a random member, or every `SEED_EVERY` rounds a random seed;
+    /// never this node itself.
+    fn gossip_peer(&self, rng: &mut SimRng) -> Option<NodeId> {
+        let g = self.cfg.gossip.as_ref()?;
         let use_seed = self.membership.round.is_multiple_of(SEED_EVERY) && !g.seeds.is_empty();
         let pool: &[NodeId] = if use_seed {
             &g.seeds
@@ -152,17 +166,9 @@ impl Node {
             if peer == self.id {
                 peer = pool[(pool.iter().position(|p| *p == peer).unwrap_or(0) + 1) % pool.len()];
             }
-            if peer != self.id {
-                out.push(Effect::Send {
-                    to: Endpoint::Node(peer),
-                    msg: Message::Gossip {
-                        epoch: self.membership.epoch,
-                    },
-                    disk: DiskOp::None,
-                });
-            }
+            return (peer != self.id).then_some(peer);
         }
-        self.arm_gossip(rng, out);
+        None
     }
 
     /// Push-pull: answer a digest with what the other side lacks, or with our own digest.

@@ -122,11 +122,11 @@ impl MerkleTree {
     fn in_leaves(&self, first: u64, last: u64) -> &[(u64, u64)] {
         let lo = self
             .contributions
-            .partition_point(|(e, _)| *e < first << 32);
+            .partition_point(|(e, _)| *e < packed(first, KeyId(0)));
         let hi = self
             .contributions
             .partition_point(|(e, _)| *e >> 32 <= last);
-        &self.contributions[lo..hi.max(lo)]
+        &self.contributions[lo..hi]
     }
 }
 

@@ -68,8 +68,8 @@ pub struct AntiEntropyStats {
 ///
 /// Laid out in declaration order with the fields every message touches first: a node is
 /// usually cold in the cache when an event reaches it, and each extra cache line it
-/// touches is a miss. Rarely used state (the random stream, statistics, membership
-/// bookkeeping) comes last, and the 300-byte random stream lives behind a pointer.
+/// touches is a miss. Rarely used state (statistics, anti-entropy bookkeeping) comes
+/// last. A node holds no random generator: gossip draws come in with each timer.
 #[repr(C)]
 pub struct Node {
     id: NodeId,
