@@ -172,7 +172,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     run_with_progress(&mut sim, show_progress);
     let wall_s = started.elapsed().as_secs_f64();
-    let report = Report::from_simulation(&sim);
+    let report = Report::from_outcome(&sim.outcome());
     if let Some(path) = &args.timings {
         let ops = report.observed.ops.read.attempted + report.observed.ops.write.attempted;
         let timings = crate::bench::Timings {

@@ -41,11 +41,8 @@ fn divergent(sim: &Simulation, keys: u32) -> usize {
                 .replicas(key)
                 .iter()
                 .map(|n| {
-                    let mut ids: Vec<u64> = sim.nodes()[n.index()]
-                        .stored(key)
-                        .iter()
-                        .map(|v| v.write.0)
-                        .collect();
+                    let mut ids: Vec<u64> =
+                        sim.node(*n).stored(key).iter().map(|v| v.write.0).collect();
                     ids.sort();
                     ids
                 })
@@ -68,7 +65,7 @@ fn anti_entropy_makes_replicas_identical_after_a_partition_heals() {
             .ring()
             .slot_replicas(slot)
             .iter()
-            .map(|n| sim.nodes()[n.index()].tree_root(slot))
+            .map(|n| sim.node(*n).tree_root(slot))
             .collect();
         assert!(
             roots.windows(2).all(|w| w[0] == w[1]),
@@ -109,13 +106,13 @@ fn a_node_that_lost_its_disk_is_refilled_by_anti_entropy() {
     let mut sim = Simulation::new(&scenario(&doc));
     let west2 = NodeId(8);
     sim.run_until(dynasim::engine::SimTime::from_secs_f64(30.5));
-    let before = sim.nodes()[west2.index()].key_count();
+    let before = sim.node(west2).key_count();
     assert!(before > 20);
     sim.run_until(dynasim::engine::SimTime::from_secs_f64(32.0));
-    assert_eq!(sim.nodes()[west2.index()].key_count(), 0);
+    assert_eq!(sim.node(west2).key_count(), 0);
     sim.run();
     assert_eq!(
-        sim.nodes()[west2.index()].key_count(),
+        sim.node(west2).key_count(),
         before,
         "refilled with every key it held"
     );

@@ -107,7 +107,7 @@ fn replicas_hold_every_acknowledged_write_after_a_quiet_run() {
                 .ring()
                 .replicas(key)
                 .iter()
-                .filter(|n| rules.covers(sim.nodes()[n.index()].stored(key), &w.version))
+                .filter(|n| rules.covers(sim.node(**n).stored(key), &w.version))
                 .count();
             assert_eq!(
                 holders, 3,

@@ -37,7 +37,7 @@ fn sloppy_quorum_keeps_both_sides_of_a_partition_writeable_and_leaves_siblings()
     assert!(report.handoff.hints_stored > 0);
     // Concurrent updates on both sides meet after the heal as siblings on the replicas.
     let keys_with_siblings = (0..2000)
-        .filter(|k| sim.nodes().iter().any(|n| n.stored(KeyId(*k)).len() > 1))
+        .filter(|k| sim.hosts().nodes().any(|n| n.stored(KeyId(*k)).len() > 1))
         .count();
     assert!(
         keys_with_siblings > 0,
@@ -77,10 +77,10 @@ fn hints_written_during_a_crash_reach_the_node_after_its_restart() {
     );
     let mut sim = Simulation::new(&scenario(&doc));
     sim.run_until(SimTime::from_secs_f64(29.0));
-    let held: usize = sim.nodes().iter().map(|n| n.hint_count()).sum();
+    let held: usize = sim.hosts().nodes().map(|n| n.hint_count()).sum();
     assert!(held > 0, "fallbacks hold hints while east-1 is down");
     sim.run();
-    let report = dynasim::report::Report::from_simulation(&sim);
+    let report = dynasim::report::Report::from_outcome(&sim.outcome());
     assert!(report.handoff.hints_delivered > 0);
     assert_eq!(
         report.handoff.backlog_at_end, 0,
@@ -96,7 +96,7 @@ fn hints_written_during_a_crash_reach_the_node_after_its_restart() {
         }
         for w in sim.observer().acknowledged(key) {
             assert!(
-                rules.covers(sim.nodes()[1].stored(key), &w.version),
+                rules.covers(sim.node(dynasim::ids::NodeId(1)).stored(key), &w.version),
                 "east-1 misses {} of key {k}",
                 w.version.write
             );
@@ -115,11 +115,11 @@ fn a_disk_failure_empties_the_node() {
     let mut sim = Simulation::new(&scenario(&doc));
     let west2 = NodeId(8);
     sim.run_until(SimTime::from_secs_f64(9.9));
-    assert!(sim.nodes()[west2.index()].key_count() > 0);
+    assert!(sim.node(west2).key_count() > 0);
     sim.run_until(SimTime::from_secs_f64(10.0));
     assert!(!sim.is_up(west2));
-    assert_eq!(sim.nodes()[west2.index()].key_count(), 0);
-    assert_eq!(sim.nodes()[west2.index()].hint_count(), 0);
+    assert_eq!(sim.node(west2).key_count(), 0);
+    assert_eq!(sim.node(west2).hint_count(), 0);
     sim.run_until(SimTime::from_secs_f64(15.5));
     assert!(sim.is_up(west2), "replaced after 5 s");
 }

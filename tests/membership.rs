@@ -36,7 +36,7 @@ fn membership_changes_reach_every_live_node() {
         "{:?}",
         m.changes
     );
-    for (i, node) in sim.nodes().iter().enumerate() {
+    for (i, node) in sim.hosts().nodes().enumerate() {
         if sim.is_up(NodeId(i as u32)) {
             assert_eq!(node.epoch(), 3, "{} has a stale view", sim.node_names()[i]);
         }
@@ -57,7 +57,7 @@ fn new_owners_hold_every_acknowledged_write_of_their_ranges() {
         for owner in sim.ring().replicas(key) {
             for w in sim.observer().acknowledged(key) {
                 assert!(
-                    rules.covers(sim.nodes()[owner.index()].stored(key), &w.version),
+                    rules.covers(sim.node(*owner).stored(key), &w.version),
                     "{} misses {} of key {k}",
                     sim.node_names()[owner.index()],
                     w.version.write

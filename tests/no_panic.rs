@@ -143,7 +143,7 @@ fn drive(text: &str, sets: &[(String, String)]) -> Result<Outcome, String> {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut sim = Simulation::new(&scenario);
             sim.run_until(SimTime::from_secs_f64(0.5));
-            let report = Report::from_simulation(&sim);
+            let report = Report::from_outcome(&sim.outcome());
             let _ = report.to_json();
         }));
         let _ = done.send(result.map_err(|p| panic_message(&*p)));

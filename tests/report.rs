@@ -196,7 +196,7 @@ fn run_with_history(doc: &Value, path: &Path) -> (Report, Vec<Value>) {
     sim.observer_mut()
         .record_history(History::create(path).expect("create the history"));
     sim.run();
-    let report = Report::from_simulation(&sim);
+    let report = Report::from_outcome(&sim.outcome());
     let history = sim.observer_mut().take_history().expect("history attached");
     assert_eq!(history.finish().expect("finish the history"), path);
     let text = std::fs::read_to_string(path).expect("read the history");

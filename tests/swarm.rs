@@ -105,7 +105,7 @@ fn the_judge_catches_doctored_reports() {
         .map(|s| {
             let mut sim = Simulation::new(&s);
             sim.run();
-            let report = Report::from_simulation(&sim);
+            let report = Report::from_outcome(&sim.outcome());
             (s, report)
         })
         .expect("a fault-free strict-quorum case among 200");

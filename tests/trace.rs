@@ -38,14 +38,16 @@ fn tracing_does_not_change_the_digest() {
     plain.run();
     let mut traced = Simulation::new(&s);
     let names = traced.node_names().to_vec();
-    traced.set_tracer(Recorder::new(KeyId(0), 0, u64::MAX, names, 1, 1));
+    traced.set_hooks(Box::new(Recorder::new(KeyId(0), 0, u64::MAX, names, 1, 1)));
     traced.run();
     assert_eq!(plain.digest(), traced.digest());
     assert_eq!(
-        Report::from_simulation(&plain).to_json(),
-        Report::from_simulation(&traced).to_json()
+        Report::from_outcome(&plain.outcome()).to_json(),
+        Report::from_outcome(&traced.outcome()).to_json()
     );
-    let (events, _, _) = traced.take_tracer().expect("tracer").into_parts();
+    let (events, _, _) = dynasim::trace::recorder::detach(&mut traced)
+        .expect("tracer")
+        .into_parts();
     assert!(
         events.iter().any(|e| e.category == Category::Send),
         "the hottest key saw messages"
@@ -63,7 +65,7 @@ fn a_request_trace_matches_the_report_and_the_history() {
     sim.observer_mut()
         .record_history(dynasim::observer::History::create(&path).expect("history"));
     sim.run();
-    let report = Report::from_simulation(&sim);
+    let report = Report::from_outcome(&sim.outcome());
     sim.observer_mut()
         .take_history()
         .expect("history")

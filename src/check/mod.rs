@@ -76,7 +76,7 @@ pub struct Run {
 pub fn run_scenario(scenario: &Scenario) -> Run {
     let mut sim = Simulation::new(scenario);
     sim.run();
-    let report = Report::from_simulation(&sim);
+    let report = Report::from_outcome(&sim.outcome());
     let json = report.to_json();
     Run { sim, report, json }
 }

@@ -52,6 +52,10 @@ struct Entry {
 }
 
 /// An event pushed without a locality hint.
+/// The start of the panic message when an event is scheduled before the last one popped
+/// (the swarm files such a panic under "time never goes backwards").
+pub const PAST_EVENT: &str = "event scheduled in the past";
+
 pub const NO_HINT: u32 = u32::MAX;
 
 /// A monotone priority queue of events keyed by (time, scheduling order).
@@ -115,11 +119,7 @@ impl<E> EventQueue<E> {
     /// `push` with a locality hint: when this event is known to come next, `next_hint`
     /// returns `hint` so that the caller can start loading what the event will touch.
     pub fn push_hinted(&mut self, time: u64, event: E, hint: u32) {
-        assert!(
-            time >= self.last,
-            "event scheduled in the past: {time} < {}",
-            self.last
-        );
+        assert!(time >= self.last, "{PAST_EVENT}: {time} < {}", self.last);
         let index = match self.free.pop() {
             Some(index) => {
                 self.slab[index as usize] = Some(event);

@@ -10,7 +10,7 @@ use crate::faults::ResolvedFault;
 use crate::node::MessageKind;
 use crate::observer::{DurabilitySummary, ObserverSummary, TimelinePoint};
 use crate::scenario::Scenario;
-use crate::sim::Simulation;
+use crate::sim::{MessageStats, RunOutcome};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -161,13 +161,81 @@ pub struct KindCount {
     pub bytes: u64,
 }
 
-impl Report {
-    pub fn from_simulation(sim: &Simulation) -> Report {
-        let dc_names: Vec<String> = (sim.scenario().cluster.datacenters.iter())
-            .map(|d| d.name.clone())
-            .collect();
-        let observed = sim.observer().summarize_named(&dc_names);
-        let m = sim.messages();
+impl HandoffSummary {
+    fn from_outcome(run: &RunOutcome) -> HandoffSummary {
+        let mut handoff = HandoffSummary {
+            hints_stored: 0,
+            hints_delivered: 0,
+            hints_dropped: 0,
+            max_backlog: 0,
+            backlog_at_end: 0,
+        };
+        for node in &run.nodes {
+            let h = &node.hints;
+            handoff.hints_stored += h.stored;
+            handoff.hints_delivered += h.delivered;
+            handoff.hints_dropped += h.dropped;
+            handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
+            handoff.backlog_at_end += node.hint_backlog;
+        }
+        handoff
+    }
+}
+
+impl AntiEntropySummary {
+    fn from_outcome(run: &RunOutcome) -> AntiEntropySummary {
+        let bytes = [
+            MessageKind::AeHashes,
+            MessageKind::AeKeys,
+            MessageKind::AeData,
+        ]
+        .iter()
+        .map(|k| run.messages.bytes[*k as usize])
+        .sum();
+        let mut summary = AntiEntropySummary {
+            exchanges: 0,
+            hashes_compared: 0,
+            keys_transferred: 0,
+            bytes,
+        };
+        for node in &run.nodes {
+            let a = &node.anti_entropy;
+            summary.exchanges += a.exchanges;
+            summary.hashes_compared += a.hashes_compared;
+            summary.keys_transferred += a.keys_transferred;
+        }
+        summary
+    }
+}
+
+impl MembershipSummary {
+    fn from_outcome(run: &RunOutcome) -> MembershipSummary {
+        let m = &run.messages;
+        let changes = run.membership_changes.clone();
+        MembershipSummary {
+            final_epoch: run.final_epoch,
+            view_convergence_s: (changes.iter())
+                .filter_map(|c| c.view_convergence_s)
+                .fold(None, |acc: Option<f64>, v| {
+                    Some(acc.map_or(v, |a| a.max(v)))
+                }),
+            changes,
+            misrouted_requests: run
+                .nodes
+                .iter()
+                .map(|n| n.transfer.misrouted_requests)
+                .sum(),
+            keys_transferred: run.nodes.iter().map(|n| n.transfer.keys_sent).sum(),
+            bytes_transferred: run.nodes.iter().map(|n| n.transfer.bytes_sent).sum(),
+            gossip_messages: m.sent[MessageKind::Gossip as usize]
+                + m.sent[MessageKind::GossipUpdate as usize],
+        }
+    }
+}
+
+impl MessageSummary {
+    /// `requests`: client requests (reads, writes and context reads) attempted.
+    fn from_stats(m: &MessageStats, requests: u64) -> MessageSummary {
         let by_kind = MessageKind::ALL
             .iter()
             .map(|k| {
@@ -181,94 +249,47 @@ impl Report {
             })
             .collect();
         let sent: u64 = m.sent.iter().sum();
+        MessageSummary {
+            sent,
+            bytes: m.bytes.iter().sum(),
+            lost: m.lost,
+            partitioned: m.partitioned,
+            to_down_node: m.to_down_node,
+            per_request: (requests > 0).then(|| sent as f64 / requests as f64),
+            by_kind,
+        }
+    }
+}
+
+impl Report {
+    /// The report of a finished run, from its outcome alone.
+    pub fn from_outcome(run: &RunOutcome) -> Report {
+        let observed = run.observed.clone();
+        let m = &run.messages;
         let requests = observed.ops.read.attempted
             + observed.ops.write.attempted
             + observed.ops.context_read.attempted;
-        let mut handoff = HandoffSummary {
-            hints_stored: 0,
-            hints_delivered: 0,
-            hints_dropped: 0,
-            max_backlog: 0,
-            backlog_at_end: 0,
-        };
-        for node in sim.nodes() {
-            let h = node.hint_stats();
-            handoff.hints_stored += h.stored;
-            handoff.hints_delivered += h.delivered;
-            handoff.hints_dropped += h.dropped;
-            handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
-            handoff.backlog_at_end += node.hint_count() as u64;
-        }
-        let mut anti_entropy = AntiEntropySummary {
-            exchanges: 0,
-            hashes_compared: 0,
-            keys_transferred: 0,
-            bytes: [
-                MessageKind::AeHashes,
-                MessageKind::AeKeys,
-                MessageKind::AeData,
-            ]
-            .iter()
-            .map(|k| m.bytes[*k as usize])
-            .sum(),
-        };
-        for node in sim.nodes() {
-            let a = node.anti_entropy_stats();
-            anti_entropy.exchanges += a.exchanges;
-            anti_entropy.hashes_compared += a.hashes_compared;
-            anti_entropy.keys_transferred += a.keys_transferred;
-        }
+        let keys: Vec<u64> = run.nodes.iter().map(|n| n.keys).collect();
+        let requests_per_node: Vec<u64> = run.nodes.iter().map(|n| n.replica_requests).collect();
         Report {
             schema_version: SCHEMA_VERSION,
-            anti_entropy,
-            faults: sim.resolved_faults().to_vec(),
-            handoff,
-            durability: sim.audit_durability(),
+            anti_entropy: AntiEntropySummary::from_outcome(run),
+            faults: run.faults.clone(),
+            handoff: HandoffSummary::from_outcome(run),
+            durability: run.durability.clone(),
             convergence: ConvergenceSummary {
-                divergent_keys_at_end: sim.divergent_keys(),
-                time_to_converge_s: sim.time_to_converge_s(),
+                divergent_keys_at_end: run.divergent_keys_at_end,
+                time_to_converge_s: run.time_to_converge_s,
             },
-            timeline: sim.observer().timeline().to_vec(),
-            membership: {
-                let changes = sim.membership_changes().to_vec();
-                let (keys_transferred, bytes_transferred) = sim.transfer_bytes();
-                MembershipSummary {
-                    final_epoch: sim.membership_epoch(),
-                    view_convergence_s: changes
-                        .iter()
-                        .filter_map(|c| c.view_convergence_s)
-                        .fold(None, |acc: Option<f64>, v| {
-                            Some(acc.map_or(v, |a| a.max(v)))
-                        }),
-                    changes,
-                    misrouted_requests: sim.misrouted_requests(),
-                    keys_transferred,
-                    bytes_transferred,
-                    gossip_messages: m.sent[MessageKind::Gossip as usize]
-                        + m.sent[MessageKind::GossipUpdate as usize],
-                }
-            },
-            load_balance: LoadBalance::from_counts(
-                sim.node_requests(),
-                &sim.nodes()
-                    .iter()
-                    .map(|n| n.key_count() as u64)
-                    .collect::<Vec<_>>(),
-            ),
-            scenario: sim.scenario().clone(),
-            seed: sim.scenario().seed,
-            digest: format!("{:016x}", sim.digest()),
-            events: sim.events(),
-            simulated_s: sim.now().as_secs_f64(),
-            messages: MessageSummary {
-                sent,
-                bytes: m.bytes.iter().sum(),
-                lost: m.lost,
-                partitioned: m.partitioned,
-                to_down_node: m.to_down_node,
-                per_request: (requests > 0).then(|| sent as f64 / requests as f64),
-                by_kind,
-            },
+            timeline: run.timeline.clone(),
+            membership: MembershipSummary::from_outcome(run),
+            load_balance: LoadBalance::from_counts(&requests_per_node, &keys),
+            scenario: run.scenario.clone(),
+            seed: run.scenario.seed,
+            digest: format!("{:016x}", run.digest),
+            events: run.events,
+            simulated_s: run.simulated.as_secs_f64(),
+            messages: MessageSummary::from_stats(m, requests),
             observed,
         }
     }

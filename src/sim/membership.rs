@@ -1,16 +1,19 @@
 //! The administrator's side of membership changes (Dynamo §4.9): joins and leaves are
 //! applied one at a time. For each, the administrator computes the next placement and
 //! ring, tells old owners which keys to stream to which new owner, and waits until the
-//! nodes carrying out the change adopt the new ring; gossip spreads it from there. The
-//! simulation also watches how far each epoch has spread (view convergence).
+//! nodes carrying out the change adopt the new ring; gossip spreads it from there. It also
+//! watches how far each epoch has spread (view convergence).
+//!
+//! It acts on nodes only through operator commands (`begin_transfer`, `begin_join`,
+//! `begin_leave`, `learn_from_admin`) and the hosts' process control; what those commands
+//! make nodes send goes into `AdminEffects` for the loop to schedule, in order.
 
-use super::Simulation;
-use crate::engine::SimRng;
-use crate::faults::FaultAction;
-use crate::ids::{DcId, Endpoint, KeyId, NodeId};
-use crate::node::Node;
+use super::host::{Host, Hosts};
+use crate::engine::{SimRng, SimTime};
+use crate::ids::{DcId, KeyId, NodeId};
+use crate::node::{Effect, Node, NodeConfig};
 use crate::ring::{Placement, Ring};
-use crate::scenario::Fault;
+use crate::scenario::{Fault, Scenario};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -33,7 +36,23 @@ pub struct ChangeReport {
     pub view_convergence_s: Option<f64>,
 }
 
-pub(super) struct InProgress {
+/// Which membership change a fault asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Join,
+    Leave,
+}
+
+impl ChangeKind {
+    fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Join => "join",
+            ChangeKind::Leave => "leave",
+        }
+    }
+}
+
+struct InProgress {
     report: usize,
     epoch: u32,
     /// Nodes whose adoption of `epoch` completes the change.
@@ -43,19 +62,42 @@ pub(super) struct InProgress {
     placement: Placement,
 }
 
-pub(super) struct MembershipAdmin {
-    pub placement: Placement,
+/// What the administrator's actions changed, for the loop to act on after the call.
+#[derive(Default)]
+pub struct AdminEffects {
+    /// Effects nodes emitted under operator commands, in emission order.
+    pub effects: Vec<(NodeId, Effect)>,
+    /// A change completed: the cluster routes by this ring from now on.
+    pub adopted_ring: Option<Arc<Ring>>,
+    /// Nodes that left for good and whose processes were stopped.
+    pub retired: Vec<NodeId>,
+}
+
+/// What the administrator works on: the hosts (it creates nodes, stops leavers, sends
+/// commands) and the settings nodes are built with.
+pub struct Cluster<'a> {
+    pub now: SimTime,
+    pub scenario: &'a Scenario,
+    pub hosts: &'a mut Hosts,
+    pub node_cfg: &'a Arc<NodeConfig>,
+    /// A new node arms its periodic work with the nodes' shared gossip stream.
+    pub gossip_rng: &'a mut SimRng,
+    pub out: &'a mut AdminEffects,
+}
+
+pub struct MembershipAdmin {
+    placement: Placement,
     /// Rings by epoch.
-    pub rings: Vec<Arc<Ring>>,
+    rings: Vec<Arc<Ring>>,
     queue: VecDeque<(usize, usize)>,
     in_progress: Option<InProgress>,
-    pub changes: Vec<ChangeReport>,
+    changes: Vec<ChangeReport>,
     /// Per epoch: live-or-not nodes that know it (or a later one).
     known: Vec<u64>,
     /// Each node's epoch as last seen.
     node_epoch: Vec<u32>,
     /// Nodes that have left for good.
-    pub departed: BTreeSet<NodeId>,
+    departed: BTreeSet<NodeId>,
     rng: SimRng,
     /// Per datacenter: how many nodes it has had (names continue from it).
     dc_sizes: Vec<u32>,
@@ -83,81 +125,84 @@ impl MembershipAdmin {
         }
     }
 
+    /// The latest published ring epoch.
     pub fn epoch(&self) -> u32 {
         (self.rings.len() - 1) as u32
     }
-}
 
-impl Simulation {
+    pub fn changes(&self) -> &[ChangeReport] {
+        &self.changes
+    }
+
+    /// Whether `node` has left the cluster for good (nothing brings it back).
+    pub fn has_departed(&self, node: NodeId) -> bool {
+        self.departed.contains(&node)
+    }
+
     /// A join or leave fault fired: queue it, and start it if nothing else is running.
-    pub(super) fn membership_action(&mut self, action: FaultAction) {
-        let (fault, kind) = match action {
-            FaultAction::Join { fault } => (fault, "join"),
-            FaultAction::Leave { fault } => (fault, "leave"),
-            _ => return,
-        };
-        let report = self.admin.changes.len();
-        self.admin.changes.push(ChangeReport {
+    pub fn request(&mut self, fault: usize, kind: ChangeKind, cx: &mut Cluster) {
+        let report = self.changes.len();
+        self.changes.push(ChangeReport {
             fault_index: fault,
-            kind,
+            kind: kind.name(),
             nodes: Vec::new(),
-            at_s: self.now.as_secs_f64(),
+            at_s: cx.now.as_secs_f64(),
             started_s: None,
             completed_s: None,
             epoch: 0,
             keys_to_move: 0,
             view_convergence_s: None,
         });
-        self.admin.queue.push_back((fault, report));
-        self.start_next_change();
+        self.queue.push_back((fault, report));
+        self.start_next_change(cx);
     }
 
-    fn start_next_change(&mut self) {
-        while self.admin.in_progress.is_none() {
-            let Some((fault, report)) = self.admin.queue.pop_front() else {
+    fn start_next_change(&mut self, cx: &mut Cluster) {
+        while self.in_progress.is_none() {
+            let Some((fault, report)) = self.queue.pop_front() else {
                 return;
             };
-            match self.scenario.faults.get(fault).cloned() {
+            match cx.scenario.faults.get(fault) {
                 Some(Fault::Join {
                     datacenter, count, ..
-                }) => self.start_join(report, &datacenter, count),
+                }) => self.start_join(report, datacenter, *count, cx),
                 Some(Fault::Leave {
                     nodes,
                     random_nodes,
                     ..
-                }) => self.start_leave(report, nodes, random_nodes),
-                _ => {}
+                }) => self.start_leave(report, nodes.as_deref(), *random_nodes, cx),
+                // The fault plan only turns join and leave faults into change requests.
+                _ => unreachable!("membership change {fault} is not a join or leave"),
             }
         }
     }
 
-    fn start_join(&mut self, report: usize, datacenter: &str, count: u32) {
-        let Some(dc) = self
-            .scenario
-            .cluster
-            .datacenters
-            .iter()
-            .position(|d| d.name == datacenter)
+    fn start_join(&mut self, report: usize, datacenter: &str, count: u32, cx: &mut Cluster) {
+        let Some(dc) = (cx.scenario.cluster.datacenters.iter()).position(|d| d.name == datacenter)
         else {
             return;
         };
-        let joining: Vec<NodeId> = (0..count).map(|_| self.add_node(DcId(dc as u16))).collect();
-        let placement = self
-            .admin
-            .placement
-            .with_joined(&joining, &mut self.admin.rng);
-        self.begin_change(report, placement, joining.clone(), Vec::new());
+        let joining: Vec<NodeId> = (0..count)
+            .map(|_| self.add_node(DcId(dc as u16), cx))
+            .collect();
+        let placement = self.placement.with_joined(&joining, &mut self.rng);
+        self.begin_change(report, placement, joining.clone(), Vec::new(), cx);
     }
 
-    fn start_leave(&mut self, report: usize, names: Option<Vec<String>>, random: Option<u32>) {
-        let members = self.admin.placement.members().to_vec();
+    fn start_leave(
+        &mut self,
+        report: usize,
+        names: Option<&[String]>,
+        random: Option<u32>,
+        cx: &mut Cluster,
+    ) {
+        let members = self.placement.members().to_vec();
         let leaving: Vec<NodeId> = match (names, random) {
             (Some(names), _) => names
                 .iter()
                 .filter_map(|n| {
-                    self.names
-                        .iter()
-                        .position(|m| m == n)
+                    (cx.hosts.iter())
+                        .position(|h| h.name == *n)
                         .map(|i| NodeId(i as u32))
                 })
                 .filter(|n| members.contains(n))
@@ -166,53 +211,43 @@ impl Simulation {
                 let mut pool = members.clone();
                 let mut picked = Vec::new();
                 for _ in 0..(k as usize).min(pool.len().saturating_sub(1)) {
-                    let i =
-                        crate::engine::rng::below(&mut self.admin.rng, pool.len() as u64) as usize;
+                    let i = crate::engine::rng::below(&mut self.rng, pool.len() as u64) as usize;
                     picked.push(pool.swap_remove(i));
                 }
                 picked.sort();
                 picked
             }
-            _ => Vec::new(),
+            (None, None) => Vec::new(),
         };
         if leaving.is_empty() || leaving.len() >= members.len() {
-            self.admin.changes[report].started_s = Some(self.now.as_secs_f64());
+            self.changes[report].started_s = Some(cx.now.as_secs_f64());
             return; // nothing to do (or it would empty the ring): recorded, never completed
         }
-        let placement = self.admin.placement.without(&leaving);
-        self.begin_change(report, placement, leaving.clone(), leaving);
+        let placement = self.placement.without(&leaving);
+        self.begin_change(report, placement, leaving.clone(), leaving, cx);
     }
 
     /// Creates a node in `dc`, named after the datacenter's next index, knowing the
     /// current ring. It is not a member until its join completes.
-    fn add_node(&mut self, dc: DcId) -> NodeId {
-        let id = NodeId(self.nodes.len() as u32);
-        let index = self.admin.dc_sizes[dc.index()];
-        self.admin.dc_sizes[dc.index()] += 1;
-        self.names.push(format!(
+    fn add_node(&mut self, dc: DcId, cx: &mut Cluster) -> NodeId {
+        let id = NodeId(cx.hosts.len() as u32);
+        let index = self.dc_sizes[dc.index()];
+        self.dc_sizes[dc.index()] += 1;
+        let name = format!(
             "{}-{index}",
-            self.scenario.cluster.datacenters[dc.index()].name
-        ));
-        self.node_dc.push(dc);
-        self.down.push(0);
-        self.incarnation.push(0);
-        self.node_requests.push(0);
-        let epoch = self.admin.epoch();
-        self.admin.node_epoch.push(epoch);
+            cx.scenario.cluster.datacenters[dc.index()].name
+        );
+        let epoch = self.epoch();
+        self.node_epoch.push(epoch);
         for e in 0..=epoch as usize {
-            self.admin.known[e] += 1;
+            self.known[e] += 1;
         }
-        let ring = self.admin.rings[self.admin.epoch() as usize].clone();
-        self.nodes.push(Node::new(
-            id,
-            self.node_cfg.clone(),
-            ring,
-            self.admin.epoch(),
-        ));
-        let mut effects = std::mem::take(&mut self.effects);
-        self.nodes[id.index()].start(&mut self.gossip_rng, &mut effects);
-        self.apply(Endpoint::Node(id), &mut effects);
-        self.effects = effects;
+        let ring = self.rings[epoch as usize].clone();
+        let node = Node::new(id, cx.node_cfg.clone(), ring, epoch);
+        cx.hosts.push(Host::new(node, dc, name));
+        let mut effects = Vec::new();
+        cx.hosts.node_mut(id).start(cx.gossip_rng, &mut effects);
+        cx.out.effects.extend(effects.into_iter().map(|e| (id, e)));
         id
     }
 
@@ -223,52 +258,38 @@ impl Simulation {
         placement: Placement,
         carriers: Vec<NodeId>,
         leaving: Vec<NodeId>,
+        cx: &mut Cluster,
     ) {
-        let rep = &self.scenario.replication;
-        let keys = self.scenario.workload.key_count();
+        let rep = &cx.scenario.replication;
+        let node_dc: Vec<DcId> = cx.hosts.iter().map(|h| h.dc).collect();
         let target = Arc::new(Ring::from_placement(
             &placement,
-            &self.node_dc,
+            &node_dc,
             rep.n as usize,
             rep.replicas_across_datacenters,
-            keys,
+            cx.scenario.workload.key_count(),
         ));
-        let epoch = self.admin.epoch() + 1;
-        let current = self.admin.rings[self.admin.epoch() as usize].clone();
-        // (source, new owner) -> keys
-        let mut moves: BTreeMap<(NodeId, NodeId), Vec<KeyId>> = BTreeMap::new();
-        for k in 0..keys {
-            let key = KeyId(k);
-            let old = current.replicas(key);
-            for owner in target.replicas(key).iter().filter(|n| !old.contains(n)) {
-                let displaced = old
-                    .iter()
-                    .copied()
-                    .find(|o| !target.is_replica(key, *o) && self.down[o.index()] == 0);
-                let source =
-                    displaced.or_else(|| old.iter().copied().find(|o| self.down[o.index()] == 0));
-                if let Some(source) = source {
-                    moves.entry((source, *owner)).or_default().push(key);
-                }
-            }
-        }
-        let c = &mut self.admin.changes[report];
-        c.started_s = Some(self.now.as_secs_f64());
+        let epoch = self.epoch() + 1;
+        let current = self.rings[self.epoch() as usize].clone();
+        let moves = plan_moves(&current, &target, cx.hosts);
+        let c = &mut self.changes[report];
+        c.started_s = Some(cx.now.as_secs_f64());
         c.epoch = epoch;
         c.nodes = carriers
             .iter()
-            .map(|n| self.names[n.index()].clone())
+            .map(|n| cx.hosts.get(*n).name.clone())
             .collect();
         c.keys_to_move = moves.values().map(|v| v.len() as u64).sum();
         let mut sources_of: BTreeMap<NodeId, BTreeSet<NodeId>> = BTreeMap::new();
-        let mut effects = std::mem::take(&mut self.effects);
+        let mut effects = Vec::new();
         for ((source, owner), keys) in moves {
             sources_of.entry(owner).or_default().insert(source);
-            self.nodes[source.index()].begin_transfer(owner, keys, epoch, &mut effects);
-            self.apply(Endpoint::Node(source), &mut effects);
+            (cx.hosts.node_mut(source)).begin_transfer(owner, keys, epoch, &mut effects);
+            cx.out
+                .effects
+                .extend(effects.drain(..).map(|e| (source, e)));
         }
-        self.effects = effects;
-        self.admin.in_progress = Some(InProgress {
+        self.in_progress = Some(InProgress {
             report,
             epoch,
             carriers: carriers.clone(),
@@ -278,120 +299,131 @@ impl Simulation {
         });
         for node in &carriers {
             if leaving.contains(node) {
-                self.nodes[node.index()].begin_leave(epoch, target.clone());
+                cx.hosts.node_mut(*node).begin_leave(epoch, target.clone());
             } else {
                 let sources = sources_of.remove(node).unwrap_or_default();
-                self.nodes[node.index()].begin_join(epoch, target.clone(), sources);
+                (cx.hosts.node_mut(*node)).begin_join(epoch, target.clone(), sources);
             }
-            self.note_epoch(*node);
+            self.note_epoch(*node, cx);
         }
     }
 
     /// Called after a node handled an event: tracks epoch spread, completes the running
-    /// change when its carriers adopted it, and retires nodes that have left.
-    pub(super) fn note_epoch(&mut self, node: NodeId) {
-        let now_epoch = self.nodes[node.index()].epoch();
-        let before = self.admin.node_epoch[node.index()];
-        if now_epoch <= before {
-            return;
+    /// change when its carriers adopted it, and retires nodes that have left. Cheap when
+    /// the node's epoch did not move, which is nearly always.
+    #[inline]
+    pub fn note_epoch(&mut self, node: NodeId, cx: &mut Cluster) {
+        let now_epoch = cx.hosts.node(node).epoch();
+        let before = self.node_epoch[node.index()];
+        if now_epoch > before {
+            self.epoch_spread(node, before, now_epoch, cx);
         }
-        self.admin.node_epoch[node.index()] = now_epoch;
-        while self.admin.known.len() <= now_epoch as usize {
-            self.admin.known.push(0);
-        }
-        for e in (before + 1)..=now_epoch {
-            self.admin.known[e as usize] += 1;
-        }
-        self.finish_change_if_done();
-        self.check_view_convergence();
     }
 
-    fn finish_change_if_done(&mut self) {
-        let Some(p) = &self.admin.in_progress else {
+    /// Whether `note_epoch` has anything to do for `node` (its epoch moved).
+    #[inline]
+    pub fn epoch_moved(&self, node: NodeId, hosts: &Hosts) -> bool {
+        hosts.node(node).epoch() > self.node_epoch[node.index()]
+    }
+
+    #[cold]
+    fn epoch_spread(&mut self, node: NodeId, before: u32, now_epoch: u32, cx: &mut Cluster) {
+        self.node_epoch[node.index()] = now_epoch;
+        while self.known.len() <= now_epoch as usize {
+            self.known.push(0);
+        }
+        for e in (before + 1)..=now_epoch {
+            self.known[e as usize] += 1;
+        }
+        self.finish_change_if_done(cx);
+        self.check_view_convergence(cx);
+    }
+
+    fn finish_change_if_done(&mut self, cx: &mut Cluster) {
+        let Some(p) = &self.in_progress else {
             return;
         };
         if !p
             .carriers
             .iter()
-            .all(|c| self.admin.node_epoch[c.index()] >= p.epoch)
+            .all(|c| self.node_epoch[c.index()] >= p.epoch)
         {
             return;
         }
-        let Some(p) = self.admin.in_progress.take() else {
+        let Some(p) = self.in_progress.take() else {
             return;
         };
-        self.admin.changes[p.report].completed_s = Some(self.now.as_secs_f64());
-        self.admin.rings.push(p.ring.clone());
-        self.admin.placement = p.placement;
-        self.ring = p.ring;
-        self.full_scan = true;
+        self.changes[p.report].completed_s = Some(cx.now.as_secs_f64());
+        self.rings.push(p.ring.clone());
+        self.placement = p.placement;
+        cx.out.adopted_ring = Some(p.ring.clone());
         if !p.leaving.is_empty() {
             // The administrator persists the change on a remaining member, which gossips
             // it; the leavers stop for good.
-            let keeper = self
-                .ring
-                .members()
-                .iter()
+            let keeper = (p.ring.members().iter())
                 .copied()
-                .find(|m| self.down[m.index()] == 0);
+                .find(|m| cx.hosts.is_up(*m));
             if let Some(keeper) = keeper {
-                self.nodes[keeper.index()].learn_from_admin(p.epoch, self.ring.clone());
-                self.note_epoch(keeper);
+                (cx.hosts.node_mut(keeper)).learn_from_admin(p.epoch, p.ring.clone());
+                self.note_epoch(keeper, cx);
             }
             for node in p.leaving {
-                self.admin.departed.insert(node);
-                self.apply_fault(FaultAction::NodeDown { node, wipe: false });
+                self.departed.insert(node);
+                cx.hosts.take_down(node, false);
+                cx.out.retired.push(node);
             }
         }
-        self.start_next_change();
+        self.start_next_change(cx);
     }
 
     /// Records, for each completed change, when every live member knew its epoch.
-    fn check_view_convergence(&mut self) {
-        for i in 0..self.admin.changes.len() {
-            let c = &self.admin.changes[i];
+    fn check_view_convergence(&mut self, cx: &Cluster) {
+        for i in 0..self.changes.len() {
+            let c = &self.changes[i];
             let (Some(done), None) = (c.completed_s, c.view_convergence_s) else {
                 continue;
             };
             let epoch = c.epoch as usize;
-            let Some(ring) = self.admin.rings.get(epoch) else {
+            let Some(ring) = self.rings.get(epoch) else {
                 continue;
             };
-            let known = self.admin.known.get(epoch).copied().unwrap_or(0);
+            let known = self.known.get(epoch).copied().unwrap_or(0);
             // Cheap bound first: even all members knowing it may not be enough yet.
-            if known < (ring.members().len() as u64).saturating_sub(self.down_nodes) {
+            if known < (ring.members().len() as u64).saturating_sub(cx.hosts.down_count()) {
                 continue;
             }
-            let all = ring.members().iter().all(|m| {
-                self.down[m.index()] > 0 || self.admin.node_epoch[m.index()] >= epoch as u32
-            });
+            let all = ring
+                .members()
+                .iter()
+                .all(|m| !cx.hosts.is_up(*m) || self.node_epoch[m.index()] >= epoch as u32);
             if all {
-                self.admin.changes[i].view_convergence_s = Some(self.now.as_secs_f64() - done);
+                self.changes[i].view_convergence_s = Some(cx.now.as_secs_f64() - done);
             }
         }
     }
+}
 
-    pub fn membership_changes(&self) -> &[ChangeReport] {
-        &self.admin.changes
+/// (source, new owner) -> keys: for every key gaining an owner, the old replica it leaves
+/// (or any live old replica) streams it.
+fn plan_moves(
+    current: &Ring,
+    target: &Ring,
+    hosts: &Hosts,
+) -> BTreeMap<(NodeId, NodeId), Vec<KeyId>> {
+    let mut moves: BTreeMap<(NodeId, NodeId), Vec<KeyId>> = BTreeMap::new();
+    for k in 0..target.key_count() as u32 {
+        let key = KeyId(k);
+        let old = current.replicas(key);
+        for owner in target.replicas(key).iter().filter(|n| !old.contains(n)) {
+            let displaced = old
+                .iter()
+                .copied()
+                .find(|o| !target.is_replica(key, *o) && hosts.is_up(*o));
+            let source = displaced.or_else(|| old.iter().copied().find(|o| hosts.is_up(*o)));
+            if let Some(source) = source {
+                moves.entry((source, *owner)).or_default().push(key);
+            }
+        }
     }
-
-    /// Requests that reached a node which, by its own view, is not a home replica.
-    pub fn misrouted_requests(&self) -> u64 {
-        self.nodes
-            .iter()
-            .map(|n| n.transfer_stats().misrouted_requests)
-            .sum()
-    }
-
-    pub fn transfer_bytes(&self) -> (u64, u64) {
-        self.nodes.iter().fold((0, 0), |(k, b), n| {
-            let s = n.transfer_stats();
-            (k + s.keys_sent, b + s.bytes_sent)
-        })
-    }
-
-    /// The latest published ring epoch.
-    pub fn membership_epoch(&self) -> u32 {
-        self.admin.epoch()
-    }
+    moves
 }

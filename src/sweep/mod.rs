@@ -478,7 +478,7 @@ fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), String> {
     let report = catch_unwind(AssertUnwindSafe(|| {
         let mut sim = Simulation::new(&scenario);
         sim.run();
-        Report::from_simulation(&sim)
+        Report::from_outcome(&sim.outcome())
     }))
     .map_err(|payload| {
         let what = payload

@@ -346,15 +346,15 @@ pub fn trace(
 
     // The replay.
     let mut sim = Simulation::new(scenario);
-    let names = sim.node_names().to_vec();
-    sim.set_tracer(Recorder::new(
+    let names = sim.node_names();
+    sim.set_hooks(Box::new(Recorder::new(
         key,
         from_us,
         to_us,
         names.clone(),
         scenario.replication.r as usize,
         scenario.replication.w as usize,
-    ));
+    )));
     sim.run();
     if sim.digest() != first.digest {
         return Err(Failure {
@@ -366,7 +366,7 @@ pub fn trace(
             ),
         });
     }
-    let recorder = sim.take_tracer().ok_or_else(|| Failure {
+    let recorder = recorder::detach(&mut sim).ok_or_else(|| Failure {
         code: 1,
         message: "the tracer went missing".into(),
     })?;

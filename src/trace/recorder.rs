@@ -7,22 +7,13 @@
 use crate::faults::FaultAction;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{Effect, Message, Node, OpId, Timer, Version};
+pub use crate::sim::Fate;
+use crate::sim::SimHooks;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Events kept at most; later ones are counted, not stored.
 pub const MAX_EVENTS: usize = 20_000;
-
-/// What happened to a message when it was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fate {
-    /// On its way; arrives at this time (µs).
-    InFlight(u64),
-    /// A partition separates sender and receiver.
-    Partitioned,
-    /// The network lost it (drop probability or a message_loss fault).
-    Lost,
-}
 
 /// The kind of a trace event, for machine readers and for the diagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -322,7 +313,7 @@ impl Recorder {
     }
 
     /// `apply` sent a message (or dropped it on the way).
-    pub fn on_send(&mut self, now: u64, from: Endpoint, to: Endpoint, msg: &Message, fate: Fate) {
+    fn on_send(&mut self, now: u64, from: Endpoint, to: Endpoint, msg: &Message, fate: Fate) {
         let Some(req) = self.concerns(from, to, msg) else {
             return;
         };
@@ -408,7 +399,7 @@ impl Recorder {
     }
 
     /// A message reached a node that is down.
-    pub fn on_dropped_down(&mut self, now: u64, from: Endpoint, to: Endpoint, msg: &Message) {
+    fn on_dropped_down(&mut self, now: u64, from: Endpoint, to: Endpoint, msg: &Message) {
         let Some(req) = self.concerns(from, to, msg) else {
             return;
         };
@@ -435,7 +426,7 @@ impl Recorder {
     }
 
     /// A message is about to be handled by a live node.
-    pub fn before_node_delivery(&mut self, now: u64, from: Endpoint, node: &Node, msg: &Message) {
+    fn before_node_delivery(&mut self, now: u64, from: Endpoint, node: &Node, msg: &Message) {
         self.pending = None;
         self.cause = None;
         let to = Endpoint::Node(node.id());
@@ -509,7 +500,7 @@ impl Recorder {
     }
 
     /// The node handled the message and asked for `effects` (not yet applied).
-    pub fn after_node_delivery(&mut self, now: u64, node: &Node, effects: &[Effect]) {
+    fn after_node_delivery(&mut self, now: u64, node: &Node, effects: &[Effect]) {
         let Some(p) = self.pending.take() else {
             return;
         };
@@ -769,7 +760,7 @@ impl Recorder {
     }
 
     /// A node timer fires (not yet handled).
-    pub fn on_node_timer(&mut self, now: u64, node: NodeId, timer: Timer) {
+    fn on_node_timer(&mut self, now: u64, node: NodeId, timer: Timer) {
         self.cause = None;
         let (op, what) = match timer {
             Timer::OpTimeout(op) => (op, "operation timeout"),
@@ -800,13 +791,7 @@ impl Recorder {
     }
 
     /// A message reached a client.
-    pub fn on_client_delivery(
-        &mut self,
-        now: u64,
-        from: Endpoint,
-        client: ClientId,
-        msg: &Message,
-    ) {
+    fn on_client_delivery(&mut self, now: u64, from: Endpoint, client: ClientId, msg: &Message) {
         let to = Endpoint::Client(client);
         let Some(req) = self.concerns(from, to, msg) else {
             return;
@@ -830,7 +815,7 @@ impl Recorder {
     }
 
     /// A fault action takes effect.
-    pub fn on_fault(&mut self, now: u64, action: &FaultAction) {
+    fn on_fault(&mut self, now: u64, action: &FaultAction) {
         if !self.in_window(now) {
             return;
         }
@@ -860,7 +845,7 @@ impl Recorder {
     }
 
     /// The event being handled is over.
-    pub fn end_event(&mut self) {
+    fn end_event(&mut self) {
         self.cause = None;
         self.pending = None;
     }
@@ -868,6 +853,40 @@ impl Recorder {
     fn list_nodes(&self, nodes: &[NodeId]) -> String {
         let names: Vec<String> = nodes.iter().map(|n| self.node_name(*n)).collect();
         format!("[{}]", names.join(", "))
+    }
+}
+
+/// Takes back the recorder attached with `Simulation::set_hooks`, if that is what is attached.
+pub fn detach(sim: &mut crate::sim::Simulation) -> Option<Recorder> {
+    let hooks: Box<dyn std::any::Any> = sim.take_hooks()?;
+    hooks.downcast::<Recorder>().ok().map(|r| *r)
+}
+
+/// The loop's view of the recorder: each hook hands over to the method that records it.
+impl SimHooks for Recorder {
+    fn on_send(&mut self, now: u64, from: Endpoint, to: Endpoint, msg: &Message, fate: Fate) {
+        Recorder::on_send(self, now, from, to, msg, fate)
+    }
+    fn on_dropped_down(&mut self, now: u64, from: Endpoint, to: Endpoint, msg: &Message) {
+        Recorder::on_dropped_down(self, now, from, to, msg)
+    }
+    fn before_node_delivery(&mut self, now: u64, from: Endpoint, node: &Node, msg: &Message) {
+        Recorder::before_node_delivery(self, now, from, node, msg)
+    }
+    fn after_node_delivery(&mut self, now: u64, node: &Node, effects: &[Effect]) {
+        Recorder::after_node_delivery(self, now, node, effects)
+    }
+    fn on_node_timer(&mut self, now: u64, node: NodeId, timer: Timer) {
+        Recorder::on_node_timer(self, now, node, timer)
+    }
+    fn on_client_delivery(&mut self, now: u64, from: Endpoint, c: ClientId, msg: &Message) {
+        Recorder::on_client_delivery(self, now, from, c, msg)
+    }
+    fn on_fault(&mut self, now: u64, action: &FaultAction) {
+        Recorder::on_fault(self, now, action)
+    }
+    fn end_event(&mut self) {
+        Recorder::end_event(self)
     }
 }
 

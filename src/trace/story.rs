@@ -321,11 +321,7 @@ pub fn durability_verdict(
         .replicas(key)
         .iter()
         .map(|n| {
-            let ids: Vec<WriteId> = sim.nodes()[n.index()]
-                .stored(key)
-                .iter()
-                .map(|v| v.write)
-                .collect();
+            let ids: Vec<WriteId> = sim.node(*n).stored(key).iter().map(|v| v.write).collect();
             format!(
                 "{} holds {}",
                 names[n.index()],
@@ -334,8 +330,8 @@ pub fn durability_verdict(
         })
         .collect();
     let hinted: Vec<String> = sim
+        .hosts()
         .nodes()
-        .iter()
         .filter(|n| n.hinted(key).next().is_some())
         .map(|n| {
             let ids: Vec<WriteId> = n.hinted(key).map(|v| v.write).collect();

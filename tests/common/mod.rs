@@ -60,7 +60,7 @@ pub fn scenario(doc: &Value) -> Scenario {
 pub fn run(doc: &Value) -> (Simulation, Report) {
     let mut sim = Simulation::new(&scenario(doc));
     sim.run();
-    let report = Report::from_simulation(&sim);
+    let report = Report::from_outcome(&sim.outcome());
     (sim, report)
 }
 

@@ -1,0 +1,143 @@
+//! Turning a validated scenario into the settings the parts of a run are built from: the
+//! nodes' protocol configuration, the clients' routing context, gossip seeds, the end of
+//! the run. Pure functions of the scenario.
+
+use crate::engine::SimTime;
+use crate::ids::{DcId, NodeId};
+use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, VersionRules};
+use crate::ring::Ring;
+use crate::scenario::{PartitionStrategy, Scenario, Versioning};
+use crate::workload::ClientContext;
+use std::sync::Arc;
+
+/// The datacenter of every starting node, in node-id order.
+pub fn node_datacenters(s: &Scenario) -> Vec<DcId> {
+    (s.cluster.datacenters.iter())
+        .enumerate()
+        .flat_map(|(d, dc)| (0..dc.nodes).map(move |_| DcId(d as u16)))
+        .collect()
+}
+
+pub fn version_rules(s: &Scenario) -> VersionRules {
+    match s.replication.versioning {
+        Versioning::VectorClock => VersionRules::VectorClock,
+        Versioning::LastWriteWins => VersionRules::LastWriteWins,
+    }
+}
+
+pub fn quorum_config(s: &Scenario) -> QuorumConfig {
+    let rep = &s.replication;
+    QuorumConfig {
+        r: rep.r as usize,
+        w: rep.w as usize,
+        rules: version_rules(s),
+        read_repair: rep.read_repair,
+        read_repair_window: SimTime::from_ms_f64(rep.read_repair_window_ms),
+        op_timeout: SimTime::from_ms_f64(s.workload.request_timeout_ms()),
+    }
+}
+
+pub fn node_config(s: &Scenario, node_dc: &[DcId]) -> NodeConfig {
+    let rep = &s.replication;
+    NodeConfig {
+        quorum: quorum_config(s),
+        n: rep.n as usize,
+        vclock_max_entries: rep.vclock_max_entries as usize,
+        sloppy_quorum: rep.sloppy_quorum,
+        hinted_handoff: rep.hinted_handoff,
+        max_hints: rep.max_hints_per_node as usize,
+        hint_scan_interval: SimTime::from_secs_f64(rep.hint_scan_interval_s),
+        handoff_batch: rep.hint_handoff_batch as usize,
+        probe_interval: SimTime::from_secs_f64(s.failure_detector.probe_interval_s),
+        anti_entropy: s.anti_entropy.enabled.then(|| AntiEntropyConfig {
+            interval: SimTime::from_secs_f64(s.anti_entropy.interval_s),
+            depth: s.anti_entropy.merkle_depth,
+        }),
+        gossip: Some(GossipConfig {
+            interval: SimTime::from_secs_f64(s.gossip.interval_s),
+            seeds: seed_nodes(node_dc, s.gossip.seeds as usize),
+            change_bytes: change_bytes(s),
+        }),
+        transfer_rate_bytes_per_s: s.membership.transfer_rate_bytes_per_s as u64,
+        value_bytes: s.workload.value_bytes() as u64,
+    }
+}
+
+/// What clients know to route requests: the ring, routing, quorum settings, and the
+/// nodes of each datacenter.
+pub fn client_context(s: &Scenario, ring: Arc<Ring>, node_dc: &[DcId]) -> ClientContext {
+    let rep = &s.replication;
+    let nodes_by_dc = (0..s.cluster.datacenters.len())
+        .map(|d| {
+            (0..node_dc.len())
+                .filter(|n| node_dc[*n].index() == d)
+                .map(|n| NodeId(n as u32))
+                .collect()
+        })
+        .collect();
+    ClientContext {
+        ring,
+        routing: s.workload.routing(),
+        quorum: quorum_config(s),
+        nodes_by_dc,
+        n: rep.n as usize,
+        sloppy_quorum: rep.sloppy_quorum,
+        retry_after: SimTime::from_secs_f64(s.failure_detector.client_retry_s),
+        refresh_every: SimTime::from_secs_f64(s.membership.client_refresh_s),
+    }
+}
+
+/// Clients are spread evenly over datacenters, in turn.
+pub fn client_datacenters(s: &Scenario) -> Vec<DcId> {
+    let dc_count = s.cluster.datacenters.len();
+    (0..s.workload.clients())
+        .map(|c| DcId((c as usize % dc_count) as u16))
+        .collect()
+}
+
+/// When arrivals stop.
+pub fn arrivals_end(s: &Scenario) -> SimTime {
+    SimTime::from_secs_f64(s.duration_s)
+}
+
+/// When the run ends: after the last arrival, requests finish (timeout plus repair window)
+/// and the repair machinery gets the configured quiet period.
+pub fn run_end(s: &Scenario) -> SimTime {
+    let drain = SimTime::from_ms_f64(
+        s.workload.request_timeout_ms() * 2.0 + s.replication.read_repair_window_ms,
+    ) + SimTime::from_secs_f64(s.metrics.quiet_period_s);
+    arrivals_end(s) + drain
+}
+
+/// How long after a write started its replicas may differ without counting as divergent.
+pub fn settle_window(s: &Scenario) -> SimTime {
+    SimTime::from_ms_f64(s.workload.request_timeout_ms() + s.replication.read_repair_window_ms)
+}
+
+/// Gossip seeds: the first `count` nodes taking datacenters in turn, so every datacenter
+/// has one when it can.
+pub fn seed_nodes(node_dc: &[DcId], count: usize) -> Vec<NodeId> {
+    let dcs = node_dc.iter().map(|d| d.index() + 1).max().unwrap_or(1);
+    let mut per_dc: Vec<Vec<NodeId>> = vec![Vec::new(); dcs];
+    for (n, d) in node_dc.iter().enumerate() {
+        per_dc[d.index()].push(NodeId(n as u32));
+    }
+    let longest = per_dc.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| per_dc.iter().filter_map(move |nodes| nodes.get(i).copied()))
+        .take(count)
+        .collect()
+}
+
+/// What one membership change weighs in a gossip message: the tokens (or partitions) of
+/// one node, 16 bytes each, plus its address and status.
+fn change_bytes(s: &Scenario) -> u64 {
+    let p = &s.cluster.partitioning;
+    let per_node = match p.strategy {
+        PartitionStrategy::EqualPartitions => (p.partitions / s.node_count().max(1)).max(1),
+        PartitionStrategy::RandomTokens | PartitionStrategy::RandomTokensEqualPartitions => {
+            p.tokens_per_node
+        }
+    };
+    64 + 16 * per_node as u64
+}

@@ -1,0 +1,104 @@
+//! The one closed set of things that can happen in a run, and the run digest's summary of
+//! each: the queue holds `Event`s, the loop hands each to its target.
+
+use crate::engine::SimTime;
+use crate::engine::rng::mix64;
+use crate::faults::FaultAction;
+use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::node::{Message, Timer};
+use crate::workload::DriverTimer;
+
+/// Everything that can happen, in one closed enum.
+#[derive(Debug)]
+pub enum Event {
+    Deliver {
+        from: Endpoint,
+        to: Endpoint,
+        msg: Message,
+    },
+    /// `incarnation` ties a timer to one life of the node's process: a crash voids it.
+    NodeTimer {
+        node: NodeId,
+        incarnation: u32,
+        timer: Timer,
+    },
+    ClientTimer {
+        client: ClientId,
+        timer: Timer,
+    },
+    Driver(DriverTimer),
+    Fault(FaultAction),
+    /// Close a timeline interval.
+    Tick,
+    /// After the last fault ended: check whether replicas have converged.
+    ConvergenceCheck,
+}
+
+/// How often convergence is checked after the last fault ends.
+pub(super) const CONVERGENCE_CHECK: SimTime = SimTime(1_000_000);
+
+/// The queue's locality hint for an event addressed to `to`: the node it will touch.
+pub(super) fn node_hint(to: Endpoint) -> u32 {
+    match to {
+        Endpoint::Node(node) => node.0,
+        Endpoint::Client(_) => crate::engine::queue::NO_HINT,
+    }
+}
+
+/// A cheap summary of an event for the run digest: its time, type and endpoints.
+pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
+    let endpoint = |e: &Endpoint| match e {
+        Endpoint::Node(n) => n.0 as u64,
+        Endpoint::Client(c) => (1 << 32) | c.0 as u64,
+    };
+    let timer = |t: &Timer| {
+        let op = match t {
+            Timer::OpTimeout(op) | Timer::RepairWindow(op) => op.0 << 3,
+            Timer::Probe
+            | Timer::HintScan
+            | Timer::AntiEntropy
+            | Timer::Gossip
+            | Timer::Transfer
+            | Timer::MembershipPoll => 0,
+        };
+        op | t.kind_index() as u64
+    };
+    let body = match event {
+        Event::Deliver { from, to, msg } => {
+            mix64(endpoint(from) ^ mix64(endpoint(to))) ^ (msg.kind() as u64) << 56
+        }
+        Event::NodeTimer { node, timer: t, .. } => mix64(node.0 as u64 ^ 2 << 40) ^ timer(t),
+        Event::ClientTimer { client, timer: t } => mix64(client.0 as u64 ^ 3 << 40) ^ timer(t),
+        Event::Driver(d) => match d {
+            DriverTimer::Arrival => 4 << 40,
+            DriverTimer::RequestTimeout(r) => mix64(r.0 ^ 5 << 56),
+            DriverTimer::ProbeRead { client, key } => {
+                mix64((client.0 as u64) << 32 | key.0 as u64) ^ 6 << 56
+            }
+        },
+        Event::Fault(a) => mix64(7 << 56 ^ fault_code(a)),
+        Event::Tick => 8 << 56,
+        Event::ConvergenceCheck => 9 << 56,
+    };
+    mix64(time) ^ body
+}
+
+fn fault_code(a: &FaultAction) -> u64 {
+    match a {
+        FaultAction::NodeDown { node, wipe } => (1 << 40) | (*wipe as u64) << 32 | node.0 as u64,
+        FaultAction::NodeUp { node } => (2 << 40) | node.0 as u64,
+        FaultAction::PartitionStart { fault } => (3 << 40) | *fault as u64,
+        FaultAction::PartitionEnd { fault } => (4 << 40) | *fault as u64,
+        FaultAction::SlowStart { fault } => (5 << 40) | *fault as u64,
+        FaultAction::SlowEnd { fault } => (6 << 40) | *fault as u64,
+        FaultAction::LossStart { probability } => (7 << 40) ^ probability.to_bits(),
+        FaultAction::LossEnd { probability } => (8 << 40) ^ probability.to_bits(),
+        FaultAction::ClockSkew { node, offset_us } => {
+            (9 << 40) ^ (*offset_us as u64) ^ (node.0 as u64) << 20
+        }
+        FaultAction::WindowStart => 10 << 40,
+        FaultAction::WindowEnd => 11 << 40,
+        FaultAction::Join { fault } => (12 << 40) | *fault as u64,
+        FaultAction::Leave { fault } => (13 << 40) | *fault as u64,
+    }
+}
