@@ -2,10 +2,10 @@
 //! nodes' protocol configuration, the clients' routing context, gossip seeds, the end of
 //! the run. Pure functions of the scenario.
 
-use crate::engine::SimTime;
+use crate::engine::{RngStreams, SimTime, Stream};
 use crate::ids::{DcId, NodeId};
 use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, VersionRules};
-use crate::ring::Ring;
+use crate::ring::{Placement, Ring};
 use crate::scenario::{PartitionStrategy, Scenario, Versioning};
 use crate::workload::ClientContext;
 use std::sync::Arc;
@@ -16,6 +16,24 @@ pub fn node_datacenters(s: &Scenario) -> Vec<DcId> {
         .enumerate()
         .flat_map(|(d, dc)| (0..dc.nodes).map(move |_| DcId(d as u16)))
         .collect()
+}
+
+/// The starting placement and ring, drawn from the seed's ring stream.
+pub fn initial_ring(s: &Scenario, streams: &RngStreams) -> (Placement, Arc<Ring>) {
+    let node_dc = node_datacenters(s);
+    let placement = Placement::initial(
+        &node_dc,
+        &s.cluster.partitioning,
+        &mut streams.stream(Stream::Ring, 0),
+    );
+    let ring = Ring::from_placement(
+        &placement,
+        &node_dc,
+        s.replication.n as usize,
+        s.replication.replicas_across_datacenters,
+        s.workload.key_count(),
+    );
+    (placement, Arc::new(ring))
 }
 
 pub fn version_rules(s: &Scenario) -> VersionRules {

@@ -12,7 +12,7 @@
 //! - `outcome`: the plain data a finished run hands to `report`;
 //! - `build`: the settings each part is built from, as functions of the scenario.
 
-mod build;
+pub mod build;
 mod convergence;
 mod event;
 mod hooks;
@@ -38,7 +38,7 @@ use crate::ids::{ClientId, DcId, Endpoint, NodeId};
 use crate::net::{NetworkModel, StorageModel};
 use crate::node::{Effect, Message, Node, NodeConfig};
 use crate::observer::Observer;
-use crate::ring::{Placement, Ring};
+use crate::ring::Ring;
 use crate::scenario::Scenario;
 use crate::workload::{Driver, DriverIo, DriverTimer};
 use convergence::{Convergence, View};
@@ -104,19 +104,7 @@ impl Simulation {
         let streams = RngStreams::new(scenario.seed);
         let node_dc = build::node_datacenters(scenario);
         let keys = scenario.workload.key_count();
-        let rep = &scenario.replication;
-        let placement = Placement::initial(
-            &node_dc,
-            &scenario.cluster.partitioning,
-            &mut streams.stream(Stream::Ring, 0),
-        );
-        let ring = Arc::new(Ring::from_placement(
-            &placement,
-            &node_dc,
-            rep.n as usize,
-            rep.replicas_across_datacenters,
-            keys,
-        ));
+        let (placement, ring) = build::initial_ring(scenario, &streams);
         let node_cfg = Arc::new(build::node_config(scenario, &node_dc));
         let driver = Driver::new(
             &scenario.workload,

@@ -1,0 +1,389 @@
+//! The protocol without the simulator: a handful of `Node`s and a `Client` wired by a tiny
+//! in-test network (zero latency, FIFO delivery, timers fired only when a test moves time
+//! on, chosen nodes down). No `Simulation`, no latency model, no observer: what these tests
+//! see is the sans-IO state machines' own behaviour, message by message.
+
+use dynasim::engine::{RngStreams, SimRng, SimTime, Stream};
+use dynasim::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
+use dynasim::node::{Effect, FailCause, Message, MessageKind, Node, Route, Timer, VClock};
+use dynasim::ring::Ring;
+use dynasim::scenario::{Scenario, load_str};
+use dynasim::sim::build;
+use dynasim::workload::{Client, ClientContext, Outcome};
+use serde_json::json;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+const CLIENT: ClientId = ClientId(0);
+
+/// Five nodes in one datacenter, N=3, R=W=2, anti-entropy and gossip effectively off.
+fn scenario(routing: &str, versioning: &str, sloppy: bool) -> Scenario {
+    let doc = json!({
+        "name": "harness",
+        "duration_s": 10,
+        "cluster": {
+            "datacenters": [{"name": "dc", "nodes": 5}],
+            "partitioning": {"strategy": "equal_partitions", "partitions": 20}
+        },
+        "replication": {"n": 3, "r": 2, "w": 2, "sloppy_quorum": sloppy,
+                        "versioning": versioning, "hint_scan_interval_s": 1},
+        "anti_entropy": {"enabled": false},
+        "gossip": {"interval_s": 1000},
+        "workload": {"kind": "open_loop", "ops_per_s": 1, "clients": 1, "keys": 10,
+                     "routing": routing, "request_timeout_ms": 100}
+    });
+    load_str(&doc.to_string(), "harness", &[]).expect("a valid harness scenario")
+}
+
+struct Net {
+    now: SimTime,
+    nodes: Vec<Node>,
+    client: Client,
+    ctx: ClientContext,
+    ring: Arc<Ring>,
+    down: BTreeSet<NodeId>,
+    in_flight: VecDeque<(Endpoint, Endpoint, Message)>,
+    timers: Vec<(SimTime, Endpoint, Timer)>,
+    /// Every message delivered (to a live endpoint), in order.
+    delivered: Vec<(Endpoint, Endpoint, MessageKind)>,
+    outcomes: Vec<Outcome>,
+    rng: SimRng,
+}
+
+impl Net {
+    fn new(s: &Scenario) -> Net {
+        let streams = RngStreams::new(s.seed);
+        let node_dc = build::node_datacenters(s);
+        let (_, ring) = build::initial_ring(s, &streams);
+        let cfg = Arc::new(build::node_config(s, &node_dc));
+        let nodes = (0..node_dc.len())
+            .map(|i| Node::new(NodeId(i as u32), cfg.clone(), ring.clone(), 0))
+            .collect();
+        let ctx = build::client_context(s, ring.clone(), &node_dc);
+        let mut net = Net {
+            now: SimTime::ZERO,
+            nodes,
+            client: Client::new(CLIENT, DcId(0), ring.clone()),
+            ctx,
+            ring,
+            down: BTreeSet::new(),
+            in_flight: VecDeque::new(),
+            timers: Vec::new(),
+            delivered: Vec::new(),
+            outcomes: Vec::new(),
+            rng: streams.stream(Stream::Client, 0),
+        };
+        let mut gossip = streams.stream(Stream::Gossip, 0);
+        for i in 0..net.nodes.len() {
+            let mut out = Vec::new();
+            net.nodes[i].start(&mut gossip, &mut out);
+            net.take(Endpoint::Node(NodeId(i as u32)), out);
+        }
+        net
+    }
+
+    fn take(&mut self, from: Endpoint, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Send { to, msg, .. } => self.in_flight.push_back((from, to, msg)),
+                Effect::SetTimer { after, timer } => {
+                    self.timers.push((self.now + after, from, timer))
+                }
+            }
+        }
+    }
+
+    /// Delivers messages until none is in flight.
+    fn settle(&mut self) {
+        while let Some((from, to, msg)) = self.in_flight.pop_front() {
+            let kind = msg.kind();
+            let mut out = Vec::new();
+            match to {
+                Endpoint::Node(n) if self.down.contains(&n) => continue,
+                Endpoint::Node(n) => {
+                    self.nodes[n.index()].handle_message(self.now, from, msg, &mut out)
+                }
+                Endpoint::Client(_) => {
+                    if let Some(o) = self.client.handle_message(from, msg, &self.ctx, &mut out) {
+                        self.outcomes.push(o);
+                    }
+                }
+            }
+            self.delivered.push((from, to, kind));
+            self.take(to, out);
+        }
+    }
+
+    /// Moves time on by `by`, firing due timers of live endpoints in time order (gossip
+    /// timers are dropped: membership is not under test here).
+    fn advance(&mut self, by: SimTime) {
+        let until = self.now + by;
+        let mut gossip = RngStreams::new(99).stream(Stream::Gossip, 0);
+        loop {
+            self.timers.sort_by_key(|(at, _, _)| *at);
+            let Some(i) = self.timers.iter().position(|(at, _, _)| *at <= until) else {
+                break;
+            };
+            let (at, owner, timer) = self.timers.remove(i);
+            self.now = at;
+            let mut out = Vec::new();
+            match owner {
+                Endpoint::Node(n) if self.down.contains(&n) || timer == Timer::Gossip => continue,
+                Endpoint::Node(n) => {
+                    self.nodes[n.index()].handle_timer(at, timer, &mut gossip, &mut out)
+                }
+                Endpoint::Client(_) => continue,
+            }
+            self.take(owner, out);
+            self.settle();
+        }
+        self.now = until;
+    }
+
+    fn crash(&mut self, n: NodeId) {
+        self.down.insert(n);
+        self.nodes[n.index()].crash();
+        self.timers
+            .retain(|(_, owner, _)| *owner != Endpoint::Node(n));
+    }
+
+    fn restart(&mut self, n: NodeId) {
+        self.down.remove(&n);
+        let mut out = Vec::new();
+        let mut gossip = RngStreams::new(98).stream(Stream::Gossip, 0);
+        self.nodes[n.index()].restart(&mut gossip, &mut out);
+        self.take(Endpoint::Node(n), out);
+    }
+
+    /// A put sent straight to `coordinator` (as if forwarded), with an explicit context.
+    fn put_at(&mut self, coordinator: NodeId, req: u64, key: KeyId, write: u64, context: VClock) {
+        let msg = Message::Put {
+            req: RequestId(req),
+            client: CLIENT,
+            key,
+            write: WriteId(write),
+            context,
+            blind: false,
+            route: Route::Forwarded,
+        };
+        self.in_flight
+            .push_back((Endpoint::Client(CLIENT), Endpoint::Node(coordinator), msg));
+        self.settle();
+    }
+
+    fn client_put(&mut self, req: u64, key: KeyId, write: u64) -> Option<NodeId> {
+        let mut out = Vec::new();
+        let entry = self.client.start_put(
+            self.now,
+            RequestId(req),
+            key,
+            WriteId(write),
+            None,
+            &self.ctx,
+            &mut self.rng,
+            &mut out,
+        );
+        self.take(Endpoint::Client(CLIENT), out);
+        self.settle();
+        entry
+    }
+
+    fn client_get(&mut self, req: u64, key: KeyId) -> Option<NodeId> {
+        let mut out = Vec::new();
+        let entry = (self.client).start_get(
+            self.now,
+            RequestId(req),
+            key,
+            &self.ctx,
+            &mut self.rng,
+            &mut out,
+        );
+        self.take(Endpoint::Client(CLIENT), out);
+        self.settle();
+        entry
+    }
+
+    fn count(&self, kind: MessageKind) -> usize {
+        self.delivered.iter().filter(|(_, _, k)| *k == kind).count()
+    }
+
+    fn holders(&self, key: KeyId, write: u64) -> Vec<NodeId> {
+        (0..self.nodes.len())
+            .map(|i| NodeId(i as u32))
+            .filter(|n| {
+                self.nodes[n.index()]
+                    .stored(key)
+                    .iter()
+                    .any(|v| v.write == WriteId(write))
+            })
+            .collect()
+    }
+}
+
+fn write_result(o: &Outcome) -> Result<WriteId, FailCause> {
+    match o {
+        Outcome::Write { result, .. } => result.as_ref().map(|v| v.write).map_err(|e| *e),
+        Outcome::Read { .. } => panic!("expected a write outcome, got {o:?}"),
+    }
+}
+
+fn read_writes(o: &Outcome) -> Result<Vec<WriteId>, FailCause> {
+    match o {
+        Outcome::Read { result, .. } => result
+            .as_ref()
+            .map(|vs| vs.iter().map(|v| v.write).collect())
+            .map_err(|e| *e),
+        Outcome::Write { .. } => panic!("expected a read outcome, got {o:?}"),
+    }
+}
+
+#[test]
+fn a_put_reaches_its_replicas_and_is_acknowledged_after_w() {
+    let s = scenario("partition_aware", "vector_clock", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(3);
+    let homes = net.ring.replicas(key).to_vec();
+    let entry = net.client_put(1, key, 11);
+    assert_eq!(
+        entry,
+        Some(homes[0]),
+        "partition-aware clients enter at the first home"
+    );
+    assert_eq!(net.outcomes.len(), 1);
+    assert_eq!(write_result(&net.outcomes[0]), Ok(WriteId(11)));
+    // The coordinator writes to all N homes (itself included) and all of them ack.
+    assert_eq!(net.count(MessageKind::WriteRequest), 3);
+    assert_eq!(net.count(MessageKind::WriteAck), 3);
+    assert_eq!(net.holders(key, 11), {
+        let mut h = homes.clone();
+        h.sort();
+        h
+    });
+}
+
+#[test]
+fn a_put_with_one_home_down_still_gathers_w_and_with_two_down_fails_without_sloppy_quorum() {
+    let s = scenario("partition_aware", "vector_clock", false);
+    let mut net = Net::new(&s);
+    let key = KeyId(5);
+    let homes = net.ring.replicas(key).to_vec();
+    net.crash(homes[2]);
+    net.put_at(homes[0], 1, key, 21, VClock::default());
+    assert_eq!(
+        write_result(&net.outcomes[0]),
+        Ok(WriteId(21)),
+        "W=2 of the 2 live homes"
+    );
+    assert!(!net.holders(key, 21).contains(&homes[2]));
+    // Once the op times out the coordinator suspects the silent home. A second home goes
+    // down unnoticed: the next put reaches one replica and times out, never acknowledged.
+    net.advance(SimTime::from_ms_f64(150.0));
+    net.crash(homes[1]);
+    net.put_at(homes[0], 2, key, 22, VClock::default());
+    assert_eq!(net.outcomes.len(), 1, "one ack of W=2 is no answer yet");
+    net.advance(SimTime::from_ms_f64(150.0));
+    assert_eq!(write_result(&net.outcomes[1]), Err(FailCause::Timeout));
+    // Now both are suspected and, without sloppy quorum, fewer than W homes are
+    // reachable: the coordinator refuses at once.
+    net.put_at(homes[0], 3, key, 23, VClock::default());
+    assert_eq!(
+        write_result(&net.outcomes[2]),
+        Err(FailCause::NotEnoughReplicas)
+    );
+}
+
+#[test]
+fn concurrent_puts_through_two_coordinators_come_back_as_siblings() {
+    let s = scenario("partition_aware", "vector_clock", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(7);
+    let homes = net.ring.replicas(key).to_vec();
+    // Same (empty) context, different coordinators: neither descends from the other.
+    net.put_at(homes[0], 1, key, 31, VClock::default());
+    net.put_at(homes[1], 2, key, 32, VClock::default());
+    assert_eq!(write_result(&net.outcomes[0]), Ok(WriteId(31)));
+    assert_eq!(write_result(&net.outcomes[1]), Ok(WriteId(32)));
+    net.client_get(3, key);
+    let mut got = read_writes(net.outcomes.last().expect("a read")).expect("read succeeds");
+    got.sort();
+    assert_eq!(
+        got,
+        vec![WriteId(31), WriteId(32)],
+        "both versions survive as siblings"
+    );
+}
+
+#[test]
+fn last_write_wins_keeps_one_version_of_concurrent_puts() {
+    let s = scenario("partition_aware", "last_write_wins", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(7);
+    let homes = net.ring.replicas(key).to_vec();
+    net.put_at(homes[0], 1, key, 41, VClock::default());
+    net.advance(SimTime::from_ms_f64(1.0));
+    net.put_at(homes[1], 2, key, 42, VClock::default());
+    net.client_get(3, key);
+    let got = read_writes(net.outcomes.last().expect("a read")).expect("read succeeds");
+    assert_eq!(got, vec![WriteId(42)], "the later stamp wins");
+}
+
+#[test]
+fn a_hint_is_handed_back_when_its_owner_returns() {
+    let s = scenario("partition_aware", "vector_clock", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(2);
+    let homes = net.ring.replicas(key).to_vec();
+    let owner = homes[2];
+    net.crash(owner);
+    // The first put times out on the dead owner, which the coordinator then suspects.
+    net.put_at(homes[0], 1, key, 51, VClock::default());
+    net.advance(SimTime::from_ms_f64(150.0));
+    // The next put goes to a fallback, which keeps the replica under a hint for the owner.
+    net.put_at(homes[0], 2, key, 52, VClock::default());
+    assert_eq!(
+        write_result(net.outcomes.last().expect("an outcome")),
+        Ok(WriteId(52))
+    );
+    let fallback = (0..net.nodes.len())
+        .map(|i| NodeId(i as u32))
+        .find(|n| net.nodes[n.index()].hint_count() > 0)
+        .expect("a fallback holds a hint");
+    assert!(
+        !homes.contains(&fallback),
+        "the hint sits outside the home replicas"
+    );
+    assert!(
+        net.nodes[fallback.index()]
+            .hinted(key)
+            .any(|v| v.write == WriteId(52))
+    );
+    // The owner returns; the fallback's next scans hand the hint over and drop it on ack.
+    net.restart(owner);
+    net.advance(SimTime::from_secs_f64(5.0));
+    assert!(net.count(MessageKind::HintHandoff) >= 1);
+    assert!(
+        net.holders(key, 52).contains(&owner),
+        "the owner now stores the write"
+    );
+    assert_eq!(
+        net.nodes[fallback.index()].hint_count(),
+        0,
+        "the hint is deleted"
+    );
+}
+
+#[test]
+fn a_client_driven_last_write_wins_client_coordinates_its_own_put() {
+    let s = scenario("client_driven", "last_write_wins", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(4);
+    let entry = net.client_put(1, key, 61);
+    assert_eq!(entry, None, "no node coordinates it");
+    assert_eq!(net.count(MessageKind::Forward), 0);
+    assert_eq!(net.count(MessageKind::WriteRequest), 3);
+    assert_eq!(write_result(&net.outcomes[0]), Ok(WriteId(61)));
+    // And a client-driven read asks the replicas itself and returns the write.
+    assert_eq!(net.client_get(2, key), None);
+    let got = read_writes(net.outcomes.last().expect("a read")).expect("read succeeds");
+    assert_eq!(got, vec![WriteId(61)]);
+}
