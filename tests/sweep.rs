@@ -50,6 +50,7 @@ impl Workspace {
         SweepArgs {
             scenario: self.scenario(),
             grid: grid.iter().map(|g| g.to_string()).collect(),
+            sets: Vec::new(),
             seeds: Some(seeds.to_string()),
             jobs: Some(1),
             out: Some(self.out(out)),
@@ -275,4 +276,76 @@ fn changed_grid_is_refused_without_force() {
     let typo = dynasim(&["--grid", "replication.rr=1"]);
     assert_eq!(typo.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&typo.stderr).contains("did you mean `r`"));
+}
+
+/// `--set` edits the base scenario before the grid, as `dynasim run --set` does: it changes
+/// every run (and so the sweep's fingerprint), a grid axis on the same path wins over it,
+/// and a bad path or value is exit code 2 naming it.
+#[test]
+fn set_edits_the_base_scenario_before_the_grid() {
+    let ws = Workspace::new("set");
+    let plain = sweep(&ws.args("plain", &["replication.r=1,2"], "1"));
+    let mut args = ws.args("set", &["replication.r=1,2"], "1");
+    args.sets = vec!["duration_s=1".into(), "replication.r=3".into()];
+    let edited = sweep(&args);
+    assert_eq!(
+        plain.executed, edited.executed,
+        "the grid still names the runs"
+    );
+    let report = |out: &str, run: &str| -> serde_json::Value {
+        let file = ws.out(out).join("runs").join(format!("{run}.json"));
+        let doc: serde_json::Value = serde_json::from_slice(&read(&file)).expect("JSON");
+        doc["report"].clone()
+    };
+    for (run, r) in [("r=1,seed=1", 1), ("r=2,seed=1", 2)] {
+        let before = report("plain", run);
+        let after = report("set", run);
+        assert_eq!(before["scenario"]["duration_s"], 2.0);
+        assert_eq!(after["scenario"]["duration_s"], 1.0, "{run}: --set applied");
+        assert_eq!(
+            after["scenario"]["replication"]["r"], r,
+            "{run}: the grid value wins over --set on the same path"
+        );
+        assert_ne!(before["digest"], after["digest"], "{run}: another run");
+    }
+    let fingerprint = |out: &str| read(&ws.out(out).join("sweep-fingerprint.json"));
+    assert_ne!(fingerprint("plain"), fingerprint("set"));
+    assert_ne!(
+        read(&ws.out("plain").join("sweep.json")),
+        read(&ws.out("set").join("sweep.json"))
+    );
+
+    let dynasim = |set: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dynasim"))
+            .arg("sweep")
+            .arg(ws.scenario())
+            .args([
+                "--grid",
+                "replication.r=1",
+                "--seeds",
+                "1",
+                "--jobs",
+                "1",
+                "--quiet",
+            ])
+            .args(["--set", set, "--out"])
+            .arg(ws.out("bad"))
+            .output()
+            .expect("run dynasim")
+    };
+    for (set, expected) in [
+        ("replication.rr=1", "did you mean `r`"),
+        ("replication.w=x", "\"x\""),
+        ("replication.w", "expected PATH=VALUE"),
+    ] {
+        let out = dynasim(set);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--set {set}: {stderr}");
+        let path = set.split('=').next().unwrap_or_default();
+        assert!(
+            stderr.contains(path) && stderr.contains(expected),
+            "--set {set}: {stderr}"
+        );
+    }
+    assert!(!ws.out("bad").exists(), "a bad --set writes nothing");
 }

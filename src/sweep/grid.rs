@@ -401,9 +401,13 @@ impl Plan {
         )
     }
 
-    /// A `dynasim run` command line that reproduces one run.
-    pub fn reproduce_command(&self, run: &RunSpec) -> String {
+    /// A `dynasim run` command line that reproduces one run: the sweep's own `--set`
+    /// edits (`base_sets`), then the run's grid values, which win on a shared path.
+    pub fn reproduce_command(&self, run: &RunSpec, base_sets: &[(String, String)]) -> String {
         let mut cmd = format!("dynasim run SCENARIO --seed {}", run.seed);
+        for (path, value) in base_sets {
+            cmd.push_str(&format!(" --set '{path}={value}'"));
+        }
         for (axis, value) in self
             .axes
             .iter()

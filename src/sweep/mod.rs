@@ -45,6 +45,10 @@ pub struct SweepArgs {
     /// (repeatable; every combination of the axes is run).
     #[arg(long = "grid", value_name = "PATH=V1,V2,...")]
     pub grid: Vec<String>,
+    /// Edit the base scenario before the grid is applied, as `dynasim run --set` does:
+    /// `--set duration_s=10` (repeatable; a grid axis on the same path wins).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
     /// Seeds for every setting: `1..5` (inclusive) or `1,4,9` [default: the scenario's seed].
     #[arg(long, value_name = "A..B")]
     pub seeds: Option<String>,
@@ -170,7 +174,8 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
             .map(|n| n.get())
             .unwrap_or(1),
     };
-    let scenario = load_file(&args.scenario, &[])?;
+    let sets = crate::cli::parse_sets(&args.sets)?;
+    let scenario = load_file(&args.scenario, &sets)?;
     let seeds = match &args.seeds {
         Some(raw) => grid::parse_seeds(raw)?,
         None => vec![scenario.seed],
@@ -221,7 +226,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
                 format!(
                     "run {} failed: {why}\n  reproduce: {}",
                     run.id,
-                    plan.reproduce_command(run)
+                    plan.reproduce_command(run, &sets)
                 )
             })
             .collect();
