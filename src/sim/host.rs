@@ -135,7 +135,8 @@ impl Hosts {
         let host = &mut self.hosts[node.index()];
         let change = if host.down == 0 {
             host.node.crash();
-            host.incarnation += 1;
+            // Lives only ever advance: a reused number would revive a dead life's timers.
+            host.incarnation = (host.incarnation.checked_add(1)).expect("incarnations fit in u32");
             self.down_count += 1;
             ProcessChange::Stopped
         } else {
