@@ -37,4 +37,5 @@ pub mod sim;
 pub mod swarm;
 pub mod sweep;
 pub mod trace;
+pub mod vocab;
 pub mod workload;

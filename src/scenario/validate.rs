@@ -5,6 +5,7 @@
 use super::load::{ScenarioError, nearest};
 use super::{Fault, KeyDistribution, Scenario, Workload};
 use crate::engine::dist::Distribution;
+use crate::vocab::MessageKind;
 use std::collections::BTreeSet;
 
 /// Upper bounds that keep a run inside a machine's reach; the guard against absurd input.
@@ -212,15 +213,15 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     dist(&mut err, "network.latency_ms.inter_dc", &lat.inter_dc);
     for (kind, d) in &s.network.by_message_ms {
         let path = format!("network.by_message_ms.{kind}");
-        if !crate::node::MessageKind::NAMES.contains(&kind.as_str()) {
-            let hint = nearest(kind, crate::node::MessageKind::NAMES.iter().copied())
+        if !MessageKind::NAMES.contains(&kind.as_str()) {
+            let hint = nearest(kind, MessageKind::NAMES.iter().copied())
                 .map(|n| format!("did you mean `{n}`? "))
                 .unwrap_or_default();
             err(
                 &path,
                 format!(
                     "unknown message kind {kind:?}; {hint}known: {}",
-                    crate::node::MessageKind::NAMES.join(", ")
+                    MessageKind::NAMES.join(", ")
                 ),
             );
         }
