@@ -2,7 +2,8 @@
 //! what is allowed. Validation never stops at the first problem: users fix files faster
 //! when they see them all.
 
-use super::load::{ScenarioError, nearest};
+use super::checks::resolve_node_name;
+use super::error::{ScenarioError, nearest};
 use super::{Fault, KeyDistribution, Scenario, Workload};
 use crate::engine::dist::Distribution;
 use crate::vocab::MessageKind;
@@ -498,17 +499,6 @@ fn resolve_future_node_name(s: &Scenario, name: &str) -> bool {
         .sum();
     index.to_string() == name.rsplit_once('-').map(|x| x.1).unwrap_or("")
         && index < d.nodes.saturating_add(joined)
-}
-
-/// Maps `<datacenter>-<index>` to (datacenter position, index) if such a node exists.
-pub fn resolve_node_name(s: &Scenario, name: &str) -> Option<(usize, u32)> {
-    let (dc, index) = name.rsplit_once('-')?;
-    let index: u32 = index.parse().ok()?;
-    if index.to_string() != name.rsplit_once('-')?.1 {
-        return None; // "east-01" is not "east-1"
-    }
-    let position = s.cluster.datacenters.iter().position(|d| d.name == dc)?;
-    (index < s.cluster.datacenters[position].nodes).then_some((position, index))
 }
 
 fn unknown_node_message(s: &Scenario, name: &str) -> String {
