@@ -3,6 +3,7 @@
 //! gathered per input in `ScenarioErrors`. The bottom of the scenario module: loading,
 //! validation and the raw-document checks all report through it.
 
+use crate::error::Failure;
 use std::fmt;
 
 /// One problem with a scenario: where (a JSON path such as `faults[2].nodes[0]`) and what.
@@ -31,7 +32,8 @@ impl fmt::Display for ScenarioError {
     }
 }
 
-/// Every problem found in one scenario file, with the file's name for context.
+/// Every problem found in one scenario input (a file, or a `--set` argument), with its
+/// name for context.
 #[derive(Clone, Debug)]
 pub struct ScenarioErrors {
     pub source: String,
@@ -51,6 +53,13 @@ impl fmt::Display for ScenarioErrors {
 }
 
 impl std::error::Error for ScenarioErrors {}
+
+/// A scenario that cannot be used is bad input (exit 2) for every command.
+impl From<ScenarioErrors> for Failure {
+    fn from(e: ScenarioErrors) -> Self {
+        Failure::trouble(e.to_string())
+    }
+}
 
 /// Adds "did you mean `x`?" to serde's unknown field / variant messages.
 pub(super) fn with_suggestion(message: &str) -> String {

@@ -87,6 +87,23 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Splits `--set PATH=VALUE` arguments into (path, value) pairs for `load_file`; the
+/// first malformed one is the error.
+pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, ScenarioErrors> {
+    sets.iter()
+        .map(|s| match s.split_once('=') {
+            Some((p, v)) if !p.trim().is_empty() => Ok((p.trim().to_string(), v.to_string())),
+            _ => Err(ScenarioErrors {
+                source: format!("--set {s:?}"),
+                errors: vec![ScenarioError::new(
+                    "",
+                    "expected PATH=VALUE, e.g. replication.r=1",
+                )],
+            }),
+        })
+        .collect()
+}
+
 /// Sets `path` (dots between fields; list elements by number, `faults.0.at_s` or
 /// `faults[0].at_s`) in a resolved scenario document. The path must already exist: a
 /// typo is an error, not a new field. `raw` is parsed as JSON, or taken as a string.
@@ -165,5 +182,23 @@ mod tests {
         let e = apply_set(&mut doc, "replication.rr", "1").expect_err("typo");
         assert!(e.message.contains("did you mean `r`"), "{}", e.message);
         assert!(apply_set(&mut doc, "faults.3.at_s", "1").is_err());
+    }
+
+    #[test]
+    fn set_arguments_split_at_the_first_equals_sign() {
+        let sets = ["replication.r=1".to_string(), " name =a=b".to_string()];
+        assert_eq!(
+            parse_sets(&sets).expect("well formed"),
+            vec![
+                ("replication.r".to_string(), "1".to_string()),
+                ("name".to_string(), "a=b".to_string())
+            ]
+        );
+        let e = parse_sets(&["=1".to_string()]).expect_err("no path");
+        assert_eq!(
+            e.to_string(),
+            "--set \"=1\": expected PATH=VALUE, e.g. replication.r=1"
+        );
+        assert!(parse_sets(&["replication.r".to_string()]).is_err());
     }
 }
