@@ -6,9 +6,9 @@
 //! Each size runs in a child process (`dynasim run --timings`) so that its peak memory is
 //! its own.
 
-use crate::cli::Failure;
 use crate::engine::EventQueue;
 use crate::engine::rng::{RngStreams, Stream, below};
+use crate::error::Failure;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -93,17 +93,12 @@ fn bare_queue(pending: usize, events: u64) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
-    let exe = std::env::current_exe().map_err(|e| Failure {
-        code: 1,
-        message: format!("cannot find own binary: {e}"),
-    })?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::trouble(format!("cannot find own binary: {e}")))?;
     let out = args.out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("dynasim-bench-{}", std::process::id()))
     });
-    std::fs::create_dir_all(&out).map_err(|e| Failure {
-        code: 1,
-        message: format!("cannot create {}: {e}", out.display()),
-    })?;
+    std::fs::create_dir_all(&out).map_err(|e| Failure::cannot("create", &out, e))?;
     println!(
         "dynasim bench: {} simulated s per run, {} ops/s, every mechanism on (release build: {})",
         args.duration_s,
@@ -140,12 +135,9 @@ fn run_one(exe: &Path, out: &Path, nodes: u32, args: &BenchArgs) -> Result<Timin
     let doc = scenario(nodes, args.duration_s, args.ops_per_s);
     let file = out.join(format!("bench-{nodes}.json"));
     let timings = out.join(format!("bench-{nodes}.timings.json"));
-    let fail = |m: String| Failure {
-        code: 1,
-        message: m,
-    };
-    std::fs::write(&file, doc.to_string())
-        .map_err(|e| fail(format!("cannot write {}: {e}", file.display())))?;
+    // Bench judges nothing: whatever stops a run is trouble (exit 2).
+    let fail = Failure::trouble;
+    std::fs::write(&file, doc.to_string()).map_err(|e| Failure::cannot("write", &file, e))?;
     let status = std::process::Command::new(exe)
         .arg("run")
         .arg(&file)
@@ -159,8 +151,8 @@ fn run_one(exe: &Path, out: &Path, nodes: u32, args: &BenchArgs) -> Result<Timin
     if !status.success() {
         return Err(fail(format!("the {nodes}-node run failed ({status})")));
     }
-    let text = std::fs::read_to_string(&timings)
-        .map_err(|e| fail(format!("cannot read {}: {e}", timings.display())))?;
+    let text =
+        std::fs::read_to_string(&timings).map_err(|e| Failure::cannot("read", &timings, e))?;
     serde_json::from_str(&text)
         .map_err(|e| fail(format!("bad timings in {}: {e}", timings.display())))
 }

@@ -1,10 +1,12 @@
 //! The command line: argument parsing (clap), then a validated scenario, then a run.
-//! Exit codes: 0 ok, 1 runtime failure (e.g. cannot write the report), 2 bad input.
+//! `main` is the one place a command's outcome becomes a process exit code (`error::Exit`:
+//! 0 success, 1 the answer is no, 2 bad input or trouble; the table is in README.md).
 
 use crate::engine::SimTime;
+use crate::error::{Exit, Failure};
 use crate::observer::History;
 use crate::report::{Report, write_atomic, write_outputs};
-use crate::scenario::{ScenarioErrors, load_file};
+use crate::scenario::{load_file, parse_sets};
 use crate::sim::Simulation;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -94,21 +96,6 @@ pub struct RunArgs {
     pub no_memory_check: bool,
 }
 
-/// A failure with its exit code.
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl From<ScenarioErrors> for Failure {
-    fn from(e: ScenarioErrors) -> Self {
-        Failure {
-            code: 2,
-            message: e.to_string(),
-        }
-    }
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -122,25 +109,21 @@ pub fn main() -> ExitCode {
         Command::Trace(args) => crate::trace::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit_code(Exit::Success),
         Err(f) => {
             eprintln!("error: {}", f.message);
-            ExitCode::from(f.code)
+            exit_code(f.exit)
         }
     }
 }
 
-/// Splits `PATH=VALUE` arguments.
-pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, Failure> {
-    sets.iter()
-        .map(|s| match s.split_once('=') {
-            Some((p, v)) if !p.trim().is_empty() => Ok((p.trim().to_string(), v.to_string())),
-            _ => Err(Failure {
-                code: 2,
-                message: format!("--set {s:?}: expected PATH=VALUE, e.g. replication.r=1"),
-            }),
-        })
-        .collect()
+/// The one mapping from how a command ended to the process exit code.
+fn exit_code(exit: Exit) -> ExitCode {
+    match exit {
+        Exit::Success => ExitCode::SUCCESS,
+        Exit::Failed => ExitCode::from(1),
+        Exit::Trouble => ExitCode::from(2),
+    }
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
@@ -150,22 +133,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let scenario = load_file(&args.scenario, &sets)?;
     if !args.no_memory_check {
-        crate::guard::check_fits(&scenario, crate::guard::available_bytes()).map_err(
-            |message| Failure {
-                code: 2,
-                message: format!("{}: {message}", args.scenario.display()),
-            },
-        )?;
+        crate::guard::check_fits(&scenario, crate::guard::available_bytes())
+            .map_err(|message| Failure::trouble(message).context(args.scenario.display()))?;
     }
     let out_dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
     let mut sim = Simulation::new(&scenario);
     if let Some(path) = &args.history {
-        let history = History::create(path).map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot create {}: {e}", path.display()),
-        })?;
+        let history = History::create(path).map_err(|e| Failure::cannot("create", path, e))?;
         sim.observer_mut().record_history(history);
     }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
@@ -183,27 +159,16 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             peak_rss_bytes: crate::bench::peak_rss_bytes(),
         };
         let text = serde_json::to_string_pretty(&timings).unwrap_or_default();
-        write_atomic(path, text.as_bytes()).map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot write {}: {e}", path.display()),
-        })?;
+        write_atomic(path, text.as_bytes()).map_err(|e| Failure::cannot("write", path, e))?;
     }
     let path = out_dir.join("report.json");
-    write_atomic(&path, report.to_json().as_bytes()).map_err(|e| Failure {
-        code: 1,
-        message: format!("cannot write {}: {e}", path.display()),
-    })?;
-    let outputs = write_outputs(&report, &out_dir).map_err(|e| Failure {
-        code: 1,
-        message: e.to_string(),
-    })?;
+    write_atomic(&path, report.to_json().as_bytes())
+        .map_err(|e| Failure::cannot("write", &path, e))?;
+    let outputs = write_outputs(&report, &out_dir).map_err(|e| Failure::trouble(e.to_string()))?;
     let history = match sim.observer_mut().take_history() {
-        Some(h) => Some(h.finish().map_err(|e| Failure {
-            code: 1,
-            message: format!(
-                "cannot write the history {}: {e}",
-                args.history.as_deref().unwrap_or(Path::new("")).display()
-            ),
+        Some(h) => Some(h.finish().map_err(|e| {
+            let path = args.history.as_deref().unwrap_or(Path::new(""));
+            Failure::cannot("write the history", path, e)
         })?),
         None => None,
     };
@@ -261,10 +226,7 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     if messages.is_empty() {
         Ok(())
     } else {
-        Err(Failure {
-            code: 2,
-            message: messages.join("\n"),
-        })
+        Err(Failure::trouble(messages.join("\n")))
     }
 }
 
@@ -289,13 +251,10 @@ fn swarm(args: SwarmArgs) -> Result<(), Failure> {
     if summary.failed.is_empty() {
         Ok(())
     } else {
-        Err(Failure {
-            code: 1,
-            message: format!(
-                "invariants broken in case(s) {:?} of swarm seed {}",
-                summary.failed.iter().map(|f| f.0).collect::<Vec<_>>(),
-                args.seed
-            ),
-        })
+        Err(Failure::failed(format!(
+            "invariants broken in case(s) {:?} of swarm seed {}",
+            summary.failed.iter().map(|f| f.0).collect::<Vec<_>>(),
+            args.seed
+        )))
     }
 }

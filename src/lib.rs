@@ -17,13 +17,17 @@
 //! - `node`: the Dynamo protocol as sans-IO state machines;
 //! - `ring`: consistent hashing and preference lists;
 //! - `scenario`: the scenario file format and validation;
-//! - `engine`: time, the event queue, seeded random streams and samplers.
+//! - `engine`: time, the event queue, seeded random streams and samplers;
+//! - `vocab`: names the scenario format and the protocol share (message kinds);
+//! - `error`: how a command ends: the exit codes (`Exit`) and `Failure`, the error every
+//!   command returns (`cli` alone turns it into a process exit code).
 
 pub mod atomic;
 pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod error;
 pub mod faults;
 pub mod guard;
 pub mod ids;
@@ -37,4 +41,5 @@ pub mod sim;
 pub mod swarm;
 pub mod sweep;
 pub mod trace;
+pub mod vocab;
 pub mod workload;

@@ -78,7 +78,7 @@ fn a_read_only_folder_fails_cleanly() {
 }
 
 #[test]
-fn run_with_an_unwritable_output_exits_1_and_writes_nothing() {
+fn run_with_an_unwritable_output_exits_2_and_writes_nothing() {
     let dir = scratch("cli");
     let mut doc = common::small_scenario();
     common::set(&mut doc, "duration_s", serde_json::json!(1));
@@ -93,7 +93,7 @@ fn run_with_an_unwritable_output_exits_1_and_writes_nothing() {
         .output()
         .expect("run dynasim");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot write"), "{stderr}");
     assert_eq!(entries(&dir), vec!["out", "s.json"]);
 }

@@ -3,7 +3,7 @@
 //! reruns only what is missing, invalid settings skipped and reported, and a changed grid
 //! refused. Each test works in its own folder under the system's temporary directory.
 
-use dynasim::cli::Failure;
+use dynasim::error::{Exit, Failure};
 use dynasim::sweep::{self, MergeArgs, SweepArgs, SweepOutcome};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,7 +74,7 @@ const RW: [&str; 2] = ["replication.r=1,2", "replication.w=1,2"];
 fn ok<T>(r: Result<T, Failure>) -> T {
     match r {
         Ok(v) => v,
-        Err(f) => panic!("exit {}: {}", f.code, f.message),
+        Err(f) => panic!("exit {:?}: {}", f.exit, f.message),
     }
 }
 
@@ -173,7 +173,7 @@ fn merged_shards_equal_the_single_machine_sweep() {
     match partial {
         Ok(_) => panic!("a merge of one shard of two must fail"),
         Err(f) => assert!(
-            f.code == 2 && f.message.contains("4 of 8 runs"),
+            f.exit == Exit::Trouble && f.message.contains("4 of 8 runs"),
             "{}",
             f.message
         ),

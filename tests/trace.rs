@@ -5,6 +5,7 @@
 mod common;
 
 use common::{scenario, set, small_scenario};
+use dynasim::error::Exit;
 use dynasim::ids::{KeyId, RequestId};
 use dynasim::report::Report;
 use dynasim::sim::Simulation;
@@ -192,14 +193,14 @@ fn bad_targets_are_usage_errors() {
     let s = scenario(&small_scenario());
     let dir = scratch("bad");
     let err = |target| match trace(&s, target, None, None, &dir) {
-        Err(f) => f.code,
-        Ok(_) => 0,
+        Err(f) => f.exit,
+        Ok(_) => Exit::Success,
     };
-    assert_eq!(err(Target::Key(KeyId(1_000_000))), 2);
-    assert_eq!(err(Target::Request(RequestId(u64::MAX))), 2);
+    assert_eq!(err(Target::Key(KeyId(1_000_000))), Exit::Trouble);
+    assert_eq!(err(Target::Request(RequestId(u64::MAX))), Exit::Trouble);
     assert_eq!(
         err(Target::Anomaly(AnomalyKind::Lost, 0)),
-        2,
+        Exit::Trouble,
         "no faults, no lost writes"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,15 +7,15 @@
 //! Flow: raw arguments -> a validated `Plan` (every problem with the input files is found
 //! before anything runs, and is exit 2) -> one job per scenario, several at once with `--jobs` -> outcomes
 //! printed, and written as JUnit, in file-name order whatever the number of jobs.
-//! Exit codes: 0 pass, 1 regression (or a run that crashed), 2 bad input or an output that
-//! could not be written.
+//! Exit codes (`error::Exit`): 0 pass, 1 regression (or a run that crashed), 2 bad input
+//! or an output that could not be written.
 
 mod compare;
 mod junit;
 mod table;
 mod tolerance;
 
-use crate::cli::Failure;
+use crate::error::Failure;
 use crate::report::{Report, write_atomic};
 use crate::scenario::{Scenario, load_file};
 use crate::sim::Simulation;
@@ -85,18 +85,10 @@ pub fn run_scenario(scenario: &Scenario) -> Run {
 /// place to add summary.md and plots, so that `check --update` regenerates them all.
 pub fn write_report_dir(run: &Run, out_dir: &Path) -> Result<(), Failure> {
     let path = out_dir.join("report.json");
-    write_atomic(&path, run.json.as_bytes()).map_err(|e| Failure {
-        code: 1,
-        message: format!("cannot write {}: {e}", path.display()),
-    })?;
+    write_atomic(&path, run.json.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))?;
     // The summary and plots travel with the committed report, so --update keeps them true.
-    crate::report::write_outputs(&run.report, out_dir).map_err(|e| Failure {
-        code: 1,
-        message: format!(
-            "cannot write the summary and plots in {}: {e}",
-            out_dir.display()
-        ),
-    })?;
+    crate::report::write_outputs(&run.report, out_dir)
+        .map_err(|e| Failure::cannot("write the summary and plots in", out_dir, e))?;
     Ok(())
 }
 
@@ -110,16 +102,11 @@ pub fn regenerate(scenario_path: &Path, out_dir: &Path) -> Result<Run, Failure> 
 
 /// The `check` command.
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
-    let plan = Plan::from_args(args).map_err(|errors| Failure {
-        code: 2,
-        message: errors.join("\n"),
-    })?;
+    let plan = Plan::from_args(args).map_err(|errors| Failure::trouble(errors.join("\n")))?;
     let outcomes = execute(&plan);
     if let Some(path) = &plan.junit {
-        write_atomic(path, junit::render(&outcomes).as_bytes()).map_err(|e| Failure {
-            code: 2,
-            message: format!("cannot write the JUnit file {}: {e}", path.display()),
-        })?;
+        write_atomic(path, junit::render(&outcomes).as_bytes())
+            .map_err(|e| Failure::cannot("write the JUnit file", path, e))?;
     }
     let count = |pred: fn(&Status) -> bool| outcomes.iter().filter(|o| pred(&o.status)).count();
     let bad_input = count(|s| matches!(s, Status::BadInput(_)));
@@ -138,15 +125,13 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
     };
     let _ = writeln!(std::io::stdout().lock(), "{summary}");
     if bad_input > 0 {
-        Err(Failure {
-            code: 2,
-            message: format!("{bad_input} of {total} scenario(s) could not be checked (see above)"),
-        })
+        Err(Failure::trouble(format!(
+            "{bad_input} of {total} scenario(s) could not be checked (see above)"
+        )))
     } else if failed > 0 {
-        Err(Failure {
-            code: 1,
-            message: format!("regression: {failed} of {total} scenario(s) failed (see above)"),
-        })
+        Err(Failure::failed(format!(
+            "regression: {failed} of {total} scenario(s) failed (see above)"
+        )))
     } else {
         Ok(())
     }

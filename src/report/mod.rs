@@ -3,6 +3,7 @@
 //! so an interrupted run never leaves a file that looks complete and is not.
 
 pub mod font;
+pub mod format;
 pub mod plots;
 pub mod summary;
 

@@ -7,6 +7,7 @@
 
 use super::Report;
 use super::font;
+use super::format::{count, percent_of, short};
 use crate::observer::TimelinePoint;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -136,22 +137,6 @@ where
         style,
     ))?;
     Ok(())
-}
-
-/// A short, readable number for axis labels.
-pub(crate) fn short(v: f64) -> String {
-    let s = if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 fn percent_label(v: f64) -> String {
@@ -580,7 +565,7 @@ where
             SegmentValue::CenterOf(i) => labels.get(*i as usize).unwrap_or(&"").to_string(),
             _ => String::new(),
         })
-        .y_label_formatter(&|v| crate::report::summary::count(v.round() as u64))
+        .y_label_formatter(&|v| count(v.round() as u64))
         .light_line_style(BLACK.mix(0.04))
         .bold_line_style(BLACK.mix(0.2))
         .label_style((FONT, 13))
@@ -610,11 +595,7 @@ where
         let label = if *n == 0 {
             "0".to_string()
         } else {
-            format!(
-                "{} ({})",
-                crate::report::summary::count(*n),
-                crate::report::summary::percent_of(share)
-            )
+            format!("{} ({})", count(*n), percent_of(share))
         };
         Text::new(
             label,

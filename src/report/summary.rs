@@ -3,6 +3,7 @@
 //! they show. Definitions are in docs/report.md; this file only formats.
 
 use super::Report;
+use super::format::{count, percent_of, short};
 use crate::observer::{GuaranteeSummary, LatencySummary};
 use crate::scenario::{Versioning, Workload};
 use std::fmt::Write as _;
@@ -12,47 +13,9 @@ const DYNAMO_ONE_VERSION: f64 = 0.9994;
 /// Dynamo §6.6: share of requests answered successfully without timing out.
 const DYNAMO_AVAILABILITY: f64 = 0.999995;
 
-/// A percentage (given in percent) with enough digits to tell small values apart:
-/// `99.23%`, `0.31%`, `0.0012%`.
-pub fn percent_of(pct: f64) -> String {
-    if pct == 0.0 {
-        return "0%".into();
-    }
-    if pct >= 100.0 {
-        return "100%".into();
-    }
-    // Near 100, show how far from it: 99.9995%.
-    let from_edge = pct.min(100.0 - pct);
-    let mut decimals = if from_edge >= 1.0 {
-        2
-    } else {
-        (2 - from_edge.log10().floor() as i32).clamp(2, 6) as usize
-    };
-    let mut text = format!("{pct:.decimals$}");
-    while decimals > 2 && text.ends_with('0') {
-        text.pop();
-        decimals -= 1;
-    }
-    text.push('%');
-    text
-}
-
 fn pct(x: Option<f64>) -> String {
     x.map(|v| percent_of(v * 100.0))
         .unwrap_or_else(|| "n/a".into())
-}
-
-/// 1234567 -> "1,234,567".
-pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn ms(v: f64) -> String {
@@ -259,7 +222,7 @@ pub fn findings(r: &Report) -> Vec<String> {
         if let Some(t) = visible_after_ms(r) {
             out.push(format!(
                 "Reads that started at least {} ms after the newest acknowledgement were fresh in at least 99.9% of cases (t-visibility).",
-                super::plots::short(t)
+                short(t)
             ));
         }
     }
@@ -318,7 +281,7 @@ pub fn findings(r: &Report) -> Vec<String> {
             "{} of reads and {} of writes succeeded within the {} ms SLA; together that {met} Dynamo's target of 99.9%.",
             pct(sla.read_within),
             pct(sla.write_within),
-            super::plots::short(sla.sla_ms)
+            short(sla.sla_ms)
         ));
         let l = &o.latency_ms.read;
         if o.ops.read.ok > 0 && l.mean > 0.0 {
@@ -448,7 +411,7 @@ fn availability(s: &mut String, r: &Report) {
         pct(a.write_outside_faults),
         pct(a.read_during_faults),
         pct(a.write_during_faults),
-        super::plots::short(o.sla.sla_ms),
+        short(o.sla.sla_ms),
         pct(o.sla.read_within),
         pct(o.sla.write_within),
         count(rd.failed_timeout),
@@ -566,12 +529,8 @@ fn consistency(s: &mut String, r: &Report) {
     );
     for b in c.t_visibility.iter().filter(|b| b.reads > 0) {
         let range = match b.to_ms {
-            Some(to) => format!(
-                "[{}, {})",
-                super::plots::short(b.from_ms),
-                super::plots::short(to)
-            ),
-            None => format!("≥ {}", super::plots::short(b.from_ms)),
+            Some(to) => format!("[{}, {})", short(b.from_ms), short(to)),
+            None => format!("≥ {}", short(b.from_ms)),
         };
         let _ = writeln!(
             s,
@@ -778,23 +737,4 @@ fn faults(s: &mut String, r: &Report) {
         );
     }
     s.push('\n');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentages_keep_the_digits_that_matter() {
-        assert_eq!(percent_of(0.0), "0%");
-        assert_eq!(percent_of(100.0), "100%");
-        assert_eq!(percent_of(99.2), "99.20%");
-        assert_eq!(percent_of(0.31), "0.31%");
-        assert_eq!(percent_of(0.0012), "0.0012%");
-        assert_eq!(percent_of(99.9995), "99.9995%");
-        assert_eq!(percent_of(99.94), "99.94%");
-        assert_eq!(percent_of(50.0), "50.00%");
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(count(12), "12");
-    }
 }

@@ -15,10 +15,10 @@
 //! holds the limits that keep a run finite and unambiguous: intervals that would round to
 //! zero simulated time (and freeze the clock), arrival rates too fast for microsecond
 //! time, faults after the end of the run, partitions whose groups overlap, names that
-//! collide, and counts past what the simulator's id types hold.
+//! collide, and counts past what the simulator's id types hold. Node names are resolved
+//! here too (`resolve_node_name`), for these checks and for `validate`.
 
-use super::load::{ScenarioError, nearest, with_suggestion};
-use super::validate::resolve_node_name;
+use super::error::{ScenarioError, nearest, with_suggestion};
 use super::{Fault, OpenLoop, Scenario, StalenessProbe, Workload};
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -723,6 +723,17 @@ fn check_partition(
             }
         }
     }
+}
+
+/// Maps `<datacenter>-<index>` to (datacenter position, index) if such a node exists.
+pub fn resolve_node_name(s: &Scenario, name: &str) -> Option<(usize, u32)> {
+    let (dc, index) = name.rsplit_once('-')?;
+    let index: u32 = index.parse().ok()?;
+    if index.to_string() != name.rsplit_once('-')?.1 {
+        return None; // "east-01" is not "east-1"
+    }
+    let position = s.cluster.datacenters.iter().position(|d| d.name == dc)?;
+    (index < s.cluster.datacenters[position].nodes).then_some((position, index))
 }
 
 #[cfg(test)]

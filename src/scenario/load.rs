@@ -1,57 +1,10 @@
 //! Loading a scenario: JSON text -> serde types (with the path of any bad field) ->
 //! `--set` edits applied to the fully resolved document -> validation.
 
+use super::error::{ScenarioError, ScenarioErrors, nearest, with_suggestion};
 use super::{Scenario, checks, validate};
 use serde_json::Value;
-use std::fmt;
 use std::path::Path;
-
-/// One problem with a scenario: where (a JSON path such as `faults[2].nodes[0]`) and what.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScenarioError {
-    pub path: String,
-    pub message: String,
-}
-
-impl ScenarioError {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ScenarioError {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-/// Every problem found in one scenario file, with the file's name for context.
-#[derive(Clone, Debug)]
-pub struct ScenarioErrors {
-    pub source: String,
-    pub errors: Vec<ScenarioError>,
-}
-
-impl fmt::Display for ScenarioErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}: {}", self.source, e)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ScenarioErrors {}
 
 /// Reads, edits (`sets` are `(dotted.path, value)` pairs) and validates a scenario file.
 pub fn load_file(path: &Path, sets: &[(String, String)]) -> Result<Scenario, ScenarioErrors> {
@@ -134,44 +87,21 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Adds "did you mean `x`?" to serde's unknown field / variant messages.
-pub(super) fn with_suggestion(message: &str) -> String {
-    let is_unknown = message.starts_with("unknown field") || message.starts_with("unknown variant");
-    if !is_unknown {
-        return message.to_string();
-    }
-    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-    let Some((bad, known)) = names.split_first() else {
-        return message.to_string();
-    };
-    match nearest(bad, known.iter().copied()) {
-        Some(best) => format!("{message}; did you mean `{best}`?"),
-        None => message.to_string(),
-    }
-}
-
-/// The candidate closest to `word` by edit distance, if it is plausibly a typo of it.
-pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (word.len().max(c.len()) / 2).max(2))
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+/// Splits `--set PATH=VALUE` arguments into (path, value) pairs for `load_file`; the
+/// first malformed one is the error.
+pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, ScenarioErrors> {
+    sets.iter()
+        .map(|s| match s.split_once('=') {
+            Some((p, v)) if !p.trim().is_empty() => Ok((p.trim().to_string(), v.to_string())),
+            _ => Err(ScenarioErrors {
+                source: format!("--set {s:?}"),
+                errors: vec![ScenarioError::new(
+                    "",
+                    "expected PATH=VALUE, e.g. replication.r=1",
+                )],
+            }),
+        })
+        .collect()
 }
 
 /// Sets `path` (dots between fields; list elements by number, `faults.0.at_s` or
@@ -243,16 +173,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suggests_the_nearest_known_name() {
-        let m = with_suggestion(
-            "unknown field `read_fractoin`, expected one of `ops_per_s`, `read_fraction`, `keys`",
-        );
-        assert!(m.ends_with("did you mean `read_fraction`?"), "{m}");
-        let m = with_suggestion("unknown field `zzzzzzzz`, expected `a` or `b`");
-        assert!(!m.contains("did you mean"));
-    }
-
-    #[test]
     fn set_edits_existing_paths_only() {
         let mut doc: Value = serde_json::json!({"replication": {"r": 2}, "faults": [{"at_s": 1}]});
         apply_set(&mut doc, "replication.r", "1").expect("known path");
@@ -262,5 +182,23 @@ mod tests {
         let e = apply_set(&mut doc, "replication.rr", "1").expect_err("typo");
         assert!(e.message.contains("did you mean `r`"), "{}", e.message);
         assert!(apply_set(&mut doc, "faults.3.at_s", "1").is_err());
+    }
+
+    #[test]
+    fn set_arguments_split_at_the_first_equals_sign() {
+        let sets = ["replication.r=1".to_string(), " name =a=b".to_string()];
+        assert_eq!(
+            parse_sets(&sets).expect("well formed"),
+            vec![
+                ("replication.r".to_string(), "1".to_string()),
+                ("name".to_string(), "a=b".to_string())
+            ]
+        );
+        let e = parse_sets(&["=1".to_string()]).expect_err("no path");
+        assert_eq!(
+            e.to_string(),
+            "--set \"=1\": expected PATH=VALUE, e.g. replication.r=1"
+        );
+        assert!(parse_sets(&["replication.r".to_string()]).is_err());
     }
 }

@@ -4,10 +4,12 @@
 //! a report and replayed exactly.
 
 pub mod checks;
+mod error;
 mod load;
 mod validate;
 
-pub use load::{ScenarioError, ScenarioErrors, apply_set, load_file, load_str};
+pub use error::{ScenarioError, ScenarioErrors};
+pub use load::{apply_set, load_file, load_str, parse_sets};
 pub use validate::validate;
 
 use crate::engine::dist::Distribution;

@@ -2,9 +2,11 @@
 //! what is allowed. Validation never stops at the first problem: users fix files faster
 //! when they see them all.
 
-use super::load::{ScenarioError, nearest};
+use super::checks::resolve_node_name;
+use super::error::{ScenarioError, nearest};
 use super::{Fault, KeyDistribution, Scenario, Workload};
 use crate::engine::dist::Distribution;
+use crate::vocab::MessageKind;
 use std::collections::BTreeSet;
 
 /// Upper bounds that keep a run inside a machine's reach; the guard against absurd input.
@@ -212,15 +214,15 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     dist(&mut err, "network.latency_ms.inter_dc", &lat.inter_dc);
     for (kind, d) in &s.network.by_message_ms {
         let path = format!("network.by_message_ms.{kind}");
-        if !crate::node::MessageKind::NAMES.contains(&kind.as_str()) {
-            let hint = nearest(kind, crate::node::MessageKind::NAMES.iter().copied())
+        if !MessageKind::NAMES.contains(&kind.as_str()) {
+            let hint = nearest(kind, MessageKind::NAMES.iter().copied())
                 .map(|n| format!("did you mean `{n}`? "))
                 .unwrap_or_default();
             err(
                 &path,
                 format!(
                     "unknown message kind {kind:?}; {hint}known: {}",
-                    crate::node::MessageKind::NAMES.join(", ")
+                    MessageKind::NAMES.join(", ")
                 ),
             );
         }
@@ -497,17 +499,6 @@ fn resolve_future_node_name(s: &Scenario, name: &str) -> bool {
         .sum();
     index.to_string() == name.rsplit_once('-').map(|x| x.1).unwrap_or("")
         && index < d.nodes.saturating_add(joined)
-}
-
-/// Maps `<datacenter>-<index>` to (datacenter position, index) if such a node exists.
-pub fn resolve_node_name(s: &Scenario, name: &str) -> Option<(usize, u32)> {
-    let (dc, index) = name.rsplit_once('-')?;
-    let index: u32 = index.parse().ok()?;
-    if index.to_string() != name.rsplit_once('-')?.1 {
-        return None; // "east-01" is not "east-1"
-    }
-    let position = s.cluster.datacenters.iter().position(|d| d.name == dc)?;
-    (index < s.cluster.datacenters[position].nodes).then_some((position, index))
 }
 
 fn unknown_node_message(s: &Scenario, name: &str) -> String {

@@ -5,7 +5,7 @@
 //! deterministically, and computes the fingerprint that keeps different sweeps from being
 //! mixed in one folder. It does no IO and runs no simulation.
 
-use crate::cli::Failure;
+use crate::error::Failure;
 use crate::scenario::{self, Scenario};
 use md5::{Digest, Md5};
 use serde::Serialize;
@@ -17,7 +17,7 @@ pub const MAX_RUNS: usize = 100_000;
 pub const MAX_AXIS_VALUES: usize = 1_000;
 
 fn bad(message: String) -> Failure {
-    Failure { code: 2, message }
+    Failure::trouble(message)
 }
 
 /// One grid axis: a dotted scenario path and the values it takes, in the order given.
@@ -232,10 +232,8 @@ impl Plan {
         axes: Vec<Axis>,
         seeds: Vec<u64>,
     ) -> Result<Plan, Failure> {
-        let base = serde_json::to_value(base_scenario).map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot serialize the scenario: {e}"),
-        })?;
+        let base = serde_json::to_value(base_scenario)
+            .map_err(|e| Failure::trouble(format!("cannot serialize the scenario: {e}")))?;
         Plan::from_parts(base, axes, seeds)
     }
 
@@ -581,7 +579,7 @@ mod tests {
         match r {
             Ok(v) => panic!("expected an error, got {v:?}"),
             Err(f) => {
-                assert_eq!(f.code, 2);
+                assert_eq!(f.exit, crate::error::Exit::Trouble);
                 f.message
             }
         }
@@ -592,13 +590,10 @@ mod tests {
         let a = parse_axis(
             r#"network.latency_ms.inter_dc={"constant": 5},{"uniform": {"low": 1, "high": 5}}"#,
         )
-        .ok()
         .expect("parses");
         assert_eq!(a.values.len(), 2);
         assert_eq!(a.values[1]["uniform"]["high"], 5);
-        let a = parse_axis("replication.versioning=vector_clock, last_write_wins")
-            .ok()
-            .expect("parses");
+        let a = parse_axis("replication.versioning=vector_clock, last_write_wins").expect("parses");
         assert_eq!(
             a.values,
             vec![Value::from("vector_clock"), Value::from("last_write_wins")]
@@ -617,7 +612,7 @@ mod tests {
         assert!(message(parse_seeds("3..1")).contains("empty"));
         assert!(message(parse_seeds("1..x")).contains("`x` is not a seed"));
         assert!(message(parse_seeds("1,2,1")).contains("twice"));
-        let s = Shard::parse("2/3").ok().expect("parses");
+        let s = Shard::parse("2/3").expect("parses");
         assert!(s.contains(1) && s.contains(4) && !s.contains(0) && !s.contains(2));
         for raw in ["0/3", "4/3", "1", "a/b", "1/0"] {
             assert!(Shard::parse(raw).is_err(), "{raw}");

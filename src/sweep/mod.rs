@@ -16,7 +16,7 @@ pub mod grid;
 pub mod plots;
 pub mod stats;
 
-use crate::cli::Failure;
+use crate::error::{Exit, Failure};
 use crate::report::{Report, write_atomic};
 use crate::scenario::load_file;
 use crate::sim::Simulation;
@@ -140,14 +140,7 @@ fn print_summary(o: &SweepOutcome) {
 }
 
 fn bad(message: String) -> Failure {
-    Failure { code: 2, message }
-}
-
-fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
-    Failure {
-        code: 1,
-        message: format!("cannot {what} {}: {e}", path.display()),
-    }
+    Failure::trouble(message)
 }
 
 /// Runs (the missing part of) a sweep and, when every run has a result, writes the summary.
@@ -174,7 +167,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
             .map(|n| n.get())
             .unwrap_or(1),
     };
-    let sets = crate::cli::parse_sets(&args.sets)?;
+    let sets = crate::scenario::parse_sets(&args.sets)?;
     let scenario = load_file(&args.scenario, &sets)?;
     let seeds = match &args.seeds {
         Some(raw) => grid::parse_seeds(raw)?,
@@ -220,18 +213,26 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
     let failures = execute(&plan, &out, &todo, jobs, &bar);
     bar.finish_and_clear();
     if !failures.is_empty() {
+        // A panic is a failed run (exit 1); a run file that cannot be written is trouble
+        // (exit 2), and the most severe decides.
+        let exit = failures
+            .iter()
+            .map(|(_, why)| why.exit)
+            .max()
+            .unwrap_or(Exit::Failed);
         let lines: Vec<String> = failures
             .iter()
             .map(|(run, why)| {
                 format!(
-                    "run {} failed: {why}\n  reproduce: {}",
+                    "run {} failed: {}\n  reproduce: {}",
                     run.id,
+                    why.message,
                     plan.reproduce_command(run, &sets)
                 )
             })
             .collect();
         return Err(Failure {
-            code: 1,
+            exit,
             message: lines.join("\n"),
         });
     }
@@ -302,7 +303,7 @@ pub fn merge_dirs(args: &MergeArgs) -> Result<SweepOutcome, Failure> {
         match found {
             Some(bytes) => {
                 let path = run_path(&args.out, run);
-                write_atomic(&path, &bytes).map_err(|e| io_failure("write", &path, e))?;
+                write_atomic(&path, &bytes).map_err(|e| Failure::cannot("write", &path, e))?;
                 reused.push(run.id.clone());
             }
             None => missing.push(run.id.clone()),
@@ -386,17 +387,17 @@ fn prepare_folder(out: &Path, plan: &Plan, force: bool) -> Result<(), Failure> {
             for name in [SWEEP_JSON, SWEEP_MD] {
                 match std::fs::remove_file(out.join(name)) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(io_failure("remove", &out.join(name), e));
+                        return Err(Failure::cannot("remove", &out.join(name), e));
                     }
                     _ => {}
                 }
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_failure("read", &path, e)),
+        Err(e) => return Err(Failure::cannot("read", &path, e)),
     }
     write_atomic(&path, plan.definition_json().as_bytes())
-        .map_err(|e| io_failure("write", &path, e))
+        .map_err(|e| Failure::cannot("write", &path, e))
 }
 
 fn run_path(out: &Path, run: &RunSpec) -> PathBuf {
@@ -453,7 +454,7 @@ fn execute<'p>(
     todo: &[&'p RunSpec],
     jobs: usize,
     bar: &ProgressBar,
-) -> Vec<(&'p RunSpec, String)> {
+) -> Vec<(&'p RunSpec, Failure)> {
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -476,8 +477,10 @@ fn execute<'p>(
     failures
 }
 
-fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), String> {
-    let scenario = plan.scenario_for(run).map_err(|e| e.join("; "))?;
+fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), Failure> {
+    let scenario = plan
+        .scenario_for(run)
+        .map_err(|e| Failure::trouble(e.join("; ")))?;
     // A panic is a simulator bug: report it with the command that reproduces it, and let
     // the other runs finish.
     let report = catch_unwind(AssertUnwindSafe(|| {
@@ -491,7 +494,7 @@ fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), String> {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        format!("the simulator panicked: {what}")
+        Failure::failed(format!("the simulator panicked: {what}"))
     })?;
     let values = plan
         .axes
@@ -507,11 +510,10 @@ fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), String> {
         report: &report,
     };
     let mut text = serde_json::to_string_pretty(&file)
-        .map_err(|e| format!("cannot serialize the report: {e}"))?;
+        .map_err(|e| Failure::trouble(format!("cannot serialize the report: {e}")))?;
     text.push('\n');
     let path = run_path(out, run);
-    write_atomic(&path, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomic(&path, text.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))
 }
 
 /// Writes plots, sweep.md and, last, sweep.json when every run of the plan has a result.
@@ -531,7 +533,7 @@ fn finish(out: &Path, plan: &Plan) -> Result<bool, Failure> {
         (SWEEP_JSON, stats::sweep_json(plan, &results, &settings)),
     ] {
         let path = out.join(name);
-        write_atomic(&path, text.as_bytes()).map_err(|e| io_failure("write", &path, e))?;
+        write_atomic(&path, text.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))?;
     }
     Ok(true)
 }

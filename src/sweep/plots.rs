@@ -9,7 +9,7 @@ use super::stats::{
     Better, METRICS, Metric, READ_AVAILABILITY, READ_P999, STALE_READ_FRACTION, Setting,
     WRITE_AVAILABILITY, WRITE_P999, format_half_width, format_value,
 };
-use crate::cli::Failure;
+use crate::error::Failure;
 use crate::report::{font, write_atomic};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -78,10 +78,7 @@ trait Figure {
 
 fn render<F: Figure>(figure: &F, dir: &Path, stem: &str) -> Result<(), Failure> {
     font::ensure_registered();
-    let fail = |what: &str, e: String| Failure {
-        code: 1,
-        message: format!("cannot {what} {stem}: {e}"),
-    };
+    let fail = |what: &str, e: String| Failure::trouble(format!("cannot {what} {stem}: {e}"));
     let (w, h) = F::SIZE;
     let mut svg = String::new();
     {
@@ -98,10 +95,7 @@ fn render<F: Figure>(figure: &F, dir: &Path, stem: &str) -> Result<(), Failure> 
     let png = encode_png(&rgb, w, h).map_err(|e| fail("encode", e.to_string()))?;
     for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
         let path = dir.join(format!("{stem}.{ext}"));
-        write_atomic(&path, bytes).map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot write {}: {e}", path.display()),
-        })?;
+        write_atomic(&path, bytes).map_err(|e| Failure::cannot("write", &path, e))?;
     }
     Ok(())
 }

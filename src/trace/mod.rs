@@ -12,12 +12,12 @@ pub mod svg;
 
 pub use recorder::{Category, Fate, OpTrace, Recorder, TraceEvent};
 
-use crate::cli::{Failure, parse_sets};
+use crate::error::Failure;
 use crate::faults::ResolvedFault;
 use crate::ids::{KeyId, RequestId, WriteId};
 use crate::observer::{History, StaleRead};
 use crate::report::write_atomic;
-use crate::scenario::{Scenario, load_file};
+use crate::scenario::{Scenario, load_file, parse_sets};
 use crate::sim::Simulation;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -157,7 +157,7 @@ pub fn run(args: TraceArgs) -> Result<(), Failure> {
 }
 
 fn usage(message: String) -> Failure {
-    Failure { code: 2, message }
+    Failure::trouble(message)
 }
 
 fn parse_target(args: &TraceArgs) -> Result<Target, Failure> {
@@ -195,10 +195,7 @@ pub fn write_files(trace: &Trace, out: &Path) -> Result<Vec<PathBuf>, Failure> {
         ("trace.svg", svg.into_bytes()),
     ] {
         let path = out.join(name);
-        write_atomic(&path, &bytes).map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot write {}: {e}", path.display()),
-        })?;
+        write_atomic(&path, &bytes).map_err(|e| Failure::cannot("write", &path, e))?;
         written.push(path);
     }
     Ok(written)
@@ -357,19 +354,14 @@ pub fn trace(
     )));
     sim.run();
     if sim.digest() != first.digest {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "the traced replay diverged from the run (digest {:016x} vs {:016x}): tracing changed the run",
-                sim.digest(),
-                first.digest
-            ),
-        });
+        return Err(Failure::failed(format!(
+            "the traced replay diverged from the run (digest {:016x} vs {:016x}): tracing changed the run",
+            sim.digest(),
+            first.digest
+        )));
     }
-    let recorder = recorder::detach(&mut sim).ok_or_else(|| Failure {
-        code: 1,
-        message: "the tracer went missing".into(),
-    })?;
+    let recorder =
+        recorder::detach(&mut sim).ok_or_else(|| Failure::failed("the tracer went missing"))?;
     let (recorded, overflow, ops) = recorder.into_parts();
     let events = merge(&first.history, recorded, from_us, to_us);
     let homes: Vec<String> = sim
@@ -451,18 +443,12 @@ fn first_run(scenario: &Scenario, target: Target, scratch: &Path) -> Result<Firs
     ));
     let mut sim = Simulation::new(scenario);
     sim.observer_mut().keep_stale_reads(STALE_KEPT);
-    let history = History::create(&path).map_err(|e| Failure {
-        code: 1,
-        message: format!("cannot create {}: {e}", path.display()),
-    })?;
+    let history = History::create(&path).map_err(|e| Failure::cannot("create", &path, e))?;
     sim.observer_mut().record_history(history);
     sim.run();
     let history = sim.observer_mut().take_history();
     if let Some(h) = history {
-        h.finish().map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot write {}: {e}", path.display()),
-        })?;
+        h.finish().map_err(|e| Failure::cannot("write", &path, e))?;
     }
     let stale = sim.observer().stale_read_list().to_vec();
     let audit = sim.audit_durability();
@@ -491,10 +477,7 @@ fn first_run(scenario: &Scenario, target: Target, scratch: &Path) -> Result<Firs
             (None, key)
         }
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| Failure {
-        code: 1,
-        message: format!("cannot read {}: {e}", path.display()),
-    });
+    let text = std::fs::read_to_string(&path).map_err(|e| Failure::cannot("read", &path, e));
     let _ = std::fs::remove_file(&path);
     let text = text?;
     let req_tag = want_req.map(|r| format!("\"req\":\"{r}\""));
