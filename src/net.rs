@@ -4,8 +4,8 @@
 
 use crate::engine::rng::{SimRng, unit_f64};
 use crate::engine::{Sampler, SimTime};
-use crate::node::MessageKind;
 use crate::scenario::Network;
+use crate::vocab::MessageKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkClass {

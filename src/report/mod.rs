@@ -8,10 +8,10 @@ pub mod plots;
 pub mod summary;
 
 use crate::faults::ResolvedFault;
-use crate::node::MessageKind;
 use crate::observer::{DurabilitySummary, ObserverSummary, TimelinePoint};
 use crate::scenario::Scenario;
 use crate::sim::{MessageStats, RunOutcome};
+use crate::vocab::MessageKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -6,7 +6,8 @@
 //! on one machine: for comparing kinds and builds, never for asserting.
 
 use super::Event;
-use crate::node::{MessageKind, Timer};
+use crate::node::Timer;
+use crate::vocab::MessageKind;
 use crate::workload::DriverTimer;
 
 const TIMERS: [&str; Timer::KINDS] = [

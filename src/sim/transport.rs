@@ -6,7 +6,8 @@ use crate::engine::{Sampler, SimTime};
 use crate::faults::PartitionPlan;
 use crate::ids::{DcId, Endpoint, NodeId};
 use crate::net::{LinkClass, NetworkModel, StorageModel};
-use crate::node::{DiskOp, Message, MessageKind};
+use crate::node::{DiskOp, Message};
+use crate::vocab::MessageKind;
 
 /// Message counts and bytes by kind.
 #[derive(Clone, Debug, Default)]
