@@ -343,6 +343,37 @@ impl Coordinator {
     }
 }
 
+/// The coordinator hosted by a node: replies and timers reach it through these, and what
+/// finishes is answered to the client.
+impl super::Node {
+    pub(super) fn on_replica_read_reply(
+        &mut self,
+        from: Endpoint,
+        op: OpId,
+        versions: Versions,
+        out: &mut Vec<Effect>,
+    ) {
+        let Endpoint::Node(from) = from else { return };
+        let done = self
+            .coordinator
+            .on_read_reply(op, from, versions, &self.cfg.quorum, out);
+        self.deliver(done, out);
+    }
+
+    pub(super) fn on_replica_write_ack(&mut self, from: Endpoint, op: OpId, out: &mut Vec<Effect>) {
+        let Endpoint::Node(from) = from else { return };
+        let done = self.coordinator.on_write_ack(op, from, &self.cfg.quorum);
+        self.deliver(done, out);
+    }
+
+    /// An operation's timeout or read-repair window: finish it, suspect who stayed silent.
+    pub(super) fn on_op_timer(&mut self, now: SimTime, timer: Timer, out: &mut Vec<Effect>) {
+        let done = self.coordinator.on_timer(timer, &self.cfg.quorum, out);
+        self.deliver(done, out);
+        self.absorb_unanswered(now, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,9 +8,9 @@
 //! roots, descends only into differing children, and at the leaves compares per-key
 //! hashes so that exactly the differing keys are transferred.
 
-use super::version::Version;
 use crate::engine::rng::mix64;
 use crate::ids::KeyId;
+use crate::node::version::Version;
 
 /// Order-independent hash of a set of versions (by write id); 0 for no versions.
 pub fn versions_hash(versions: &[Version]) -> u64 {
