@@ -3,7 +3,7 @@
 //! Hosted by a node, or by a client when the client coordinates (`client_driven`).
 
 use super::message::{Effect, FailCause, Message, OpId, Timer};
-use super::version::{Version, VersionRules, Versions};
+use super::versioning::{Version, VersionRules, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
 use smallvec::SmallVec;
@@ -378,7 +378,7 @@ impl super::Node {
 mod tests {
     use super::*;
     use crate::ids::WriteId;
-    use crate::node::version::VClock;
+    use crate::node::versioning::{Causal, VClock};
 
     fn cfg(r: usize, w: usize) -> QuorumConfig {
         QuorumConfig {
@@ -398,7 +398,7 @@ mod tests {
         }
         Version {
             write: WriteId(write),
-            clock,
+            causal: Causal::from_clock(clock),
             stamp_us: 0,
         }
     }

@@ -5,7 +5,7 @@
 //! owner a batch of its hints, the owner storing them, and the acknowledgement that
 //! deletes them.
 
-use super::version::{Version, VersionRules, Versions};
+use super::versioning::{Version, VersionRules, Versions};
 use super::{DiskOp, Effect, Message, Node, Timer};
 use crate::ids::{Endpoint, KeyId, NodeId};
 use smallvec::SmallVec;
@@ -186,12 +186,12 @@ impl Node {
 mod tests {
     use super::*;
     use crate::ids::WriteId;
-    use crate::node::version::VClock;
+    use crate::node::versioning::{Causal, VClock};
 
     fn v(w: u64) -> Version {
         Version {
             write: WriteId(w),
-            clock: VClock::default().increment(NodeId(9), w, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(9), w, 10)),
             stamp_us: w,
         }
     }

@@ -13,7 +13,7 @@ pub mod message;
 mod replica;
 mod router;
 pub mod storage;
-pub mod version;
+pub mod versioning;
 
 pub use anti_entropy::{AntiEntropyConfig, AntiEntropyStats, merkle};
 pub use coordinator::{Completion, Coordinator, Origin, QuorumConfig};
@@ -22,7 +22,7 @@ pub use hints::{HintStats, HintStore};
 pub use membership::{GossipConfig, TransferStats};
 pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Route, Timer};
 pub use storage::Storage;
-pub use version::{VClock, Version, VersionRules, Versions};
+pub use versioning::{Causal, VClock, Version, VersionRules, Versions};
 
 use crate::engine::{SimRng, SimTime};
 use crate::ids::{Endpoint, KeyId, NodeId};

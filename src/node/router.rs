@@ -6,7 +6,8 @@
 //! arrive here by a client's stale view are counted as misrouted.
 
 use super::coordinator::{Completion, Origin};
-use super::{DiskOp, Effect, FailCause, Message, Node, Route, VClock, Version, select_targets};
+use super::versioning::NewVersion;
+use super::{Causal, DiskOp, Effect, FailCause, Message, Node, Route, Version, select_targets};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use smallvec::SmallVec;
@@ -17,7 +18,7 @@ pub(super) struct PutRequest {
     pub client: ClientId,
     pub key: KeyId,
     pub write: WriteId,
-    pub context: VClock,
+    pub context: Causal,
     pub blind: bool,
 }
 
@@ -151,33 +152,24 @@ impl Node {
         self.deliver(Some(done), out);
     }
 
-    /// The coordinator's new version: the client's context (or, for a blind put, the
-    /// clocks this node holds for the key) advanced by this node.
+    /// The coordinator's new version, made by the run's versioning scheme from the
+    /// client's context (or, for a blind put, what this node holds for the key).
     fn new_version(
         &self,
         now: SimTime,
         key: KeyId,
         write: WriteId,
-        context: &VClock,
+        context: &Causal,
         blind: bool,
     ) -> Version {
-        let stamp_us = self.wall_clock_us(now);
-        let clock = match self.cfg.quorum.rules {
-            super::VersionRules::LastWriteWins => VClock::default(),
-            super::VersionRules::VectorClock => {
-                let base = if blind {
-                    super::version::merged_clock(self.stored(key))
-                } else {
-                    context.clone()
-                };
-                base.increment(self.id, stamp_us, self.cfg.vclock_max_entries)
-            }
-        };
-        Version {
+        self.cfg.quorum.rules.new_version(NewVersion {
+            coordinator: self.id,
             write,
-            clock,
-            stamp_us,
-        }
+            stamp_us: self.wall_clock_us(now),
+            context: (!blind).then_some(context),
+            stored: self.stored(key),
+            max_entries: self.cfg.vclock_max_entries,
+        })
     }
 
     /// Sends a finished operation's answer to the client that asked.

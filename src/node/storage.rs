@@ -6,7 +6,7 @@
 
 use super::NodeConfig;
 use super::anti_entropy::merkle::{self, MerkleTree};
-use super::version::{Version, Versions};
+use super::versioning::{Version, Versions};
 use crate::ids::{FxHashMap, KeyId};
 use crate::ring::Ring;
 
