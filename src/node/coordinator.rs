@@ -3,7 +3,7 @@
 //! Hosted by a node, or by a client when the client coordinates (`client_driven`).
 
 use super::message::{Effect, FailCause, Message, OpId, Timer};
-use super::version::{Version, VersionRules, Versions};
+use super::versioning::{Version, VersionRules, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
 use smallvec::SmallVec;
@@ -343,11 +343,42 @@ impl Coordinator {
     }
 }
 
+/// The coordinator hosted by a node: replies and timers reach it through these, and what
+/// finishes is answered to the client.
+impl super::Node {
+    pub(super) fn on_replica_read_reply(
+        &mut self,
+        from: Endpoint,
+        op: OpId,
+        versions: Versions,
+        out: &mut Vec<Effect>,
+    ) {
+        let Endpoint::Node(from) = from else { return };
+        let done = self
+            .coordinator
+            .on_read_reply(op, from, versions, &self.cfg.quorum, out);
+        self.deliver(done, out);
+    }
+
+    pub(super) fn on_replica_write_ack(&mut self, from: Endpoint, op: OpId, out: &mut Vec<Effect>) {
+        let Endpoint::Node(from) = from else { return };
+        let done = self.coordinator.on_write_ack(op, from, &self.cfg.quorum);
+        self.deliver(done, out);
+    }
+
+    /// An operation's timeout or read-repair window: finish it, suspect who stayed silent.
+    pub(super) fn on_op_timer(&mut self, now: SimTime, timer: Timer, out: &mut Vec<Effect>) {
+        let done = self.coordinator.on_timer(timer, &self.cfg.quorum, out);
+        self.deliver(done, out);
+        self.absorb_unanswered(now, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::WriteId;
-    use crate::node::version::VClock;
+    use crate::node::versioning::{Causal, VClock};
 
     fn cfg(r: usize, w: usize) -> QuorumConfig {
         QuorumConfig {
@@ -367,7 +398,7 @@ mod tests {
         }
         Version {
             write: WriteId(write),
-            clock,
+            causal: Causal::from_clock(clock),
             stamp_us: 0,
         }
     }

@@ -2,8 +2,9 @@
 //! around, and probed until it answers again. Purely local: a node's view comes only from
 //! the messages it did or did not receive.
 
+use super::{DiskOp, Effect, Message, Node, Timer};
 use crate::engine::SimTime;
-use crate::ids::NodeId;
+use crate::ids::{Endpoint, NodeId};
 use std::collections::BTreeMap;
 
 /// Suspected peers and when each was last suspected. A BTreeMap so that probing walks
@@ -77,6 +78,52 @@ pub fn select_targets(
             out.push((*home, None));
         } else if sloppy && let Some(f) = spare.next() {
             out.push((f, Some(*home)));
+        }
+    }
+}
+
+impl Node {
+    /// The probe timer fired: ping every suspect; re-arm while any remain.
+    pub(super) fn on_probe_timer(&mut self, out: &mut Vec<Effect>) {
+        self.probe_armed = false;
+        for peer in self.detector.suspects() {
+            out.push(Effect::Send {
+                to: Endpoint::Node(peer),
+                msg: Message::Ping,
+                disk: DiskOp::None,
+            });
+        }
+        self.arm_probe(out);
+    }
+
+    pub(super) fn on_ping(&self, from: Endpoint, out: &mut Vec<Effect>) {
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::Pong,
+            disk: DiskOp::None,
+        });
+    }
+
+    /// Peers that let an operation time out become suspects, probed until they answer.
+    pub(super) fn absorb_unanswered(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+        if self.coordinator.unanswered.is_empty() {
+            return;
+        }
+        for peer in std::mem::take(&mut self.coordinator.unanswered) {
+            if peer != self.id {
+                self.detector.suspect(peer, now);
+            }
+        }
+        self.arm_probe(out);
+    }
+
+    fn arm_probe(&mut self, out: &mut Vec<Effect>) {
+        if !self.probe_armed && !self.detector.is_empty() {
+            self.probe_armed = true;
+            out.push(Effect::SetTimer {
+                after: self.cfg.probe_interval,
+                timer: Timer::Probe,
+            });
         }
     }
 }

@@ -1,9 +1,14 @@
 //! The hint store (Dynamo §4.6): replicas a node holds on behalf of an unreachable home
 //! replica, kept apart from its own data, scanned periodically and handed to the owner
 //! once it answers. Bounded: past `capacity` entries new hints are dropped and counted.
+//! The node's side of handoff lives here too: the periodic scan that sends each reachable
+//! owner a batch of its hints, the owner storing them, and the acknowledgement that
+//! deletes them.
 
-use super::version::{Version, VersionRules, Versions};
-use crate::ids::{KeyId, NodeId};
+use super::versioning::{Version, VersionRules, Versions};
+use super::{DiskOp, Effect, Message, Node, Timer};
+use crate::ids::{Endpoint, KeyId, NodeId};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
 #[derive(Default, Clone, Debug)]
@@ -112,16 +117,81 @@ impl HintStore {
     }
 }
 
+impl Node {
+    pub(super) fn arm_scan(&mut self, out: &mut Vec<Effect>) {
+        if self.cfg.hinted_handoff && !self.scan_armed && !self.hints.is_empty() {
+            self.scan_armed = true;
+            out.push(Effect::SetTimer {
+                after: self.cfg.hint_scan_interval,
+                timer: Timer::HintScan,
+            });
+        }
+    }
+
+    /// The scan timer fired: hand hints off, re-arm while any are left.
+    pub(super) fn on_hint_scan_timer(&mut self, out: &mut Vec<Effect>) {
+        self.scan_armed = false;
+        self.hand_off_hints(out);
+        self.arm_scan(out);
+    }
+
+    /// Sends each reachable owner a batch of the hints held for it; they are deleted when
+    /// the owner acknowledges.
+    fn hand_off_hints(&mut self, out: &mut Vec<Effect>) {
+        let owners: SmallVec<[NodeId; 8]> = self
+            .hints
+            .owners()
+            .filter(|o| !self.detector.is_suspected(*o))
+            .collect();
+        for owner in owners {
+            for (key, versions) in self.hints.batch(owner, self.cfg.handoff_batch) {
+                out.push(Effect::Send {
+                    to: Endpoint::Node(owner),
+                    msg: Message::HintHandoff {
+                        key,
+                        versions: versions.clone(),
+                    },
+                    disk: DiskOp::Read,
+                });
+            }
+        }
+    }
+
+    /// This node is the owner: store the handed-off versions and acknowledge them.
+    pub(super) fn on_hint_handoff(
+        &mut self,
+        from: Endpoint,
+        key: KeyId,
+        versions: Versions,
+        out: &mut Vec<Effect>,
+    ) {
+        self.store_merge(key, &versions);
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::HintAck { key, versions },
+            disk: DiskOp::Write,
+        });
+    }
+
+    /// The owner stored what was handed off: drop the hint unless it has grown since.
+    pub(super) fn on_hint_ack(&mut self, from: Endpoint, key: KeyId, versions: Versions) {
+        if let Endpoint::Node(owner) = from {
+            self.hints
+                .acknowledge(owner, key, &versions, self.cfg.quorum.rules);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::WriteId;
-    use crate::node::version::VClock;
+    use crate::node::versioning::{Causal, VClock};
 
     fn v(w: u64) -> Version {
         Version {
             write: WriteId(w),
-            clock: VClock::default().increment(NodeId(9), w, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(9), w, 10)),
             stamp_us: w,
         }
     }

@@ -189,6 +189,19 @@ impl Node {
         }
     }
 
+    /// A client polls this node's membership view.
+    pub(super) fn on_membership_poll(&self, from: Endpoint, out: &mut Vec<Effect>) {
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::MembershipReply {
+                epoch: self.membership.epoch,
+                ring: self.ring.clone(),
+                bytes: self.membership_bytes(0),
+            },
+            disk: DiskOp::None,
+        });
+    }
+
     fn gossip_update(&self, their_epoch: u32) -> Message {
         Message::GossipUpdate {
             epoch: self.membership.epoch,
@@ -199,7 +212,7 @@ impl Node {
 
     /// What the membership changes after `their_epoch` weigh on the wire (a full view for
     /// epoch 0 requests from clients is approximated by one change per epoch as well).
-    pub(super) fn membership_bytes(&self, their_epoch: u32) -> u64 {
+    fn membership_bytes(&self, their_epoch: u32) -> u64 {
         let per_change = self
             .cfg
             .gossip
@@ -238,7 +251,7 @@ impl Node {
     ) {
         let pending: VecDeque<KeyId> = keys
             .into_iter()
-            .filter(|k| self.store.contains_key(k))
+            .filter(|k| self.storage.contains(*k))
             .collect();
         self.membership.outgoing.push(OutgoingTransfer {
             to,
@@ -325,7 +338,7 @@ impl Node {
                 }
                 t.pending.pop_front();
                 t.sent.insert(key);
-                if let Some(vs) = self.store.get(&key) {
+                if let Some(vs) = self.storage.entry(key) {
                     bytes += value_bytes * vs.len() as u64 + 16;
                     entries.push((key, vs.clone()));
                 }

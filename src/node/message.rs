@@ -1,7 +1,7 @@
 //! The messages Dynamo nodes and clients exchange, and the effects a protocol state
 //! machine asks its host to carry out.
 
-use super::version::{VClock, Version, Versions};
+use super::versioning::{Causal, Version, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::ring::Ring;
@@ -40,14 +40,14 @@ pub enum Message {
         key: KeyId,
         route: Route,
     },
-    /// client -> node: write a key. `context` is the merged clock of what the client read;
-    /// `blind` puts carry none and the coordinator uses what it holds locally.
+    /// client -> node: write a key. `context` is the causal context of what the client
+    /// read; `blind` puts carry none and the coordinator uses what it holds locally.
     Put {
         req: RequestId,
         client: ClientId,
         key: KeyId,
         write: WriteId,
-        context: VClock,
+        context: Causal,
         blind: bool,
         route: Route,
     },
@@ -177,15 +177,18 @@ impl Message {
 
     /// Approximate size on the wire, with `value_bytes` per carried value.
     pub fn size_bytes(&self, value_bytes: u64) -> u64 {
-        let version = |v: &Version| value_bytes + CLOCK_ENTRY_BYTES * v.clock.len() as u64 + 16;
+        let version =
+            |v: &Version| value_bytes + CLOCK_ENTRY_BYTES * v.causal.wire_entries() as u64 + 16;
         let versions = |vs: &[Version]| vs.iter().map(version).sum::<u64>();
         HEADER_BYTES
             + match self {
                 Message::Put { context, .. } => {
-                    value_bytes + CLOCK_ENTRY_BYTES * context.len() as u64
+                    value_bytes + CLOCK_ENTRY_BYTES * context.wire_entries() as u64
                 }
                 Message::GetReply { result: Ok(vs), .. } => versions(vs),
-                Message::PutReply { result: Ok(v), .. } => CLOCK_ENTRY_BYTES * v.clock.len() as u64,
+                Message::PutReply { result: Ok(v), .. } => {
+                    CLOCK_ENTRY_BYTES * v.causal.wire_entries() as u64
+                }
                 Message::ReplicaReadReply { versions: vs, .. } => versions(vs),
                 Message::ReplicaWrite { version: v, .. } => version(v),
                 Message::HintHandoff { versions: vs, .. } => versions(vs),

@@ -2,7 +2,7 @@
 //! SCENARIO-FORMAT.md ("Metrics"); this file is the one place they are implemented.
 
 use crate::ids::WriteId;
-use crate::node::version::{Causality, Version, VersionRules};
+use crate::node::{Version, VersionRules};
 
 /// An acknowledged write as the observer recorded it.
 #[derive(Clone, Debug)]
@@ -151,9 +151,8 @@ fn concurrent_with(
     if v.write == w.version.write {
         return true;
     }
-    if rules == VersionRules::VectorClock
-        && v.clock.compare(&w.version.clock) == Causality::Precedes
-    {
+    // The protocol's own causality (vector clocks); kept from before the versioning seam.
+    if rules.happened_before(v, &w.version) {
         return false;
     }
     let (v_invoke, v_ack) = invoke_of(v.write);
@@ -164,7 +163,7 @@ fn concurrent_with(
 mod tests {
     use super::*;
     use crate::ids::NodeId;
-    use crate::node::version::VClock;
+    use crate::node::versioning::{Causal, VClock};
 
     /// A chain of writes through node 0: write i has counter i+1 and ran over [10i, 10i+5].
     fn chain(n: u64) -> Vec<AckedWrite> {
@@ -175,7 +174,7 @@ mod tests {
                 AckedWrite {
                     version: Version {
                         write: WriteId(i),
-                        clock: clock.clone(),
+                        causal: Causal::from_clock(clock.clone()),
                         stamp_us: i,
                     },
                     invoke_us: 10 * i,
@@ -237,12 +236,12 @@ mod tests {
         // Write A (node 1) over [0, 20], write B (node 2) over [10, 30]: concurrent.
         let a = Version {
             write: WriteId(0),
-            clock: VClock::default().increment(NodeId(1), 0, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(1), 0, 10)),
             stamp_us: 0,
         };
         let b = Version {
             write: WriteId(1),
-            clock: VClock::default().increment(NodeId(2), 10, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(2), 10, 10)),
             stamp_us: 10,
         };
         let acked = vec![
@@ -322,7 +321,7 @@ mod tests {
         let a = AckedWrite {
             version: Version {
                 write: WriteId(0),
-                clock: VClock::default().increment(NodeId(1), 0, 10),
+                causal: Causal::from_clock(VClock::default().increment(NodeId(1), 0, 10)),
                 stamp_us: 0,
             },
             invoke_us: 0,
@@ -330,7 +329,7 @@ mod tests {
         };
         let b = Version {
             write: WriteId(1),
-            clock: VClock::default().increment(NodeId(2), 10, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(2), 10, 10)),
             stamp_us: 10,
         };
         let overlapping = |w: WriteId| {
@@ -389,12 +388,12 @@ mod tests {
         // Siblings: having seen {a, b}, a read returning only b lost a.
         let a = Version {
             write: WriteId(10),
-            clock: VClock::default().increment(NodeId(1), 0, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(1), 0, 10)),
             stamp_us: 0,
         };
         let b = Version {
             write: WriteId(11),
-            clock: VClock::default().increment(NodeId(2), 0, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(2), 0, 10)),
             stamp_us: 0,
         };
         let seen = [a.clone(), b.clone()];
@@ -410,7 +409,7 @@ mod tests {
         let lww = VersionRules::LastWriteWins;
         let v = |w: u64, stamp: u64| Version {
             write: WriteId(w),
-            clock: VClock::default(),
+            causal: Causal::from_clock(VClock::default()),
             stamp_us: stamp,
         };
         let acked = vec![AckedWrite {

@@ -916,18 +916,17 @@ impl Observer {
             for w in acked {
                 d.acknowledged_writes += 1;
                 let id = w.version.write;
-                let fate = match self.rules {
-                    VersionRules::VectorClock => {
-                        self.rules.covers(&held, &w.version).then_some(true)
-                    }
-                    VersionRules::LastWriteWins => match winner {
+                let fate = if self.rules.keeps_siblings() {
+                    self.rules.covers(&held, &w.version).then_some(true)
+                } else {
+                    match winner {
                         Some(v) if v.write == id => Some(true),
                         // Replaced by a write that began after this one was acknowledged.
                         Some(v) if v.lww_key() > w.version.lww_key() => {
                             Some(self.times_of(v.write).0 >= w.ack_us)
                         }
                         _ => None,
-                    },
+                    }
                 };
                 match fate {
                     Some(true) => {}
@@ -954,14 +953,18 @@ impl Observer {
 mod tests {
     use super::*;
     use crate::ids::NodeId;
-    use crate::node::VClock;
+    use crate::node::{Causal, VClock};
 
     const MS: u64 = 1_000;
 
     fn version(write: u64, stamp_us: u64) -> Version {
         Version {
             write: WriteId(write),
-            clock: VClock::default().increment(NodeId(write as u32), stamp_us, 10),
+            causal: Causal::from_clock(VClock::default().increment(
+                NodeId(write as u32),
+                stamp_us,
+                10,
+            )),
             stamp_us,
         }
     }
@@ -1088,7 +1091,7 @@ mod tests {
         let v0 = version(0, 0);
         let v1 = Version {
             write: WriteId(1),
-            clock: v0.clock.increment(NodeId(0), 20, 10),
+            causal: Causal::from_clock(v0.causal.clock().increment(NodeId(0), 20, 10)),
             stamp_us: 20,
         };
         write(&mut o, 0, 0, &v0, 0, 10);

@@ -6,8 +6,8 @@ use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
-    Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig, Route,
-    Target, Timer, VClock, Version, VersionRules, Versions, select_targets,
+    Causal, Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig,
+    Route, Target, Timer, Version, Versions, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -208,7 +208,7 @@ impl Client {
         Some(node)
     }
 
-    /// Starts a put. `context` is the merged clock of a previous read; `None` is blind.
+    /// Starts a put. `context` is the causal context of a previous read; `None` is blind.
     #[allow(clippy::too_many_arguments)]
     pub fn start_put(
         &mut self,
@@ -216,18 +216,16 @@ impl Client {
         req: RequestId,
         key: KeyId,
         write: WriteId,
-        context: Option<VClock>,
+        context: Option<Causal>,
         ctx: &ClientContext,
         rng: &mut SimRng,
         out: &mut Vec<Effect>,
     ) -> Option<NodeId> {
-        if ctx.routing == Routing::ClientDriven && ctx.quorum.rules == VersionRules::LastWriteWins {
-            // Under last-write-wins the client stamps and coordinates the write itself.
-            let version = Version {
-                write,
-                clock: VClock::default(),
-                stamp_us: now.as_micros(),
-            };
+        // A scheme that lets clients version writes (last write wins: the client's stamp)
+        // has a client-driven client coordinate the put itself.
+        if ctx.routing == Routing::ClientDriven
+            && let Some(version) = ctx.quorum.rules.client_version(write, now.as_micros())
+        {
             self.client_targets(now, key, ctx);
             if self.targets.len() < ctx.quorum.w {
                 return None;

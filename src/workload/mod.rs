@@ -11,7 +11,7 @@ pub use keys::KeySampler;
 use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
-use crate::node::{Effect, FailCause, Message, Timer, version::merged_clock};
+use crate::node::{Effect, FailCause, Message, Timer};
 use crate::observer::{Observer, Op, ReadRecord, WriteRecord};
 use crate::scenario::{KeyDistribution, Workload, WriteMode};
 
@@ -315,7 +315,7 @@ impl Driver {
         client: ClientId,
         key: KeyId,
         stage: Stage,
-        context: Option<crate::node::VClock>,
+        context: Option<crate::node::Causal>,
         io: &mut DriverIo,
     ) {
         let req = RequestId(self.next_req);
@@ -413,7 +413,7 @@ impl Driver {
             Stage::ContextRead => {
                 // Reconcile the siblings into one context; if the read failed, write blind.
                 let context = match &finish {
-                    Finish::Read(vs) => Some(merged_clock(vs)),
+                    Finish::Read(vs) => Some(self.ctx.quorum.rules.read_context(vs)),
                     _ => None,
                 };
                 io.observer.context_read_done(ReadRecord {

@@ -8,9 +8,9 @@
 //! roots, descends only into differing children, and at the leaves compares per-key
 //! hashes so that exactly the differing keys are transferred.
 
-use super::version::Version;
 use crate::engine::rng::mix64;
 use crate::ids::KeyId;
+use crate::node::versioning::Version;
 
 /// Order-independent hash of a set of versions (by write id); 0 for no versions.
 pub fn versions_hash(versions: &[Version]) -> u64 {
@@ -134,13 +134,13 @@ impl MerkleTree {
 mod tests {
     use super::*;
     use crate::ids::{NodeId, WriteId};
-    use crate::node::version::VClock;
+    use crate::node::versioning::{Causal, VClock};
     use std::collections::{BTreeMap, BTreeSet};
 
     fn v(w: u64) -> Version {
         Version {
             write: WriteId(w),
-            clock: VClock::default().increment(NodeId(0), w, 10),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(0), w, 10)),
             stamp_us: w,
         }
     }

@@ -1,10 +1,10 @@
-//! Versions and vector clocks (Dynamo §4.4). A version is one client write (its `WriteId`
-//! stands in for the value) with the vector clock the coordinator gave it and the
-//! coordinator's wall-clock stamp (used by last-write-wins). A replica keeps every
-//! causally-maximal version of a key: the siblings a reader must reconcile.
+//! Vector clocks (Dynamo §4.4): each version carries a clock of (node, counter) entries;
+//! a replica keeps every causally-maximal version of a key, so concurrent writes survive
+//! as siblings for a reader to reconcile. Clocks are truncated past `max_entries`, oldest
+//! stamp first, as Dynamo does.
 
+use super::{Applied, Causal, NewVersion, Scheme, Version, Versions};
 use crate::ids::{NodeId, WriteId};
-use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -181,101 +181,91 @@ impl VClock {
     }
 }
 
-/// One stored version of a key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Version {
-    pub write: WriteId,
-    pub clock: VClock,
-    /// The coordinator's wall clock (µs, skew included) when it made the version.
-    pub stamp_us: u64,
+/// The vector-clock scheme.
+pub(super) struct VectorClocks;
+
+fn clock(v: &Version) -> &VClock {
+    &v.causal.clock
 }
 
-impl Version {
-    /// Last-write-wins order: later stamp wins; ties go to the larger write id so every
-    /// replica picks the same winner.
-    pub fn lww_key(&self) -> (u64, WriteId) {
-        (self.stamp_us, self.write)
-    }
-}
-
-/// The versions of one key that a replica holds or a read returns. Almost always one.
-pub type Versions = SmallVec<[Version; 1]>;
-
-/// What a replica did with an incoming version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Applied {
-    /// Stored; it replaced every version it supersedes, and no other version remains.
-    Stored,
-    /// Stored beside concurrent versions (siblings).
-    SiblingKept,
-    /// Not stored: a held version already supersedes it (or it is already held).
-    Obsolete,
-}
-
-/// Versioning rules, fixed per run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VersionRules {
-    VectorClock,
-    LastWriteWins,
-}
-
-impl VersionRules {
-    /// Adds `incoming` to `held`, keeping only causally-maximal versions (vector clocks) or
-    /// the single winner (last write wins).
-    pub fn apply(self, held: &mut Versions, incoming: &Version) -> Applied {
-        match self {
-            VersionRules::LastWriteWins => match held.first() {
-                Some(current) if current.lww_key() >= incoming.lww_key() => Applied::Obsolete,
-                _ => {
-                    held.clear();
-                    held.push(incoming.clone());
-                    Applied::Stored
-                }
-            },
-            VersionRules::VectorClock => {
-                for v in held.iter() {
-                    if v.write == incoming.write {
-                        return Applied::Obsolete;
-                    }
-                    if v.clock.compare(&incoming.clock) == Causality::Descends {
-                        return Applied::Obsolete;
-                    }
-                }
-                held.retain(|v| incoming.clock.compare(&v.clock) != Causality::Descends);
-                held.push(incoming.clone());
-                if held.len() == 1 {
-                    Applied::Stored
-                } else {
-                    Applied::SiblingKept
-                }
-            }
-        }
-    }
-
-    /// Merges several replies into the set a coordinator returns to the client.
-    pub fn reconcile_into(self, acc: &mut Versions, incoming: &[Version]) {
-        for v in incoming {
-            self.apply(acc, v);
-        }
-    }
-
-    /// Whether `versions` covers `v`: holds it or something that supersedes it.
-    pub fn covers(self, versions: &[Version], v: &Version) -> bool {
-        versions.iter().any(|h| {
-            h.write == v.write
-                || match self {
-                    VersionRules::VectorClock => h.clock.compare(&v.clock) == Causality::Descends,
-                    VersionRules::LastWriteWins => h.lww_key() > v.lww_key(),
-                }
-        })
-    }
-}
-
-/// The context a read-modify-write client sends back: the merge of every sibling's clock.
-pub fn merged_clock(versions: &[Version]) -> VClock {
+/// The merge of every version's clock.
+fn merged(versions: &[Version]) -> VClock {
     versions
         .iter()
-        .fold(VClock::default(), |acc, v| acc.merge(&v.clock))
+        .fold(VClock::default(), |acc, v| acc.merge(clock(v)))
+}
+
+impl Scheme for VectorClocks {
+    const KEEPS_SIBLINGS: bool = true;
+
+    fn apply(held: &mut Versions, incoming: &Version) -> Applied {
+        for v in held.iter() {
+            if v.write == incoming.write {
+                return Applied::Obsolete;
+            }
+            if clock(v).compare(clock(incoming)) == Causality::Descends {
+                return Applied::Obsolete;
+            }
+        }
+        held.retain(|v| clock(incoming).compare(clock(v)) != Causality::Descends);
+        held.push(incoming.clone());
+        if held.len() == 1 {
+            Applied::Stored
+        } else {
+            Applied::SiblingKept
+        }
+    }
+
+    fn supersedes(held: &Version, v: &Version) -> bool {
+        clock(held).compare(clock(v)) == Causality::Descends
+    }
+
+    fn happened_before(a: &Version, b: &Version) -> bool {
+        clock(a).compare(clock(b)) == Causality::Precedes
+    }
+
+    /// The client's context (for a blind put, the clocks the coordinator holds for the
+    /// key: what a Riak vnode does for a put without a clock) advanced by the coordinator.
+    fn new_version(put: NewVersion) -> Version {
+        let base = match put.context {
+            Some(context) => context.clock.clone(),
+            None => merged(put.stored),
+        };
+        Version {
+            write: put.write,
+            causal: Causal::from_clock(base.increment(
+                put.coordinator,
+                put.stamp_us,
+                put.max_entries,
+            )),
+            stamp_us: put.stamp_us,
+        }
+    }
+
+    /// The merge of every sibling's clock.
+    fn read_context(versions: &[Version]) -> Causal {
+        Causal::from_clock(merged(versions))
+    }
+
+    /// A client cannot advance a clock in a node's name.
+    fn client_version(_write: WriteId, _stamp_us: u64) -> Option<Version> {
+        None
+    }
+}
+
+/// A clock from (node, counter) pairs, each entry stamped with its counter.
+#[cfg(test)]
+pub(super) fn clock_of(pairs: &[(u32, u32)]) -> VClock {
+    let mut e: Vec<ClockEntry> = pairs
+        .iter()
+        .map(|(n, c)| ClockEntry {
+            node: NodeId(*n),
+            counter: *c,
+            stamp_us: *c as u64,
+        })
+        .collect();
+    e.sort_by_key(|x| x.node);
+    VClock::from_entries(e)
 }
 
 #[cfg(test)]
@@ -283,26 +273,7 @@ mod tests {
     use super::*;
     use crate::engine::rng::{RngStreams, Stream, below};
 
-    fn clock(pairs: &[(u32, u32)]) -> VClock {
-        let mut e: Vec<ClockEntry> = pairs
-            .iter()
-            .map(|(n, c)| ClockEntry {
-                node: NodeId(*n),
-                counter: *c,
-                stamp_us: *c as u64,
-            })
-            .collect();
-        e.sort_by_key(|x| x.node);
-        VClock::from_entries(e)
-    }
-
-    fn version(write: u64, pairs: &[(u32, u32)]) -> Version {
-        Version {
-            write: WriteId(write),
-            clock: clock(pairs),
-            stamp_us: write,
-        }
-    }
+    use super::clock_of as clock;
 
     #[test]
     fn compare_covers_all_four_outcomes() {
@@ -365,61 +336,5 @@ mod tests {
         assert_eq!(nodes, vec![2, 3, 4], "node 1 had the oldest stamp");
         assert_eq!(next.counter(NodeId(4)), 1);
         assert_eq!(c.increment(NodeId(2), 7, 10).counter(NodeId(2)), 6);
-    }
-
-    #[test]
-    fn replicas_keep_only_causally_maximal_versions() {
-        let rules = VersionRules::VectorClock;
-        let mut held = Versions::new();
-        assert_eq!(
-            rules.apply(&mut held, &version(1, &[(1, 1)])),
-            Applied::Stored
-        );
-        assert_eq!(
-            rules.apply(&mut held, &version(2, &[(1, 2)])),
-            Applied::Stored
-        );
-        assert_eq!(
-            rules.apply(&mut held, &version(1, &[(1, 1)])),
-            Applied::Obsolete
-        );
-        assert_eq!(
-            rules.apply(&mut held, &version(3, &[(1, 1), (2, 1)])),
-            Applied::SiblingKept
-        );
-        assert_eq!(held.len(), 2);
-        // A client merges both siblings and writes back through node 1.
-        let ctx = merged_clock(&held);
-        let merged = Version {
-            write: WriteId(4),
-            clock: ctx.increment(NodeId(1), 9, 10),
-            stamp_us: 9,
-        };
-        assert_eq!(rules.apply(&mut held, &merged), Applied::Stored);
-        assert_eq!(held.iter().map(|v| v.write.0).collect::<Vec<_>>(), vec![4]);
-        assert!(rules.covers(&held, &version(3, &[(1, 1), (2, 1)])));
-    }
-
-    #[test]
-    fn last_write_wins_keeps_the_latest_stamp() {
-        let rules = VersionRules::LastWriteWins;
-        let mut held = Versions::new();
-        rules.apply(
-            &mut held,
-            &Version {
-                write: WriteId(1),
-                clock: VClock::default(),
-                stamp_us: 50,
-            },
-        );
-        let older = Version {
-            write: WriteId(2),
-            clock: VClock::default(),
-            stamp_us: 40,
-        };
-        assert_eq!(rules.apply(&mut held, &older), Applied::Obsolete);
-        assert_eq!(held[0].write, WriteId(1));
-        assert!(!rules.covers(std::slice::from_ref(&older), &held[0]));
-        assert!(rules.covers(&held, &older));
     }
 }

@@ -1,0 +1,71 @@
+//! The replica side of a request (Dynamo §4.5): answer a coordinator's `ReplicaRead`
+//! with what this node holds (its own data reconciled with any hints), and apply a
+//! `ReplicaWrite` to storage, or to the hint store when this node stands in for an
+//! unreachable home replica. Read repairs arrive as writes without an operation id.
+
+use super::{DiskOp, Effect, Message, Node, OpId, Version};
+use crate::ids::{Endpoint, KeyId, NodeId};
+use smallvec::SmallVec;
+
+impl Node {
+    pub(super) fn on_replica_read(
+        &mut self,
+        from: Endpoint,
+        op: OpId,
+        key: KeyId,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut versions = self.storage.entry(key).cloned().unwrap_or_default();
+        if !self.hints.is_empty() {
+            let hinted: SmallVec<[Version; 1]> = self.hints.versions_of(key).cloned().collect();
+            self.cfg.quorum.rules.reconcile_into(&mut versions, &hinted);
+        }
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::ReplicaReadReply { op, versions },
+            disk: DiskOp::Read,
+        });
+    }
+
+    pub(super) fn on_replica_write(
+        &mut self,
+        from: Endpoint,
+        op: Option<OpId>,
+        key: KeyId,
+        version: Version,
+        hint: Option<NodeId>,
+        out: &mut Vec<Effect>,
+    ) {
+        let accepted = match hint {
+            Some(owner) if owner != self.id => {
+                let ok = self.hints.add(
+                    owner,
+                    key,
+                    &version,
+                    self.cfg.quorum.rules,
+                    self.cfg.max_hints,
+                );
+                self.arm_scan(out);
+                ok
+            }
+            // A repair aimed at a fallback: its copy lives under a hint, not here.
+            None if op.is_none() && !self.ring.is_replica(key, self.id) => false,
+            Some(_) | None => {
+                // Copy the stored versions only while a range is being moved:
+                // the common write path stays free of the clone.
+                if self.store_merge(key, std::slice::from_ref(&version)) && self.is_moving_data() {
+                    let held = self.storage.entry(key).cloned().unwrap_or_default();
+                    self.forward_moving_write(key, &held, out);
+                }
+                true
+            }
+        };
+        if let (Some(op), true) = (op, accepted) {
+            out.push(Effect::Send {
+                to: from,
+                msg: Message::ReplicaWriteAck { op },
+                disk: DiskOp::Write,
+            });
+        }
+    }
+}

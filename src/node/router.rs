@@ -1,0 +1,200 @@
+//! Request entry (Dynamo §4.5): a client's get or put reaches some node. A node that is
+//! not a home replica of the key forwards it to the first reachable one; a home replica
+//! (or a node with none reachable to forward to) coordinates it: it picks the targets
+//! (sloppy quorum: the first N reachable nodes of the extended preference list), makes
+//! the new version of a put, and hands the operation to the coordinator. Requests that
+//! arrive here by a client's stale view are counted as misrouted.
+
+use super::coordinator::{Completion, Origin};
+use super::versioning::NewVersion;
+use super::{Causal, DiskOp, Effect, FailCause, Message, Node, Route, Version, select_targets};
+use crate::engine::SimTime;
+use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
+use smallvec::SmallVec;
+
+/// A client's put as it arrives (the fields of `Message::Put` but its route).
+pub(super) struct PutRequest {
+    pub req: RequestId,
+    pub client: ClientId,
+    pub key: KeyId,
+    pub write: WriteId,
+    pub context: Causal,
+    pub blind: bool,
+}
+
+impl Node {
+    pub(super) fn on_get(
+        &mut self,
+        req: RequestId,
+        client: ClientId,
+        key: KeyId,
+        route: Route,
+        out: &mut Vec<Effect>,
+    ) {
+        self.note_route(key, route);
+        if route != Route::Forwarded
+            && let Some(to) = self.forward_to(key)
+        {
+            let msg = Message::Get {
+                req,
+                client,
+                key,
+                route: Route::Forwarded,
+            };
+            out.push(Effect::Send {
+                to: Endpoint::Node(to),
+                msg,
+                disk: DiskOp::None,
+            });
+            return;
+        }
+        let origin = Origin { client, req };
+        self.choose_targets(key);
+        if self.targets.len() < self.cfg.quorum.r {
+            self.reply_failure(origin, true, out);
+            return;
+        }
+        let nodes: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
+        self.coordinator
+            .start_read(key, &nodes, origin, &self.cfg.quorum, out);
+    }
+
+    pub(super) fn on_put(
+        &mut self,
+        now: SimTime,
+        put: PutRequest,
+        route: Route,
+        out: &mut Vec<Effect>,
+    ) {
+        let key = put.key;
+        self.note_route(key, route);
+        if route != Route::Forwarded
+            && let Some(to) = self.forward_to(key)
+        {
+            let msg = Message::Put {
+                req: put.req,
+                client: put.client,
+                key,
+                write: put.write,
+                context: put.context,
+                blind: put.blind,
+                route: Route::Forwarded,
+            };
+            out.push(Effect::Send {
+                to: Endpoint::Node(to),
+                msg,
+                disk: DiskOp::None,
+            });
+            return;
+        }
+        let origin = Origin {
+            client: put.client,
+            req: put.req,
+        };
+        self.choose_targets(key);
+        if self.targets.len() < self.cfg.quorum.w {
+            self.reply_failure(origin, false, out);
+            return;
+        }
+        let version = self.new_version(now, key, put.write, &put.context, put.blind);
+        let targets = std::mem::take(&mut self.targets);
+        self.coordinator
+            .start_write(key, version, &targets, origin, &self.cfg.quorum, out);
+        self.targets = targets;
+    }
+
+    /// Counts requests a client sent here believing this node a home replica when, by
+    /// this node's view, it is not: the cost of stale membership views.
+    fn note_route(&mut self, key: KeyId, route: Route) {
+        if route == Route::Direct && !self.ring.is_replica(key, self.id) {
+            self.membership.stats.misrouted_requests += 1;
+        }
+    }
+
+    pub(super) fn is_reachable(&self, node: NodeId) -> bool {
+        node == self.id || !self.detector.is_suspected(node)
+    }
+
+    /// Where a request for `key` should go when this node is not one of its home replicas:
+    /// the first reachable home replica (Dynamo §4.5). `None` means coordinate here.
+    fn forward_to(&self, key: KeyId) -> Option<NodeId> {
+        let homes = self.ring.replicas(key);
+        if homes.contains(&self.id) {
+            return None;
+        }
+        homes.iter().copied().find(|n| self.is_reachable(*n))
+    }
+
+    fn choose_targets(&mut self, key: KeyId) {
+        let mut targets = std::mem::take(&mut self.targets);
+        select_targets(
+            self.ring.preference(key),
+            self.cfg.n,
+            self.cfg.sloppy_quorum,
+            |n| self.is_reachable(n),
+            &mut targets,
+        );
+        self.targets = targets;
+    }
+
+    fn reply_failure(&self, origin: Origin, read: bool, out: &mut Vec<Effect>) {
+        let done = if read {
+            Completion::Read {
+                origin,
+                result: Err(FailCause::NotEnoughReplicas),
+            }
+        } else {
+            Completion::Write {
+                origin,
+                result: Err(FailCause::NotEnoughReplicas),
+            }
+        };
+        self.deliver(Some(done), out);
+    }
+
+    /// The coordinator's new version, made by the run's versioning scheme from the
+    /// client's context (or, for a blind put, what this node holds for the key).
+    fn new_version(
+        &self,
+        now: SimTime,
+        key: KeyId,
+        write: WriteId,
+        context: &Causal,
+        blind: bool,
+    ) -> Version {
+        self.cfg.quorum.rules.new_version(NewVersion {
+            coordinator: self.id,
+            write,
+            stamp_us: self.wall_clock_us(now),
+            context: (!blind).then_some(context),
+            stored: self.stored(key),
+            max_entries: self.cfg.vclock_max_entries,
+        })
+    }
+
+    /// Sends a finished operation's answer to the client that asked.
+    pub(super) fn deliver(&self, done: Option<Completion>, out: &mut Vec<Effect>) {
+        let Some(done) = done else { return };
+        let (client, msg) = match done {
+            Completion::Read { origin, result } => (
+                origin.client,
+                Message::GetReply {
+                    req: origin.req,
+                    result,
+                },
+            ),
+            Completion::Write { origin, result } => (
+                origin.client,
+                Message::PutReply {
+                    req: origin.req,
+                    result,
+                },
+            ),
+        };
+        out.push(Effect::Send {
+            to: Endpoint::Client(client),
+            msg,
+            disk: DiskOp::None,
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! The node's storage engine: the versions it holds for each key as a home replica, and
+//! the per-range Merkle trees that summarise them for anti-entropy. Every change to the
+//! stored data goes through `Storage::merge`, which keeps the key's range tree current,
+//! so the trees can never drift from the data they describe. Hints live apart, in the
+//! hint store.
+
+use super::NodeConfig;
+use super::anti_entropy::merkle::{self, MerkleTree};
+use super::versioning::{Version, Versions};
+use crate::ids::{FxHashMap, KeyId};
+use crate::ring::Ring;
+
+/// Key -> versions, and one Merkle tree per key range (slot) with data here. The map is
+/// first: every replica read and write touches it, the trees only writes with
+/// anti-entropy on.
+#[derive(Default)]
+pub struct Storage {
+    versions: FxHashMap<KeyId, Versions>,
+    trees: FxHashMap<u32, MerkleTree>,
+}
+
+impl Storage {
+    /// The versions held for `key` (empty when none).
+    pub fn get(&self, key: KeyId) -> &[Version] {
+        self.versions.get(&key).map(|v| v.as_slice()).unwrap_or(&[])
+    }
+
+    /// The versions held for `key`, if the key has an entry at all.
+    pub fn entry(&self, key: KeyId) -> Option<&Versions> {
+        self.versions.get(&key)
+    }
+
+    pub fn contains(&self, key: KeyId) -> bool {
+        self.versions.contains_key(&key)
+    }
+
+    /// Number of keys with an entry.
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+
+    /// The tree of range `slot`, if this node ever held data there (anti-entropy on).
+    pub fn tree(&self, slot: u32) -> Option<&MerkleTree> {
+        self.trees.get(&slot)
+    }
+
+    /// Merges `incoming` into the versions of `key` by the run's versioning rules,
+    /// keeping the key's range tree current. Returns whether anything changed.
+    pub fn merge(
+        &mut self,
+        key: KeyId,
+        incoming: &[Version],
+        cfg: &NodeConfig,
+        ring: &Ring,
+    ) -> bool {
+        let held = self.versions.entry(key).or_default();
+        let old = merkle::versions_hash(held);
+        for v in incoming {
+            cfg.quorum.rules.apply(held, v);
+        }
+        let new = merkle::versions_hash(held);
+        if old == new {
+            return false;
+        }
+        if let Some(ae) = &cfg.anti_entropy {
+            let slot = ring.slot_of(key);
+            self.trees
+                .entry(slot)
+                .or_insert_with(|| MerkleTree::new(ae.depth))
+                .update(key, old, new);
+        }
+        true
+    }
+
+    /// The disk is lost: data and trees go with it.
+    pub fn clear(&mut self) {
+        self.versions = FxHashMap::default();
+        self.trees = FxHashMap::default();
+    }
+}
