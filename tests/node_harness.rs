@@ -5,7 +5,7 @@
 
 use dynasim::engine::{RngStreams, SimRng, SimTime, Stream};
 use dynasim::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
-use dynasim::node::{Effect, FailCause, Message, MessageKind, Node, Route, Timer, VClock};
+use dynasim::node::{Causal, Effect, FailCause, Message, MessageKind, Node, Route, Timer};
 use dynasim::ring::Ring;
 use dynasim::scenario::{Scenario, load_str};
 use dynasim::sim::build;
@@ -156,7 +156,7 @@ impl Net {
     }
 
     /// A put sent straight to `coordinator` (as if forwarded), with an explicit context.
-    fn put_at(&mut self, coordinator: NodeId, req: u64, key: KeyId, write: u64, context: VClock) {
+    fn put_at(&mut self, coordinator: NodeId, req: u64, key: KeyId, write: u64, context: Causal) {
         let msg = Message::Put {
             req: RequestId(req),
             client: CLIENT,
@@ -268,7 +268,7 @@ fn a_put_with_one_home_down_still_gathers_w_and_with_two_down_fails_without_slop
     let key = KeyId(5);
     let homes = net.ring.replicas(key).to_vec();
     net.crash(homes[2]);
-    net.put_at(homes[0], 1, key, 21, VClock::default());
+    net.put_at(homes[0], 1, key, 21, Causal::default());
     assert_eq!(
         write_result(&net.outcomes[0]),
         Ok(WriteId(21)),
@@ -279,13 +279,13 @@ fn a_put_with_one_home_down_still_gathers_w_and_with_two_down_fails_without_slop
     // down unnoticed: the next put reaches one replica and times out, never acknowledged.
     net.advance(SimTime::from_ms_f64(150.0));
     net.crash(homes[1]);
-    net.put_at(homes[0], 2, key, 22, VClock::default());
+    net.put_at(homes[0], 2, key, 22, Causal::default());
     assert_eq!(net.outcomes.len(), 1, "one ack of W=2 is no answer yet");
     net.advance(SimTime::from_ms_f64(150.0));
     assert_eq!(write_result(&net.outcomes[1]), Err(FailCause::Timeout));
     // Now both are suspected and, without sloppy quorum, fewer than W homes are
     // reachable: the coordinator refuses at once.
-    net.put_at(homes[0], 3, key, 23, VClock::default());
+    net.put_at(homes[0], 3, key, 23, Causal::default());
     assert_eq!(
         write_result(&net.outcomes[2]),
         Err(FailCause::NotEnoughReplicas)
@@ -299,8 +299,8 @@ fn concurrent_puts_through_two_coordinators_come_back_as_siblings() {
     let key = KeyId(7);
     let homes = net.ring.replicas(key).to_vec();
     // Same (empty) context, different coordinators: neither descends from the other.
-    net.put_at(homes[0], 1, key, 31, VClock::default());
-    net.put_at(homes[1], 2, key, 32, VClock::default());
+    net.put_at(homes[0], 1, key, 31, Causal::default());
+    net.put_at(homes[1], 2, key, 32, Causal::default());
     assert_eq!(write_result(&net.outcomes[0]), Ok(WriteId(31)));
     assert_eq!(write_result(&net.outcomes[1]), Ok(WriteId(32)));
     net.client_get(3, key);
@@ -319,9 +319,9 @@ fn last_write_wins_keeps_one_version_of_concurrent_puts() {
     let mut net = Net::new(&s);
     let key = KeyId(7);
     let homes = net.ring.replicas(key).to_vec();
-    net.put_at(homes[0], 1, key, 41, VClock::default());
+    net.put_at(homes[0], 1, key, 41, Causal::default());
     net.advance(SimTime::from_ms_f64(1.0));
-    net.put_at(homes[1], 2, key, 42, VClock::default());
+    net.put_at(homes[1], 2, key, 42, Causal::default());
     net.client_get(3, key);
     let got = read_writes(net.outcomes.last().expect("a read")).expect("read succeeds");
     assert_eq!(got, vec![WriteId(42)], "the later stamp wins");
@@ -336,10 +336,10 @@ fn a_hint_is_handed_back_when_its_owner_returns() {
     let owner = homes[2];
     net.crash(owner);
     // The first put times out on the dead owner, which the coordinator then suspects.
-    net.put_at(homes[0], 1, key, 51, VClock::default());
+    net.put_at(homes[0], 1, key, 51, Causal::default());
     net.advance(SimTime::from_ms_f64(150.0));
     // The next put goes to a fallback, which keeps the replica under a hint for the owner.
-    net.put_at(homes[0], 2, key, 52, VClock::default());
+    net.put_at(homes[0], 2, key, 52, Causal::default());
     assert_eq!(
         write_result(net.outcomes.last().expect("an outcome")),
         Ok(WriteId(52))
