@@ -5,11 +5,13 @@
 
 use dynasim::engine::{RngStreams, SimRng, SimTime, Stream};
 use dynasim::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
-use dynasim::node::{Causal, Effect, FailCause, Message, MessageKind, Node, Route, Timer};
+use dynasim::node::{
+    Causal, Effect, FailCause, Message, MessageKind, Node, OpResult, Route, Timer,
+};
 use dynasim::ring::Ring;
 use dynasim::scenario::{Scenario, load_str};
 use dynasim::sim::build;
-use dynasim::workload::{Client, ClientContext, Outcome};
+use dynasim::workload::{Client, ClientContext};
 use serde_json::json;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -46,7 +48,8 @@ struct Net {
     timers: Vec<(SimTime, Endpoint, Timer)>,
     /// Every message delivered (to a live endpoint), in order.
     delivered: Vec<(Endpoint, Endpoint, MessageKind)>,
-    outcomes: Vec<Outcome>,
+    /// What the client was answered, in order.
+    outcomes: Vec<OpResult>,
     rng: SimRng,
 }
 
@@ -105,7 +108,7 @@ impl Net {
                 }
                 Endpoint::Client(_) => {
                     if let Some(o) = self.client.handle_message(from, msg, &self.ctx, &mut out) {
-                        self.outcomes.push(o);
+                        self.outcomes.push(o.result);
                     }
                 }
             }
@@ -220,20 +223,20 @@ impl Net {
     }
 }
 
-fn write_result(o: &Outcome) -> Result<WriteId, FailCause> {
+fn write_result(o: &OpResult) -> Result<WriteId, FailCause> {
     match o {
-        Outcome::Write { result, .. } => result.as_ref().map(|v| v.write).map_err(|e| *e),
-        Outcome::Read { .. } => panic!("expected a write outcome, got {o:?}"),
+        OpResult::Put(result) => result.as_ref().map(|v| v.write).map_err(|e| *e),
+        OpResult::Get(_) => panic!("expected a put result, got {o:?}"),
     }
 }
 
-fn read_writes(o: &Outcome) -> Result<Vec<WriteId>, FailCause> {
+fn read_writes(o: &OpResult) -> Result<Vec<WriteId>, FailCause> {
     match o {
-        Outcome::Read { result, .. } => result
+        OpResult::Get(result) => result
             .as_ref()
             .map(|vs| vs.iter().map(|v| v.write).collect())
             .map_err(|e| *e),
-        Outcome::Write { .. } => panic!("expected a read outcome, got {o:?}"),
+        OpResult::Put(_) => panic!("expected a get result, got {o:?}"),
     }
 }
 

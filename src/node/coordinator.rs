@@ -3,6 +3,7 @@
 //! Hosted by a node, or by a client when the client coordinates (`client_driven`).
 
 use super::message::{Effect, FailCause, Message, OpId, Timer};
+use super::op::{Op, OpResult};
 use super::versioning::{Version, VersionRules, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
@@ -28,15 +29,9 @@ pub struct QuorumConfig {
 
 /// A finished operation, for the host to deliver.
 #[derive(Clone, Debug)]
-pub enum Completion {
-    Read {
-        origin: Origin,
-        result: Result<Versions, FailCause>,
-    },
-    Write {
-        origin: Origin,
-        result: Result<Version, FailCause>,
-    },
+pub struct Completion {
+    pub origin: Origin,
+    pub result: OpResult,
 }
 
 type Targets = SmallVec<[NodeId; 4]>;
@@ -62,15 +57,31 @@ struct WriteOp {
     answered: bool,
 }
 
-enum Op {
+enum InFlight {
     Read(ReadOp),
     Write(WriteOp),
+}
+
+impl InFlight {
+    fn op(&self) -> Op {
+        match self {
+            InFlight::Read(_) => Op::Get,
+            InFlight::Write(_) => Op::Put,
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        match self {
+            InFlight::Read(op) => op.origin,
+            InFlight::Write(op) => op.origin,
+        }
+    }
 }
 
 /// The in-flight operations of one host.
 #[derive(Default)]
 pub struct Coordinator {
-    ops: FxHashMap<OpId, Op>,
+    ops: FxHashMap<OpId, InFlight>,
     next_op: u64,
     /// Targets that never answered an operation that has now ended; the host drains this
     /// into its failure detector.
@@ -115,7 +126,7 @@ impl Coordinator {
         });
         self.ops.insert(
             op,
-            Op::Read(ReadOp {
+            InFlight::Read(ReadOp {
                 key,
                 origin,
                 targets: targets.iter().copied().collect(),
@@ -157,7 +168,7 @@ impl Coordinator {
         });
         self.ops.insert(
             op,
-            Op::Write(WriteOp {
+            InFlight::Write(WriteOp {
                 origin,
                 targets: targets.iter().map(|(n, _)| *n).collect(),
                 acked: 0,
@@ -176,7 +187,7 @@ impl Coordinator {
         cfg: &QuorumConfig,
         out: &mut Vec<Effect>,
     ) -> Option<Completion> {
-        let Some(Op::Read(op)) = self.ops.get_mut(&op_id) else {
+        let Some(InFlight::Read(op)) = self.ops.get_mut(&op_id) else {
             return None; // late reply to a finished operation
         };
         if op.replies.iter().any(|(n, _)| *n == from) {
@@ -187,9 +198,9 @@ impl Coordinator {
         let mut done = None;
         if !op.answered && op.replies.len() >= cfg.r {
             op.answered = true;
-            done = Some(Completion::Read {
+            done = Some(Completion {
                 origin: op.origin,
-                result: Ok(op.merged.clone()),
+                result: OpResult::Get(Ok(op.merged.clone())),
             });
             if cfg.read_repair && op.replies.len() < op.targets.len() {
                 out.push(Effect::SetTimer {
@@ -211,7 +222,7 @@ impl Coordinator {
         from: NodeId,
         cfg: &QuorumConfig,
     ) -> Option<Completion> {
-        let Some(Op::Write(op)) = self.ops.get_mut(&op_id) else {
+        let Some(InFlight::Write(op)) = self.ops.get_mut(&op_id) else {
             return None;
         };
         let i = op.targets.iter().position(|t| *t == from)?;
@@ -223,9 +234,9 @@ impl Coordinator {
         let mut done = None;
         if !op.answered && op.acks >= cfg.w {
             op.answered = true;
-            done = Some(Completion::Write {
+            done = Some(Completion {
                 origin: op.origin,
-                result: Ok(op.version.clone()),
+                result: OpResult::Put(Ok(op.version.clone())),
             });
         }
         if op.acks >= op.targets.len() {
@@ -235,14 +246,14 @@ impl Coordinator {
     }
 
     /// Records the targets of an ending operation that never answered.
-    fn note_unanswered(&mut self, op: &Op) {
+    fn note_unanswered(&mut self, op: &InFlight) {
         match op {
-            Op::Read(r) => self.unanswered.extend(
+            InFlight::Read(r) => self.unanswered.extend(
                 r.targets
                     .iter()
                     .filter(|t| !r.replies.iter().any(|(n, _)| n == *t)),
             ),
-            Op::Write(w) => self.unanswered.extend(
+            InFlight::Write(w) => self.unanswered.extend(
                 w.targets
                     .iter()
                     .enumerate()
@@ -262,12 +273,12 @@ impl Coordinator {
             Timer::RepairWindow(op_id) => {
                 // Repair what the window caught; keep the op until every target answered
                 // or it times out, so silent targets are still noticed.
-                if let Some(Op::Read(op)) = self.ops.get(&op_id)
+                if let Some(InFlight::Read(op)) = self.ops.get(&op_id)
                     && !op.repaired
                 {
                     self.repair(op, cfg, out);
                 }
-                if let Some(Op::Read(op)) = self.ops.get_mut(&op_id) {
+                if let Some(InFlight::Read(op)) = self.ops.get_mut(&op_id) {
                     op.repaired = true;
                 }
                 None
@@ -281,30 +292,24 @@ impl Coordinator {
             Timer::OpTimeout(op_id) => {
                 let op = self.ops.get(&op_id)?;
                 let answered = match op {
-                    Op::Read(op) => op.answered,
-                    Op::Write(op) => op.answered,
+                    InFlight::Read(op) => op.answered,
+                    InFlight::Write(op) => op.answered,
                 };
                 let op = self.ops.remove(&op_id)?;
                 self.note_unanswered(&op);
                 if answered {
                     // Answered already; only late replies were still awaited.
-                    if let Op::Read(read) = op
+                    if let InFlight::Read(read) = op
                         && !read.repaired
                     {
                         self.repair(&read, cfg, out);
                     }
                     return None;
                 }
-                match op {
-                    Op::Read(op) => Some(Completion::Read {
-                        origin: op.origin,
-                        result: Err(FailCause::Timeout),
-                    }),
-                    Op::Write(op) => Some(Completion::Write {
-                        origin: op.origin,
-                        result: Err(FailCause::Timeout),
-                    }),
-                }
+                Some(Completion {
+                    origin: op.origin(),
+                    result: OpResult::failed(op.op(), FailCause::Timeout),
+                })
             }
         }
     }
@@ -312,7 +317,7 @@ impl Coordinator {
     /// Ends a read; with read repair on, sends each replica that answered with stale data
     /// the versions it lacks.
     fn finish_read(&mut self, op_id: OpId, cfg: &QuorumConfig, out: &mut Vec<Effect>) {
-        let Some(Op::Read(op)) = self.ops.remove(&op_id) else {
+        let Some(InFlight::Read(op)) = self.ops.remove(&op_id) else {
             return;
         };
         if !op.repaired {
@@ -431,7 +436,10 @@ mod tests {
         );
         let done = c.on_read_reply(op, NodeId(1), stale, &cfg, &mut out);
         match done {
-            Some(Completion::Read { result: Ok(vs), .. }) => {
+            Some(Completion {
+                result: OpResult::Get(Ok(vs)),
+                ..
+            }) => {
                 assert_eq!(vs.iter().map(|v| v.write.0).collect::<Vec<_>>(), vec![2]);
             }
             other => panic!("expected an answer, got {other:?}"),
@@ -471,7 +479,10 @@ mod tests {
         );
         assert!(matches!(
             c.on_write_ack(OpId(1), NodeId(2), &cfg),
-            Some(Completion::Write { result: Ok(_), .. })
+            Some(Completion {
+                result: OpResult::Put(Ok(_)),
+                ..
+            })
         ));
         // A second write gets one ack only, then times out.
         c.start_write(KeyId(1), version(2, 2), &targets, ORIGIN, &cfg, &mut out);
@@ -479,8 +490,8 @@ mod tests {
         let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
         assert!(matches!(
             t,
-            Some(Completion::Write {
-                result: Err(FailCause::Timeout),
+            Some(Completion {
+                result: OpResult::Put(Err(FailCause::Timeout)),
                 ..
             })
         ));

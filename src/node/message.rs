@@ -207,7 +207,18 @@ impl Message {
                     entries.iter().map(|(_, vs)| 4 + versions(vs)).sum::<u64>()
                         + 4 * want.len() as u64
                 }
-                _ => 0,
+                // Headers only: ids, a key, an epoch, or a failure.
+                Message::Get { .. }
+                | Message::GetReply { result: Err(_), .. }
+                | Message::PutReply { result: Err(_), .. }
+                | Message::ReplicaRead { .. }
+                | Message::ReplicaWriteAck { .. }
+                | Message::Ping
+                | Message::Pong
+                | Message::Gossip { .. }
+                | Message::TransferDone
+                | Message::TransferDoneAck
+                | Message::MembershipPoll => 0,
             }
     }
 }

@@ -10,6 +10,7 @@ pub mod detector;
 pub mod hints;
 pub mod membership;
 pub mod message;
+pub mod op;
 mod replica;
 mod router;
 pub mod storage;
@@ -21,6 +22,7 @@ pub use detector::{FailureDetector, Target, select_targets};
 pub use hints::{HintStats, HintStore};
 pub use membership::{GossipConfig, TransferStats};
 pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Route, Timer};
+pub use op::{Op, OpResult};
 pub use storage::Storage;
 pub use versioning::{Causal, VClock, Version, VersionRules, Versions};
 

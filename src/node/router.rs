@@ -7,7 +7,9 @@
 
 use super::coordinator::{Completion, Origin};
 use super::versioning::NewVersion;
-use super::{Causal, DiskOp, Effect, FailCause, Message, Node, Route, Version, select_targets};
+use super::{
+    Causal, DiskOp, Effect, FailCause, Message, Node, Op, OpResult, Route, Version, select_targets,
+};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use smallvec::SmallVec;
@@ -51,7 +53,7 @@ impl Node {
         let origin = Origin { client, req };
         self.choose_targets(key);
         if self.targets.len() < self.cfg.quorum.r {
-            self.reply_failure(origin, true, out);
+            self.reply_failure(origin, Op::Get, out);
             return;
         }
         let nodes: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
@@ -93,7 +95,7 @@ impl Node {
         };
         self.choose_targets(key);
         if self.targets.len() < self.cfg.quorum.w {
-            self.reply_failure(origin, false, out);
+            self.reply_failure(origin, Op::Put, out);
             return;
         }
         let version = self.new_version(now, key, put.write, &put.context, put.blind);
@@ -137,17 +139,10 @@ impl Node {
         self.targets = targets;
     }
 
-    fn reply_failure(&self, origin: Origin, read: bool, out: &mut Vec<Effect>) {
-        let done = if read {
-            Completion::Read {
-                origin,
-                result: Err(FailCause::NotEnoughReplicas),
-            }
-        } else {
-            Completion::Write {
-                origin,
-                result: Err(FailCause::NotEnoughReplicas),
-            }
+    fn reply_failure(&self, origin: Origin, op: Op, out: &mut Vec<Effect>) {
+        let done = Completion {
+            origin,
+            result: OpResult::failed(op, FailCause::NotEnoughReplicas),
         };
         self.deliver(Some(done), out);
     }
@@ -175,25 +170,9 @@ impl Node {
     /// Sends a finished operation's answer to the client that asked.
     pub(super) fn deliver(&self, done: Option<Completion>, out: &mut Vec<Effect>) {
         let Some(done) = done else { return };
-        let (client, msg) = match done {
-            Completion::Read { origin, result } => (
-                origin.client,
-                Message::GetReply {
-                    req: origin.req,
-                    result,
-                },
-            ),
-            Completion::Write { origin, result } => (
-                origin.client,
-                Message::PutReply {
-                    req: origin.req,
-                    result,
-                },
-            ),
-        };
         out.push(Effect::Send {
-            to: Endpoint::Client(client),
-            msg,
+            to: Endpoint::Client(done.origin.client),
+            msg: done.result.into_reply(done.origin.req),
             disk: DiskOp::None,
         });
     }

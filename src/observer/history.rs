@@ -9,20 +9,33 @@
 
 use crate::engine::SimTime;
 use crate::ids::{ClientId, KeyId, RequestId, WriteId};
-use crate::node::{FailCause, Version};
+use crate::node::{FailCause, Op, Version};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// What an operation does, as the history names it (`f`).
+/// A request as the history names it: the operation (`f`), and whether it is the get a
+/// read-modify-write client makes before its put (`"f": "read"`, `"context": true`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Read,
-    /// The get a read-modify-write client makes before its put (`"f": "read"`,
-    /// `"context": true`).
-    ContextRead,
-    Write,
+pub struct Call {
+    pub op: Op,
+    pub context: bool,
+}
+
+impl Call {
+    pub const READ: Call = Call {
+        op: Op::Get,
+        context: false,
+    };
+    pub const CONTEXT_READ: Call = Call {
+        op: Op::Get,
+        context: true,
+    };
+    pub const WRITE: Call = Call {
+        op: Op::Put,
+        context: false,
+    };
 }
 
 /// An open history file.
@@ -63,7 +76,7 @@ impl History {
         &mut self,
         time: SimTime,
         client: ClientId,
-        op: Op,
+        op: Call,
         key: KeyId,
         req: RequestId,
         write: Option<WriteId>,
@@ -84,7 +97,7 @@ impl History {
         &mut self,
         time: SimTime,
         client: ClientId,
-        op: Op,
+        op: Call,
         key: KeyId,
         req: RequestId,
         result: Result<&[Version], FailCause>,
@@ -124,7 +137,7 @@ impl History {
         // A failed put may still have reached replicas (Dynamo never rolls back), so its
         // outcome is indeterminate: Jepsen's `info`.
         let kind = if result.is_ok() { "ok" } else { "info" };
-        self.begin(kind, Op::Write, client, time, key, req);
+        self.begin(kind, Call::WRITE, client, time, key, req);
         let _ = write!(self.line, ",\"value\":\"{write}\"");
         if let Err(cause) = result {
             push_error(&mut self.line, cause);
@@ -135,16 +148,16 @@ impl History {
     fn begin(
         &mut self,
         kind: &str,
-        op: Op,
+        op: Call,
         client: ClientId,
         time: SimTime,
         key: KeyId,
         req: RequestId,
     ) {
         self.line.clear();
-        let f = match op {
-            Op::Read | Op::ContextRead => "read",
-            Op::Write => "write",
+        let f = match op.op {
+            Op::Get => "read",
+            Op::Put => "write",
         };
         let _ = write!(
             self.line,
@@ -153,7 +166,7 @@ impl History {
             time.as_micros().saturating_mul(1_000),
             key.0,
         );
-        if op == Op::ContextRead {
+        if op.context {
             self.line.push_str(",\"context\":true");
         }
     }

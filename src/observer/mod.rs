@@ -5,7 +5,7 @@
 pub mod history;
 pub mod judge;
 
-pub use history::{History, Op};
+pub use history::{Call, History};
 pub use judge::{AckedWrite, Guarantee, Verdict, judge_read};
 
 use crate::engine::SimTime;
@@ -249,7 +249,7 @@ impl Observer {
         &mut self,
         now: SimTime,
         client: ClientId,
-        op: Op,
+        op: Call,
         key: KeyId,
         req: RequestId,
         write: Option<WriteId>,
@@ -286,7 +286,7 @@ impl Observer {
     pub fn context_read_done(&mut self, r: ReadRecord) {
         self.context_reads[usize::from(r.result.is_ok())] += 1;
         if let Some(h) = self.history.as_mut() {
-            h.read_done(r.end, r.client, Op::ContextRead, r.key, r.req, r.result);
+            h.read_done(r.end, r.client, Call::CONTEXT_READ, r.key, r.req, r.result);
         }
     }
 
@@ -340,7 +340,7 @@ impl Observer {
             self.sla,
         );
         if let Some(h) = self.history.as_mut() {
-            h.read_done(r.end, r.client, Op::Read, r.key, r.req, r.result);
+            h.read_done(r.end, r.client, Call::READ, r.key, r.req, r.result);
         }
         self.interval.reads[0] += 1;
         let Ok(returned) = r.result else { return };

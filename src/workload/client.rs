@@ -6,8 +6,8 @@ use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
-    Causal, Completion, Coordinator, DiskOp, Effect, FailCause, Message, Origin, QuorumConfig,
-    Route, Target, Timer, Version, Versions, select_targets,
+    Causal, Completion, Coordinator, DiskOp, Effect, Message, OpResult, Origin, QuorumConfig,
+    Route, Target, Timer, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -27,19 +27,6 @@ pub struct ClientContext {
     pub retry_after: SimTime,
     /// How often a client refreshes its membership view from a node.
     pub refresh_every: SimTime,
-}
-
-/// A finished client request.
-#[derive(Debug)]
-pub enum Outcome {
-    Read {
-        req: RequestId,
-        result: Result<Versions, FailCause>,
-    },
-    Write {
-        req: RequestId,
-        result: Result<Version, FailCause>,
-    },
 }
 
 /// Nodes a client avoids after they let its requests time out. Each repeated failure
@@ -258,13 +245,14 @@ impl Client {
         Some(node)
     }
 
+    /// A message arrived; returns the request it finished, if any.
     pub fn handle_message(
         &mut self,
         from: Endpoint,
         msg: Message,
         ctx: &ClientContext,
         out: &mut Vec<Effect>,
-    ) -> Option<Outcome> {
+    ) -> Option<Completion> {
         if let Endpoint::Node(n) = from {
             self.avoid.forgive(n);
         }
@@ -276,26 +264,50 @@ impl Client {
                 }
                 None
             }
-            Message::GetReply { req, result } => Some(Outcome::Read { req, result }),
-            Message::PutReply { req, result } => Some(Outcome::Write { req, result }),
+            Message::GetReply { req, result } => Some(self.answered(req, OpResult::Get(result))),
+            Message::PutReply { req, result } => Some(self.answered(req, OpResult::Put(result))),
             Message::ReplicaReadReply { op, versions } => {
                 let Endpoint::Node(from) = from else {
                     return None;
                 };
-                let done = self
-                    .coordinator
-                    .on_read_reply(op, from, versions, &ctx.quorum, out);
-                done.map(outcome_of)
+                self.coordinator
+                    .on_read_reply(op, from, versions, &ctx.quorum, out)
             }
             Message::ReplicaWriteAck { op } => {
                 let Endpoint::Node(from) = from else {
                     return None;
                 };
-                self.coordinator
-                    .on_write_ack(op, from, &ctx.quorum)
-                    .map(outcome_of)
+                self.coordinator.on_write_ack(op, from, &ctx.quorum)
             }
-            _ => None,
+            // Node-to-node traffic; a client is never sent any of it.
+            Message::Get { .. }
+            | Message::Put { .. }
+            | Message::ReplicaRead { .. }
+            | Message::ReplicaWrite { .. }
+            | Message::Ping
+            | Message::Pong
+            | Message::HintHandoff { .. }
+            | Message::HintAck { .. }
+            | Message::Gossip { .. }
+            | Message::GossipUpdate { .. }
+            | Message::TransferBatch { .. }
+            | Message::TransferDone
+            | Message::TransferDoneAck
+            | Message::MembershipPoll
+            | Message::AeHashes { .. }
+            | Message::AeKeys { .. }
+            | Message::AeData { .. } => None,
+        }
+    }
+
+    /// A node answered request `req`.
+    fn answered(&self, req: RequestId, result: OpResult) -> Completion {
+        Completion {
+            origin: Origin {
+                client: self.id,
+                req,
+            },
+            result,
         }
     }
 
@@ -305,7 +317,7 @@ impl Client {
         timer: Timer,
         ctx: &ClientContext,
         out: &mut Vec<Effect>,
-    ) -> Option<Outcome> {
+    ) -> Option<Completion> {
         if timer == Timer::MembershipPoll {
             let members = self.ring.members();
             self.polls += 1;
@@ -322,26 +334,10 @@ impl Client {
             });
             return None;
         }
-        let done = self
-            .coordinator
-            .on_timer(timer, &ctx.quorum, out)
-            .map(outcome_of);
+        let done = self.coordinator.on_timer(timer, &ctx.quorum, out);
         for node in std::mem::take(&mut self.coordinator.unanswered) {
             self.avoid.avoid(node, now, ctx.retry_after);
         }
         done
-    }
-}
-
-fn outcome_of(done: Completion) -> Outcome {
-    match done {
-        Completion::Read { origin, result } => Outcome::Read {
-            req: origin.req,
-            result,
-        },
-        Completion::Write { origin, result } => Outcome::Write {
-            req: origin.req,
-            result,
-        },
     }
 }

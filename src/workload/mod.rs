@@ -5,14 +5,14 @@
 pub mod client;
 pub mod keys;
 
-pub use client::{Client, ClientContext, Outcome};
+pub use client::{Client, ClientContext};
 pub use keys::KeySampler;
 
 use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
-use crate::node::{Effect, FailCause, Message, Timer};
-use crate::observer::{Observer, Op, ReadRecord, WriteRecord};
+use crate::node::{Completion, Effect, FailCause, Message, Op, OpResult, Timer, Version};
+use crate::observer::{Call, Observer, ReadRecord, WriteRecord};
 use crate::scenario::{KeyDistribution, Workload, WriteMode};
 
 /// Timers the workload driver schedules for itself.
@@ -47,6 +47,16 @@ enum Stage {
     },
     ProbeWrite,
     ProbeRead,
+}
+
+impl Stage {
+    /// The operation this stage sends.
+    fn op(self) -> Op {
+        match self {
+            Stage::Read | Stage::ContextRead | Stage::ProbeRead => Op::Get,
+            Stage::Write { .. } | Stage::ProbeWrite => Op::Put,
+        }
+    }
 }
 
 struct Pending {
@@ -202,7 +212,8 @@ impl Driver {
                 if let Some(node) = pending.entry {
                     self.clients[pending.client.index()].suspect(node, io.now, &self.ctx);
                 }
-                self.finish(req, pending, Finish::Failed(FailCause::Timeout), io)
+                let result = OpResult::failed(pending.stage.op(), FailCause::Timeout);
+                self.finish(req, pending, result, io)
             }
             DriverTimer::ProbeRead { client, key } => {
                 self.begin(client, key, Stage::ProbeRead, io);
@@ -235,30 +246,13 @@ impl Driver {
         Some(client)
     }
 
-    fn on_outcome(&mut self, client: ClientId, outcome: Option<Outcome>, io: &mut DriverIo) {
-        let Some(outcome) = outcome else { return };
-        let (req, finish) = match outcome {
-            Outcome::Read {
-                req,
-                result: Ok(versions),
-            } => (req, Finish::Read(versions)),
-            Outcome::Write {
-                req,
-                result: Ok(version),
-            } => (req, Finish::Wrote(version)),
-            Outcome::Read {
-                req,
-                result: Err(cause),
-            }
-            | Outcome::Write {
-                req,
-                result: Err(cause),
-            } => (req, Finish::Failed(cause)),
-        };
+    fn on_outcome(&mut self, client: ClientId, done: Option<Completion>, io: &mut DriverIo) {
+        let Some(done) = done else { return };
+        let req = done.origin.req;
         // A reply after the client's timeout finds nothing pending and is ignored.
         if let Some(pending) = self.pending.remove(&req) {
             debug_assert_eq!(pending.client, client);
-            self.finish(req, pending, finish, io);
+            self.finish(req, pending, done.result, io);
         }
     }
 
@@ -321,14 +315,17 @@ impl Driver {
         let req = RequestId(self.next_req);
         self.next_req += 1;
         let c = &mut self.clients[client.index()];
-        let (op, write) = match stage {
-            Stage::Read | Stage::ProbeRead => (Op::Read, None),
-            Stage::ContextRead => (Op::ContextRead, None),
-            Stage::Write { write } => (Op::Write, Some(write)),
-            Stage::ProbeWrite => (Op::Write, Some(WriteId(self.next_write))),
+        let write = match stage {
+            Stage::Read | Stage::ContextRead | Stage::ProbeRead => None,
+            Stage::Write { write } => Some(write),
+            Stage::ProbeWrite => Some(WriteId(self.next_write)),
+        };
+        let call = Call {
+            op: stage.op(),
+            context: matches!(stage, Stage::ContextRead),
         };
         io.observer
-            .request_invoked(io.now, client, op, key, req, write);
+            .request_invoked(io.now, client, call, key, req, write);
         let (stage, entry) = match stage {
             Stage::ProbeWrite => {
                 let write = WriteId(self.next_write);
@@ -387,17 +384,13 @@ impl Driver {
         &mut self,
         req: RequestId,
         p: Pending,
-        finish: Finish,
+        result: OpResult,
         io: &mut DriverIo,
     ) -> Option<ClientId> {
         self.finished += 1;
         match p.stage {
             Stage::Read | Stage::ProbeRead => {
-                let result = match &finish {
-                    Finish::Read(vs) => Ok(vs.as_slice()),
-                    Finish::Failed(c) => Err(*c),
-                    Finish::Wrote(_) => Err(FailCause::Timeout),
-                };
+                let result = read_result(&result);
                 io.observer.read_done(ReadRecord {
                     req,
                     client: p.client,
@@ -412,9 +405,9 @@ impl Driver {
             }
             Stage::ContextRead => {
                 // Reconcile the siblings into one context; if the read failed, write blind.
-                let context = match &finish {
-                    Finish::Read(vs) => Some(self.ctx.quorum.rules.read_context(vs)),
-                    _ => None,
+                let context = match &result {
+                    OpResult::Get(Ok(vs)) => Some(self.ctx.quorum.rules.read_context(vs)),
+                    OpResult::Get(Err(_)) | OpResult::Put(_) => None,
                 };
                 io.observer.context_read_done(ReadRecord {
                     req,
@@ -424,22 +417,15 @@ impl Driver {
                     start: p.start,
                     end: io.now,
                     during_fault: p.during_fault,
-                    result: match &finish {
-                        Finish::Read(vs) => Ok(vs.as_slice()),
-                        Finish::Failed(c) => Err(*c),
-                        Finish::Wrote(_) => Err(FailCause::Timeout),
-                    },
+                    result: read_result(&result),
                 });
                 let write = self.new_write();
                 self.begin_put(p.client, p.key, Stage::Write { write }, context, io);
                 Some(p.client)
             }
             Stage::Write { write } => {
-                let result = match &finish {
-                    Finish::Wrote(v) => Ok(v),
-                    Finish::Failed(c) => Err(*c),
-                    Finish::Read(_) => Err(FailCause::Timeout),
-                };
+                let stored = matches!(result, OpResult::Put(Ok(_)));
+                let result = write_result(&result);
                 io.observer.write_done(WriteRecord {
                     req,
                     client: p.client,
@@ -451,7 +437,7 @@ impl Driver {
                     during_fault: p.during_fault,
                     result,
                 });
-                if let (Plan::Probes { read_delay, .. }, Finish::Wrote(_)) = (&self.plan, &finish) {
+                if let (Plan::Probes { read_delay, .. }, true) = (&self.plan, stored) {
                     let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
                     // No request starts after the last arrival plus one timeout, so every
                     // request ends inside the drain that follows (Simulation::new); a
@@ -475,8 +461,19 @@ impl Driver {
     }
 }
 
-enum Finish {
-    Read(crate::node::Versions),
-    Wrote(crate::node::Version),
-    Failed(FailCause),
+/// A get's result as the observer records it. Requests are matched to answers by id, so
+/// a put's answer never reaches a get; were it to, it would count as no answer.
+fn read_result(result: &OpResult) -> Result<&[Version], FailCause> {
+    match result {
+        OpResult::Get(r) => r.as_ref().map(|vs| vs.as_slice()).map_err(|c| *c),
+        OpResult::Put(_) => Err(FailCause::Timeout),
+    }
+}
+
+/// A put's result as the observer records it (see `read_result`).
+fn write_result(result: &OpResult) -> Result<&Version, FailCause> {
+    match result {
+        OpResult::Put(r) => r.as_ref().map_err(|c| *c),
+        OpResult::Get(_) => Err(FailCause::Timeout),
+    }
 }
