@@ -58,6 +58,8 @@ impl HintStore {
             Versions::new()
         });
         rules.apply(held, version);
+        // A new key is admitted only below capacity, so the store never outgrows its bound.
+        assert!(self.entries <= capacity, "hint store above its bound");
         self.stats.stored += 1;
         self.stats.max_backlog = self.stats.max_backlog.max(self.entries as u64);
         true
