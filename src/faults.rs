@@ -3,6 +3,7 @@
 //! up front) into a timeline of actions. The simulation applies the actions; nodes only
 //! ever feel their effects (a dead peer stops answering), never read this plan.
 
+use crate::engine::dist::Distribution;
 use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{DcId, NodeId};
@@ -108,236 +109,355 @@ pub fn plan(
     end: SimTime,
     rng: &mut SimRng,
 ) -> FaultPlan {
-    let node_of = |name: &str| {
-        names
+    let mut planner = Planner {
+        s,
+        node_dc,
+        names,
+        end,
+        rng,
+        p: empty_plan(s.faults.len()),
+    };
+    for (index, fault) in s.faults.iter().enumerate() {
+        planner.resolve(index, fault);
+    }
+    let mut p = planner.p;
+    // Stable sort: actions at the same time keep the order of the scenario's list.
+    p.actions.sort_by_key(|(t, _)| *t);
+    p
+}
+
+/// A plan with no actions yet and a slot per fault for its partition and slow nodes.
+fn empty_plan(fault_count: usize) -> FaultPlan {
+    FaultPlan {
+        actions: Vec::new(),
+        partitions: vec![None; fault_count],
+        slow: (0..fault_count).map(|_| None).collect(),
+        resolved: Vec::new(),
+        windows: Vec::new(),
+    }
+}
+
+/// The plan being built, with what faults are resolved against: the cluster's names, the
+/// run's end and the seeded stream that `random_nodes` and random crashes are drawn from.
+struct Planner<'a> {
+    s: &'a Scenario,
+    node_dc: &'a [DcId],
+    names: &'a [String],
+    end: SimTime,
+    rng: &'a mut SimRng,
+    p: FaultPlan,
+}
+
+/// The fault being resolved: its place in the scenario's list, its start, its sorted targets.
+struct Resolving<'a> {
+    index: usize,
+    at: SimTime,
+    targets: &'a [NodeId],
+}
+
+impl Resolving<'_> {
+    /// `d` seconds after the fault starts.
+    fn after(&self, d: f64) -> SimTime {
+        self.at + SimTime::from_secs_f64(d)
+    }
+}
+
+impl Planner<'_> {
+    fn node_of(&self, name: &str) -> Option<NodeId> {
+        self.names
             .iter()
             .position(|n| n == name)
             .map(|i| NodeId(i as u32))
-    };
-    let dc_of = |name: &str| s.cluster.datacenters.iter().position(|d| d.name == name);
-    let mut p = FaultPlan {
-        actions: Vec::new(),
-        partitions: vec![None; s.faults.len()],
-        slow: (0..s.faults.len()).map(|_| None).collect(),
-        resolved: Vec::new(),
-        windows: Vec::new(),
-    };
-    for (index, fault) in s.faults.iter().enumerate() {
+    }
+
+    fn dc_of(&self, name: &str) -> Option<usize> {
+        self.s
+            .cluster
+            .datacenters
+            .iter()
+            .position(|d| d.name == name)
+    }
+
+    fn push(&mut self, t: SimTime, action: FaultAction) {
+        self.p.actions.push((t, action));
+    }
+
+    /// One fault: its targets, its actions, its window and the line the report shows.
+    fn resolve(&mut self, index: usize, fault: &Fault) {
         let at = SimTime::from_secs_f64(fault.at_s());
-        // Leave targets are resolved when the leave happens (they may name joined nodes).
-        let mut targets: Vec<NodeId> = match fault
-            .targets()
-            .filter(|_| !matches!(fault, Fault::Leave { .. }))
-        {
-            Some((Some(list), _)) => list.iter().filter_map(|n| node_of(n)).collect(),
-            Some((None, Some(k))) => pick_random(names.len(), *k as usize, rng),
-            _ => Vec::new(),
-        };
-        targets.sort();
-        let secs = |d: f64| at + SimTime::from_secs_f64(d);
+        let targets = self.targets(fault);
         let mut resolved = ResolvedFault {
             index,
             kind: fault.kind(),
             at_s: fault.at_s(),
             end_s: None,
-            nodes: targets.iter().map(|n| names[n.index()].clone()).collect(),
+            nodes: targets
+                .iter()
+                .map(|n| self.names[n.index()].clone())
+                .collect(),
             crash_windows: None,
             first_crashes: Vec::new(),
         };
-        let window_end: Option<SimTime> = match fault {
-            Fault::Crash { duration_s, .. } => {
-                let until = duration_s.map(secs);
-                for n in &targets {
-                    p.actions.push((
-                        at,
-                        FaultAction::NodeDown {
-                            node: *n,
-                            wipe: false,
-                        },
-                    ));
-                    if let Some(u) = until {
-                        p.actions.push((u, FaultAction::NodeUp { node: *n }));
-                    }
-                }
-                until
-            }
+        let f = Resolving {
+            index,
+            at,
+            targets: &targets,
+        };
+        let window_end = self.push_actions(&f, fault, &mut resolved);
+        resolved.end_s = window_end.map(|t| t.as_secs_f64());
+        let window_end = window_end.unwrap_or(self.end);
+        self.p
+            .windows
+            .push((at.as_micros(), window_end.as_micros()));
+        self.push(at, FaultAction::WindowStart);
+        self.push(window_end, FaultAction::WindowEnd);
+        self.p.resolved.push(resolved);
+    }
+
+    /// The nodes a fault names or draws, sorted.
+    fn targets(&mut self, fault: &Fault) -> Vec<NodeId> {
+        // Leave targets are resolved when the leave happens (they may name joined nodes).
+        let mut targets: Vec<NodeId> = match fault
+            .targets()
+            .filter(|_| !matches!(fault, Fault::Leave { .. }))
+        {
+            Some((Some(list), _)) => list.iter().filter_map(|n| self.node_of(n)).collect(),
+            Some((None, Some(k))) => pick_random(self.names.len(), *k as usize, self.rng),
+            _ => Vec::new(),
+        };
+        targets.sort();
+        targets
+    }
+
+    /// Pushes the fault's own actions; returns when its effect ends (None: never).
+    fn push_actions(
+        &mut self,
+        f: &Resolving,
+        fault: &Fault,
+        resolved: &mut ResolvedFault,
+    ) -> Option<SimTime> {
+        match fault {
+            Fault::Crash { duration_s, .. } => self.crash(f, *duration_s),
             Fault::DiskFailure {
                 replace_after_s, ..
-            } => {
-                let until = secs(*replace_after_s);
-                for n in &targets {
-                    p.actions.push((
-                        at,
-                        FaultAction::NodeDown {
-                            node: *n,
-                            wipe: true,
-                        },
-                    ));
-                    p.actions.push((until, FaultAction::NodeUp { node: *n }));
-                }
-                Some(until)
-            }
+            } => Some(self.disk_failure(f, *replace_after_s)),
             Fault::DatacenterOutage {
                 duration_s,
                 datacenter,
                 ..
-            } => {
-                let until = secs(*duration_s);
-                let dc = dc_of(datacenter).unwrap_or(0);
-                for (n, d) in node_dc.iter().enumerate() {
-                    if d.index() == dc {
-                        let node = NodeId(n as u32);
-                        resolved.nodes.push(names[n].clone());
-                        p.actions
-                            .push((at, FaultAction::NodeDown { node, wipe: false }));
-                        p.actions.push((until, FaultAction::NodeUp { node }));
-                    }
-                }
-                Some(until)
-            }
+            } => Some(self.datacenter_outage(f, datacenter, *duration_s, resolved)),
             Fault::Partition {
                 duration_s, groups, ..
-            } => {
-                let rest = groups.len() as u16;
-                let mut plan = PartitionPlan {
-                    node_group: vec![rest; names.len()],
-                    dc_group: vec![rest; s.cluster.datacenters.len()],
-                };
-                for (g, group) in groups.iter().enumerate() {
-                    for name in group {
-                        if let Some(dc) = dc_of(name) {
-                            plan.dc_group[dc] = g as u16;
-                            for (n, d) in node_dc.iter().enumerate() {
-                                if d.index() == dc {
-                                    plan.node_group[n] = g as u16;
-                                }
-                            }
-                        } else if let Some(node) = node_of(name) {
-                            plan.node_group[node.index()] = g as u16;
-                        }
-                    }
-                }
-                p.partitions[index] = Some(plan);
-                p.actions
-                    .push((at, FaultAction::PartitionStart { fault: index }));
-                let until = secs(*duration_s);
-                p.actions
-                    .push((until, FaultAction::PartitionEnd { fault: index }));
-                Some(until)
-            }
+            } => Some(self.partition(f, groups, *duration_s)),
             Fault::SlowNode {
                 duration_s,
                 extra_ms,
                 ..
-            } => {
-                p.slow[index] = Some((targets.clone(), Sampler::new(extra_ms)));
-                p.actions
-                    .push((at, FaultAction::SlowStart { fault: index }));
-                let until = secs(*duration_s);
-                p.actions
-                    .push((until, FaultAction::SlowEnd { fault: index }));
-                Some(until)
-            }
+            } => Some(self.slow_node(f, extra_ms, *duration_s)),
             Fault::MessageLoss {
                 duration_s,
                 probability,
                 ..
-            } => {
-                p.actions.push((
-                    at,
-                    FaultAction::LossStart {
-                        probability: *probability,
-                    },
-                ));
-                let until = secs(*duration_s);
-                p.actions.push((
-                    until,
-                    FaultAction::LossEnd {
-                        probability: *probability,
-                    },
-                ));
-                Some(until)
-            }
+            } => Some(self.message_loss(f, *probability, *duration_s)),
             Fault::ClockSkew {
                 duration_s,
                 offset_ms,
                 ..
-            } => {
-                let offset_us = (offset_ms * 1_000.0).round() as i64;
-                let until = duration_s.map(secs);
-                for n in &targets {
-                    p.actions.push((
-                        at,
-                        FaultAction::ClockSkew {
-                            node: *n,
-                            offset_us,
-                        },
-                    ));
-                    if let Some(u) = until {
-                        p.actions.push((
-                            u,
-                            FaultAction::ClockSkew {
-                                node: *n,
-                                offset_us: 0,
-                            },
-                        ));
-                    }
-                }
-                until
-            }
+            } => self.clock_skew(f, *offset_ms, *duration_s),
             Fault::RandomCrashes {
                 duration_s,
                 mtbf_s,
                 mttr_s,
                 ..
-            } => {
-                let until = duration_s.map(secs).unwrap_or(end).min(end);
-                let mut count = 0;
-                for (n, name) in names.iter().enumerate() {
-                    let node = NodeId(n as u32);
-                    let mut t = at.as_secs_f64();
-                    loop {
-                        t += exponential(rng, *mtbf_s);
-                        if t >= until.as_secs_f64() {
-                            break;
-                        }
-                        let up = t + exponential(rng, *mttr_s);
-                        p.actions.push((
-                            SimTime::from_secs_f64(t),
-                            FaultAction::NodeDown { node, wipe: false },
-                        ));
-                        p.actions
-                            .push((SimTime::from_secs_f64(up), FaultAction::NodeUp { node }));
-                        if resolved.first_crashes.len() < FIRST_CRASHES_LISTED {
-                            resolved.first_crashes.push((name.clone(), t, up));
-                        }
-                        count += 1;
-                        t = up;
-                    }
-                }
-                resolved.first_crashes.sort_by(|a, b| a.1.total_cmp(&b.1));
-                resolved.crash_windows = Some(count);
-                Some(until)
-            }
+            } => Some(self.random_crashes(f, *duration_s, *mtbf_s, *mttr_s, resolved)),
             Fault::Join { .. } => {
-                p.actions.push((at, FaultAction::Join { fault: index }));
-                Some(at)
+                self.push(f.at, FaultAction::Join { fault: f.index });
+                Some(f.at)
             }
             Fault::Leave { .. } => {
-                p.actions.push((at, FaultAction::Leave { fault: index }));
-                Some(at)
+                self.push(f.at, FaultAction::Leave { fault: f.index });
+                Some(f.at)
             }
-        };
-        resolved.end_s = window_end.map(|t| t.as_secs_f64());
-        let window_end = window_end.unwrap_or(end);
-        p.windows.push((at.as_micros(), window_end.as_micros()));
-        p.actions.push((at, FaultAction::WindowStart));
-        p.actions.push((window_end, FaultAction::WindowEnd));
-        p.resolved.push(resolved);
+        }
     }
-    // Stable sort: actions at the same time keep the order of the scenario's list.
-    p.actions.sort_by_key(|(t, _)| *t);
-    p
+
+    /// Targets go down (disks kept) and, with a duration, come back up.
+    fn crash(&mut self, f: &Resolving, duration_s: Option<f64>) -> Option<SimTime> {
+        let until = duration_s.map(|d| f.after(d));
+        for n in f.targets {
+            self.push(
+                f.at,
+                FaultAction::NodeDown {
+                    node: *n,
+                    wipe: false,
+                },
+            );
+            if let Some(u) = until {
+                self.push(u, FaultAction::NodeUp { node: *n });
+            }
+        }
+        until
+    }
+
+    /// Targets go down with their disks wiped and come back up empty when replaced.
+    fn disk_failure(&mut self, f: &Resolving, replace_after_s: f64) -> SimTime {
+        let until = f.after(replace_after_s);
+        for n in f.targets {
+            self.push(
+                f.at,
+                FaultAction::NodeDown {
+                    node: *n,
+                    wipe: true,
+                },
+            );
+            self.push(until, FaultAction::NodeUp { node: *n });
+        }
+        until
+    }
+
+    /// Every node of the datacenter goes down and comes back up; the report lists them.
+    fn datacenter_outage(
+        &mut self,
+        f: &Resolving,
+        datacenter: &str,
+        duration_s: f64,
+        resolved: &mut ResolvedFault,
+    ) -> SimTime {
+        let until = f.after(duration_s);
+        let dc = self.dc_of(datacenter).unwrap_or(0);
+        for (n, d) in self.node_dc.iter().enumerate() {
+            if d.index() == dc {
+                let node = NodeId(n as u32);
+                resolved.nodes.push(self.names[n].clone());
+                self.push(f.at, FaultAction::NodeDown { node, wipe: false });
+                self.push(until, FaultAction::NodeUp { node });
+            }
+        }
+        until
+    }
+
+    /// The partition's groups are recorded for the fault; it starts and ends.
+    fn partition(&mut self, f: &Resolving, groups: &[Vec<String>], duration_s: f64) -> SimTime {
+        self.p.partitions[f.index] = Some(self.partition_plan(groups));
+        self.push(f.at, FaultAction::PartitionStart { fault: f.index });
+        let until = f.after(duration_s);
+        self.push(until, FaultAction::PartitionEnd { fault: f.index });
+        until
+    }
+
+    /// The group of every node and datacenter; what no group names is in a group of its own.
+    /// A datacenter's name puts it and all its nodes in the group.
+    fn partition_plan(&self, groups: &[Vec<String>]) -> PartitionPlan {
+        let rest = groups.len() as u16;
+        let mut plan = PartitionPlan {
+            node_group: vec![rest; self.names.len()],
+            dc_group: vec![rest; self.s.cluster.datacenters.len()],
+        };
+        for (g, group) in groups.iter().enumerate() {
+            for name in group {
+                if let Some(dc) = self.dc_of(name) {
+                    plan.dc_group[dc] = g as u16;
+                    for (n, d) in self.node_dc.iter().enumerate() {
+                        if d.index() == dc {
+                            plan.node_group[n] = g as u16;
+                        }
+                    }
+                } else if let Some(node) = self.node_of(name) {
+                    plan.node_group[node.index()] = g as u16;
+                }
+            }
+        }
+        plan
+    }
+
+    /// The targets and their extra delay are recorded for the fault; it starts and ends.
+    fn slow_node(&mut self, f: &Resolving, extra_ms: &Distribution, duration_s: f64) -> SimTime {
+        self.p.slow[f.index] = Some((f.targets.to_vec(), Sampler::new(extra_ms)));
+        self.push(f.at, FaultAction::SlowStart { fault: f.index });
+        let until = f.after(duration_s);
+        self.push(until, FaultAction::SlowEnd { fault: f.index });
+        until
+    }
+
+    fn message_loss(&mut self, f: &Resolving, probability: f64, duration_s: f64) -> SimTime {
+        self.push(f.at, FaultAction::LossStart { probability });
+        let until = f.after(duration_s);
+        self.push(until, FaultAction::LossEnd { probability });
+        until
+    }
+
+    /// Targets' clocks are offset and, with a duration, set back to true time.
+    fn clock_skew(
+        &mut self,
+        f: &Resolving,
+        offset_ms: f64,
+        duration_s: Option<f64>,
+    ) -> Option<SimTime> {
+        let offset_us = (offset_ms * 1_000.0).round() as i64;
+        let until = duration_s.map(|d| f.after(d));
+        for n in f.targets {
+            self.push(
+                f.at,
+                FaultAction::ClockSkew {
+                    node: *n,
+                    offset_us,
+                },
+            );
+            if let Some(u) = until {
+                self.push(
+                    u,
+                    FaultAction::ClockSkew {
+                        node: *n,
+                        offset_us: 0,
+                    },
+                );
+            }
+        }
+        until
+    }
+
+    /// Crash windows drawn up front, node by node, from the fault's start to its end (or
+    /// the run's, whichever is first); the report counts them and lists the first few.
+    fn random_crashes(
+        &mut self,
+        f: &Resolving,
+        duration_s: Option<f64>,
+        mtbf_s: f64,
+        mttr_s: f64,
+        resolved: &mut ResolvedFault,
+    ) -> SimTime {
+        let until = duration_s
+            .map(|d| f.after(d))
+            .unwrap_or(self.end)
+            .min(self.end);
+        let mut count = 0;
+        for (n, name) in self.names.iter().enumerate() {
+            let node = NodeId(n as u32);
+            let mut t = f.at.as_secs_f64();
+            loop {
+                t += exponential(self.rng, mtbf_s);
+                if t >= until.as_secs_f64() {
+                    break;
+                }
+                let up = t + exponential(self.rng, mttr_s);
+                self.p.actions.push((
+                    SimTime::from_secs_f64(t),
+                    FaultAction::NodeDown { node, wipe: false },
+                ));
+                self.p
+                    .actions
+                    .push((SimTime::from_secs_f64(up), FaultAction::NodeUp { node }));
+                if resolved.first_crashes.len() < FIRST_CRASHES_LISTED {
+                    resolved.first_crashes.push((name.clone(), t, up));
+                }
+                count += 1;
+                t = up;
+            }
+        }
+        resolved.first_crashes.sort_by(|a, b| a.1.total_cmp(&b.1));
+        resolved.crash_windows = Some(count);
+        until
+    }
 }
 
 /// `k` distinct node ids out of `n`, drawn by a partial Fisher-Yates shuffle.
