@@ -438,56 +438,74 @@ impl Observer {
     /// The summary, with datacenters named after `dc_names` (by index; missing names are
     /// shown as `dc-<index>`).
     pub fn summarize_named(&self, dc_names: &[String]) -> ObserverSummary {
-        let op = |s: &OpStats| OpCounts {
-            attempted: s.attempted,
-            ok: s.ok,
-            failed: s.attempted - s.ok,
-            failed_timeout: s.timeouts,
-            failed_not_enough_replicas: s.not_enough_replicas,
-        };
-        let fraction = |num: u64, den: u64| {
-            if den == 0 {
-                None
-            } else {
-                Some(num as f64 / den as f64)
-            }
-        };
-        let latency = |s: &OpStats| {
-            let h = &s.latency_us;
-            let q = |p: f64| {
-                if s.ok == 0 {
-                    0.0
-                } else {
-                    h.value_at_quantile(p) as f64 / 1_000.0
-                }
-            };
-            LatencySummary {
-                cdf: if s.ok == 0 {
-                    Vec::new()
-                } else {
-                    cdf_quantiles().map(|p| (p, q(p))).collect()
+        ObserverSummary {
+            ops: Ops {
+                read: op_counts(&self.reads),
+                write: op_counts(&self.writes),
+                context_read: ContextReads {
+                    attempted: self.context_reads[0] + self.context_reads[1],
+                    ok: self.context_reads[1],
                 },
-                p50: q(0.5),
-                p90: q(0.9),
-                p99: q(0.99),
-                p999: q(0.999),
-                max: if s.ok == 0 {
-                    0.0
-                } else {
-                    h.max() as f64 / 1_000.0
-                },
-                mean: if s.ok == 0 {
-                    0.0
-                } else {
-                    s.latency_sum_us as f64 / s.ok as f64 / 1_000.0
-                },
-            }
-        };
+            },
+            availability: self.availability(dc_names),
+            sla: Sla {
+                sla_ms: self.sla.as_ms_f64(),
+                read_within: fraction(self.reads.within_sla, self.reads.attempted),
+                write_within: fraction(self.writes.within_sla, self.writes.attempted),
+            },
+            latency_ms: Latencies {
+                read: latency_summary(&self.reads),
+                write: latency_summary(&self.writes),
+            },
+            consistency: self.consistency(),
+        }
+    }
+
+    fn availability(&self, dc_names: &[String]) -> Availability {
+        let (r, w) = (&self.reads.by_phase, &self.writes.by_phase);
+        Availability {
+            read: fraction(self.reads.ok, self.reads.attempted),
+            write: fraction(self.writes.ok, self.writes.attempted),
+            read_during_faults: fraction(r[1][1], r[1][0]),
+            write_during_faults: fraction(w[1][1], w[1][0]),
+            read_outside_faults: fraction(r[0][1], r[0][0]),
+            write_outside_faults: fraction(w[0][1], w[0][0]),
+            by_datacenter: self.by_datacenter(dc_names),
+        }
+    }
+
+    fn consistency(&self) -> Consistency {
+        let during = &self.judged_during_faults;
+        Consistency {
+            judged_reads: self.judged_reads,
+            stale_reads: self.stale_reads,
+            stale_read_fraction: fraction(self.stale_reads, self.judged_reads),
+            judged_reads_during_faults: during[0],
+            stale_reads_during_faults: during[1],
+            stale_read_fraction_during_faults: fraction(during[1], during[0]),
+            stale_read_fraction_outside_faults: fraction(
+                self.stale_reads - during[1],
+                self.judged_reads - during[0],
+            ),
+            versions_per_read: VersionsPerRead {
+                zero: self.versions_per_read[0],
+                one: self.versions_per_read[1],
+                two: self.versions_per_read[2],
+                three: self.versions_per_read[3],
+                four_or_more: self.versions_per_read[4],
+            },
+            k_staleness: (self.k_staleness.iter())
+                .map(|(k, n)| KCount { k: *k, reads: *n })
+                .collect(),
+            t_visibility: self.t_visibility_bins(),
+            session: self.session_summary(),
+        }
+    }
+
+    /// P(fresh) per bin of time since the last acknowledged write.
+    fn t_visibility_bins(&self) -> Vec<TVisibilityBin> {
         let mut lower = 0.0;
-        let t_visibility = self
-            .t_visibility
-            .iter()
-            .enumerate()
+        (self.t_visibility.iter().enumerate())
             .map(|(i, (judged, fresh))| {
                 let upper = T_VISIBILITY_EDGES_MS.get(i).copied();
                 let bin = TVisibilityBin {
@@ -500,70 +518,7 @@ impl Observer {
                 lower = upper.unwrap_or(lower);
                 bin
             })
-            .collect();
-        ObserverSummary {
-            ops: Ops {
-                read: op(&self.reads),
-                write: op(&self.writes),
-                context_read: ContextReads {
-                    attempted: self.context_reads[0] + self.context_reads[1],
-                    ok: self.context_reads[1],
-                },
-            },
-            availability: Availability {
-                read: fraction(self.reads.ok, self.reads.attempted),
-                write: fraction(self.writes.ok, self.writes.attempted),
-                read_during_faults: fraction(self.reads.by_phase[1][1], self.reads.by_phase[1][0]),
-                write_during_faults: fraction(
-                    self.writes.by_phase[1][1],
-                    self.writes.by_phase[1][0],
-                ),
-                read_outside_faults: fraction(self.reads.by_phase[0][1], self.reads.by_phase[0][0]),
-                write_outside_faults: fraction(
-                    self.writes.by_phase[0][1],
-                    self.writes.by_phase[0][0],
-                ),
-                by_datacenter: self.by_datacenter(dc_names),
-            },
-            sla: Sla {
-                sla_ms: self.sla.as_ms_f64(),
-                read_within: fraction(self.reads.within_sla, self.reads.attempted),
-                write_within: fraction(self.writes.within_sla, self.writes.attempted),
-            },
-            latency_ms: Latencies {
-                read: latency(&self.reads),
-                write: latency(&self.writes),
-            },
-            consistency: Consistency {
-                judged_reads: self.judged_reads,
-                stale_reads: self.stale_reads,
-                stale_read_fraction: fraction(self.stale_reads, self.judged_reads),
-                judged_reads_during_faults: self.judged_during_faults[0],
-                stale_reads_during_faults: self.judged_during_faults[1],
-                stale_read_fraction_during_faults: fraction(
-                    self.judged_during_faults[1],
-                    self.judged_during_faults[0],
-                ),
-                stale_read_fraction_outside_faults: fraction(
-                    self.stale_reads - self.judged_during_faults[1],
-                    self.judged_reads - self.judged_during_faults[0],
-                ),
-                versions_per_read: VersionsPerRead {
-                    zero: self.versions_per_read[0],
-                    one: self.versions_per_read[1],
-                    two: self.versions_per_read[2],
-                    three: self.versions_per_read[3],
-                    four_or_more: self.versions_per_read[4],
-                },
-                k_staleness: self
-                    .k_staleness
-                    .iter()
-                    .map(|(k, n)| KCount { k: *k, reads: *n })
-                    .collect(),
-                t_visibility,
-                session: self.session_summary(),
-            },
-        }
+            .collect()
     }
 
     fn by_datacenter(&self, dc_names: &[String]) -> Vec<DcAvailability> {
@@ -946,6 +901,51 @@ impl Observer {
             }
         }
         d
+    }
+}
+
+/// `num / den`, or `None` when nothing was counted.
+fn fraction(num: u64, den: u64) -> Option<f64> {
+    if den == 0 {
+        None
+    } else {
+        Some(num as f64 / den as f64)
+    }
+}
+
+fn op_counts(s: &OpStats) -> OpCounts {
+    OpCounts {
+        attempted: s.attempted,
+        ok: s.ok,
+        failed: s.attempted - s.ok,
+        failed_timeout: s.timeouts,
+        failed_not_enough_replicas: s.not_enough_replicas,
+    }
+}
+
+/// Latency percentiles in ms of the successful operations (all zero when none succeeded).
+fn latency_summary(s: &OpStats) -> LatencySummary {
+    if s.ok == 0 {
+        return LatencySummary {
+            cdf: Vec::new(),
+            p50: 0.0,
+            p90: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            max: 0.0,
+            mean: 0.0,
+        };
+    }
+    let h = &s.latency_us;
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1_000.0;
+    LatencySummary {
+        cdf: cdf_quantiles().map(|p| (p, q(p))).collect(),
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: h.max() as f64 / 1_000.0,
+        mean: s.latency_sum_us as f64 / s.ok as f64 / 1_000.0,
     }
 }
 
