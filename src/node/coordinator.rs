@@ -233,7 +233,10 @@ impl Coordinator {
         op.acks += 1;
         // Each target acknowledges at most once (the bit mask), so a write never counts
         // more acks than it has targets.
-        assert!(op.acks <= op.targets.len(), "a write counted more acks than targets");
+        assert!(
+            op.acks <= op.targets.len(),
+            "a write counted more acks than targets"
+        );
         let mut done = None;
         if !op.answered && op.acks >= cfg.w {
             op.answered = true;

@@ -385,6 +385,8 @@ struct Panel<'a> {
 
 /// Availability, p99 latency, stale reads, and hint backlog with divergent keys, against
 /// simulated time, with fault windows shaded.
+// long: one four-panel plotters figure drawn top to bottom with shared axes state; a split
+// into one helper per panel is planned (see ARCHITECTURE.md, known debts).
 fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult
 where
     DB::ErrorType: 'static,

@@ -119,6 +119,8 @@ fn header(s: &mut String, r: &Report) {
 }
 
 /// Plain-language statements, each backed by the numbers in the report.
+// long: one flat list of independent findings in the order summary.md prints them; a
+// split into one helper per finding is planned (see ARCHITECTURE.md, known debts).
 pub fn findings(r: &Report) -> Vec<String> {
     let o = &r.observed;
     let c = &o.consistency;
