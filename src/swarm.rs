@@ -116,6 +116,8 @@ impl Draw {
 
 /// Draws case `index` of swarm `seed`: a valid scenario document, small enough to run in
 /// a fraction of a second.
+// long: one sequence of seeded draws; its order is what makes `--seed S --only I` redraw
+// the same case, so a split must keep every draw in place (see ARCHITECTURE.md).
 pub fn draw(seed: u64, index: u64) -> Value {
     let mut d = Draw(case_rng(seed, index));
     let dc_count = d.int(1, 3) as usize;

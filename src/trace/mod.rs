@@ -215,6 +215,8 @@ struct FirstRun {
 }
 
 /// Traces `target` in `scenario`; `scratch` holds the temporary history file.
+// long: the command's steps in order (first run, target, replay, story); a split into one
+// helper per step is planned (see ARCHITECTURE.md, known debts).
 pub fn trace(
     scenario: &Scenario,
     target: Target,
