@@ -165,7 +165,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     write_atomic(&path, report.to_json().as_bytes())
         .map_err(|e| Failure::cannot("write", &path, e))?;
     let outputs = write_outputs(&report, &out_dir).map_err(|e| Failure::trouble(e.to_string()))?;
-    let history = match sim.observer_mut().take_history() {
+    let history = match sim.take_history() {
         Some(h) => Some(h.finish().map_err(|e| {
             let path = args.history.as_deref().unwrap_or(Path::new(""));
             Failure::cannot("write the history", path, e)

@@ -29,7 +29,7 @@
 //! key distribution), and a deep Merkle tree is mostly untouched zero pages.
 
 use crate::node::{Message, Version, Versions};
-use crate::observer::AckedWrite;
+use crate::observer::{Acked, causality};
 use crate::ring::FALLBACKS;
 use crate::scenario::{Fault, KeyDistribution, PartitionStrategy, Scenario, Workload, WriteMode};
 use std::mem::size_of;
@@ -159,9 +159,14 @@ pub fn estimate(s: &Scenario) -> Estimate {
         parts.push(("Merkle trees", trees * 96.0 + written_keys * z.n * 40.0));
     }
 
-    // The observer: per key, acknowledged writes and times; per write, its times.
-    let acked = size_of::<AckedWrite>() as f64 + clock;
-    parts.push(("observer", z.keys * 40.0 + z.writes * (16.0 + 1.5 * acked)));
+    // The observer: per write, its ground-truth facts and search mark, about two parents
+    // (8 bytes each) and, once acknowledged, its place in the key's list; all in vectors
+    // that grow by doubling (x 1.5 on average).
+    let per_write = causality::bytes_per_write() + 16 + size_of::<Acked>();
+    parts.push((
+        "observer",
+        z.keys * 40.0 + z.writes * 1.5 * per_write as f64,
+    ));
 
     // Workload: Zipf's cumulative and guide tables, clients, and the events held in the queue:
     // every request's timeout stays queued for one timeout, every message for its transit.

@@ -48,9 +48,11 @@ pub fn default_direction(metric: &str) -> Option<Direction> {
     if first == "ops" && last.starts_with("failed") {
         return Some(LowerIsBetter);
     }
-    const LOWER_IS_BETTER: [&str; 5] = [
+    const LOWER_IS_BETTER: [&str; 7] = [
         "stale",
         "lost_write",
+        "lost_update",
+        "false_sibling",
         "overwritten_write",
         "divergent_keys",
         "time_to_converge",
@@ -323,6 +325,8 @@ mod tests {
             ("consistency.stale_reads", Some(LowerIsBetter)),
             ("latency_ms.read.p999", Some(LowerIsBetter)),
             ("durability.lost_writes", Some(LowerIsBetter)),
+            ("durability.lost_updates", Some(LowerIsBetter)),
+            ("versioning.false_siblings", Some(LowerIsBetter)),
             ("durability.overwritten_writes", Some(LowerIsBetter)),
             ("convergence.divergent_keys_at_end", Some(LowerIsBetter)),
             ("convergence.time_to_converge_s", Some(LowerIsBetter)),

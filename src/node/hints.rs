@@ -5,6 +5,7 @@
 //! owner a batch of its hints, the owner storing them, and the acknowledgement that
 //! deletes them.
 
+use super::fact::{Fact, ids_of, push_discards};
 use super::versioning::{Version, VersionRules, Versions};
 use super::{DiskOp, Effect, Message, Node, Timer};
 use crate::ids::{Endpoint, KeyId, NodeId};
@@ -44,6 +45,7 @@ impl HintStore {
         version: &Version,
         rules: VersionRules,
         capacity: usize,
+        facts: &mut Vec<Fact>,
     ) -> bool {
         let per_owner = self.by_owner.entry(owner).or_default();
         if !per_owner.contains_key(&key) && self.entries >= capacity {
@@ -57,7 +59,16 @@ impl HintStore {
             self.entries += 1;
             Versions::new()
         });
+        let before = ids_of(held);
         rules.apply(held, version);
+        push_discards(
+            facts,
+            key,
+            &before,
+            std::slice::from_ref(version),
+            held,
+            true,
+        );
         // A new key is admitted only below capacity, so the store never outgrows its bound.
         assert!(self.entries <= capacity, "hint store above its bound");
         self.stats.stored += 1;
@@ -202,15 +213,18 @@ mod tests {
     fn hints_are_bounded_and_deleted_once_acknowledged() {
         let rules = VersionRules::VectorClock;
         let mut h = HintStore::default();
-        assert!(h.add(NodeId(1), KeyId(1), &v(1), rules, 2));
-        assert!(h.add(NodeId(1), KeyId(2), &v(2), rules, 2));
-        assert!(!h.add(NodeId(2), KeyId(3), &v(3), rules, 2), "full");
+        assert!(h.add(NodeId(1), KeyId(1), &v(1), rules, 2, &mut Vec::new()));
+        assert!(h.add(NodeId(1), KeyId(2), &v(2), rules, 2, &mut Vec::new()));
+        assert!(
+            !h.add(NodeId(2), KeyId(3), &v(3), rules, 2, &mut Vec::new()),
+            "full"
+        );
         assert_eq!(h.stats.dropped, 1);
         assert_eq!(h.versions_of(KeyId(2)).count(), 1);
         h.acknowledge(NodeId(1), KeyId(1), &[v(1)], rules);
         assert_eq!(h.len(), 1);
         // An ack for an older version leaves a newer hint in place.
-        h.add(NodeId(1), KeyId(2), &v(5), rules, 2);
+        h.add(NodeId(1), KeyId(2), &v(5), rules, 2, &mut Vec::new());
         h.acknowledge(NodeId(1), KeyId(2), &[v(2)], rules);
         assert_eq!(h.len(), 1);
         assert_eq!(h.stats.delivered, 1);

@@ -7,6 +7,7 @@
 pub mod anti_entropy;
 pub mod coordinator;
 pub mod detector;
+pub mod fact;
 pub mod hints;
 pub mod membership;
 pub mod message;
@@ -19,6 +20,7 @@ pub mod versioning;
 pub use anti_entropy::{AntiEntropyConfig, AntiEntropyStats, merkle};
 pub use coordinator::{Completion, Coordinator, Origin, QuorumConfig};
 pub use detector::{FailureDetector, Target, select_targets};
+pub use fact::Fact;
 pub use hints::{HintStats, HintStore};
 pub use membership::{GossipConfig, TransferStats};
 pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Route, Timer};
@@ -81,6 +83,8 @@ pub struct Node {
     targets: SmallVec<[Target; 4]>,
     ae_cursor: u64,
     ae_stats: AntiEntropyStats,
+    /// Facts for the observer since the host last took them (see `fact.rs`).
+    facts: Vec<Fact>,
 }
 
 impl Node {
@@ -99,6 +103,7 @@ impl Node {
             targets: SmallVec::new(),
             ae_cursor: 0,
             ae_stats: AntiEntropyStats::default(),
+            facts: Vec::new(),
             membership: membership::MembershipState::new(epoch),
         }
     }
@@ -127,7 +132,14 @@ impl Node {
     /// Merges `versions` into the stored versions of `key` (see `Storage::merge`).
     /// Returns whether anything changed.
     fn store_merge(&mut self, key: KeyId, versions: &[Version]) -> bool {
-        self.storage.merge(key, versions, &self.cfg, &self.ring)
+        (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts)
+    }
+
+    /// Hands the facts recorded since the last call to `f` (the host's observer tap).
+    pub fn drain_facts(&mut self, mut f: impl FnMut(Fact)) {
+        for fact in self.facts.drain(..) {
+            f(fact);
+        }
     }
 
     pub fn id(&self) -> NodeId {

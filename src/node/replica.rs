@@ -44,6 +44,7 @@ impl Node {
                     &version,
                     self.cfg.quorum.rules,
                     self.cfg.max_hints,
+                    &mut self.facts,
                 );
                 self.arm_scan(out);
                 ok

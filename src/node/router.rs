@@ -6,6 +6,7 @@
 //! arrive here by a client's stale view are counted as misrouted.
 
 use super::coordinator::{Completion, Origin};
+use super::fact::{Fact, ids_of};
 use super::versioning::NewVersion;
 use super::{
     Causal, DiskOp, Effect, FailCause, Message, Node, Op, OpResult, Route, Version, select_targets,
@@ -97,6 +98,20 @@ impl Node {
         if self.targets.len() < self.cfg.quorum.w {
             self.reply_failure(origin, Op::Put, out);
             return;
+        }
+        if put.blind {
+            // Ground truth for the observer: what this blind put replaces. Schemes that
+            // keep no siblings merge nothing; the others make it descend from all held.
+            let merged = if self.cfg.quorum.rules.keeps_siblings() {
+                ids_of(self.stored(key))
+            } else {
+                Default::default()
+            };
+            self.facts.push(Fact::BlindMerge {
+                write: put.write,
+                key,
+                merged,
+            });
         }
         let version = self.new_version(now, key, put.write, &put.context, put.blind);
         let targets = std::mem::take(&mut self.targets);

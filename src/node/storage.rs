@@ -6,6 +6,7 @@
 
 use super::NodeConfig;
 use super::anti_entropy::merkle::{self, MerkleTree};
+use super::fact::{Fact, ids_of, push_discards};
 use super::versioning::{Version, Versions};
 use crate::ids::{FxHashMap, KeyId};
 use crate::ring::Ring;
@@ -49,19 +50,23 @@ impl Storage {
     }
 
     /// Merges `incoming` into the versions of `key` by the run's versioning rules,
-    /// keeping the key's range tree current. Returns whether anything changed.
+    /// keeping the key's range tree current, and records in `facts` every version the
+    /// rules discarded. Returns whether anything changed.
     pub fn merge(
         &mut self,
         key: KeyId,
         incoming: &[Version],
         cfg: &NodeConfig,
         ring: &Ring,
+        facts: &mut Vec<Fact>,
     ) -> bool {
         let held = self.versions.entry(key).or_default();
         let old = merkle::versions_hash(held);
+        let before = ids_of(held);
         for v in incoming {
             cfg.quorum.rules.apply(held, v);
         }
+        push_discards(facts, key, &before, incoming, held, false);
         let new = merkle::versions_hash(held);
         if old == new {
             return false;

@@ -7,9 +7,10 @@
 //! observer only writes here when a history was asked for: without one, nothing is
 //! formatted.
 
+use super::WriteInvocation;
 use crate::engine::SimTime;
-use crate::ids::{ClientId, KeyId, RequestId, WriteId};
-use crate::node::{FailCause, Op, Version};
+use crate::ids::{ClientId, KeyId, NodeId, RequestId, WriteId};
+use crate::node::{Fact, FailCause, Op, Version};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -71,7 +72,18 @@ impl History {
         (self.invocations, self.completions)
     }
 
-    /// A request was sent.
+    /// The first line: what the run's versions follow.
+    pub(crate) fn meta(&mut self, versioning: &str, n: u32, r: u32, w: u32) {
+        self.line.clear();
+        let _ = write!(
+            self.line,
+            "{{\"type\":\"meta\",\"versioning\":\"{versioning}\",\"n\":{n},\"r\":{r},\"w\":{w}"
+        );
+        self.end();
+    }
+
+    /// A request was sent. A write's line says whether it is blind and, if not, the write
+    /// ids its context read returned (its ground-truth parents).
     pub(crate) fn invoke(
         &mut self,
         time: SimTime,
@@ -79,16 +91,67 @@ impl History {
         op: Call,
         key: KeyId,
         req: RequestId,
-        write: Option<WriteId>,
+        write: Option<WriteInvocation>,
     ) {
         self.invocations += 1;
         self.begin("invoke", op, client, time, key, req);
         match write {
             Some(w) => {
-                let _ = write!(self.line, ",\"value\":\"{w}\"");
+                let _ = write!(self.line, ",\"value\":\"{}\"", w.write);
+                match w.parents {
+                    Some(parents) => {
+                        self.line.push_str(",\"blind\":false,\"parents\":");
+                        push_ids(&mut self.line, parents.iter().copied());
+                    }
+                    None => self.line.push_str(",\"blind\":true"),
+                }
             }
             None => self.line.push_str(",\"value\":null"),
         }
+        self.end();
+    }
+
+    /// A node's fact about its own data: a blind put's merge or a discard.
+    pub(crate) fn fact(&mut self, time: SimTime, node: NodeId, fact: &Fact) {
+        self.line.clear();
+        let ns = time.as_micros().saturating_mul(1_000);
+        match fact {
+            Fact::BlindMerge { write, key, merged } => {
+                let _ = write!(
+                    self.line,
+                    "{{\"type\":\"merge\",\"write\":\"{write}\",\"key\":{},\"time\":{ns},\"node\":{},\"parents\":",
+                    key.0, node.0
+                );
+                push_ids(&mut self.line, merged.iter().copied());
+            }
+            Fact::Discard {
+                key,
+                write,
+                kept,
+                hint,
+            } => {
+                let _ = write!(
+                    self.line,
+                    "{{\"type\":\"discard\",\"node\":{},\"key\":{},\"time\":{ns},\"write\":\"{write}\",\"store\":\"{}\",\"kept\":",
+                    node.0,
+                    key.0,
+                    if *hint { "hints" } else { "data" }
+                );
+                push_ids(&mut self.line, kept.iter().copied());
+            }
+        }
+        self.end();
+    }
+
+    /// A closing line: the write ids held for `key` at the end of the run.
+    pub(crate) fn final_state(&mut self, key: KeyId, held: &[WriteId]) {
+        self.line.clear();
+        let _ = write!(
+            self.line,
+            "{{\"type\":\"final\",\"key\":{},\"value\":",
+            key.0
+        );
+        push_ids(&mut self.line, held.iter().copied());
         self.end();
     }
 
@@ -106,12 +169,8 @@ impl History {
         match result {
             Ok(versions) => {
                 self.begin("ok", op, client, time, key, req);
-                self.line.push_str(",\"value\":[");
-                for (i, v) in versions.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { "," };
-                    let _ = write!(self.line, "{sep}\"{}\"", v.write);
-                }
-                self.line.push(']');
+                self.line.push_str(",\"value\":");
+                push_ids(&mut self.line, versions.iter().map(|v| v.write));
             }
             // A failed read changed nothing: Jepsen's `fail`.
             Err(cause) => {
@@ -214,6 +273,16 @@ impl Drop for History {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Appends `["w-1","w-2"]`.
+fn push_ids(line: &mut String, ids: impl Iterator<Item = WriteId>) {
+    line.push('[');
+    for (i, w) in ids.enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(line, "{sep}\"{w}\"");
+    }
+    line.push(']');
 }
 
 fn push_error(line: &mut String, cause: FailCause) {

@@ -1,16 +1,11 @@
-//! The consistency judgements, as pure functions over what clients saw. Definitions follow
-//! SCENARIO-FORMAT.md ("Metrics"); this file is the one place they are implemented.
+//! The consistency judgements, as functions over the oracle's own record: which writes
+//! were acknowledged before a read began (event order), and ground-truth ancestry
+//! (`Causality`). No protocol clock or timestamp is consulted. docs/report.md
+//! ("How reads are judged") states the same rules with examples; this file is the one
+//! place they are implemented.
 
+use super::causality::{Acked, Causality, Order};
 use crate::ids::WriteId;
-use crate::node::{Version, VersionRules};
-
-/// An acknowledged write as the observer recorded it.
-#[derive(Clone, Debug)]
-pub struct AckedWrite {
-    pub version: Version,
-    pub invoke_us: u64,
-    pub ack_us: u64,
-}
 
 /// The verdict on one successful read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,9 +18,9 @@ pub enum Verdict {
     },
     Stale {
         since_ack_us: u64,
-        /// Acknowledged writes missed, counted from the newest (k-staleness).
+        /// Acknowledged writes missed (k-staleness), see [`judge_read`].
         k: u32,
-        /// The newest acknowledged write the read missed.
+        /// The most recently acknowledged write the read missed.
         missed: WriteId,
     },
 }
@@ -33,58 +28,65 @@ pub enum Verdict {
 /// How far back k-staleness is counted; deeper misses are reported as this value.
 pub const K_MAX: u32 = 1_000;
 
-/// Judges a read of one key that started at `start_us` and returned `returned`.
+/// Judges a read that began at `start` (event order; `start_us` in time) and returned
+/// `returned`, against `acked`: the key's acknowledged writes in acknowledgement order.
 ///
-/// `acked` holds the key's acknowledged writes in acknowledgement order. `invoke_of(w)`
-/// gives (invoke time, ack time or None) of any write, acknowledged or not.
-///
-/// A read is stale when the newest write acknowledged before it started (w) is neither
-/// returned nor superseded by a returned version. A returned version whose write ran
-/// concurrently with w (its real-time interval overlapped w's, and it does not causally
-/// precede w) also counts as covering w: either order of two concurrent writes is correct.
+/// A(r) = the writes acknowledged before the read began. A write w in A(r) is *retired*
+/// by u in A(r) when u was invoked after w was acknowledged: from then on u is what a
+/// fresh read must reflect. The read is stale when it misses (neither returns nor
+/// returns a descendant of) some w in A(r) that nothing in A(r) retires. k counts the
+/// writes of A(r) it misses that no write it did reflect retires; stale iff k >= 1.
 pub fn judge_read(
-    rules: VersionRules,
-    acked: &[AckedWrite],
+    causality: &Causality,
+    acked: &[Acked],
+    start: Order,
     start_us: u64,
-    returned: &[Version],
-    invoke_of: impl Fn(WriteId) -> (u64, Option<u64>),
+    returned: &[WriteId],
 ) -> Verdict {
-    let before = acked.partition_point(|a| a.ack_us < start_us);
+    let before = acked.partition_point(|a| a.ack < start);
     if before == 0 {
         return Verdict::NotJudged;
     }
-    let newest = &acked[before - 1];
-    let since_ack_us = start_us - newest.ack_us;
-    let covered = |w: &AckedWrite| covers_acked(rules, returned, w, &invoke_of);
-    if covered(newest) {
-        return Verdict::Fresh { since_ack_us };
-    }
-    let k = acked[..before]
-        .iter()
-        .rev()
-        .take(K_MAX as usize)
-        .take_while(|w| !covered(w))
-        .count() as u32;
-    Verdict::Stale {
-        since_ack_us,
-        k,
-        missed: newest.version.write,
+    let since_ack_us = start_us.saturating_sub(acked[before - 1].ack_us);
+    let miss = misses(causality, &acked[..before], returned, K_MAX);
+    match miss {
+        None => Verdict::Fresh { since_ack_us },
+        Some((k, missed)) => Verdict::Stale {
+            since_ack_us,
+            k,
+            missed,
+        },
     }
 }
 
-/// Whether a read that returned `returned` covers the acknowledged write `w`: it returned
-/// `w` or a version that supersedes it, or a version whose write ran concurrently with `w`.
-/// This is the coverage rule of every judgement that compares a read with a write.
-fn covers_acked(
-    rules: VersionRules,
-    returned: &[Version],
-    w: &AckedWrite,
-    invoke_of: &impl Fn(WriteId) -> (u64, Option<u64>),
-) -> bool {
-    rules.covers(returned, &w.version)
-        || returned
-            .iter()
-            .any(|v| concurrent_with(rules, v, w, invoke_of))
+/// Walks `acked` (acknowledged before the read, in acknowledgement order) from the newest,
+/// counting writes `returned` misses that no covered write retires; stops at `cap` misses
+/// or once every older write is retired by a covered one (older writes were acknowledged
+/// before that write was invoked). Returns (k, the newest missed write) when k >= 1.
+fn misses(
+    causality: &Causality,
+    acked: &[Acked],
+    returned: &[WriteId],
+    cap: u32,
+) -> Option<(u32, WriteId)> {
+    let mut covered_invoke: Option<Order> = None;
+    let mut k = 0u32;
+    let mut newest_missed = None;
+    for w in acked.iter().rev() {
+        if covered_invoke.is_some_and(|c| w.ack < c) {
+            break;
+        }
+        if causality.covers(returned, w.write) {
+            covered_invoke = Some(covered_invoke.map_or(w.invoke, |c| c.max(w.invoke)));
+        } else {
+            k += 1;
+            newest_missed.get_or_insert(w.write);
+            if k == cap {
+                break;
+            }
+        }
+    }
+    newest_missed.map(|m| (k, m))
 }
 
 /// The verdict of a session guarantee on one read.
@@ -96,334 +98,236 @@ pub enum Guarantee {
     Violated,
 }
 
-/// Read-your-writes: a successful read of a key by client c violates it when it does not
-/// cover (in the sense of [`judge_read`]) the newest write to the key that c itself had
-/// acknowledged before the read started.
+/// Read-your-writes: a read of a key by client c violates it when it misses c's newest
+/// own write acknowledged before the read began, unless a write the read did reflect
+/// retires that write (was invoked after its acknowledgement), as in [`judge_read`].
 ///
-/// `own` holds c's acknowledged writes to the key in acknowledgement order (only the last
-/// few are needed: the newest one acknowledged before `start_us` is found from the end).
+/// `own` holds c's acknowledged writes to the key in acknowledgement order (only the
+/// newest few are kept); `acked` is A(r) as for `judge_read`.
 pub fn read_your_writes<'a>(
-    rules: VersionRules,
-    own: impl DoubleEndedIterator<Item = &'a AckedWrite>,
-    start_us: u64,
-    returned: &[Version],
-    invoke_of: impl Fn(WriteId) -> (u64, Option<u64>),
+    causality: &Causality,
+    own: impl DoubleEndedIterator<Item = &'a Acked>,
+    acked: &[Acked],
+    start: Order,
+    returned: &[WriteId],
 ) -> Guarantee {
     let mut own = own;
-    match own.rfind(|w| w.ack_us < start_us) {
-        None => Guarantee::NotJudged,
-        Some(w) if covers_acked(rules, returned, w, &invoke_of) => Guarantee::Kept,
-        Some(_) => Guarantee::Violated,
+    let Some(w) = own.rfind(|w| w.ack < start) else {
+        return Guarantee::NotJudged;
+    };
+    if causality.covers(returned, w.write)
+        || retired_by_covered(causality, acked, start, w.ack, returned)
+    {
+        Guarantee::Kept
+    } else {
+        Guarantee::Violated
     }
 }
 
-/// Monotonic reads: a successful read of a key by client c violates it when the versions
-/// it returned do not cover every version that c's previous successful read of the key
-/// returned (`previous`: the versions and the time that read completed). Coverage here is
-/// the version order alone (descends under vector clocks, a larger timestamp under
-/// last_write_wins): a version once seen must not disappear from the client's view, even
-/// in favour of a concurrent one. Reads that overlapped the previous one in time are not
-/// ordered after it and are not judged.
-pub fn monotonic_reads(
-    rules: VersionRules,
-    previous: Option<(u64, &[Version])>,
-    start_us: u64,
-    returned: &[Version],
-) -> Guarantee {
-    match previous {
-        Some((end_us, seen)) if end_us <= start_us => {
-            if seen.iter().all(|p| rules.covers(returned, p)) {
-                Guarantee::Kept
-            } else {
-                Guarantee::Violated
-            }
-        }
-        _ => Guarantee::NotJudged,
-    }
-}
-
-fn concurrent_with(
-    rules: VersionRules,
-    v: &Version,
-    w: &AckedWrite,
-    invoke_of: &impl Fn(WriteId) -> (u64, Option<u64>),
+/// Whether some write acknowledged before `start` and reflected by `returned` was invoked
+/// after `after`.
+fn retired_by_covered(
+    causality: &Causality,
+    acked: &[Acked],
+    start: Order,
+    after: Order,
+    returned: &[WriteId],
 ) -> bool {
-    if v.write == w.version.write {
-        return true;
+    let before = acked.partition_point(|a| a.ack < start);
+    acked[..before]
+        .iter()
+        .rev()
+        .take_while(|u| u.ack > after)
+        .any(|u| u.invoke > after && causality.covers(returned, u.write))
+}
+
+/// The client's previous successful read of a key: when it completed and what it returned.
+pub struct PreviousRead<'a> {
+    pub end: Order,
+    pub returned: &'a [WriteId],
+}
+
+/// Monotonic reads: a read of a key by client c violates it when a version c's previous
+/// successful read of the key returned is neither returned again nor descended from,
+/// unless a write the read reflects was invoked after that previous read completed (a
+/// newer write replaced it). Reads that overlapped the previous one are not judged.
+pub fn monotonic_reads(
+    causality: &Causality,
+    previous: Option<PreviousRead>,
+    acked: &[Acked],
+    start: Order,
+    returned: &[WriteId],
+) -> Guarantee {
+    let Some(prev) = previous.filter(|p| p.end < start) else {
+        return Guarantee::NotJudged;
+    };
+    let lost_sight = prev
+        .returned
+        .iter()
+        .any(|p| !causality.covers(returned, *p));
+    if !lost_sight || retired_by_covered(causality, acked, start, prev.end, returned) {
+        Guarantee::Kept
+    } else {
+        Guarantee::Violated
     }
-    // The protocol's own causality (vector clocks); kept from before the versioning seam.
-    if rules.happened_before(v, &w.version) {
-        return false;
+}
+
+/// Versions in `returned` that another returned version descends from: siblings the
+/// ground truth says are ordered (a reader reconciles what was already reconciled).
+pub fn false_siblings(causality: &Causality, returned: &[WriteId]) -> u32 {
+    if returned.len() < 2 {
+        return 0;
     }
-    let (v_invoke, v_ack) = invoke_of(v.write);
-    v_invoke < w.ack_us && v_ack.is_none_or(|a| a > w.invoke_us)
+    returned
+        .iter()
+        .filter(|x| {
+            returned
+                .iter()
+                .any(|y| y != *x && causality.descends(*y, **x))
+        })
+        .count() as u32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::NodeId;
-    use crate::node::versioning::{Causal, VClock};
+    use crate::ids::KeyId;
 
-    /// A chain of writes through node 0: write i has counter i+1 and ran over [10i, 10i+5].
-    fn chain(n: u64) -> Vec<AckedWrite> {
-        let mut clock = VClock::default();
-        (0..n)
-            .map(|i| {
-                clock = clock.increment(NodeId(0), i, 10);
-                AckedWrite {
-                    version: Version {
-                        write: WriteId(i),
-                        causal: Causal::from_clock(clock.clone()),
-                        stamp_us: i,
-                    },
-                    invoke_us: 10 * i,
-                    ack_us: 10 * i + 5,
-                }
-            })
-            .collect()
+    /// A record where write i was invoked at order 10i and acknowledged at 10i+5, each
+    /// having read the previous one (a chain), unless `concurrent` lists it as having read
+    /// nothing.
+    struct Run {
+        c: Causality,
+        acked: Vec<Acked>,
     }
 
-    fn times(w: WriteId) -> (u64, Option<u64>) {
-        (10 * w.0, Some(10 * w.0 + 5))
+    fn run(parents: &[&[u64]]) -> Run {
+        let mut c = Causality::default();
+        let mut acked = Vec::new();
+        for (i, ps) in parents.iter().enumerate() {
+            let w = WriteId(i as u64);
+            let ps: Vec<WriteId> = ps.iter().map(|p| WriteId(*p)).collect();
+            let t = 10 * i as u64;
+            c.invoked(w, KeyId(0), t, t, Some(&ps));
+            acked.push(c.acknowledged(w, t + 5, t + 5));
+        }
+        Run { c, acked }
     }
 
-    const VC: VersionRules = VersionRules::VectorClock;
+    fn ids(v: &[u64]) -> Vec<WriteId> {
+        v.iter().map(|i| WriteId(*i)).collect()
+    }
 
     #[test]
-    fn a_read_missing_the_latest_acknowledged_write_is_stale() {
-        let acked = chain(4);
-        // Starts at 40: writes 0..=3 acked (last at 35); returns write 1.
-        let returned = [acked[1].version.clone()];
+    fn a_read_missing_the_latest_acknowledged_write_is_stale_with_k() {
+        let r = run(&[&[], &[0], &[1], &[2]]);
         assert_eq!(
-            judge_read(VC, &acked, 40, &returned, times),
+            judge_read(&r.c, &r.acked, 40, 40, &ids(&[1])),
             Verdict::Stale {
                 since_ack_us: 5,
                 k: 2,
                 missed: WriteId(3)
             }
         );
-    }
-
-    #[test]
-    fn returning_the_latest_or_a_descendant_is_fresh() {
-        let acked = chain(4);
         assert!(matches!(
-            judge_read(VC, &acked, 40, &[acked[3].version.clone()], times),
-            Verdict::Fresh { .. }
+            judge_read(&r.c, &r.acked, 40, 40, &ids(&[3])),
+            Verdict::Fresh { since_ack_us: 5 }
         ));
-        // A read that started at 26 (write 2 acked at 25) returning write 3 (descendant).
-        assert_eq!(
-            judge_read(VC, &acked, 26, &[acked[3].version.clone()], times),
-            Verdict::Fresh { since_ack_us: 1 }
-        );
-    }
-
-    #[test]
-    fn reads_before_any_acknowledged_write_are_not_judged() {
-        let acked = chain(2);
-        assert_eq!(judge_read(VC, &acked, 5, &[], times), Verdict::NotJudged);
-        assert_eq!(judge_read(VC, &[], 500, &[], times), Verdict::NotJudged);
-        // A not-found read after an acknowledged write is stale with k = all writes.
+        // A not-found read after four acknowledged writes misses all four... but only the
+        // ones no reflected write retires: nothing is reflected, so k = 4.
         assert!(matches!(
-            judge_read(VC, &acked, 100, &[], times),
-            Verdict::Stale { k: 2, .. }
+            judge_read(&r.c, &r.acked, 40, 40, &[]),
+            Verdict::Stale { k: 4, .. }
         ));
+        assert_eq!(judge_read(&r.c, &r.acked, 5, 5, &[]), Verdict::NotJudged);
     }
 
     #[test]
-    fn a_concurrent_write_is_not_stale() {
-        // Write A (node 1) over [0, 20], write B (node 2) over [10, 30]: concurrent.
-        let a = Version {
-            write: WriteId(0),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(1), 0, 10)),
-            stamp_us: 0,
-        };
-        let b = Version {
-            write: WriteId(1),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(2), 10, 10)),
-            stamp_us: 10,
-        };
+    fn an_acknowledgement_at_the_same_instant_but_earlier_in_event_order_is_judged() {
+        let r = run(&[&[]]);
+        // The write was acknowledged at order 5; a read beginning at order 6 (same µs).
+        assert!(matches!(
+            judge_read(&r.c, &r.acked, 6, 5, &[]),
+            Verdict::Stale {
+                since_ack_us: 0,
+                k: 1,
+                ..
+            }
+        ));
+        assert_eq!(judge_read(&r.c, &r.acked, 5, 5, &[]), Verdict::NotJudged);
+    }
+
+    #[test]
+    fn missing_one_of_two_concurrent_writes_is_stale_whichever_was_acknowledged_last() {
+        // Writes 0 and 1 both read nothing and overlap: 0 over [0, 20], 1 over [10, 30].
+        let mut c = Causality::default();
+        c.invoked(WriteId(0), KeyId(0), 0, 0, Some(&[]));
+        c.invoked(WriteId(1), KeyId(0), 10, 10, Some(&[]));
         let acked = vec![
-            AckedWrite {
-                version: a.clone(),
-                invoke_us: 0,
-                ack_us: 20,
-            },
-            AckedWrite {
-                version: b,
-                invoke_us: 10,
-                ack_us: 30,
-            },
+            c.acknowledged(WriteId(0), 20, 20),
+            c.acknowledged(WriteId(1), 30, 30),
         ];
-        let t = |w: WriteId| {
-            if w.0 == 0 {
-                (0, Some(20))
-            } else {
-                (10, Some(30))
-            }
-        };
+        for returned in [&[0u64][..], &[1]] {
+            assert!(matches!(
+                judge_read(&c, &acked, 40, 40, &ids(returned)),
+                Verdict::Stale { k: 1, .. }
+            ));
+        }
         assert!(matches!(
-            judge_read(VC, &acked, 40, std::slice::from_ref(&a), t),
+            judge_read(&c, &acked, 40, 40, &ids(&[0, 1])),
             Verdict::Fresh { .. }
         ));
-        // Had A finished before B started, returning A would be stale.
-        let t2 = |w: WriteId| {
-            if w.0 == 0 {
-                (0, Some(5))
-            } else {
-                (10, Some(30))
-            }
-        };
+    }
+
+    #[test]
+    fn a_write_begun_after_an_acknowledgement_retires_it() {
+        // Write 1 read nothing but began (10) after write 0 was acknowledged (5).
+        let r = run(&[&[], &[]]);
         assert!(matches!(
-            judge_read(VC, &acked, 40, &[a], t2),
+            judge_read(&r.c, &r.acked, 40, 40, &ids(&[1])),
+            Verdict::Fresh { .. }
+        ));
+        // Returning the older write misses the newer one.
+        assert!(matches!(
+            judge_read(&r.c, &r.acked, 40, 40, &ids(&[0])),
             Verdict::Stale { k: 1, .. }
         ));
     }
 
     #[test]
-    fn a_read_missing_the_clients_own_acknowledged_write_violates_read_your_writes() {
-        let acked = chain(4);
-        // The client wrote 1 and 3 itself; others wrote 0 and 2.
-        let own = [acked[1].clone(), acked[3].clone()];
-        let ryw = |start: u64, returned: &[Version]| {
-            read_your_writes(VC, own.iter(), start, returned, times)
+    fn read_your_writes_and_monotonic_reads_use_the_same_record() {
+        let r = run(&[&[], &[0], &[1], &[2]]);
+        let own = [r.acked[1], r.acked[3]];
+        let ryw = |r: &Run, start: Order, returned: &[u64]| {
+            read_your_writes(&r.c, own.iter(), &r.acked, start, &ids(returned))
         };
-        // Started at 40 (own write 3 acked at 35) and returned write 2: violated.
+        assert_eq!(ryw(&r, 40, &[2]), Guarantee::Violated);
+        assert_eq!(ryw(&r, 40, &[3]), Guarantee::Kept);
+        assert_eq!(ryw(&r, 30, &[2]), Guarantee::Kept, "2 descends from 1");
+        assert_eq!(ryw(&r, 30, &[0]), Guarantee::Violated);
+        assert_eq!(ryw(&r, 15, &[]), Guarantee::NotJudged);
+        let acked = &r.acked;
+        let prev = |end, returned: &'static [WriteId]| Some(PreviousRead { end, returned });
+        const TWO: &[WriteId] = &[WriteId(2)];
         assert_eq!(
-            ryw(40, std::slice::from_ref(&acked[2].version)),
+            monotonic_reads(&r.c, prev(26, TWO), acked, 40, &ids(&[3])),
+            Guarantee::Kept
+        );
+        assert_eq!(
+            monotonic_reads(&r.c, prev(26, TWO), acked, 40, &ids(&[1])),
             Guarantee::Violated
         );
         assert_eq!(
-            ryw(40, std::slice::from_ref(&acked[3].version)),
-            Guarantee::Kept
-        );
-        // Started at 30: only own write 1 (acked at 15) counts; write 2 descends from it.
-        assert_eq!(
-            ryw(30, std::slice::from_ref(&acked[2].version)),
-            Guarantee::Kept
-        );
-        assert_eq!(
-            ryw(30, std::slice::from_ref(&acked[0].version)),
-            Guarantee::Violated
-        );
-        // Before the client's first acknowledged write there is nothing to judge.
-        assert_eq!(ryw(15, &[]), Guarantee::NotJudged);
-        assert_eq!(
-            read_your_writes(VC, [].iter(), 100, &[], times),
-            Guarantee::NotJudged
+            monotonic_reads(&r.c, prev(45, TWO), acked, 40, &ids(&[1])),
+            Guarantee::NotJudged,
+            "overlapping reads are not ordered"
         );
     }
 
     #[test]
-    fn a_concurrent_write_by_another_client_does_not_violate_read_your_writes() {
-        // Own write A (node 1) over [0, 20]; another client's B (node 2) over [10, 30].
-        let a = AckedWrite {
-            version: Version {
-                write: WriteId(0),
-                causal: Causal::from_clock(VClock::default().increment(NodeId(1), 0, 10)),
-                stamp_us: 0,
-            },
-            invoke_us: 0,
-            ack_us: 20,
-        };
-        let b = Version {
-            write: WriteId(1),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(2), 10, 10)),
-            stamp_us: 10,
-        };
-        let overlapping = |w: WriteId| {
-            if w.0 == 0 {
-                (0, Some(20))
-            } else {
-                (10, Some(30))
-            }
-        };
-        assert_eq!(
-            read_your_writes(
-                VC,
-                [&a].into_iter(),
-                40,
-                std::slice::from_ref(&b),
-                overlapping
-            ),
-            Guarantee::Kept
-        );
-        // Had B started after A was acknowledged, returning B alone misses A.
-        let after = |w: WriteId| {
-            if w.0 == 0 {
-                (0, Some(20))
-            } else {
-                (25, Some(30))
-            }
-        };
-        assert_eq!(
-            read_your_writes(VC, [&a].into_iter(), 40, &[b], after),
-            Guarantee::Violated
-        );
-    }
-
-    #[test]
-    fn monotonic_read_violations_are_counted_against_the_previous_read() {
-        let acked = chain(4);
-        let v = |i: usize| acked[i].version.clone();
-        // A client's reads of one key: (start, end, returned).
-        let reads: [(u64, u64, Vec<Version>); 6] = [
-            (0, 5, vec![]),
-            (10, 12, vec![v(1)]),
-            (20, 22, vec![v(2)]), // descends from 1: kept
-            (30, 32, vec![v(0)]), // went back to 0: violated
-            (31, 40, vec![v(0)]), // overlapped the previous read: not judged
-            (50, 52, vec![v(3)]), // kept
-        ];
-        let mut previous: Option<(u64, Vec<Version>)> = None;
-        let mut verdicts = Vec::new();
-        for (start, end, returned) in &reads {
-            let prev = previous.as_ref().map(|(e, vs)| (*e, vs.as_slice()));
-            verdicts.push(monotonic_reads(VC, prev, *start, returned));
-            previous = Some((*end, returned.clone()));
-        }
-        use Guarantee::*;
-        assert_eq!(verdicts, [NotJudged, Kept, Kept, Violated, NotJudged, Kept]);
-        // Siblings: having seen {a, b}, a read returning only b lost a.
-        let a = Version {
-            write: WriteId(10),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(1), 0, 10)),
-            stamp_us: 0,
-        };
-        let b = Version {
-            write: WriteId(11),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(2), 0, 10)),
-            stamp_us: 0,
-        };
-        let seen = [a.clone(), b.clone()];
-        assert_eq!(
-            monotonic_reads(VC, Some((5, &seen)), 10, std::slice::from_ref(&b)),
-            Violated
-        );
-        assert_eq!(monotonic_reads(VC, Some((5, &seen)), 10, &seen), Kept);
-    }
-
-    #[test]
-    fn last_write_wins_judges_by_timestamp() {
-        let lww = VersionRules::LastWriteWins;
-        let v = |w: u64, stamp: u64| Version {
-            write: WriteId(w),
-            causal: Causal::from_clock(VClock::default()),
-            stamp_us: stamp,
-        };
-        let acked = vec![AckedWrite {
-            version: v(0, 100),
-            invoke_us: 0,
-            ack_us: 5,
-        }];
-        assert!(matches!(
-            judge_read(lww, &acked, 10, &[v(7, 200)], |_| (50, Some(60))),
-            Verdict::Fresh { .. }
-        ));
-        assert!(matches!(
-            judge_read(lww, &acked, 10, &[v(8, 50)], |_| (50, Some(60))),
-            Verdict::Stale { .. }
-        ));
+    fn false_siblings_are_returned_versions_another_returned_version_descends_from() {
+        let r = run(&[&[], &[0], &[]]);
+        assert_eq!(false_siblings(&r.c, &ids(&[0, 1, 2])), 1);
+        assert_eq!(false_siblings(&r.c, &ids(&[1, 2])), 0);
     }
 }

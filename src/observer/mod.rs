@@ -2,15 +2,17 @@
 //! made and what it got back, every acknowledged write, and judges consistency. It only
 //! receives; nothing it holds ever reaches a node.
 
+pub mod causality;
 pub mod history;
 pub mod judge;
 
+pub use causality::{Acked, Causality, Order};
 pub use history::{Call, History};
-pub use judge::{AckedWrite, Guarantee, Verdict, judge_read};
+pub use judge::{Guarantee, Verdict, judge_read};
 
 use crate::engine::SimTime;
-use crate::ids::{ClientId, DcId, FxHashMap, KeyId, RequestId, WriteId};
-use crate::node::{FailCause, Version, VersionRules, Versions};
+use crate::ids::{ClientId, DcId, FxHashMap, KeyId, NodeId, RequestId, WriteId};
+use crate::node::{Fact, FailCause, Version};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use smallvec::SmallVec;
@@ -23,10 +25,36 @@ pub struct ReadRecord<'a> {
     pub dc: DcId,
     pub key: KeyId,
     pub start: SimTime,
+    /// The read's place in event order, as `request_invoked` returned it.
+    pub start_order: Order,
     pub end: SimTime,
     /// A fault window was open when the request started.
     pub during_fault: bool,
     pub result: Result<&'a [Version], FailCause>,
+}
+
+/// A write as its client invoked it.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteInvocation<'a> {
+    pub write: WriteId,
+    /// The write ids the client's context read returned (read-modify-write); `None` for a
+    /// blind put, whose coordinator decides what it replaces.
+    pub parents: Option<&'a [WriteId]>,
+}
+
+/// What the observer is told about the run before it starts.
+#[derive(Clone, Debug)]
+pub struct ObserverSetup {
+    /// The versioning scheme's scenario name (for the report and the history).
+    pub versioning: String,
+    /// Replicas keep one version per key by timestamp: a displaced acknowledged write is
+    /// counted as overwritten rather than lost.
+    pub last_write_wins: bool,
+    pub n: u32,
+    pub r: u32,
+    pub w: u32,
+    pub keys: u32,
+    pub sla: SimTime,
 }
 
 /// A finished write (put), as its client saw it.
@@ -123,15 +151,18 @@ impl OpStats {
 }
 
 pub struct Observer {
-    rules: VersionRules,
+    setup: ObserverSetup,
     sla: SimTime,
     reads: OpStats,
     writes: OpStats,
     context_reads: [u64; 2],
+    /// The observer's event counter: every invocation, completion and replica fact gets
+    /// the next number, so "before" is event order even within one simulated instant.
+    order: Order,
+    /// Ground-truth ancestry of every write.
+    causality: Causality,
     /// Per key, acknowledged writes in acknowledgement order.
-    acked: Vec<Vec<AckedWrite>>,
-    /// Per write id: (invoke µs, ack µs or u64::MAX while unacknowledged).
-    write_times: Vec<(u64, u64)>,
+    acked: Vec<Vec<Acked>>,
     /// Per key: when a client last started a write to it (µs), or u64::MAX if never.
     last_write_start: Vec<u64>,
     judged_reads: u64,
@@ -140,6 +171,12 @@ pub struct Observer {
     judged_during_faults: [u64; 2],
     /// versions_per_read[i] = successful reads that returned i versions (last bin is 4+).
     versions_per_read: [u64; 5],
+    /// Versions returned by successful reads that found the key, and false siblings among
+    /// them (returned versions another returned version descends from).
+    versions_returned: u64,
+    false_siblings: u64,
+    /// Clock bytes of the versions acknowledged to clients, summed.
+    clock_bytes: u64,
     k_staleness: std::collections::BTreeMap<u32, u64>,
     /// Per bin: (judged reads, fresh reads).
     t_visibility: [(u64, u64); T_VISIBILITY_EDGES_MS.len() + 1],
@@ -187,25 +224,30 @@ const OWN_WRITES_KEPT: usize = 4;
 struct Session {
     /// Indices into `acked[key]` of the client's newest acknowledged writes (oldest first).
     own_writes: SmallVec<[u32; 2]>,
-    /// The completion time (µs) and the versions of the client's last successful read.
-    last_read: Option<(u64, Versions)>,
+    /// When the client's last successful read completed (event order) and what it returned.
+    last_read: Option<(Order, SmallVec<[WriteId; 2]>)>,
 }
 
 impl Observer {
-    pub fn new(rules: VersionRules, keys: u32, sla: SimTime) -> Observer {
+    pub fn new(setup: ObserverSetup) -> Observer {
+        let keys = setup.keys;
         Observer {
-            rules,
-            sla,
+            sla: setup.sla,
+            setup,
             reads: OpStats::new(),
             writes: OpStats::new(),
             context_reads: [0; 2],
+            order: 0,
+            causality: Causality::default(),
             acked: (0..keys).map(|_| Vec::new()).collect(),
-            write_times: Vec::new(),
             last_write_start: vec![u64::MAX; keys as usize],
             judged_reads: 0,
             stale_reads: 0,
             judged_during_faults: [0; 2],
             versions_per_read: [0; 5],
+            versions_returned: 0,
+            false_siblings: 0,
+            clock_bytes: 0,
             k_staleness: Default::default(),
             t_visibility: Default::default(),
             interval: IntervalStats::new(),
@@ -219,6 +261,12 @@ impl Observer {
         }
     }
 
+    /// The next number in event order.
+    fn next_order(&mut self) -> Order {
+        self.order += 1;
+        self.order
+    }
+
     /// Whether a client started a write to `key` within `window` before `now`: replicas
     /// of such a key may legitimately differ while the write is in flight.
     pub fn written_recently(&self, key: KeyId, now: SimTime, window: SimTime) -> bool {
@@ -228,14 +276,11 @@ impl Observer {
         }
     }
 
-    pub fn write_started(&mut self, key: KeyId, now: SimTime) {
-        if let Some(t) = self.last_write_start.get_mut(key.index()) {
-            *t = now.as_micros();
-        }
-    }
-
-    /// From now on, every request and completion is also written to `history`.
-    pub fn record_history(&mut self, history: History) {
+    /// From now on, every request and completion is also written to `history`, which
+    /// starts with a line naming the run's versioning and quorum.
+    pub fn record_history(&mut self, mut history: History) {
+        let s = &self.setup;
+        history.meta(&s.versioning, s.n, s.r, s.w);
         self.history = Some(history);
     }
 
@@ -244,7 +289,8 @@ impl Observer {
         self.history.take()
     }
 
-    /// A client sent a request (used by the history only).
+    /// A client sent a request; returns its place in event order (a read hands it back in
+    /// its `ReadRecord`). A write's ground-truth parents are recorded here.
     pub fn request_invoked(
         &mut self,
         now: SimTime,
@@ -252,10 +298,30 @@ impl Observer {
         op: Call,
         key: KeyId,
         req: RequestId,
-        write: Option<WriteId>,
-    ) {
+        write: Option<WriteInvocation>,
+    ) -> Order {
+        let at = self.next_order();
+        if let Some(w) = write {
+            (self.causality).invoked(w.write, key, at, now.as_micros(), w.parents);
+            if let Some(t) = self.last_write_start.get_mut(key.index()) {
+                *t = now.as_micros();
+            }
+        }
         if let Some(h) = self.history.as_mut() {
             h.invoke(now, client, op, key, req, write);
+        }
+        at
+    }
+
+    /// A fact a node recorded about its own data (see `node::fact`).
+    pub fn replica_fact(&mut self, now: SimTime, node: NodeId, fact: &Fact) {
+        let at = self.next_order();
+        match fact {
+            Fact::BlindMerge { write, merged, .. } => self.causality.merged(*write, merged, at),
+            Fact::Discard { write, kept, .. } => self.causality.discarded(*write, kept),
+        }
+        if let Some(h) = self.history.as_mut() {
+            h.fact(now, node, fact);
         }
     }
 
@@ -266,24 +332,10 @@ impl Observer {
         self.client_flags[client.index()] |= bit;
     }
 
-    pub fn write_invoked(&mut self, write: WriteId, now: SimTime) {
-        let i = write.index();
-        if self.write_times.len() <= i {
-            self.write_times.resize(i + 1, (u64::MAX, u64::MAX));
-        }
-        self.write_times[i] = (now.as_micros(), u64::MAX);
-    }
-
-    fn times_of(&self, write: WriteId) -> (u64, Option<u64>) {
-        match self.write_times.get(write.index()) {
-            Some(&(invoke, ack)) => (invoke, (ack != u64::MAX).then_some(ack)),
-            None => (u64::MAX, None),
-        }
-    }
-
     /// The get before a read-modify-write put finished. Only counted (and written to the
     /// history): it is not a read the user asked for, so it is not judged.
     pub fn context_read_done(&mut self, r: ReadRecord) {
+        self.next_order();
         self.context_reads[usize::from(r.result.is_ok())] += 1;
         if let Some(h) = self.history.as_mut() {
             h.read_done(r.end, r.client, Call::CONTEXT_READ, r.key, r.req, r.result);
@@ -291,6 +343,7 @@ impl Observer {
     }
 
     pub fn write_done(&mut self, w: WriteRecord) {
+        let at = self.next_order();
         self.writes.record(
             w.start,
             w.end,
@@ -307,17 +360,11 @@ impl Observer {
         self.interval.writes[1] += 1;
         let latency_us = w.end.saturating_sub(w.start).as_micros();
         self.interval.write_latency_us.saturating_record(latency_us);
-        let (ack_us, invoke_us) = (w.end.as_micros(), w.start.as_micros());
-        if let Some(t) = self.write_times.get_mut(w.write.index()) {
-            t.1 = ack_us;
-        }
+        self.clock_bytes += version.causal.wire_bytes() as u64;
+        let acked = self.causality.acknowledged(w.write, at, w.end.as_micros());
         if let Some(list) = self.acked.get_mut(w.key.index()) {
-            debug_assert!(list.last().is_none_or(|l| l.ack_us <= ack_us));
-            list.push(AckedWrite {
-                version: version.clone(),
-                invoke_us,
-                ack_us,
-            });
+            debug_assert!(list.last().is_none_or(|l| l.ack < at));
+            list.push(acked);
             let own = &mut self
                 .sessions
                 .entry((w.client, w.key))
@@ -331,6 +378,7 @@ impl Observer {
     }
 
     pub fn read_done(&mut self, r: ReadRecord) {
+        let end_order = self.next_order();
         self.reads.record(
             r.start,
             r.end,
@@ -343,20 +391,27 @@ impl Observer {
             h.read_done(r.end, r.client, Call::READ, r.key, r.req, r.result);
         }
         self.interval.reads[0] += 1;
-        let Ok(returned) = r.result else { return };
+        let Ok(versions) = r.result else { return };
         self.interval.reads[1] += 1;
         let latency_us = r.end.saturating_sub(r.start).as_micros();
         self.interval.read_latency_us.saturating_record(latency_us);
-        self.versions_per_read[returned.len().min(4)] += 1;
-        self.judge_session(&r, returned);
+        self.versions_per_read[versions.len().min(4)] += 1;
+        let returned: SmallVec<[WriteId; 2]> = versions.iter().map(|v| v.write).collect();
+        self.versions_returned += returned.len() as u64;
+        self.false_siblings += u64::from(judge::false_siblings(&self.causality, &returned));
+        self.judge_session(&r, end_order, &returned);
         let acked = self
             .acked
             .get(r.key.index())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let verdict = judge_read(self.rules, acked, r.start.as_micros(), returned, |w| {
-            self.times_of(w)
-        });
+        let verdict = judge_read(
+            &self.causality,
+            acked,
+            r.start_order,
+            r.start.as_micros(),
+            &returned,
+        );
         let (since_ack_us, fresh) = match verdict {
             Verdict::NotJudged => return,
             Verdict::Fresh { since_ack_us } => (since_ack_us, true),
@@ -396,29 +451,25 @@ impl Observer {
     }
 
     /// Read-your-writes and monotonic reads for one successful read (see judge.rs).
-    fn judge_session(&mut self, r: &ReadRecord, returned: &[Version]) {
-        let start_us = r.start.as_micros();
+    fn judge_session(&mut self, r: &ReadRecord, end_order: Order, returned: &[WriteId]) {
         let acked = self
             .acked
             .get(r.key.index())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let session = self.sessions.entry((r.client, r.key)).or_default();
-        let times = |w: WriteId| match self.write_times.get(w.index()) {
-            Some(&(invoke, ack)) => (invoke, (ack != u64::MAX).then_some(ack)),
-            None => (u64::MAX, None),
-        };
         let own = session
             .own_writes
             .iter()
             .filter_map(|i| acked.get(*i as usize));
-        let ryw = judge::read_your_writes(self.rules, own, start_us, returned, times);
-        let previous = session
-            .last_read
-            .as_ref()
-            .map(|(end, vs)| (*end, vs.as_slice()));
-        let monotonic = judge::monotonic_reads(self.rules, previous, start_us, returned);
-        session.last_read = Some((r.end.as_micros(), returned.iter().cloned().collect()));
+        let start = r.start_order;
+        let ryw = judge::read_your_writes(&self.causality, own, acked, start, returned);
+        let previous = (session.last_read.as_ref()).map(|(end, vs)| judge::PreviousRead {
+            end: *end,
+            returned: vs,
+        });
+        let monotonic = judge::monotonic_reads(&self.causality, previous, acked, start, returned);
+        session.last_read = Some((end_order, returned.iter().copied().collect()));
         for (i, verdict) in [ryw, monotonic].into_iter().enumerate() {
             if verdict == Guarantee::NotJudged {
                 continue;
@@ -458,6 +509,21 @@ impl Observer {
                 write: latency_summary(&self.writes),
             },
             consistency: self.consistency(),
+            versioning: self.versioning(),
+        }
+    }
+
+    fn versioning(&self) -> VersioningSummary {
+        let found: u64 = self.versions_per_read[1..].iter().sum();
+        let with_siblings: u64 = self.versions_per_read[2..].iter().sum();
+        let sibling_versions = self.versions_returned - self.versions_per_read[1];
+        VersioningSummary {
+            scheme: self.setup.versioning.clone(),
+            siblings_per_read: fraction(self.versions_returned, found),
+            reads_with_siblings: with_siblings,
+            false_siblings: self.false_siblings,
+            false_sibling_fraction: fraction(self.false_siblings, sibling_versions),
+            clock_bytes_per_version: fraction(self.clock_bytes, self.writes.ok),
         }
     }
 
@@ -578,12 +644,16 @@ impl Observer {
 
     /// (invoke µs, ack µs) of a write, when the observer saw it invoked.
     pub fn write_times(&self, write: WriteId) -> Option<(u64, Option<u64>)> {
-        let (invoke, ack) = self.times_of(write);
-        (invoke != u64::MAX).then_some((invoke, ack))
+        self.causality.times(write)
     }
 
-    /// Acknowledged writes per key (for the durability audit and tests).
-    pub fn acknowledged(&self, key: KeyId) -> &[AckedWrite] {
+    /// The ground-truth ancestry the judgements use (for `dynasim trace` and tests).
+    pub fn causality(&self) -> &Causality {
+        &self.causality
+    }
+
+    /// Acknowledged writes per key, in acknowledgement order.
+    pub fn acknowledged(&self, key: KeyId) -> &[Acked] {
         self.acked
             .get(key.index())
             .map(Vec::as_slice)
@@ -598,6 +668,26 @@ pub struct ObserverSummary {
     pub sla: Sla,
     pub latency_ms: Latencies,
     pub consistency: Consistency,
+    pub versioning: VersioningSummary,
+}
+
+/// What the run's versioning scheme cost readers and the wire.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VersioningSummary {
+    /// The scheme's scenario name.
+    pub scheme: String,
+    /// Mean versions returned by a successful read that found the key (1 = a reader never
+    /// had siblings to reconcile); null when no read found anything.
+    pub siblings_per_read: Option<f64>,
+    /// Successful reads that returned two versions or more.
+    pub reads_with_siblings: u64,
+    /// Returned versions that another version returned by the same read descends from in
+    /// ground truth: siblings that were not concurrent.
+    pub false_siblings: u64,
+    /// false_siblings / versions returned by reads with siblings.
+    pub false_sibling_fraction: Option<f64>,
+    /// Mean bytes of causal metadata (clock, dot, timestamp) of an acknowledged version.
+    pub clock_bytes_per_version: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -786,20 +876,36 @@ pub struct TimelinePoint {
     pub fault_active: bool,
 }
 
-/// The end-of-run audit of acknowledged writes.
+/// The end-of-run audit of acknowledged writes, judged from the oracle's own causality.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DurabilitySummary {
     pub acknowledged_writes: u64,
-    /// Acknowledged writes neither present nor superseded on any replica (home replicas and
-    /// hint stores) at the end of the run.
+    /// Acknowledged writes that, at the end, are neither held by any replica (home
+    /// replicas and hint stores) nor descended from by a held version. Includes the lost
+    /// updates.
     pub lost_writes: u64,
-    /// last_write_wins only: acknowledged writes discarded in favour of a write that did
-    /// not follow them in real time (a concurrent write, or an earlier one with a skewed
-    /// clock).
+    /// Lost writes that a replica discarded by its versioning rules although nothing it
+    /// kept descends from them (the versioning lost them, not a failure).
+    pub lost_updates: u64,
+    /// Acknowledged writes replaced without any client having seen them: merged away by a
+    /// blind put's coordinator, or (last_write_wins) discarded for a version that does not
+    /// descend from them.
     pub overwritten_writes: u64,
     /// The first few lost writes (ids as `w-N`), for `dynasim trace`.
     pub lost_examples: Vec<String>,
+    pub lost_update_examples: Vec<String>,
     pub overwritten_examples: Vec<String>,
+}
+
+/// The fate of one acknowledged write at the end of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Held, or descended from through versions clients saw.
+    Kept,
+    Overwritten,
+    Lost {
+        update: bool,
+    },
 }
 
 const EXAMPLES: usize = 10;
@@ -846,61 +952,79 @@ impl Observer {
         &self.timeline
     }
 
-    /// Audits every acknowledged write against `final_versions(key)`: the union of what
-    /// the key's home replicas and every hint store hold at the end.
-    pub fn audit<'a>(
-        &self,
-        final_versions: impl Fn(KeyId) -> Vec<&'a Version>,
-    ) -> DurabilitySummary {
+    /// Audits every acknowledged write against `held(key)`: the write ids the key's home
+    /// replicas and every hint store hold at the end.
+    pub fn audit(&self, held: impl Fn(KeyId) -> Vec<WriteId>) -> DurabilitySummary {
         let mut d = DurabilitySummary {
             acknowledged_writes: 0,
             lost_writes: 0,
+            lost_updates: 0,
             overwritten_writes: 0,
             lost_examples: Vec::new(),
+            lost_update_examples: Vec::new(),
             overwritten_examples: Vec::new(),
+        };
+        let note = |list: &mut Vec<String>, w: WriteId| {
+            if list.len() < EXAMPLES {
+                list.push(w.to_string());
+            }
         };
         for (k, acked) in self.acked.iter().enumerate() {
             if acked.is_empty() {
                 continue;
             }
-            let held: Vec<Version> = final_versions(KeyId(k as u32))
-                .into_iter()
-                .cloned()
-                .collect();
-            let winner = held.iter().max_by_key(|v| v.lww_key());
+            let held = held(KeyId(k as u32));
             for w in acked {
                 d.acknowledged_writes += 1;
-                let id = w.version.write;
-                let fate = if self.rules.keeps_siblings() {
-                    self.rules.covers(&held, &w.version).then_some(true)
-                } else {
-                    match winner {
-                        Some(v) if v.write == id => Some(true),
-                        // Replaced by a write that began after this one was acknowledged.
-                        Some(v) if v.lww_key() > w.version.lww_key() => {
-                            Some(self.times_of(v.write).0 >= w.ack_us)
-                        }
-                        _ => None,
-                    }
-                };
-                match fate {
-                    Some(true) => {}
-                    Some(false) => {
+                match self.fate(w.write, &held) {
+                    Fate::Kept => {}
+                    Fate::Overwritten => {
                         d.overwritten_writes += 1;
-                        if d.overwritten_examples.len() < EXAMPLES {
-                            d.overwritten_examples.push(id.to_string());
-                        }
+                        note(&mut d.overwritten_examples, w.write);
                     }
-                    None => {
+                    Fate::Lost { update } => {
                         d.lost_writes += 1;
-                        if d.lost_examples.len() < EXAMPLES {
-                            d.lost_examples.push(id.to_string());
+                        note(&mut d.lost_examples, w.write);
+                        if update {
+                            d.lost_updates += 1;
+                            note(&mut d.lost_update_examples, w.write);
                         }
                     }
                 }
             }
         }
         d
+    }
+
+    /// The fate of write `w` given the write ids held for its key at the end
+    /// (docs/report.md, "durability").
+    pub fn fate(&self, w: WriteId, held: &[WriteId]) -> Fate {
+        let c = &self.causality;
+        if held.contains(&w) || c.descends_seen(held, w) {
+            Fate::Kept
+        } else if c.covers(held, w) {
+            Fate::Overwritten
+        } else if c.displaced(w) && self.setup.last_write_wins {
+            Fate::Overwritten
+        } else {
+            Fate::Lost {
+                update: c.displaced(w),
+            }
+        }
+    }
+
+    /// Writes the history's closing `final` lines: per key with an acknowledged write, the
+    /// write ids held at the end (as for `audit`).
+    pub fn write_final_state(&mut self, held: impl Fn(KeyId) -> Vec<WriteId>) {
+        let Some(h) = self.history.as_mut() else {
+            return;
+        };
+        for (k, acked) in self.acked.iter().enumerate() {
+            if !acked.is_empty() {
+                let key = KeyId(k as u32);
+                h.final_state(key, &held(key));
+            }
+        }
     }
 }
 
@@ -952,92 +1076,163 @@ fn latency_summary(s: &OpStats) -> LatencySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::NodeId;
+    use crate::node::fact::HeldIds;
     use crate::node::{Causal, VClock};
 
     const MS: u64 = 1_000;
 
-    fn version(write: u64, stamp_us: u64) -> Version {
-        Version {
-            write: WriteId(write),
-            causal: Causal::from_clock(VClock::default().increment(
-                NodeId(write as u32),
-                stamp_us,
-                10,
-            )),
-            stamp_us,
+    fn setup(keys: u32, last_write_wins: bool) -> ObserverSetup {
+        ObserverSetup {
+            versioning: if last_write_wins {
+                "last_write_wins"
+            } else {
+                "vector_clock"
+            }
+            .into(),
+            last_write_wins,
+            n: 3,
+            r: 2,
+            w: 2,
+            keys,
+            sla: SimTime(300 * MS),
         }
     }
 
-    /// Records write `id` of `key` by `client` over [start_ms, end_ms], acknowledged.
-    fn write(o: &mut Observer, client: u32, key: u32, v: &Version, start_ms: u64, end_ms: u64) {
-        o.write_invoked(v.write, SimTime(start_ms * MS));
+    fn version(write: u64) -> Version {
+        Version {
+            write: WriteId(write),
+            causal: Causal::from_clock(VClock::default().increment(NodeId(0), write, 10)),
+            stamp_us: write,
+        }
+    }
+
+    /// Records write `v` of `key` by `client`, invoked at `start_ms` having read
+    /// `parents` (None: blind), acknowledged at `end_ms`.
+    fn write(
+        o: &mut Observer,
+        client: u32,
+        key: u32,
+        v: &Version,
+        parents: Option<&[WriteId]>,
+        (start_ms, end_ms): (u64, u64),
+    ) {
+        let invocation = WriteInvocation {
+            write: v.write,
+            parents,
+        };
+        let (start, end) = (SimTime(start_ms * MS), SimTime(end_ms * MS));
+        let req = RequestId(v.write.0);
+        o.request_invoked(
+            start,
+            ClientId(client),
+            Call::WRITE,
+            KeyId(key),
+            req,
+            Some(invocation),
+        );
         o.write_done(WriteRecord {
-            req: RequestId(v.write.0),
+            req,
             client: ClientId(client),
             dc: DcId(0),
             key: KeyId(key),
             write: v.write,
-            start: SimTime(start_ms * MS),
-            end: SimTime(end_ms * MS),
+            start,
+            end,
             during_fault: false,
             result: Ok(v),
         });
     }
 
     fn read(o: &mut Observer, client: u32, key: u32, start_ms: u64, returned: &[Version]) {
+        let (start, req) = (SimTime(start_ms * MS), RequestId(1_000 + start_ms));
+        let start_order =
+            o.request_invoked(start, ClientId(client), Call::READ, KeyId(key), req, None);
         o.read_done(ReadRecord {
-            req: RequestId(1_000 + start_ms),
+            req,
             client: ClientId(client),
             dc: DcId(1),
             key: KeyId(key),
-            start: SimTime(start_ms * MS),
+            start,
+            start_order,
             end: SimTime((start_ms + 1) * MS),
             during_fault: false,
             result: Ok(returned),
         });
     }
 
+    fn discard(o: &mut Observer, key: u32, w: u64, kept: &[u64]) {
+        let fact = Fact::Discard {
+            key: KeyId(key),
+            write: WriteId(w),
+            kept: kept.iter().map(|k| WriteId(*k)).collect(),
+            hint: false,
+        };
+        o.replica_fact(SimTime(0), NodeId(0), &fact);
+    }
+
     #[test]
-    fn the_audit_tells_a_lost_write_from_an_overwritten_one() {
-        let mut o = Observer::new(VersionRules::LastWriteWins, 3, SimTime(300 * MS));
-        // Key 0: A and B overlap in time; B carries the larger stamp and wins, so A was
-        // overwritten (discarded in favour of a concurrent write), not lost.
-        let (a, b) = (version(0, 1_000), version(1, 2_000));
-        write(&mut o, 0, 0, &a, 0, 20);
-        write(&mut o, 1, 0, &b, 10, 30);
-        // Key 1: C acknowledged, then gone from every replica: lost.
-        let c = version(2, 3_000);
-        write(&mut o, 0, 1, &c, 40, 50);
-        // Key 2: D, then E begun after D's acknowledgement: D is superseded, fine.
-        let (d, e) = (version(3, 4_000), version(4, 5_000));
-        write(&mut o, 0, 2, &d, 60, 70);
-        write(&mut o, 0, 2, &e, 80, 90);
-        let held = [vec![b.clone()], vec![], vec![e.clone()]];
-        let audit = o.audit(|k| held[k.index()].iter().collect());
-        assert_eq!(audit.acknowledged_writes, 5);
-        assert_eq!(audit.lost_writes, 1);
-        assert_eq!(audit.lost_examples, ["w-2"]);
-        assert_eq!(audit.overwritten_writes, 1);
-        assert_eq!(audit.overwritten_examples, ["w-0"]);
-        // Had A been acknowledged before B began, B's win would be an ordinary overwrite.
-        let mut o = Observer::new(VersionRules::LastWriteWins, 1, SimTime(300 * MS));
-        write(&mut o, 0, 0, &a, 0, 5);
-        write(&mut o, 1, 0, &b, 10, 30);
-        let held = [b];
-        let audit = o.audit(|_| held.iter().collect());
-        assert_eq!((audit.lost_writes, audit.overwritten_writes), (0, 0));
+    fn the_audit_tells_kept_lost_updated_and_overwritten_apart() {
+        for lww in [false, true] {
+            let mut o = Observer::new(setup(4, lww));
+            let v: Vec<Version> = (0..8).map(version).collect();
+            let id = |i: u64| WriteId(i);
+            // Key 0: 0, then 1 read 0 and replaced it: 0 is kept (superseded, seen).
+            write(&mut o, 0, 0, &v[0], Some(&[]), (0, 5));
+            write(&mut o, 0, 0, &v[1], Some(&[id(0)]), (10, 15));
+            discard(&mut o, 0, 0, &[1]);
+            // Key 1: 2 and 3 both read nothing; a replica dropped 2 keeping 3.
+            write(&mut o, 0, 1, &v[2], Some(&[]), (0, 20));
+            write(&mut o, 1, 1, &v[3], Some(&[]), (10, 30));
+            discard(&mut o, 1, 2, &[3]);
+            // Key 2: 4 acknowledged, then gone without any discard (a failure lost it).
+            write(&mut o, 0, 2, &v[4], Some(&[]), (40, 50));
+            // Key 3: 5, then a blind put 6 whose coordinator merged 5.
+            write(&mut o, 0, 3, &v[5], Some(&[]), (60, 70));
+            let merge = Fact::BlindMerge {
+                write: id(6),
+                key: KeyId(3),
+                merged: HeldIds::from_slice(&[id(5)]),
+            };
+            o.request_invoked(
+                SimTime(80 * MS),
+                ClientId(0),
+                Call::WRITE,
+                KeyId(3),
+                RequestId(60),
+                Some(WriteInvocation {
+                    write: id(6),
+                    parents: None,
+                }),
+            );
+            o.replica_fact(SimTime(81 * MS), NodeId(0), &merge);
+            let held = [vec![id(1)], vec![id(3)], vec![], vec![id(6)]];
+            let audit = o.audit(|k| held[k.index()].clone());
+            assert_eq!(audit.acknowledged_writes, 6);
+            assert_eq!(
+                audit.overwritten_examples.len() as u64,
+                audit.overwritten_writes
+            );
+            if lww {
+                assert_eq!((audit.lost_writes, audit.lost_updates), (1, 0));
+                assert_eq!(audit.overwritten_examples, ["w-2", "w-5"]);
+            } else {
+                assert_eq!((audit.lost_writes, audit.lost_updates), (2, 1));
+                assert_eq!(audit.lost_update_examples, ["w-2"]);
+                assert_eq!(audit.overwritten_examples, ["w-5"]);
+            }
+            assert!(audit.lost_examples.contains(&"w-4".to_string()));
+        }
     }
 
     #[test]
     fn t_visibility_bins_add_up_to_judged_reads() {
-        let mut o = Observer::new(VersionRules::VectorClock, 4, SimTime(300 * MS));
-        let vs: Vec<Version> = (0..4).map(|i| version(i, i * 10)).collect();
+        let mut o = Observer::new(setup(4, false));
+        let vs: Vec<Version> = (0..4).map(version).collect();
         for (k, v) in vs.iter().enumerate() {
-            write(&mut o, 0, k as u32, v, 0, 10);
+            write(&mut o, 0, k as u32, v, Some(&[]), (0, 10));
         }
-        // Reads at many delays after the acknowledgement, fresh and stale alike, plus
-        // reads of keys never written (not judged) and a failed read.
+        // Reads at many delays after the acknowledgement, fresh and stale alike, and a
+        // failed read.
         let mut expected_judged = 0;
         for (i, delay_ms) in [0u64, 1, 3, 7, 15, 40, 90, 150, 400, 900, 4_000, 20_000]
             .into_iter()
@@ -1049,7 +1244,7 @@ mod tests {
             } else {
                 std::slice::from_ref(&vs[key as usize])
             };
-            read(&mut o, 1, key, 11 + delay_ms, returned);
+            read(&mut o, 1, key, 10 + delay_ms, returned);
             expected_judged += 1;
         }
         o.read_done(ReadRecord {
@@ -1058,6 +1253,7 @@ mod tests {
             dc: DcId(1),
             key: KeyId(3),
             start: SimTime(50 * MS),
+            start_order: 0,
             end: SimTime(60 * MS),
             during_fault: false,
             result: Err(FailCause::Timeout),
@@ -1069,6 +1265,10 @@ mod tests {
         let bins = &c.t_visibility;
         assert_eq!(bins.len(), T_VISIBILITY_EDGES_MS.len() + 1);
         assert_eq!(bins.iter().map(|b| b.reads).sum::<u64>(), c.judged_reads);
+        assert_eq!(
+            bins[0].reads, 1,
+            "the read at the acknowledgement's instant is judged"
+        );
         assert_eq!(
             bins.iter().map(|b| b.fresh).sum::<u64>(),
             c.judged_reads - c.stale_reads
@@ -1086,23 +1286,23 @@ mod tests {
     }
 
     #[test]
-    fn session_guarantees_are_counted_per_client() {
-        let mut o = Observer::new(VersionRules::VectorClock, 2, SimTime(300 * MS));
-        let v0 = version(0, 0);
-        let v1 = Version {
-            write: WriteId(1),
-            causal: Causal::from_clock(v0.causal.clock().increment(NodeId(0), 20, 10)),
-            stamp_us: 20,
-        };
-        write(&mut o, 0, 0, &v0, 0, 10);
-        write(&mut o, 0, 0, &v1, 20, 30);
+    fn session_guarantees_and_sibling_costs_are_counted() {
+        let mut o = Observer::new(setup(2, false));
+        let (v0, v1, v2) = (version(0), version(1), version(2));
+        write(&mut o, 0, 0, &v0, Some(&[]), (0, 10));
+        write(&mut o, 0, 0, &v1, Some(&[WriteId(0)]), (20, 30));
         // Client 0 reads back its own write v1: kept; then an old v0: both violated.
         read(&mut o, 0, 0, 40, std::slice::from_ref(&v1));
         read(&mut o, 0, 0, 50, std::slice::from_ref(&v0));
         // Client 1 never wrote: only monotonic reads apply to it.
         read(&mut o, 1, 0, 40, std::slice::from_ref(&v0));
         read(&mut o, 1, 0, 50, std::slice::from_ref(&v1));
-        let s = o.summarize().consistency.session;
+        // Key 1: siblings 0 and 1 returned together: 1 descends from 0, a false sibling;
+        // 2 (concurrent, read nothing) is a true one.
+        write(&mut o, 2, 1, &v2, Some(&[]), (60, 70));
+        read(&mut o, 3, 1, 80, &[v0.clone(), v1.clone(), v2.clone()]);
+        let summary = o.summarize();
+        let s = summary.consistency.session;
         assert_eq!(s.read_your_writes.judged_reads, 2);
         assert_eq!(s.read_your_writes.violations, 1);
         assert_eq!(s.read_your_writes.violation_fraction, Some(0.5));
@@ -1110,11 +1310,16 @@ mod tests {
         assert_eq!(s.monotonic_reads.judged_reads, 2);
         assert_eq!(s.monotonic_reads.violations, 1);
         assert_eq!(s.monotonic_reads.clients_with_violations, 1);
+        let v = summary.versioning;
+        assert_eq!(v.false_siblings, 1);
+        assert_eq!(v.reads_with_siblings, 1);
+        assert_eq!(v.siblings_per_read, Some(7.0 / 5.0));
+        assert_eq!(v.false_sibling_fraction, Some(1.0 / 3.0));
     }
 
     #[test]
     fn availability_is_split_by_the_clients_datacenter() {
-        let mut o = Observer::new(VersionRules::VectorClock, 1, SimTime(300 * MS));
+        let mut o = Observer::new(setup(1, false));
         read(&mut o, 0, 0, 1, &[]);
         o.read_done(ReadRecord {
             req: RequestId(1),
@@ -1122,6 +1327,7 @@ mod tests {
             dc: DcId(1),
             key: KeyId(0),
             start: SimTime(0),
+            start_order: 0,
             end: SimTime(MS),
             during_fault: true,
             result: Err(FailCause::NotEnoughReplicas),

@@ -306,14 +306,21 @@ pub fn findings(r: &Report) -> Vec<String> {
             ));
         } else {
             out.push(format!(
-                "{} acknowledged writes were lost: neither present nor superseded on any replica at the end (e.g. {}).",
+                "{} acknowledged writes were lost: no replica holds them or a version descended from them at the end (e.g. {}).",
                 count(d.lost_writes),
                 d.lost_examples.join(", ")
             ));
         }
+        if d.lost_updates > 0 {
+            out.push(format!(
+                "{} of the lost writes are lost updates: a replica's versioning rules discarded them although nothing it kept descends from them, with no failure involved (e.g. {}).",
+                count(d.lost_updates),
+                d.lost_update_examples.join(", ")
+            ));
+        }
         if d.overwritten_writes > 0 {
             out.push(format!(
-                "Last write wins silently discarded {} acknowledged writes in favour of writes that did not follow them in real time (e.g. {}).",
+                "{} acknowledged writes were replaced before any client saw them (merged by a blind put, or discarded by last write wins for a version that does not descend from them; e.g. {}).",
                 count(d.overwritten_writes),
                 d.overwritten_examples.join(", ")
             ));
@@ -580,20 +587,34 @@ fn durability(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
         "## Durability (audited at the end of the run)\n\n\
-         | acknowledged writes | lost | overwritten (last write wins) |\n|---|---|---|\n\
-         | {} | {} | {} |\n",
+         | acknowledged writes | lost | of which lost updates | overwritten unseen |\n|---|---|---|---|\n\
+         | {} | {} | {} | {} |\n",
         count(d.acknowledged_writes),
         count(d.lost_writes),
+        count(d.lost_updates),
         count(d.overwritten_writes),
     );
     if !d.lost_examples.is_empty() || !d.overwritten_examples.is_empty() {
         let _ = writeln!(
             s,
-            "Examples: lost {}; overwritten {}.\n",
+            "Examples: lost {}; lost updates {}; overwritten {}.\n",
             examples(&d.lost_examples),
+            examples(&d.lost_update_examples),
             examples(&d.overwritten_examples)
         );
     }
+    let v = &r.observed.versioning;
+    let _ = writeln!(
+        s,
+        "## Versioning: {}\n\n\
+         | versions per read that found the key | reads with siblings | false siblings | clock bytes per version |\n|---|---|---|---|\n\
+         | {} | {} | {} | {} |\n",
+        v.scheme,
+        v.siblings_per_read.map_or("-".into(), |x| format!("{x:.3}")),
+        count(v.reads_with_siblings),
+        count(v.false_siblings),
+        v.clock_bytes_per_version.map_or("-".into(), |x| format!("{x:.1}")),
+    );
 }
 
 fn convergence(s: &mut String, r: &Report) {

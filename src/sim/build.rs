@@ -5,6 +5,7 @@
 use crate::engine::{RngStreams, SimTime, Stream};
 use crate::ids::{DcId, NodeId};
 use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, VersionRules};
+use crate::observer::ObserverSetup;
 use crate::ring::{Placement, Ring};
 use crate::scenario::{PartitionStrategy, Scenario, Versioning};
 use crate::workload::ClientContext;
@@ -40,6 +41,24 @@ pub fn version_rules(s: &Scenario) -> VersionRules {
     match s.replication.versioning {
         Versioning::VectorClock => VersionRules::VectorClock,
         Versioning::LastWriteWins => VersionRules::LastWriteWins,
+    }
+}
+
+/// What the observer is told: the scheme's scenario name, the quorum, the key count.
+pub fn observer_setup(s: &Scenario, keys: u32) -> ObserverSetup {
+    let rep = &s.replication;
+    let versioning = serde_json::to_value(rep.versioning)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    ObserverSetup {
+        versioning,
+        last_write_wins: !version_rules(s).keeps_siblings(),
+        n: rep.n,
+        r: rep.r,
+        w: rep.w,
+        keys,
+        sla: SimTime::from_ms_f64(s.metrics.sla_ms),
     }
 }
 

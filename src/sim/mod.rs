@@ -34,7 +34,7 @@ use crate::engine::queue::prefetch;
 use crate::engine::rng::mix64;
 use crate::engine::{EventQueue, RngStreams, SimRng, SimTime, Stream};
 use crate::faults::{FaultAction, ResolvedFault};
-use crate::ids::{ClientId, DcId, Endpoint, NodeId};
+use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, WriteId};
 use crate::net::{NetworkModel, StorageModel};
 use crate::node::{Effect, Message, Node, NodeConfig};
 use crate::observer::Observer;
@@ -153,11 +153,7 @@ impl Simulation {
             ring: ring.clone(),
             transport,
             driver,
-            observer: Observer::new(
-                build::version_rules(scenario),
-                keys,
-                SimTime::from_ms_f64(scenario.metrics.sla_ms),
-            ),
+            observer: Observer::new(build::observer_setup(scenario, keys)),
             effects: Vec::new(),
             driver_timers: Vec::new(),
             digest: 0,
@@ -459,17 +455,14 @@ impl Simulation {
 
     /// Audits every acknowledged write against what the home replicas and hint stores hold.
     pub fn audit_durability(&self) -> crate::observer::DurabilitySummary {
-        let hinting: Vec<&Node> = self.hosts.nodes().filter(|n| n.hint_count() > 0).collect();
-        self.observer.audit(|key| {
-            let mut held: Vec<&crate::node::Version> = Vec::new();
-            for n in self.ring.replicas(key) {
-                held.extend(self.hosts.node(*n).stored(key));
-            }
-            for node in &hinting {
-                held.extend(node.hinted(key));
-            }
-            held
-        })
+        self.observer.audit(held_at_end(&self.hosts, &self.ring))
+    }
+
+    /// Ends the history (its `final` lines: what replicas hold now) and hands it back to be
+    /// finished; `None` when none was recorded.
+    pub fn take_history(&mut self) -> Option<crate::observer::History> {
+        (self.observer).write_final_state(held_at_end(&self.hosts, &self.ring));
+        self.observer.take_history()
     }
 
     /// Everything the report is made of, gathered from the parts of the finished run.
@@ -653,8 +646,13 @@ impl Simulation {
         }
     }
 
-    /// Turns a host's effects into scheduled events.
+    /// Turns a host's effects into scheduled events; a node's facts about its own data go
+    /// to the observer first (they never reach another node).
     fn apply(&mut self, source: Endpoint, effects: &mut Vec<Effect>) {
+        if let Endpoint::Node(node) = source {
+            let (now, observer) = (self.now, &mut self.observer);
+            (self.hosts.node_mut(node)).drain_facts(|f| observer.replica_fact(now, node, &f));
+        }
         for effect in effects.drain(..) {
             match effect {
                 Effect::Send { to, msg, disk } => {
@@ -688,6 +686,23 @@ impl Simulation {
                 }
             }
         }
+    }
+}
+
+/// The write ids of `key` that its home replicas and every hint store hold, sorted.
+fn held_at_end<'a>(hosts: &'a Hosts, ring: &'a Ring) -> impl Fn(KeyId) -> Vec<WriteId> + 'a {
+    let hinting: Vec<&Node> = hosts.nodes().filter(|n| n.hint_count() > 0).collect();
+    move |key| {
+        let mut held: Vec<WriteId> = Vec::new();
+        for n in ring.replicas(key) {
+            held.extend(hosts.node(*n).stored(key).iter().map(|v| v.write));
+        }
+        for node in &hinting {
+            held.extend(node.hinted(key).map(|v| v.write));
+        }
+        held.sort_unstable();
+        held.dedup();
+        held
     }
 }
 

@@ -432,7 +432,7 @@ fn find_write(sim: &Simulation, w: WriteId, keys: u32) -> Option<(KeyId, u64, u6
         sim.observer()
             .acknowledged(k)
             .iter()
-            .find(|a| a.version.write == w)
+            .find(|a| a.write == w)
             .map(|a| (k, a.invoke_us, a.ack_us))
     })
 }

@@ -249,7 +249,7 @@ pub fn request_verdict(first: &Simulation, info: &RequestInfo) -> TraceVerdict {
                     format!(
                         "fresh: {} returned the newest write acknowledged before it started ({}, {:.1} ms earlier) or one that supersedes it",
                         info.req,
-                        a.version.write,
+                        a.write,
                         (info.invoke_us - a.ack_us) as f64 / 1e3
                     ),
                 ),

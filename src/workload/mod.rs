@@ -12,8 +12,9 @@ use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
 use crate::node::{Completion, Effect, FailCause, Message, Op, OpResult, Timer, Version};
-use crate::observer::{Call, Observer, ReadRecord, WriteRecord};
+use crate::observer::{Call, Observer, Order, ReadRecord, WriteInvocation, WriteRecord};
 use crate::scenario::{KeyDistribution, Workload, WriteMode};
+use smallvec::SmallVec;
 
 /// Timers the workload driver schedules for itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,9 +66,15 @@ struct Pending {
     entry: Option<crate::ids::NodeId>,
     key: KeyId,
     start: SimTime,
+    /// The request's place in the observer's event order.
+    start_order: Order,
     during_fault: bool,
     stage: Stage,
 }
+
+/// What a put descends from in ground truth: the write ids its context read returned, or
+/// `None` for a blind put.
+type Parents = Option<SmallVec<[WriteId; 2]>>;
 
 enum Plan {
     OpenLoop {
@@ -301,7 +308,7 @@ impl Driver {
 
     /// Sends a request and arms its client-side timeout.
     fn begin(&mut self, client: ClientId, key: KeyId, stage: Stage, io: &mut DriverIo) {
-        self.begin_put(client, key, stage, None, io)
+        self.begin_put(client, key, stage, None, None, io)
     }
 
     fn begin_put(
@@ -310,6 +317,7 @@ impl Driver {
         key: KeyId,
         stage: Stage,
         context: Option<crate::node::Causal>,
+        parents: Parents,
         io: &mut DriverIo,
     ) {
         let req = RequestId(self.next_req);
@@ -324,14 +332,15 @@ impl Driver {
             op: stage.op(),
             context: matches!(stage, Stage::ContextRead),
         };
-        io.observer
-            .request_invoked(io.now, client, call, key, req, write);
+        let invocation = write.map(|write| WriteInvocation {
+            write,
+            parents: parents.as_deref(),
+        });
+        let start_order = (io.observer).request_invoked(io.now, client, call, key, req, invocation);
         let (stage, entry) = match stage {
             Stage::ProbeWrite => {
                 let write = WriteId(self.next_write);
                 self.next_write += 1;
-                io.observer.write_invoked(write, io.now);
-                io.observer.write_started(key, io.now);
                 let entry = c.start_put(
                     io.now,
                     req,
@@ -345,8 +354,6 @@ impl Driver {
                 (Stage::Write { write }, entry)
             }
             Stage::Write { write } => {
-                io.observer.write_invoked(write, io.now);
-                io.observer.write_started(key, io.now);
                 let entry = c.start_put(
                     io.now,
                     req,
@@ -372,6 +379,7 @@ impl Driver {
                 entry,
                 key,
                 start: io.now,
+                start_order,
                 during_fault: io.during_fault,
                 stage,
             },
@@ -397,6 +405,7 @@ impl Driver {
                     dc: self.clients[p.client.index()].dc(),
                     key: p.key,
                     start: p.start,
+                    start_order: p.start_order,
                     end: io.now,
                     during_fault: p.during_fault,
                     result,
@@ -405,9 +414,12 @@ impl Driver {
             }
             Stage::ContextRead => {
                 // Reconcile the siblings into one context; if the read failed, write blind.
-                let context = match &result {
-                    OpResult::Get(Ok(vs)) => Some(self.ctx.quorum.rules.read_context(vs)),
-                    OpResult::Get(Err(_)) | OpResult::Put(_) => None,
+                let (context, parents) = match &result {
+                    OpResult::Get(Ok(vs)) => (
+                        Some(self.ctx.quorum.rules.read_context(vs)),
+                        Some(vs.iter().map(|v| v.write).collect()),
+                    ),
+                    OpResult::Get(Err(_)) | OpResult::Put(_) => (None, None),
                 };
                 io.observer.context_read_done(ReadRecord {
                     req,
@@ -415,12 +427,14 @@ impl Driver {
                     dc: self.clients[p.client.index()].dc(),
                     key: p.key,
                     start: p.start,
+                    start_order: p.start_order,
                     end: io.now,
                     during_fault: p.during_fault,
                     result: read_result(&result),
                 });
                 let write = self.new_write();
-                self.begin_put(p.client, p.key, Stage::Write { write }, context, io);
+                let stage = Stage::Write { write };
+                self.begin_put(p.client, p.key, stage, context, parents, io);
                 Some(p.client)
             }
             Stage::Write { write } => {

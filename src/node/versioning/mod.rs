@@ -42,6 +42,12 @@ impl Causal {
     pub fn wire_entries(&self) -> usize {
         self.clock.len()
     }
+
+    /// Bytes of causal metadata on the wire: 12 per clock entry (node, counter, stamp),
+    /// 8 for the coordinator's timestamp every version carries.
+    pub fn wire_bytes(&self) -> usize {
+        8 + 12 * self.clock.len()
+    }
 }
 
 /// One stored version of a key.

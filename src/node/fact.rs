@@ -1,0 +1,68 @@
+//! Facts about a node's own data, for the observer's record of ground truth: which write
+//! ids a blind put's coordinator merged, and which versions a replica discarded by its
+//! versioning rules. A node only appends them; no node ever reads them, and nothing that
+//! depends on them flows back into the protocol.
+
+use super::versioning::Version;
+use crate::ids::{KeyId, WriteId};
+use smallvec::SmallVec;
+
+/// Write ids of the versions held for one key.
+pub type HeldIds = SmallVec<[WriteId; 2]>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fact {
+    /// The coordinator of blind put `write` made its version from what it held for `key`
+    /// (`merged`: the write ids its new version replaces; empty when the scheme merges
+    /// nothing).
+    BlindMerge {
+        write: WriteId,
+        key: KeyId,
+        merged: HeldIds,
+    },
+    /// This node dropped version `write` of `key` by a version comparison; `kept` is what
+    /// it holds for the key right after (home data, or the hint store when `hint`).
+    Discard {
+        key: KeyId,
+        write: WriteId,
+        kept: HeldIds,
+        hint: bool,
+    },
+}
+
+/// The write ids of `versions`.
+pub fn ids_of(versions: &[Version]) -> HeldIds {
+    versions.iter().map(|v| v.write).collect()
+}
+
+/// Appends a `Discard` for every write of `before` or `incoming` that `after` no longer
+/// holds: the diff of one merge, so a version dropped and re-added within it is no
+/// discard.
+pub fn push_discards(
+    facts: &mut Vec<Fact>,
+    key: KeyId,
+    before: &[WriteId],
+    incoming: &[Version],
+    after: &[Version],
+    hint: bool,
+) {
+    let held = |w: WriteId| after.iter().any(|v| v.write == w);
+    let dropped = before
+        .iter()
+        .copied()
+        .chain(incoming.iter().map(|v| v.write))
+        .filter(|w| !held(*w));
+    let mut seen = HeldIds::new();
+    for w in dropped {
+        if seen.contains(&w) {
+            continue;
+        }
+        seen.push(w);
+        facts.push(Fact::Discard {
+            key,
+            write: w,
+            kept: ids_of(after),
+            hint,
+        });
+    }
+}

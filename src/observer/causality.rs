@@ -1,0 +1,290 @@
+//! The oracle's own causality: for every write, the write ids it descends from in ground
+//! truth, recorded from what clients saw and what replicas held, never from the protocol's
+//! clocks or timestamps. A read-modify-write put descends from exactly the versions its
+//! client's context read returned ("seen" edges); a blind put descends from what its
+//! coordinator held for the key when it made the version ("merged" edges: nobody saw
+//! those versions before they were replaced).
+//!
+//! Every fact carries the observer's own sequence number (`Order`), so "before" always
+//! means event order, even between two things that happen at the same simulated instant.
+
+use crate::ids::{KeyId, WriteId};
+use std::cell::RefCell;
+
+/// The observer's sequence number of an observed event (invocation, completion, replica
+/// fact): event order, finer than simulated time.
+pub type Order = u64;
+
+/// Not yet happened (an unacknowledged write's acknowledgement).
+pub const NEVER: u64 = u64::MAX;
+
+const BLIND: u8 = 1;
+/// The parents came from a blind put's coordinator (merged, not seen).
+const MERGED: u8 = 2;
+/// A replica discarded the write in favour of versions none of which descends from it.
+const DISPLACED: u8 = 4;
+/// The parents are known (set once).
+const HAS_PARENTS: u8 = 8;
+
+/// What the observer knows of one write.
+#[derive(Clone, Copy, Debug)]
+struct WriteFacts {
+    invoke_us: u64,
+    ack_us: u64,
+    invoke: Order,
+    ack: Order,
+    /// When the write's parents became known; every ancestor was born earlier, which
+    /// bounds the ancestry search.
+    birth: Order,
+    parents_at: u32,
+    parents_len: u32,
+    key: u32,
+    flags: u8,
+}
+
+const UNKNOWN: WriteFacts = WriteFacts {
+    invoke_us: NEVER,
+    ack_us: NEVER,
+    invoke: NEVER,
+    ack: NEVER,
+    birth: 0,
+    parents_at: 0,
+    parents_len: 0,
+    key: u32::MAX,
+    flags: 0,
+};
+
+/// Bytes the record holds per write besides its parents (for the memory estimate).
+pub const fn bytes_per_write() -> usize {
+    std::mem::size_of::<WriteFacts>() + std::mem::size_of::<u32>()
+}
+
+/// Ground-truth ancestry of every write of the run.
+#[derive(Default)]
+pub struct Causality {
+    writes: Vec<WriteFacts>,
+    /// Parents of every write, one slice each (`parents_at`, `parents_len`).
+    parents: Vec<WriteId>,
+    /// Search scratch, so that queries need only `&self`.
+    scratch: RefCell<Scratch>,
+}
+
+/// `marks[w] == epoch` when w was visited by the current search.
+#[derive(Default)]
+struct Scratch {
+    marks: Vec<u32>,
+    epoch: u32,
+    stack: Vec<WriteId>,
+}
+
+/// An acknowledged write, as the judgements see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acked {
+    pub write: WriteId,
+    pub invoke: Order,
+    pub ack: Order,
+    pub invoke_us: u64,
+    pub ack_us: u64,
+}
+
+impl Causality {
+    fn facts_mut(&mut self, w: WriteId) -> &mut WriteFacts {
+        let i = w.index();
+        if self.writes.len() <= i {
+            self.writes.resize(i + 1, UNKNOWN);
+            self.scratch.get_mut().marks.resize(i + 1, 0);
+        }
+        &mut self.writes[i]
+    }
+
+    fn facts(&self, w: WriteId) -> &WriteFacts {
+        self.writes.get(w.index()).unwrap_or(&UNKNOWN)
+    }
+
+    /// A client invoked write `w` of `key`. `parents` is what its context read returned,
+    /// or `None` for a blind put (its parents come later, from its coordinator).
+    pub fn invoked(
+        &mut self,
+        w: WriteId,
+        key: KeyId,
+        at: Order,
+        at_us: u64,
+        parents: Option<&[WriteId]>,
+    ) {
+        let f = self.facts_mut(w);
+        f.invoke = at;
+        f.invoke_us = at_us;
+        f.birth = at;
+        f.key = key.0;
+        match parents {
+            Some(p) => self.set_parents(w, p, 0, at),
+            None => self.facts_mut(w).flags |= BLIND,
+        }
+    }
+
+    /// The coordinator of blind write `w` made its version from what it held (`held`).
+    pub fn merged(&mut self, w: WriteId, held: &[WriteId], at: Order) {
+        if self.facts(w).flags & (HAS_PARENTS | BLIND) == BLIND {
+            self.set_parents(w, held, MERGED, at);
+        }
+    }
+
+    fn set_parents(&mut self, w: WriteId, parents: &[WriteId], flag: u8, at: Order) {
+        let at_index = self.parents.len() as u32;
+        self.parents.extend(parents.iter().filter(|p| **p != w));
+        let len = self.parents.len() as u32 - at_index;
+        let f = self.facts_mut(w);
+        f.parents_at = at_index;
+        f.parents_len = len;
+        f.birth = at;
+        f.flags |= HAS_PARENTS | flag;
+    }
+
+    /// Write `w` was acknowledged to its client.
+    pub fn acknowledged(&mut self, w: WriteId, at: Order, at_us: u64) -> Acked {
+        let f = self.facts_mut(w);
+        f.ack = at;
+        f.ack_us = at_us;
+        Acked {
+            write: w,
+            invoke: f.invoke,
+            ack: at,
+            invoke_us: f.invoke_us,
+            ack_us: at_us,
+        }
+    }
+
+    /// A replica discarded `w` keeping `kept`: a displacement unless something kept is w
+    /// or descends from it.
+    pub fn discarded(&mut self, w: WriteId, kept: &[WriteId]) {
+        if !self.covers(kept, w) {
+            self.facts_mut(w).flags |= DISPLACED;
+        }
+    }
+
+    pub fn displaced(&self, w: WriteId) -> bool {
+        self.facts(w).flags & DISPLACED != 0
+    }
+
+    /// (invoke µs, ack µs if acknowledged) of a write the observer saw invoked.
+    pub fn times(&self, w: WriteId) -> Option<(u64, Option<u64>)> {
+        let f = self.facts(w);
+        (f.invoke != NEVER).then_some((f.invoke_us, (f.ack != NEVER).then_some(f.ack_us)))
+    }
+
+    /// The key a write was made for (None when never invoked).
+    pub fn key_of(&self, w: WriteId) -> Option<KeyId> {
+        let f = self.facts(w);
+        (f.key != u32::MAX).then_some(KeyId(f.key))
+    }
+
+    /// The write's ground-truth parents and whether they were merged by a blind put's
+    /// coordinator rather than seen by a client.
+    pub fn parents(&self, w: WriteId) -> (&[WriteId], bool) {
+        let f = self.facts(w);
+        let at = f.parents_at as usize;
+        let p = self
+            .parents
+            .get(at..at + f.parents_len as usize)
+            .unwrap_or(&[]);
+        (p, f.flags & MERGED != 0)
+    }
+
+    /// Whether `x` descends from `w` (w is a strict ancestor of x), by any edges.
+    pub fn descends(&self, x: WriteId, w: WriteId) -> bool {
+        self.search(std::slice::from_ref(&x), w, false)
+    }
+
+    /// Whether `versions` covers `w`: holds it or a version that descends from it.
+    pub fn covers(&self, versions: &[WriteId], w: WriteId) -> bool {
+        versions.contains(&w) || self.search(versions, w, false)
+    }
+
+    /// Depth-first search from `from` down the parents for `target`. Only writes born
+    /// after the target can descend from it, which bounds the search; with `seen_only`,
+    /// the parents of writes whose parents were merged are not followed.
+    fn search(&self, from: &[WriteId], target: WriteId, seen_only: bool) -> bool {
+        let target_birth = self.facts(target).birth;
+        let mut scratch = self.scratch.borrow_mut();
+        let Scratch {
+            marks,
+            epoch,
+            stack,
+        } = &mut *scratch;
+        *epoch = epoch.wrapping_add(1);
+        if *epoch == 0 {
+            marks.iter_mut().for_each(|m| *m = 0);
+            *epoch = 1;
+        }
+        stack.clear();
+        stack.extend(from.iter().filter(|x| **x != target));
+        while let Some(x) = stack.pop() {
+            let f = self.facts(x);
+            if seen_only && f.flags & MERGED != 0 {
+                continue;
+            }
+            let at = f.parents_at as usize;
+            for &p in &self.parents[at..at + f.parents_len as usize] {
+                if p == target {
+                    return true;
+                }
+                let pi = p.index();
+                if pi < marks.len() && marks[pi] != *epoch && self.writes[pi].birth > target_birth {
+                    marks[pi] = *epoch;
+                    stack.push(p);
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether some member of `versions` descends from `w` through seen edges only.
+    pub fn descends_seen(&self, versions: &[WriteId], w: WriteId) -> bool {
+        self.search(versions, w, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(i: u64) -> WriteId {
+        WriteId(i)
+    }
+
+    #[test]
+    fn ancestry_follows_parents_and_tells_seen_from_merged() {
+        let mut c = Causality::default();
+        // w0 blind (nothing held); w1 read w0; w2 read w1; w3 blind, merged w2.
+        c.invoked(w(0), KeyId(0), 1, 10, None);
+        c.merged(w(0), &[], 2);
+        c.invoked(w(1), KeyId(0), 3, 20, Some(&[w(0)]));
+        c.invoked(w(2), KeyId(0), 4, 30, Some(&[w(1)]));
+        c.invoked(w(3), KeyId(0), 5, 40, None);
+        c.merged(w(3), &[w(2)], 6);
+        assert!(c.descends(w(2), w(0)));
+        assert!(!c.descends(w(0), w(2)));
+        assert!(!c.descends(w(1), w(1)));
+        assert!(c.covers(&[w(3)], w(0)));
+        assert!(c.covers(&[w(1)], w(1)));
+        assert!(!c.covers(&[w(1)], w(2)));
+        assert!(c.descends_seen(&[w(2)], w(0)));
+        assert!(!c.descends_seen(&[w(3)], w(2)), "w3 merged w2 unseen");
+        assert_eq!(c.parents(w(3)), (&[w(2)][..], true));
+        // A second merge of the same write changes nothing.
+        c.merged(w(3), &[w(1)], 7);
+        assert_eq!(c.parents(w(3)).0, &[w(2)]);
+    }
+
+    #[test]
+    fn a_discard_is_a_displacement_unless_a_descendant_is_kept() {
+        let mut c = Causality::default();
+        c.invoked(w(0), KeyId(0), 1, 0, Some(&[]));
+        c.invoked(w(1), KeyId(0), 2, 0, Some(&[w(0)]));
+        c.invoked(w(2), KeyId(0), 3, 0, Some(&[]));
+        c.discarded(w(0), &[w(1)]);
+        assert!(!c.displaced(w(0)));
+        c.discarded(w(1), &[w(2)]);
+        assert!(c.displaced(w(1)));
+    }
+}
