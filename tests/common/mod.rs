@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: small scenarios built in code, run in-process.
 #![allow(dead_code)]
 
+pub mod history_checker;
+
 use dynasim::report::Report;
 use dynasim::scenario::{Scenario, load_str};
 use dynasim::sim::Simulation;
