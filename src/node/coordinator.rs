@@ -4,7 +4,7 @@
 
 use super::message::{Effect, FailCause, Message, OpId, Timer};
 use super::op::{Op, OpResult};
-use super::versioning::{Version, VersionRules, Versions};
+use super::versioning::{NewObject, Version, VersionRules, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
 use smallvec::SmallVec;
@@ -138,12 +138,13 @@ impl Coordinator {
         );
     }
 
-    /// Starts a put of `version`: sends it to every target (with the hint for each, if
-    /// any); answers after W acknowledgements.
+    /// Starts a put of `object` (the new version and the siblings that travel with it):
+    /// sends it to every target (with the hint for each, if any); answers after W
+    /// acknowledgements.
     pub fn start_write(
         &mut self,
         key: KeyId,
-        version: Version,
+        object: NewObject,
         targets: &[(NodeId, Option<NodeId>)],
         origin: Origin,
         cfg: &QuorumConfig,
@@ -156,7 +157,8 @@ impl Coordinator {
                 msg: Message::ReplicaWrite {
                     op: Some(op),
                     key,
-                    version: version.clone(),
+                    version: object.version.clone(),
+                    siblings: object.siblings.clone(),
                     hint: *hint,
                 },
                 disk: super::message::DiskOp::None,
@@ -173,7 +175,7 @@ impl Coordinator {
                 targets: targets.iter().map(|(n, _)| *n).collect(),
                 acked: 0,
                 acks: 0,
-                version,
+                version: object.version,
                 answered: false,
             }),
         );
@@ -193,7 +195,7 @@ impl Coordinator {
         if op.replies.iter().any(|(n, _)| *n == from) {
             return None;
         }
-        cfg.rules.reconcile_into(&mut op.merged, &versions);
+        cfg.rules.merge(&mut op.merged, &versions);
         op.replies.push((from, versions));
         let mut done = None;
         if !op.answered && op.replies.len() >= cfg.r {
@@ -336,21 +338,33 @@ impl Coordinator {
             return;
         }
         for (node, held) in &op.replies {
-            for v in &op.merged {
-                if !cfg.rules.covers(held, v) {
-                    out.push(Effect::Send {
-                        to: Endpoint::Node(*node),
-                        msg: Message::ReplicaWrite {
-                            op: None,
-                            key: op.key,
-                            version: v.clone(),
-                            hint: None,
-                        },
-                        disk: super::message::DiskOp::None,
-                    });
+            let stale = op.merged.iter().filter(|v| !cfg.rules.covers(held, v));
+            if cfg.rules.ships_siblings() {
+                // The whole reconciled set in one message: siblings travel together.
+                if let (true, Some((first, rest))) = (stale.count() > 0, op.merged.split_first()) {
+                    out.push(repair_write(*node, op.key, first.clone(), rest.to_vec()));
+                }
+            } else {
+                for v in stale {
+                    out.push(repair_write(*node, op.key, v.clone(), Vec::new()));
                 }
             }
         }
+    }
+}
+
+/// A read repair: a write without an operation id (no acknowledgement wanted).
+fn repair_write(node: NodeId, key: KeyId, version: Version, siblings: Vec<Version>) -> Effect {
+    Effect::Send {
+        to: Endpoint::Node(node),
+        msg: Message::ReplicaWrite {
+            op: None,
+            key,
+            version,
+            siblings,
+            hint: None,
+        },
+        disk: super::message::DiskOp::None,
     }
 }
 
@@ -399,6 +413,13 @@ mod tests {
             read_repair: true,
             read_repair_window: SimTime(10_000),
             op_timeout: SimTime(300_000),
+        }
+    }
+
+    fn alone(version: Version) -> NewObject {
+        NewObject {
+            version,
+            siblings: Vec::new(),
         }
     }
 
@@ -477,7 +498,7 @@ mod tests {
         let mut out = Vec::new();
         let cfg = cfg(1, 2);
         let targets = [(NodeId(0), None), (NodeId(1), None), (NodeId(2), None)];
-        c.start_write(KeyId(1), version(1, 1), &targets, ORIGIN, &cfg, &mut out);
+        c.start_write(KeyId(1), alone(version(1, 1)), &targets, ORIGIN, &cfg, &mut out);
         assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none());
         assert!(
             c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none(),
@@ -491,7 +512,7 @@ mod tests {
             })
         ));
         // A second write gets one ack only, then times out.
-        c.start_write(KeyId(1), version(2, 2), &targets, ORIGIN, &cfg, &mut out);
+        c.start_write(KeyId(1), alone(version(2, 2)), &targets, ORIGIN, &cfg, &mut out);
         assert!(c.on_write_ack(OpId(2), NodeId(1), &cfg).is_none());
         let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
         assert!(matches!(

@@ -42,7 +42,7 @@ impl HintStore {
         &mut self,
         owner: NodeId,
         key: KeyId,
-        version: &Version,
+        set: &[Version],
         rules: VersionRules,
         capacity: usize,
         facts: &mut Vec<Fact>,
@@ -60,15 +60,8 @@ impl HintStore {
             Versions::new()
         });
         let before = ids_of(held);
-        rules.apply(held, version);
-        push_discards(
-            facts,
-            key,
-            &before,
-            std::slice::from_ref(version),
-            held,
-            true,
-        );
+        rules.merge(held, set);
+        push_discards(facts, key, &before, set, held, true);
         // A new key is admitted only below capacity, so the store never outgrows its bound.
         assert!(self.entries <= capacity, "hint store above its bound");
         self.stats.stored += 1;
@@ -78,10 +71,12 @@ impl HintStore {
 
     /// Versions of `key` held for any owner (a fallback answers reads from them too).
     pub fn versions_of(&self, key: KeyId) -> impl Iterator<Item = &Version> {
-        self.by_owner
-            .values()
-            .filter_map(move |m| m.get(&key))
-            .flatten()
+        self.sets_of(key).flatten()
+    }
+
+    /// The sets of versions of `key` held for each owner, in owner order.
+    pub fn sets_of(&self, key: KeyId) -> impl Iterator<Item = &Versions> {
+        self.by_owner.values().filter_map(move |m| m.get(&key))
     }
 
     pub fn owners(&self) -> impl Iterator<Item = NodeId> + '_ {
@@ -213,10 +208,10 @@ mod tests {
     fn hints_are_bounded_and_deleted_once_acknowledged() {
         let rules = VersionRules::VectorClock;
         let mut h = HintStore::default();
-        assert!(h.add(NodeId(1), KeyId(1), &v(1), rules, 2, &mut Vec::new()));
-        assert!(h.add(NodeId(1), KeyId(2), &v(2), rules, 2, &mut Vec::new()));
+        assert!(h.add(NodeId(1), KeyId(1), &[v(1)], rules, 2, &mut Vec::new()));
+        assert!(h.add(NodeId(1), KeyId(2), &[v(2)], rules, 2, &mut Vec::new()));
         assert!(
-            !h.add(NodeId(2), KeyId(3), &v(3), rules, 2, &mut Vec::new()),
+            !h.add(NodeId(2), KeyId(3), &[v(3)], rules, 2, &mut Vec::new()),
             "full"
         );
         assert_eq!(h.stats.dropped, 1);
@@ -224,7 +219,7 @@ mod tests {
         h.acknowledge(NodeId(1), KeyId(1), &[v(1)], rules);
         assert_eq!(h.len(), 1);
         // An ack for an older version leaves a newer hint in place.
-        h.add(NodeId(1), KeyId(2), &v(5), rules, 2, &mut Vec::new());
+        h.add(NodeId(1), KeyId(2), &[v(5)], rules, 2, &mut Vec::new());
         h.acknowledge(NodeId(1), KeyId(2), &[v(2)], rules);
         assert_eq!(h.len(), 1);
         assert_eq!(h.stats.delivered, 1);

@@ -74,6 +74,9 @@ pub enum Message {
         op: Option<OpId>,
         key: KeyId,
         version: Version,
+        /// Stored versions that travel with `version` (schemes that ship siblings): the
+        /// receiver merges them as one set.
+        siblings: Vec<Version>,
         hint: Option<NodeId>,
     },
     ReplicaWriteAck {
@@ -190,7 +193,11 @@ impl Message {
                     CLOCK_ENTRY_BYTES * v.causal.wire_entries() as u64
                 }
                 Message::ReplicaReadReply { versions: vs, .. } => versions(vs),
-                Message::ReplicaWrite { version: v, .. } => version(v),
+                Message::ReplicaWrite {
+                    version: v,
+                    siblings,
+                    ..
+                } => version(v) + versions(siblings),
                 Message::HintHandoff { versions: vs, .. } => versions(vs),
                 Message::HintAck { versions: vs, .. } => 16 * vs.len() as u64,
                 Message::AeHashes { hashes, .. } => 12 * hashes.len() as u64,

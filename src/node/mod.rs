@@ -26,7 +26,7 @@ pub use membership::{GossipConfig, TransferStats};
 pub use message::{DiskOp, Effect, FailCause, Message, MessageKind, OpId, Route, Timer};
 pub use op::{Op, OpResult};
 pub use storage::Storage;
-pub use versioning::{Causal, VClock, Version, VersionRules, Versions};
+pub use versioning::{Actor, Causal, NewObject, VClock, Version, VersionRules, Versions};
 
 use crate::engine::{SimRng, SimTime};
 use crate::ids::{Endpoint, KeyId, NodeId};
@@ -85,6 +85,38 @@ pub struct Node {
     ae_stats: AntiEntropyStats,
     /// Facts for the observer since the host last took them (see `fact.rs`).
     facts: Vec<Fact>,
+    /// How this node numbers the events of the puts it coordinates.
+    events: EventNumbers,
+}
+
+/// A node's numbering of its own events (versions it makes as coordinator). Kept with its
+/// data: a crash keeps it, a lost disk starts a new home incarnation. Counters only grow,
+/// so no event number repeats for one actor.
+#[derive(Default, Clone, Copy, Debug)]
+struct EventNumbers {
+    /// Incarnation of the node's data (bumped when the disk is lost).
+    home: u32,
+    /// Fresh actors handed out for writes coordinated outside the key's home replicas.
+    fallbacks: u32,
+    counter: u32,
+}
+
+/// Fresh fallback actors live above every home incarnation.
+const FALLBACK_INCARNATIONS: u32 = 1 << 31;
+
+impl EventNumbers {
+    /// The actor and number of the next event: the home actor when this node is a home
+    /// replica of the key (it holds the key's data it numbered before), else a fresh one.
+    fn next(&mut self, node: NodeId, home_replica: bool) -> (Actor, u32) {
+        self.counter = self.counter.saturating_add(1);
+        let incarnation = if home_replica {
+            self.home
+        } else {
+            self.fallbacks = self.fallbacks.saturating_add(1);
+            FALLBACK_INCARNATIONS | (self.fallbacks & (FALLBACK_INCARNATIONS - 1))
+        };
+        (Actor { node, incarnation }, self.counter)
+    }
 }
 
 impl Node {
@@ -104,6 +136,7 @@ impl Node {
             ae_cursor: 0,
             ae_stats: AntiEntropyStats::default(),
             facts: Vec::new(),
+            events: EventNumbers::default(),
             membership: membership::MembershipState::new(epoch),
         }
     }
@@ -177,11 +210,9 @@ impl Node {
         self.detector.suspects()
     }
 
-    /// This node's wall clock: true time plus its skew, never below zero.
-    pub fn wall_clock_us(&self, now: SimTime) -> u64 {
-        (now.as_micros() as i64)
-            .saturating_add(self.clock_offset_us)
-            .max(0) as u64
+    /// This node's wall clock: true time plus its skew (negative when it runs far behind).
+    pub fn wall_clock_us(&self, now: SimTime) -> i64 {
+        (now.as_micros() as i64).saturating_add(self.clock_offset_us)
     }
 
     pub fn set_clock_offset_us(&mut self, offset_us: i64) {
@@ -202,6 +233,8 @@ impl Node {
     pub fn wipe_disk(&mut self) {
         self.storage.clear();
         self.hints.clear();
+        // What it numbered is gone with the data: number anew as a new actor.
+        self.events.home = self.events.home.saturating_add(1) & (FALLBACK_INCARNATIONS - 1);
     }
 
     /// The process starts again: re-arm periodic work that survives on disk.
@@ -255,8 +288,18 @@ impl Node {
                 op,
                 key,
                 version,
+                siblings,
                 hint,
-            } => self.on_replica_write(from, op, key, version, hint, out),
+            } => {
+                let write = replica::IncomingWrite {
+                    op,
+                    key,
+                    version,
+                    siblings,
+                    hint,
+                };
+                self.on_replica_write(from, write, out)
+            }
             Message::ReplicaReadReply { op, versions } => {
                 self.on_replica_read_reply(from, op, versions, out)
             }

@@ -5,7 +5,6 @@
 
 use super::{DiskOp, Effect, Message, Node, OpId, Version};
 use crate::ids::{Endpoint, KeyId, NodeId};
-use smallvec::SmallVec;
 
 impl Node {
     pub(super) fn on_replica_read(
@@ -17,8 +16,9 @@ impl Node {
     ) {
         let mut versions = self.storage.entry(key).cloned().unwrap_or_default();
         if !self.hints.is_empty() {
-            let hinted: SmallVec<[Version; 1]> = self.hints.versions_of(key).cloned().collect();
-            self.cfg.quorum.rules.reconcile_into(&mut versions, &hinted);
+            for hinted in self.hints.sets_of(key) {
+                self.cfg.quorum.rules.merge(&mut versions, hinted);
+            }
         }
         out.push(Effect::Send {
             to: from,
@@ -30,18 +30,31 @@ impl Node {
     pub(super) fn on_replica_write(
         &mut self,
         from: Endpoint,
-        op: Option<OpId>,
-        key: KeyId,
-        version: Version,
-        hint: Option<NodeId>,
+        write: IncomingWrite,
         out: &mut Vec<Effect>,
     ) {
+        let IncomingWrite {
+            op,
+            key,
+            version,
+            siblings,
+            hint,
+        } = write;
+        // The set merged as one: the version alone (the common case, no allocation) or
+        // with the siblings that travelled with it.
+        let whole;
+        let set: &[Version] = if siblings.is_empty() {
+            std::slice::from_ref(&version)
+        } else {
+            whole = [std::slice::from_ref(&version), &siblings].concat();
+            &whole
+        };
         let accepted = match hint {
             Some(owner) if owner != self.id => {
                 let ok = self.hints.add(
                     owner,
                     key,
-                    &version,
+                    set,
                     self.cfg.quorum.rules,
                     self.cfg.max_hints,
                     &mut self.facts,
@@ -54,7 +67,7 @@ impl Node {
             Some(_) | None => {
                 // Copy the stored versions only while a range is being moved:
                 // the common write path stays free of the clone.
-                if self.store_merge(key, std::slice::from_ref(&version)) && self.is_moving_data() {
+                if self.store_merge(key, set) && self.is_moving_data() {
                     let held = self.storage.entry(key).cloned().unwrap_or_default();
                     self.forward_moving_write(key, &held, out);
                 }
@@ -69,4 +82,14 @@ impl Node {
             });
         }
     }
+}
+
+/// A `ReplicaWrite` as it arrives: `op` is `None` for a read repair; `hint` names the
+/// owner when this node stands in for it.
+pub(super) struct IncomingWrite {
+    pub op: Option<OpId>,
+    pub key: KeyId,
+    pub version: Version,
+    pub siblings: Vec<Version>,
+    pub hint: Option<NodeId>,
 }

@@ -9,7 +9,8 @@ use super::coordinator::{Completion, Origin};
 use super::fact::{Fact, ids_of};
 use super::versioning::NewVersion;
 use super::{
-    Causal, DiskOp, Effect, FailCause, Message, Node, Op, OpResult, Route, Version, select_targets,
+    Causal, DiskOp, Effect, FailCause, Message, NewObject, Node, Op, OpResult, Route,
+    select_targets,
 };
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
@@ -99,6 +100,8 @@ impl Node {
             self.reply_failure(origin, Op::Put, out);
             return;
         }
+        let home = self.ring.is_replica(key, self.id);
+        let object = self.new_version(now, key, put.write, &put.context, put.blind, home);
         if put.blind {
             // Ground truth for the observer: what this blind put replaces. Schemes that
             // keep no siblings merge nothing; the others make it descend from all held.
@@ -113,10 +116,13 @@ impl Node {
                 merged,
             });
         }
-        let version = self.new_version(now, key, put.write, &put.context, put.blind);
+        if home && self.cfg.quorum.rules.ships_siblings() {
+            // Store at once: the next event this node numbers on the key must see this one.
+            self.store_merge(key, &object.all());
+        }
         let targets = std::mem::take(&mut self.targets);
         self.coordinator
-            .start_write(key, version, &targets, origin, &self.cfg.quorum, out);
+            .start_write(key, object, &targets, origin, &self.cfg.quorum, out);
         self.targets = targets;
     }
 
@@ -163,17 +169,21 @@ impl Node {
     }
 
     /// The coordinator's new version, made by the run's versioning scheme from the
-    /// client's context (or, for a blind put, what this node holds for the key).
+    /// client's context (or, for a blind put, what this node holds for the key), with the
+    /// stored siblings that travel with it.
     fn new_version(
-        &self,
+        &mut self,
         now: SimTime,
         key: KeyId,
         write: WriteId,
         context: &Causal,
         blind: bool,
-    ) -> Version {
+        home: bool,
+    ) -> NewObject {
+        let (actor, counter) = self.events.next(self.id, home);
         self.cfg.quorum.rules.new_version(NewVersion {
-            coordinator: self.id,
+            actor,
+            counter,
             write,
             stamp_us: self.wall_clock_us(now),
             context: (!blind).then_some(context),

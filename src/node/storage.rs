@@ -63,9 +63,7 @@ impl Storage {
         let held = self.versions.entry(key).or_default();
         let old = merkle::versions_hash(held);
         let before = ids_of(held);
-        for v in incoming {
-            cfg.quorum.rules.apply(held, v);
-        }
+        cfg.quorum.rules.merge(held, incoming);
         push_discards(facts, key, &before, incoming, held, false);
         let new = merkle::versions_hash(held);
         if old == new {

@@ -73,6 +73,8 @@ fn header(s: &mut String, r: &Report) {
         .collect();
     let versioning = match rep.versioning {
         Versioning::VectorClock => "vector clocks",
+        Versioning::DottedVersionVector => "dotted version vectors",
+        Versioning::VectorClockNaive => "naive vector clocks (loses concurrent writes)",
         Versioning::LastWriteWins => "last write wins",
     };
     let on = |b: bool| if b { "on" } else { "off" };

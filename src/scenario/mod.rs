@@ -101,6 +101,8 @@ impl Default for Partitioning {
 #[serde(rename_all = "snake_case")]
 pub enum Versioning {
     VectorClock,
+    DottedVersionVector,
+    VectorClockNaive,
     LastWriteWins,
 }
 

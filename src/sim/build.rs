@@ -40,6 +40,8 @@ pub fn initial_ring(s: &Scenario, streams: &RngStreams) -> (Placement, Arc<Ring>
 pub fn version_rules(s: &Scenario) -> VersionRules {
     match s.replication.versioning {
         Versioning::VectorClock => VersionRules::VectorClock,
+        Versioning::DottedVersionVector => VersionRules::DottedVersionVector,
+        Versioning::VectorClockNaive => VersionRules::VectorClockNaive,
         Versioning::LastWriteWins => VersionRules::LastWriteWins,
     }
 }

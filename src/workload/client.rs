@@ -6,7 +6,7 @@ use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
-    Causal, Completion, Coordinator, DiskOp, Effect, Message, OpResult, Origin, QuorumConfig,
+    Causal, NewObject, Completion, Coordinator, DiskOp, Effect, Message, OpResult, Origin, QuorumConfig,
     Route, Target, Timer, select_targets,
 };
 use crate::ring::Ring;
@@ -211,7 +211,7 @@ impl Client {
         // A scheme that lets clients version writes (last write wins: the client's stamp)
         // has a client-driven client coordinate the put itself.
         if ctx.routing == Routing::ClientDriven
-            && let Some(version) = ctx.quorum.rules.client_version(write, now.as_micros())
+            && let Some(version) = ctx.quorum.rules.client_version(write, now.as_micros() as i64)
         {
             self.client_targets(now, key, ctx);
             if self.targets.len() < ctx.quorum.w {
@@ -223,7 +223,7 @@ impl Client {
                 req,
             };
             self.coordinator
-                .start_write(key, version, &targets, origin, &ctx.quorum, out);
+                .start_write(key, NewObject::alone(version), &targets, origin, &ctx.quorum, out);
             self.targets = targets;
             return None;
         }

@@ -1,8 +1,11 @@
 //! Last write wins: a replica keeps one version per key, the one with the latest
 //! coordinator stamp (ties to the larger write id, so every replica picks the same
-//! winner). No causal metadata: concurrent writes and skewed clocks silently lose data.
+//! winner). No causal metadata: concurrent writes and skewed clocks silently lose data,
+//! which the observer counts (a replica discarding an acknowledged write because it holds
+//! a later stamp reports it). Stamps are the coordinator's skewed clock, unclamped: a
+//! clock behind by more than the run's age stamps negative times.
 
-use super::{Applied, Causal, NewVersion, Scheme, Version, Versions};
+use super::{Causal, NewObject, NewVersion, Scheme, Version, Versions};
 use crate::ids::WriteId;
 
 /// The last-write-wins scheme.
@@ -10,32 +13,30 @@ pub(super) struct LastWriteWins;
 
 impl Scheme for LastWriteWins {
     const KEEPS_SIBLINGS: bool = false;
+    const SHIPS_SIBLINGS: bool = false;
 
-    fn apply(held: &mut Versions, incoming: &Version) -> Applied {
-        match held.first() {
-            Some(current) if current.lww_key() >= incoming.lww_key() => Applied::Obsolete,
-            _ => {
-                held.clear();
-                held.push(incoming.clone());
-                Applied::Stored
+    fn merge(held: &mut Versions, incoming: &[Version]) {
+        for v in incoming {
+            match held.first() {
+                Some(current) if current.lww_key() >= v.lww_key() => {}
+                _ => {
+                    held.clear();
+                    held.push(v.clone());
+                }
             }
         }
     }
 
-    fn supersedes(held: &Version, v: &Version) -> bool {
-        held.lww_key() > v.lww_key()
+    fn covers(held: &[Version], v: &Version) -> bool {
+        held.iter().any(|h| h.lww_key() >= v.lww_key())
     }
 
-    fn happened_before(_a: &Version, _b: &Version) -> bool {
-        false
-    }
-
-    fn new_version(put: NewVersion) -> Version {
-        Version {
+    fn new_version(put: NewVersion) -> NewObject {
+        NewObject::alone(Version {
             write: put.write,
             causal: Causal::default(),
             stamp_us: put.stamp_us,
-        }
+        })
     }
 
     fn read_context(_versions: &[Version]) -> Causal {
@@ -43,7 +44,7 @@ impl Scheme for LastWriteWins {
     }
 
     /// The client stamps the write itself, with its own (true) clock.
-    fn client_version(write: WriteId, stamp_us: u64) -> Option<Version> {
+    fn client_version(write: WriteId, stamp_us: i64) -> Option<Version> {
         Some(Version {
             write,
             causal: Causal::default(),

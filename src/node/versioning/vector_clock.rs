@@ -1,340 +1,116 @@
-//! Vector clocks (Dynamo §4.4): each version carries a clock of (node, counter) entries;
-//! a replica keeps every causally-maximal version of a key, so concurrent writes survive
-//! as siblings for a reader to reconcile. Clocks are truncated past `max_entries`, oldest
-//! stamp first, as Dynamo does.
+//! Server-side vector clocks with siblings kept (Dynamo §4.4, as Riak's vnode clocks
+//! before 2.0): what a replica holds for a key is one object, a set of sibling values
+//! under one clock (every held version carries that clock). Merging objects follows the
+//! clocks: a strictly newer clock replaces, an older one is ignored, concurrent ones
+//! become the union of their values under the merged clock.
+//!
+//! A coordinator never lets a new version replace a stored one its context did not see:
+//! the new clock is the client's context merged with the coordinator's own clock for the
+//! key and advanced by the coordinator's event, and when the context does not descend the
+//! stored clock, the stored values stay as siblings of the new one, shipped with it. The
+//! coordinator stores the result at once, so its next event on the key sees it. What
+//! this cannot tell apart is a stored value the client did see from one it did not, once
+//! the clocks have moved: such values are kept too (false siblings, which the observer
+//! counts). Truncation past `max_entries` can only make clocks look concurrent.
 
-use super::{Applied, Causal, NewVersion, Scheme, Version, Versions};
-use crate::ids::{NodeId, WriteId};
-use std::cmp::Ordering;
-use std::sync::Arc;
-
-/// One (node, counter) pair of a vector clock, with the wall-clock time (µs) at which the
-/// node last incremented it; the stamp decides which entry truncation drops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClockEntry {
-    pub node: NodeId,
-    pub counter: u32,
-    pub stamp_us: u64,
-}
-
-/// A vector clock: entries sorted by node, shared immutably (cloning is a reference count).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VClock(Option<Arc<[ClockEntry]>>);
-
-/// How two clocks relate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Causality {
-    Equal,
-    /// The left clock has seen everything the right one has, and more.
-    Descends,
-    /// The right clock descends from the left.
-    Precedes,
-    Concurrent,
-}
-
-impl VClock {
-    pub fn entries(&self) -> &[ClockEntry] {
-        self.0.as_deref().unwrap_or(&[])
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries().is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries().len()
-    }
-
-    fn from_entries(entries: Vec<ClockEntry>) -> VClock {
-        if entries.is_empty() {
-            VClock(None)
-        } else {
-            VClock(Some(entries.into()))
-        }
-    }
-
-    pub fn counter(&self, node: NodeId) -> u32 {
-        let e = self.entries();
-        e.binary_search_by_key(&node, |x| x.node)
-            .map(|i| e[i].counter)
-            .unwrap_or(0)
-    }
-
-    /// Compares two clocks entry by entry (both are sorted by node).
-    pub fn compare(&self, other: &VClock) -> Causality {
-        let (a, b) = (self.entries(), other.entries());
-        let (mut i, mut j) = (0, 0);
-        let (mut a_ahead, mut b_ahead) = (false, false);
-        while i < a.len() || j < b.len() {
-            let order = match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) => x.node.cmp(&y.node),
-                (Some(_), None) => Ordering::Less,
-                (None, _) => Ordering::Greater,
-            };
-            match order {
-                Ordering::Less => {
-                    a_ahead |= a[i].counter > 0;
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    b_ahead |= b[j].counter > 0;
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    a_ahead |= a[i].counter > b[j].counter;
-                    b_ahead |= b[j].counter > a[i].counter;
-                    i += 1;
-                    j += 1;
-                }
-            }
-            if a_ahead && b_ahead {
-                return Causality::Concurrent;
-            }
-        }
-        match (a_ahead, b_ahead) {
-            (false, false) => Causality::Equal,
-            (true, false) => Causality::Descends,
-            (false, true) => Causality::Precedes,
-            (true, true) => Causality::Concurrent,
-        }
-    }
-
-    /// True when this clock has seen everything `other` has (equal counts as descending).
-    pub fn descends(&self, other: &VClock) -> bool {
-        matches!(self.compare(other), Causality::Equal | Causality::Descends)
-    }
-
-    /// The least upper bound: the maximum counter per node.
-    pub fn merge(&self, other: &VClock) -> VClock {
-        if other.is_empty() {
-            return self.clone();
-        }
-        if self.is_empty() {
-            return other.clone();
-        }
-        let (a, b) = (self.entries(), other.entries());
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.node == y.node => {
-                    out.push(ClockEntry {
-                        node: x.node,
-                        counter: x.counter.max(y.counter),
-                        stamp_us: x.stamp_us.max(y.stamp_us),
-                    });
-                    i += 1;
-                    j += 1;
-                }
-                (Some(x), Some(y)) if x.node < y.node => {
-                    out.push(*x);
-                    i += 1;
-                }
-                (Some(x), None) => {
-                    out.push(*x);
-                    i += 1;
-                }
-                (_, Some(y)) => {
-                    out.push(*y);
-                    j += 1;
-                }
-                (None, None) => break,
-            }
-        }
-        VClock::from_entries(out)
-    }
-
-    /// This clock advanced by `node` at wall time `stamp_us`. When more than `max_entries`
-    /// remain, the entries with the oldest stamps are dropped (never the one just advanced),
-    /// as Dynamo does; this can make later versions look concurrent (false conflicts).
-    pub fn increment(&self, node: NodeId, stamp_us: u64, max_entries: usize) -> VClock {
-        let mut entries = self.entries().to_vec();
-        match entries.binary_search_by_key(&node, |e| e.node) {
-            Ok(i) => {
-                entries[i].counter = entries[i].counter.saturating_add(1);
-                entries[i].stamp_us = entries[i].stamp_us.max(stamp_us);
-            }
-            Err(i) => entries.insert(
-                i,
-                ClockEntry {
-                    node,
-                    counter: 1,
-                    stamp_us,
-                },
-            ),
-        }
-        while entries.len() > max_entries.max(1) {
-            let oldest = entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.node != node)
-                .min_by_key(|(_, e)| (e.stamp_us, e.node))
-                .map(|(i, _)| i);
-            match oldest {
-                Some(i) => {
-                    entries.remove(i);
-                }
-                None => break,
-            }
-        }
-        VClock::from_entries(entries)
-    }
-}
+use super::clock::{Causality, VClock};
+use super::{Causal, NewObject, NewVersion, Scheme, Version, Versions};
+use crate::ids::WriteId;
 
 /// The vector-clock scheme.
 pub(super) struct VectorClocks;
 
-fn clock(v: &Version) -> &VClock {
-    &v.causal.clock
+/// The clock of a set of versions: the merge of their clocks (one clock when the set is
+/// one object).
+fn object_clock(versions: &[Version]) -> VClock {
+    super::vector_clock_naive::merged(versions)
 }
 
-/// The merge of every version's clock.
-fn merged(versions: &[Version]) -> VClock {
+/// `versions` with every clock set to `clock`.
+fn under(clock: &VClock, versions: impl IntoIterator<Item = Version>) -> Versions {
     versions
-        .iter()
-        .fold(VClock::default(), |acc, v| acc.merge(clock(v)))
+        .into_iter()
+        .map(|mut v| {
+            v.causal = Causal::from_clock(clock.clone());
+            v
+        })
+        .collect()
+}
+
+/// Adds the values of `incoming` that `held` lacks, then sets every clock to `clock`.
+fn union_under(held: &mut Versions, incoming: &[Version], clock: &VClock) {
+    for v in incoming {
+        if !held.iter().any(|h| h.write == v.write) {
+            held.push(v.clone());
+        }
+    }
+    for v in held.iter_mut() {
+        if v.causal.clock != *clock {
+            v.causal = Causal::from_clock(clock.clone());
+        }
+    }
 }
 
 impl Scheme for VectorClocks {
     const KEEPS_SIBLINGS: bool = true;
+    const SHIPS_SIBLINGS: bool = true;
 
-    fn apply(held: &mut Versions, incoming: &Version) -> Applied {
-        for v in held.iter() {
-            if v.write == incoming.write {
-                return Applied::Obsolete;
-            }
-            if clock(v).compare(clock(incoming)) == Causality::Descends {
-                return Applied::Obsolete;
-            }
+    /// `incoming` is one object (a replica's holding, a put with its siblings, a repair).
+    fn merge(held: &mut Versions, incoming: &[Version]) {
+        if incoming.is_empty() {
+            return;
         }
-        held.retain(|v| clock(incoming).compare(clock(v)) != Causality::Descends);
-        held.push(incoming.clone());
-        if held.len() == 1 {
-            Applied::Stored
-        } else {
-            Applied::SiblingKept
+        let theirs = object_clock(incoming);
+        if held.is_empty() {
+            *held = under(&theirs, incoming.iter().cloned());
+            return;
+        }
+        let ours = object_clock(held);
+        match theirs.compare(&ours) {
+            Causality::Descends => *held = under(&theirs, incoming.iter().cloned()),
+            Causality::Precedes => {}
+            Causality::Equal => union_under(held, incoming, &ours),
+            Causality::Concurrent => union_under(held, incoming, &ours.merge(&theirs)),
         }
     }
 
-    fn supersedes(held: &Version, v: &Version) -> bool {
-        clock(held).compare(clock(v)) == Causality::Descends
+    fn covers(held: &[Version], v: &Version) -> bool {
+        held.iter().any(|h| h.write == v.write)
+            || object_clock(held).compare(&v.causal.clock) == Causality::Descends
     }
 
-    fn happened_before(a: &Version, b: &Version) -> bool {
-        clock(a).compare(clock(b)) == Causality::Precedes
-    }
-
-    /// The client's context (for a blind put, the clocks the coordinator holds for the
-    /// key: what a Riak vnode does for a put without a clock) advanced by the coordinator.
-    fn new_version(put: NewVersion) -> Version {
+    fn new_version(put: NewVersion) -> NewObject {
+        let stored = object_clock(put.stored);
         let base = match put.context {
-            Some(context) => context.clock.clone(),
-            None => merged(put.stored),
+            Some(context) => context.clock.merge(&stored),
+            None => stored.clone(),
         };
-        Version {
+        let clock = base.with_event(put.actor, put.counter, put.stamp_us, put.max_entries);
+        let version = Version {
             write: put.write,
-            causal: Causal::from_clock(base.increment(
-                put.coordinator,
-                put.stamp_us,
-                put.max_entries,
-            )),
+            causal: Causal::from_clock(clock.clone()),
             stamp_us: put.stamp_us,
+        };
+        // A blind put merges what the coordinator holds; a put whose context saw the
+        // stored clock replaces it; otherwise the stored values stay, as siblings.
+        let unseen = match put.context {
+            Some(context) if !context.clock.descends(&stored) => {
+                under(&clock, put.stored.iter().cloned())
+            }
+            _ => Versions::new(),
+        };
+        NewObject {
+            version,
+            siblings: unseen.into_vec(),
         }
     }
 
-    /// The merge of every sibling's clock.
     fn read_context(versions: &[Version]) -> Causal {
-        Causal::from_clock(merged(versions))
+        Causal::from_clock(object_clock(versions))
     }
 
     /// A client cannot advance a clock in a node's name.
-    fn client_version(_write: WriteId, _stamp_us: u64) -> Option<Version> {
+    fn client_version(_write: WriteId, _stamp_us: i64) -> Option<Version> {
         None
-    }
-}
-
-/// A clock from (node, counter) pairs, each entry stamped with its counter.
-#[cfg(test)]
-pub(super) fn clock_of(pairs: &[(u32, u32)]) -> VClock {
-    let mut e: Vec<ClockEntry> = pairs
-        .iter()
-        .map(|(n, c)| ClockEntry {
-            node: NodeId(*n),
-            counter: *c,
-            stamp_us: *c as u64,
-        })
-        .collect();
-    e.sort_by_key(|x| x.node);
-    VClock::from_entries(e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::rng::{RngStreams, Stream, below};
-
-    use super::clock_of as clock;
-
-    #[test]
-    fn compare_covers_all_four_outcomes() {
-        let a = clock(&[(1, 2), (2, 1)]);
-        assert_eq!(a.compare(&a.clone()), Causality::Equal);
-        assert_eq!(a.compare(&clock(&[(1, 1)])), Causality::Descends);
-        assert_eq!(clock(&[(1, 1)]).compare(&a), Causality::Precedes);
-        assert_eq!(a.compare(&clock(&[(1, 1), (3, 1)])), Causality::Concurrent);
-        assert_eq!(VClock::default().compare(&a), Causality::Precedes);
-        assert_eq!(
-            VClock::default().compare(&VClock::default()),
-            Causality::Equal
-        );
-    }
-
-    /// Property: over random clocks, merge is an upper bound, commutative, and compare is
-    /// antisymmetric and agrees with the per-entry definition.
-    #[test]
-    fn merge_and_compare_properties() {
-        let mut rng = RngStreams::new(11).stream(Stream::Test, 0);
-        let random_clock = |rng: &mut crate::engine::SimRng| {
-            let pairs: Vec<(u32, u32)> = (0..5u32)
-                .filter_map(|n| {
-                    let c = below(rng, 4) as u32;
-                    (c > 0).then_some((n, c))
-                })
-                .collect();
-            clock(&pairs)
-        };
-        for _ in 0..5_000 {
-            let (a, b) = (random_clock(&mut rng), random_clock(&mut rng));
-            let m = a.merge(&b);
-            assert!(m.descends(&a) && m.descends(&b));
-            assert_eq!(m, b.merge(&a));
-            let expected = {
-                let ge = (0..5).all(|n| a.counter(NodeId(n)) >= b.counter(NodeId(n)));
-                let le = (0..5).all(|n| a.counter(NodeId(n)) <= b.counter(NodeId(n)));
-                match (ge, le) {
-                    (true, true) => Causality::Equal,
-                    (true, false) => Causality::Descends,
-                    (false, true) => Causality::Precedes,
-                    (false, false) => Causality::Concurrent,
-                }
-            };
-            assert_eq!(a.compare(&b), expected, "{a:?} vs {b:?}");
-            let flipped = match expected {
-                Causality::Descends => Causality::Precedes,
-                Causality::Precedes => Causality::Descends,
-                other => other,
-            };
-            assert_eq!(b.compare(&a), flipped);
-        }
-    }
-
-    #[test]
-    fn increment_truncates_the_oldest_entry() {
-        let c = clock(&[(1, 1), (2, 5), (3, 3)]);
-        let next = c.increment(NodeId(4), 100, 3);
-        let nodes: Vec<u32> = next.entries().iter().map(|e| e.node.0).collect();
-        assert_eq!(nodes, vec![2, 3, 4], "node 1 had the oldest stamp");
-        assert_eq!(next.counter(NodeId(4)), 1);
-        assert_eq!(c.increment(NodeId(2), 7, 10).counter(NodeId(2)), 6);
     }
 }
