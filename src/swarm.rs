@@ -11,7 +11,12 @@
 //!   and none is in flight;
 //! - with no disk failures, no acknowledged write is lost (the run ends with a quiet
 //!   period of several anti-entropy intervals; the invariant is judged with anti-entropy
-//!   off too, since without a disk failure nothing may delete an unsuperseded version);
+//!   off too, since without a disk failure nothing may delete an unsuperseded version),
+//!   except under `vector_clock_naive`, which loses concurrent writes on purpose;
+//! - under `vector_clock` and `dotted_version_vector`, no replica ever discards an
+//!   acknowledged write of which nothing descending survives (no lost update), disk
+//!   failures or not; under `dotted_version_vector`, no read returns two siblings the
+//!   ground truth orders (no false sibling);
 //! - with no faults, strict quorums (`sloppy_quorum` false) and R + W > N, no read is stale;
 //! - with anti-entropy on, once every fault is over and every node is up, after a few
 //!   anti-entropy rounds, replicas hold the same versions (no key diverges).
@@ -22,7 +27,7 @@
 use crate::engine::SimTime;
 use crate::engine::rng::{RngStreams, SimRng, Stream, below, mix64, unit_f64};
 use crate::report::{Report, write_atomic};
-use crate::scenario::{Fault, Scenario, load_str};
+use crate::scenario::{Fault, Scenario, Versioning, load_str};
 use crate::sim::Simulation;
 use serde_json::{Value, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -238,7 +243,12 @@ pub fn draw(seed: u64, index: u64) -> Value {
             "hinted_handoff": d.chance(0.7),
             "read_repair": d.chance(0.6),
             "replicas_across_datacenters": d.chance(0.5),
-            "versioning": *d.pick(&["vector_clock", "last_write_wins"]),
+            "versioning": *d.pick(&[
+                "vector_clock",
+                "dotted_version_vector",
+                "vector_clock_naive",
+                "last_write_wins",
+            ]),
             "vclock_max_entries": *d.pick(&[10u64, 10, 4, 2]),
             "read_repair_window_ms": read_repair_window_ms,
             "hint_scan_interval_s": hint_scan,
@@ -369,6 +379,9 @@ pub const REQUESTS: &str = "every request ends exactly once";
 /// Stronger than "with anti-entropy on": without disk failures no replica ever deletes a
 /// version that nothing supersedes, so a lost write is a bug whatever the mechanisms.
 pub const DURABILITY: &str = "no acknowledged write lost (no disk failure)";
+pub const NO_LOST_UPDATE: &str =
+    "no lost update (vector_clock, dotted_version_vector)";
+pub const EXACT_SIBLINGS: &str = "no false sibling (dotted_version_vector)";
 pub const FRESHNESS: &str = "no stale read (no faults, strict quorum, R + W > N)";
 pub const CONVERGENCE: &str = "replicas converge (anti-entropy on, no message drops, faults over, every node up, no hint handed off, quiet end)";
 
@@ -473,9 +486,39 @@ pub fn judge(
         .faults
         .iter()
         .any(|f| matches!(f, Fault::DiskFailure { .. }));
+    let scheme = scenario.replication.versioning;
+    let keeps_every_write = matches!(
+        scheme,
+        Versioning::VectorClock | Versioning::DottedVersionVector
+    );
+    verdict(
+        NO_LOST_UPDATE,
+        keeps_every_write && d.acknowledged_writes > 0,
+        d.lost_updates == 0,
+        &|| {
+            format!(
+                "{} of {} acknowledged writes discarded with no descendant kept, e.g. {}",
+                d.lost_updates,
+                d.acknowledged_writes,
+                d.lost_update_examples.join(", ")
+            )
+        },
+    );
+    let v = &r.observed.versioning;
+    verdict(
+        EXACT_SIBLINGS,
+        scheme == Versioning::DottedVersionVector && v.reads_with_siblings > 0,
+        v.false_siblings == 0,
+        &|| {
+            format!(
+                "{} false siblings in {} reads with siblings",
+                v.false_siblings, v.reads_with_siblings
+            )
+        },
+    );
     verdict(
         DURABILITY,
-        no_disk_failure && d.acknowledged_writes > 0,
+        no_disk_failure && scheme != Versioning::VectorClockNaive && d.acknowledged_writes > 0,
         d.lost_writes == 0,
         &|| {
             format!(

@@ -56,7 +56,13 @@ fn random_scenarios_keep_every_invariant() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(ran >= 50);
     // The conditional invariants must actually be exercised.
-    for (invariant, at_least) in [(DURABILITY, 100), (FRESHNESS, 10), (swarm::CONVERGENCE, 30)] {
+    for (invariant, at_least) in [
+        (DURABILITY, 75),
+        (swarm::NO_LOST_UPDATE, 75),
+        (swarm::EXACT_SIBLINGS, 20),
+        (FRESHNESS, 10),
+        (swarm::CONVERGENCE, 30),
+    ] {
         let n = judged.get(invariant).copied().unwrap_or(0);
         assert!(
             n >= at_least,

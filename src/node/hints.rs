@@ -199,8 +199,8 @@ mod tests {
     fn v(w: u64) -> Version {
         Version {
             write: WriteId(w),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(9), w, 10)),
-            stamp_us: w,
+            causal: Causal::from_clock(VClock::default().increment(NodeId(9), w as i64, 10)),
+            stamp_us: w as i64,
         }
     }
 

@@ -29,6 +29,9 @@ pub enum FailCause {
     Timeout,
     /// The coordinator could not find enough reachable replicas to try.
     NotEnoughReplicas,
+    /// The put would have made the key hold more siblings than `replication.max_siblings`
+    /// (Riak's guard against sibling explosion).
+    TooManySiblings,
 }
 
 #[derive(Clone, Debug)]

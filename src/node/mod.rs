@@ -40,6 +40,8 @@ pub struct NodeConfig {
     pub quorum: QuorumConfig,
     pub n: usize,
     pub vclock_max_entries: usize,
+    /// Most versions a put may leave a key with (`usize::MAX`: no limit).
+    pub max_siblings: usize,
     pub sloppy_quorum: bool,
     pub hinted_handoff: bool,
     pub max_hints: usize,

@@ -102,6 +102,14 @@ impl Node {
         }
         let home = self.ring.is_replica(key, self.id);
         let object = self.new_version(now, key, put.write, &put.context, put.blind, home);
+        if 1 + object.siblings.len() > self.cfg.max_siblings {
+            let done = Completion {
+                origin,
+                result: OpResult::failed(Op::Put, FailCause::TooManySiblings),
+            };
+            self.deliver(Some(done), out);
+            return;
+        }
         if put.blind {
             // Ground truth for the observer: what this blind put replaces. Schemes that
             // keep no siblings merge nothing; the others make it descend from all held.

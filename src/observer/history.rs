@@ -289,5 +289,6 @@ fn push_error(line: &mut String, cause: FailCause) {
     line.push_str(match cause {
         FailCause::Timeout => ",\"error\":\"timeout\"",
         FailCause::NotEnoughReplicas => ",\"error\":\"not_enough_replicas\"",
+        FailCause::TooManySiblings => ",\"error\":\"too_many_siblings\"",
     });
 }

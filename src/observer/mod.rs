@@ -90,6 +90,7 @@ struct OpStats {
     ok: u64,
     timeouts: u64,
     not_enough_replicas: u64,
+    too_many_siblings: u64,
     within_sla: u64,
     /// [outside fault windows, inside] x [attempted, ok]
     by_phase: [[u64; 2]; 2],
@@ -106,6 +107,7 @@ impl OpStats {
             ok: 0,
             timeouts: 0,
             not_enough_replicas: 0,
+            too_many_siblings: 0,
             within_sla: 0,
             by_phase: [[0; 2]; 2],
             by_dc: Vec::new(),
@@ -146,6 +148,7 @@ impl OpStats {
             }
             Err(FailCause::Timeout) => self.timeouts += 1,
             Err(FailCause::NotEnoughReplicas) => self.not_enough_replicas += 1,
+            Err(FailCause::TooManySiblings) => self.too_many_siblings += 1,
         }
     }
 }
@@ -705,6 +708,8 @@ pub struct OpCounts {
     pub failed: u64,
     pub failed_timeout: u64,
     pub failed_not_enough_replicas: u64,
+    /// Puts refused because the key would have held more than `replication.max_siblings`.
+    pub failed_too_many_siblings: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -1044,6 +1049,7 @@ fn op_counts(s: &OpStats) -> OpCounts {
         failed: s.attempted - s.ok,
         failed_timeout: s.timeouts,
         failed_not_enough_replicas: s.not_enough_replicas,
+        failed_too_many_siblings: s.too_many_siblings,
     }
 }
 
@@ -1101,8 +1107,8 @@ mod tests {
     fn version(write: u64) -> Version {
         Version {
             write: WriteId(write),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(0), write, 10)),
-            stamp_us: write,
+            causal: Causal::from_clock(VClock::default().increment(NodeId(0), write as i64, 10)),
+            stamp_us: write as i64,
         }
     }
 

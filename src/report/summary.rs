@@ -411,7 +411,8 @@ fn availability(s: &mut String, r: &Report) {
          | during fault windows | {} | {} |\n\
          | within the {} ms SLA | {} | {} |\n\
          | failed: timeout | {} | {} |\n\
-         | failed: not enough replicas | {} | {} |\n",
+         | failed: not enough replicas | {} | {} |\n\
+         | failed: too many siblings | {} | {} |\n",
         count(rd.attempted),
         count(wr.attempted),
         count(rd.ok),
@@ -429,6 +430,8 @@ fn availability(s: &mut String, r: &Report) {
         count(wr.failed_timeout),
         count(rd.failed_not_enough_replicas),
         count(wr.failed_not_enough_replicas),
+        count(rd.failed_too_many_siblings),
+        count(wr.failed_too_many_siblings),
     );
     let cr = &o.ops.context_read;
     if cr.attempted > 0 {

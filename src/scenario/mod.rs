@@ -126,6 +126,9 @@ pub struct Replication {
     pub max_hints_per_node: u32,
     /// Hints handed to one owner per scan (limits the handoff burst).
     pub hint_handoff_batch: u32,
+    /// A put that would leave a key with more siblings than this fails (Riak's
+    /// `max_siblings`); `null` means no limit.
+    pub max_siblings: Option<u32>,
 }
 
 impl Default for Replication {
@@ -144,6 +147,7 @@ impl Default for Replication {
             hint_scan_interval_s: 10.0,
             max_hints_per_node: 100_000,
             hint_handoff_batch: 1_000,
+            max_siblings: Some(100),
         }
     }
 }

@@ -140,6 +140,12 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
             ),
         );
     }
+    if r.max_siblings == Some(0) {
+        err(
+            "replication.max_siblings",
+            "0 is not allowed; allow at least 1 version per key, or null for no limit".into(),
+        );
+    }
     if r.vclock_max_entries == 0 {
         err(
             "replication.vclock_max_entries",

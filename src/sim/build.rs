@@ -82,6 +82,7 @@ pub fn node_config(s: &Scenario, node_dc: &[DcId]) -> NodeConfig {
         quorum: quorum_config(s),
         n: rep.n as usize,
         vclock_max_entries: rep.vclock_max_entries as usize,
+        max_siblings: rep.max_siblings.map_or(usize::MAX, |m| m as usize),
         sloppy_quorum: rep.sloppy_quorum,
         hinted_handoff: rep.hinted_handoff,
         max_hints: rep.max_hints_per_node as usize,

@@ -140,8 +140,8 @@ mod tests {
     fn v(w: u64) -> Version {
         Version {
             write: WriteId(w),
-            causal: Causal::from_clock(VClock::default().increment(NodeId(0), w, 10)),
-            stamp_us: w,
+            causal: Causal::from_clock(VClock::default().increment(NodeId(0), w as i64, 10)),
+            stamp_us: w as i64,
         }
     }
 

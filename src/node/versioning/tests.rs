@@ -42,35 +42,51 @@ fn ids(vs: &[Version]) -> Vec<u64> {
     v
 }
 
-/// Issue #15's anomaly: two puts with the same context through one coordinator, then a
-/// put whose client saw only the second.
-fn race(rules: VersionRules) -> Versions {
+/// Issue #15's anomaly: two puts with the same context through one coordinator; a
+/// replica receives only the second put's message; a client reads that replica and writes
+/// 4. Returns what that client saw and what the coordinator holds after 4.
+fn race(rules: VersionRules) -> (Vec<u64>, Vec<u64>) {
     let c = HOME[0];
     let a = put(rules, c, 1, 1, None, &[]);
     let held = stored_after(rules, &[], &a);
     let ctx = rules.read_context(&held);
     let b = put(rules, c, 2, 2, Some(&ctx), &held);
     let held = stored_after(rules, &held, &b);
-    let c2 = put(rules, c, 3, 3, Some(&ctx), &held);
-    let held = stored_after(rules, &held, &c2);
-    // A client read only write 3 (a replica that had it alone) and writes 4.
-    let only3: Versions = held.iter().filter(|v| v.write.0 == 3).cloned().collect();
-    let ctx3 = rules.read_context(&only3);
-    let d = put(rules, c, 4, 4, Some(&ctx3), &held);
-    stored_after(rules, &held, &d)
+    let third = put(rules, c, 3, 3, Some(&ctx), &held);
+    let held = stored_after(rules, &held, &third);
+    let replica = stored_after(rules, &[], &third);
+    let d = put(rules, c, 4, 4, Some(&rules.read_context(&replica)), &held);
+    (ids(&replica), ids(&stored_after(rules, &held, &d)))
 }
 
 #[test]
-fn the_naive_clock_loses_a_concurrent_write_the_others_keep_it() {
-    assert_eq!(
-        ids(&race(VersionRules::VectorClockNaive)),
-        vec![4],
-        "write 2 is silently lost"
-    );
-    // vector_clock keeps 2 (never seen by 4's client) and 3 (seen: a false sibling).
-    assert_eq!(ids(&race(VersionRules::VectorClock)), vec![2, 3, 4]);
-    // DVV keeps exactly what 4's client did not see.
-    assert_eq!(ids(&race(VersionRules::DottedVersionVector)), vec![2, 4]);
+fn the_naive_clock_loses_a_concurrent_write_the_others_ship_it() {
+    let (seen, after) = race(VersionRules::VectorClockNaive);
+    assert_eq!((seen, after), (vec![3], vec![4]), "write 2 vanished unseen");
+    for rules in [VersionRules::VectorClock, VersionRules::DottedVersionVector] {
+        // Write 2 travelled with write 3 as its sibling, so 4's client saw both.
+        assert_eq!(race(rules), (vec![2, 3], vec![4]), "{rules:?}");
+    }
+}
+
+/// A false sibling: write 2 (blind, through a node that holds nothing) is concurrent with
+/// write 1; a client that read 1 alone from another replica writes 3 through node 0,
+/// which holds 1 and 2 as siblings.
+#[test]
+fn vector_clocks_keep_a_seen_value_beside_an_unseen_one_dvv_does_not() {
+    let result = |rules: VersionRules| {
+        let a = put(rules, HOME[0], 1, 1, None, &[]);
+        let held = stored_after(rules, &[], &a);
+        let ctx1 = rules.read_context(&held);
+        let b = put(rules, HOME[1], 1, 2, None, &[]);
+        let mut held0 = held.clone();
+        rules.merge(&mut held0, &b.all());
+        let c = put(rules, HOME[0], 2, 3, Some(&ctx1), &held0);
+        ids(&stored_after(rules, &held0, &c))
+    };
+    // Ground truth: 3 descends 1; 2 is concurrent with both.
+    assert_eq!(result(VersionRules::VectorClock), vec![1, 2, 3], "1 is a false sibling");
+    assert_eq!(result(VersionRules::DottedVersionVector), vec![2, 3]);
 }
 
 #[test]
