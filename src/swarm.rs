@@ -379,8 +379,7 @@ pub const REQUESTS: &str = "every request ends exactly once";
 /// Stronger than "with anti-entropy on": without disk failures no replica ever deletes a
 /// version that nothing supersedes, so a lost write is a bug whatever the mechanisms.
 pub const DURABILITY: &str = "no acknowledged write lost (no disk failure)";
-pub const NO_LOST_UPDATE: &str =
-    "no lost update (vector_clock, dotted_version_vector)";
+pub const NO_LOST_UPDATE: &str = "no lost update (vector_clock, dotted_version_vector)";
 pub const EXACT_SIBLINGS: &str = "no false sibling (dotted_version_vector)";
 pub const FRESHNESS: &str = "no stale read (no faults, strict quorum, R + W > N)";
 pub const CONVERGENCE: &str = "replicas converge (anti-entropy on, no message drops, faults over, every node up, no hint handed off, quiet end)";

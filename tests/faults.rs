@@ -95,7 +95,12 @@ fn hints_written_during_a_crash_reach_the_node_after_its_restart() {
             continue;
         }
         for w in sim.observer().acknowledged(key) {
-            let held: Vec<_> = sim.node(east1).stored(key).iter().map(|v| v.write).collect();
+            let held: Vec<_> = sim
+                .node(east1)
+                .stored(key)
+                .iter()
+                .map(|v| v.write)
+                .collect();
             assert!(
                 truth.covers(&held, w.write),
                 "east-1 misses {} of key {k}",

@@ -55,7 +55,12 @@ fn new_owners_hold_every_acknowledged_write_of_their_ranges() {
         let key = KeyId(k);
         for owner in sim.ring().replicas(key) {
             for w in sim.observer().acknowledged(key) {
-                let held: Vec<_> = sim.node(*owner).stored(key).iter().map(|v| v.write).collect();
+                let held: Vec<_> = sim
+                    .node(*owner)
+                    .stored(key)
+                    .iter()
+                    .map(|v| v.write)
+                    .collect();
                 assert!(
                     truth.covers(&held, w.write),
                     "{} misses {} of key {k}",

@@ -398,6 +398,28 @@ fn strict_quorum_probes_are_fresh_at_every_t() {
     assert_eq!(c.session.read_your_writes.violations, 0);
 }
 
+/// PBS's most cited point, t = 0: a read that starts at the instant its write is
+/// acknowledged (after it, in event order) is judged against it.
+#[test]
+fn probes_read_back_at_the_instant_of_the_ack_are_judged() {
+    let mut doc = probe_scenario(1, 1);
+    set(&mut doc, "workload.read_delay_ms", json!({"constant": 0}));
+    let (_, report) = run(&doc);
+    let c = &report.observed.consistency;
+    assert!(c.judged_reads > 3_800, "{}", c.judged_reads);
+    let first = &c.t_visibility[0];
+    assert_eq!(first.from_ms, 0.0);
+    assert_eq!(
+        first.reads, c.judged_reads,
+        "every read lands in the t = 0 bin"
+    );
+    assert!(
+        c.stale_reads > 0,
+        "R = W = 1 right at the ack is often stale"
+    );
+    assert!(c.stale_reads < c.judged_reads);
+}
+
 #[test]
 fn the_run_command_writes_report_summary_plots_and_history() {
     let dir = scratch("cli");

@@ -498,7 +498,14 @@ mod tests {
         let mut out = Vec::new();
         let cfg = cfg(1, 2);
         let targets = [(NodeId(0), None), (NodeId(1), None), (NodeId(2), None)];
-        c.start_write(KeyId(1), alone(version(1, 1)), &targets, ORIGIN, &cfg, &mut out);
+        c.start_write(
+            KeyId(1),
+            alone(version(1, 1)),
+            &targets,
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
         assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none());
         assert!(
             c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none(),
@@ -512,7 +519,14 @@ mod tests {
             })
         ));
         // A second write gets one ack only, then times out.
-        c.start_write(KeyId(1), alone(version(2, 2)), &targets, ORIGIN, &cfg, &mut out);
+        c.start_write(
+            KeyId(1),
+            alone(version(2, 2)),
+            &targets,
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
         assert!(c.on_write_ack(OpId(2), NodeId(1), &cfg).is_none());
         let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
         assert!(matches!(

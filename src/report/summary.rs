@@ -615,10 +615,12 @@ fn durability(s: &mut String, r: &Report) {
          | versions per read that found the key | reads with siblings | false siblings | clock bytes per version |\n|---|---|---|---|\n\
          | {} | {} | {} | {} |\n",
         v.scheme,
-        v.siblings_per_read.map_or("-".into(), |x| format!("{x:.3}")),
+        v.siblings_per_read
+            .map_or("-".into(), |x| format!("{x:.3}")),
         count(v.reads_with_siblings),
         count(v.false_siblings),
-        v.clock_bytes_per_version.map_or("-".into(), |x| format!("{x:.1}")),
+        v.clock_bytes_per_version
+            .map_or("-".into(), |x| format!("{x:.1}")),
     );
 }
 

@@ -6,8 +6,8 @@ use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
-    Causal, NewObject, Completion, Coordinator, DiskOp, Effect, Message, OpResult, Origin, QuorumConfig,
-    Route, Target, Timer, select_targets,
+    Causal, Completion, Coordinator, DiskOp, Effect, Message, NewObject, OpResult, Origin,
+    QuorumConfig, Route, Target, Timer, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -211,7 +211,10 @@ impl Client {
         // A scheme that lets clients version writes (last write wins: the client's stamp)
         // has a client-driven client coordinate the put itself.
         if ctx.routing == Routing::ClientDriven
-            && let Some(version) = ctx.quorum.rules.client_version(write, now.as_micros() as i64)
+            && let Some(version) = ctx
+                .quorum
+                .rules
+                .client_version(write, now.as_micros() as i64)
         {
             self.client_targets(now, key, ctx);
             if self.targets.len() < ctx.quorum.w {
@@ -222,8 +225,14 @@ impl Client {
                 client: self.id,
                 req,
             };
-            self.coordinator
-                .start_write(key, NewObject::alone(version), &targets, origin, &ctx.quorum, out);
+            self.coordinator.start_write(
+                key,
+                NewObject::alone(version),
+                &targets,
+                origin,
+                &ctx.quorum,
+                out,
+            );
             self.targets = targets;
             return None;
         }

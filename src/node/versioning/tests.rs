@@ -85,7 +85,11 @@ fn vector_clocks_keep_a_seen_value_beside_an_unseen_one_dvv_does_not() {
         ids(&stored_after(rules, &held0, &c))
     };
     // Ground truth: 3 descends 1; 2 is concurrent with both.
-    assert_eq!(result(VersionRules::VectorClock), vec![1, 2, 3], "1 is a false sibling");
+    assert_eq!(
+        result(VersionRules::VectorClock),
+        vec![1, 2, 3],
+        "1 is a false sibling"
+    );
     assert_eq!(result(VersionRules::DottedVersionVector), vec![2, 3]);
 }
 
@@ -96,7 +100,11 @@ fn a_put_that_saw_everything_replaces_it_under_every_sibling_scheme() {
         let b = put(rules, HOME[1], 1, 2, None, &[]);
         let mut held = stored_after(rules, &[], &a);
         rules.merge(&mut held, std::slice::from_ref(&b.version));
-        assert_eq!(ids(&held), vec![1, 2], "{rules:?}: concurrent puts are siblings");
+        assert_eq!(
+            ids(&held),
+            vec![1, 2],
+            "{rules:?}: concurrent puts are siblings"
+        );
         let ctx = rules.read_context(&held);
         let c = put(rules, HOME[0], 2, 3, Some(&ctx), &held);
         assert!(c.siblings.is_empty(), "{rules:?}");
@@ -138,7 +146,11 @@ fn last_write_wins_keeps_the_latest_stamp_even_below_zero() {
         stamp_us: -80,
     };
     rules.merge(&mut held, std::slice::from_ref(&older));
-    assert_eq!(ids(&held), vec![1], "a stamp 30 µs earlier loses, negative or not");
+    assert_eq!(
+        ids(&held),
+        vec![1],
+        "a stamp 30 µs earlier loses, negative or not"
+    );
     assert!(rules.covers(&held, &older));
     assert!(!rules.covers(std::slice::from_ref(&older), &held[0]));
     assert!(!rules.keeps_siblings() && !rules.ships_siblings());
@@ -272,5 +284,8 @@ fn vector_clocks_and_dvv_never_drop_an_unseen_write() {
         );
     }
     // Not a requirement, a check the test can tell the schemes apart at all.
-    assert!(vc_false > 0, "vector_clock kept no false sibling in 60 runs");
+    assert!(
+        vc_false > 0,
+        "vector_clock kept no false sibling in 60 runs"
+    );
 }

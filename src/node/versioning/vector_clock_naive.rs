@@ -26,8 +26,7 @@ pub(super) fn merged(versions: &[Version]) -> VClock {
 /// Adds one version, keeping only causally-maximal ones.
 fn apply(held: &mut Versions, incoming: &Version) {
     for v in held.iter() {
-        if v.write == incoming.write || clock(v).compare(clock(incoming)) == Causality::Descends
-        {
+        if v.write == incoming.write || clock(v).compare(clock(incoming)) == Causality::Descends {
             return;
         }
     }
