@@ -183,6 +183,18 @@ fn cases() -> Vec<Case> {
             "> 0",
         ),
         case(
+            "a negative op timeout",
+            vec![Set("failure_detector.op_timeout_ms", json!(-1))],
+            "failure_detector.op_timeout_ms",
+            "> 0",
+        ),
+        case(
+            "an unknown write coordinator",
+            vec![Set("workload.write_coordinator", json!("random"))],
+            "workload.write_coordinator",
+            "fastest_read",
+        ),
+        case(
             "mixture weights that do not sum to 1",
             vec![Set(
                 "network.latency_ms.intra_dc",
@@ -483,9 +495,20 @@ fn run_refuses_a_scenario_too_big_for_memory() {
 /// The "fault after the end of the run" rule computes the end as `Simulation::new` does.
 #[test]
 fn the_run_end_the_checks_use_is_the_simulations() {
-    for (timeout, window, quiet) in [(500.0, 50.0, 0.0), (123.4, 0.0, 7.5), (10_000.0, 3.0, 60.0)] {
+    let cases = [
+        (500.0, 50.0, 0.0, 300.0),
+        (123.4, 0.0, 7.5, 300.0),
+        (10_000.0, 3.0, 60.0, 300.0),
+        (200.0, 10.0, 1.0, 4_000.0),
+    ];
+    for (timeout, window, quiet, op_timeout) in cases {
         let mut doc = small_scenario();
         set(&mut doc, "workload.request_timeout_ms", json!(timeout));
+        set(
+            &mut doc,
+            "failure_detector.op_timeout_ms",
+            json!(op_timeout),
+        );
         set(&mut doc, "replication.read_repair_window_ms", json!(window));
         set(&mut doc, "metrics.quiet_period_s", json!(quiet));
         let s = common::scenario(&doc);

@@ -991,7 +991,13 @@ fn literal_verdicts(lines: &[Value]) -> Verdicts {
             continue;
         }
         v.judged_reads += 1;
-        let covered = |w: &String| covers(&r, w, false);
+        // Under last_write_wins a returned version u also reflects w when u was not
+        // acknowledged before w was invoked.
+        let lww = versioning == "last_write_wins";
+        let covered = |w: &String| {
+            covers(&r, w, false)
+                || (lww && r.iter().any(|u| ack.get(u).is_none_or(|a| *a > invoke[w])))
+        };
         let retired = |w: &String, by: &[&String]| by.iter().any(|u| invoke[*u] > ack[w]);
         if a.iter().any(|w| !covered(w) && !retired(w, &a)) {
             v.stale_reads += 1;
@@ -1022,9 +1028,12 @@ fn literal_verdicts(lines: &[Value]) -> Verdicts {
             v.overwritten_writes += 1;
             continue;
         }
-        let displaced = discards
-            .iter()
-            .any(|d| d["write"] == w.as_str() && !covers(&ids(&d["kept"]), w, false));
+        // Some discard dropped w, or a write descending from w, keeping nothing that
+        // descends from the dropped write.
+        let displaced = discards.iter().any(|d| {
+            let x = d["write"].as_str().unwrap_or_default().to_string();
+            (x == *w || ancestors(&x, false).contains(w)) && !covers(&ids(&d["kept"]), &x, false)
+        });
         match (versioning == "last_write_wins", displaced) {
             (true, true) => v.overwritten_writes += 1,
             (_, false) => v.lost_writes += 1,

@@ -20,6 +20,11 @@ const CLIENT: ClientId = ClientId(0);
 
 /// Five nodes in one datacenter, N=3, R=W=2, anti-entropy and gossip effectively off.
 fn scenario(routing: &str, versioning: &str, sloppy: bool) -> Scenario {
+    scenario_with(routing, versioning, sloppy, &[])
+}
+
+/// The harness scenario with `--set`-style edits.
+fn scenario_with(routing: &str, versioning: &str, sloppy: bool, sets: &[&str]) -> Scenario {
     let doc = json!({
         "name": "harness",
         "duration_s": 10,
@@ -31,10 +36,13 @@ fn scenario(routing: &str, versioning: &str, sloppy: bool) -> Scenario {
                         "versioning": versioning, "hint_scan_interval_s": 1},
         "anti_entropy": {"enabled": false},
         "gossip": {"interval_s": 1000},
+        "failure_detector": {"op_timeout_ms": 100},
         "workload": {"kind": "open_loop", "ops_per_s": 1, "clients": 1, "keys": 10,
                      "routing": routing, "request_timeout_ms": 100}
     });
-    load_str(&doc.to_string(), "harness", &[]).expect("a valid harness scenario")
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let sets = dynasim::scenario::parse_sets(&sets).expect("valid edits");
+    load_str(&doc.to_string(), "harness", &sets).expect("a valid harness scenario")
 }
 
 struct Net {
@@ -50,6 +58,8 @@ struct Net {
     delivered: Vec<(Endpoint, Endpoint, MessageKind)>,
     /// What the client was answered, in order.
     outcomes: Vec<OpResult>,
+    /// For each answer, the replica a read's reply named as the fastest.
+    fastest: Vec<Option<NodeId>>,
     rng: SimRng,
 }
 
@@ -74,6 +84,7 @@ impl Net {
             timers: Vec::new(),
             delivered: Vec::new(),
             outcomes: Vec::new(),
+            fastest: Vec::new(),
             rng: streams.stream(Stream::Client, 0),
         };
         let mut gossip = streams.stream(Stream::Gossip, 0);
@@ -109,6 +120,7 @@ impl Net {
                 Endpoint::Client(_) => {
                     if let Some(o) = self.client.handle_message(from, msg, &self.ctx, &mut out) {
                         self.outcomes.push(o.result);
+                        self.fastest.push(o.fastest);
                     }
                 }
             }
@@ -168,6 +180,7 @@ impl Net {
             context,
             blind: false,
             route: Route::Forwarded,
+            prefer: None,
         };
         self.in_flight
             .push_back((Endpoint::Client(CLIENT), Endpoint::Node(coordinator), msg));
@@ -175,13 +188,26 @@ impl Net {
     }
 
     fn client_put(&mut self, req: u64, key: KeyId, write: u64) -> Option<NodeId> {
+        self.client_put_preferring(req, key, write, None)
+    }
+
+    /// A client put (with an empty context) that asks `prefer` to coordinate it.
+    fn client_put_preferring(
+        &mut self,
+        req: u64,
+        key: KeyId,
+        write: u64,
+        prefer: Option<NodeId>,
+    ) -> Option<NodeId> {
         let mut out = Vec::new();
+        let context = prefer.map(|_| Causal::default());
         let entry = self.client.start_put(
             self.now,
             RequestId(req),
             key,
             WriteId(write),
-            None,
+            context,
+            prefer,
             &self.ctx,
             &mut self.rng,
             &mut out,
@@ -389,4 +415,111 @@ fn a_client_driven_last_write_wins_client_coordinates_its_own_put() {
     assert_eq!(net.client_get(2, key), None);
     let got = read_writes(net.outcomes.last().expect("a read")).expect("read succeeds");
     assert_eq!(got, vec![WriteId(61)]);
+}
+
+/// The node that sent the write requests of the last put: its coordinator.
+fn last_write_coordinator(net: &Net) -> Endpoint {
+    net.delivered
+        .iter()
+        .rev()
+        .find(|(_, _, k)| *k == MessageKind::WriteRequest)
+        .map(|(from, _, _)| *from)
+        .expect("a write request was sent")
+}
+
+#[test]
+fn a_silent_replica_is_suspected_at_the_op_timeout_not_the_client_timeout() {
+    // The client waits 1 s; the failure detector's op timeout is 50 ms (then 500 ms).
+    for (op_timeout_ms, suspected_at_80ms) in [(50, true), (500, false)] {
+        let s = scenario_with(
+            "partition_aware",
+            "vector_clock",
+            true,
+            &[
+                "workload.request_timeout_ms=1000",
+                &format!("failure_detector.op_timeout_ms={op_timeout_ms}"),
+            ],
+        );
+        let mut net = Net::new(&s);
+        let key = KeyId(2);
+        let homes = net.ring.replicas(key).to_vec();
+        net.crash(homes[2]);
+        net.put_at(homes[0], 1, key, 51, Causal::default());
+        assert_eq!(write_result(&net.outcomes[0]), Ok(WriteId(51)), "W=2 of 3");
+        net.advance(SimTime::from_ms_f64(80.0));
+        let suspects: Vec<NodeId> = net.nodes[homes[0].index()].suspects().collect();
+        assert_eq!(
+            suspects.contains(&homes[2]),
+            suspected_at_80ms,
+            "op_timeout_ms {op_timeout_ms}: suspects {suspects:?} at 80 ms"
+        );
+        // Either way, once the longer of the two has passed the silent node is suspected.
+        net.advance(SimTime::from_ms_f64(1_000.0));
+        assert!(
+            net.nodes[homes[0].index()]
+                .suspects()
+                .any(|n| n == homes[2])
+        );
+    }
+}
+
+/// A harness under `write_coordinator: fastest_read`, key 3 and its home replicas.
+fn fastest_read_net(routing: &str) -> (Net, KeyId, Vec<NodeId>) {
+    let s = scenario_with(
+        routing,
+        "vector_clock",
+        true,
+        &["workload.write_coordinator=\"fastest_read\""],
+    );
+    let net = Net::new(&s);
+    let key = KeyId(3);
+    let homes = net.ring.replicas(key).to_vec();
+    (net, key, homes)
+}
+
+#[test]
+fn under_fastest_read_the_fastest_replier_of_the_read_coordinates_the_put() {
+    let (mut net, key, homes) = fastest_read_net("partition_aware");
+    net.client_put(1, key, 11);
+    net.client_get(2, key);
+    let fastest = net.fastest.last().copied().flatten();
+    assert!(
+        fastest.is_some_and(|n| homes.contains(&n)),
+        "the read reply names a home replica: {fastest:?}"
+    );
+    // A put preferring the second home enters there and is coordinated there.
+    let entry = net.client_put_preferring(3, key, 12, Some(homes[1]));
+    assert_eq!(entry, Some(homes[1]));
+    assert_eq!(last_write_coordinator(&net), Endpoint::Node(homes[1]));
+    assert_eq!(
+        write_result(net.outcomes.last().expect("answer")),
+        Ok(WriteId(12))
+    );
+    // A node that is not a home replica is not a valid preference: the first home is used.
+    let outsider = (0..5)
+        .map(NodeId)
+        .find(|n| !homes.contains(n))
+        .expect("an outsider");
+    let entry = net.client_put_preferring(4, key, 13, Some(outsider));
+    assert_eq!(entry, Some(homes[0]));
+    assert_eq!(last_write_coordinator(&net), Endpoint::Node(homes[0]));
+}
+
+#[test]
+fn under_the_default_no_read_reply_names_a_replica() {
+    let s = scenario("partition_aware", "vector_clock", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(3);
+    net.client_put(1, key, 11);
+    net.client_get(2, key);
+    assert_eq!(net.fastest.last(), Some(&None));
+}
+
+#[test]
+fn behind_a_load_balancer_the_preference_travels_with_the_forwarded_put() {
+    let (mut net, key, homes) = fastest_read_net("load_balancer");
+    for (req, write) in [(1, 21), (2, 22), (3, 23), (4, 24)] {
+        net.client_put_preferring(req, key, write, Some(homes[2]));
+        assert_eq!(last_write_coordinator(&net), Endpoint::Node(homes[2]));
+    }
 }

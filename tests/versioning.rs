@@ -80,6 +80,44 @@ fn vector_clocks_and_dvv_keep_every_acknowledged_write_on_hot_keys() {
 }
 
 #[test]
+fn puts_coordinated_by_the_fastest_reader_lose_nothing_either() {
+    // Dynamo §6.4: any of the top N may coordinate a write, so several coordinators number
+    // concurrent puts to one key; the safe schemes must still keep every write.
+    for scheme in ["vector_clock", "dotted_version_vector"] {
+        for routing in ["partition_aware", "load_balancer"] {
+            let mut doc = hot(scheme);
+            set(&mut doc, "workload.routing", json!(routing));
+            set(
+                &mut doc,
+                "workload.write_coordinator",
+                json!("fastest_read"),
+            );
+            let (_, report) = run(&doc);
+            let d = &report.durability;
+            assert!(d.acknowledged_writes > 1_000, "{scheme}/{routing}: {d:?}");
+            assert_eq!(
+                (d.lost_writes, d.lost_updates),
+                (0, 0),
+                "{scheme}/{routing}"
+            );
+        }
+    }
+    // The naive clock loses updates here too, and the report counts them.
+    let mut doc = hot("vector_clock_naive");
+    set(
+        &mut doc,
+        "workload.write_coordinator",
+        json!("fastest_read"),
+    );
+    let (_, report) = run(&doc);
+    assert!(
+        report.durability.lost_updates > 0,
+        "{:?}",
+        report.durability
+    );
+}
+
+#[test]
 fn last_write_wins_counts_what_it_discards_as_overwritten() {
     let (_, report) = run(&hot("last_write_wins"));
     let d = &report.durability;

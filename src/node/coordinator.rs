@@ -24,7 +24,16 @@ pub struct QuorumConfig {
     pub rules: VersionRules,
     pub read_repair: bool,
     pub read_repair_window: SimTime,
+    /// How long an operation is kept: the longer of the client's request timeout and
+    /// the failure detector's op timeout (its answer is useless after the first, its
+    /// silent targets are only suspected after the second).
     pub op_timeout: SimTime,
+    /// How long a target may stay silent before it is suspected
+    /// (`failure_detector.op_timeout_ms`).
+    pub suspect_after: SimTime,
+    /// Replies to reads name the replica that answered first (the coordinator of the
+    /// next write under `workload.write_coordinator: fastest_read`).
+    pub name_fastest: bool,
 }
 
 /// A finished operation, for the host to deliver.
@@ -32,6 +41,19 @@ pub struct QuorumConfig {
 pub struct Completion {
     pub origin: Origin,
     pub result: OpResult,
+    /// For a read, when asked for (`QuorumConfig::name_fastest`): the replica whose
+    /// reply arrived first.
+    pub fastest: Option<NodeId>,
+}
+
+impl Completion {
+    pub fn new(origin: Origin, result: OpResult) -> Completion {
+        Completion {
+            origin,
+            result,
+            fastest: None,
+        }
+    }
 }
 
 type Targets = SmallVec<[NodeId; 4]>;
@@ -45,6 +67,8 @@ struct ReadOp {
     answered: bool,
     /// Read repair already ran (its window closed); later replies only prove liveness.
     repaired: bool,
+    /// Targets still silent at `suspect_after` were handed to the failure detector.
+    suspected: bool,
 }
 
 struct WriteOp {
@@ -55,8 +79,13 @@ struct WriteOp {
     acks: usize,
     version: Version,
     answered: bool,
+    /// Targets still silent at `suspect_after` were handed to the failure detector.
+    suspected: bool,
 }
 
+// Reads carry their replies inline; boxing them would cost an allocation per read on the
+// hot path, for a map whose entries live a few milliseconds.
+#[allow(clippy::large_enum_variant)]
 enum InFlight {
     Read(ReadOp),
     Write(WriteOp),
@@ -76,6 +105,53 @@ impl InFlight {
             InFlight::Write(op) => op.origin,
         }
     }
+
+    fn answered(&self) -> bool {
+        match self {
+            InFlight::Read(op) => op.answered,
+            InFlight::Write(op) => op.answered,
+        }
+    }
+
+    fn suspected(&mut self) -> &mut bool {
+        match self {
+            InFlight::Read(op) => &mut op.suspected,
+            InFlight::Write(op) => &mut op.suspected,
+        }
+    }
+
+    /// The targets that have not answered yet.
+    fn silent_targets(&self, into: &mut Vec<NodeId>) {
+        match self {
+            InFlight::Read(r) => into.extend(
+                r.targets
+                    .iter()
+                    .filter(|t| !r.replies.iter().any(|(n, _)| n == *t)),
+            ),
+            InFlight::Write(w) => into.extend(
+                w.targets
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| w.acked & (1 << i) == 0)
+                    .map(|(_, t)| *t),
+            ),
+        }
+    }
+}
+
+/// The timers every operation starts with: its end, and the moment its silent targets
+/// are suspected when that comes first.
+fn arm_op_timers(op: OpId, cfg: &QuorumConfig, out: &mut Vec<Effect>) {
+    out.push(Effect::SetTimer {
+        after: cfg.op_timeout,
+        timer: Timer::OpTimeout(op),
+    });
+    if cfg.suspect_after < cfg.op_timeout {
+        out.push(Effect::SetTimer {
+            after: cfg.suspect_after,
+            timer: Timer::SuspectSilent(op),
+        });
+    }
 }
 
 /// The in-flight operations of one host.
@@ -93,9 +169,12 @@ impl Coordinator {
         self.ops.len()
     }
 
-    /// Forgets every operation (the host crashed): nothing will be answered.
+    /// Forgets every operation (the host crashed): nothing will be answered. Operation
+    /// ids keep counting, so a late reply to an operation from before the crash can
+    /// never be taken for one of a new operation.
     pub fn clear(&mut self) {
         self.ops.clear();
+        self.unanswered.clear();
     }
 
     fn new_op(&mut self) -> OpId {
@@ -120,10 +199,7 @@ impl Coordinator {
                 disk: super::message::DiskOp::None,
             });
         }
-        out.push(Effect::SetTimer {
-            after: cfg.op_timeout,
-            timer: Timer::OpTimeout(op),
-        });
+        arm_op_timers(op, cfg, out);
         self.ops.insert(
             op,
             InFlight::Read(ReadOp {
@@ -134,6 +210,7 @@ impl Coordinator {
                 merged: Versions::new(),
                 answered: false,
                 repaired: false,
+                suspected: false,
             }),
         );
     }
@@ -164,10 +241,7 @@ impl Coordinator {
                 disk: super::message::DiskOp::None,
             });
         }
-        out.push(Effect::SetTimer {
-            after: cfg.op_timeout,
-            timer: Timer::OpTimeout(op),
-        });
+        arm_op_timers(op, cfg, out);
         self.ops.insert(
             op,
             InFlight::Write(WriteOp {
@@ -177,6 +251,7 @@ impl Coordinator {
                 acks: 0,
                 version: object.version,
                 answered: false,
+                suspected: false,
             }),
         );
     }
@@ -192,7 +267,8 @@ impl Coordinator {
         let Some(InFlight::Read(op)) = self.ops.get_mut(&op_id) else {
             return None; // late reply to a finished operation
         };
-        if op.replies.iter().any(|(n, _)| *n == from) {
+        // Only the replicas asked count (and each once).
+        if !op.targets.contains(&from) || op.replies.iter().any(|(n, _)| *n == from) {
             return None;
         }
         cfg.rules.merge(&mut op.merged, &versions);
@@ -203,6 +279,7 @@ impl Coordinator {
             done = Some(Completion {
                 origin: op.origin,
                 result: OpResult::Get(Ok(op.merged.clone())),
+                fastest: cfg.name_fastest.then(|| op.replies[0].0),
             });
             if cfg.read_repair && op.replies.len() < op.targets.len() {
                 out.push(Effect::SetTimer {
@@ -242,33 +319,15 @@ impl Coordinator {
         let mut done = None;
         if !op.answered && op.acks >= cfg.w {
             op.answered = true;
-            done = Some(Completion {
-                origin: op.origin,
-                result: OpResult::Put(Ok(op.version.clone())),
-            });
+            done = Some(Completion::new(
+                op.origin,
+                OpResult::Put(Ok(op.version.clone())),
+            ));
         }
         if op.acks >= op.targets.len() {
             self.ops.remove(&op_id);
         }
         done
-    }
-
-    /// Records the targets of an ending operation that never answered.
-    fn note_unanswered(&mut self, op: &InFlight) {
-        match op {
-            InFlight::Read(r) => self.unanswered.extend(
-                r.targets
-                    .iter()
-                    .filter(|t| !r.replies.iter().any(|(n, _)| n == *t)),
-            ),
-            InFlight::Write(w) => self.unanswered.extend(
-                w.targets
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| w.acked & (1 << i) == 0)
-                    .map(|(_, t)| *t),
-            ),
-        }
     }
 
     pub fn on_timer(
@@ -297,15 +356,18 @@ impl Coordinator {
             | Timer::Gossip
             | Timer::Transfer
             | Timer::MembershipPoll => None,
+            Timer::SuspectSilent(op_id) => {
+                let op = self.ops.get_mut(&op_id)?;
+                *op.suspected() = true;
+                op.silent_targets(&mut self.unanswered);
+                None
+            }
             Timer::OpTimeout(op_id) => {
-                let op = self.ops.get(&op_id)?;
-                let answered = match op {
-                    InFlight::Read(op) => op.answered,
-                    InFlight::Write(op) => op.answered,
-                };
-                let op = self.ops.remove(&op_id)?;
-                self.note_unanswered(&op);
-                if answered {
+                let mut op = self.ops.remove(&op_id)?;
+                if !*op.suspected() {
+                    op.silent_targets(&mut self.unanswered);
+                }
+                if op.answered() {
                     // Answered already; only late replies were still awaited.
                     if let InFlight::Read(read) = op
                         && !read.repaired
@@ -314,10 +376,10 @@ impl Coordinator {
                     }
                     return None;
                 }
-                Some(Completion {
-                    origin: op.origin(),
-                    result: OpResult::failed(op.op(), FailCause::Timeout),
-                })
+                Some(Completion::new(
+                    op.origin(),
+                    OpResult::failed(op.op(), FailCause::Timeout),
+                ))
             }
         }
     }
@@ -413,6 +475,8 @@ mod tests {
             read_repair: true,
             read_repair_window: SimTime(10_000),
             op_timeout: SimTime(300_000),
+            suspect_after: SimTime(300_000),
+            name_fastest: false,
         }
     }
 
@@ -546,5 +610,98 @@ mod tests {
         let mut silent = std::mem::take(&mut c.unanswered);
         silent.sort();
         assert_eq!(silent, vec![NodeId(0), NodeId(1), NodeId(2)]);
+    }
+
+    #[test]
+    fn operation_ids_keep_counting_across_a_crash() {
+        let mut c = Coordinator::default();
+        let mut out = Vec::new();
+        let cfg = cfg(2, 2);
+        let targets = [NodeId(0), NodeId(1), NodeId(2)];
+        c.start_read(KeyId(1), &targets, ORIGIN, &cfg, &mut out);
+        c.clear(); // the host crashed
+        c.start_read(KeyId(1), &targets, ORIGIN, &cfg, &mut out);
+        assert_eq!(c.in_flight(), 1);
+        let fresh: Versions = [version(1, 1)].into_iter().collect();
+        // Replies to the operation from before the crash find nothing.
+        for n in [NodeId(0), NodeId(1)] {
+            assert!(
+                c.on_read_reply(OpId(1), n, fresh.clone(), &cfg, &mut out)
+                    .is_none()
+            );
+        }
+        assert_eq!(c.in_flight(), 1);
+        assert!(
+            c.on_read_reply(OpId(2), NodeId(0), fresh.clone(), &cfg, &mut out)
+                .is_none()
+        );
+        assert!(
+            c.on_read_reply(OpId(2), NodeId(1), fresh, &cfg, &mut out)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_read_reply_from_a_node_not_asked_does_not_count() {
+        let mut c = Coordinator::default();
+        let mut out = Vec::new();
+        let cfg = cfg(2, 2);
+        c.start_read(KeyId(1), &[NodeId(0), NodeId(1)], ORIGIN, &cfg, &mut out);
+        let fresh: Versions = [version(1, 1)].into_iter().collect();
+        assert!(
+            c.on_read_reply(OpId(1), NodeId(0), fresh.clone(), &cfg, &mut out)
+                .is_none()
+        );
+        assert!(
+            c.on_read_reply(OpId(1), NodeId(7), fresh.clone(), &cfg, &mut out)
+                .is_none(),
+            "node 7 was not a target"
+        );
+        let done = c.on_read_reply(OpId(1), NodeId(1), fresh, &cfg, &mut out);
+        assert!(matches!(done, Some(Completion { fastest: None, .. })));
+    }
+
+    #[test]
+    fn silent_targets_are_suspected_at_suspect_after_and_the_op_lives_on() {
+        let mut c = Coordinator::default();
+        let mut out = Vec::new();
+        let mut cfg = cfg(2, 2);
+        cfg.suspect_after = SimTime(50_000);
+        cfg.name_fastest = true;
+        c.start_read(
+            KeyId(1),
+            &[NodeId(0), NodeId(1), NodeId(2)],
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
+        assert!(out.iter().any(|e| matches!(
+            e,
+            Effect::SetTimer {
+                after: SimTime(50_000),
+                timer: Timer::SuspectSilent(OpId(1))
+            }
+        )));
+        let fresh: Versions = [version(1, 1)].into_iter().collect();
+        c.on_read_reply(OpId(1), NodeId(2), fresh.clone(), &cfg, &mut out);
+        assert!(
+            c.on_timer(Timer::SuspectSilent(OpId(1)), &cfg, &mut out)
+                .is_none()
+        );
+        let mut silent = std::mem::take(&mut c.unanswered);
+        silent.sort();
+        assert_eq!(silent, vec![NodeId(0), NodeId(1)]);
+        // Still open: a late reply answers it, naming the first replier as fastest.
+        let done = c.on_read_reply(OpId(1), NodeId(0), fresh, &cfg, &mut out);
+        assert!(matches!(
+            done,
+            Some(Completion {
+                fastest: Some(NodeId(2)),
+                ..
+            })
+        ));
+        // At its end, node 1 (still silent) is not reported a second time.
+        c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out);
+        assert!(c.unanswered.is_empty());
     }
 }

@@ -53,10 +53,15 @@ pub enum Message {
         context: Causal,
         blind: bool,
         route: Route,
+        /// The home replica the client wants to coordinate the put (the fastest
+        /// replier of its context read, `workload.write_coordinator: fastest_read`).
+        prefer: Option<NodeId>,
     },
     GetReply {
         req: RequestId,
         result: Result<Versions, FailCause>,
+        /// The replica that answered first, when the run asks for it (a node id, 4 bytes).
+        fastest: Option<NodeId>,
     },
     PutReply {
         req: RequestId,
@@ -188,10 +193,18 @@ impl Message {
         let versions = |vs: &[Version]| vs.iter().map(version).sum::<u64>();
         HEADER_BYTES
             + match self {
-                Message::Put { context, .. } => {
-                    value_bytes + CLOCK_ENTRY_BYTES * context.wire_entries() as u64
+                Message::Put {
+                    context, prefer, ..
+                } => {
+                    value_bytes
+                        + CLOCK_ENTRY_BYTES * context.wire_entries() as u64
+                        + node_id_bytes(prefer)
                 }
-                Message::GetReply { result: Ok(vs), .. } => versions(vs),
+                Message::GetReply {
+                    result: Ok(vs),
+                    fastest,
+                    ..
+                } => versions(vs) + node_id_bytes(fastest),
                 Message::PutReply { result: Ok(v), .. } => {
                     CLOCK_ENTRY_BYTES * v.causal.wire_entries() as u64
                 }
@@ -233,6 +246,11 @@ impl Message {
     }
 }
 
+/// A node id a message may carry.
+fn node_id_bytes(node: &Option<NodeId>) -> u64 {
+    if node.is_some() { 4 } else { 0 }
+}
+
 /// Disk work a host must do before a message leaves (the replica's read or write).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiskOp {
@@ -260,10 +278,13 @@ pub enum Timer {
     Transfer,
     /// A client refreshes its membership view.
     MembershipPoll,
+    /// An operation's targets that are still silent are suspected
+    /// (`failure_detector.op_timeout_ms`, when shorter than the operation's life).
+    SuspectSilent(OpId),
 }
 
 impl Timer {
-    pub const KINDS: usize = 8;
+    pub const KINDS: usize = 9;
 
     /// A small index per kind, in declaration order (for digests and per-kind tables).
     pub fn kind_index(&self) -> usize {
@@ -276,6 +297,7 @@ impl Timer {
             Timer::Gossip => 5,
             Timer::Transfer => 6,
             Timer::MembershipPoll => 7,
+            Timer::SuspectSilent(_) => 8,
         }
     }
 }

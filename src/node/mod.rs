@@ -224,7 +224,7 @@ impl Node {
     /// The process stops: requests it was coordinating and what it believed about its
     /// peers are forgotten; its disk (data and hints) is kept.
     pub fn crash(&mut self) {
-        self.coordinator = Coordinator::default();
+        self.coordinator.clear();
         self.detector.clear();
         self.probe_armed = false;
         self.scan_armed = false;
@@ -274,6 +274,7 @@ impl Node {
                 context,
                 blind,
                 route,
+                prefer,
             } => {
                 let put = router::PutRequest {
                     req,
@@ -282,6 +283,7 @@ impl Node {
                     write,
                     context,
                     blind,
+                    prefer,
                 };
                 self.on_put(now, put, route, out)
             }
@@ -356,7 +358,9 @@ impl Node {
             Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}
-            Timer::OpTimeout(_) | Timer::RepairWindow(_) => self.on_op_timer(now, timer, out),
+            Timer::OpTimeout(_) | Timer::RepairWindow(_) | Timer::SuspectSilent(_) => {
+                self.on_op_timer(now, timer, out)
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::message::{FailCause, Message};
 use super::versioning::{Version, Versions};
-use crate::ids::RequestId;
+use crate::ids::{NodeId, RequestId};
 
 /// A client operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +47,15 @@ impl OpResult {
     }
 
     /// The reply message that carries this result to the client that sent `req`.
-    pub fn into_reply(self, req: RequestId) -> Message {
+    /// The reply to a client; `fastest` (reads only) names the replica that answered
+    /// first.
+    pub fn into_reply(self, req: RequestId, fastest: Option<NodeId>) -> Message {
         match self {
-            OpResult::Get(result) => Message::GetReply { req, result },
+            OpResult::Get(result) => Message::GetReply {
+                req,
+                result,
+                fastest,
+            },
             OpResult::Put(result) => Message::PutReply { req, result },
         }
     }

@@ -24,6 +24,7 @@ pub(super) struct PutRequest {
     pub write: WriteId,
     pub context: Causal,
     pub blind: bool,
+    pub prefer: Option<NodeId>,
 }
 
 impl Node {
@@ -37,7 +38,7 @@ impl Node {
     ) {
         self.note_route(key, route);
         if route != Route::Forwarded
-            && let Some(to) = self.forward_to(key)
+            && let Some(to) = self.forward_to(key, None)
         {
             let msg = Message::Get {
                 req,
@@ -73,7 +74,7 @@ impl Node {
         let key = put.key;
         self.note_route(key, route);
         if route != Route::Forwarded
-            && let Some(to) = self.forward_to(key)
+            && let Some(to) = self.forward_to(key, put.prefer)
         {
             let msg = Message::Put {
                 req: put.req,
@@ -83,6 +84,7 @@ impl Node {
                 context: put.context,
                 blind: put.blind,
                 route: Route::Forwarded,
+                prefer: put.prefer,
             };
             out.push(Effect::Send {
                 to: Endpoint::Node(to),
@@ -103,10 +105,10 @@ impl Node {
         let home = self.ring.is_replica(key, self.id);
         let object = self.new_version(now, key, put.write, &put.context, put.blind, home);
         if 1 + object.siblings.len() > self.cfg.max_siblings {
-            let done = Completion {
+            let done = Completion::new(
                 origin,
-                result: OpResult::failed(Op::Put, FailCause::TooManySiblings),
-            };
+                OpResult::failed(Op::Put, FailCause::TooManySiblings),
+            );
             self.deliver(Some(done), out);
             return;
         }
@@ -146,10 +148,17 @@ impl Node {
         node == self.id || !self.detector.is_suspected(node)
     }
 
-    /// Where a request for `key` should go when this node is not one of its home replicas:
-    /// the first reachable home replica (Dynamo §4.5). `None` means coordinate here.
-    fn forward_to(&self, key: KeyId) -> Option<NodeId> {
+    /// Where a request for `key` should go: the home replica the client prefers as the
+    /// put's coordinator when it is one and reachable (Dynamo §6.4), else, when this node
+    /// is not a home replica, the first reachable one (§4.5). `None` means coordinate here.
+    fn forward_to(&self, key: KeyId, prefer: Option<NodeId>) -> Option<NodeId> {
         let homes = self.ring.replicas(key);
+        if let Some(p) = prefer
+            && homes.contains(&p)
+            && self.is_reachable(p)
+        {
+            return (p != self.id).then_some(p);
+        }
         if homes.contains(&self.id) {
             return None;
         }
@@ -169,10 +178,7 @@ impl Node {
     }
 
     fn reply_failure(&self, origin: Origin, op: Op, out: &mut Vec<Effect>) {
-        let done = Completion {
-            origin,
-            result: OpResult::failed(op, FailCause::NotEnoughReplicas),
-        };
+        let done = Completion::new(origin, OpResult::failed(op, FailCause::NotEnoughReplicas));
         self.deliver(Some(done), out);
     }
 
@@ -205,7 +211,7 @@ impl Node {
         let Some(done) = done else { return };
         out.push(Effect::Send {
             to: Endpoint::Client(done.origin.client),
-            msg: done.result.into_reply(done.origin.req),
+            msg: done.result.into_reply(done.origin.req, done.fastest),
             disk: DiskOp::None,
         });
     }

@@ -67,6 +67,8 @@ pub struct Causality {
     parents: Vec<WriteId>,
     /// Search scratch, so that queries need only `&self`.
     scratch: RefCell<Scratch>,
+    /// The run's scheme resolves concurrent writes to one (last_write_wins).
+    last_write_wins: bool,
 }
 
 /// `marks[w] == epoch` when w was visited by the current search.
@@ -88,6 +90,28 @@ pub struct Acked {
 }
 
 impl Causality {
+    pub fn new(last_write_wins: bool) -> Causality {
+        Causality {
+            last_write_wins,
+            ..Causality::default()
+        }
+    }
+
+    /// Whether a read that returned `returned` reflects write `w`: it returned w or a
+    /// descendant; or, under last_write_wins, a version whose write did not end before w
+    /// began. Such a version may carry the larger timestamp by design, so it replaces w;
+    /// only one that was acknowledged before w was invoked must not (the anomaly clock
+    /// skew causes). Real time, not timestamps: the oracle never reads the protocol's.
+    pub fn reflects(&self, returned: &[WriteId], w: WriteId) -> bool {
+        if self.covers(returned, w) {
+            return true;
+        }
+        self.last_write_wins && {
+            let invoked = self.facts(w).invoke;
+            returned.iter().any(|u| self.facts(*u).ack > invoked)
+        }
+    }
+
     fn facts_mut(&mut self, w: WriteId) -> &mut WriteFacts {
         let i = w.index();
         if self.writes.len() <= i {
@@ -164,6 +188,33 @@ impl Causality {
 
     pub fn displaced(&self, w: WriteId) -> bool {
         self.facts(w).flags & DISPLACED != 0
+    }
+
+    /// For every write: whether it or a write descending from it (by any edges) was
+    /// displaced. A write whose whole line of descendants ended in a displacement was
+    /// lost to the versioning rules, not to a failure. One pass up the parents from every
+    /// displaced write, each write visited once.
+    pub fn displaced_lineage(&self) -> Vec<bool> {
+        let mut marked = vec![false; self.writes.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        for (i, f) in self.writes.iter().enumerate() {
+            if f.flags & DISPLACED != 0 {
+                marked[i] = true;
+                stack.push(i);
+            }
+        }
+        while let Some(i) = stack.pop() {
+            let f = &self.writes[i];
+            let at = f.parents_at as usize;
+            for p in &self.parents[at..at + f.parents_len as usize] {
+                let pi = p.index();
+                if pi < marked.len() && !marked[pi] {
+                    marked[pi] = true;
+                    stack.push(pi);
+                }
+            }
+        }
+        marked
     }
 
     /// (invoke µs, ack µs if acknowledged) of a write the observer saw invoked.
@@ -274,6 +325,18 @@ mod tests {
         // A second merge of the same write changes nothing.
         c.merged(w(3), &[w(1)], 7);
         assert_eq!(c.parents(w(3)).0, &[w(2)]);
+    }
+
+    #[test]
+    fn the_ancestors_of_a_displaced_write_share_its_lineage() {
+        let mut c = Causality::default();
+        // w0 <- w1 <- w2 (seen), w3 independent; w2 displaced by w3.
+        c.invoked(w(0), KeyId(0), 1, 10, Some(&[]));
+        c.invoked(w(1), KeyId(0), 2, 20, Some(&[w(0)]));
+        c.invoked(w(2), KeyId(0), 3, 30, Some(&[w(1)]));
+        c.invoked(w(3), KeyId(0), 4, 40, Some(&[]));
+        c.discarded(w(2), &[w(3)]);
+        assert_eq!(c.displaced_lineage(), vec![true, true, true, false]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The consistency judgements, as functions over the oracle's own record: which writes
 //! were acknowledged before a read began (event order), and ground-truth ancestry
-//! (`Causality`). No protocol clock or timestamp is consulted. docs/report.md
+//! (`Causality`, whose `reflects` is the one notion of "a read reflects a write"). No
+//! protocol clock or timestamp is consulted. docs/report.md
 //! ("How reads are judged") states the same rules with examples; this file is the one
 //! place they are implemented.
 
@@ -76,7 +77,7 @@ fn misses(
         if covered_invoke.is_some_and(|c| w.ack < c) {
             break;
         }
-        if causality.covers(returned, w.write) {
+        if causality.reflects(returned, w.write) {
             covered_invoke = Some(covered_invoke.map_or(w.invoke, |c| c.max(w.invoke)));
         } else {
             k += 1;
@@ -115,7 +116,7 @@ pub fn read_your_writes<'a>(
     let Some(w) = own.rfind(|w| w.ack < start) else {
         return Guarantee::NotJudged;
     };
-    if causality.covers(returned, w.write)
+    if causality.reflects(returned, w.write)
         || retired_by_covered(causality, acked, start, w.ack, returned)
     {
         Guarantee::Kept
@@ -138,7 +139,7 @@ fn retired_by_covered(
         .iter()
         .rev()
         .take_while(|u| u.ack > after)
-        .any(|u| u.invoke > after && causality.covers(returned, u.write))
+        .any(|u| u.invoke > after && causality.reflects(returned, u.write))
 }
 
 /// The client's previous successful read of a key: when it completed and what it returned.
@@ -164,7 +165,7 @@ pub fn monotonic_reads(
     let lost_sight = prev
         .returned
         .iter()
-        .any(|p| !causality.covers(returned, *p));
+        .any(|p| !causality.reflects(returned, *p));
     if !lost_sight || retired_by_covered(causality, acked, start, prev.end, returned) {
         Guarantee::Kept
     } else {

@@ -234,6 +234,7 @@ struct Session {
 impl Observer {
     pub fn new(setup: ObserverSetup) -> Observer {
         let keys = setup.keys;
+        let last_write_wins = setup.last_write_wins;
         Observer {
             sla: setup.sla,
             setup,
@@ -241,7 +242,7 @@ impl Observer {
             writes: OpStats::new(),
             context_reads: [0; 2],
             order: 0,
-            causality: Causality::default(),
+            causality: Causality::new(last_write_wins),
             acked: (0..keys).map(|_| Vec::new()).collect(),
             last_write_start: vec![u64::MAX; keys as usize],
             judged_reads: 0,
@@ -890,11 +891,12 @@ pub struct DurabilitySummary {
     /// updates.
     pub lost_writes: u64,
     /// Lost writes that a replica discarded by its versioning rules although nothing it
-    /// kept descends from them (the versioning lost them, not a failure).
+    /// kept descends from them, or whose descendants all ended that way (the versioning
+    /// lost them, not a failure).
     pub lost_updates: u64,
     /// Acknowledged writes replaced without any client having seen them: merged away by a
-    /// blind put's coordinator, or (last_write_wins) discarded for a version that does not
-    /// descend from them.
+    /// blind put's coordinator, or (last_write_wins) discarded, they or the writes made
+    /// from them, for a version that does not descend from them.
     pub overwritten_writes: u64,
     /// The first few lost writes (ids as `w-N`), for `dynasim trace`.
     pub lost_examples: Vec<String>,
@@ -974,6 +976,7 @@ impl Observer {
                 list.push(w.to_string());
             }
         };
+        let lineage = self.causality.displaced_lineage();
         for (k, acked) in self.acked.iter().enumerate() {
             if acked.is_empty() {
                 continue;
@@ -981,7 +984,7 @@ impl Observer {
             let held = held(KeyId(k as u32));
             for w in acked {
                 d.acknowledged_writes += 1;
-                match self.fate(w.write, &held) {
+                match self.fate(w.write, &held, &lineage) {
                     Fate::Kept => {}
                     Fate::Overwritten => {
                         d.overwritten_writes += 1;
@@ -1001,20 +1004,17 @@ impl Observer {
         d
     }
 
-    /// The fate of write `w` given the write ids held for its key at the end
-    /// (docs/report.md, "durability").
-    pub fn fate(&self, w: WriteId, held: &[WriteId]) -> Fate {
+    /// The fate of write `w` given the write ids held for its key at the end and
+    /// `lineage` (`Causality::displaced_lineage`) (docs/report.md, "durability").
+    pub fn fate(&self, w: WriteId, held: &[WriteId], lineage: &[bool]) -> Fate {
         let c = &self.causality;
+        let displaced = lineage.get(w.index()).copied().unwrap_or(false);
         if held.contains(&w) || c.descends_seen(held, w) {
             Fate::Kept
-        } else if c.covers(held, w) {
-            Fate::Overwritten
-        } else if c.displaced(w) && self.setup.last_write_wins {
+        } else if c.covers(held, w) || (displaced && self.setup.last_write_wins) {
             Fate::Overwritten
         } else {
-            Fate::Lost {
-                update: c.displaced(w),
-            }
+            Fate::Lost { update: displaced }
         }
     }
 

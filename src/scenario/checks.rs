@@ -443,11 +443,11 @@ fn backticked(names: &[String]) -> String {
 // The semantic pass
 
 /// When the run ends, in seconds: arrivals stop at `duration_s`, then requests drain (two
-/// request timeouts, for a read-modify-write's get and put, plus the read-repair window)
+/// operation lifetimes, for a read-modify-write's get and put, plus the read-repair window)
 /// and the quiet period passes. Mirrors `Simulation::new` (a test keeps them equal).
 pub fn run_end_s(s: &Scenario) -> f64 {
     s.duration_s
-        + (2.0 * s.workload.request_timeout_ms() + s.replication.read_repair_window_ms) / 1_000.0
+        + (2.0 * s.op_lifetime_ms() + s.replication.read_repair_window_ms) / 1_000.0
         + s.metrics.quiet_period_s
 }
 
@@ -588,16 +588,27 @@ fn check_workload(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             ),
         );
     }
-    let timeout = s.workload.request_timeout_ms();
-    if timeout.is_finite() && timeout > 0.0 && timeout < 0.001 {
-        push(
-            errors,
+    let timeouts = [
+        (
             "workload.request_timeout_ms",
-            format!(
-                "{} is too short; use at least 0.001 ms (1 µs, the resolution of simulated time)",
-                num(timeout)
-            ),
-        );
+            s.workload.request_timeout_ms(),
+        ),
+        (
+            "failure_detector.op_timeout_ms",
+            s.failure_detector.op_timeout_ms,
+        ),
+    ];
+    for (path, timeout) in timeouts {
+        if timeout.is_finite() && timeout > 0.0 && timeout < 0.001 {
+            push(
+                errors,
+                path,
+                format!(
+                    "{} is too short; use at least 0.001 ms (1 µs, the resolution of simulated time)",
+                    num(timeout)
+                ),
+            );
+        }
     }
 }
 
@@ -624,7 +635,7 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                 errors,
                 path("at_s"),
                 format!(
-                    "{} is at or after the end of the run ({} s: duration_s, then 2 x request_timeout_ms + read_repair_window_ms to drain, then metrics.quiet_period_s); the fault would never happen",
+                    "{} is at or after the end of the run ({} s: duration_s, then 2 x the longer of request_timeout_ms and failure_detector.op_timeout_ms, plus read_repair_window_ms, to drain, then metrics.quiet_period_s); the fault would never happen",
                     num(at),
                     num(end)
                 ),

@@ -197,6 +197,9 @@ pub struct FailureDetectorConfig {
     pub probe_interval_s: f64,
     /// How long a client avoids a node that let one of its requests time out.
     pub client_retry_s: f64,
+    /// How long a coordinator waits for a replica before suspecting it; independent of
+    /// the client's `workload.request_timeout_ms`.
+    pub op_timeout_ms: f64,
 }
 
 impl Default for FailureDetectorConfig {
@@ -204,6 +207,7 @@ impl Default for FailureDetectorConfig {
         FailureDetectorConfig {
             probe_interval_s: 1.0,
             client_retry_s: 5.0,
+            op_timeout_ms: 300.0,
         }
     }
 }
@@ -331,6 +335,21 @@ pub struct OpenLoop {
     pub routing: Routing,
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: f64,
+    /// Which home replica coordinates a read-modify-write's put.
+    #[serde(default)]
+    pub write_coordinator: WriteCoordinator,
+}
+
+/// Which of a key's top N replicas coordinates a put (Dynamo §4.5, §6.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteCoordinator {
+    /// The first home replica the client (or the node it reached) believes reachable.
+    #[default]
+    FirstReachable,
+    /// The replica that answered the put's context read fastest (its reply carries the
+    /// replica's id); blind puts fall back to the first reachable.
+    FastestRead,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -385,6 +404,12 @@ impl Workload {
         match self {
             Workload::OpenLoop(w) => w.routing,
             Workload::StalenessProbe(p) => p.routing,
+        }
+    }
+    pub fn write_coordinator(&self) -> WriteCoordinator {
+        match self {
+            Workload::OpenLoop(w) => w.write_coordinator,
+            Workload::StalenessProbe(_) => WriteCoordinator::FirstReachable,
         }
     }
     pub fn request_timeout_ms(&self) -> f64 {
@@ -570,6 +595,14 @@ impl Default for Metrics {
 }
 
 impl Scenario {
+    /// How long a coordinator keeps an operation, in ms: the client's request timeout
+    /// or the failure detector's op timeout, whichever is longer.
+    pub fn op_lifetime_ms(&self) -> f64 {
+        self.workload
+            .request_timeout_ms()
+            .max(self.failure_detector.op_timeout_ms)
+    }
+
     pub fn node_count(&self) -> u32 {
         self.cluster.datacenters.iter().map(|d| d.nodes).sum()
     }

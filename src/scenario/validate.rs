@@ -210,6 +210,12 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
         s.failure_detector.client_retry_s,
         MAX_DURATION_S,
     );
+    positive(
+        &mut err,
+        "failure_detector.op_timeout_ms",
+        s.failure_detector.op_timeout_ms,
+        3.6e6,
+    );
     if r.hint_handoff_batch == 0 {
         err(
             "replication.hint_handoff_batch",

@@ -7,7 +7,7 @@ use crate::ids::{DcId, NodeId};
 use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, VersionRules};
 use crate::observer::ObserverSetup;
 use crate::ring::{Placement, Ring};
-use crate::scenario::{PartitionStrategy, Scenario, Versioning};
+use crate::scenario::{PartitionStrategy, Scenario, Versioning, WriteCoordinator};
 use crate::workload::ClientContext;
 use std::sync::Arc;
 
@@ -72,7 +72,9 @@ pub fn quorum_config(s: &Scenario) -> QuorumConfig {
         rules: version_rules(s),
         read_repair: rep.read_repair,
         read_repair_window: SimTime::from_ms_f64(rep.read_repair_window_ms),
-        op_timeout: SimTime::from_ms_f64(s.workload.request_timeout_ms()),
+        op_timeout: SimTime::from_ms_f64(s.op_lifetime_ms()),
+        suspect_after: SimTime::from_ms_f64(s.failure_detector.op_timeout_ms),
+        name_fastest: s.workload.write_coordinator() == WriteCoordinator::FastestRead,
     }
 }
 
@@ -140,18 +142,19 @@ pub fn arrivals_end(s: &Scenario) -> SimTime {
     SimTime::from_secs_f64(s.duration_s)
 }
 
-/// When the run ends: after the last arrival, requests finish (timeout plus repair window)
+/// When the run ends: after the last arrival, requests finish (operation lifetime plus
+/// repair window)
 /// and the repair machinery gets the configured quiet period.
 pub fn run_end(s: &Scenario) -> SimTime {
-    let drain = SimTime::from_ms_f64(
-        s.workload.request_timeout_ms() * 2.0 + s.replication.read_repair_window_ms,
-    ) + SimTime::from_secs_f64(s.metrics.quiet_period_s);
+    let drain =
+        SimTime::from_ms_f64(s.op_lifetime_ms() * 2.0 + s.replication.read_repair_window_ms)
+            + SimTime::from_secs_f64(s.metrics.quiet_period_s);
     arrivals_end(s) + drain
 }
 
 /// How long after a write started its replicas may differ without counting as divergent.
 pub fn settle_window(s: &Scenario) -> SimTime {
-    SimTime::from_ms_f64(s.workload.request_timeout_ms() + s.replication.read_repair_window_ms)
+    SimTime::from_ms_f64(s.op_lifetime_ms() + s.replication.read_repair_window_ms)
 }
 
 /// Gossip seeds: the first `count` nodes taking datacenters in turn, so every datacenter

@@ -53,7 +53,7 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
     };
     let timer = |t: &Timer| {
         let op = match t {
-            Timer::OpTimeout(op) | Timer::RepairWindow(op) => op.0 << 3,
+            Timer::OpTimeout(op) | Timer::RepairWindow(op) | Timer::SuspectSilent(op) => op.0 << 3,
             Timer::Probe
             | Timer::HintScan
             | Timer::AntiEntropy

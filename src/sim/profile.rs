@@ -19,6 +19,7 @@ const TIMERS: [&str; Timer::KINDS] = [
     "timer:gossip",
     "timer:transfer",
     "timer:membership_poll",
+    "timer:suspect_silent",
 ];
 const OTHERS: [&str; 5] = [
     "client_timer",

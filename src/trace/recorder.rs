@@ -247,7 +247,7 @@ impl Recorder {
         match msg {
             Message::Get { req, .. } => (format!("get k{k} ({req})"), vec![]),
             Message::Put { req, write, .. } => (format!("put k{k} {write} ({req})"), vec![*write]),
-            Message::GetReply { req, result } => match result {
+            Message::GetReply { req, result, .. } => match result {
                 Ok(vs) => (
                     format!("reply to {req}: {}", list_writes(vs)),
                     vs.iter().map(|v| v.write).collect(),

@@ -113,13 +113,15 @@ impl Client {
         self.dc
     }
 
-    /// The node a request enters the cluster through: the first home replica this client
-    /// does not suspect (then fallbacks), or for a load balancer a random local node,
-    /// redrawn a few times if suspected.
+    /// The node a request enters the cluster through: the home replica a put prefers as
+    /// its coordinator when this client does not suspect it, else the first home replica
+    /// it does not suspect (then fallbacks), or for a load balancer a random local node,
+    /// redrawn a few times if suspected (the preference travels with the put).
     fn entry_node(
         &mut self,
         now: SimTime,
         key: KeyId,
+        prefer: Option<NodeId>,
         ctx: &ClientContext,
         rng: &mut SimRng,
     ) -> NodeId {
@@ -136,6 +138,12 @@ impl Client {
                 pick
             }
             Routing::PartitionAware | Routing::ClientDriven => {
+                if let Some(p) = prefer
+                    && self.ring.replicas(key).contains(&p)
+                    && !self.avoid.avoids(p, now)
+                {
+                    return p;
+                }
                 let pref = self.ring.preference(key);
                 pref.iter()
                     .copied()
@@ -181,7 +189,7 @@ impl Client {
                 .start_read(key, &targets, origin, &ctx.quorum, out);
             return None;
         }
-        let node = self.entry_node(now, key, ctx, rng);
+        let node = self.entry_node(now, key, None, ctx, rng);
         out.push(Effect::Send {
             to: Endpoint::Node(node),
             msg: Message::Get {
@@ -195,7 +203,8 @@ impl Client {
         Some(node)
     }
 
-    /// Starts a put. `context` is the causal context of a previous read; `None` is blind.
+    /// Starts a put. `context` is the causal context of a previous read (`None`: blind)
+    /// and `prefer` the home replica that should coordinate it, if any.
     #[allow(clippy::too_many_arguments)]
     pub fn start_put(
         &mut self,
@@ -204,6 +213,7 @@ impl Client {
         key: KeyId,
         write: WriteId,
         context: Option<Causal>,
+        prefer: Option<NodeId>,
         ctx: &ClientContext,
         rng: &mut SimRng,
         out: &mut Vec<Effect>,
@@ -236,7 +246,7 @@ impl Client {
             self.targets = targets;
             return None;
         }
-        let node = self.entry_node(now, key, ctx, rng);
+        let node = self.entry_node(now, key, prefer, ctx, rng);
         let blind = context.is_none();
         out.push(Effect::Send {
             to: Endpoint::Node(node),
@@ -248,6 +258,7 @@ impl Client {
                 context: context.unwrap_or_default(),
                 blind,
                 route: self.route(ctx),
+                prefer,
             },
             disk: DiskOp::None,
         });
@@ -273,7 +284,14 @@ impl Client {
                 }
                 None
             }
-            Message::GetReply { req, result } => Some(self.answered(req, OpResult::Get(result))),
+            Message::GetReply {
+                req,
+                result,
+                fastest,
+            } => Some(Completion {
+                fastest,
+                ..self.answered(req, OpResult::Get(result))
+            }),
             Message::PutReply { req, result } => Some(self.answered(req, OpResult::Put(result))),
             Message::ReplicaReadReply { op, versions } => {
                 let Endpoint::Node(from) = from else {
@@ -311,13 +329,11 @@ impl Client {
 
     /// A node answered request `req`.
     fn answered(&self, req: RequestId, result: OpResult) -> Completion {
-        Completion {
-            origin: Origin {
-                client: self.id,
-                req,
-            },
-            result,
-        }
+        let origin = Origin {
+            client: self.id,
+            req,
+        };
+        Completion::new(origin, result)
     }
 
     pub fn handle_timer(

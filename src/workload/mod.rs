@@ -76,6 +76,23 @@ struct Pending {
 /// `None` for a blind put.
 type Parents = Option<SmallVec<[WriteId; 2]>>;
 
+/// What a read-modify-write's put carries from its context read.
+#[derive(Default)]
+struct ReadContext {
+    /// The reconciled causal context (`None`: a blind put).
+    context: Option<crate::node::Causal>,
+    parents: Parents,
+    /// The home replica that should coordinate the put.
+    prefer: Option<crate::ids::NodeId>,
+}
+
+fn origin_of(p: &Pending, req: RequestId) -> crate::node::Origin {
+    crate::node::Origin {
+        client: p.client,
+        req,
+    }
+}
+
 enum Plan {
     OpenLoop {
         mean_gap_s: f64,
@@ -220,7 +237,8 @@ impl Driver {
                     self.clients[pending.client.index()].suspect(node, io.now, &self.ctx);
                 }
                 let result = OpResult::failed(pending.stage.op(), FailCause::Timeout);
-                self.finish(req, pending, result, io)
+                let done = Completion::new(origin_of(&pending, req), result);
+                self.finish(req, pending, done, io)
             }
             DriverTimer::ProbeRead { client, key } => {
                 self.begin(client, key, Stage::ProbeRead, io);
@@ -259,7 +277,7 @@ impl Driver {
         // A reply after the client's timeout finds nothing pending and is ignored.
         if let Some(pending) = self.pending.remove(&req) {
             debug_assert_eq!(pending.client, client);
-            self.finish(req, pending, done.result, io);
+            self.finish(req, pending, done, io);
         }
     }
 
@@ -308,7 +326,7 @@ impl Driver {
 
     /// Sends a request and arms its client-side timeout.
     fn begin(&mut self, client: ClientId, key: KeyId, stage: Stage, io: &mut DriverIo) {
-        self.begin_put(client, key, stage, None, None, io)
+        self.begin_put(client, key, stage, ReadContext::default(), io)
     }
 
     fn begin_put(
@@ -316,10 +334,14 @@ impl Driver {
         client: ClientId,
         key: KeyId,
         stage: Stage,
-        context: Option<crate::node::Causal>,
-        parents: Parents,
+        read: ReadContext,
         io: &mut DriverIo,
     ) {
+        let ReadContext {
+            context,
+            parents,
+            prefer,
+        } = read;
         let req = RequestId(self.next_req);
         self.next_req += 1;
         let c = &mut self.clients[client.index()];
@@ -347,6 +369,7 @@ impl Driver {
                     key,
                     write,
                     None,
+                    None,
                     &self.ctx,
                     &mut self.route_rng,
                     io.effects,
@@ -360,6 +383,7 @@ impl Driver {
                     key,
                     write,
                     context,
+                    prefer,
                     &self.ctx,
                     &mut self.route_rng,
                     io.effects,
@@ -392,9 +416,12 @@ impl Driver {
         &mut self,
         req: RequestId,
         p: Pending,
-        result: OpResult,
+        done: Completion,
         io: &mut DriverIo,
     ) -> Option<ClientId> {
+        let Completion {
+            result, fastest, ..
+        } = done;
         self.finished += 1;
         match p.stage {
             Stage::Read | Stage::ProbeRead => {
@@ -434,7 +461,14 @@ impl Driver {
                 });
                 let write = self.new_write();
                 let stage = Stage::Write { write };
-                self.begin_put(p.client, p.key, stage, context, parents, io);
+                let read = ReadContext {
+                    context,
+                    parents,
+                    // Dynamo §6.4: the replica that answered the read fastest coordinates
+                    // the write (`name_fastest` is on only under `fastest_read`).
+                    prefer: fastest,
+                };
+                self.begin_put(p.client, p.key, stage, read, io);
                 Some(p.client)
             }
             Stage::Write { write } => {

@@ -99,6 +99,13 @@ struct Pending {
     acked_before: usize,
 }
 
+/// What a read reflects besides the ancestry of what it returned: under last_write_wins,
+/// every write invoked before line `lww_bound` (0 otherwise).
+#[derive(Clone, Copy)]
+struct Reflected {
+    lww_bound: usize,
+}
+
 /// An `ok` non-context read, judged once the whole history is known.
 #[derive(Debug)]
 struct Read {
@@ -491,10 +498,23 @@ impl History {
                 continue;
             };
             verdicts.judged_reads += 1;
-            if self.is_stale(&mut ancestry, acks, read.acked_before) {
+            // Under last_write_wins a returned version also reflects every write invoked
+            // before that version was acknowledged (concurrent with it, or later: it may
+            // win by timestamp); only writes invoked after its acknowledgement can it not.
+            let lww_bound = if self.versioning == "last_write_wins" {
+                read.versions
+                    .iter()
+                    .map(|&u| self.ack_line(u))
+                    .max()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let reflected = Reflected { lww_bound };
+            if self.is_stale(&mut ancestry, reflected, acks, read.acked_before) {
                 verdicts.stale_reads += 1;
             }
-            let k = self.k_staleness(&mut ancestry, acks, read.acked_before);
+            let k = self.k_staleness(&mut ancestry, reflected, acks, read.acked_before);
             if k > 0 {
                 *verdicts.k_staleness.entry(k).or_default() += 1;
             }
@@ -504,25 +524,43 @@ impl History {
     /// Stale: some w in A(r) is not covered and not retired by any u in A(r). u retires w
     /// when u's invoke line is after w's acknowledgement line, so the writes no u retires
     /// are those acknowledged after the latest invoke line in A(r): a suffix of A(r).
-    fn is_stale(&self, ancestry: &mut Ancestry, acks: &KeyAcks, acked_before: usize) -> bool {
+    fn is_stale(
+        &self,
+        ancestry: &mut Ancestry,
+        reflected: Reflected,
+        acks: &KeyAcks,
+        acked_before: usize,
+    ) -> bool {
         let a = &acks.writes[..acked_before];
         let latest_invoke = acks.max_invoke_line[acked_before - 1];
         let first_unretired = a.partition_point(|&w| self.ack_line(w) < latest_invoke);
-        a[first_unretired..].iter().any(|&w| !ancestry.covers(w))
+        a[first_unretired..]
+            .iter()
+            .any(|&w| !self.reflects(ancestry, reflected, w))
+    }
+
+    fn reflects(&self, ancestry: &mut Ancestry, reflected: Reflected, w: WriteIx) -> bool {
+        self.writes[w as usize].invoke_line < reflected.lww_bound || ancestry.covers(w)
     }
 
     /// k = the number of w in A(r) neither covered nor retired by a covered u in A(r).
     /// Scanning A(r) from the newest acknowledgement down: a write acknowledged at line a
     /// was invoked before a, so once a covered write invoked after line a has been seen,
     /// every older write is retired by it and the scan can stop.
-    fn k_staleness(&self, ancestry: &mut Ancestry, acks: &KeyAcks, acked_before: usize) -> u32 {
+    fn k_staleness(
+        &self,
+        ancestry: &mut Ancestry,
+        reflected: Reflected,
+        acks: &KeyAcks,
+        acked_before: usize,
+    ) -> u32 {
         let mut latest_covered_invoke = 0;
         let mut k = 0;
         for &w in acks.writes[..acked_before].iter().rev() {
             if latest_covered_invoke > self.ack_line(w) || k == K_STALENESS_CAP {
                 break;
             }
-            if ancestry.covers(w) {
+            if self.reflects(ancestry, reflected, w) {
                 latest_covered_invoke =
                     latest_covered_invoke.max(self.writes[w as usize].invoke_line);
             } else {
@@ -541,6 +579,7 @@ impl History {
         let mut any = Ancestry::new(&self.writes, Edges::All);
         let mut scratch = Ancestry::new(&self.writes, Edges::All);
         let lww = self.versioning == "last_write_wins";
+        let lineage = self.displaced_lineage(&mut scratch);
         for (key, acks) in &self.acks {
             // check_complete made sure of it.
             let Some(held) = self.finals.get(key) else {
@@ -557,11 +596,7 @@ impl History {
                     verdicts.overwritten_writes += 1;
                     continue;
                 }
-                let displaced = self.writes[w as usize].discards.iter().any(|kept_set| {
-                    scratch.start(kept_set);
-                    !scratch.covers(w)
-                });
-                match (lww, displaced) {
+                match (lww, lineage[w as usize]) {
                     (true, true) => verdicts.overwritten_writes += 1,
                     (true, false) | (false, false) => verdicts.lost_writes += 1,
                     (false, true) => {
@@ -571,6 +606,37 @@ impl History {
                 }
             }
         }
+    }
+}
+
+impl History {
+    /// Per write: whether it, or a write made from it (any parent edge, followed
+    /// transitively), was dropped by a replica that kept nothing descending from it. An
+    /// acknowledged write whose line of descendants ended that way was lost to the
+    /// versioning rules, not to a failure.
+    fn displaced_lineage(&self, scratch: &mut Ancestry) -> Vec<bool> {
+        let mut marked = vec![false; self.writes.len()];
+        let mut todo = Vec::new();
+        for (i, write) in self.writes.iter().enumerate() {
+            let w = i as WriteIx;
+            let displaced = write.discards.iter().any(|kept_set| {
+                scratch.start(kept_set);
+                !scratch.covers(w)
+            });
+            if displaced {
+                marked[i] = true;
+                todo.push(i);
+            }
+        }
+        while let Some(i) = todo.pop() {
+            for &p in self.writes[i].parents(Edges::All) {
+                if !marked[p as usize] {
+                    marked[p as usize] = true;
+                    todo.push(p as usize);
+                }
+            }
+        }
+        marked
     }
 }
 
