@@ -1025,7 +1025,13 @@ fn literal_verdicts(lines: &[Value]) -> Verdicts {
             continue;
         }
         if covers(f, w, false) {
-            v.overwritten_writes += 1;
+            // Kept when some write made from a context that returned w is in H's past.
+            let seen_child_in_past = parents
+                .iter()
+                .any(|(x, ps)| seen_edges[x] && ps.contains(w) && covers(f, x, false));
+            if !seen_child_in_past {
+                v.overwritten_writes += 1;
+            }
             continue;
         }
         // Some discard dropped w, or a write descending from w, keeping nothing that

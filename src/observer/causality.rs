@@ -79,6 +79,22 @@ struct Scratch {
     stack: Vec<WriteId>,
 }
 
+/// Children lists of every write, flat (see `Causality::seen_children`).
+pub struct Children {
+    start: Vec<u32>,
+    list: Vec<WriteId>,
+}
+
+impl Children {
+    pub fn of(&self, w: WriteId) -> &[WriteId] {
+        let i = w.index();
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(a), Some(b)) => &self.list[*a as usize..*b as usize],
+            _ => &[],
+        }
+    }
+}
+
 /// An acknowledged write, as the judgements see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Acked {
@@ -188,6 +204,43 @@ impl Causality {
 
     pub fn displaced(&self, w: WriteId) -> bool {
         self.facts(w).flags & DISPLACED != 0
+    }
+
+    /// The children of every write through seen edges (the writes whose client's context
+    /// read returned it), for the end-of-run audit.
+    pub fn seen_children(&self) -> Children {
+        let n = self.writes.len();
+        let mut start = vec![0u32; n + 1];
+        let seen_parents = |f: &WriteFacts| {
+            let at = f.parents_at as usize;
+            let parents = &self.parents[at..at + f.parents_len as usize];
+            if f.flags & MERGED != 0 {
+                &[][..]
+            } else {
+                parents
+            }
+        };
+        for f in &self.writes {
+            for p in seen_parents(f) {
+                if p.index() < n {
+                    start[p.index() + 1] += 1;
+                }
+            }
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut list = vec![WriteId(0); start[n] as usize];
+        for (i, f) in self.writes.iter().enumerate() {
+            for p in seen_parents(f) {
+                if p.index() < n {
+                    list[fill[p.index()] as usize] = WriteId(i as u64);
+                    fill[p.index()] += 1;
+                }
+            }
+        }
+        Children { start, list }
     }
 
     /// For every write: whether it or a write descending from it (by any edges) was

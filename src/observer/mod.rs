@@ -6,7 +6,7 @@ pub mod causality;
 pub mod history;
 pub mod judge;
 
-pub use causality::{Acked, Causality, Order};
+pub use causality::{Acked, Causality, Children, Order};
 pub use history::{Call, History};
 pub use judge::{Guarantee, Verdict, judge_read};
 
@@ -977,6 +977,7 @@ impl Observer {
             }
         };
         let lineage = self.causality.displaced_lineage();
+        let children = self.causality.seen_children();
         for (k, acked) in self.acked.iter().enumerate() {
             if acked.is_empty() {
                 continue;
@@ -984,7 +985,7 @@ impl Observer {
             let held = held(KeyId(k as u32));
             for w in acked {
                 d.acknowledged_writes += 1;
-                match self.fate(w.write, &held, &lineage) {
+                match self.fate(w.write, &held, &lineage, &children) {
                     Fate::Kept => {}
                     Fate::Overwritten => {
                         d.overwritten_writes += 1;
@@ -1004,14 +1005,29 @@ impl Observer {
         d
     }
 
-    /// The fate of write `w` given the write ids held for its key at the end and
-    /// `lineage` (`Causality::displaced_lineage`) (docs/report.md, "durability").
-    pub fn fate(&self, w: WriteId, held: &[WriteId], lineage: &[bool]) -> Fate {
+    /// The fate of write `w` given the write ids held for its key at the end, `lineage`
+    /// (`Causality::displaced_lineage`) and `children` (`Causality::seen_children`)
+    /// (docs/report.md, "durability").
+    pub fn fate(
+        &self,
+        w: WriteId,
+        held: &[WriteId],
+        lineage: &[bool],
+        children: &Children,
+    ) -> Fate {
         let c = &self.causality;
         let displaced = lineage.get(w.index()).copied().unwrap_or(false);
         if held.contains(&w) || c.descends_seen(held, w) {
             Fate::Kept
-        } else if c.covers(held, w) || (displaced && self.setup.last_write_wins) {
+        } else if c.covers(held, w) {
+            // Replaced by a write whose client saw it (that one may itself have been
+            // merged away later): kept. Only a write merged away unseen is overwritten.
+            if children.of(w).iter().any(|x| c.covers(held, *x)) {
+                Fate::Kept
+            } else {
+                Fate::Overwritten
+            }
+        } else if displaced && self.setup.last_write_wins {
             Fate::Overwritten
         } else {
             Fate::Lost { update: displaced }

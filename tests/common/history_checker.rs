@@ -580,6 +580,12 @@ impl History {
         let mut scratch = Ancestry::new(&self.writes, Edges::All);
         let lww = self.versioning == "last_write_wins";
         let lineage = self.displaced_lineage(&mut scratch);
+        let mut seen_children = vec![Vec::new(); self.writes.len()];
+        for (i, write) in self.writes.iter().enumerate() {
+            for &p in write.parents(Edges::SeenOnly) {
+                seen_children[p as usize].push(i as WriteIx);
+            }
+        }
         for (key, acks) in &self.acks {
             // check_complete made sure of it.
             let Some(held) = self.finals.get(key) else {
@@ -593,7 +599,11 @@ impl History {
                     continue;
                 }
                 if any.covers(w) {
-                    verdicts.overwritten_writes += 1;
+                    // A client saw w when making a write that is still in H's past: w was
+                    // replaced knowingly (kept), not merged away unseen (overwritten).
+                    if !seen_children[w as usize].iter().any(|&x| any.covers(x)) {
+                        verdicts.overwritten_writes += 1;
+                    }
                     continue;
                 }
                 match (lww, lineage[w as usize]) {
