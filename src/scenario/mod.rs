@@ -1,4 +1,4 @@
-//! Scenario files: the public interface described in SCENARIO-FORMAT.md. This module holds
+//! Scenario files: the public interface described in docs/scenario.md. This module holds
 //! the serde types (with their defaults), loading with `--set` edits, and validation. A
 //! loaded `Scenario` is fully resolved: every default is filled in, so it can be embedded in
 //! a report and replayed exactly.
