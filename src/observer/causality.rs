@@ -95,6 +95,19 @@ impl Children {
     }
 }
 
+impl Scratch {
+    /// Starts a new search: a fresh epoch (marks of earlier searches no longer count) and
+    /// an empty stack.
+    fn begin(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+        self.stack.clear();
+    }
+}
+
 /// An acknowledged write, as the judgements see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Acked {
@@ -114,10 +127,13 @@ impl Causality {
     }
 
     /// Whether a read that returned `returned` reflects write `w`: it returned w or a
-    /// descendant; or, under last_write_wins, a version whose write did not end before w
-    /// began. Such a version may carry the larger timestamp by design, so it replaces w;
-    /// only one that was acknowledged before w was invoked must not (the anomaly clock
-    /// skew causes). Real time, not timestamps: the oracle never reads the protocol's.
+    /// descendant; or, under last_write_wins, a version whose write was not acknowledged
+    /// before w began. Such a version may carry the larger timestamp by design, so it
+    /// replaces w; one acknowledged before w was invoked must not (the anomaly clock skew
+    /// causes). A put that failed is indeterminate (it may still land, Dynamo never rolls
+    /// back), so it stays concurrent, as Jepsen treats `info`; a put refused before any
+    /// replica wrote it can never be returned. Real time, not timestamps: the oracle never
+    /// reads the protocol's.
     pub fn reflects(&self, returned: &[WriteId], w: WriteId) -> bool {
         if self.covers(returned, w) {
             return true;
@@ -310,17 +326,12 @@ impl Causality {
     fn search(&self, from: &[WriteId], target: WriteId, seen_only: bool) -> bool {
         let target_birth = self.facts(target).birth;
         let mut scratch = self.scratch.borrow_mut();
+        scratch.begin();
         let Scratch {
             marks,
             epoch,
             stack,
         } = &mut *scratch;
-        *epoch = epoch.wrapping_add(1);
-        if *epoch == 0 {
-            marks.iter_mut().for_each(|m| *m = 0);
-            *epoch = 1;
-        }
-        stack.clear();
         stack.extend(from.iter().filter(|x| **x != target));
         while let Some(x) = stack.pop() {
             let f = self.facts(x);
@@ -340,6 +351,43 @@ impl Causality {
             }
         }
         false
+    }
+
+    /// How many members of `versions` another member descends from: one search down from
+    /// all members at once (no deeper than the oldest member), so a read of s siblings
+    /// costs one walk of their recent history, not s² searches.
+    pub fn ancestors_among(&self, versions: &[WriteId]) -> u32 {
+        if versions.len() < 2 {
+            return 0;
+        }
+        let floor = versions
+            .iter()
+            .map(|v| self.facts(*v).birth)
+            .min()
+            .unwrap_or(0);
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.begin();
+        let Scratch {
+            marks,
+            epoch,
+            stack,
+        } = &mut *scratch;
+        stack.extend_from_slice(versions);
+        while let Some(x) = stack.pop() {
+            let f = self.facts(x);
+            let at = f.parents_at as usize;
+            for &p in &self.parents[at..at + f.parents_len as usize] {
+                let pi = p.index();
+                if pi < marks.len() && marks[pi] != *epoch && self.writes[pi].birth >= floor {
+                    marks[pi] = *epoch;
+                    stack.push(p);
+                }
+            }
+        }
+        versions
+            .iter()
+            .filter(|v| marks.get(v.index()) == Some(&*epoch))
+            .count() as u32
     }
 
     /// Whether some member of `versions` descends from `w` through seen edges only.

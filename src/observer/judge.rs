@@ -176,17 +176,7 @@ pub fn monotonic_reads(
 /// Versions in `returned` that another returned version descends from: siblings the
 /// ground truth says are ordered (a reader reconciles what was already reconciled).
 pub fn false_siblings(causality: &Causality, returned: &[WriteId]) -> u32 {
-    if returned.len() < 2 {
-        return 0;
-    }
-    returned
-        .iter()
-        .filter(|x| {
-            returned
-                .iter()
-                .any(|y| y != *x && causality.descends(*y, **x))
-        })
-        .count() as u32
+    causality.ancestors_among(returned)
 }
 
 #[cfg(test)]
