@@ -20,6 +20,20 @@ fn hot(scheme: &str) -> Value {
     doc
 }
 
+/// Runs `doc` and asserts that it acknowledged enough writes and lost none of them.
+fn run_losing_nothing(doc: &Value, label: &str) -> dynasim::report::Report {
+    let (_, report) = run(doc);
+    let d = &report.durability;
+    assert!(d.acknowledged_writes > 1_000, "{label}: {d:?}");
+    assert_eq!(
+        (d.lost_writes, d.lost_updates),
+        (0, 0),
+        "{label}: {:?}",
+        d.lost_update_examples
+    );
+    report
+}
+
 #[test]
 fn the_naive_clock_loses_updates_and_the_report_counts_them() {
     let (_, report) = run(&hot("vector_clock_naive"));
@@ -40,15 +54,7 @@ fn vector_clocks_and_dvv_keep_every_acknowledged_write_on_hot_keys() {
         for routing in ["partition_aware", "load_balancer", "client_driven"] {
             let mut doc = hot(scheme);
             set(&mut doc, "workload.routing", json!(routing));
-            let (_, report) = run(&doc);
-            let d = &report.durability;
-            assert!(d.acknowledged_writes > 1_000, "{scheme}/{routing}: {d:?}");
-            assert_eq!(
-                (d.lost_writes, d.lost_updates),
-                (0, 0),
-                "{scheme}/{routing}: {:?}",
-                d.lost_update_examples
-            );
+            let report = run_losing_nothing(&doc, &format!("{scheme}/{routing}"));
             let v = &report.observed.versioning;
             assert!(v.reads_with_siblings > 0, "{scheme}/{routing}: no siblings");
             if scheme == "dotted_version_vector" {
@@ -92,14 +98,7 @@ fn puts_coordinated_by_the_fastest_reader_lose_nothing_either() {
                 "workload.write_coordinator",
                 json!("fastest_read"),
             );
-            let (_, report) = run(&doc);
-            let d = &report.durability;
-            assert!(d.acknowledged_writes > 1_000, "{scheme}/{routing}: {d:?}");
-            assert_eq!(
-                (d.lost_writes, d.lost_updates),
-                (0, 0),
-                "{scheme}/{routing}"
-            );
+            run_losing_nothing(&doc, &format!("{scheme}/{routing}"));
         }
     }
     // The naive clock loses updates here too, and the report counts them.

@@ -46,9 +46,8 @@ impl OpResult {
         }
     }
 
-    /// The reply message that carries this result to the client that sent `req`.
-    /// The reply to a client; `fastest` (reads only) names the replica that answered
-    /// first.
+    /// The reply message that carries this result to the client that sent `req`;
+    /// `fastest` (reads only) names the replica that answered first.
     pub fn into_reply(self, req: RequestId, fastest: Option<NodeId>) -> Message {
         match self {
             OpResult::Get(result) => Message::GetReply {

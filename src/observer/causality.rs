@@ -153,6 +153,14 @@ impl Causality {
         &mut self.writes[i]
     }
 
+    /// The parents recorded for a write (its slice of `parents`).
+    fn parents_of(&self, f: &WriteFacts) -> &[WriteId] {
+        let at = f.parents_at as usize;
+        self.parents
+            .get(at..at + f.parents_len as usize)
+            .unwrap_or(&[])
+    }
+
     fn facts(&self, w: WriteId) -> &WriteFacts {
         self.writes.get(w.index()).unwrap_or(&UNKNOWN)
     }
@@ -228,12 +236,10 @@ impl Causality {
         let n = self.writes.len();
         let mut start = vec![0u32; n + 1];
         let seen_parents = |f: &WriteFacts| {
-            let at = f.parents_at as usize;
-            let parents = &self.parents[at..at + f.parents_len as usize];
             if f.flags & MERGED != 0 {
                 &[][..]
             } else {
-                parents
+                self.parents_of(f)
             }
         };
         for f in &self.writes {
@@ -273,9 +279,7 @@ impl Causality {
             }
         }
         while let Some(i) = stack.pop() {
-            let f = &self.writes[i];
-            let at = f.parents_at as usize;
-            for p in &self.parents[at..at + f.parents_len as usize] {
+            for p in self.parents_of(&self.writes[i]) {
                 let pi = p.index();
                 if pi < marked.len() && !marked[pi] {
                     marked[pi] = true;
@@ -302,12 +306,7 @@ impl Causality {
     /// coordinator rather than seen by a client.
     pub fn parents(&self, w: WriteId) -> (&[WriteId], bool) {
         let f = self.facts(w);
-        let at = f.parents_at as usize;
-        let p = self
-            .parents
-            .get(at..at + f.parents_len as usize)
-            .unwrap_or(&[]);
-        (p, f.flags & MERGED != 0)
+        (self.parents_of(f), f.flags & MERGED != 0)
     }
 
     /// Whether `x` descends from `w` (w is a strict ancestor of x), by any edges.
@@ -338,8 +337,7 @@ impl Causality {
             if seen_only && f.flags & MERGED != 0 {
                 continue;
             }
-            let at = f.parents_at as usize;
-            for &p in &self.parents[at..at + f.parents_len as usize] {
+            for &p in self.parents_of(f) {
                 if p == target {
                     return true;
                 }
@@ -375,8 +373,7 @@ impl Causality {
         stack.extend_from_slice(versions);
         while let Some(x) = stack.pop() {
             let f = self.facts(x);
-            let at = f.parents_at as usize;
-            for &p in &self.parents[at..at + f.parents_len as usize] {
+            for &p in self.parents_of(f) {
                 let pi = p.index();
                 if pi < marks.len() && marks[pi] != *epoch && self.writes[pi].birth >= floor {
                     marks[pi] = *epoch;

@@ -143,8 +143,7 @@ pub fn arrivals_end(s: &Scenario) -> SimTime {
 }
 
 /// When the run ends: after the last arrival, requests finish (operation lifetime plus
-/// repair window)
-/// and the repair machinery gets the configured quiet period.
+/// repair window) and the repair machinery gets the configured quiet period.
 pub fn run_end(s: &Scenario) -> SimTime {
     let drain =
         SimTime::from_ms_f64(s.op_lifetime_ms() * 2.0 + s.replication.read_repair_window_ms)
