@@ -172,6 +172,19 @@ impl Net {
 
     /// A put sent straight to `coordinator` (as if forwarded), with an explicit context.
     fn put_at(&mut self, coordinator: NodeId, req: u64, key: KeyId, write: u64, context: Causal) {
+        self.put_routed(coordinator, Route::Forwarded, req, key, write, context);
+    }
+
+    /// A put arriving at `at` by `route`, with an explicit context.
+    fn put_routed(
+        &mut self,
+        at: NodeId,
+        route: Route,
+        req: u64,
+        key: KeyId,
+        write: u64,
+        context: Causal,
+    ) {
         let msg = Message::Put {
             req: RequestId(req),
             client: CLIENT,
@@ -179,11 +192,11 @@ impl Net {
             write: WriteId(write),
             context,
             blind: false,
-            route: Route::Forwarded,
+            route,
             prefer: None,
         };
         self.in_flight
-            .push_back((Endpoint::Client(CLIENT), Endpoint::Node(coordinator), msg));
+            .push_back((Endpoint::Client(CLIENT), Endpoint::Node(at), msg));
         self.settle();
     }
 
@@ -522,4 +535,68 @@ fn behind_a_load_balancer_the_preference_travels_with_the_forwarded_put() {
         net.client_put_preferring(req, key, write, Some(homes[2]));
         assert_eq!(last_write_coordinator(&net), Endpoint::Node(homes[2]));
     }
+}
+
+/// A node outside the key's home replicas, as the harness ring places them.
+fn non_home(net: &Net, key: KeyId) -> NodeId {
+    (0..net.nodes.len() as u32)
+        .map(NodeId)
+        .find(|n| !net.ring.is_replica(key, *n))
+        .expect("5 nodes, N=3")
+}
+
+#[test]
+fn a_forwarded_put_landing_outside_the_home_replicas_is_forwarded_once_more_then_coordinated() {
+    let s = scenario("partition_aware", "vector_clock", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(4);
+    let homes = net.ring.replicas(key).to_vec();
+    let stranger = non_home(&net, key);
+    // The sender's view said `stranger` is a home; by its own view it is not: on to a home.
+    net.put_routed(stranger, Route::Forwarded, 1, key, 41, Causal::default());
+    assert_eq!(write_result(&net.outcomes[0]), Ok(WriteId(41)));
+    assert_eq!(last_write_coordinator(&net), Endpoint::Node(homes[0]));
+    // The injected put counts as a forward itself: it and the one more hop.
+    assert_eq!(net.count(MessageKind::Forward), 2);
+    // Forwarded twice already: coordinated where it lands, never a third hop.
+    net.put_routed(
+        stranger,
+        Route::ForwardedAgain,
+        2,
+        key,
+        42,
+        Causal::default(),
+    );
+    assert_eq!(write_result(&net.outcomes[1]), Ok(WriteId(42)));
+    assert_eq!(last_write_coordinator(&net), Endpoint::Node(stranger));
+    assert_eq!(net.count(MessageKind::Forward), 3, "only the injected one");
+}
+
+#[test]
+fn during_a_range_move_the_coordinators_own_put_is_copied_to_the_new_owner() {
+    let s = scenario("partition_aware", "vector_clock", true);
+    let mut net = Net::new(&s);
+    let key = KeyId(4);
+    let homes = net.ring.replicas(key).to_vec();
+    let new_owner = non_home(&net, key);
+    net.put_at(homes[0], 1, key, 51, Causal::default());
+    // The administrator moves the key from homes[0] to `new_owner` (epoch 1); the first
+    // transfer tick sends the key as it is.
+    let mut out = Vec::new();
+    net.nodes[homes[0].index()].begin_transfer(new_owner, vec![key], 1, &mut out);
+    net.take(Endpoint::Node(homes[0]), out);
+    net.advance(SimTime::from_ms_f64(150.0));
+    assert!(
+        net.holders(key, 51).contains(&new_owner),
+        "the snapshot arrived"
+    );
+    // A put homes[0] coordinates (and stores at once, before its own replica write) must
+    // reach the new owner too, or a read there after the move misses it.
+    net.put_at(homes[0], 2, key, 52, Causal::default());
+    assert_eq!(write_result(&net.outcomes[1]), Ok(WriteId(52)));
+    assert!(
+        net.holders(key, 52).contains(&new_owner),
+        "holders of w-52: {:?}",
+        net.holders(key, 52)
+    );
 }

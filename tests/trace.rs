@@ -205,3 +205,33 @@ fn bad_targets_are_usage_errors() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_trace_of_a_run_with_joins_names_the_nodes_that_joined() {
+    let mut doc = small_scenario();
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "join", "at_s": 5, "datacenter": "east", "count": 2}]),
+    );
+    let s = scenario(&doc);
+    // A key the joined nodes (ids 12 and 13, named east-6 and east-7) own at the end.
+    let mut sim = Simulation::new(&s);
+    sim.run();
+    let key = (0..200)
+        .map(KeyId)
+        .find(|k| sim.ring().replicas(*k).iter().any(|n| n.0 >= 12))
+        .expect("the joined nodes own some keys");
+    let dir = scratch("joins");
+    let t = trace(&s, Target::Key(key), None, None, &dir).expect("a trace");
+    assert!(
+        t.home_replicas
+            .iter()
+            .any(|n| n == "east-6" || n == "east-7"),
+        "{:?}",
+        t.home_replicas
+    );
+    let text = serde_json::to_string(&t.events).expect("events serialize");
+    assert!(text.contains("\"east-6\"") || text.contains("\"east-7\""));
+    std::fs::remove_dir_all(&dir).ok();
+}

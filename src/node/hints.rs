@@ -173,7 +173,7 @@ impl Node {
         versions: Versions,
         out: &mut Vec<Effect>,
     ) {
-        self.store_merge(key, &versions);
+        self.store_merge(key, &versions, out);
         out.push(Effect::Send {
             to: from,
             msg: Message::HintAck { key, versions },

@@ -354,9 +354,13 @@ impl Node {
         self.arm_transfer(out);
     }
 
-    pub(super) fn on_transfer_batch(&mut self, entries: Vec<(KeyId, Versions)>) {
+    pub(super) fn on_transfer_batch(
+        &mut self,
+        entries: Vec<(KeyId, Versions)>,
+        out: &mut Vec<Effect>,
+    ) {
         for (key, versions) in &entries {
-            self.store_merge(*key, versions);
+            self.store_merge(*key, versions, out);
         }
     }
 

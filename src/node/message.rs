@@ -16,6 +16,10 @@ pub enum Route {
     Balanced,
     /// Another node forwarded it to a home replica.
     Forwarded,
+    /// A put forwarded a second time: the node it was forwarded to is not a home replica
+    /// by its own view (their ring views disagree while membership changes spread). It is
+    /// coordinated where it lands, so a request never circles between disagreeing views.
+    ForwardedAgain,
 }
 
 /// A coordinator-local operation number; replies carry it back.
@@ -157,7 +161,7 @@ impl Message {
     pub fn kind(&self) -> MessageKind {
         match self {
             Message::Get { route, .. } | Message::Put { route, .. } => {
-                if *route == Route::Forwarded {
+                if matches!(route, Route::Forwarded | Route::ForwardedAgain) {
                     MessageKind::Forward
                 } else {
                     MessageKind::ClientRequest

@@ -166,8 +166,18 @@ impl Node {
 
     /// Merges `versions` into the stored versions of `key` (see `Storage::merge`).
     /// Returns whether anything changed.
-    fn store_merge(&mut self, key: KeyId, versions: &[Version]) -> bool {
-        (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts)
+    /// Merges `versions` into what this node stores for `key`. While a range this node is
+    /// moving includes the key, a change is copied to the new owner at once, whatever
+    /// path stored it (a replica write, the coordinator's own put, a repair, a handoff,
+    /// anti-entropy), so a write the move's snapshot missed reaches it.
+    fn store_merge(&mut self, key: KeyId, versions: &[Version], out: &mut Vec<Effect>) {
+        let changed = (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts);
+        // Copy the stored versions only while a range is being moved: the common write
+        // path stays free of the clone.
+        if changed && self.is_moving_data() {
+            let held = self.storage.entry(key).cloned().unwrap_or_default();
+            self.forward_moving_write(key, &held, out);
+        }
     }
 
     /// Hands the facts recorded since the last call to `f` (the host's observer tap).
@@ -330,7 +340,7 @@ impl Node {
             Message::Gossip { epoch } => self.on_gossip(from, epoch, out),
             Message::GossipUpdate { epoch, ring, .. } => self.learn_ring(epoch, ring),
             Message::MembershipPoll => self.on_membership_poll(from, out),
-            Message::TransferBatch { entries } => self.on_transfer_batch(entries),
+            Message::TransferBatch { entries } => self.on_transfer_batch(entries, out),
             Message::TransferDone => self.on_transfer_done(from, out),
             Message::TransferDoneAck => self.on_transfer_done_ack(from),
             Message::GetReply { .. }

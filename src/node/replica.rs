@@ -65,12 +65,7 @@ impl Node {
             // A repair aimed at a fallback: its copy lives under a hint, not here.
             None if op.is_none() && !self.ring.is_replica(key, self.id) => false,
             Some(_) | None => {
-                // Copy the stored versions only while a range is being moved:
-                // the common write path stays free of the clone.
-                if self.store_merge(key, set) && self.is_moving_data() {
-                    let held = self.storage.entry(key).cloned().unwrap_or_default();
-                    self.forward_moving_write(key, &held, out);
-                }
+                self.store_merge(key, set, out);
                 true
             }
         };

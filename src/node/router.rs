@@ -27,6 +27,21 @@ pub(super) struct PutRequest {
     pub prefer: Option<NodeId>,
 }
 
+/// How a put that arrived by `route` travels on if this node does not coordinate it:
+/// once from the node a client reached, once more from a node that is not a home replica
+/// by its own view (a stale sender's view; Dynamo §4.5 and Riak's put path both forward
+/// to a node of the preference list), never a third time. A coordinator outside the
+/// key's home replicas holds nothing to number the put's event from and takes a fresh
+/// actor for it; fresh actors on a hot key fill the vector clock until truncation makes
+/// ordered versions concurrent, so such coordination is kept for when no home is reachable.
+fn put_forward_route(route: Route) -> Option<Route> {
+    match route {
+        Route::Direct | Route::Balanced => Some(Route::Forwarded),
+        Route::Forwarded => Some(Route::ForwardedAgain),
+        Route::ForwardedAgain => None,
+    }
+}
+
 impl Node {
     pub(super) fn on_get(
         &mut self,
@@ -73,8 +88,8 @@ impl Node {
     ) {
         let key = put.key;
         self.note_route(key, route);
-        if route != Route::Forwarded
-            && let Some(to) = self.forward_to(key, put.prefer)
+        if let Some(next) = put_forward_route(route)
+            && let Some(to) = self.forward_to(key, put.prefer.filter(|_| next == Route::Forwarded))
         {
             let msg = Message::Put {
                 req: put.req,
@@ -83,7 +98,7 @@ impl Node {
                 write: put.write,
                 context: put.context,
                 blind: put.blind,
-                route: Route::Forwarded,
+                route: next,
                 prefer: put.prefer,
             };
             out.push(Effect::Send {
@@ -128,7 +143,7 @@ impl Node {
         }
         if home && self.cfg.quorum.rules.ships_siblings() {
             // Store at once: the next event this node numbers on the key must see this one.
-            self.store_merge(key, &object.all());
+            self.store_merge(key, &object.all(), out);
         }
         let targets = std::mem::take(&mut self.targets);
         self.coordinator

@@ -5,7 +5,7 @@
 use super::Report;
 use super::format::{count, percent_of, short};
 use crate::observer::{GuaranteeSummary, LatencySummary};
-use crate::scenario::{Versioning, Workload};
+use crate::scenario::{Routing, Versioning, Workload, WriteCoordinator};
 use std::fmt::Write as _;
 
 /// Dynamo §6.3: share of requests that saw exactly one version.
@@ -78,6 +78,15 @@ fn header(s: &mut String, r: &Report) {
         Versioning::LastWriteWins => "last write wins",
     };
     let on = |b: bool| if b { "on" } else { "off" };
+    let routing = match sc.workload.routing() {
+        Routing::PartitionAware => "partition-aware clients",
+        Routing::LoadBalancer => "load balancer (the node reached forwards)",
+        Routing::ClientDriven => "client-driven coordination",
+    };
+    let coordinator = match sc.workload.write_coordinator() {
+        WriteCoordinator::FirstReachable => "first reachable home replica",
+        WriteCoordinator::FastestRead => "fastest replica of the context read",
+    };
     let workload = match &sc.workload {
         Workload::OpenLoop(w) => format!(
             "open loop, {} ops/s from {} clients, {}% reads, {} keys",
@@ -101,7 +110,8 @@ fn header(s: &mut String, r: &Report) {
          | versioning | {versioning} |\n\
          | sloppy quorum, hinted handoff, read repair | {sq}, {hh}, {rrp} |\n\
          | workload | {workload} |\n\
-         | request timeout, SLA | {timeout} ms, {sla} ms |\n\
+         | routing, write coordinator | {routing}, {coordinator} |\n\
+         | request timeout, failure detector's op timeout, SLA | {timeout} ms, {op_timeout} ms, {sla} ms |\n\
          | seed, simulated time, events | {seed}, {sim:.1} s, {events} |\n\
          | digest | `{digest}` |\n",
         n = rep.n,
@@ -112,6 +122,7 @@ fn header(s: &mut String, r: &Report) {
         hh = on(rep.hinted_handoff),
         rrp = on(rep.read_repair),
         timeout = sc.workload.request_timeout_ms(),
+        op_timeout = sc.failure_detector.op_timeout_ms,
         sla = sc.metrics.sla_ms,
         seed = r.seed,
         sim = r.simulated_s,

@@ -345,7 +345,8 @@ pub fn trace(
 
     // The replay.
     let mut sim = Simulation::new(scenario);
-    let names = sim.node_names();
+    // The first run's hosts include the nodes that joined during it.
+    let names = first.sim.node_names();
     sim.set_hooks(Box::new(Recorder::new(
         key,
         from_us,
@@ -374,7 +375,7 @@ pub fn trace(
         .collect();
     let verdict = match (lost, &stale) {
         (Some((kind, w)), _) => story::durability_verdict(&sim, kind, w, key),
-        (None, Some(s)) => story::stale_verdict(&first.sim, s, &ops, &events, &homes, &names),
+        (None, Some(s)) => story::stale_verdict(&first.sim, s, &ops, &events, &names),
         (None, None) => match &request {
             Some(info) => story::request_verdict(&first.sim, info),
             None => story::key_verdict(&first.stale, key, from_us, to_us),

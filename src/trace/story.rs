@@ -13,7 +13,7 @@ pub fn render(trace: &Trace, max_lines: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "trace of {} in {} (seed {}): key k{}, home replicas [{}]; window {:.3}–{:.3} s",
+        "trace of {} in {} (seed {}): key k{}, home replicas at the run's end [{}]; window {:.3}–{:.3} s",
         trace.target,
         trace.scenario,
         trace.seed,
@@ -110,7 +110,6 @@ pub fn stale_verdict(
     s: &StaleRead,
     ops: &[OpTrace],
     events: &[TraceEvent],
-    homes: &[String],
     names: &[String],
 ) -> TraceVerdict {
     let name = |n: NodeId| names.get(n.index()).cloned().unwrap_or_default();
@@ -130,12 +129,13 @@ pub fn stale_verdict(
         let parts: Vec<String> = op
             .targets
             .iter()
-            .map(|(t, _)| {
+            .map(|(t, stands_in_for)| {
                 asked_nodes.push(*t);
-                let role = if homes.contains(&name(*t)) {
-                    ""
-                } else {
+                // By the coordinator's ring view at the read, not the run's last ring.
+                let role = if stands_in_for.is_some() {
                     " (fallback)"
+                } else {
+                    ""
                 };
                 let reply = op.replies.iter().position(|(n, _)| n == t);
                 let what = match reply {

@@ -206,7 +206,7 @@ impl Node {
         out: &mut Vec<Effect>,
     ) {
         for (key, versions) in &entries {
-            self.store_merge(*key, versions);
+            self.store_merge(*key, versions, out);
         }
         if want.is_empty() {
             return;
