@@ -21,6 +21,8 @@ pub enum Stream {
     Gossip = 8,
     Storage = 6,
     Client = 7,
+    /// CPU service times of hosts with a finite CPU (`capacity.cpu`).
+    Cpu = 9,
     Test = 99,
 }
 

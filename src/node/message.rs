@@ -158,6 +158,20 @@ const HEADER_BYTES: u64 = 64;
 const CLOCK_ENTRY_BYTES: u64 = 16;
 
 impl Message {
+    /// Whether handling this message writes to the receiver's disk (a replica write, a
+    /// hint, a repair, a handoff, moved or anti-entropy data). A host with a finite disk
+    /// hands such a message to its node when the write completes: that is when the new
+    /// version becomes visible.
+    pub fn writes_on_receipt(&self) -> bool {
+        match self {
+            Message::ReplicaWrite { .. } | Message::HintHandoff { .. } => true,
+            Message::TransferBatch { entries } | Message::AeData { entries, .. } => {
+                !entries.is_empty()
+            }
+            _ => false,
+        }
+    }
+
     pub fn kind(&self) -> MessageKind {
         match self {
             Message::Get { route, .. } | Message::Put { route, .. } => {

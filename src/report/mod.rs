@@ -2,6 +2,7 @@
 //! short human summary. Every file is written to a temporary name and renamed into place,
 //! so an interrupted run never leaves a file that looks complete and is not.
 
+pub mod capacity;
 pub mod font;
 pub mod format;
 pub mod plots;
@@ -40,6 +41,9 @@ pub struct Report {
     pub load_balance: LoadBalance,
     pub membership: MembershipSummary,
     pub messages: MessageSummary,
+    /// Bounded resources' use and queueing (absent when the scenario bounds none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<capacity::CapacitySummary>,
     /// One point per `metrics.timeline_interval_s`.
     pub timeline: Vec<TimelinePoint>,
 }
@@ -291,6 +295,7 @@ impl Report {
             events: run.events,
             simulated_s: run.simulated.as_secs_f64(),
             messages: MessageSummary::from_stats(m, requests),
+            capacity: capacity::CapacitySummary::from_outcome(run),
             observed,
         }
     }

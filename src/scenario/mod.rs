@@ -40,6 +40,9 @@ pub struct Scenario {
     pub network: Network,
     #[serde(default)]
     pub storage: Storage,
+    /// Finite resources per node (docs/scenario.md, "Capacity"); absent means unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
     pub workload: Workload,
     #[serde(default)]
     pub faults: Vec<Fault>,
@@ -276,6 +279,9 @@ impl Default for LinkLatencies {
 pub struct Storage {
     pub read_ms: Distribution,
     pub write_ms: Distribution,
+    /// Disk bandwidth: an operation also takes its bytes / this (absent: size is free).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_s: Option<f64>,
 }
 
 impl Default for Storage {
@@ -283,8 +289,43 @@ impl Default for Storage {
         Storage {
             read_ms: Distribution::Constant(0.2),
             write_ms: Distribution::Constant(0.5),
+            bytes_per_s: None,
         }
     }
+}
+
+/// What each node's host can do at once. Every part is optional and unbounded when absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskCapacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuCapacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NicCapacity>,
+}
+
+/// A node's storage: `concurrency` servers with one FIFO queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskCapacity {
+    pub concurrency: u32,
+}
+
+/// A node's processors: every message it receives holds one of `threads` servers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuCapacity {
+    pub threads: u32,
+    pub per_message_ms: Distribution,
+}
+
+/// A node's network interface: outgoing messages leave one after another at this rate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NicCapacity {
+    pub node_bytes_per_s: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,10 @@ use std::collections::BTreeSet;
 const MAX_NODES: u32 = 1_000_000;
 const MAX_N: u32 = 64;
 const MAX_DURATION_S: f64 = 365.0 * 24.0 * 3600.0;
+/// Servers per node resource (disk concurrency, CPU threads): each is scanned per job.
+const MAX_SERVERS: u32 = 1_024;
+/// 1 TB/s: past any disk or network interface.
+const MAX_BYTES_PER_S: f64 = 1e12;
 
 /// Every semantic rule of the scenario format, section by section, in the order users
 /// see the errors.
@@ -251,6 +255,28 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     );
     dist(&mut err, "storage.read_ms", &s.storage.read_ms);
     dist(&mut err, "storage.write_ms", &s.storage.write_ms);
+    if let Some(bps) = s.storage.bytes_per_s {
+        positive(&mut err, "storage.bytes_per_s", bps, MAX_BYTES_PER_S);
+    }
+
+    // Capacity
+    if let Some(c) = &s.capacity {
+        if let Some(d) = &c.disk {
+            servers(&mut err, "capacity.disk.concurrency", d.concurrency);
+        }
+        if let Some(cpu) = &c.cpu {
+            servers(&mut err, "capacity.cpu.threads", cpu.threads);
+            dist(&mut err, "capacity.cpu.per_message_ms", &cpu.per_message_ms);
+        }
+        if let Some(n) = &c.network {
+            positive(
+                &mut err,
+                "capacity.network.node_bytes_per_s",
+                n.node_bytes_per_s,
+                MAX_BYTES_PER_S,
+            );
+        }
+    }
 
     // Workload
     match &s.workload {
@@ -556,6 +582,15 @@ fn positive(err: &mut impl FnMut(&str, String), path: &str, v: f64, max: f64) {
         err(
             path,
             format!("{v} is not allowed; it must be a number > 0 and <= {max}"),
+        );
+    }
+}
+
+fn servers(err: &mut impl FnMut(&str, String), path: &str, v: u32) {
+    if !(1..=MAX_SERVERS).contains(&v) {
+        err(
+            path,
+            format!("{v} is not allowed; it must be a whole number from 1 to {MAX_SERVERS}"),
         );
     }
 }

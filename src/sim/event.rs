@@ -28,10 +28,38 @@ pub enum Event {
     },
     Driver(DriverTimer),
     Fault(FaultAction),
+    /// A message that waited for its host's CPU or disk (`capacity`) is ready for its next
+    /// step; `incarnation` voids it if the process died meanwhile.
+    Ready {
+        from: Endpoint,
+        to: NodeId,
+        incarnation: u32,
+        stage: Stage,
+        msg: Message,
+    },
+    /// A message whose disk work is done leaves its host through a finite network
+    /// interface, in the order messages become ready; void if the process died meanwhile.
+    Depart {
+        from: NodeId,
+        incarnation: u32,
+        to: Endpoint,
+        msg: Message,
+    },
     /// Close a timeline interval.
     Tick,
     /// After the last fault ended: check whether replicas have converged.
     ConvergenceCheck,
+}
+
+/// How far a received message has come through its host's resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// It reached the host.
+    Arrived,
+    /// A CPU thread has processed it.
+    CpuDone,
+    /// The disk write it makes has completed.
+    DiskDone,
 }
 
 /// How often convergence is checked after the last fault ends.
@@ -79,6 +107,20 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
         Event::Fault(a) => mix64(7 << 56 ^ fault_code(a)),
         Event::Tick => 8 << 56,
         Event::ConvergenceCheck => 9 << 56,
+        Event::Depart { from, to, msg, .. } => {
+            mix64(from.0 as u64 ^ mix64(endpoint(to)) ^ 11 << 56) ^ (msg.kind() as u64) << 48
+        }
+        Event::Ready {
+            from,
+            to,
+            stage,
+            msg,
+            ..
+        } => {
+            mix64(endpoint(from) ^ mix64(to.0 as u64) ^ 10 << 56)
+                ^ (msg.kind() as u64) << 48
+                ^ *stage as u64
+        }
     };
     mix64(time) ^ body
 }

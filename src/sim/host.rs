@@ -3,8 +3,11 @@
 //! (`Node`) lives inside and never sees the rest; resources a node competes for (CPU, disk,
 //! network queues) belong here, not to the node.
 
+use super::resources::Resources;
+use crate::engine::SimTime;
 use crate::ids::{DcId, NodeId};
 use crate::node::Node;
+use crate::scenario::Capacity;
 
 /// One node's host.
 ///
@@ -22,10 +25,19 @@ pub struct Host {
     pub replica_requests: u64,
     pub node: Node,
     pub name: String,
+    /// Disk, CPU and network interface when the scenario bounds them (`capacity`).
+    pub resources: Option<Box<Resources>>,
 }
 
 impl Host {
-    pub fn new(node: Node, dc: DcId, name: String) -> Host {
+    /// A host for `node`; with `capacity`, its resources count their use up to `horizon`.
+    pub fn new(
+        node: Node,
+        dc: DcId,
+        name: String,
+        capacity: Option<&Capacity>,
+        horizon: SimTime,
+    ) -> Host {
         Host {
             down: 0,
             incarnation: 0,
@@ -33,6 +45,7 @@ impl Host {
             replica_requests: 0,
             node,
             name,
+            resources: capacity.map(|c| Box::new(Resources::new(c, horizon))),
         }
     }
 
@@ -130,11 +143,15 @@ impl Hosts {
     }
 
     /// One more fault holds the process down: a running process crashes (it forgets what
-    /// it held in memory; its timers die with this life), and with `wipe` the disk goes too.
-    pub fn take_down(&mut self, node: NodeId, wipe: bool) -> ProcessChange {
+    /// it held in memory; its timers and queued work die with this life), and with `wipe`
+    /// the disk goes too.
+    pub fn take_down(&mut self, node: NodeId, wipe: bool, now: SimTime) -> ProcessChange {
         let host = &mut self.hosts[node.index()];
         let change = if host.down == 0 {
             host.node.crash();
+            if let Some(r) = host.resources.as_deref_mut() {
+                r.reset(now);
+            }
             // Lives only ever advance: a reused number would revive a dead life's timers.
             host.incarnation = (host.incarnation.checked_add(1)).expect("incarnations fit in u32");
             self.down_count += 1;

@@ -244,7 +244,9 @@ impl MembershipAdmin {
         }
         let ring = self.rings[epoch as usize].clone();
         let node = Node::new(id, cx.node_cfg.clone(), ring, epoch);
-        cx.hosts.push(Host::new(node, dc, name));
+        let horizon = super::build::arrivals_end(cx.scenario);
+        let capacity = cx.scenario.capacity.as_ref();
+        cx.hosts.push(Host::new(node, dc, name, capacity, horizon));
         let mut effects = Vec::new();
         cx.hosts.node_mut(id).start(cx.gossip_rng, &mut effects);
         cx.out.effects.extend(effects.into_iter().map(|e| (id, e)));
@@ -369,7 +371,7 @@ impl MembershipAdmin {
             }
             for node in p.leaving {
                 self.departed.insert(node);
-                cx.hosts.take_down(node, false);
+                cx.hosts.take_down(node, false, cx.now);
                 cx.out.retired.push(node);
             }
         }

@@ -21,6 +21,7 @@ mod membership;
 mod outcome;
 #[cfg(feature = "event-profile")]
 mod profile;
+pub mod resources;
 mod transport;
 
 pub use event::Event;
@@ -28,11 +29,12 @@ pub use hooks::SimHooks;
 pub use host::{Host, Hosts};
 pub use membership::ChangeReport;
 pub use outcome::{NodeOutcome, RunOutcome};
+use transport::Sent;
 pub use transport::{Fate, MessageStats};
 
 use crate::engine::queue::prefetch;
 use crate::engine::rng::mix64;
-use crate::engine::{EventQueue, RngStreams, SimRng, SimTime, Stream};
+use crate::engine::{EventQueue, RngStreams, Sampler, SimRng, SimTime, Stream};
 use crate::faults::{FaultAction, ResolvedFault};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, WriteId};
 use crate::net::{NetworkModel, StorageModel};
@@ -42,9 +44,10 @@ use crate::ring::Ring;
 use crate::scenario::Scenario;
 use crate::workload::{Driver, DriverIo, DriverTimer};
 use convergence::{Convergence, View};
-use event::{fingerprint, node_hint};
+use event::{Stage, fingerprint, node_hint};
 use host::ProcessChange;
 use membership::{AdminEffects, ChangeKind, Cluster, MembershipAdmin};
+use resources::Resource;
 use std::sync::Arc;
 use transport::{Place, Transport};
 
@@ -75,6 +78,8 @@ pub struct Simulation {
     /// The nodes' gossip stream: one for all, handed to a node with each timer.
     gossip_rng: SimRng,
     node_cfg: Arc<NodeConfig>,
+    /// Per-message CPU time and its stream, when hosts have a finite CPU.
+    cpu_service: Option<(Sampler, SimRng)>,
     /// `dynasim trace` only. `None` in normal runs, where each hook costs one branch.
     hooks: Option<Box<dyn SimHooks>>,
     #[cfg(feature = "event-profile")]
@@ -124,10 +129,11 @@ impl Simulation {
             &mut streams.stream(Stream::Faults, 0),
         );
         let node_count = node_dc.len();
+        let horizon = build::arrivals_end(scenario);
         let hosts = (node_dc.iter().zip(names).enumerate())
             .map(|(i, (dc, name))| {
                 let node = Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone(), 0);
-                Host::new(node, *dc, name)
+                Host::new(node, *dc, name, scenario.capacity.as_ref(), horizon)
             })
             .collect();
         let last_fault_end = (faults.windows.iter())
@@ -140,6 +146,8 @@ impl Simulation {
             faults.partitions,
             faults.slow,
             scenario.workload.value_bytes() as u64,
+            scenario.storage.bytes_per_s,
+            scenario.capacity.is_some(),
         );
         let dc_sizes = (scenario.cluster.datacenters.iter())
             .map(|d| d.nodes)
@@ -176,6 +184,14 @@ impl Simulation {
             admin_effects: AdminEffects::default(),
             gossip_rng: streams.stream(Stream::Gossip, 0),
             node_cfg,
+            cpu_service: (scenario.capacity.as_ref())
+                .and_then(|c| c.cpu.as_ref())
+                .map(|c| {
+                    (
+                        Sampler::new(&c.per_message_ms),
+                        streams.stream(Stream::Cpu, 0),
+                    )
+                }),
             hooks: None,
             #[cfg(feature = "event-profile")]
             profile: Default::default(),
@@ -383,6 +399,29 @@ impl Simulation {
             }
             Event::Driver(timer) => self.with_driver(|driver, io| driver.on_timer(timer, io)),
             Event::Fault(action) => self.apply_fault(action),
+            Event::Ready {
+                from,
+                to,
+                incarnation,
+                stage,
+                msg,
+            } => {
+                let host = self.hosts.get(to);
+                if !host.is_up() || !host.is_current(incarnation) {
+                    // Queued in a life of the process that has ended.
+                    self.transport.stats.to_down_node += 1;
+                    return;
+                }
+                if let Some(msg) = self.through_resources(from, to, msg, stage) {
+                    self.handle_at_node(from, to, msg);
+                }
+            }
+            Event::Depart {
+                from,
+                incarnation,
+                to,
+                msg,
+            } => self.depart(from, incarnation, to, msg),
             Event::Tick => self.close_interval(),
             Event::ConvergenceCheck => {
                 let view = View {
@@ -398,12 +437,81 @@ impl Simulation {
     }
 
     fn deliver_to_node(&mut self, from: Endpoint, node: NodeId, msg: Message) {
-        let now = self.now;
         let host = self.hosts.get_mut(node);
         if !host.is_up() {
             self.transport.stats.to_down_node += 1;
             return;
         }
+        let msg = if host.resources.is_some() {
+            match self.through_resources(from, node, msg, Stage::Arrived) {
+                Some(msg) => msg,
+                None => return,
+            }
+        } else {
+            msg
+        };
+        self.handle_at_node(from, node, msg);
+    }
+
+    /// Moves a received message on through its host's finite resources: a CPU thread
+    /// processes it, then a disk write it makes completes (`Message::writes_on_receipt`).
+    /// Hands it back when it is ready for the node now; otherwise it waits in the queue as
+    /// an `Event::Ready` for its next stage.
+    fn through_resources(
+        &mut self,
+        from: Endpoint,
+        node: NodeId,
+        msg: Message,
+        stage: Stage,
+    ) -> Option<Message> {
+        let now = self.now;
+        let host = self.hosts.get_mut(node);
+        let incarnation = host.incarnation();
+        let r = host.resources.as_deref_mut()?;
+        let mut wait_until = None;
+        if stage < Stage::CpuDone
+            && let (Some(cpu), Some((sampler, rng))) = (r.cpu.as_mut(), self.cpu_service.as_mut())
+        {
+            let service = SimTime::from_ms_f64(sampler.sample_ms(rng));
+            let (start, finish) = cpu.admit(now, service);
+            self.transport.record_wait(Resource::Cpu, now, start);
+            if finish > now {
+                wait_until = Some((finish, Stage::CpuDone));
+            }
+        }
+        if wait_until.is_none()
+            && stage < Stage::DiskDone
+            && let Some(disk) = r.disk.as_mut()
+            && msg.writes_on_receipt()
+        {
+            let bytes = msg.size_bytes(self.transport.value_bytes());
+            let service = self
+                .transport
+                .disk_service(crate::node::DiskOp::Write, bytes);
+            let (start, finish) = disk.admit(now, service);
+            self.transport.record_wait(Resource::Disk, now, start);
+            if finish > now {
+                wait_until = Some((finish, Stage::DiskDone));
+            }
+        }
+        let Some((at, stage)) = wait_until else {
+            return Some(msg);
+        };
+        let event = Event::Ready {
+            from,
+            to: node,
+            incarnation,
+            stage,
+            msg,
+        };
+        self.queue.push_hinted(at.as_micros(), event, node.0);
+        None
+    }
+
+    /// A live node handles a message now.
+    fn handle_at_node(&mut self, from: Endpoint, node: NodeId, msg: Message) {
+        let now = self.now;
+        let host = self.hosts.get_mut(node);
         if is_replica_request(&msg) {
             host.replica_requests += 1;
         }
@@ -491,17 +599,19 @@ impl Simulation {
                     transfer: h.node.transfer_stats().clone(),
                     replica_requests: h.replica_requests,
                     keys: h.node.key_count() as u64,
+                    resources: h.resources.as_deref().cloned(),
                 })
                 .collect(),
             final_epoch: self.admin.epoch(),
             membership_changes: self.admin.changes().to_vec(),
+            waits: self.transport.waits.as_deref().cloned(),
         }
     }
 
     fn apply_fault(&mut self, action: FaultAction) {
         match action {
             FaultAction::NodeDown { node, wipe } => {
-                if self.hosts.take_down(node, wipe) == ProcessChange::Stopped {
+                if self.hosts.take_down(node, wipe, self.now) == ProcessChange::Stopped {
                     self.convergence.watch_node_keys(&self.ring, node);
                 }
             }
@@ -641,6 +751,8 @@ impl Simulation {
             | Event::NodeTimer { .. }
             | Event::ClientTimer { .. }
             | Event::Driver(_)
+            | Event::Ready { .. }
+            | Event::Depart { .. }
             | Event::Tick
             | Event::ConvergenceCheck => {}
         }
@@ -657,19 +769,27 @@ impl Simulation {
             match effect {
                 Effect::Send { to, msg, disk } => {
                     let (from_place, to_place) = (self.place(source), self.place(to));
-                    let fate = self
-                        .transport
-                        .send(self.now, from_place, to_place, &msg, disk);
-                    if let Some(h) = self.hooks.as_deref_mut() {
-                        h.on_send(self.now.as_micros(), source, to, &msg, fate);
-                    }
-                    if let Fate::InFlight(at) = fate {
-                        let event = Event::Deliver {
-                            from: source,
-                            to,
-                            msg,
-                        };
-                        self.queue.push_hinted(at, event, node_hint(to));
+                    let host = match source {
+                        Endpoint::Node(n) => self.hosts.get_mut(n).resources.as_deref_mut(),
+                        Endpoint::Client(_) => None,
+                    };
+                    let sent =
+                        (self.transport).send(self.now, from_place, to_place, &msg, disk, host);
+                    match (sent, source) {
+                        (Sent::Fate(fate), _) => self.sent(source, to, msg, fate),
+                        (Sent::Held(ready), Endpoint::Node(from)) => {
+                            let incarnation = self.hosts.get(from).incarnation();
+                            let event = Event::Depart {
+                                from,
+                                incarnation,
+                                to,
+                                msg,
+                            };
+                            self.queue.push_hinted(ready.as_micros(), event, from.0);
+                        }
+                        (Sent::Held(_), Endpoint::Client(_)) => {
+                            unreachable!("clients have no host resources")
+                        }
                     }
                 }
                 Effect::SetTimer { after, timer } => {
@@ -686,6 +806,34 @@ impl Simulation {
                 }
             }
         }
+    }
+}
+
+impl Simulation {
+    /// A message's fate on the wire is known: show it to the hooks and schedule its arrival.
+    fn sent(&mut self, source: Endpoint, to: Endpoint, msg: Message, fate: Fate) {
+        if let Some(h) = self.hooks.as_deref_mut() {
+            h.on_send(self.now.as_micros(), source, to, &msg, fate);
+        }
+        if let Fate::InFlight(at) = fate {
+            let event = Event::Deliver {
+                from: source,
+                to,
+                msg,
+            };
+            self.queue.push_hinted(at, event, node_hint(to));
+        }
+    }
+
+    /// A held message's disk work is done: it leaves through its host's interface.
+    fn depart(&mut self, from: NodeId, incarnation: u32, to: Endpoint, msg: Message) {
+        if !self.hosts.is_up(from) || !self.hosts.get(from).is_current(incarnation) {
+            return;
+        }
+        let (from_place, to_place) = (self.place(Endpoint::Node(from)), self.place(to));
+        let host = self.hosts.get_mut(from).resources.as_deref_mut();
+        let fate = (self.transport).depart(self.now, from_place, to_place, &msg, host);
+        self.sent(Endpoint::Node(from), to, msg, fate);
     }
 }
 

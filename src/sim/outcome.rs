@@ -2,6 +2,7 @@
 //! gathered once from the loop's parts so that `report` never reads the simulation itself.
 
 use super::membership::ChangeReport;
+use super::resources::{Resources, Waits};
 use super::transport::MessageStats;
 use crate::engine::SimTime;
 use crate::faults::ResolvedFault;
@@ -29,6 +30,8 @@ pub struct RunOutcome {
     /// The ring epoch published last (0 = no change completed).
     pub final_epoch: u32,
     pub membership_changes: Vec<ChangeReport>,
+    /// Queueing delays per resource, when the scenario bounds any (`capacity`).
+    pub waits: Option<Waits>,
 }
 
 /// One node's counters at the end of the run.
@@ -44,4 +47,6 @@ pub struct NodeOutcome {
     pub replica_requests: u64,
     /// Keys it stores as a home replica at the end.
     pub keys: u64,
+    /// Its host's disk, CPU and network interface use, when bounded.
+    pub resources: Option<Resources>,
 }

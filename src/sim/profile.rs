@@ -21,12 +21,13 @@ const TIMERS: [&str; Timer::KINDS] = [
     "timer:membership_poll",
     "timer:suspect_silent",
 ];
-const OTHERS: [&str; 5] = [
+const OTHERS: [&str; 6] = [
     "client_timer",
     "driver:arrival",
     "driver:request_timeout",
     "driver:probe_read",
     "fault, tick, convergence check",
+    "ready, depart (a host's cpu, disk, network interface)",
 ];
 const KINDS: usize = MessageKind::COUNT + TIMERS.len() + OTHERS.len();
 
@@ -73,6 +74,7 @@ pub fn kind_of(event: &Event) -> usize {
         Event::Driver(DriverTimer::RequestTimeout(_)) => others + 2,
         Event::Driver(DriverTimer::ProbeRead { .. }) => others + 3,
         Event::Fault(_) | Event::Tick | Event::ConvergenceCheck => others + 4,
+        Event::Ready { .. } | Event::Depart { .. } => others + 5,
     }
 }
 

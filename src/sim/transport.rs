@@ -2,6 +2,7 @@
 //! (partitions, loss) and when (the sender's disk work, a slow node's extra delay, the
 //! link's latency). It knows where endpoints stand but nothing of what messages mean.
 
+use super::resources::{Resource, Resources, Waits, transmit_us};
 use crate::engine::{Sampler, SimTime};
 use crate::faults::PartitionPlan;
 use crate::ids::{DcId, Endpoint, NodeId};
@@ -33,6 +34,16 @@ pub enum Fate {
     Lost,
 }
 
+/// What `Transport::send` decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Decided now.
+    Fate(Fate),
+    /// Its host's disk work ends at this time and its finite network interface sends in
+    /// that order: the loop calls `Transport::depart` then.
+    Held(SimTime),
+}
+
 /// An endpoint and the datacenter it stands in.
 #[derive(Clone, Copy, Debug)]
 pub struct Place {
@@ -55,7 +66,11 @@ pub struct Transport {
     /// Loss probability added by active message_loss faults.
     extra_loss: f64,
     value_bytes: u64,
+    /// Disk bandwidth (`storage.bytes_per_s`): an operation also takes bytes / this.
+    disk_bytes_per_s: Option<f64>,
     pub stats: MessageStats,
+    /// Queueing delays when the scenario bounds any resource (`capacity`).
+    pub waits: Option<Box<Waits>>,
 }
 
 impl Transport {
@@ -65,6 +80,8 @@ impl Transport {
         partition_plans: Vec<Option<PartitionPlan>>,
         slow_plans: Vec<Option<SlowPlan>>,
         value_bytes: u64,
+        disk_bytes_per_s: Option<f64>,
+        capacity: bool,
     ) -> Transport {
         Transport {
             network,
@@ -75,28 +92,75 @@ impl Transport {
             active_slow: Vec::new(),
             extra_loss: 0.0,
             value_bytes,
+            disk_bytes_per_s,
             stats: MessageStats::default(),
+            waits: capacity.then(Box::default),
         }
     }
 
-    /// Sends one message: counts it, then decides its fate. The draws happen in a fixed
-    /// order (disk, slow-node delay, network), each on its own stream.
-    pub fn send(
+    pub fn value_bytes(&self) -> u64 {
+        self.value_bytes
+    }
+
+    /// One disk operation's service time: a draw from `storage.read_ms` / `write_ms`, plus
+    /// `bytes` at `storage.bytes_per_s` when that is given.
+    pub fn disk_service(&mut self, op: DiskOp, bytes: u64) -> SimTime {
+        let base = self.storage.delay(op);
+        match self.disk_bytes_per_s {
+            Some(rate) if op != DiskOp::None => base + SimTime(transmit_us(bytes, rate)),
+            _ => base,
+        }
+    }
+
+    /// When a message the sender's host is done with at `now` is ready to leave: after
+    /// its disk work (queued when the disk is finite; a write was already done on
+    /// receipt, see `Message::writes_on_receipt`).
+    fn ready_at(
+        &mut self,
+        now: SimTime,
+        disk: DiskOp,
+        bytes: u64,
+        host: Option<&mut Resources>,
+    ) -> SimTime {
+        let Some(r) = host else {
+            return now + self.disk_service(disk, bytes);
+        };
+        match disk {
+            DiskOp::None => now,
+            // Done when the write arrived (the host queued it then).
+            DiskOp::Write if r.disk.is_some() => now,
+            DiskOp::Read | DiskOp::Write => {
+                let service = self.disk_service(disk, bytes);
+                match r.disk.as_mut() {
+                    Some(d) => {
+                        let (start, finish) = d.admit(now, service);
+                        self.record_wait(Resource::Disk, now, start);
+                        finish
+                    }
+                    None => now + service,
+                }
+            }
+        }
+    }
+
+    /// A message leaves its host at `now` (a finite network interface sends it after the
+    /// messages before it): its fate on the wire.
+    pub fn depart(
         &mut self,
         now: SimTime,
         from: Place,
         to: Place,
         msg: &Message,
-        disk: DiskOp,
+        host: Option<&mut Resources>,
     ) -> Fate {
-        let kind = msg.kind();
-        self.stats.sent[kind as usize] += 1;
-        self.stats.bytes[kind as usize] += msg.size_bytes(self.value_bytes);
-        if !self.active_partitions.is_empty() && self.partitioned(from, to) {
-            self.stats.partitioned += 1;
-            return Fate::Partitioned;
+        let mut gone = now;
+        if from.endpoint != to.endpoint
+            && let Some(nic) = host.and_then(|r| r.nic.as_mut())
+        {
+            let (done, waited) = nic.send(now, msg.size_bytes(self.value_bytes));
+            self.record_wait(Resource::Nic, SimTime::ZERO, waited);
+            gone = done;
         }
-        let disk_time = self.storage.delay(disk);
         let slow = if self.active_slow.is_empty() {
             SimTime::ZERO
         } else {
@@ -104,14 +168,53 @@ impl Transport {
         };
         match self
             .network
-            .transit(link_class(from, to), kind, self.extra_loss)
+            .transit(link_class(from, to), msg.kind(), self.extra_loss)
         {
-            Some(transit) => Fate::InFlight((now + disk_time + slow + transit).as_micros()),
+            Some(transit) => Fate::InFlight((gone + slow + transit).as_micros()),
             None => {
                 self.stats.lost += 1;
                 Fate::Lost
             }
         }
+    }
+
+    /// Records that a job admitted at `admitted` started at `start`.
+    pub fn record_wait(&mut self, resource: Resource, admitted: SimTime, start: SimTime) {
+        let waits = self
+            .waits
+            .as_deref_mut()
+            .expect("waits exist with capacity");
+        let h = match resource {
+            Resource::Disk => &mut waits.disk,
+            Resource::Cpu => &mut waits.cpu,
+            Resource::Nic => &mut waits.nic,
+        };
+        h.saturating_record(start.as_micros().saturating_sub(admitted.as_micros()));
+    }
+
+    pub fn send(
+        &mut self,
+        now: SimTime,
+        from: Place,
+        to: Place,
+        msg: &Message,
+        disk: DiskOp,
+        mut host: Option<&mut Resources>,
+    ) -> Sent {
+        let kind = msg.kind();
+        let bytes = msg.size_bytes(self.value_bytes);
+        self.stats.sent[kind as usize] += 1;
+        self.stats.bytes[kind as usize] += bytes;
+        if !self.active_partitions.is_empty() && self.partitioned(from, to) {
+            self.stats.partitioned += 1;
+            return Sent::Fate(Fate::Partitioned);
+        }
+        let ready = self.ready_at(now, disk, bytes, host.as_deref_mut());
+        let nic = host.as_ref().is_some_and(|r| r.nic.is_some());
+        if nic && ready > now {
+            return Sent::Held(ready);
+        }
+        Sent::Fate(self.depart(ready, from, to, msg, host))
     }
 
     pub fn partition_started(&mut self, fault: usize) {

@@ -1,0 +1,188 @@
+//! The `capacity` section of report.json: how busy each bounded resource was (per node,
+//! with the hottest nodes by name) and how long work queued for it. Present only when the
+//! scenario bounds a resource.
+
+use crate::sim::RunOutcome;
+use crate::sim::resources::{Nic, Servers};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// How many of the busiest nodes are named per resource.
+const HOTTEST: usize = 3;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CapacitySummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<ResourceSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<ResourceSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<ResourceSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ResourceSummary {
+    /// Servers per node (disk concurrency, CPU threads; 1 for a network interface).
+    pub servers_per_node: u32,
+    /// Jobs served over all nodes (disk operations, messages processed or sent).
+    pub jobs: u64,
+    /// Busy server time / (servers x duration_s), per node: the load's window (what
+    /// arrivals leave to drain after it is not counted).
+    pub utilization_mean: f64,
+    pub utilization_max: f64,
+    /// The busiest nodes, busiest first.
+    pub hottest: Vec<NodeUse>,
+    /// From admission to the start of service, over every job.
+    pub wait_ms: WaitSummary,
+    /// The longest queue (jobs admitted and not started) any node had, and where; null
+    /// for a network interface (its backlog is the wait).
+    pub max_queue: Option<NodeQueue>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NodeUse {
+    pub node: String,
+    pub utilization: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NodeQueue {
+    pub node: String,
+    pub length: u32,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WaitSummary {
+    pub mean: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+fn wait_summary(h: &Histogram<u64>) -> WaitSummary {
+    let ms = |us: u64| us as f64 / 1_000.0;
+    WaitSummary {
+        mean: h.mean() / 1_000.0,
+        p50: ms(h.value_at_quantile(0.5)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
+}
+
+/// One resource's use on each node: (name, busy µs, jobs, longest queue).
+struct PerNode<'a> {
+    name: &'a str,
+    busy_us: u64,
+    jobs: u64,
+    max_queue: Option<u32>,
+}
+
+fn summarize(
+    servers: u32,
+    nodes: &[PerNode],
+    span_us: u64,
+    waits: &Histogram<u64>,
+) -> ResourceSummary {
+    let capacity_us = (servers as f64 * span_us as f64).max(1.0);
+    let mut uses: Vec<NodeUse> = nodes
+        .iter()
+        .map(|n| NodeUse {
+            node: n.name.to_string(),
+            utilization: n.busy_us as f64 / capacity_us,
+        })
+        .collect();
+    let mean = uses.iter().map(|u| u.utilization).sum::<f64>() / uses.len().max(1) as f64;
+    // Busiest first; ties in node order (the sort is stable).
+    uses.sort_by(|a, b| b.utilization.total_cmp(&a.utilization));
+    let max = uses.first().map_or(0.0, |u| u.utilization);
+    uses.truncate(HOTTEST);
+    let max_queue = nodes
+        .iter()
+        .filter_map(|n| n.max_queue.map(|q| (q, n.name)))
+        .fold(None, |best: Option<(u32, &str)>, (q, name)| match best {
+            Some((b, _)) if b >= q => best,
+            _ => Some((q, name)),
+        })
+        .map(|(length, node)| NodeQueue {
+            node: node.to_string(),
+            length,
+        });
+    ResourceSummary {
+        servers_per_node: servers,
+        jobs: nodes.iter().map(|n| n.jobs).sum(),
+        utilization_mean: mean,
+        utilization_max: max,
+        hottest: uses,
+        wait_ms: wait_summary(waits),
+        max_queue,
+    }
+}
+
+impl CapacitySummary {
+    /// `None` when the scenario bounds no resource.
+    pub fn from_outcome(run: &RunOutcome) -> Option<CapacitySummary> {
+        let waits = run.waits.as_ref()?;
+        // Use is counted while the load runs (arrivals stop at duration_s).
+        let span = crate::sim::build::arrivals_end(&run.scenario).as_micros();
+        let servers = |pick: fn(&crate::sim::resources::Resources) -> Option<&Servers>| {
+            let per_node: Vec<PerNode> = run
+                .nodes
+                .iter()
+                .filter_map(|n| {
+                    let s = pick(n.resources.as_ref()?)?;
+                    Some((n.name.as_str(), s))
+                })
+                .map(|(name, s)| PerNode {
+                    name,
+                    busy_us: s.busy_us,
+                    jobs: s.jobs,
+                    max_queue: Some(s.max_waiting),
+                })
+                .collect();
+            let count = (run.nodes.iter())
+                .find_map(|n| pick(n.resources.as_ref()?))
+                .map(Servers::servers);
+            count.map(|c| (c, per_node))
+        };
+        let disk =
+            servers(|r| r.disk.as_ref()).map(|(c, nodes)| summarize(c, &nodes, span, &waits.disk));
+        let cpu =
+            servers(|r| r.cpu.as_ref()).map(|(c, nodes)| summarize(c, &nodes, span, &waits.cpu));
+        let nics: Vec<(&str, &Nic)> = (run.nodes.iter())
+            .filter_map(|n| Some((n.name.as_str(), n.resources.as_ref()?.nic.as_ref()?)))
+            .collect();
+        let network = (!nics.is_empty()).then(|| {
+            let per_node: Vec<PerNode> = nics
+                .iter()
+                .map(|(name, nic)| PerNode {
+                    name,
+                    busy_us: nic.busy_us,
+                    jobs: nic.messages,
+                    max_queue: None,
+                })
+                .collect();
+            summarize(1, &per_node, span, &waits.nic)
+        });
+        Some(CapacitySummary { disk, cpu, network })
+    }
+
+    /// The resource with the busiest node, by name, and that node's utilization.
+    pub fn bottleneck(&self) -> Option<(&'static str, &NodeUse)> {
+        [
+            ("disk", &self.disk),
+            ("CPU", &self.cpu),
+            ("network interface", &self.network),
+        ]
+        .into_iter()
+        .filter_map(|(name, r)| Some((name, r.as_ref()?.hottest.first()?)))
+        .fold(
+            None,
+            |best: Option<(&'static str, &NodeUse)>, (name, u)| match best {
+                Some((_, b)) if b.utilization >= u.utilization => best,
+                _ => Some((name, u)),
+            },
+        )
+    }
+}

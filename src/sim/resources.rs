@@ -1,0 +1,277 @@
+//! A host's finite resources (`capacity` in a scenario): disk servers, CPU threads and a
+//! network interface, outside the sans-IO node. Each computes when a job finishes from
+//! the jobs admitted before it, with no events of its own: `c` identical servers with
+//! one FIFO queue serve jobs in admission order, so a job admitted at `now` starts when
+//! the earliest server frees (or now) and holds that server for its service time. The
+//! loop admits jobs in event order, which is arrival order.
+
+use crate::engine::SimTime;
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+
+/// The resources a host can bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Disk,
+    Cpu,
+    Nic,
+}
+
+/// Queueing delays (µs, from admission to the start of service) of every job, per
+/// resource, over all hosts.
+#[derive(Clone, Debug)]
+pub struct Waits {
+    pub disk: Histogram<u64>,
+    pub cpu: Histogram<u64>,
+    pub nic: Histogram<u64>,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        // Up to 10 simulated hours at 3 significant digits (a few hundred KB each).
+        let h = || Histogram::new_with_bounds(1, 36_000_000_000, 3).expect("valid bounds");
+        Waits {
+            disk: h(),
+            cpu: h(),
+            nic: h(),
+        }
+    }
+}
+
+/// `c` servers with one FIFO queue (M/G/c when arrivals are Poisson).
+#[derive(Clone, Debug)]
+pub struct Servers {
+    /// When each server is free again, µs.
+    free_at: Vec<u64>,
+    /// Start times of admitted jobs that have not started yet, in order.
+    waiting: VecDeque<u64>,
+    /// Service time handed out before `horizon`, µs (utilization = busy / (servers x
+    /// horizon)).
+    pub busy_us: u64,
+    pub jobs: u64,
+    /// The longest the queue (jobs admitted, not started) ever was.
+    pub max_waiting: u32,
+    /// The end of the load (arrivals stop there): busy time is counted up to it.
+    horizon: u64,
+}
+
+/// The part of [start, finish) before `horizon`.
+fn before(start: u64, finish: u64, horizon: u64) -> u64 {
+    finish.min(horizon).saturating_sub(start.min(horizon))
+}
+
+impl Servers {
+    pub fn new(servers: u32, horizon: SimTime) -> Servers {
+        assert!(servers >= 1, "validation allows at least one server");
+        Servers {
+            free_at: vec![0; servers as usize],
+            waiting: VecDeque::new(),
+            busy_us: 0,
+            jobs: 0,
+            max_waiting: 0,
+            horizon: horizon.as_micros(),
+        }
+    }
+
+    pub fn servers(&self) -> u32 {
+        self.free_at.len() as u32
+    }
+
+    /// Admits a job arriving at `now` that needs `service`; returns when it starts and
+    /// when it finishes.
+    pub fn admit(&mut self, now: SimTime, service: SimTime) -> (SimTime, SimTime) {
+        let now = now.as_micros();
+        let mut best = 0;
+        for (i, free) in self.free_at.iter().enumerate() {
+            if *free < self.free_at[best] {
+                best = i;
+            }
+        }
+        let start = self.free_at[best].max(now);
+        let finish = start + service.as_micros();
+        self.free_at[best] = finish;
+        self.forget_started(now);
+        if start > now {
+            // The earliest free server only moves later, so starts come in order.
+            assert!(
+                self.waiting.back().is_none_or(|s| *s <= start),
+                "a FIFO queue starts jobs in admission order"
+            );
+            self.waiting.push_back(start);
+            self.max_waiting = self.max_waiting.max(self.waiting.len() as u32);
+        }
+        self.busy_us += before(start, finish, self.horizon);
+        self.jobs += 1;
+        (SimTime(start), SimTime(finish))
+    }
+
+    /// Jobs admitted and not started at `now` (at or after the last admission).
+    pub fn waiting(&self, now: SimTime) -> usize {
+        let started = self.waiting.partition_point(|s| *s <= now.as_micros());
+        self.waiting.len() - started
+    }
+
+    fn forget_started(&mut self, now: u64) {
+        while self.waiting.front().is_some_and(|s| *s <= now) {
+            self.waiting.pop_front();
+        }
+    }
+
+    /// The process died: what it had queued is void and every server is free at `now`.
+    pub fn reset(&mut self, now: SimTime) {
+        let now = now.as_micros();
+        for free in &mut self.free_at {
+            // Work a dead process had scheduled past now never happens.
+            let cut = before(now.min(*free), *free, self.horizon);
+            self.busy_us = self.busy_us.saturating_sub(cut);
+            *free = now.min(*free);
+        }
+        self.waiting.clear();
+    }
+}
+
+/// A network interface sending one message after another at a fixed rate.
+#[derive(Clone, Debug)]
+pub struct Nic {
+    bytes_per_s: f64,
+    free_at: u64,
+    /// Sending time before `horizon`, µs.
+    pub busy_us: u64,
+    pub messages: u64,
+    horizon: u64,
+}
+
+impl Nic {
+    pub fn new(bytes_per_s: f64, horizon: SimTime) -> Nic {
+        Nic {
+            bytes_per_s,
+            free_at: 0,
+            busy_us: 0,
+            messages: 0,
+            horizon: horizon.as_micros(),
+        }
+    }
+
+    /// A message of `bytes` ready to leave at `ready`: when its last byte has left (its
+    /// link latency starts then) and how long it waited for the messages before it.
+    pub fn send(&mut self, ready: SimTime, bytes: u64) -> (SimTime, SimTime) {
+        let start = self.free_at.max(ready.as_micros());
+        let tx = transmit_us(bytes, self.bytes_per_s);
+        self.free_at = start + tx;
+        self.busy_us += before(start, start + tx, self.horizon);
+        self.messages += 1;
+        (SimTime(self.free_at), SimTime(start - ready.as_micros()))
+    }
+
+    /// How long a message ready at `now` would wait.
+    pub fn backlog(&self, now: SimTime) -> SimTime {
+        SimTime(self.free_at.saturating_sub(now.as_micros()))
+    }
+
+    pub fn reset(&mut self, now: SimTime) {
+        let now = now.as_micros();
+        let cut = before(now.min(self.free_at), self.free_at, self.horizon);
+        self.busy_us = self.busy_us.saturating_sub(cut);
+        self.free_at = self.free_at.min(now);
+    }
+}
+
+/// Whole microseconds to move `bytes` at `bytes_per_s` (at least 1 for a non-empty
+/// message, so a fast link still orders what it sends).
+pub fn transmit_us(bytes: u64, bytes_per_s: f64) -> u64 {
+    if bytes == 0 {
+        return 0;
+    }
+    ((bytes as f64 * 1e6 / bytes_per_s).ceil() as u64).max(1)
+}
+
+/// One host's resources; a part is `None` when the scenario leaves it unbounded.
+#[derive(Clone, Debug, Default)]
+pub struct Resources {
+    pub disk: Option<Servers>,
+    pub cpu: Option<Servers>,
+    pub nic: Option<Nic>,
+}
+
+impl Resources {
+    /// Resources as `c` bounds them; use is counted up to `horizon` (the end of the load).
+    pub fn new(c: &crate::scenario::Capacity, horizon: SimTime) -> Resources {
+        Resources {
+            disk: c
+                .disk
+                .as_ref()
+                .map(|d| Servers::new(d.concurrency, horizon)),
+            cpu: c.cpu.as_ref().map(|c| Servers::new(c.threads, horizon)),
+            nic: c
+                .network
+                .as_ref()
+                .map(|n| Nic::new(n.node_bytes_per_s, horizon)),
+        }
+    }
+
+    /// The process crashed: queued work is void.
+    pub fn reset(&mut self, now: SimTime) {
+        if let Some(d) = &mut self.disk {
+            d.reset(now);
+        }
+        if let Some(c) = &mut self.cpu {
+            c.reset(now);
+        }
+        if let Some(n) = &mut self.nic {
+            n.reset(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us(t: u64) -> SimTime {
+        SimTime(t)
+    }
+
+    #[test]
+    fn one_server_queues_jobs_in_order() {
+        let mut s = Servers::new(1, us(u64::MAX));
+        assert_eq!(s.admit(us(0), us(10)), (us(0), us(10)));
+        assert_eq!(s.admit(us(2), us(10)), (us(10), us(20)));
+        assert_eq!(s.admit(us(3), us(5)), (us(20), us(25)));
+        assert_eq!(s.waiting(us(3)), 2);
+        assert_eq!(s.waiting(us(10)), 1);
+        assert_eq!(s.max_waiting, 2);
+        // Idle again: a late job starts at once.
+        assert_eq!(s.admit(us(100), us(1)), (us(100), us(101)));
+        assert_eq!(s.busy_us, 26);
+    }
+
+    #[test]
+    fn two_servers_take_the_earliest_free() {
+        let mut s = Servers::new(2, us(u64::MAX));
+        assert_eq!(s.admit(us(0), us(10)).1, us(10));
+        assert_eq!(s.admit(us(0), us(4)).1, us(4));
+        assert_eq!(s.admit(us(1), us(3)), (us(4), us(7)));
+        assert_eq!(s.admit(us(1), us(3)), (us(7), us(10)));
+        assert_eq!(s.admit(us(1), us(3)), (us(10), us(13)));
+    }
+
+    #[test]
+    fn a_crash_voids_queued_work() {
+        let mut s = Servers::new(1, us(u64::MAX));
+        s.admit(us(0), us(100));
+        s.admit(us(0), us(100));
+        s.reset(us(50));
+        assert_eq!(s.busy_us, 50);
+        assert_eq!(s.admit(us(60), us(1)), (us(60), us(61)));
+    }
+
+    #[test]
+    fn a_nic_sends_one_message_after_another() {
+        let mut n = Nic::new(1e6, us(u64::MAX)); // 1 byte per µs
+        assert_eq!(n.send(us(0), 100), (us(100), us(0)));
+        assert_eq!(n.send(us(10), 50), (us(150), us(90)));
+        assert_eq!(n.backlog(us(100)), us(50));
+        assert_eq!(transmit_us(1, 1e12), 1);
+        assert_eq!(transmit_us(0, 1.0), 0);
+    }
+}
