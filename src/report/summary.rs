@@ -380,7 +380,39 @@ pub fn findings(r: &Report) -> Vec<String> {
         line.push('.');
         out.push(line);
     }
+    if let Some(c) = &r.capacity {
+        out.extend(capacity_finding(c));
+    }
     out
+}
+
+/// Where the bottleneck was, in plain words: the resource with the busiest node.
+fn capacity_finding(c: &crate::report::capacity::CapacitySummary) -> Option<String> {
+    let (resource, hottest) = c.bottleneck()?;
+    let r = match resource {
+        "disk" => c.disk.as_ref(),
+        "CPU" => c.cpu.as_ref(),
+        _ => c.network.as_ref(),
+    }?;
+    let load = if hottest.utilization >= 0.9 {
+        "saturated: work queued for it"
+    } else if hottest.utilization >= 0.6 {
+        "busy, and queueing grows fast from here"
+    } else {
+        "with room to spare"
+    };
+    Some(format!(
+        "The bottleneck was the {resource}: {} was {} busy ({load}), against {} on the average node; work waited for it {} ms at the median and {} ms at p99.",
+        hottest.node,
+        percent(hottest.utilization),
+        percent(r.utilization_mean),
+        short(r.wait_ms.p50),
+        short(r.wait_ms.p99),
+    ))
+}
+
+fn percent(f: f64) -> String {
+    format!("{}%", short(f * 100.0))
 }
 
 /// The smallest lower edge of a t-visibility bin from which every bin with reads had
