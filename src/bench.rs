@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Where scenario files and reports of the runs go (default: a temporary folder).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also run each size with every resource bounded (`capacity`: disk, CPU, network
+    /// interface) and print its events/s next to the unbounded run's.
+    #[arg(long)]
+    pub with_capacity: bool,
 }
 
 /// What `dynasim run --timings FILE` writes: wall-clock figures kept out of report.json.
@@ -48,8 +52,27 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The benchmark scenario at `nodes` nodes.
-pub fn scenario(nodes: u32, duration_s: f64, ops_per_s: f64) -> serde_json::Value {
+/// Every resource bounded, with room to spare at the benchmark's load: the cost of the
+/// model, not of an overload.
+fn bench_capacity() -> serde_json::Value {
+    json!({
+        "disk": {"concurrency": 4},
+        "cpu": {"threads": 8, "per_message_ms": {"constant": 0.02}},
+        "network": {"node_bytes_per_s": 125_000_000}
+    })
+}
+
+/// The benchmark scenario at `nodes` nodes, with every resource bounded when `capacity`.
+pub fn scenario(nodes: u32, duration_s: f64, ops_per_s: f64, capacity: bool) -> serde_json::Value {
+    let mut doc = base_scenario(nodes, duration_s, ops_per_s);
+    if capacity {
+        doc["capacity"] = bench_capacity();
+        doc["name"] = json!(format!("bench-{nodes}-capacity"));
+    }
+    doc
+}
+
+fn base_scenario(nodes: u32, duration_s: f64, ops_per_s: f64) -> serde_json::Value {
     let partitions = (nodes * 4).next_power_of_two().max(1024);
     let east = nodes / 2;
     json!({
@@ -110,7 +133,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         "nodes", "events", "events/s", "ops/s", "wall s", "peak MiB", "bare queue/s", "ratio"
     );
     for nodes in &args.sizes {
-        let t = run_one(&exe, &out, *nodes, &args)?;
+        let t = run_one(&exe, &out, *nodes, &args, false)?;
         // The bare loop runs at a comparable number of pending events.
         let pending = (*nodes as usize * 4).clamp(10_000, 2_000_000);
         let bare = bare_queue(pending, 5_000_000);
@@ -127,14 +150,36 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             bare,
             t.events_per_s / bare
         );
+        if args.with_capacity {
+            let c = run_one(&exe, &out, *nodes, &args, true)?;
+            println!(
+                "{:>8} {:>12} {:>12.0} {:>10.0} {:>10.2} {:>12}   with capacity: {:.3} x the events/s unbounded",
+                format!("{nodes}+cap"),
+                c.events,
+                c.events_per_s,
+                c.ops_per_s,
+                c.wall_s,
+                c.peak_rss_bytes
+                    .map(|b| format!("{:.0}", b as f64 / 1_048_576.0))
+                    .unwrap_or_else(|| "n/a".into()),
+                c.events_per_s / t.events_per_s
+            );
+        }
     }
     Ok(())
 }
 
-fn run_one(exe: &Path, out: &Path, nodes: u32, args: &BenchArgs) -> Result<Timings, Failure> {
-    let doc = scenario(nodes, args.duration_s, args.ops_per_s);
-    let file = out.join(format!("bench-{nodes}.json"));
-    let timings = out.join(format!("bench-{nodes}.timings.json"));
+fn run_one(
+    exe: &Path,
+    out: &Path,
+    nodes: u32,
+    args: &BenchArgs,
+    capacity: bool,
+) -> Result<Timings, Failure> {
+    let doc = scenario(nodes, args.duration_s, args.ops_per_s, capacity);
+    let name = doc["name"].as_str().unwrap_or("bench").to_string();
+    let file = out.join(format!("{name}.json"));
+    let timings = out.join(format!("{name}.timings.json"));
     // Bench judges nothing: whatever stops a run is trouble (exit 2).
     let fail = Failure::trouble;
     std::fs::write(&file, doc.to_string()).map_err(|e| Failure::cannot("write", &file, e))?;
@@ -143,7 +188,7 @@ fn run_one(exe: &Path, out: &Path, nodes: u32, args: &BenchArgs) -> Result<Timin
         .arg(&file)
         .arg("--quiet")
         .arg("--out")
-        .arg(out.join(format!("bench-{nodes}")))
+        .arg(out.join(&name))
         .arg("--timings")
         .arg(&timings)
         .status()

@@ -143,3 +143,74 @@ fn queue_lengths_and_waits_obey_littles_law() {
         "L = λW for the disk queues",
     );
 }
+
+#[test]
+fn a_hot_key_saturates_its_replicas_disks_and_writes_time_out() {
+    let text = std::fs::read_to_string("scenarios/overload.json").expect("shipped scenario");
+    let mut hot: Value = serde_json::from_str(&text).expect("json");
+    set(&mut hot, "duration_s", json!(20));
+    let mut even = hot.clone();
+    set(&mut even, "workload.key_distribution", json!("uniform"));
+    let (_, hot) = run(&hot);
+    let (_, even) = run(&even);
+    let disk = |r: &dynasim::report::Report| r.capacity.clone().and_then(|c| c.disk).expect("disk");
+    let (h, e) = (disk(&hot), disk(&even));
+    assert!(
+        h.utilization_max > 0.9,
+        "the hot key's replica saturates: {h:?}"
+    );
+    assert!(
+        e.utilization_max < 0.7,
+        "uniform keys spread the load: {e:?}"
+    );
+    assert!(
+        h.wait_ms.p99 > 10.0 * e.wait_ms.p99.max(0.1),
+        "{h:?} vs {e:?}"
+    );
+    let writes = |r: &dynasim::report::Report| r.observed.availability.write.expect("writes");
+    assert!(
+        writes(&hot) < writes(&even),
+        "writes time out waiting on the hot disk: {} vs {}",
+        writes(&hot),
+        writes(&even)
+    );
+}
+
+#[test]
+fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_refill() {
+    let text = std::fs::read_to_string("scenarios/storm.json").expect("shipped scenario");
+    let none: Value = serde_json::from_str(&text).expect("json");
+    let mut dynamo = none.clone();
+    set(
+        &mut dynamo,
+        "capacity.background.admission",
+        json!("dynamo"),
+    );
+    let (_, none) = run(&none);
+    let (_, dynamo) = run(&dynamo);
+    let read = |r: &dynasim::report::Report| r.observed.latency_ms.read.clone();
+    assert!(
+        read(&dynamo).p999 < 0.8 * read(&none).p999,
+        "p99.9 {} vs {}",
+        read(&dynamo).p999,
+        read(&none).p999
+    );
+    assert!(read(&dynamo).max < 0.25 * read(&none).max);
+    let disk = |r: &dynasim::report::Report| r.capacity.clone().and_then(|c| c.disk).expect("disk");
+    assert!(disk(&dynamo).wait_ms.p999 < 0.1 * disk(&none).wait_ms.p999);
+    let admission = dynamo.capacity.as_ref().and_then(|c| c.admission.clone());
+    assert!(admission.is_some_and(|a| a.throttled_s > 1.0 && a.nodes_throttled > 0));
+    assert!(
+        none.capacity
+            .as_ref()
+            .is_some_and(|c| c.admission.is_none())
+    );
+    // The price: background work is slower to finish.
+    let converged = |r: &dynasim::report::Report| r.convergence.time_to_converge_s;
+    assert!(
+        matches!((converged(&none), converged(&dynamo)), (Some(a), Some(b)) if b > a),
+        "{:?} vs {:?}",
+        converged(&none),
+        converged(&dynamo)
+    );
+}

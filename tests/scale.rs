@@ -10,7 +10,7 @@ use serde_json::json;
 /// The benchmark scenario at `nodes` nodes for a few simulated seconds, with its faults
 /// inside that time.
 fn bench_doc(nodes: u32) -> serde_json::Value {
-    dynasim::bench::scenario(nodes, 6.0, 2_778.0)
+    dynasim::bench::scenario(nodes, 6.0, 2_778.0, false)
 }
 
 #[test]

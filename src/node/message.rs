@@ -172,6 +172,16 @@ impl Message {
         }
     }
 
+    /// Whether the disk work of this message is background work (Dynamo §6.5: replica
+    /// synchronization and data handoff): hint handoff, anti-entropy data, range transfer.
+    /// Replica reads and writes (hints and read repairs included) are foreground.
+    pub fn is_background(&self) -> bool {
+        matches!(
+            self,
+            Message::HintHandoff { .. } | Message::TransferBatch { .. } | Message::AeData { .. }
+        )
+    }
+
     pub fn kind(&self) -> MessageKind {
         match self {
             Message::Get { route, .. } | Message::Put { route, .. } => {

@@ -18,6 +18,19 @@ pub struct CapacitySummary {
     pub cpu: Option<ResourceSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<ResourceSummary>,
+    /// Dynamo admission control of background disk work, when on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<AdmissionSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AdmissionSummary {
+    /// Time background slices waited for their share, summed over nodes and jobs.
+    pub throttled_s: f64,
+    /// Nodes whose background work ever waited for its share.
+    pub nodes_throttled: u64,
+    /// The smallest background share any node's controller set.
+    pub lowest_share: f64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -37,6 +50,9 @@ pub struct ResourceSummary {
     /// The longest queue (jobs admitted and not started) any node had, and where; null
     /// for a network interface (its backlog is the wait).
     pub max_queue: Option<NodeQueue>,
+    /// The part of the mean utilization that background work (hint handoff,
+    /// anti-entropy, range transfer) took; null for the CPU and the network interface.
+    pub background_utilization_mean: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -77,6 +93,7 @@ struct PerNode<'a> {
     busy_us: u64,
     jobs: u64,
     max_queue: Option<u32>,
+    background_us: Option<u64>,
 }
 
 fn summarize(
@@ -109,7 +126,13 @@ fn summarize(
             node: node.to_string(),
             length,
         });
+    let background = nodes
+        .iter()
+        .map(|n| n.background_us)
+        .sum::<Option<u64>>()
+        .map(|bg| bg as f64 / capacity_us / nodes.len().max(1) as f64);
     ResourceSummary {
+        background_utilization_mean: background,
         servers_per_node: servers,
         jobs: nodes.iter().map(|n| n.jobs).sum(),
         utilization_mean: mean,
@@ -139,6 +162,7 @@ impl CapacitySummary {
                     busy_us: s.busy_us,
                     jobs: s.jobs,
                     max_queue: Some(s.max_waiting),
+                    background_us: Some(s.busy_background_us),
                 })
                 .collect();
             let count = (run.nodes.iter())
@@ -161,11 +185,33 @@ impl CapacitySummary {
                     busy_us: nic.busy_us,
                     jobs: nic.messages,
                     max_queue: None,
+                    background_us: None,
                 })
                 .collect();
             summarize(1, &per_node, span, &waits.nic)
         });
-        Some(CapacitySummary { disk, cpu, network })
+        let lanes: Vec<&crate::sim::resources::AdmissionLane> = (run.nodes.iter())
+            .filter_map(|n| n.resources.as_ref()?.lane.as_ref())
+            .collect();
+        let admission = (!lanes.is_empty()).then(|| AdmissionSummary {
+            throttled_s: lanes.iter().map(|l| l.throttled_us).sum::<u64>() as f64 / 1e6,
+            nodes_throttled: lanes.iter().filter(|l| l.throttled_us > 0).count() as u64,
+            lowest_share: lanes
+                .iter()
+                .map(|l| l.lowest_share)
+                .fold(f64::INFINITY, f64::min),
+        });
+        let mut summary = CapacitySummary {
+            disk,
+            cpu,
+            network,
+            admission,
+        };
+        // The CPU's background share is not tracked: only the disk's is.
+        if let Some(c) = &mut summary.cpu {
+            c.background_utilization_mean = None;
+        }
+        Some(summary)
     }
 
     /// The resource with the busiest node, by name, and that node's utilization.

@@ -304,6 +304,41 @@ pub struct Capacity {
     pub cpu: Option<CpuCapacity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NicCapacity>,
+    /// How background disk work (handoff, anti-entropy, range transfer) shares the disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Background>,
+}
+
+/// Dynamo §6.5: background tasks and the admission controller that limits them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Background {
+    #[serde(default)]
+    pub admission: Admission,
+    /// The foreground disk latency (wait and service) the controller defends, at p99.
+    #[serde(default = "default_target_disk_latency_ms")]
+    pub target_disk_latency_ms: f64,
+    /// The largest share of one disk server's time background work may take.
+    #[serde(default = "default_max_share")]
+    pub max_share: f64,
+}
+
+fn default_target_disk_latency_ms() -> f64 {
+    10.0
+}
+
+fn default_max_share() -> f64 {
+    0.3
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admission {
+    /// Background work queues with foreground work, one job per operation.
+    #[default]
+    None,
+    /// Background work gets disk time in slices, at a share the controller adapts.
+    Dynamo,
 }
 
 /// A node's storage: `concurrency` servers with one FIFO queue.

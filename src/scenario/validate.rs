@@ -268,6 +268,29 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
             servers(&mut err, "capacity.cpu.threads", cpu.threads);
             dist(&mut err, "capacity.cpu.per_message_ms", &cpu.per_message_ms);
         }
+        if let Some(b) = &c.background {
+            positive(
+                &mut err,
+                "capacity.background.target_disk_latency_ms",
+                b.target_disk_latency_ms,
+                MAX_DURATION_S * 1e3,
+            );
+            if !(b.max_share.is_finite() && b.max_share > 0.0 && b.max_share <= 1.0) {
+                err(
+                    "capacity.background.max_share",
+                    format!(
+                        "{} is not allowed; a share of the disk's time is > 0 and <= 1",
+                        b.max_share
+                    ),
+                );
+            }
+            if b.admission == super::Admission::Dynamo && c.disk.is_none() {
+                err(
+                    "capacity.background.admission",
+                    "\"dynamo\" needs capacity.disk: admission control shares a finite disk".into(),
+                );
+            }
+        }
         if let Some(n) = &c.network {
             positive(
                 &mut err,

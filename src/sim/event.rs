@@ -45,10 +45,28 @@ pub enum Event {
         to: Endpoint,
         msg: Message,
     },
+    /// A background disk job (`Message::is_background`) under admission control takes
+    /// its next slice of disk time (`remaining` µs are left), then goes on as `next`.
+    Background {
+        node: NodeId,
+        incarnation: u32,
+        remaining: SimTime,
+        next: AfterDisk,
+        msg: Message,
+    },
     /// Close a timeline interval.
     Tick,
     /// After the last fault ended: check whether replicas have converged.
     ConvergenceCheck,
+}
+
+/// Where a background disk job's message goes once its disk work is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterDisk {
+    /// It was received (a write): the node handles it.
+    Handle { from: Endpoint },
+    /// It is being sent (a read before it leaves): it departs.
+    Depart { to: Endpoint },
 }
 
 /// How far a received message has come through its host's resources.
@@ -107,6 +125,15 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
         Event::Fault(a) => mix64(7 << 56 ^ fault_code(a)),
         Event::Tick => 8 << 56,
         Event::ConvergenceCheck => 9 << 56,
+        Event::Background {
+            node,
+            remaining,
+            msg,
+            ..
+        } => {
+            mix64(node.0 as u64 ^ mix64(remaining.as_micros()) ^ 12 << 56)
+                ^ (msg.kind() as u64) << 48
+        }
         Event::Depart { from, to, msg, .. } => {
             mix64(from.0 as u64 ^ mix64(endpoint(to)) ^ 11 << 56) ^ (msg.kind() as u64) << 48
         }

@@ -44,7 +44,7 @@ use crate::ring::Ring;
 use crate::scenario::Scenario;
 use crate::workload::{Driver, DriverIo, DriverTimer};
 use convergence::{Convergence, View};
-use event::{Stage, fingerprint, node_hint};
+use event::{AfterDisk, Stage, fingerprint, node_hint};
 use host::ProcessChange;
 use membership::{AdminEffects, ChangeKind, Cluster, MembershipAdmin};
 use resources::Resource;
@@ -422,6 +422,18 @@ impl Simulation {
                 to,
                 msg,
             } => self.depart(from, incarnation, to, msg),
+            Event::Background {
+                node,
+                incarnation,
+                remaining,
+                next,
+                msg,
+            } => {
+                let host = self.hosts.get(node);
+                if host.is_up() && host.is_current(incarnation) {
+                    self.background_step(node, remaining, next, msg);
+                }
+            }
             Event::Tick => self.close_interval(),
             Event::ConvergenceCheck => {
                 let view = View {
@@ -481,14 +493,19 @@ impl Simulation {
         }
         if wait_until.is_none()
             && stage < Stage::DiskDone
-            && let Some(disk) = r.disk.as_mut()
+            && r.disk.is_some()
             && msg.writes_on_receipt()
         {
             let bytes = msg.size_bytes(self.transport.value_bytes());
             let service = self
                 .transport
                 .disk_service(crate::node::DiskOp::Write, bytes);
-            let (start, finish) = disk.admit(now, service);
+            let background = msg.is_background();
+            if background && r.lane.is_some() {
+                self.background_step(node, service, AfterDisk::Handle { from }, msg);
+                return None;
+            }
+            let (start, finish) = r.disk_job(now, service, background);
             self.transport.record_wait(Resource::Disk, now, start);
             if finish > now {
                 wait_until = Some((finish, Stage::DiskDone));
@@ -506,6 +523,56 @@ impl Simulation {
         };
         self.queue.push_hinted(at.as_micros(), event, node.0);
         None
+    }
+
+    /// One step of a background disk job under admission control: wait for the host's
+    /// background share, or take a slice of disk time, or (none left) go on as `next`.
+    fn background_step(&mut self, node: NodeId, remaining: SimTime, next: AfterDisk, msg: Message) {
+        let now = self.now;
+        let host = self.hosts.get_mut(node);
+        let incarnation = host.incarnation();
+        let r = host
+            .resources
+            .as_deref_mut()
+            .expect("admission needs resources");
+        let lane = r.lane.as_mut().expect("admission control is on");
+        if remaining == SimTime::ZERO {
+            match next {
+                AfterDisk::Handle { from } => self.handle_at_node(from, node, msg),
+                AfterDisk::Depart { to } => self.depart(node, incarnation, to, msg),
+            }
+            return;
+        }
+        let at = match lane.wait_until(now) {
+            Some(at) => {
+                lane.throttled_us += at.as_micros() - now.as_micros();
+                at
+            }
+            None => {
+                let slice = remaining.min(resources::SLICE);
+                lane.took(now, slice);
+                let (start, finish) = r.disk_job(now, slice, true);
+                self.transport.record_wait(Resource::Disk, now, start);
+                let left = SimTime(remaining.as_micros() - slice.as_micros());
+                let event = Event::Background {
+                    node,
+                    incarnation,
+                    remaining: left,
+                    next,
+                    msg,
+                };
+                self.queue.push_hinted(finish.as_micros(), event, node.0);
+                return;
+            }
+        };
+        let event = Event::Background {
+            node,
+            incarnation,
+            remaining,
+            next,
+            msg,
+        };
+        self.queue.push_hinted(at.as_micros(), event, node.0);
     }
 
     /// A live node handles a message now.
@@ -753,6 +820,7 @@ impl Simulation {
             | Event::Driver(_)
             | Event::Ready { .. }
             | Event::Depart { .. }
+            | Event::Background { .. }
             | Event::Tick
             | Event::ConvergenceCheck => {}
         }
@@ -787,7 +855,11 @@ impl Simulation {
                             };
                             self.queue.push_hinted(ready.as_micros(), event, from.0);
                         }
-                        (Sent::Held(_), Endpoint::Client(_)) => {
+                        (Sent::Background(service), Endpoint::Node(node)) => {
+                            let next = AfterDisk::Depart { to };
+                            self.background_step(node, service, next, msg);
+                        }
+                        (Sent::Held(_) | Sent::Background(_), Endpoint::Client(_)) => {
                             unreachable!("clients have no host resources")
                         }
                     }

@@ -53,6 +53,8 @@ pub struct Servers {
     pub max_waiting: u32,
     /// The end of the load (arrivals stop there): busy time is counted up to it.
     horizon: u64,
+    /// The part of `busy_us` that background work took.
+    pub busy_background_us: u64,
 }
 
 /// The part of [start, finish) before `horizon`.
@@ -70,7 +72,16 @@ impl Servers {
             jobs: 0,
             max_waiting: 0,
             horizon: horizon.as_micros(),
+            busy_background_us: 0,
         }
+    }
+
+    /// `admit` for a job of background work (counted apart in `busy_background_us`).
+    pub fn admit_background(&mut self, now: SimTime, service: SimTime) -> (SimTime, SimTime) {
+        let (start, finish) = self.admit(now, service);
+        let h = self.horizon;
+        self.busy_background_us += before(start.as_micros(), finish.as_micros(), h);
+        (start, finish)
     }
 
     pub fn servers(&self) -> u32 {
@@ -127,6 +138,97 @@ impl Servers {
             *free = now.min(*free);
         }
         self.waiting.clear();
+    }
+}
+
+/// How long a background slice may hold a disk server at most.
+pub const SLICE: SimTime = SimTime(5_000);
+/// How often the controller compares foreground disk latency with its target.
+const CONTROL_WINDOW_US: u64 = 1_000_000;
+/// The share never falls below this, so background work always progresses.
+const MIN_SHARE: f64 = 0.01;
+
+/// Dynamo §6.5 on one host: background disk work is paced, in slices of at most `SLICE`,
+/// to a share of one disk server's time. Every second the controller looks at the
+/// foreground's disk operations of that second (queueing and service): when more than
+/// 1% took longer than the target (their p99 is above it) it halves the share, otherwise
+/// it raises the share by a tenth of `max_share`, never above it.
+#[derive(Clone, Debug)]
+pub struct AdmissionLane {
+    share: f64,
+    max_share: f64,
+    target_us: u64,
+    /// The earliest time the next background slice may start.
+    next_at: u64,
+    window_end: u64,
+    foreground_ops: u64,
+    foreground_slow: u64,
+    /// Time background slices waited for their share, summed over jobs.
+    pub throttled_us: u64,
+    pub lowest_share: f64,
+}
+
+impl AdmissionLane {
+    pub fn new(b: &crate::scenario::Background) -> AdmissionLane {
+        AdmissionLane {
+            share: b.max_share,
+            max_share: b.max_share,
+            target_us: (b.target_disk_latency_ms * 1e3) as u64,
+            next_at: 0,
+            window_end: CONTROL_WINDOW_US,
+            foreground_ops: 0,
+            foreground_slow: 0,
+            throttled_us: 0,
+            lowest_share: b.max_share,
+        }
+    }
+
+    /// A foreground disk operation admitted at `now` takes `latency` (wait and service).
+    pub fn observe_foreground(&mut self, now: SimTime, latency: SimTime) {
+        self.roll(now.as_micros());
+        self.foreground_ops += 1;
+        if latency.as_micros() > self.target_us {
+            self.foreground_slow += 1;
+        }
+    }
+
+    /// Closes the control windows that ended by `now`.
+    fn roll(&mut self, now: u64) {
+        // After the first closed window, every further one was empty (share only grows),
+        // and ten raises reach max_share: no need to walk more.
+        let mut walked = 0;
+        while now >= self.window_end && walked <= 10 {
+            let slow = self.foreground_slow * 100 > self.foreground_ops;
+            self.share = if slow {
+                (self.share / 2.0).max(MIN_SHARE)
+            } else {
+                (self.share + self.max_share / 10.0).min(self.max_share)
+            };
+            self.lowest_share = self.lowest_share.min(self.share);
+            self.foreground_ops = 0;
+            self.foreground_slow = 0;
+            self.window_end += CONTROL_WINDOW_US;
+            walked += 1;
+        }
+        if now >= self.window_end {
+            self.window_end = now - now % CONTROL_WINDOW_US + CONTROL_WINDOW_US;
+        }
+    }
+
+    /// When a background slice may start, if not now.
+    pub fn wait_until(&mut self, now: SimTime) -> Option<SimTime> {
+        self.roll(now.as_micros());
+        (self.next_at > now.as_micros()).then_some(SimTime(self.next_at))
+    }
+
+    /// A slice of `slice` disk time started now: the next waits until the share allows.
+    pub fn took(&mut self, now: SimTime, slice: SimTime) {
+        let pause = (slice.as_micros() as f64 / self.share).ceil() as u64;
+        self.next_at = now.as_micros() + pause;
+    }
+
+    pub fn share(&self) -> f64 {
+        self.share
     }
 }
 
@@ -191,6 +293,8 @@ pub struct Resources {
     pub disk: Option<Servers>,
     pub cpu: Option<Servers>,
     pub nic: Option<Nic>,
+    /// Dynamo admission control of background disk work (`admission: "dynamo"`).
+    pub lane: Option<AdmissionLane>,
 }
 
 impl Resources {
@@ -206,7 +310,29 @@ impl Resources {
                 .network
                 .as_ref()
                 .map(|n| Nic::new(n.node_bytes_per_s, horizon)),
+            lane: (c.background.as_ref())
+                .filter(|b| b.admission == crate::scenario::Admission::Dynamo)
+                .map(AdmissionLane::new),
         }
+    }
+
+    /// A disk job admitted now (the disk must be finite): foreground work feeds the
+    /// admission controller; background work is counted apart.
+    pub fn disk_job(
+        &mut self,
+        now: SimTime,
+        service: SimTime,
+        background: bool,
+    ) -> (SimTime, SimTime) {
+        let disk = self.disk.as_mut().expect("a disk job needs a finite disk");
+        if background {
+            return disk.admit_background(now, service);
+        }
+        let (start, finish) = disk.admit(now, service);
+        if let Some(lane) = &mut self.lane {
+            lane.observe_foreground(now, SimTime(finish.as_micros() - now.as_micros()));
+        }
+        (start, finish)
     }
 
     /// The process crashed: queued work is void.
@@ -273,5 +399,31 @@ mod tests {
         assert_eq!(n.backlog(us(100)), us(50));
         assert_eq!(transmit_us(1, 1e12), 1);
         assert_eq!(transmit_us(0, 1.0), 0);
+    }
+
+    #[test]
+    fn the_controller_halves_the_share_when_the_foreground_p99_passes_the_target() {
+        let b = crate::scenario::Background {
+            admission: crate::scenario::Admission::Dynamo,
+            target_disk_latency_ms: 10.0,
+            max_share: 0.4,
+        };
+        let mut lane = AdmissionLane::new(&b);
+        // A slice of 5 ms at share 0.4 keeps the lane for 12.5 ms.
+        lane.took(us(0), us(5_000));
+        assert_eq!(lane.wait_until(us(1_000)), Some(us(12_500)));
+        // Second 0: 2 of 100 foreground operations slower than 10 ms (p99 above target).
+        for i in 0..100 {
+            let latency = if i < 2 { 20_000 } else { 1_000 };
+            lane.observe_foreground(us(10_000 + i), us(latency));
+        }
+        assert_eq!(lane.wait_until(us(1_000_000)), None);
+        assert_eq!(lane.share(), 0.2);
+        // Quiet seconds raise it by a tenth of max_share each, up to max_share.
+        lane.wait_until(us(2_000_000));
+        assert!((lane.share() - 0.24).abs() < 1e-9);
+        lane.wait_until(us(60_000_000));
+        assert_eq!(lane.share(), 0.4);
+        assert_eq!(lane.lowest_share, 0.2);
     }
 }

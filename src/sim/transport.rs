@@ -42,6 +42,9 @@ pub enum Sent {
     /// Its host's disk work ends at this time and its finite network interface sends in
     /// that order: the loop calls `Transport::depart` then.
     Held(SimTime),
+    /// Background disk work of this much service comes first, paced by admission
+    /// control: the loop runs it in slices, then calls `Transport::depart`.
+    Background(SimTime),
 }
 
 /// An endpoint and the datacenter it stands in.
@@ -114,31 +117,35 @@ impl Transport {
 
     /// When a message the sender's host is done with at `now` is ready to leave: after
     /// its disk work (queued when the disk is finite; a write was already done on
-    /// receipt, see `Message::writes_on_receipt`).
+    /// receipt, see `Message::writes_on_receipt`). `Err` hands background work under
+    /// admission control back to the loop, with its service time.
     fn ready_at(
         &mut self,
         now: SimTime,
         disk: DiskOp,
+        msg: &Message,
         bytes: u64,
         host: Option<&mut Resources>,
-    ) -> SimTime {
+    ) -> Result<SimTime, SimTime> {
         let Some(r) = host else {
-            return now + self.disk_service(disk, bytes);
+            return Ok(now + self.disk_service(disk, bytes));
         };
         match disk {
-            DiskOp::None => now,
+            DiskOp::None => Ok(now),
             // Done when the write arrived (the host queued it then).
-            DiskOp::Write if r.disk.is_some() => now,
+            DiskOp::Write if r.disk.is_some() => Ok(now),
             DiskOp::Read | DiskOp::Write => {
                 let service = self.disk_service(disk, bytes);
-                match r.disk.as_mut() {
-                    Some(d) => {
-                        let (start, finish) = d.admit(now, service);
-                        self.record_wait(Resource::Disk, now, start);
-                        finish
-                    }
-                    None => now + service,
+                if r.disk.is_none() {
+                    return Ok(now + service);
                 }
+                let background = msg.is_background();
+                if background && r.lane.is_some() {
+                    return Err(service);
+                }
+                let (start, finish) = r.disk_job(now, service, background);
+                self.record_wait(Resource::Disk, now, start);
+                Ok(finish)
             }
         }
     }
@@ -209,7 +216,10 @@ impl Transport {
             self.stats.partitioned += 1;
             return Sent::Fate(Fate::Partitioned);
         }
-        let ready = self.ready_at(now, disk, bytes, host.as_deref_mut());
+        let ready = match self.ready_at(now, disk, msg, bytes, host.as_deref_mut()) {
+            Ok(ready) => ready,
+            Err(service) => return Sent::Background(service),
+        };
         let nic = host.as_ref().is_some_and(|r| r.nic.is_some());
         if nic && ready > now {
             return Sent::Held(ready);
