@@ -214,3 +214,58 @@ fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_
         converged(&dynamo)
     );
 }
+
+#[test]
+fn the_write_buffer_cuts_write_latency_and_a_durable_write_keeps_what_crashes_lose() {
+    let text = std::fs::read_to_string("scenarios/buffered-writes.json").expect("shipped");
+    let shipped: Value = serde_json::from_str(&text).expect("json");
+    // Latency without faults, buffered against every write on the disk.
+    let mut quiet = shipped.clone();
+    set(&mut quiet, "faults", json!([]));
+    set(&mut quiet, "duration_s", json!(40));
+    let mut unbuffered = quiet.clone();
+    set(&mut unbuffered, "storage.write_buffer", Value::Null);
+    let (_, buffered) = run(&quiet);
+    let (_, unbuffered) = run(&unbuffered);
+    let p999 = |r: &dynasim::report::Report| r.observed.latency_ms.write.p999;
+    assert!(
+        p999(&buffered) * 3.0 < p999(&unbuffered),
+        "{} vs {}",
+        p999(&buffered),
+        p999(&unbuffered)
+    );
+    let wb = buffered
+        .capacity
+        .as_ref()
+        .and_then(|c| c.write_buffer.clone());
+    assert!(wb.is_some_and(|b| b.flushes > 0
+        && b.reads_from_memory > 0
+        && b.objects_lost_in_crashes == 0));
+    // The crash: buffered copies are lost, and with them writes no disk kept.
+    let (_, crashed) = run(&shipped);
+    let lost = crashed
+        .capacity
+        .as_ref()
+        .and_then(|c| c.write_buffer.clone());
+    assert!(lost.is_some_and(|b| b.objects_lost_in_crashes > 0));
+    assert!(
+        crashed.durability.lost_writes > 0,
+        "{:?}",
+        crashed.durability
+    );
+    let mut durable = shipped.clone();
+    set(&mut durable, "replication.durable_writes", json!(1));
+    let (_, durable) = run(&durable);
+    assert_eq!(
+        durable.durability.lost_writes, 0,
+        "{:?}",
+        durable.durability
+    );
+    assert!(
+        durable
+            .capacity
+            .as_ref()
+            .and_then(|c| c.write_buffer.clone())
+            .is_some_and(|b| b.writes_through > 0)
+    );
+}

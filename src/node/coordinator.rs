@@ -34,6 +34,8 @@ pub struct QuorumConfig {
     /// Replies to reads name the replica that answered first (the coordinator of the
     /// next write under `workload.write_coordinator: fastest_read`).
     pub name_fastest: bool,
+    /// The first this many targets of a put write it durably (past any write buffer).
+    pub durable_writes: usize,
 }
 
 /// A finished operation, for the host to deliver.
@@ -228,7 +230,7 @@ impl Coordinator {
         out: &mut Vec<Effect>,
     ) {
         let op = self.new_op();
-        for (node, hint) in targets {
+        for (i, (node, hint)) in targets.iter().enumerate() {
             out.push(Effect::Send {
                 to: Endpoint::Node(*node),
                 msg: Message::ReplicaWrite {
@@ -237,6 +239,7 @@ impl Coordinator {
                     version: object.version.clone(),
                     siblings: object.siblings.clone(),
                     hint: *hint,
+                    durable: i < cfg.durable_writes,
                 },
                 disk: super::message::DiskOp::None,
             });
@@ -425,6 +428,7 @@ fn repair_write(node: NodeId, key: KeyId, version: Version, siblings: Vec<Versio
             version,
             siblings,
             hint: None,
+            durable: false,
         },
         disk: super::message::DiskOp::None,
     }
@@ -477,6 +481,7 @@ mod tests {
             op_timeout: SimTime(300_000),
             suspect_after: SimTime(300_000),
             name_fastest: false,
+            durable_writes: 0,
         }
     }
 

@@ -90,6 +90,8 @@ pub enum Message {
         /// receiver merges them as one set.
         siblings: Vec<Version>,
         hint: Option<NodeId>,
+        /// Write it to disk at once, past the host's write buffer (Dynamo §6.1).
+        durable: bool,
     },
     ReplicaWriteAck {
         op: OpId,
@@ -169,6 +171,38 @@ impl Message {
                 !entries.is_empty()
             }
             _ => false,
+        }
+    }
+
+    /// The key of a replica write a host's object buffer may take (Dynamo §6.1): one
+    /// into the node's own store (not a hint) that the coordinator did not ask to be
+    /// durable.
+    pub fn bufferable_write(&self) -> Option<KeyId> {
+        match self {
+            Message::ReplicaWrite {
+                key,
+                hint: None,
+                durable: false,
+                ..
+            } => Some(*key),
+            _ => None,
+        }
+    }
+
+    /// The keys whose stored objects handling this message may change (a disk write
+    /// writes each whole).
+    pub fn stored_keys(&self) -> Vec<KeyId> {
+        match self {
+            Message::ReplicaWrite {
+                key, hint: None, ..
+            }
+            | Message::HintHandoff { key, .. } => {
+                vec![*key]
+            }
+            Message::TransferBatch { entries } | Message::AeData { entries, .. } => {
+                entries.iter().map(|(k, _)| *k).collect()
+            }
+            _ => Vec::new(),
         }
     }
 

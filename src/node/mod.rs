@@ -242,6 +242,12 @@ impl Node {
     }
 
     /// The disk is lost: stored data and hints go with it.
+    /// Physical: the process died before the host's writer flushed `key` from memory to
+    /// disk; the key now holds `on_disk`, the copy the disk kept (Dynamo §6.1's risk).
+    pub fn lose_unflushed(&mut self, key: KeyId, on_disk: &[Version]) {
+        self.storage.restore(key, on_disk, &self.cfg, &self.ring);
+    }
+
     pub fn wipe_disk(&mut self) {
         self.storage.clear();
         self.hints.clear();
@@ -304,6 +310,7 @@ impl Node {
                 version,
                 siblings,
                 hint,
+                durable: _,
             } => {
                 let write = replica::IncomingWrite {
                     op,

@@ -79,6 +79,27 @@ impl Storage {
         true
     }
 
+    /// What memory held for `key` is gone; `on_disk` (the last flushed copy) is what the
+    /// key holds now. The tree follows.
+    pub fn restore(&mut self, key: KeyId, on_disk: &[Version], cfg: &NodeConfig, ring: &Ring) {
+        let old = merkle::versions_hash(self.get(key));
+        if on_disk.is_empty() {
+            self.versions.remove(&key);
+        } else {
+            self.versions.insert(key, on_disk.iter().cloned().collect());
+        }
+        let new = merkle::versions_hash(on_disk);
+        if old != new
+            && let Some(ae) = &cfg.anti_entropy
+        {
+            let slot = ring.slot_of(key);
+            self.trees
+                .entry(slot)
+                .or_insert_with(|| MerkleTree::new(ae.depth))
+                .update(key, old, new);
+        }
+    }
+
     /// The disk is lost: data and trees go with it.
     pub fn clear(&mut self) {
         self.versions = FxHashMap::default();

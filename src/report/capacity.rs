@@ -21,6 +21,22 @@ pub struct CapacitySummary {
     /// Dynamo admission control of background disk work, when on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission: Option<AdmissionSummary>,
+    /// The object buffer (`storage.write_buffer`), when on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_buffer: Option<WriteBufferSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WriteBufferSummary {
+    /// Writer passes, and the keys they wrote to disk.
+    pub flushes: u64,
+    pub objects_flushed: u64,
+    /// Keys whose buffered writes crashes lost (their disks held an older copy).
+    pub objects_lost_in_crashes: u64,
+    /// Replica reads answered from the buffer, with no disk read.
+    pub reads_from_memory: u64,
+    /// Replica writes that went to disk directly: durable writes, or the buffer was full.
+    pub writes_through: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -201,11 +217,22 @@ impl CapacitySummary {
                 .map(|l| l.lowest_share)
                 .fold(f64::INFINITY, f64::min),
         });
+        let buffers: Vec<&crate::sim::resources::WriteBufferState> = (run.nodes.iter())
+            .filter_map(|n| n.resources.as_ref()?.buffer.as_ref())
+            .collect();
+        let write_buffer = (!buffers.is_empty()).then(|| WriteBufferSummary {
+            flushes: buffers.iter().map(|b| b.flushes).sum(),
+            objects_flushed: buffers.iter().map(|b| b.objects_flushed).sum(),
+            objects_lost_in_crashes: buffers.iter().map(|b| b.objects_lost).sum(),
+            reads_from_memory: buffers.iter().map(|b| b.reads_from_memory).sum(),
+            writes_through: buffers.iter().map(|b| b.written_through).sum(),
+        });
         let mut summary = CapacitySummary {
             disk,
             cpu,
             network,
             admission,
+            write_buffer,
         };
         // The CPU's background share is not tracked: only the disk's is.
         if let Some(c) = &mut summary.cpu {

@@ -42,6 +42,7 @@ pub fn load_str(
         // Edit the resolved document so that every field with a default is a valid path.
         let mut resolved = serde_json::to_value(&scenario)
             .map_err(|e| wrap(vec![ScenarioError::new("", e.to_string())]))?;
+        add_optional_fields(&mut resolved);
         for (path, value) in sets {
             apply_set(&mut resolved, path, value).map_err(|e| wrap(vec![e]))?;
         }
@@ -104,6 +105,30 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, ScenarioErro
         .collect()
 }
 
+/// Optional fields a resolved document leaves out when unset (so reports of scenarios
+/// without them stay as they were); `--set` may still name them.
+/// (parent section, field, whether it is a count whose unset value is 0 rather than null)
+const OPTIONAL_FIELDS: [(&str, &str, bool); 4] = [
+    ("", "capacity", false),
+    ("storage", "bytes_per_s", false),
+    ("storage", "write_buffer", false),
+    ("replication", "durable_writes", true),
+];
+
+fn add_optional_fields(document: &mut Value) {
+    for (parent, field, count) in OPTIONAL_FIELDS {
+        let unset = || if count { Value::from(0) } else { Value::Null };
+        let section = if parent.is_empty() {
+            Some(&mut *document)
+        } else {
+            document.get_mut(parent)
+        };
+        if let Some(Value::Object(map)) = section {
+            map.entry(field).or_insert_with(unset);
+        }
+    }
+}
+
 /// Sets `path` (dots between fields; list elements by number, `faults.0.at_s` or
 /// `faults[0].at_s`) in a resolved scenario document. The path must already exist: a
 /// typo is an error, not a new field. `raw` is parsed as JSON, or taken as a string.
@@ -116,7 +141,14 @@ pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), Scen
     }
     let mut node = document;
     let mut walked = String::new();
+    // Inside an optional section that was unset (null), fields are created as named;
+    // serde then rejects a misspelt one and lists the fields it allows.
+    let mut creating = false;
     for part in parts {
+        if node.is_null() {
+            *node = Value::Object(Default::default());
+            creating = true;
+        }
         let here = if walked.is_empty() {
             part.to_string()
         } else {
@@ -125,6 +157,9 @@ pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), Scen
         node = match node {
             Value::Object(map) => {
                 let known: Vec<String> = map.keys().cloned().collect();
+                if creating && !map.contains_key(part) {
+                    map.insert(part.to_string(), Value::Null);
+                }
                 match map.get_mut(part) {
                     Some(v) => v,
                     None => {
@@ -182,6 +217,28 @@ mod tests {
         let e = apply_set(&mut doc, "replication.rr", "1").expect_err("typo");
         assert!(e.message.contains("did you mean `r`"), "{}", e.message);
         assert!(apply_set(&mut doc, "faults.3.at_s", "1").is_err());
+    }
+
+    #[test]
+    fn set_reaches_optional_sections_a_scenario_leaves_out() {
+        let text = r#"{"name": "t", "duration_s": 1,
+            "cluster": {"datacenters": [{"name": "dc", "nodes": 3}]},
+            "workload": {"kind": "open_loop", "ops_per_s": 1, "clients": 1, "keys": 1}}"#;
+        let sets = parse_sets(&[
+            "capacity.disk.concurrency=4".to_string(),
+            "replication.durable_writes=1".to_string(),
+        ])
+        .expect("well formed");
+        let s = load_str(text, "t", &sets).expect("optional sections can be set");
+        assert_eq!(
+            s.capacity.and_then(|c| c.disk).map(|d| d.concurrency),
+            Some(4)
+        );
+        assert_eq!(s.replication.durable_writes, 1);
+        // A misspelt field inside a section that was unset: serde names the allowed ones.
+        let sets = parse_sets(&["capacity.dsk.concurrency=4".to_string()]).expect("ok");
+        let e = load_str(text, "t", &sets).expect_err("typo");
+        assert!(e.to_string().contains("expected one of `disk`"), "{e}");
     }
 
     #[test]

@@ -132,6 +132,14 @@ pub struct Replication {
     /// A put that would leave a key with more siblings than this fails (Riak's
     /// `max_siblings`); `null` means no limit.
     pub max_siblings: Option<u32>,
+    /// Of the N replicas a put is sent to, how many write it to disk at once instead of
+    /// into their write buffer (Dynamo §6.1's "durable write"; with `storage.write_buffer`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub durable_writes: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 impl Default for Replication {
@@ -151,6 +159,7 @@ impl Default for Replication {
             max_hints_per_node: 100_000,
             hint_handoff_batch: 1_000,
             max_siblings: Some(100),
+            durable_writes: 0,
         }
     }
 }
@@ -282,6 +291,18 @@ pub struct Storage {
     /// Disk bandwidth: an operation also takes its bytes / this (absent: size is free).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_s: Option<f64>,
+    /// Dynamo §6.1's object buffer: writes land in memory and a writer flushes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_buffer: Option<WriteBuffer>,
+}
+
+/// An in-memory object buffer per node, flushed to disk by a writer every interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBuffer {
+    /// Objects (keys) it holds at most; a write past it goes to disk directly.
+    pub objects: u32,
+    pub flush_interval_ms: f64,
 }
 
 impl Default for Storage {
@@ -290,6 +311,7 @@ impl Default for Storage {
             read_ms: Distribution::Constant(0.2),
             write_ms: Distribution::Constant(0.5),
             bytes_per_s: None,
+            write_buffer: None,
         }
     }
 }

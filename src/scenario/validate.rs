@@ -255,6 +255,35 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     );
     dist(&mut err, "storage.read_ms", &s.storage.read_ms);
     dist(&mut err, "storage.write_ms", &s.storage.write_ms);
+    if let Some(b) = &s.storage.write_buffer {
+        if b.objects == 0 {
+            err(
+                "storage.write_buffer.objects",
+                "0 is not allowed; the buffer holds at least 1 object".into(),
+            );
+        }
+        positive(
+            &mut err,
+            "storage.write_buffer.flush_interval_ms",
+            b.flush_interval_ms,
+            MAX_DURATION_S * 1e3,
+        );
+        if s.capacity.as_ref().is_none_or(|c| c.disk.is_none()) {
+            err(
+                "storage.write_buffer",
+                "needs capacity.disk: the buffer saves time on a finite disk".into(),
+            );
+        }
+    }
+    if s.replication.durable_writes > s.replication.n {
+        err(
+            "replication.durable_writes",
+            format!(
+                "{} is not allowed; at most N = {} replicas can write a put durably",
+                s.replication.durable_writes, s.replication.n
+            ),
+        );
+    }
     if let Some(bps) = s.storage.bytes_per_s {
         positive(&mut err, "storage.bytes_per_s", bps, MAX_BYTES_PER_S);
     }

@@ -75,6 +75,7 @@ pub fn quorum_config(s: &Scenario) -> QuorumConfig {
         op_timeout: SimTime::from_ms_f64(s.op_lifetime_ms()),
         suspect_after: SimTime::from_ms_f64(s.failure_detector.op_timeout_ms),
         name_fastest: s.workload.write_coordinator() == WriteCoordinator::FastestRead,
+        durable_writes: rep.durable_writes as usize,
     }
 }
 

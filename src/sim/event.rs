@@ -54,6 +54,11 @@ pub enum Event {
         next: AfterDisk,
         msg: Message,
     },
+    /// A host's writer flushes its object buffer (`storage.write_buffer`).
+    Flush {
+        node: NodeId,
+        incarnation: u32,
+    },
     /// Close a timeline interval.
     Tick,
     /// After the last fault ended: check whether replicas have converged.
@@ -134,6 +139,7 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
             mix64(node.0 as u64 ^ mix64(remaining.as_micros()) ^ 12 << 56)
                 ^ (msg.kind() as u64) << 48
         }
+        Event::Flush { node, .. } => mix64(node.0 as u64 ^ 13 << 56),
         Event::Depart { from, to, msg, .. } => {
             mix64(from.0 as u64 ^ mix64(endpoint(to)) ^ 11 << 56) ^ (msg.kind() as u64) << 48
         }

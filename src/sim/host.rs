@@ -7,7 +7,7 @@ use super::resources::Resources;
 use crate::engine::SimTime;
 use crate::ids::{DcId, NodeId};
 use crate::node::Node;
-use crate::scenario::Capacity;
+use crate::scenario::{Capacity, WriteBuffer};
 
 /// One node's host.
 ///
@@ -36,6 +36,7 @@ impl Host {
         dc: DcId,
         name: String,
         capacity: Option<&Capacity>,
+        buffer: Option<&WriteBuffer>,
         horizon: SimTime,
     ) -> Host {
         Host {
@@ -45,7 +46,7 @@ impl Host {
             replica_requests: 0,
             node,
             name,
-            resources: capacity.map(|c| Box::new(Resources::new(c, horizon))),
+            resources: capacity.map(|c| Box::new(Resources::new(c, buffer, horizon))),
         }
     }
 
@@ -148,10 +149,16 @@ impl Hosts {
     pub fn take_down(&mut self, node: NodeId, wipe: bool, now: SimTime) -> ProcessChange {
         let host = &mut self.hosts[node.index()];
         let change = if host.down == 0 {
-            host.node.crash();
             if let Some(r) = host.resources.as_deref_mut() {
+                // Memory goes with the process: buffered writes not yet flushed are lost.
+                if let Some(buffer) = &mut r.buffer {
+                    for (key, on_disk) in buffer.drain_lost() {
+                        host.node.lose_unflushed(key, &on_disk);
+                    }
+                }
                 r.reset(now);
             }
+            host.node.crash();
             // Lives only ever advance: a reused number would revive a dead life's timers.
             host.incarnation = (host.incarnation.checked_add(1)).expect("incarnations fit in u32");
             self.down_count += 1;

@@ -246,7 +246,9 @@ impl MembershipAdmin {
         let node = Node::new(id, cx.node_cfg.clone(), ring, epoch);
         let horizon = super::build::arrivals_end(cx.scenario);
         let capacity = cx.scenario.capacity.as_ref();
-        cx.hosts.push(Host::new(node, dc, name, capacity, horizon));
+        let buffer = cx.scenario.storage.write_buffer.as_ref();
+        cx.hosts
+            .push(Host::new(node, dc, name, capacity, buffer, horizon));
         let mut effects = Vec::new();
         cx.hosts.node_mut(id).start(cx.gossip_rng, &mut effects);
         cx.out.effects.extend(effects.into_iter().map(|e| (id, e)));

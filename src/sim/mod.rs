@@ -13,6 +13,7 @@
 //! - `build`: the settings each part is built from, as functions of the scenario.
 
 pub mod build;
+mod capacity;
 mod convergence;
 mod event;
 mod hooks;
@@ -47,7 +48,6 @@ use convergence::{Convergence, View};
 use event::{AfterDisk, Stage, fingerprint, node_hint};
 use host::ProcessChange;
 use membership::{AdminEffects, ChangeKind, Cluster, MembershipAdmin};
-use resources::Resource;
 use std::sync::Arc;
 use transport::{Place, Transport};
 
@@ -133,7 +133,8 @@ impl Simulation {
         let hosts = (node_dc.iter().zip(names).enumerate())
             .map(|(i, (dc, name))| {
                 let node = Node::new(NodeId(i as u32), node_cfg.clone(), ring.clone(), 0);
-                Host::new(node, *dc, name, scenario.capacity.as_ref(), horizon)
+                let buffer = scenario.storage.write_buffer.as_ref();
+                Host::new(node, *dc, name, scenario.capacity.as_ref(), buffer, horizon)
             })
             .collect();
         let last_fault_end = (faults.windows.iter())
@@ -412,8 +413,8 @@ impl Simulation {
                     self.transport.stats.to_down_node += 1;
                     return;
                 }
-                if let Some(msg) = self.through_resources(from, to, msg, stage) {
-                    self.handle_at_node(from, to, msg);
+                if let Some((msg, written)) = self.through_resources(from, to, msg, stage) {
+                    self.handle_at_node(from, to, msg, written);
                 }
             }
             Event::Depart {
@@ -434,6 +435,7 @@ impl Simulation {
                     self.background_step(node, remaining, next, msg);
                 }
             }
+            Event::Flush { node, incarnation } => self.flush(node, incarnation),
             Event::Tick => self.close_interval(),
             Event::ConvergenceCheck => {
                 let view = View {
@@ -454,130 +456,21 @@ impl Simulation {
             self.transport.stats.to_down_node += 1;
             return;
         }
-        let msg = if host.resources.is_some() {
+        let (msg, written) = if host.resources.is_some() {
             match self.through_resources(from, node, msg, Stage::Arrived) {
-                Some(msg) => msg,
+                Some(ready) => ready,
                 None => return,
             }
         } else {
-            msg
+            (msg, false)
         };
-        self.handle_at_node(from, node, msg);
+        self.handle_at_node(from, node, msg, written);
     }
 
-    /// Moves a received message on through its host's finite resources: a CPU thread
-    /// processes it, then a disk write it makes completes (`Message::writes_on_receipt`).
-    /// Hands it back when it is ready for the node now; otherwise it waits in the queue as
-    /// an `Event::Ready` for its next stage.
-    fn through_resources(
-        &mut self,
-        from: Endpoint,
-        node: NodeId,
-        msg: Message,
-        stage: Stage,
-    ) -> Option<Message> {
+    /// A live node handles a message now (`written`: its disk write is done).
+    fn handle_at_node(&mut self, from: Endpoint, node: NodeId, msg: Message, written: bool) {
         let now = self.now;
-        let host = self.hosts.get_mut(node);
-        let incarnation = host.incarnation();
-        let r = host.resources.as_deref_mut()?;
-        let mut wait_until = None;
-        if stage < Stage::CpuDone
-            && let (Some(cpu), Some((sampler, rng))) = (r.cpu.as_mut(), self.cpu_service.as_mut())
-        {
-            let service = SimTime::from_ms_f64(sampler.sample_ms(rng));
-            let (start, finish) = cpu.admit(now, service);
-            self.transport.record_wait(Resource::Cpu, now, start);
-            if finish > now {
-                wait_until = Some((finish, Stage::CpuDone));
-            }
-        }
-        if wait_until.is_none()
-            && stage < Stage::DiskDone
-            && r.disk.is_some()
-            && msg.writes_on_receipt()
-        {
-            let bytes = msg.size_bytes(self.transport.value_bytes());
-            let service = self
-                .transport
-                .disk_service(crate::node::DiskOp::Write, bytes);
-            let background = msg.is_background();
-            if background && r.lane.is_some() {
-                self.background_step(node, service, AfterDisk::Handle { from }, msg);
-                return None;
-            }
-            let (start, finish) = r.disk_job(now, service, background);
-            self.transport.record_wait(Resource::Disk, now, start);
-            if finish > now {
-                wait_until = Some((finish, Stage::DiskDone));
-            }
-        }
-        let Some((at, stage)) = wait_until else {
-            return Some(msg);
-        };
-        let event = Event::Ready {
-            from,
-            to: node,
-            incarnation,
-            stage,
-            msg,
-        };
-        self.queue.push_hinted(at.as_micros(), event, node.0);
-        None
-    }
-
-    /// One step of a background disk job under admission control: wait for the host's
-    /// background share, or take a slice of disk time, or (none left) go on as `next`.
-    fn background_step(&mut self, node: NodeId, remaining: SimTime, next: AfterDisk, msg: Message) {
-        let now = self.now;
-        let host = self.hosts.get_mut(node);
-        let incarnation = host.incarnation();
-        let r = host
-            .resources
-            .as_deref_mut()
-            .expect("admission needs resources");
-        let lane = r.lane.as_mut().expect("admission control is on");
-        if remaining == SimTime::ZERO {
-            match next {
-                AfterDisk::Handle { from } => self.handle_at_node(from, node, msg),
-                AfterDisk::Depart { to } => self.depart(node, incarnation, to, msg),
-            }
-            return;
-        }
-        let at = match lane.wait_until(now) {
-            Some(at) => {
-                lane.throttled_us += at.as_micros() - now.as_micros();
-                at
-            }
-            None => {
-                let slice = remaining.min(resources::SLICE);
-                lane.took(now, slice);
-                let (start, finish) = r.disk_job(now, slice, true);
-                self.transport.record_wait(Resource::Disk, now, start);
-                let left = SimTime(remaining.as_micros() - slice.as_micros());
-                let event = Event::Background {
-                    node,
-                    incarnation,
-                    remaining: left,
-                    next,
-                    msg,
-                };
-                self.queue.push_hinted(finish.as_micros(), event, node.0);
-                return;
-            }
-        };
-        let event = Event::Background {
-            node,
-            incarnation,
-            remaining,
-            next,
-            msg,
-        };
-        self.queue.push_hinted(at.as_micros(), event, node.0);
-    }
-
-    /// A live node handles a message now.
-    fn handle_at_node(&mut self, from: Endpoint, node: NodeId, msg: Message) {
-        let now = self.now;
+        let note = self.buffer_before(node, &msg, written);
         let host = self.hosts.get_mut(node);
         if is_replica_request(&msg) {
             host.replica_requests += 1;
@@ -594,6 +487,7 @@ impl Simulation {
         }
         self.apply(Endpoint::Node(node), &mut effects);
         self.effects = effects;
+        self.buffer_after(node, note);
         self.note_epoch(node);
     }
 
@@ -821,6 +715,7 @@ impl Simulation {
             | Event::Ready { .. }
             | Event::Depart { .. }
             | Event::Background { .. }
+            | Event::Flush { .. }
             | Event::Tick
             | Event::ConvergenceCheck => {}
         }
@@ -878,34 +773,6 @@ impl Simulation {
                 }
             }
         }
-    }
-}
-
-impl Simulation {
-    /// A message's fate on the wire is known: show it to the hooks and schedule its arrival.
-    fn sent(&mut self, source: Endpoint, to: Endpoint, msg: Message, fate: Fate) {
-        if let Some(h) = self.hooks.as_deref_mut() {
-            h.on_send(self.now.as_micros(), source, to, &msg, fate);
-        }
-        if let Fate::InFlight(at) = fate {
-            let event = Event::Deliver {
-                from: source,
-                to,
-                msg,
-            };
-            self.queue.push_hinted(at, event, node_hint(to));
-        }
-    }
-
-    /// A held message's disk work is done: it leaves through its host's interface.
-    fn depart(&mut self, from: NodeId, incarnation: u32, to: Endpoint, msg: Message) {
-        if !self.hosts.is_up(from) || !self.hosts.get(from).is_current(incarnation) {
-            return;
-        }
-        let (from_place, to_place) = (self.place(Endpoint::Node(from)), self.place(to));
-        let host = self.hosts.get_mut(from).resources.as_deref_mut();
-        let fate = (self.transport).depart(self.now, from_place, to_place, &msg, host);
-        self.sent(Endpoint::Node(from), to, msg, fate);
     }
 }
 

@@ -74,7 +74,10 @@ pub fn kind_of(event: &Event) -> usize {
         Event::Driver(DriverTimer::RequestTimeout(_)) => others + 2,
         Event::Driver(DriverTimer::ProbeRead { .. }) => others + 3,
         Event::Fault(_) | Event::Tick | Event::ConvergenceCheck => others + 4,
-        Event::Ready { .. } | Event::Depart { .. } | Event::Background { .. } => others + 5,
+        Event::Ready { .. }
+        | Event::Depart { .. }
+        | Event::Background { .. }
+        | Event::Flush { .. } => others + 5,
     }
 }
 

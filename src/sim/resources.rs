@@ -6,8 +6,10 @@
 //! loop admits jobs in event order, which is arrival order.
 
 use crate::engine::SimTime;
+use crate::ids::KeyId;
+use crate::node::Versions;
 use hdrhistogram::Histogram;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The resources a host can bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,6 +289,83 @@ pub fn transmit_us(bytes: u64, bytes_per_s: f64) -> u64 {
     ((bytes as f64 * 1e6 / bytes_per_s).ceil() as u64).max(1)
 }
 
+/// Dynamo §6.1's object buffer on one host: the keys written into memory since the last
+/// flush, each with the copy its disk still holds (what a crash leaves behind).
+#[derive(Clone, Debug)]
+pub struct WriteBufferState {
+    limit: usize,
+    pub interval: SimTime,
+    dirty: BTreeMap<KeyId, Versions>,
+    /// A flush is scheduled.
+    pub armed: bool,
+    pub flushes: u64,
+    pub objects_flushed: u64,
+    /// Keys whose buffered writes a crash lost.
+    pub objects_lost: u64,
+    pub reads_from_memory: u64,
+    /// Replica writes that went to disk directly: durable, or the buffer was full.
+    pub written_through: u64,
+}
+
+impl WriteBufferState {
+    pub fn new(b: &crate::scenario::WriteBuffer) -> WriteBufferState {
+        WriteBufferState {
+            limit: b.objects as usize,
+            interval: SimTime::from_ms_f64(b.flush_interval_ms),
+            dirty: BTreeMap::new(),
+            armed: false,
+            flushes: 0,
+            objects_flushed: 0,
+            objects_lost: 0,
+            reads_from_memory: 0,
+            written_through: 0,
+        }
+    }
+
+    pub fn is_dirty(&self, key: KeyId) -> bool {
+        self.dirty.contains_key(&key)
+    }
+
+    /// Whether a write of `key` can go into the buffer.
+    pub fn has_room_for(&self, key: KeyId) -> bool {
+        self.is_dirty(key) || self.dirty.len() < self.limit
+    }
+
+    /// `key` is about to change in memory; `on_disk` is what its disk holds. Returns
+    /// whether the key was clean until now.
+    pub fn dirty(&mut self, key: KeyId, on_disk: &[crate::node::Version]) -> bool {
+        if self.is_dirty(key) {
+            return false;
+        }
+        self.dirty.insert(key, on_disk.iter().cloned().collect());
+        true
+    }
+
+    /// `key` turned out unchanged, or was written to disk whole.
+    pub fn clean(&mut self, key: KeyId) {
+        self.dirty.remove(&key);
+    }
+
+    /// The copy on disk of `key`, while it is dirty.
+    pub fn on_disk(&self, key: KeyId) -> Option<&Versions> {
+        self.dirty.get(&key)
+    }
+
+    /// The writer takes every dirty key (they are on disk once its write is done).
+    pub fn take_dirty(&mut self) -> Vec<KeyId> {
+        let keys: Vec<KeyId> = self.dirty.keys().copied().collect();
+        self.dirty.clear();
+        keys
+    }
+
+    /// The process died: every dirty key with the copy its disk holds.
+    pub fn drain_lost(&mut self) -> BTreeMap<KeyId, Versions> {
+        self.armed = false;
+        self.objects_lost += self.dirty.len() as u64;
+        std::mem::take(&mut self.dirty)
+    }
+}
+
 /// One host's resources; a part is `None` when the scenario leaves it unbounded.
 #[derive(Clone, Debug, Default)]
 pub struct Resources {
@@ -295,11 +374,20 @@ pub struct Resources {
     pub nic: Option<Nic>,
     /// Dynamo admission control of background disk work (`admission: "dynamo"`).
     pub lane: Option<AdmissionLane>,
+    /// The object buffer (`storage.write_buffer`).
+    pub buffer: Option<WriteBufferState>,
+    /// The message being handled reads a key the buffer holds: its read costs no disk.
+    pub read_from_memory: bool,
 }
 
 impl Resources {
-    /// Resources as `c` bounds them; use is counted up to `horizon` (the end of the load).
-    pub fn new(c: &crate::scenario::Capacity, horizon: SimTime) -> Resources {
+    /// Resources as `c` bounds them, with `buffer` when the storage has one; use is
+    /// counted up to `horizon` (the end of the load).
+    pub fn new(
+        c: &crate::scenario::Capacity,
+        buffer: Option<&crate::scenario::WriteBuffer>,
+        horizon: SimTime,
+    ) -> Resources {
         Resources {
             disk: c
                 .disk
@@ -313,6 +401,8 @@ impl Resources {
             lane: (c.background.as_ref())
                 .filter(|b| b.admission == crate::scenario::Admission::Dynamo)
                 .map(AdmissionLane::new),
+            buffer: buffer.map(WriteBufferState::new),
+            read_from_memory: false,
         }
     }
 

@@ -134,6 +134,8 @@ impl Transport {
             DiskOp::None => Ok(now),
             // Done when the write arrived (the host queued it then).
             DiskOp::Write if r.disk.is_some() => Ok(now),
+            // The object buffer holds the key: read from memory.
+            DiskOp::Read if r.read_from_memory => Ok(now),
             DiskOp::Read | DiskOp::Write => {
                 let service = self.disk_service(disk, bytes);
                 if r.disk.is_none() {
