@@ -269,3 +269,31 @@ fn the_write_buffer_cuts_write_latency_and_a_durable_write_keeps_what_crashes_lo
             .is_some_and(|b| b.writes_through > 0)
     );
 }
+
+#[test]
+fn a_bounded_disk_queue_rejects_past_its_bound_and_caps_the_wait() {
+    let text = std::fs::read_to_string("scenarios/overload.json").expect("shipped scenario");
+    let mut unbounded: Value = serde_json::from_str(&text).expect("json");
+    set(&mut unbounded, "duration_s", json!(20));
+    let mut bounded = unbounded.clone();
+    set(&mut bounded, "capacity.disk.max_queue", json!(16));
+    let (_, unbounded) = run(&unbounded);
+    let (_, bounded) = run(&bounded);
+    let disk = |r: &dynasim::report::Report| r.capacity.clone().and_then(|c| c.disk).expect("disk");
+    assert_eq!(disk(&unbounded).rejected, Some(0));
+    assert!(
+        disk(&bounded).rejected.is_some_and(|n| n > 100),
+        "{:?}",
+        disk(&bounded)
+    );
+    // Foreground work waits behind at most 16 jobs (background work is never refused,
+    // so the longest queue can pass the bound, but the waits of most jobs cannot).
+    assert!(disk(&bounded).wait_ms.p99 < disk(&unbounded).wait_ms.p99);
+    let timeline_max = (bounded.timeline.iter())
+        .filter_map(|p| p.queues.as_ref()?.disk_queue_max)
+        .max();
+    assert!(
+        timeline_max.is_some(),
+        "the timeline samples the disk queues"
+    );
+}

@@ -163,12 +163,22 @@ fn committed_reports_show_no_lost_update_under_the_safe_schemes() {
                 "{}",
                 path.display()
             );
-            assert_eq!(
-                r["durability"]["lost_writes"].as_u64(),
-                Some(0),
-                "{}",
-                path.display()
-            );
+            // A volatile write buffer without durable writes loses, in a crash, what it
+            // had not flushed (buffered-writes shows it on purpose): that is a failure, not
+            // the versioning, and lost_updates above stays 0 there too.
+            let volatile = !r["scenario"]["storage"]["write_buffer"].is_null()
+                && r["scenario"]["replication"]["durable_writes"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    == 0;
+            if !volatile {
+                assert_eq!(
+                    r["durability"]["lost_writes"].as_u64(),
+                    Some(0),
+                    "{}",
+                    path.display()
+                );
+            }
         }
         if scheme == "dotted_version_vector" {
             assert_eq!(

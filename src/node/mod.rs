@@ -242,10 +242,19 @@ impl Node {
     }
 
     /// The disk is lost: stored data and hints go with it.
-    /// Physical: the process died before the host's writer flushed `key` from memory to
-    /// disk; the key now holds `on_disk`, the copy the disk kept (Dynamo §6.1's risk).
-    pub fn lose_unflushed(&mut self, key: KeyId, on_disk: &[Version]) {
-        self.storage.restore(key, on_disk, &self.cfg, &self.ring);
+    /// Physical: the process died before the host's writer flushed these keys from memory
+    /// to disk; each now holds the copy its disk kept (Dynamo §6.1's risk). Events this
+    /// node numbered are gone with them, so, as after a lost disk, it numbers anew as a
+    /// new actor: a later version of its own must not look as if it saw a lost one.
+    pub fn lose_unflushed(&mut self, lost: impl IntoIterator<Item = (KeyId, Versions)>) {
+        let mut any = false;
+        for (key, on_disk) in lost {
+            self.storage.restore(key, &on_disk, &self.cfg, &self.ring);
+            any = true;
+        }
+        if any {
+            self.events.home = self.events.home.saturating_add(1) & (FALLBACK_INCARNATIONS - 1);
+        }
     }
 
     pub fn wipe_disk(&mut self) {

@@ -880,6 +880,22 @@ pub struct TimelinePoint {
     pub divergent_keys: u64,
     /// A fault window was open at some point in the interval.
     pub fault_active: bool,
+    /// With finite resources (`capacity`): the longest queues any node had at the end of
+    /// the interval.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<QueueSample>,
+}
+
+/// The longest queues over all nodes at one moment (jobs admitted and not started; for
+/// the network interface, how long a message ready then would wait).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct QueueSample {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_queue_max: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_queue_max: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nic_backlog_ms_max: Option<f64>,
 }
 
 /// The end-of-run audit of acknowledged writes, judged from the oracle's own causality.
@@ -926,6 +942,7 @@ impl Observer {
         hint_backlog: u64,
         divergent_keys: u64,
         fault_active: bool,
+        queues: Option<QueueSample>,
     ) {
         let i = &self.interval;
         let fraction = |num: u64, den: u64| {
@@ -951,6 +968,7 @@ impl Observer {
             hint_backlog,
             divergent_keys,
             fault_active,
+            queues,
         });
         self.interval.reset();
     }

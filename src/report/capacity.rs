@@ -69,6 +69,9 @@ pub struct ResourceSummary {
     /// The part of the mean utilization that background work (hint handoff,
     /// anti-entropy, range transfer) took; null for the CPU and the network interface.
     pub background_utilization_mean: Option<f64>,
+    /// Jobs refused because the queue was full (`max_queue`): a dropped message, or a
+    /// replica read whose answer was never sent. Null for the network interface.
+    pub rejected: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -110,6 +113,7 @@ struct PerNode<'a> {
     jobs: u64,
     max_queue: Option<u32>,
     background_us: Option<u64>,
+    rejected: Option<u64>,
 }
 
 fn summarize(
@@ -148,6 +152,7 @@ fn summarize(
         .sum::<Option<u64>>()
         .map(|bg| bg as f64 / capacity_us / nodes.len().max(1) as f64);
     ResourceSummary {
+        rejected: nodes.iter().map(|n| n.rejected).sum::<Option<u64>>(),
         background_utilization_mean: background,
         servers_per_node: servers,
         jobs: nodes.iter().map(|n| n.jobs).sum(),
@@ -179,6 +184,7 @@ impl CapacitySummary {
                     jobs: s.jobs,
                     max_queue: Some(s.max_waiting),
                     background_us: Some(s.busy_background_us),
+                    rejected: Some(s.rejected),
                 })
                 .collect();
             let count = (run.nodes.iter())
@@ -202,6 +208,7 @@ impl CapacitySummary {
                     jobs: nic.messages,
                     max_queue: None,
                     background_us: None,
+                    rejected: None,
                 })
                 .collect();
             summarize(1, &per_node, span, &waits.nic)

@@ -1,7 +1,7 @@
 //! Loading a scenario: JSON text -> serde types (with the path of any bad field) ->
 //! `--set` edits applied to the fully resolved document -> validation.
 
-use super::error::{ScenarioError, ScenarioErrors, nearest, with_suggestion};
+use super::error::{ScenarioError, ScenarioErrors, with_suggestion};
 use super::{Scenario, checks, validate};
 use serde_json::Value;
 use std::path::Path;
@@ -42,7 +42,6 @@ pub fn load_str(
         // Edit the resolved document so that every field with a default is a valid path.
         let mut resolved = serde_json::to_value(&scenario)
             .map_err(|e| wrap(vec![ScenarioError::new("", e.to_string())]))?;
-        add_optional_fields(&mut resolved);
         for (path, value) in sets {
             apply_set(&mut resolved, path, value).map_err(|e| wrap(vec![e]))?;
         }
@@ -105,33 +104,10 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, ScenarioErro
         .collect()
 }
 
-/// Optional fields a resolved document leaves out when unset (so reports of scenarios
-/// without them stay as they were); `--set` may still name them.
-/// (parent section, field, whether it is a count whose unset value is 0 rather than null)
-const OPTIONAL_FIELDS: [(&str, &str, bool); 4] = [
-    ("", "capacity", false),
-    ("storage", "bytes_per_s", false),
-    ("storage", "write_buffer", false),
-    ("replication", "durable_writes", true),
-];
-
-fn add_optional_fields(document: &mut Value) {
-    for (parent, field, count) in OPTIONAL_FIELDS {
-        let unset = || if count { Value::from(0) } else { Value::Null };
-        let section = if parent.is_empty() {
-            Some(&mut *document)
-        } else {
-            document.get_mut(parent)
-        };
-        if let Some(Value::Object(map)) = section {
-            map.entry(field).or_insert_with(unset);
-        }
-    }
-}
-
 /// Sets `path` (dots between fields; list elements by number, `faults.0.at_s` or
-/// `faults[0].at_s`) in a resolved scenario document. The path must already exist: a
-/// typo is an error, not a new field. `raw` is parsed as JSON, or taken as a string.
+/// `faults[0].at_s`) in a resolved scenario document. A field it lacks is created (an
+/// optional one the document leaves out); loading then rejects a misspelt one with its
+/// path and the allowed names. `raw` is parsed as JSON, or taken as a string.
 pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), ScenarioError> {
     let value: Value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let normalized = path.replace('[', ".").replace(']', "");
@@ -141,38 +117,21 @@ pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), Scen
     }
     let mut node = document;
     let mut walked = String::new();
-    // Inside an optional section that was unset (null), fields are created as named;
-    // serde then rejects a misspelt one and lists the fields it allows.
-    let mut creating = false;
     for part in parts {
-        if node.is_null() {
-            *node = Value::Object(Default::default());
-            creating = true;
-        }
         let here = if walked.is_empty() {
             part.to_string()
         } else {
             format!("{walked}.{part}")
         };
+        // An optional section left unset (null) becomes an object to fill.
+        if node.is_null() {
+            *node = Value::Object(Default::default());
+        }
         node = match node {
-            Value::Object(map) => {
-                let known: Vec<String> = map.keys().cloned().collect();
-                if creating && !map.contains_key(part) {
-                    map.insert(part.to_string(), Value::Null);
-                }
-                match map.get_mut(part) {
-                    Some(v) => v,
-                    None => {
-                        let hint = nearest(part, known.iter().map(String::as_str))
-                            .map(|n| format!("; did you mean `{n}`?"))
-                            .unwrap_or_else(|| format!("; known: {}", known.join(", ")));
-                        return Err(ScenarioError::new(
-                            path,
-                            format!("--set: unknown path `{here}`{hint}"),
-                        ));
-                    }
-                }
-            }
+            // A field the resolved document leaves out (an optional one, unset) is
+            // created as named; serde then refuses a misspelt one, naming its path and the
+            // fields allowed there (every section denies unknown fields).
+            Value::Object(map) => map.entry(part).or_insert(Value::Null),
             Value::Array(items) => {
                 let len = items.len();
                 let index: usize = part.parse().map_err(|_| {
@@ -208,15 +167,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn set_edits_existing_paths_only() {
+    fn set_edits_paths_and_lists() {
         let mut doc: Value = serde_json::json!({"replication": {"r": 2}, "faults": [{"at_s": 1}]});
         apply_set(&mut doc, "replication.r", "1").expect("known path");
         assert_eq!(doc["replication"]["r"], 1);
         apply_set(&mut doc, "faults[0].at_s", "5.5").expect("list index");
         assert_eq!(doc["faults"][0]["at_s"], 5.5);
-        let e = apply_set(&mut doc, "replication.rr", "1").expect_err("typo");
-        assert!(e.message.contains("did you mean `r`"), "{}", e.message);
         assert!(apply_set(&mut doc, "faults.3.at_s", "1").is_err());
+        assert!(
+            apply_set(&mut doc, "replication.r.x", "1").is_err(),
+            "r is a number"
+        );
     }
 
     #[test]
@@ -239,6 +200,9 @@ mod tests {
         let sets = parse_sets(&["capacity.dsk.concurrency=4".to_string()]).expect("ok");
         let e = load_str(text, "t", &sets).expect_err("typo");
         assert!(e.to_string().contains("expected one of `disk`"), "{e}");
+        let sets = parse_sets(&["replication.rr=1".to_string()]).expect("ok");
+        let e = load_str(text, "t", &sets).expect_err("typo");
+        assert!(e.to_string().contains("did you mean `r`"), "{e}");
     }
 
     #[test]

@@ -368,6 +368,9 @@ pub enum Admission {
 #[serde(deny_unknown_fields)]
 pub struct DiskCapacity {
     pub concurrency: u32,
+    /// Jobs that may wait at once; a job past it is rejected (absent: unbounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<u32>,
 }
 
 /// A node's processors: every message it receives holds one of `threads` servers.
@@ -376,6 +379,9 @@ pub struct DiskCapacity {
 pub struct CpuCapacity {
     pub threads: u32,
     pub per_message_ms: Distribution,
+    /// Messages that may wait at once; one past it is dropped (absent: unbounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<u32>,
 }
 
 /// A node's network interface: outgoing messages leave one after another at this rate.

@@ -15,6 +15,8 @@ const MAX_N: u32 = 64;
 const MAX_DURATION_S: f64 = 365.0 * 24.0 * 3600.0;
 /// Servers per node resource (disk concurrency, CPU threads): each is scanned per job.
 const MAX_SERVERS: u32 = 1_024;
+/// Jobs one resource queue may hold (`max_queue`).
+const MAX_QUEUE: u32 = 10_000_000;
 /// 1 TB/s: past any disk or network interface.
 const MAX_BYTES_PER_S: f64 = 1e12;
 
@@ -292,9 +294,11 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     if let Some(c) = &s.capacity {
         if let Some(d) = &c.disk {
             servers(&mut err, "capacity.disk.concurrency", d.concurrency);
+            queue_bound(&mut err, "capacity.disk.max_queue", d.max_queue);
         }
         if let Some(cpu) = &c.cpu {
             servers(&mut err, "capacity.cpu.threads", cpu.threads);
+            queue_bound(&mut err, "capacity.cpu.max_queue", cpu.max_queue);
             dist(&mut err, "capacity.cpu.per_message_ms", &cpu.per_message_ms);
         }
         if let Some(b) = &c.background {
@@ -634,6 +638,19 @@ fn positive(err: &mut impl FnMut(&str, String), path: &str, v: f64, max: f64) {
         err(
             path,
             format!("{v} is not allowed; it must be a number > 0 and <= {max}"),
+        );
+    }
+}
+
+/// A queue bound: 0 would reject every job that has to wait at all, which is allowed
+/// (a node that never queues); past 10 M waiting jobs the bound guards no memory.
+fn queue_bound(err: &mut impl FnMut(&str, String), path: &str, v: Option<u32>) {
+    if let Some(v) = v
+        && v > MAX_QUEUE
+    {
+        err(
+            path,
+            format!("{v} is not allowed; a queue bound is a whole number from 0 to {MAX_QUEUE}"),
         );
     }
 }

@@ -45,7 +45,11 @@ impl Simulation {
             && let (Some(cpu), Some((sampler, rng))) = (r.cpu.as_mut(), self.cpu_service.as_mut())
         {
             let service = SimTime::from_ms_f64(sampler.sample_ms(rng));
-            let (start, finish) = cpu.admit(now, service);
+            let Some((start, finish)) = cpu.try_admit(now, service) else {
+                // The CPU's queue is full: the message is dropped unread.
+                self.transport.stats.rejected += 1;
+                return None;
+            };
             self.transport.record_wait(Resource::Cpu, now, start);
             if finish > now {
                 wait_until = Some((finish, Stage::CpuDone));
@@ -69,7 +73,16 @@ impl Simulation {
                 self.background_step(node, service, AfterDisk::Handle { from }, msg);
                 return None;
             }
-            let (start, finish) = r.disk_job(now, service, background);
+            let admitted = if background {
+                Some(r.disk_job(now, service, true))
+            } else {
+                r.try_disk_job(now, service)
+            };
+            let Some((start, finish)) = admitted else {
+                // The disk's queue is full: the write is dropped (its sender times out).
+                self.transport.stats.rejected += 1;
+                return None;
+            };
             self.transport.record_wait(Resource::Disk, now, start);
             if finish > now {
                 wait_until = Some((finish, Stage::DiskDone));
@@ -253,6 +266,28 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    /// The longest queues over all hosts now, when resources are bounded.
+    pub(super) fn queue_sample(&self) -> Option<crate::observer::QueueSample> {
+        self.scenario.capacity.as_ref()?;
+        let now = self.now;
+        let mut q = crate::observer::QueueSample::default();
+        for r in self.hosts.iter().filter_map(|h| h.resources.as_deref()) {
+            if let Some(d) = &r.disk {
+                let n = d.waiting(now) as u32;
+                q.disk_queue_max = Some(q.disk_queue_max.unwrap_or(0).max(n));
+            }
+            if let Some(c) = &r.cpu {
+                let n = c.waiting(now) as u32;
+                q.cpu_queue_max = Some(q.cpu_queue_max.unwrap_or(0).max(n));
+            }
+            if let Some(nic) = &r.nic {
+                let ms = nic.backlog(now).as_micros() as f64 / 1e3;
+                q.nic_backlog_ms_max = Some(q.nic_backlog_ms_max.unwrap_or(0.0).max(ms));
+            }
+        }
+        Some(q)
     }
 
     /// The writer flushes every buffered key to disk, as one write holding a disk server.

@@ -152,9 +152,7 @@ impl Hosts {
             if let Some(r) = host.resources.as_deref_mut() {
                 // Memory goes with the process: buffered writes not yet flushed are lost.
                 if let Some(buffer) = &mut r.buffer {
-                    for (key, on_disk) in buffer.drain_lost() {
-                        host.node.lose_unflushed(key, &on_disk);
-                    }
+                    host.node.lose_unflushed(buffer.drain_lost());
                 }
                 r.reset(now);
             }

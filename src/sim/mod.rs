@@ -502,8 +502,9 @@ impl Simulation {
         };
         let divergent = self.convergence.scan(now, view);
         let fault = self.windows.in_interval || self.windows.any_open();
+        let queues = self.queue_sample();
         self.observer
-            .close_interval(self.last_tick, now, backlog, divergent, fault);
+            .close_interval(self.last_tick, now, backlog, divergent, fault, queues);
         self.windows.in_interval = self.windows.any_open();
         self.last_tick = now;
         if now < self.end {

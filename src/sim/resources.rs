@@ -57,6 +57,10 @@ pub struct Servers {
     horizon: u64,
     /// The part of `busy_us` that background work took.
     pub busy_background_us: u64,
+    /// Jobs that may wait at once (`max_queue`); past it a job is rejected.
+    limit: Option<usize>,
+    /// Jobs rejected because the queue was full.
+    pub rejected: u64,
 }
 
 /// The part of [start, finish) before `horizon`.
@@ -65,7 +69,13 @@ fn before(start: u64, finish: u64, horizon: u64) -> u64 {
 }
 
 impl Servers {
+    /// `servers` with an unbounded queue.
     pub fn new(servers: u32, horizon: SimTime) -> Servers {
+        Servers::bounded(servers, None, horizon)
+    }
+
+    /// `servers` whose queue holds at most `limit` waiting jobs.
+    pub fn bounded(servers: u32, limit: Option<u32>, horizon: SimTime) -> Servers {
         assert!(servers >= 1, "validation allows at least one server");
         Servers {
             free_at: vec![0; servers as usize],
@@ -75,7 +85,22 @@ impl Servers {
             max_waiting: 0,
             horizon: horizon.as_micros(),
             busy_background_us: 0,
+            limit: limit.map(|l| l as usize),
+            rejected: 0,
         }
+    }
+
+    /// `admit`, unless the job would have to wait in a full queue: then it is rejected
+    /// (counted) and `None` comes back.
+    pub fn try_admit(&mut self, now: SimTime, service: SimTime) -> Option<(SimTime, SimTime)> {
+        if let Some(limit) = self.limit
+            && self.waiting(now) >= limit
+            && self.free_at.iter().all(|f| *f > now.as_micros())
+        {
+            self.rejected += 1;
+            return None;
+        }
+        Some(self.admit(now, service))
     }
 
     /// `admit` for a job of background work (counted apart in `busy_background_us`).
@@ -389,11 +414,8 @@ impl Resources {
         horizon: SimTime,
     ) -> Resources {
         Resources {
-            disk: c
-                .disk
-                .as_ref()
-                .map(|d| Servers::new(d.concurrency, horizon)),
-            cpu: c.cpu.as_ref().map(|c| Servers::new(c.threads, horizon)),
+            disk: (c.disk.as_ref()).map(|d| Servers::bounded(d.concurrency, d.max_queue, horizon)),
+            cpu: (c.cpu.as_ref()).map(|c| Servers::bounded(c.threads, c.max_queue, horizon)),
             nic: c
                 .network
                 .as_ref()
@@ -407,7 +429,8 @@ impl Resources {
     }
 
     /// A disk job admitted now (the disk must be finite): foreground work feeds the
-    /// admission controller; background work is counted apart.
+    /// admission controller; background work is counted apart and never rejected (it
+    /// waits for its turn).
     pub fn disk_job(
         &mut self,
         now: SimTime,
@@ -419,10 +442,22 @@ impl Resources {
             return disk.admit_background(now, service);
         }
         let (start, finish) = disk.admit(now, service);
+        self.observe(now, finish);
+        (start, finish)
+    }
+
+    /// A foreground disk job, unless the disk's queue is full (`None`: rejected).
+    pub fn try_disk_job(&mut self, now: SimTime, service: SimTime) -> Option<(SimTime, SimTime)> {
+        let disk = self.disk.as_mut().expect("a disk job needs a finite disk");
+        let (start, finish) = disk.try_admit(now, service)?;
+        self.observe(now, finish);
+        Some((start, finish))
+    }
+
+    fn observe(&mut self, now: SimTime, finish: SimTime) {
         if let Some(lane) = &mut self.lane {
             lane.observe_foreground(now, SimTime(finish.as_micros() - now.as_micros()));
         }
-        (start, finish)
     }
 
     /// The process crashed: queued work is void.

@@ -21,6 +21,8 @@ pub struct MessageStats {
     pub partitioned: u64,
     /// Arrived at a node whose process was down.
     pub to_down_node: u64,
+    /// Not sent or not handled because a host's disk or CPU queue was full.
+    pub rejected: u64,
 }
 
 /// What happened to a message when it was sent.
@@ -32,6 +34,8 @@ pub enum Fate {
     Partitioned,
     /// The network lost it (drop probability or a message_loss fault).
     Lost,
+    /// Its sender's disk queue was full (`capacity.disk.max_queue`): never sent.
+    Rejected,
 }
 
 /// What `Transport::send` decided.
@@ -117,8 +121,9 @@ impl Transport {
 
     /// When a message the sender's host is done with at `now` is ready to leave: after
     /// its disk work (queued when the disk is finite; a write was already done on
-    /// receipt, see `Message::writes_on_receipt`). `Err` hands background work under
-    /// admission control back to the loop, with its service time.
+    /// receipt, see `Message::writes_on_receipt`). `Err(Some(service))` hands background
+    /// work under admission control back to the loop; `Err(None)`: a full disk queue
+    /// refused the read.
     fn ready_at(
         &mut self,
         now: SimTime,
@@ -126,7 +131,7 @@ impl Transport {
         msg: &Message,
         bytes: u64,
         host: Option<&mut Resources>,
-    ) -> Result<SimTime, SimTime> {
+    ) -> Result<SimTime, Option<SimTime>> {
         let Some(r) = host else {
             return Ok(now + self.disk_service(disk, bytes));
         };
@@ -143,9 +148,17 @@ impl Transport {
                 }
                 let background = msg.is_background();
                 if background && r.lane.is_some() {
-                    return Err(service);
+                    return Err(Some(service));
                 }
-                let (start, finish) = r.disk_job(now, service, background);
+                let admitted = if background {
+                    Some(r.disk_job(now, service, true))
+                } else {
+                    r.try_disk_job(now, service)
+                };
+                // A full disk queue: the read is refused and its answer never sent.
+                let Some((start, finish)) = admitted else {
+                    return Err(None);
+                };
                 self.record_wait(Resource::Disk, now, start);
                 Ok(finish)
             }
@@ -220,7 +233,11 @@ impl Transport {
         }
         let ready = match self.ready_at(now, disk, msg, bytes, host.as_deref_mut()) {
             Ok(ready) => ready,
-            Err(service) => return Sent::Background(service),
+            Err(Some(service)) => return Sent::Background(service),
+            Err(None) => {
+                self.stats.rejected += 1;
+                return Sent::Fate(Fate::Rejected);
+            }
         };
         let nic = host.as_ref().is_some_and(|r| r.nic.is_some());
         if nic && ready > now {
