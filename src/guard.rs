@@ -201,6 +201,25 @@ pub fn estimate(s: &Scenario) -> Estimate {
         parts.push(("hints", hints * 2.0 * (size_of::<Version>() as f64 + 16.0)));
     }
 
+    // Finite resources: per host its servers, admission lane and write buffer (keys with
+    // their disk copies), the queueing-delay histograms (kept twice: the run's and the
+    // outcome's), and jobs waiting in bounded queues (each an event holding its message).
+    // An unbounded queue under overload grows with the work sent to it: only `max_queue`
+    // bounds it, and the estimate counts the bound.
+    if let Some(c) = &s.capacity {
+        let servers =
+            c.disk.as_ref().map_or(0, |d| d.concurrency) + c.cpu.as_ref().map_or(0, |c| c.threads);
+        let mut bytes = 2.0 * 3.0 * 300_000.0 + z.nodes * (512.0 + 8.0 * servers as f64);
+        if let Some(b) = &s.storage.write_buffer {
+            let entry = 2.0 * (size_of::<Versions>() as f64 + size_of::<Version>() as f64 + 16.0);
+            bytes += z.nodes * (b.objects as f64).min(written_keys) * entry;
+        }
+        let bound = c.disk.as_ref().and_then(|d| d.max_queue).unwrap_or(0)
+            + c.cpu.as_ref().and_then(|c| c.max_queue).unwrap_or(0);
+        bytes += z.nodes * bound as f64 * (event + size_of::<Message>() as f64 + 8.0);
+        parts.push(("capacity", bytes));
+    }
+
     // Timeline points and random crash schedules.
     let points = z.run_s / s.metrics.timeline_interval_s.max(1e-3);
     let mut windows = 0.0;
@@ -345,5 +364,32 @@ mod tests {
     fn human_units() {
         assert_eq!(human(512), "512 B");
         assert_eq!(human(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+    }
+
+    #[test]
+    fn bounded_queues_and_write_buffers_count_in_the_estimate() {
+        let base = r#"{"name": "t", "duration_s": 10,
+            "cluster": {"datacenters": [{"name": "dc", "nodes": 100}]},
+            "workload": {"kind": "open_loop", "ops_per_s": 100, "clients": 1, "keys": 100000}}"#;
+        let load = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let sets = crate::scenario::parse_sets(&sets).expect("well formed");
+            crate::scenario::load_str(base, "t", &sets).expect("valid")
+        };
+        let plain = estimate(&load(&[])).bytes;
+        let disk = estimate(&load(&["capacity.disk.concurrency=4"])).bytes;
+        let bounded = estimate(&load(&[
+            "capacity.disk.concurrency=4",
+            "capacity.disk.max_queue=10000",
+        ]))
+        .bytes;
+        let buffered = estimate(&load(&[
+            "capacity.disk.concurrency=4",
+            "storage.write_buffer={\"objects\": 1000, \"flush_interval_ms\": 1000}",
+        ]))
+        .bytes;
+        assert!(plain < disk && disk < bounded && disk < buffered);
+        // 100 nodes x 10,000 waiting jobs, each an event with its message.
+        assert!(bounded - disk > 100 * 10_000 * 100, "{}", bounded - disk);
     }
 }

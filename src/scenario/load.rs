@@ -71,7 +71,9 @@ fn from_document(
     }
 }
 
-fn from_value(document: Value) -> Result<Scenario, ScenarioError> {
+/// A resolved scenario document as a `Scenario` (serde only, no semantic checks); a bad
+/// field's error names its path and, for a misspelt name, the nearest allowed one.
+pub fn from_value(document: Value) -> Result<Scenario, ScenarioError> {
     serde_path_to_error::deserialize(document).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };

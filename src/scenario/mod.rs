@@ -9,7 +9,7 @@ mod load;
 mod validate;
 
 pub use error::{ScenarioError, ScenarioErrors};
-pub use load::{apply_set, load_file, load_str, parse_sets};
+pub use load::{apply_set, from_value, load_file, load_str, parse_sets};
 pub use validate::validate;
 
 use crate::engine::dist::Distribution;

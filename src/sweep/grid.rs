@@ -441,25 +441,21 @@ fn check_axis(base: &Value, axis: &Axis) -> Result<(), Failure> {
             ))
         })?;
         if let Err(e) = to_scenario(doc) {
-            return Err(bad(format!(
-                "{context}: value `{shown}` does not fit {}: {e}",
-                axis.path
-            )));
+            // A misspelt path fails whatever the value; a bad value names it.
+            return Err(bad(if e.contains("unknown field") {
+                format!("{context}: {e}")
+            } else {
+                format!("{context}: value `{shown}` does not fit {}: {e}", axis.path)
+            }));
         }
     }
     Ok(())
 }
 
-/// Deserializes a resolved scenario document, naming the bad field.
+/// Deserializes a resolved scenario document, naming the bad field (and, for a misspelt
+/// one, the nearest allowed name).
 fn to_scenario(doc: Value) -> Result<Scenario, String> {
-    serde_path_to_error::deserialize(doc).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
-        }
-    })
+    scenario::from_value(doc).map_err(|e| e.to_string())
 }
 
 fn scenario_with(
