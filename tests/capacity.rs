@@ -297,3 +297,22 @@ fn a_bounded_disk_queue_rejects_past_its_bound_and_caps_the_wait() {
         "the timeline samples the disk queues"
     );
 }
+
+#[test]
+fn a_load_curve_shapes_arrivals_and_latency_follows_the_load() {
+    let text = std::fs::read_to_string("scenarios/diurnal.json").expect("shipped scenario");
+    let mut doc: Value = serde_json::from_str(&text).expect("json");
+    set(&mut doc, "duration_s", json!(120));
+    let (_, report) = run(&doc);
+    let points: Vec<_> = report.timeline.iter().filter(|p| p.to_s <= 120.0).collect();
+    let ops = |p: &&dynasim::observer::TimelinePoint| (p.reads + p.writes) as f64;
+    let trough = points.iter().take(6).map(ops).sum::<f64>() / 6.0; // 0-30 s: 30-35% of the peak
+    let peak = points.iter().skip(14).take(4).map(ops).sum::<f64>() / 4.0; // 70-90 s
+    // The curve's factor is about 0.32 over the trough and about 0.97 over the peak.
+    let ratio = peak / trough;
+    assert!((2.5..3.6).contains(&ratio), "peak/trough arrivals {ratio}");
+    let tail = |p: &&dynasim::observer::TimelinePoint| p.read_p999_ms.unwrap_or(0.0);
+    let quiet_tail = points.iter().take(6).map(tail).fold(0.0, f64::max);
+    let busy_tail = points.iter().skip(14).take(4).map(tail).fold(0.0, f64::max);
+    assert!(busy_tail > 1.5 * quiet_tail, "{busy_tail} vs {quiet_tail}");
+}

@@ -873,6 +873,11 @@ pub struct TimelinePoint {
     pub write_availability: Option<f64>,
     pub read_p99_ms: Option<f64>,
     pub write_p99_ms: Option<f64>,
+    /// Mean and 99.9th percentile of the interval's successful requests (Dynamo Figure 4).
+    pub read_mean_ms: Option<f64>,
+    pub read_p999_ms: Option<f64>,
+    pub write_mean_ms: Option<f64>,
+    pub write_p999_ms: Option<f64>,
     pub stale_read_fraction: Option<f64>,
     /// Hints held by all nodes at the end of the interval.
     pub hint_backlog: u64,
@@ -955,6 +960,10 @@ impl Observer {
         let p99 = |h: &Histogram<u64>| {
             (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1_000.0)
         };
+        let p999 = |h: &Histogram<u64>| {
+            (!h.is_empty()).then(|| h.value_at_quantile(0.999) as f64 / 1_000.0)
+        };
+        let mean = |h: &Histogram<u64>| (!h.is_empty()).then(|| h.mean() / 1_000.0);
         self.timeline.push(TimelinePoint {
             from_s: from.as_secs_f64(),
             to_s: now.as_secs_f64(),
@@ -964,6 +973,10 @@ impl Observer {
             write_availability: fraction(i.writes[1], i.writes[0]),
             read_p99_ms: p99(&i.read_latency_us),
             write_p99_ms: p99(&i.write_latency_us),
+            read_mean_ms: mean(&i.read_latency_us),
+            read_p999_ms: p999(&i.read_latency_us),
+            write_mean_ms: mean(&i.write_latency_us),
+            write_p999_ms: p999(&i.write_latency_us),
             stale_read_fraction: fraction(i.stale, i.judged),
             hint_backlog,
             divergent_keys,

@@ -442,6 +442,37 @@ pub struct OpenLoop {
     /// Which home replica coordinates a read-modify-write's put.
     #[serde(default)]
     pub write_coordinator: WriteCoordinator,
+    /// The arrival rate over time, as a factor of `ops_per_s` (absent: constant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_curve: Option<LoadCurve>,
+}
+
+/// A repeating load profile (Dynamo Figure 4's diurnal cycle): `points` are
+/// `[fraction of the period, factor of ops_per_s]`, linear between them, from fraction 0
+/// to fraction 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadCurve {
+    pub period_s: f64,
+    pub points: Vec<(f64, f64)>,
+}
+
+impl LoadCurve {
+    /// The factor at `t_s` seconds into the run.
+    pub fn factor_at(&self, t_s: f64) -> f64 {
+        let x = (t_s / self.period_s).fract();
+        let p = &self.points;
+        let i = p.partition_point(|(f, _)| *f <= x).clamp(1, p.len() - 1);
+        let ((x0, y0), (x1, y1)) = (p[i - 1], p[i]);
+        if x1 <= x0 {
+            return y1;
+        }
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    }
+
+    pub fn peak(&self) -> f64 {
+        self.points.iter().map(|p| p.1).fold(0.0, f64::max)
+    }
 }
 
 /// Which of a key's top N replicas coordinates a put (Dynamo §4.5, §6.4).

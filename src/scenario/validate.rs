@@ -338,6 +338,9 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     match &s.workload {
         Workload::OpenLoop(w) => {
             positive(&mut err, "workload.ops_per_s", w.ops_per_s, 1e9);
+            if let Some(c) = &w.load_curve {
+                load_curve(&mut err, c);
+            }
             probability(&mut err, "workload.read_fraction", w.read_fraction);
             if w.keys == 0 {
                 err(
@@ -651,6 +654,39 @@ fn queue_bound(err: &mut impl FnMut(&str, String), path: &str, v: Option<u32>) {
         err(
             path,
             format!("{v} is not allowed; a queue bound is a whole number from 0 to {MAX_QUEUE}"),
+        );
+    }
+}
+
+fn load_curve(err: &mut impl FnMut(&str, String), c: &super::LoadCurve) {
+    positive(
+        err,
+        "workload.load_curve.period_s",
+        c.period_s,
+        MAX_DURATION_S,
+    );
+    let p = &c.points;
+    let ordered = p.windows(2).all(|w| w[0].0 <= w[1].0);
+    let spans = p.first().is_some_and(|f| f.0 == 0.0) && p.last().is_some_and(|l| l.0 == 1.0);
+    if p.len() < 2 || !ordered || !spans {
+        err(
+            "workload.load_curve.points",
+            "must be at least two [fraction, factor] pairs with fractions rising from 0 to 1"
+                .into(),
+        );
+    }
+    for (i, (_, factor)) in p.iter().enumerate() {
+        if !(factor.is_finite() && (0.0..=100.0).contains(factor)) {
+            err(
+                &format!("workload.load_curve.points[{i}]"),
+                format!("factor {factor} is not allowed; it must be from 0 to 100"),
+            );
+        }
+    }
+    if p.iter().all(|(_, f)| *f == 0.0) {
+        err(
+            "workload.load_curve.points",
+            "every factor is 0: no request would ever arrive".into(),
         );
     }
 }

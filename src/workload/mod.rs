@@ -99,6 +99,8 @@ enum Plan {
         read_fraction: f64,
         write_mode: WriteMode,
         keys: KeySampler,
+        /// The arrival rate over time (`workload.load_curve`).
+        curve: Option<crate::scenario::LoadCurve>,
     },
     Probes {
         mean_gap_s: f64,
@@ -146,6 +148,7 @@ impl Driver {
                     KeyDistribution::Uniform => KeySampler::uniform(w.keys),
                     KeyDistribution::Zipf(s) => KeySampler::zipf(w.keys, s),
                 },
+                curve: w.load_curve.clone(),
             },
             Workload::StalenessProbe(p) => Plan::Probes {
                 mean_gap_s: 1.0 / p.probes_per_s,
@@ -209,15 +212,32 @@ impl Driver {
 
     /// Schedules the first arrival.
     pub fn start(&mut self, io: &mut DriverIo) {
-        let gap = self.next_gap();
+        let gap = self.next_gap(io.now);
         self.schedule_arrival(io, gap);
     }
 
-    fn next_gap(&mut self) -> SimTime {
-        let mean = match &self.plan {
-            Plan::OpenLoop { mean_gap_s, .. } | Plan::Probes { mean_gap_s, .. } => *mean_gap_s,
+    /// The time to the next arrival after `now`: Poisson, or with a load curve a
+    /// non-homogeneous Poisson process by thinning (candidates at the curve's peak rate,
+    /// each kept with probability factor / peak).
+    fn next_gap(&mut self, now: SimTime) -> SimTime {
+        let (mean, curve) = match &self.plan {
+            Plan::OpenLoop {
+                mean_gap_s, curve, ..
+            } => (*mean_gap_s, curve.as_ref()),
+            Plan::Probes { mean_gap_s, .. } => (*mean_gap_s, None),
         };
-        SimTime::from_secs_f64(-mean * (1.0 - unit_f64(&mut self.rng)).ln())
+        let Some(curve) = curve else {
+            return SimTime::from_secs_f64(-mean * (1.0 - unit_f64(&mut self.rng)).ln());
+        };
+        let peak = curve.peak();
+        let mut t = now.as_secs_f64();
+        loop {
+            t += -mean / peak * (1.0 - unit_f64(&mut self.rng)).ln();
+            let keep = unit_f64(&mut self.rng) * peak < curve.factor_at(t);
+            if keep || t >= self.arrivals_end.as_secs_f64() {
+                return SimTime::from_secs_f64(t - now.as_secs_f64());
+            }
+        }
     }
 
     fn schedule_arrival(&mut self, io: &mut DriverIo, gap: SimTime) {
@@ -311,7 +331,7 @@ impl Driver {
                 }
             }
         };
-        let gap = self.next_gap();
+        let gap = self.next_gap(io.now);
         self.schedule_arrival(io, gap);
         let (key, stage) = stage?;
         self.begin(client, key, stage, io);
