@@ -308,25 +308,49 @@ fn junit_is_well_formed_and_counts_failures() {
 fn missing_baseline_is_bad_input_naming_the_file() {
     let f = Fixture::new("missing");
     let scenario = f.scenario("tiny.json", "tiny", 7);
+    // The verdict line (stdout) names the file; stderr says the scenario was not checked.
     let run = f.check(&[&scenario]);
+    run.expect_code(2);
     assert!(
-        run.expect_code(2)
-            .stderr
-            .contains("reports/tiny/report.json"),
-        "{}",
+        run.stdout.contains("reports/tiny/report.json") && run.stderr.contains("not be checked"),
+        "{}{}",
+        run.stdout,
         run.stderr
     );
     let run = f.check(&[&scenario, "--baseline", "elsewhere/base.json"]);
     assert!(
-        run.expect_code(2).stderr.contains("elsewhere/base.json"),
+        run.expect_code(2).stdout.contains("elsewhere/base.json"),
         "{}",
-        run.stderr
+        run.stdout
     );
     let run = f.check(&["scenarios/nope.json"]);
     assert!(
         run.expect_code(2).stderr.contains("scenarios/nope.json"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_scenario_without_a_baseline_is_not_judged_and_the_others_are_still_checked() {
+    let f = Fixture::new("partial");
+    f.scenario("a.json", "old", 3);
+    f.check(&["--all", "scenarios", "--update"]).expect_code(0);
+    f.scenario("b.json", "new", 4);
+    let run = f.check(&["--all", "scenarios", "--jobs", "2"]);
+    run.expect_code(2);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("PASS") && l.contains("old")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("1 not judged"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("reports/new/report.json") && run.stdout.contains("--update"),
+        "{}",
+        run.stdout
     );
 }
 

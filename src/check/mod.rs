@@ -168,8 +168,12 @@ struct Target {
     baseline_path: PathBuf,
     /// Where `--update` writes: the whole report folder, or only the `--baseline` file.
     update_folder: Option<PathBuf>,
-    /// The parsed baseline; `None` only when updating and there is none yet.
+    /// The parsed baseline; `None` when updating and there is none yet, or when it
+    /// could not be read (`unreadable` says why).
     baseline: Option<Value>,
+    /// Why the baseline could not be read: the scenario is not judged (bad input), and
+    /// the other scenarios are still checked.
+    unreadable: Option<String>,
 }
 
 impl Plan {
@@ -226,15 +230,15 @@ impl Plan {
                     baseline_path.display()
                 ));
             }
-            let baseline = match read_baseline(&baseline_path) {
-                Ok(v) => Some(v),
-                Err(_) if args.update => None,
-                Err(e) => {
-                    errors.push(format!(
+            let (baseline, unreadable) = match read_baseline(&baseline_path) {
+                Ok(v) => (Some(v), None),
+                Err(_) if args.update => (None, None),
+                Err(e) => (
+                    None,
+                    Some(format!(
                         "{e} (to create it from the current code, run the same check with --update)"
-                    ));
-                    None
-                }
+                    )),
+                ),
             };
             targets.push(Target {
                 scenario_path,
@@ -242,6 +246,7 @@ impl Plan {
                 baseline_path,
                 update_folder,
                 baseline,
+                unreadable,
             });
         }
         if !errors.is_empty() {
@@ -427,9 +432,17 @@ fn execute(plan: &Plan) -> Vec<Outcome> {
 }
 
 fn check_one(plan: &Plan, target: &Target) -> Outcome {
-    let status = match catch_unwind(AssertUnwindSafe(|| run_scenario(&target.scenario))) {
-        Ok(run) => judge(plan, target, &run),
-        Err(panic) => {
+    // Nothing to compare with: not judged, and no run spent on it.
+    let checked = match &target.unreadable {
+        Some(why) => Err(why.clone()),
+        None => Ok(catch_unwind(AssertUnwindSafe(|| {
+            run_scenario(&target.scenario)
+        }))),
+    };
+    let status = match checked {
+        Err(why) => Status::BadInput(why),
+        Ok(Ok(run)) => judge(plan, target, &run),
+        Ok(Err(panic)) => {
             let message = panic
                 .downcast_ref::<String>()
                 .cloned()
