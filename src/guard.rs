@@ -74,7 +74,9 @@ impl Size {
         };
         let (requests, writes) = match &s.workload {
             Workload::OpenLoop(w) => {
-                let ops = w.ops_per_s * s.duration_s;
+                // A load curve's peak bounds its mean factor: err high.
+                let factor = w.load_curve.as_ref().map_or(1.0, |c| c.peak());
+                let ops = w.ops_per_s * factor * s.duration_s;
                 let writes = ops * (1.0 - w.read_fraction);
                 let context_reads = if w.write_mode == WriteMode::ReadModifyWrite {
                     writes
