@@ -105,6 +105,40 @@ fn cases() -> Vec<Case> {
             "did you mean `high`?",
         ),
         case(
+            "joins that outgrow strategy 3's partitions",
+            vec![Set(
+                "faults",
+                json!([{"kind": "join", "at_s": 2, "datacenter": "east", "count": 60}]),
+            )],
+            "cluster.partitioning.partitions",
+            "joins grow the cluster to 72 nodes",
+        ),
+        case(
+            "a disk with no servers",
+            vec![Set("capacity", json!({"disk": {"concurrency": 0}}))],
+            "capacity.disk.concurrency",
+            "from 1 to 1024",
+        ),
+        case(
+            "a write buffer without a finite disk",
+            vec![Set(
+                "storage",
+                json!({"read_ms": {"constant": 1}, "write_ms": {"constant": 1},
+                       "write_buffer": {"objects": 10, "flush_interval_ms": 100}}),
+            )],
+            "storage.write_buffer",
+            "needs capacity.disk",
+        ),
+        case(
+            "a load curve that does not span the period",
+            vec![Set(
+                "workload.load_curve",
+                json!({"period_s": 10, "points": [[0.2, 1.0], [1.0, 0.5]]}),
+            )],
+            "workload.load_curve.points",
+            "rising from 0 to 1",
+        ),
+        case(
             "a misspelt fault kind",
             vec![Set("faults", crash(json!({"kind": "crsh"})))],
             "faults[0].kind",

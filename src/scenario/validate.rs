@@ -105,6 +105,17 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
                 p.partitions
             ),
         );
+    } else if matches!(p.strategy, EqualPartitions) {
+        let peak = peak_cluster_size(s, node_count);
+        if (p.partitions as u64) < peak {
+            err(
+                "cluster.partitioning.partitions",
+                format!(
+                    "{} partitions, but joins grow the cluster to {peak} nodes; strategy 3 needs at least one partition per node at every moment",
+                    p.partitions
+                ),
+            );
+        }
     }
     if matches!(p.strategy, RandomTokens | RandomTokensEqualPartitions)
         && !(1..=4096).contains(&p.tokens_per_node)
@@ -602,6 +613,35 @@ fn resolve_future_node_name(s: &Scenario, name: &str) -> bool {
         .sum();
     index.to_string() == name.rsplit_once('-').map(|x| x.1).unwrap_or("")
         && index < d.nodes.saturating_add(joined)
+}
+
+/// The most nodes the cluster has at any moment: joins and leaves applied in time order
+/// (at one instant, joins first: the administrator applies them one at a time).
+fn peak_cluster_size(s: &Scenario, initial: u64) -> u64 {
+    let mut changes: Vec<(f64, i64)> = s
+        .faults
+        .iter()
+        .filter_map(|f| match f {
+            Fault::Join { at_s, count, .. } => Some((*at_s, *count as i64)),
+            Fault::Leave {
+                at_s,
+                nodes,
+                random_nodes,
+            } => {
+                let n =
+                    nodes.as_ref().map_or(0, Vec::len) as i64 + random_nodes.unwrap_or(0) as i64;
+                Some((*at_s, -n))
+            }
+            _ => None,
+        })
+        .collect();
+    changes.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let (mut size, mut peak) = (initial as i64, initial as i64);
+    for (_, delta) in changes {
+        size += delta;
+        peak = peak.max(size);
+    }
+    peak.max(0) as u64
 }
 
 fn unknown_node_message(s: &Scenario, name: &str) -> String {
