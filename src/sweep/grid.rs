@@ -27,6 +27,30 @@ pub struct Axis {
     pub values: Vec<Value>,
 }
 
+/// One spelling per scenario path, as `--set` reads it: `replication[r]`,
+/// `replication..r` and `replication.r` are the same field, and list indices are written
+/// `faults[0]`. Axes are compared by this form, so one field cannot be two axes (or slip
+/// past the `seed` rule) by being spelt two ways.
+pub fn canonical_path(path: &str) -> String {
+    let normalized = path.replace('[', ".").replace(']', "");
+    let mut out = String::new();
+    for part in normalized
+        .split('.')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if !out.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// Parses `PATH=V1,V2,...`. Values are JSON (numbers, booleans, objects, lists) or else
 /// plain strings, as with `--set`; commas inside JSON objects, lists and strings do not
 /// split values.
@@ -36,7 +60,8 @@ pub fn parse_axis(raw: &str) -> Result<Axis, Failure> {
             "--grid {raw:?}: expected PATH=V1,V2,..., e.g. replication.r=1,2,3"
         )));
     };
-    let path = path.trim();
+    let path = canonical_path(path.trim());
+    let path = path.as_str();
     if path.is_empty() {
         return Err(bad(format!("--grid {raw:?}: the path before `=` is empty")));
     }
@@ -258,7 +283,7 @@ impl Plan {
             let values = axis.get("values").and_then(Value::as_array);
             match (path, values) {
                 (Some(p), Some(v)) => axes.push(Axis {
-                    path: p.to_string(),
+                    path: canonical_path(p),
                     values: v.clone(),
                 }),
                 _ => {
@@ -569,6 +594,26 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn one_field_spelt_several_ways_is_one_path() {
+        for spelling in [
+            "replication.r",
+            "replication[r]",
+            "replication..r",
+            " replication . r ",
+        ] {
+            assert_eq!(canonical_path(spelling), "replication.r", "{spelling}");
+        }
+        assert_eq!(canonical_path("faults.0.at_s"), "faults[0].at_s");
+        assert_eq!(canonical_path("faults[0].at_s"), "faults[0].at_s");
+        assert_eq!(canonical_path("[seed]"), "seed");
+        assert!(
+            parse_axis("[seed]=1,2").is_err(),
+            "seeds go through --seeds"
+        );
+    }
+
     use super::*;
 
     fn message(r: Result<impl std::fmt::Debug, Failure>) -> String {
