@@ -144,9 +144,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             t.events_per_s,
             t.ops_per_s,
             t.wall_s,
-            t.peak_rss_bytes
-                .map(|b| format!("{:.0}", b as f64 / 1_048_576.0))
-                .unwrap_or_else(|| "n/a".into()),
+            peak_mib(&t),
             bare,
             t.events_per_s / bare
         );
@@ -159,14 +157,19 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 c.events_per_s,
                 c.ops_per_s,
                 c.wall_s,
-                c.peak_rss_bytes
-                    .map(|b| format!("{:.0}", b as f64 / 1_048_576.0))
-                    .unwrap_or_else(|| "n/a".into()),
+                peak_mib(&c),
                 c.events_per_s / t.events_per_s
             );
         }
     }
     Ok(())
+}
+
+/// Peak memory of a run in MiB, or "n/a" where the OS does not say.
+fn peak_mib(t: &Timings) -> String {
+    t.peak_rss_bytes
+        .map(|b| format!("{:.0}", b as f64 / 1_048_576.0))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 fn run_one(

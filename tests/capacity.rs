@@ -29,6 +29,12 @@ fn disk_queue(servers: u32, ops_per_s: f64, duration_s: f64) -> Value {
     })
 }
 
+/// A shipped scenario's document, to edit before a run.
+fn shipped(name: &str) -> Value {
+    let text = std::fs::read_to_string(format!("scenarios/{name}.json")).expect("shipped scenario");
+    serde_json::from_str(&text).expect("json")
+}
+
 fn within(measured: f64, theory: f64, tolerance: f64, what: &str) {
     let err = (measured - theory).abs() / theory;
     println!("{what}: measured {measured:.4}, theory {theory:.4}");
@@ -104,8 +110,7 @@ fn four_disk_servers_are_an_m_m_c_queue() {
 fn queue_lengths_and_waits_obey_littles_law() {
     // A busy multi-node run: sample every disk queue every millisecond and compare the
     // time-averaged number waiting with the arrival rate times the mean wait.
-    let text = std::fs::read_to_string("scenarios/overload.json").expect("shipped scenario");
-    let mut doc: Value = serde_json::from_str(&text).expect("json");
+    let mut doc = shipped("overload");
     set(&mut doc, "duration_s", json!(20));
     set(&mut doc, "faults", json!([]));
     let s = scenario(&doc);
@@ -146,8 +151,7 @@ fn queue_lengths_and_waits_obey_littles_law() {
 
 #[test]
 fn a_hot_key_saturates_its_replicas_disks_and_writes_time_out() {
-    let text = std::fs::read_to_string("scenarios/overload.json").expect("shipped scenario");
-    let mut hot: Value = serde_json::from_str(&text).expect("json");
+    let mut hot = shipped("overload");
     set(&mut hot, "duration_s", json!(20));
     let mut even = hot.clone();
     set(&mut even, "workload.key_distribution", json!("uniform"));
@@ -178,8 +182,7 @@ fn a_hot_key_saturates_its_replicas_disks_and_writes_time_out() {
 
 #[test]
 fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_refill() {
-    let text = std::fs::read_to_string("scenarios/storm.json").expect("shipped scenario");
-    let none: Value = serde_json::from_str(&text).expect("json");
+    let none = shipped("storm");
     let mut dynamo = none.clone();
     set(
         &mut dynamo,
@@ -217,8 +220,7 @@ fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_
 
 #[test]
 fn the_write_buffer_cuts_write_latency_and_a_durable_write_keeps_what_crashes_lose() {
-    let text = std::fs::read_to_string("scenarios/buffered-writes.json").expect("shipped");
-    let shipped: Value = serde_json::from_str(&text).expect("json");
+    let shipped = shipped("buffered-writes");
     // Latency without faults, buffered against every write on the disk.
     let mut quiet = shipped.clone();
     set(&mut quiet, "faults", json!([]));
@@ -272,8 +274,7 @@ fn the_write_buffer_cuts_write_latency_and_a_durable_write_keeps_what_crashes_lo
 
 #[test]
 fn a_bounded_disk_queue_rejects_past_its_bound_and_caps_the_wait() {
-    let text = std::fs::read_to_string("scenarios/overload.json").expect("shipped scenario");
-    let mut unbounded: Value = serde_json::from_str(&text).expect("json");
+    let mut unbounded = shipped("overload");
     set(&mut unbounded, "duration_s", json!(20));
     let mut bounded = unbounded.clone();
     set(&mut bounded, "capacity.disk.max_queue", json!(16));
@@ -300,8 +301,7 @@ fn a_bounded_disk_queue_rejects_past_its_bound_and_caps_the_wait() {
 
 #[test]
 fn a_load_curve_shapes_arrivals_and_latency_follows_the_load() {
-    let text = std::fs::read_to_string("scenarios/diurnal.json").expect("shipped scenario");
-    let mut doc: Value = serde_json::from_str(&text).expect("json");
+    let mut doc = shipped("diurnal");
     set(&mut doc, "duration_s", json!(120));
     let (_, report) = run(&doc);
     let points: Vec<_> = report.timeline.iter().filter(|p| p.to_s <= 120.0).collect();

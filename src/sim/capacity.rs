@@ -200,22 +200,22 @@ impl Simulation {
         let Some(buffer) = r.buffer.as_mut() else {
             return BufferNote::None;
         };
+        // What may change in memory: a bufferable replica write, or a client put (its
+        // coordinator stores it at once, so the disk's copy is noted first).
+        let into_memory = match msg {
+            Message::Put { key, .. } => Some(*key),
+            _ => msg.bufferable_write(),
+        };
         match msg {
             Message::ReplicaRead { key, .. } if buffer.is_dirty(*key) => {
                 buffer.reads_from_memory += 1;
                 r.read_from_memory = true;
                 BufferNote::ReadFromMemory
             }
-            // A coordinator stores its own put at once: note the disk's copy first.
-            Message::Put { key, .. } | Message::ReplicaWrite { key, .. }
-                if !written
-                    && msg.bufferable_write().is_none_or(|k| k == *key)
-                    && !matches!(msg, Message::ReplicaWrite { hint: Some(_), .. })
-                    && !matches!(msg, Message::ReplicaWrite { durable: true, .. })
-                    && buffer.has_room_for(*key) =>
-            {
-                let fresh = buffer.dirty(*key, host.node.stored(*key));
-                BufferNote::Buffered { key: *key, fresh }
+            _ if !written && into_memory.is_some_and(|k| buffer.has_room_for(k)) => {
+                let key = into_memory.expect("checked");
+                let fresh = buffer.dirty(key, host.node.stored(key));
+                BufferNote::Buffered { key, fresh }
             }
             _ if written => {
                 if matches!(msg, Message::ReplicaWrite { hint: None, .. }) {

@@ -80,6 +80,8 @@ pub struct Simulation {
     node_cfg: Arc<NodeConfig>,
     /// Per-message CPU time and its stream, when hosts have a finite CPU.
     cpu_service: Option<(Sampler, SimRng)>,
+    /// Hosts keep an object buffer (`storage.write_buffer`).
+    write_buffer: bool,
     /// `dynasim trace` only. `None` in normal runs, where each hook costs one branch.
     hooks: Option<Box<dyn SimHooks>>,
     #[cfg(feature = "event-profile")]
@@ -185,6 +187,7 @@ impl Simulation {
             admin_effects: AdminEffects::default(),
             gossip_rng: streams.stream(Stream::Gossip, 0),
             node_cfg,
+            write_buffer: scenario.storage.write_buffer.is_some(),
             cpu_service: (scenario.capacity.as_ref())
                 .and_then(|c| c.cpu.as_ref())
                 .map(|c| {
@@ -470,7 +473,12 @@ impl Simulation {
     /// A live node handles a message now (`written`: its disk write is done).
     fn handle_at_node(&mut self, from: Endpoint, node: NodeId, msg: Message, written: bool) {
         let now = self.now;
-        let note = self.buffer_before(node, &msg, written);
+        // Only runs with a write buffer pay for its bookkeeping.
+        let note = if self.write_buffer {
+            self.buffer_before(node, &msg, written)
+        } else {
+            capacity::BufferNote::None
+        };
         let host = self.hosts.get_mut(node);
         if is_replica_request(&msg) {
             host.replica_requests += 1;
@@ -487,7 +495,9 @@ impl Simulation {
         }
         self.apply(Endpoint::Node(node), &mut effects);
         self.effects = effects;
-        self.buffer_after(node, note);
+        if self.write_buffer {
+            self.buffer_after(node, note);
+        }
         self.note_epoch(node);
     }
 
