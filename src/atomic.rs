@@ -1,12 +1,41 @@
 //! Temporary names for atomic writes: every output file is written beside its target
 //! and renamed into place (see `report::write_atomic`), so an interrupted run never leaves
-//! a file that looks complete and is not.
+//! a file that looks complete and is not. Every temporary file is registered until it is
+//! renamed or removed, so that an interrupting signal (SIGINT, SIGTERM, SIGHUP: see
+//! `remove_unfinished`) removes them instead of leaving them to pile up.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporary files being written now.
+static UNFINISHED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    // A writer that panicked leaves the set as it was: still usable.
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `tmp` (from `temporary_sibling`) was renamed into place or removed.
+pub fn settled(tmp: &Path) {
+    unfinished().remove(tmp);
+}
+
+/// Removes every temporary file still being written; returns how many. Called on an
+/// interrupting signal, just before the process exits.
+pub fn remove_unfinished() -> usize {
+    let mut pending = unfinished();
+    let n = pending
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count();
+    pending.clear();
+    n
+}
 
 /// A fresh temporary name beside `path` (its folder is created if missing): hidden, and
 /// unique per process and call, so concurrent writers never share one. Returns the folder
-/// and the temporary path.
+/// and the temporary path. The caller calls `settled` once it renamed or removed it.
 pub fn temporary_sibling(path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
     static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path
@@ -21,5 +50,6 @@ pub fn temporary_sibling(path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         .unwrap_or_default();
     let unique = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
+    unfinished().insert(tmp.clone());
     Ok((dir, tmp))
 }

@@ -115,13 +115,53 @@ fn bare_queue(pending: usize, events: u64) -> f64 {
     done as f64 / start.elapsed().as_secs_f64().max(1e-9)
 }
 
+/// The flags' values, checked before anything runs (they were found by the first run's
+/// validation, reported against its temporary scenario file).
+fn check_args(args: &BenchArgs) -> Result<(), Failure> {
+    let mut problems = Vec::new();
+    if args.sizes.is_empty() || args.sizes.iter().any(|n| *n < 3 || *n > 100_000) {
+        problems.push(format!(
+            "--sizes {:?}: each size must be 3 to 100000 nodes",
+            args.sizes
+        ));
+    }
+    if !(args.duration_s.is_finite() && args.duration_s > 0.0 && args.duration_s <= 86_400.0) {
+        problems.push(format!(
+            "--duration-s {}: must be a number of simulated seconds above 0, at most 86400",
+            args.duration_s
+        ));
+    }
+    if !(args.ops_per_s.is_finite() && args.ops_per_s > 0.0 && args.ops_per_s <= 10_000_000.0) {
+        problems.push(format!(
+            "--ops-per-s {}: must be a rate above 0, at most 10000000",
+            args.ops_per_s
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::trouble(problems.join("\n")))
+    }
+}
+
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
+    check_args(&args)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::trouble(format!("cannot find own binary: {e}")))?;
+    let temporary = args.out.is_none();
     let out = args.out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("dynasim-bench-{}", std::process::id()))
     });
     std::fs::create_dir_all(&out).map_err(|e| Failure::cannot("create", &out, e))?;
+    let result = run_sizes(&exe, &out, &args);
+    if temporary {
+        // The temporary folder goes whatever happened (its runs are only means).
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    result
+}
+
+fn run_sizes(exe: &Path, out: &Path, args: &BenchArgs) -> Result<(), Failure> {
     println!(
         "dynasim bench: {} simulated s per run, {} ops/s, every mechanism on (release build: {})",
         args.duration_s,
@@ -133,7 +173,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         "nodes", "events", "events/s", "ops/s", "wall s", "peak MiB", "bare queue/s", "ratio"
     );
     for nodes in &args.sizes {
-        let t = run_one(&exe, &out, *nodes, &args, false)?;
+        let t = run_one(exe, out, *nodes, args, false)?;
         // The bare loop runs at a comparable number of pending events.
         let pending = (*nodes as usize * 4).clamp(10_000, 2_000_000);
         let bare = bare_queue(pending, 5_000_000);
@@ -149,7 +189,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             t.events_per_s / bare
         );
         if args.with_capacity {
-            let c = run_one(&exe, &out, *nodes, &args, true)?;
+            let c = run_one(exe, out, *nodes, args, true)?;
             println!(
                 "{:>8} {:>12} {:>12.0} {:>10.0} {:>10.2} {:>12}   with capacity: {:.3} x the events/s unbounded",
                 format!("{nodes}+cap"),

@@ -5,7 +5,7 @@
 use crate::engine::SimTime;
 use crate::error::{Exit, Failure};
 use crate::observer::History;
-use crate::report::{Report, write_atomic, write_outputs};
+use crate::report::{Report, write_atomic};
 use crate::scenario::{load_file, parse_sets};
 use crate::sim::Simulation;
 use clap::{Parser, Subcommand};
@@ -66,6 +66,16 @@ pub struct SwarmArgs {
     /// Where failing scenarios are written.
     #[arg(long, value_name = "DIR", default_value = "swarm-failures")]
     pub failures: PathBuf,
+    /// Which faults to draw: any mix, or every case with joins or leaves (the membership
+    /// swarm, judged for durability across membership changes).
+    #[arg(long, value_enum, default_value_t = SwarmMix::Any)]
+    pub mix: SwarmMix,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum SwarmMix {
+    Any,
+    Membership,
 }
 
 #[derive(clap::Args, Debug)]
@@ -96,7 +106,22 @@ pub struct RunArgs {
     pub no_memory_check: bool,
 }
 
+/// Exit code after an interrupting signal (128 + SIGINT, as shells report Ctrl-C).
+pub const INTERRUPTED: i32 = 130;
+
+/// On SIGINT, SIGTERM or SIGHUP: remove the temporary files of unfinished writes (every
+/// finished output was renamed into place whole), say so, and exit with `INTERRUPTED`.
+fn remove_temporaries_on_interrupt() {
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = ctrlc::set_handler(|| {
+        let n = crate::atomic::remove_unfinished();
+        eprintln!("interrupted: removed {n} unfinished temporary file(s)");
+        std::process::exit(INTERRUPTED);
+    });
+}
+
 pub fn main() -> ExitCode {
+    remove_temporaries_on_interrupt();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
@@ -139,6 +164,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let out_dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
+    // Side files are checked before the run: found afterwards, a bad one cost the run
+    // (an unwritable --timings lost report.json) or replaced one of its outputs.
+    for (flag, path) in [("--timings", &args.timings), ("--history", &args.history)] {
+        if let Some(path) = path {
+            check_side_file(flag, path, &out_dir)?;
+        }
+    }
     let mut sim = Simulation::new(&scenario);
     if let Some(path) = &args.history {
         let history = History::create(path).map_err(|e| Failure::cannot("create", path, e))?;
@@ -149,6 +181,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     run_with_progress(&mut sim, show_progress);
     let wall_s = started.elapsed().as_secs_f64();
     let report = Report::from_outcome(&sim.outcome());
+    let path = out_dir.join("report.json");
+    let outputs = crate::report::write_run_folder(&report, &report.to_json(), &out_dir)
+        .map_err(|e| Failure::cannot("write the report folder", &out_dir, e))?;
     if let Some(path) = &args.timings {
         let ops = report.observed.ops.read.attempted + report.observed.ops.write.attempted;
         let timings = crate::bench::Timings {
@@ -161,10 +196,6 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         let text = serde_json::to_string_pretty(&timings).unwrap_or_default();
         write_atomic(path, text.as_bytes()).map_err(|e| Failure::cannot("write", path, e))?;
     }
-    let path = out_dir.join("report.json");
-    write_atomic(&path, report.to_json().as_bytes())
-        .map_err(|e| Failure::cannot("write", &path, e))?;
-    let outputs = write_outputs(&report, &out_dir).map_err(|e| Failure::trouble(e.to_string()))?;
     let history = match sim.take_history() {
         Some(h) => Some(h.finish().map_err(|e| {
             let path = args.history.as_deref().unwrap_or(Path::new(""));
@@ -177,7 +208,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         println!("report: {}", path.display());
         println!(
             "summary and {} plot files in {}",
-            outputs.len().saturating_sub(1),
+            outputs.len().saturating_sub(2),
             out_dir.display()
         );
         if let Some(h) = history {
@@ -185,6 +216,40 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A side file of `run` (`--timings`, `--history`) must not be one of the files the run
+/// writes into `out_dir`, and its folder must take a new file.
+fn check_side_file(flag: &str, path: &Path, out_dir: &Path) -> Result<(), Failure> {
+    let bad = |why: String| Failure::trouble(format!("{flag} {}: {why}", path.display()));
+    let output_name = path.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        n == "report.json" || n == "summary.md" || n.ends_with(".svg") || n.ends_with(".png")
+    });
+    let same_folder = match (std::path::absolute(path), std::path::absolute(out_dir)) {
+        (Ok(p), Ok(o)) => p.parent() == Some(o.as_path()),
+        _ => false,
+    };
+    if output_name && same_folder {
+        return Err(bad(format!(
+            "the run writes that file into {} itself; name another file",
+            out_dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(bad("a folder; name a file".into()));
+    }
+    // The folder must take a file: try one beside the target, then remove it.
+    let probe = crate::atomic::temporary_sibling(path)
+        .and_then(|(_, tmp)| std::fs::File::create(&tmp).map(|_| tmp));
+    match probe {
+        Ok(tmp) => {
+            let _ = std::fs::remove_file(&tmp);
+            crate::atomic::settled(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(bad(format!("cannot write there: {e}"))),
+    }
 }
 
 /// Runs to the end, advancing a progress bar in simulated seconds when asked.
@@ -237,6 +302,10 @@ fn swarm(args: SwarmArgs) -> Result<(), Failure> {
         only: args.only,
         keep_going: args.keep_going,
         failures_dir: args.failures,
+        mix: match args.mix {
+            SwarmMix::Any => crate::swarm::Mix::Any,
+            SwarmMix::Membership => crate::swarm::Mix::Membership,
+        },
     };
     let summary = crate::swarm::run(&opts, &mut std::io::stdout());
     println!(

@@ -31,6 +31,7 @@ pub mod error;
 pub mod faults;
 pub mod guard;
 pub mod ids;
+pub mod input;
 pub mod net;
 pub mod node;
 pub mod observer;

@@ -13,6 +13,7 @@ use crate::ids::{DcId, KeyId, NodeId};
 use crate::scenario::{PartitionStrategy, Partitioning};
 use md5::{Digest, Md5};
 use rand::Rng;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How many fallback nodes past the first N each precomputed preference list holds.
 pub const FALLBACKS: usize = 8;
@@ -93,25 +94,28 @@ impl Placement {
         match self.strategy {
             PartitionStrategy::EqualPartitions => {
                 let share = self.partitions as usize / next.members.len().max(1);
+                // Each owner's partitions, kept current as they move: a step finds the
+                // donor among the owners, never by rescanning every partition (that made
+                // one join quadratic in Q: 75 s at Q = 262,144).
+                let mut held: BTreeMap<NodeId, Vec<usize>> = BTreeMap::new();
+                for (i, o) in next.owners.iter().enumerate() {
+                    held.entry(*o).or_default().push(i);
+                }
                 for node in joining {
                     for _ in 0..share {
-                        let mut counts: std::collections::BTreeMap<NodeId, usize> =
-                            std::collections::BTreeMap::new();
-                        for o in &next.owners {
-                            *counts.entry(*o).or_default() += 1;
-                        }
-                        let Some((&donor, _)) = counts
+                        let Some((&donor, _)) = held
                             .iter()
-                            .filter(|(o, _)| *o != node)
-                            .max_by_key(|(o, c)| (**c, std::cmp::Reverse(**o)))
+                            .filter(|(o, slots)| *o != node && !slots.is_empty())
+                            .max_by_key(|(o, slots)| (slots.len(), std::cmp::Reverse(**o)))
                         else {
                             break;
                         };
-                        let held: Vec<usize> = (0..next.owners.len())
-                            .filter(|i| next.owners[*i] == donor)
-                            .collect();
-                        let pick = held[below(rng, held.len() as u64) as usize];
+                        let Some(slots) = held.get_mut(&donor) else {
+                            break;
+                        };
+                        let pick = slots.swap_remove(below(rng, slots.len() as u64) as usize);
                         next.owners[pick] = *node;
+                        held.entry(*node).or_default().push(pick);
                     }
                 }
             }
@@ -134,22 +138,25 @@ impl Placement {
         next.members.retain(|m| !leaving.contains(m));
         next.tokens.retain(|(_, n)| !leaving.contains(n));
         if self.strategy == PartitionStrategy::EqualPartitions && !next.members.is_empty() {
-            let mut counts: std::collections::BTreeMap<NodeId, usize> =
+            let mut counts: BTreeMap<NodeId, usize> =
                 next.members.iter().map(|m| (*m, 0)).collect();
             for o in &next.owners {
                 if let Some(c) = counts.get_mut(o) {
                     *c += 1;
                 }
             }
-            for i in 0..next.owners.len() {
-                if leaving.contains(&next.owners[i]) {
-                    let Some((&taker, _)) = counts.iter().min_by_key(|(o, c)| (**c, **o)) else {
+            // The member holding fewest (lowest id on ties) takes each freed partition: an
+            // ordered set of (count, node) finds it without a scan per partition.
+            let mut fewest: BTreeSet<(usize, NodeId)> =
+                counts.iter().map(|(n, c)| (*c, *n)).collect();
+            let leaving: BTreeSet<NodeId> = leaving.iter().copied().collect();
+            for owner in next.owners.iter_mut() {
+                if leaving.contains(owner) {
+                    let Some((c, taker)) = fewest.pop_first() else {
                         break;
                     };
-                    next.owners[i] = taker;
-                    if let Some(c) = counts.get_mut(&taker) {
-                        *c += 1;
-                    }
+                    *owner = taker;
+                    fewest.insert((c + 1, taker));
                 }
             }
         }
@@ -305,6 +312,12 @@ impl Ring {
     pub fn preference(&self, key: KeyId) -> &[NodeId] {
         let slot = self.key_slot[key.index()] as usize;
         &self.preference[slot * self.stride..(slot + 1) * self.stride]
+    }
+
+    /// Whether every key falls in the same numbered range under both rings (then Merkle
+    /// trees built under one serve the other).
+    pub fn same_ranges(&self, other: &Ring) -> bool {
+        self.key_slot == other.key_slot
     }
 
     /// The slot (key range) a key belongs to: the unit of Merkle trees and ownership.
@@ -473,6 +486,41 @@ mod tests {
         };
         let mut rng = RngStreams::new(5).stream(Stream::Ring, 0);
         (Ring::build(&node_dc, &cfg, 2_000, &mut rng), node_dc)
+    }
+
+    /// Strategy 3 at a large Q: joins and leaves keep every member within one partition
+    /// of an equal share (a join here was quadratic in Q: 75 s at Q = 262,144).
+    #[test]
+    fn equal_partition_joins_and_leaves_stay_balanced_at_large_q() {
+        let p = Partitioning {
+            strategy: PartitionStrategy::EqualPartitions,
+            partitions: 65_536,
+            tokens_per_node: 8,
+        };
+        let mut rng = RngStreams::new(5).stream(Stream::Ring, 0);
+        let node_dc = vec![DcId(0); 6];
+        let balance = |pl: &Placement| {
+            let mut counts: BTreeMap<NodeId, usize> = pl.members.iter().map(|m| (*m, 0)).collect();
+            for o in &pl.owners {
+                *counts.entry(*o).or_default() += 1;
+            }
+            let (lo, hi) = (counts.values().min(), counts.values().max());
+            (
+                counts.len(),
+                lo.copied().unwrap_or(0),
+                hi.copied().unwrap_or(0),
+            )
+        };
+        let start = Placement::initial(&node_dc, &p, &mut rng);
+        let joined = start.with_joined(&[NodeId(6), NodeId(7)], &mut rng);
+        let (members, lo, hi) = balance(&joined);
+        assert_eq!(members, 8);
+        assert!(hi - lo <= 1, "after the joins: {lo}..{hi}");
+        let left = joined.without(&[NodeId(2), NodeId(6), NodeId(7)]);
+        let (members, lo, hi) = balance(&left);
+        assert_eq!(members, 5);
+        assert!(hi - lo <= 1, "after the leaves: {lo}..{hi}");
+        assert!(left.owners.iter().all(|o| ![2, 6, 7].contains(&o.0)));
     }
 
     const ALL: [PartitionStrategy; 3] = [

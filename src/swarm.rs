@@ -17,9 +17,14 @@
 //!   acknowledged write of which nothing descending survives (no lost update), disk
 //!   failures or not; under `dotted_version_vector`, no read returns two siblings the
 //!   ground truth orders (no false sibling);
-//! - with no faults, strict quorums (`sloppy_quorum` false) and R + W > N, no read is stale;
-//! - with anti-entropy on, once every fault is over and every node is up, after a few
-//!   anti-entropy rounds, replicas hold the same versions (no key diverges).
+//! - with no faults, strict quorums (`sloppy_quorum` false) and R + W > N, no read is
+//!   stale (except under `vector_clock_naive`, whose discarded concurrent writes a later
+//!   read misses);
+//! - with anti-entropy on, once every fault and membership change is over and every node
+//!   is up, after a few anti-entropy rounds, replicas hold the same versions (no key
+//!   diverges);
+//! - drawn joins and leaves (and `--mix membership`, every case with some) are judged by
+//!   the same invariants: no acknowledged write is lost across membership changes.
 //!
 //! A failing case is written to a scenario file and printed with the command that replays
 //! it (`dynasim run FILE`) and the one that redraws it (`dynasim swarm --seed S --only I`).
@@ -33,8 +38,10 @@ use serde_json::{Value, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-/// The kinds of fault a swarm draws from (membership changes are not drawn).
-pub const FAULT_KINDS: [&str; 8] = [
+/// The kinds of fault a swarm draws from.
+pub const FAULT_KINDS: [&str; 10] = [
+    "join",
+    "leave",
     "crash",
     "disk_failure",
     "partition",
@@ -119,12 +126,45 @@ impl Draw {
     }
 }
 
+/// Which faults a swarm draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// Any mix of every fault kind, or none.
+    Any,
+    /// Every case has one to three joins or leaves, beside any other faults: the
+    /// membership swarm, which judges durability across membership changes.
+    Membership,
+}
+
+impl Mix {
+    /// The command-line flag that redraws a case of this mix.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mix::Any => "",
+            Mix::Membership => " --mix membership",
+        }
+    }
+}
+
+/// How many nodes a drawn join adds at most; equal-partition draws keep room for them.
+const MAX_JOIN: u64 = 2;
+
 /// Draws case `index` of swarm `seed`: a valid scenario document, small enough to run in
 /// a fraction of a second.
+pub fn draw(seed: u64, index: u64) -> Value {
+    draw_mix(seed, index, Mix::Any)
+}
+
+/// Draws case `index` of swarm `seed` with the given fault mix. The mixes use generators
+/// apart, so a membership case is not an `Any` case with faults added.
 // long: one sequence of seeded draws; its order is what makes `--seed S --only I` redraw
 // the same case, so a split must keep every draw in place (see ARCHITECTURE.md).
-pub fn draw(seed: u64, index: u64) -> Value {
-    let mut d = Draw(case_rng(seed, index));
+pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
+    let salt = match mix {
+        Mix::Any => 0,
+        Mix::Membership => 0x4D45_4D42,
+    };
+    let mut d = Draw(case_rng(seed ^ salt, index));
     let dc_count = d.int(1, 3) as usize;
     let total = d.int(3.max(dc_count as u64), 30) as usize;
     // Split `total` nodes over the datacenters, at least one each.
@@ -150,8 +190,10 @@ pub fn draw(seed: u64, index: u64) -> Value {
         "random_tokens_equal_partitions",
         "equal_partitions",
     ]);
+    // Room for every join the faults can draw (three faults of `MAX_JOIN` nodes).
+    let peak = total as u64 + 3 * MAX_JOIN;
     let partitions = match strategy {
-        "equal_partitions" => (*d.pick(&[32u64, 64, 128, 256])).max(total as u64),
+        "equal_partitions" => (*d.pick(&[32u64, 64, 128, 256])).max(peak),
         _ => *d.pick(&[8u64, 16, 64, 256]),
     };
     let tokens = d.int(1, 16);
@@ -199,12 +241,23 @@ pub fn draw(seed: u64, index: u64) -> Value {
         })
     };
 
-    let faults: Vec<Value> = if d.chance(0.35) {
+    let faults: Vec<Value> = if mix == Mix::Any && d.chance(0.35) {
         Vec::new()
     } else {
         let count = d.int(1, 3);
+        let changes = match mix {
+            Mix::Any => 0,
+            Mix::Membership => d.int(1, count),
+        };
         (0..count)
-            .map(|_| draw_fault(&mut d, duration, &sizes, &dc_names, &node_names))
+            .map(|i| {
+                let kinds: &[&str] = if i < changes {
+                    &FAULT_KINDS[..2]
+                } else {
+                    &FAULT_KINDS
+                };
+                draw_fault(&mut d, kinds, duration, &sizes, &dc_names, &node_names)
+            })
             .collect()
     };
 
@@ -228,7 +281,7 @@ pub fn draw(seed: u64, index: u64) -> Value {
     let inter_scale = *d.pick(&[30.0, 100.0]);
     let inter_dc = d.latency(inter_scale);
 
-    json!({
+    let mut doc = json!({
         "name": format!("swarm-{seed}-{index}"),
         "description": format!("drawn by `dynasim swarm --seed {seed} --only {index}`"),
         "seed": d.int(0, u32::MAX as u64),
@@ -274,11 +327,68 @@ pub fn draw(seed: u64, index: u64) -> Value {
             "timeline_interval_s": *d.pick(&[0.5, 1.0, 2.0]),
             "quiet_period_s": quiet,
         },
-    })
+    });
+    if d.chance(0.3) {
+        draw_capacity(&mut d, &mut doc, n, open_loop);
+    }
+    doc
+}
+
+/// Now and then finite resources (issue 16's capacity model): disk and CPU servers with
+/// bounded queues, a NIC, admission control, disk bandwidth, a write buffer with durable
+/// writes, and a load curve, each on its own.
+fn draw_capacity(d: &mut Draw, doc: &mut Value, n: u64, open_loop: bool) {
+    let mut capacity = serde_json::Map::new();
+    let bounded = |d: &mut Draw| d.chance(0.3).then(|| d.int(0, 50));
+    let disk = d.chance(0.7);
+    if disk {
+        let mut disk = json!({"concurrency": d.int(1, 8)});
+        if let Some(q) = bounded(d) {
+            disk["max_queue"] = json!(q);
+        }
+        capacity.insert("disk".into(), disk);
+    }
+    if d.chance(0.5) {
+        let mut cpu = json!({"threads": d.int(1, 8), "per_message_ms": d.latency(0.05)});
+        if let Some(q) = bounded(d) {
+            cpu["max_queue"] = json!(q);
+        }
+        capacity.insert("cpu".into(), cpu);
+    }
+    if d.chance(0.5) {
+        capacity.insert(
+            "network".into(),
+            json!({"node_bytes_per_s": *d.pick(&[1e6, 1e7, 1e9])}),
+        );
+    }
+    if disk && d.chance(0.5) {
+        capacity.insert(
+            "background".into(),
+            json!({"admission": "dynamo", "target_disk_latency_ms": d.r3(0.5, 20.0).max(0.5)}),
+        );
+    }
+    if d.chance(0.3) {
+        doc["storage"]["bytes_per_s"] = json!(*d.pick(&[1e6, 1e8]));
+    }
+    if disk && d.chance(0.4) {
+        doc["storage"]["write_buffer"] =
+            json!({"objects": d.int(1, 1_000), "flush_interval_ms": d.int(10, 500)});
+        doc["replication"]["durable_writes"] = json!(d.int(0, n));
+    }
+    if open_loop && d.chance(0.3) {
+        doc["workload"]["load_curve"] = json!({
+            "period_s": d.r3(0.5, 4.0).max(0.5),
+            "points": [[0.0, d.r3(0.1, 1.0)], [0.5, d.r3(0.5, 3.0)], [1.0, d.r3(0.1, 1.0)]],
+        });
+    }
+    if !capacity.is_empty() {
+        doc["capacity"] = Value::Object(capacity);
+    }
 }
 
 fn draw_fault(
     d: &mut Draw,
+    kinds: &[&'static str],
     duration: f64,
     sizes: &[usize],
     dc_names: &[&str],
@@ -301,12 +411,21 @@ fn draw_fault(
             ("nodes", json!(names))
         }
     };
-    let kind = *d.pick(&FAULT_KINDS);
+    let kind = *d.pick(kinds);
     let mut f = json!({"kind": kind, "at_s": at});
     let o = f
         .as_object_mut()
         .unwrap_or_else(|| unreachable!("a literal object"));
     match kind {
+        "join" => {
+            let dc = d.int(0, sizes.len() as u64 - 1) as usize;
+            o.insert("datacenter".into(), json!(dc_names[dc]));
+            o.insert("count".into(), json!(d.int(1, MAX_JOIN)));
+        }
+        "leave" => {
+            let (key, t) = targets(d);
+            o.insert(key.into(), t);
+        }
         "crash" => {
             let (key, t) = targets(d);
             o.insert(key.into(), t);
@@ -378,11 +497,13 @@ pub const TIME: &str = "simulated time never goes backwards";
 pub const REQUESTS: &str = "every request ends exactly once";
 /// Stronger than "with anti-entropy on": without disk failures no replica ever deletes a
 /// version that nothing supersedes, so a lost write is a bug whatever the mechanisms.
-pub const DURABILITY: &str = "no acknowledged write lost (no disk failure)";
+pub const DURABILITY: &str =
+    "no acknowledged write lost (no disk failure, no crash under a write buffer)";
 pub const NO_LOST_UPDATE: &str = "no lost update (vector_clock, dotted_version_vector)";
 pub const EXACT_SIBLINGS: &str = "no false sibling (dotted_version_vector)";
-pub const FRESHNESS: &str = "no stale read (no faults, strict quorum, R + W > N)";
-pub const CONVERGENCE: &str = "replicas converge (anti-entropy on, no message drops, faults over, every node up, no hint handed off, quiet end)";
+pub const FRESHNESS: &str =
+    "no stale read (no faults, strict quorum, R + W > N, not vector_clock_naive)";
+pub const CONVERGENCE: &str = "replicas converge (anti-entropy on, no message drops, faults and membership changes over, every node up, no hint handed off, no resource saturated, quiet end)";
 
 /// What one case's run looked like, for the summary line.
 #[derive(Clone, Debug)]
@@ -515,9 +636,21 @@ pub fn judge(
             )
         },
     );
+    // A write buffer loses what it has not flushed when its process stops (Dynamo §6.1):
+    // such losses are the model's, not a bug.
+    let buffer_loses = scenario.storage.write_buffer.is_some()
+        && scenario.faults.iter().any(|f| {
+            matches!(
+                f,
+                Fault::Crash { .. } | Fault::RandomCrashes { .. } | Fault::DatacenterOutage { .. }
+            )
+        });
     verdict(
         DURABILITY,
-        no_disk_failure && scheme != Versioning::VectorClockNaive && d.acknowledged_writes > 0,
+        no_disk_failure
+            && !buffer_loses
+            && scheme != Versioning::VectorClockNaive
+            && d.acknowledged_writes > 0,
         d.lost_writes == 0,
         &|| {
             format!(
@@ -531,9 +664,13 @@ pub fn judge(
 
     let rep = &scenario.replication;
     let c = &r.observed.consistency;
+    // Not under `vector_clock_naive`: it discards one of two concurrent writes on
+    // purpose, and a read after the discarded one's acknowledgement misses it (swarm seed
+    // 100, case 9: one key, 132 of 191 reads).
     verdict(
         FRESHNESS,
         scenario.faults.is_empty()
+            && scheme != Versioning::VectorClockNaive
             && !rep.sloppy_quorum
             && rep.r + rep.w > rep.n
             && c.judged_reads > 0,
@@ -553,10 +690,32 @@ pub fn judge(
     // And runs that drop messages: an exchange is a dozen messages in a row, and at 5%
     // loss half of them fail, so repair takes many rounds (swarm seed 22, case 855
     // converged 11 s after its last fault, with 2 s rounds).
+    // A node keeps skipping a peer it suspected until its retry time passes and a probe
+    // answers, so repair with it may start that late after a fault (swarm seed 300, case
+    // 796: a 4.7 s retry after a datacenter outage).
     let ae = &scenario.anti_entropy;
-    let margin = 3.0 * ae.interval_s + 1.0;
+    let fd = &scenario.failure_detector;
+    let margin = 3.0 * ae.interval_s + fd.client_retry_s + fd.probe_interval_s + 1.0;
     let faults_over = r.faults.iter().all(|f| {
         f.kind != "random_crashes" && f.end_s.is_some_and(|e| e + margin <= r.simulated_s)
+    });
+    // A membership change still streaming at the end leaves two rings' worth of owners
+    // (its leavers refuse new data, its new owners are not homes yet): judged after it.
+    let changes_done = r.membership.changes.iter().all(|c| {
+        c.completed_s
+            .is_some_and(|done| done + margin <= r.simulated_s)
+    });
+    // Nor while a bounded resource was saturated: work that waited seconds for a disk, a
+    // thread or the NIC may still be draining when the run ends (swarm seed 201, case 24:
+    // a 1 MB/s NIC under 7 MB/s of replica traffic).
+    let saturated = r.capacity.as_ref().is_some_and(|c| {
+        [&c.disk, &c.cpu, &c.network]
+            .into_iter()
+            .flatten()
+            .any(|res| res.wait_ms.max > 1_000.0 || res.rejected.unwrap_or(0) > 0)
+            // Admission control that throttled background work delays repair by design
+            // (swarm seed 301, case 930: a 0.77 ms target starved anti-entropy).
+            || c.admission.as_ref().is_some_and(|a| a.throttled_s > 0.0)
     });
     let divergent = r.convergence.divergent_keys_at_end;
     verdict(
@@ -564,6 +723,8 @@ pub fn judge(
         ae.enabled
             && scenario.network.drop_probability == 0.0
             && faults_over
+            && changes_done
+            && !saturated
             && all_up_at_end
             && r.handoff.hints_delivered == 0
             && d.acknowledged_writes > 0,
@@ -613,8 +774,8 @@ fn run_guarded(scenario: &Scenario) -> Result<Run, String> {
                 ),
             });
         }
-        let all_up_at_end = (0..sim.node_count())
-            .all(|i| sim.is_up(crate::ids::NodeId(i as u32)));
+        // Every member of the final ring (nodes that left are down for good).
+        let all_up_at_end = sim.ring().members().iter().all(|n| sim.is_up(*n));
         let report = Report::from_outcome(&sim.outcome());
         let json = report.to_json();
         Run {
@@ -644,6 +805,7 @@ pub struct SwarmOptions {
     pub keep_going: bool,
     /// Where failing scenarios are written.
     pub failures_dir: PathBuf,
+    pub mix: Mix,
 }
 
 /// How a swarm went.
@@ -665,7 +827,7 @@ pub fn run(opts: &SwarmOptions, out: &mut dyn std::io::Write) -> SwarmSummary {
         None => (0..opts.count).collect(),
     };
     for i in cases {
-        let doc = draw(opts.seed, i);
+        let doc = draw_mix(opts.seed, i, opts.mix);
         match check_case(&doc) {
             Ok(r) => {
                 summary.passed += 1;
@@ -692,18 +854,20 @@ pub fn run(opts: &SwarmOptions, out: &mut dyn std::io::Write) -> SwarmSummary {
                     Ok(path) => {
                         let _ = writeln!(
                             out,
-                            "  scenario: {}\n  replay:   dynasim run {}\n  redraw:   dynasim swarm --seed {} --only {i}",
+                            "  scenario: {}\n  replay:   dynasim run {}\n  redraw:   dynasim swarm --seed {} --only {i}{}",
                             path.display(),
                             path.display(),
-                            opts.seed
+                            opts.seed,
+                            opts.mix.flag()
                         );
                     }
                     Err(e) => {
                         let _ = writeln!(
                             out,
-                            "  (cannot write the scenario file: {e}); the scenario:\n{}\n  redraw: dynasim swarm --seed {} --only {i}",
+                            "  (cannot write the scenario file: {e}); the scenario:\n{}\n  redraw: dynasim swarm --seed {} --only {i}{}",
                             pretty(&doc),
-                            opts.seed
+                            opts.seed,
+                            opts.mix.flag()
                         );
                     }
                 }

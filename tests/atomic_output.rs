@@ -15,15 +15,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    common::file_names(dir)
 }
 
 #[test]
@@ -96,4 +88,85 @@ fn run_with_an_unwritable_output_exits_2_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot write"), "{stderr}");
     assert_eq!(entries(&dir), vec!["out", "s.json"]);
+}
+
+/// Issue 21, item 6: SIGINT or SIGTERM in the middle of a run removes the temporary files
+/// of unfinished writes (a history being written, here) and exits 130; before, each
+/// interrupted run left its `.tmp-PID-N` files behind.
+#[test]
+fn an_interrupted_run_removes_its_temporary_files() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = scratch(&format!("signal{signal}"));
+        let mut doc = common::small_scenario();
+        common::set(&mut doc, "duration_s", serde_json::json!(3_000));
+        common::set(&mut doc, "workload.ops_per_s", serde_json::json!(20_000));
+        let scenario = dir.join("s.json");
+        std::fs::write(&scenario, doc.to_string()).expect("write");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+            .args(["run", "--quiet", "--no-memory-check", "--out"])
+            .arg(dir.join("out"))
+            .arg("--history")
+            .arg(dir.join("h.jsonl"))
+            .arg(&scenario)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start dynasim");
+        // Wait until the history's temporary file exists: the run is under way.
+        let started = (0..2_000).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            entries(&dir).iter().any(|n| n.contains(".tmp-"))
+        });
+        assert!(started, "no temporary file appeared: {:?}", entries(&dir));
+        let killed = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {stderr}");
+        assert!(
+            stderr.contains("removed 1 unfinished temporary file"),
+            "{stderr}"
+        );
+        assert_eq!(entries(&dir), vec!["s.json"], "{signal}: left behind");
+    }
+}
+
+/// A run's folder is vouched for by its manifest, written last: every output with its
+/// size and MD5, and the digest.
+#[test]
+fn a_run_folder_ends_with_a_complete_manifest() {
+    let dir = scratch("manifest");
+    let mut doc = common::small_scenario();
+    common::set(&mut doc, "duration_s", serde_json::json!(1));
+    let scenario = dir.join("s.json");
+    std::fs::write(&scenario, doc.to_string()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("out"))
+        .arg(&scenario)
+        .output()
+        .expect("run dynasim");
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(dir.join("out/manifest.json")).expect("manifest");
+    let manifest: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("out/report.json")).expect("report"),
+    )
+    .expect("JSON");
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["digest"], report["digest"]);
+    let listed: Vec<String> = manifest["files"]
+        .as_object()
+        .map(|f| f.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut on_disk = entries(&dir.join("out"));
+    on_disk.retain(|n| n != "manifest.json");
+    assert_eq!(listed, on_disk);
+    for (name, entry) in manifest["files"].as_object().into_iter().flatten() {
+        let bytes = std::fs::read(dir.join("out").join(name)).expect("listed file");
+        assert_eq!(entry["bytes"], bytes.len(), "{name}");
+    }
 }

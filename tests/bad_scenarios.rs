@@ -555,3 +555,214 @@ fn the_run_end_the_checks_use_is_the_simulations() {
         );
     }
 }
+
+/// Issue 21, item 7: a FIFO or a device as the scenario is refused at once (it hung, or
+/// read until memory ran out), naming what it is; a file with a UTF-8 byte-order mark
+/// loads (item 8).
+#[test]
+fn non_regular_files_are_refused_and_a_bom_is_skipped() {
+    let dir = scratch("non-regular");
+    let fifo = dir.join("fifo.json");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let mut inputs: Vec<(PathBuf, &str)> = vec![
+        (PathBuf::from("/dev/zero"), "character device"),
+        (PathBuf::from("/dev/urandom"), "character device"),
+        (dir.clone(), "directory"),
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        inputs.push((fifo, "FIFO"));
+    }
+    for (path, kind) in &inputs {
+        for command in ["validate", "run"] {
+            // A hang here would be the bug: the command must return on its own.
+            let (code, stderr) = dynasim(&[command.as_ref(), path.as_os_str()]);
+            assert_eq!(code, 2, "{command} {}: {stderr}", path.display());
+            assert!(
+                stderr.contains("not a regular file") && stderr.contains(kind),
+                "{command} {}: {stderr}",
+                path.display()
+            );
+        }
+    }
+    let bom = dir.join("bom.json");
+    std::fs::write(&bom, format!("\u{feff}{}", small_scenario())).expect("write");
+    let (code, stderr) = dynasim(&["validate".as_ref(), bom.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// Issue 21, item 3: the memory guard counts nodes that joins add and the rings each
+/// change publishes; `membership.client_refresh_s` has a floor; `trace`, `check` and
+/// `sweep` refuse what `run` refuses, and `sweep --jobs J` counts J runs at once.
+#[test]
+fn the_memory_guard_covers_joins_polls_and_every_command() {
+    let mut doc = small_scenario();
+    let base = dynasim::guard::estimate(&common::scenario(&doc)).bytes;
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "join", "at_s": 1, "datacenter": "east", "count": 200}]),
+    );
+    set(&mut doc, "cluster.partitioning.partitions", json!(4096));
+    let joined = dynasim::guard::estimate(&common::scenario(&doc)).bytes;
+    assert!(
+        joined > base,
+        "200 joined nodes must cost memory: {base} -> {joined}"
+    );
+
+    let mut doc = small_scenario();
+    set(&mut doc, "membership.client_refresh_s", json!(1e-7));
+    let dir = scratch("guard-commands");
+    let file = write_doc(&dir, 0, &doc);
+    let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("membership.client_refresh_s") && stderr.contains("0.01"),
+        "{stderr}"
+    );
+
+    let mut doc = small_scenario();
+    set(&mut doc, "workload.keys", json!(4_294_967_295u64));
+    let huge = write_doc(&dir, 1, &doc);
+    let huge = huge.to_string_lossy().into_owned();
+    let sweep_out = dir.join("sweep").to_string_lossy().into_owned();
+    for args in [
+        vec!["check", huge.as_str()],
+        vec!["trace", huge.as_str(), "--key", "1"],
+        vec![
+            "sweep",
+            huge.as_str(),
+            "--grid",
+            "replication.r=1,2",
+            "--out",
+            &sweep_out,
+        ],
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        let (code, stderr) = dynasim(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains("--no-memory-check"), "{args:?}: {stderr}");
+    }
+    // J runs at once need J times the memory.
+    let s = common::scenario(&small_scenario());
+    let one = dynasim::guard::estimate(&s).bytes;
+    assert!(dynasim::guard::check_fits_together(&[&s, &s, &s], 2, Some(one * 2)).is_ok());
+    let err = dynasim::guard::check_fits_together(&[&s, &s, &s], 3, Some(one * 2))
+        .expect_err("three at once do not fit in two runs' memory");
+    assert!(
+        err.contains("3 run(s) at once") && err.contains("lower --jobs"),
+        "{err}"
+    );
+}
+
+/// Issue 21, item 8: numbers in error messages stay short (1e300, not 300 digits).
+#[test]
+fn huge_numbers_in_errors_are_written_short() {
+    let mut doc = small_scenario();
+    set(&mut doc, "duration_s", json!(1e300));
+    set(&mut doc, "workload.ops_per_s", json!(-1e200));
+    let dir = scratch("huge-numbers");
+    let file = write_doc(&dir, 0, &doc);
+    let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("1e300") && stderr.contains("-1e200"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().all(|l| !l.contains("0000000000000000")),
+        "a number written out in full: {stderr}"
+    );
+}
+
+/// Issue 21, item 8: bad `bench` flags are refused up front (exit 2, naming the flag, not
+/// a temporary file) and leave no temporary folder; `run`'s side files are checked before
+/// the run (an unwritable `--timings` lost report.json; `--history OUT/report.json`
+/// replaced it); `trace --from-s NaN` is refused.
+#[test]
+fn bad_command_line_values_are_refused_before_any_work() {
+    let before = bench_folders();
+    let (code, stderr) = dynasim(&[
+        "bench".as_ref(),
+        "--sizes".as_ref(),
+        "0".as_ref(),
+        "--duration-s".as_ref(),
+        "NaN".as_ref(),
+        "--ops-per-s".as_ref(),
+        "0".as_ref(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    for flag in ["--sizes", "--duration-s NaN", "--ops-per-s 0"] {
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+    assert!(
+        !stderr.contains(".json"),
+        "names a temporary file: {stderr}"
+    );
+    assert_eq!(bench_folders(), before, "a temporary folder was left");
+
+    let dir = scratch("side-files");
+    let mut doc = small_scenario();
+    set(&mut doc, "duration_s", json!(1));
+    let file = write_doc(&dir, 0, &doc);
+    let out = dir.join("out");
+    let history_clash = out.join("report.json");
+    let (code, stderr) = dynasim(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--history".as_ref(),
+        history_clash.as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--history") && stderr.contains("writes that file"),
+        "{stderr}"
+    );
+    let (code, stderr) = dynasim(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--timings".as_ref(),
+        "/proc/no-such-folder/t.json".as_ref(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--timings") && stderr.contains("cannot write there"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing runs when a side file is bad");
+
+    for window in [["--from-s", "NaN"], ["--to-s", "inf"]] {
+        let (code, stderr) = dynasim(&[
+            "trace".as_ref(),
+            file.as_os_str(),
+            "--key".as_ref(),
+            "1".as_ref(),
+            window[0].as_ref(),
+            window[1].as_ref(),
+        ]);
+        assert_eq!(code, 2, "{window:?}: {stderr}");
+        assert!(stderr.contains(window[0]), "{window:?}: {stderr}");
+    }
+}
+
+fn bench_folders() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("dynasim-bench-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn write_doc(dir: &Path, i: usize, doc: &Value) -> PathBuf {
+    let file = dir.join(format!("doc-{i}.json"));
+    std::fs::write(&file, doc.to_string()).expect("write the scenario");
+    file
+}

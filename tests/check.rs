@@ -78,6 +78,8 @@ impl Fixture {
         serde_json::from_str(&text).expect("the report is JSON")
     }
 
+    /// Edits a report by hand. Its folder's manifest no longer vouches for it, so the
+    /// edit removes the manifest, as a user editing a baseline must (docs/regression.md).
     fn edit_json(&self, relative: &str, edit: impl FnOnce(&mut Value)) {
         let mut doc = self.read_json(relative);
         edit(&mut doc);
@@ -86,6 +88,9 @@ impl Fixture {
             serde_json::to_string_pretty(&doc).expect("serialize"),
         )
         .expect("write");
+        if let Some(dir) = self.path(relative).parent() {
+            let _ = std::fs::remove_file(dir.join("manifest.json"));
+        }
     }
 }
 
@@ -635,4 +640,79 @@ mod xml {
             }
         }
     }
+}
+
+/// Issue 21, items 6 and 8: a baseline that is valid JSON but no report, or whose
+/// section is damaged, is bad input (exit 2, it was 1); a bounded metric null in the
+/// baseline fails instead of passing; a report folder whose manifest is incomplete (a run
+/// killed while writing it) or names other bytes (two runs mixed) is refused.
+#[test]
+fn malformed_interrupted_and_mixed_baselines_are_bad_input() {
+    let f = Fixture::new("malformed");
+    let scenario = f.scenario("tiny.json", "tiny", 7);
+    f.check(&[&scenario, "--update"]).expect_code(0);
+    let manifest = f.read_json("reports/tiny/manifest.json");
+    assert_eq!(manifest["complete"], true);
+    for file in ["report.json", "summary.md", "timeline.svg"] {
+        assert!(
+            manifest["files"][file]["md5"].is_string(),
+            "{file}: {manifest}"
+        );
+    }
+    f.check(&[&scenario]).expect_code(0);
+
+    // Two runs mixed: a report.json that is not the one the manifest names.
+    let report = std::fs::read_to_string(f.path("reports/tiny/report.json")).expect("read");
+    std::fs::write(f.path("reports/tiny/report.json"), format!("{report} ")).expect("write");
+    let run = f.check(&[&scenario]);
+    assert!(
+        run.expect_code(2).stdout.contains("mixes two runs"),
+        "{}",
+        run.stdout
+    );
+    // Interrupted: the manifest still says incomplete.
+    std::fs::write(
+        f.path("reports/tiny/manifest.json"),
+        r#"{"complete": false, "digest": "0"}"#,
+    )
+    .expect("write");
+    let run = f.check(&[&scenario]);
+    assert!(
+        run.expect_code(2).stdout.contains("incomplete"),
+        "{}",
+        run.stdout
+    );
+    std::fs::write(f.path("reports/tiny/report.json"), &report).expect("write");
+
+    // Not a report at all, and a damaged section.
+    std::fs::write(f.path("other.json"), r#"{"hello": 1}"#).expect("write");
+    let run = f.check(&[&scenario, "--baseline", "other.json"]);
+    assert!(
+        run.expect_code(2).stdout.contains("not a dynasim report"),
+        "{}",
+        run.stdout
+    );
+    f.edit_json("reports/tiny/report.json", |r| {
+        r["durability"] = "oops".into()
+    });
+    let run = f.check(&[&scenario]);
+    assert!(
+        run.expect_code(2)
+            .stdout
+            .contains("malformed: `durability`"),
+        "{}",
+        run.stdout
+    );
+
+    // A bounded metric null in the baseline fails.
+    std::fs::write(f.path("reports/tiny/report.json"), &report).expect("write");
+    f.edit_json("reports/tiny/report.json", |r| {
+        r["durability"]["lost_writes"] = Value::Null
+    });
+    let run = f.check(&[&scenario, "--tol", "durability.lost_writes=0"]);
+    assert!(
+        run.expect_code(1).stdout.contains("NULL in the baseline"),
+        "{}",
+        run.stdout
+    );
 }

@@ -3,6 +3,8 @@
 //! reruns only what is missing, invalid settings skipped and reported, and a changed grid
 //! refused. Each test works in its own folder under the system's temporary directory.
 
+mod common;
+
 use dynasim::error::{Exit, Failure};
 use dynasim::sweep::{self, MergeArgs, SweepArgs, SweepOutcome};
 use std::path::{Path, PathBuf};
@@ -57,6 +59,7 @@ impl Workspace {
             shard: None,
             force: false,
             quiet: true,
+            no_memory_check: false,
         }
     }
 }
@@ -348,4 +351,28 @@ fn set_edits_the_base_scenario_before_the_grid() {
         );
     }
     assert!(!ws.out("bad").exists(), "a bad --set writes nothing");
+}
+
+/// Issue 21, item 5: a sweep taken over with `--force` by one without both R and W on its
+/// grid removes the heatmaps of the old one (sweep.md says there are none).
+#[test]
+fn force_removes_the_old_sweeps_heatmaps() {
+    let ws = Workspace::new("force-plots");
+    assert!(sweep(&ws.args("out", &RW, "1")).complete);
+    let plots = |ws: &Workspace| common::file_names(&ws.out("out").join("plots"));
+    assert!(
+        plots(&ws).iter().any(|p| p.starts_with("heatmap-")),
+        "{:?}",
+        plots(&ws)
+    );
+    let mut args = ws.args("out", &["replication.r=1,2"], "1");
+    args.force = true;
+    assert!(sweep(&args).complete);
+    let md = String::from_utf8_lossy(&read(&ws.out("out").join("sweep.md"))).into_owned();
+    assert!(md.contains("No heatmaps"), "{md}");
+    assert!(
+        plots(&ws).iter().all(|p| !p.starts_with("heatmap-")),
+        "stale heatmaps: {:?}",
+        plots(&ws)
+    );
 }

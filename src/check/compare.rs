@@ -80,6 +80,9 @@ pub enum Verdict {
     Within { worsening: f64, bound: f64 },
     /// Tolerance mode: worse by more than the bound.
     Worse { worsening: f64, bound: f64 },
+    /// Tolerance mode: a bounded metric that is null in the baseline and a number now
+    /// (a hand-edited or broken baseline): no worsening can be measured, so it fails.
+    NullBaseline,
 }
 
 impl Verdict {
@@ -87,7 +90,9 @@ impl Verdict {
         match self {
             Verdict::Same | Verdict::Within { .. } => true,
             Verdict::New { fails } => !fails,
-            Verdict::Differs | Verdict::Missing | Verdict::Worse { .. } => false,
+            Verdict::Differs | Verdict::Missing | Verdict::Worse { .. } | Verdict::NullBaseline => {
+                false
+            }
         }
     }
 
@@ -103,6 +108,7 @@ impl fmt::Display for Verdict {
             Verdict::Same => write!(f, "ok"),
             Verdict::Differs => write!(f, "DIFFERS"),
             Verdict::Missing => write!(f, "MISSING in the new run"),
+            Verdict::NullBaseline => write!(f, "NULL in the baseline: a bound needs a number"),
             Verdict::New { fails: true } => write!(f, "NEW (not in the baseline)"),
             Verdict::New { fails: false } => write!(f, "new (not in the baseline)"),
             Verdict::Within { bound, .. } if self.improved() => {
@@ -269,6 +275,10 @@ pub fn tolerance(
             ));
             continue;
         };
+        if b.is_some_and(Value::is_null) && n.is_some_and(Value::is_number) {
+            rows.push(row(Verdict::NullBaseline));
+            continue;
+        }
         let (b, n) = (b.and_then(Value::as_f64), n.and_then(Value::as_f64));
         rows.push(row(judge(b, n, direction, rule.max_worsening)));
     }

@@ -63,6 +63,10 @@ pub struct CheckArgs {
     /// Check up to J scenarios at once (the output order does not depend on J).
     #[arg(short, long, value_name = "J", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+    /// Run even when the memory estimate (of up to J scenarios at once) exceeds the
+    /// machine's available memory.
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 /// One finished run: the world at its end and its report, serialized once.
@@ -84,11 +88,9 @@ pub fn run_scenario(scenario: &Scenario) -> Run {
 /// Writes every artifact of a scenario's report folder from a run: report.json today; the
 /// place to add summary.md and plots, so that `check --update` regenerates them all.
 pub fn write_report_dir(run: &Run, out_dir: &Path) -> Result<(), Failure> {
-    let path = out_dir.join("report.json");
-    write_atomic(&path, run.json.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))?;
     // The summary and plots travel with the committed report, so --update keeps them true.
-    crate::report::write_outputs(&run.report, out_dir)
-        .map_err(|e| Failure::cannot("write the summary and plots in", out_dir, e))?;
+    crate::report::write_run_folder(&run.report, &run.json, out_dir)
+        .map_err(|e| Failure::cannot("write the report folder", out_dir, e))?;
     Ok(())
 }
 
@@ -252,6 +254,12 @@ impl Plan {
         if !errors.is_empty() {
             return Err(errors);
         }
+        if !args.no_memory_check {
+            let scenarios: Vec<&Scenario> = targets.iter().map(|t| &t.scenario).collect();
+            let available = crate::guard::available_bytes();
+            crate::guard::check_fits_together(&scenarios, usize::from(args.jobs), available)
+                .map_err(|e| vec![e])?;
+        }
         Ok(Plan {
             targets,
             mode,
@@ -266,7 +274,7 @@ fn tolerances(file: Option<&Path>, flags: &[String]) -> Result<Tolerances, Vec<S
     let mut errors = Vec::new();
     let file_rules = match file {
         None => Vec::new(),
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(path) => match crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES) {
             Ok(text) => {
                 tolerance::parse_file(&text, &path.display().to_string()).unwrap_or_else(|e| {
                     errors.extend(e);
@@ -325,10 +333,41 @@ fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
 }
 
 fn read_baseline(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_text(path, crate::input::MAX_REPORT_BYTES)
         .map_err(|e| format!("{}: cannot read the baseline report: {e}", path.display()))?;
+    // A report inside a run folder is judged only if the folder's manifest vouches for it.
+    if let Some(dir) = path.parent()
+        && path.file_name().is_some_and(|n| n == "report.json")
+    {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        crate::report::manifest_vouches(dir, "report.json", text.as_bytes())?;
+    }
     match serde_json::from_str(&text) {
-        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(v @ Value::Object(_)) => {
+            // A report has these; a JSON object without them is some other file.
+            let missing: Vec<&str> = [
+                ("digest", Value::is_string as fn(&Value) -> bool),
+                ("scenario", Value::is_object),
+                ("simulated_s", Value::is_number),
+            ]
+            .into_iter()
+            .filter(|(field, is)| !v.get(*field).is_some_and(is))
+            .map(|(field, _)| field)
+            .collect();
+            if missing.is_empty() {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "{}: not a dynasim report (no {} of the right type)",
+                    path.display(),
+                    missing.join(", ")
+                ))
+            }
+        }
         Ok(_) => Err(format!(
             "{}: the baseline report is not a JSON object",
             path.display()
@@ -470,6 +509,12 @@ fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
         Ok(doc) => flatten(&doc),
         Err(e) => return Status::Crashed(format!("the new report is not valid JSON: {e}")),
     };
+    if !matches!(plan.mode, Mode::Update)
+        && let (Some(base), Ok(doc)) = (&target.baseline, serde_json::from_str::<Value>(&run.json))
+        && let Some(why) = malformed_section(base, &doc)
+    {
+        return Status::BadInput(format!("{}: {why}", target.baseline_path.display()));
+    }
     let baseline = target.baseline.as_ref().map(flatten);
     match (&plan.mode, baseline) {
         (Mode::Update, baseline) => update(target, run, &now, baseline.as_ref()),
@@ -489,6 +534,22 @@ fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
         // The plan refuses to compare without a baseline.
         (_, None) => Status::BadInput(format!("{}: no baseline report", target.baseline_path.display())),
     }
+}
+
+/// A section the new report has as an object that the baseline holds as a number, a
+/// string, a list or a boolean: the baseline was damaged or hand-edited (a report changed
+/// by the code keeps its sections objects), so it is bad input, not a regression.
+fn malformed_section(baseline: &Value, now: &Value) -> Option<String> {
+    let now = now.as_object()?;
+    now.iter().find_map(|(key, value)| {
+        let old = baseline.get(key)?;
+        (value.is_object() && !old.is_object() && !old.is_null()).then(|| {
+            format!(
+                "the baseline is malformed: `{key}` is {} where a report has an object",
+                compare::show_short(Some(old), 40)
+            )
+        })
+    })
 }
 
 fn update(target: &Target, run: &Run, now: &Leaves, baseline: Option<&Leaves>) -> Status {

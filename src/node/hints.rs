@@ -173,6 +173,9 @@ impl Node {
         versions: Versions,
         out: &mut Vec<Effect>,
     ) {
+        if self.membership.left {
+            return; // it would leave with this node: the holder keeps its hint
+        }
         self.store_merge(key, &versions, out);
         out.push(Effect::Send {
             to: from,

@@ -19,7 +19,8 @@ use crate::ids::FxHashSet;
 use crate::ids::{Endpoint, KeyId, NodeId};
 use crate::node::Versions;
 use crate::ring::Ring;
-use std::collections::{BTreeSet, VecDeque};
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct GossipConfig {
 const SEED_EVERY: u64 = 10;
 /// How often a source sends the next transfer batch.
 pub const TRANSFER_TICK: SimTime = SimTime(100_000);
+/// Transfer ticks after which a batch not acknowledged is sent again (1 s).
+const RESEND_AFTER_TICKS: u64 = 10;
 
 /// Data a node streams to a new owner.
 #[derive(Debug)]
@@ -45,6 +48,9 @@ pub struct OutgoingTransfer {
     pending: VecDeque<KeyId>,
     /// Keys already sent: later writes to them are forwarded.
     sent: FxHashSet<KeyId>,
+    /// Batches sent and not acknowledged yet: seq -> (tick sent, keys). Past
+    /// `RESEND_AFTER_TICKS` their keys are queued again.
+    unacked: BTreeMap<u32, (u64, Vec<KeyId>)>,
     /// The epoch whose ring makes `to` an owner; forwarding stops once it is known.
     epoch: u32,
     acknowledged: bool,
@@ -92,6 +98,12 @@ pub struct MembershipState {
     transfer_armed: bool,
     outgoing: Vec<OutgoingTransfer>,
     round: u64,
+    /// Transfer ticks so far (the clock of batch resends) and the next batch's name.
+    transfer_ticks: u64,
+    next_batch: u32,
+    /// This node carried out its leave: it accepts no data any more (what it took in
+    /// after its transfers were acknowledged would leave with it).
+    pub(super) left: bool,
     pending: Option<PendingRing>,
     pub(super) stats: TransferStats,
 }
@@ -107,8 +119,31 @@ impl Node {
     }
 
     /// Whether an outgoing range transfer is under way (writes may need forwarding).
-    pub(super) fn is_moving_data(&self) -> bool {
+    pub fn is_moving_data(&self) -> bool {
         !self.membership.outgoing.is_empty()
+    }
+
+    /// Whether the change this node is joining by makes it a replica of `key` (data
+    /// arriving for such a key has reached its new owner early, not a wrong node).
+    pub(super) fn will_own(&self, key: KeyId) -> bool {
+        (self.membership.pending.as_ref())
+            .is_some_and(|p| !p.leaving && p.ring.is_replica(key, self.id))
+    }
+
+    /// The keys this node still owes a receiver: queued or sent and not acknowledged in a
+    /// transfer not finished (a move, a forwarded write, a pass-on). It holds them and
+    /// keeps sending them, as a fallback keeps sending its hints.
+    pub fn owed_keys(&self) -> BTreeSet<KeyId> {
+        let mut owed = BTreeSet::new();
+        for t in self.membership.outgoing.iter().filter(|t| !t.acknowledged) {
+            owed.extend(t.pending.iter().copied());
+            owed.extend(
+                t.unacked
+                    .values()
+                    .flat_map(|(_, keys)| keys.iter().copied()),
+            );
+        }
+        owed
     }
 
     /// Whether this node still has data to move or a change to finish.
@@ -230,9 +265,19 @@ impl Node {
 
     /// A newer view arrived (from gossip, or a client's poll reply): adopt it.
     pub(super) fn learn_ring(&mut self, epoch: u32, ring: Arc<Ring>) {
+        // A node carrying out a change adopts its ring itself, once its part is done:
+        // hearing it from a carrier that finished first must not let it skip its
+        // transfers (a leaver would leave with data not handed off).
+        if (self.membership.pending.as_ref()).is_some_and(|p| epoch >= p.epoch) {
+            return;
+        }
         if epoch > self.membership.epoch {
             self.membership.epoch = epoch;
+            let same_ranges = self.ring.same_ranges(&ring);
             self.ring = ring;
+            if !same_ranges {
+                self.storage.rebuild_trees(&self.cfg, &self.ring);
+            }
             // Forwarding for a move ends once its new ring is known here.
             self.membership
                 .outgoing
@@ -249,14 +294,15 @@ impl Node {
         epoch: u32,
         out: &mut Vec<Effect>,
     ) {
-        let pending: VecDeque<KeyId> = keys
-            .into_iter()
-            .filter(|k| self.storage.contains(*k))
-            .collect();
+        // Every planned key, held or not: one first written here after the move began is
+        // marked sent when its turn comes, so that write and later ones are forwarded
+        // (filtering by what is held now lost them; issue 21, item 2).
+        let pending: VecDeque<KeyId> = keys.into_iter().collect();
         self.membership.outgoing.push(OutgoingTransfer {
             to,
             pending,
             sent: FxHashSet::default(),
+            unacked: BTreeMap::new(),
             epoch,
             acknowledged: false,
         });
@@ -294,6 +340,7 @@ impl Node {
             None => false,
         };
         if ready && let Some(p) = self.membership.pending.take() {
+            self.membership.left = p.leaving;
             self.learn_ring(p.epoch, p.ring);
         }
     }
@@ -310,9 +357,14 @@ impl Node {
         }
     }
 
-    /// Sends each unfinished transfer its next batch (rate-limited), or its done notice.
+    /// Sends each unfinished transfer its next batch (rate-limited), or its done notice
+    /// once every batch is acknowledged; batches unacknowledged for too long are queued
+    /// again first.
     pub(super) fn transfer_tick(&mut self, out: &mut Vec<Effect>) {
         self.membership.transfer_armed = false;
+        self.retarget_orphaned_transfers(out);
+        self.membership.transfer_ticks += 1;
+        let tick = self.membership.transfer_ticks;
         let budget =
             (self.cfg.transfer_rate_bytes_per_s as f64 * TRANSFER_TICK.as_secs_f64()) as u64;
         let value_bytes = self.cfg.value_bytes;
@@ -321,33 +373,41 @@ impl Node {
             if t.acknowledged {
                 continue;
             }
+            requeue_expired(t, tick);
             let to = Endpoint::Node(t.to);
             if t.pending.is_empty() {
-                out.push(Effect::Send {
-                    to,
-                    msg: Message::TransferDone,
-                    disk: DiskOp::None,
-                });
+                if t.unacked.is_empty() {
+                    out.push(Effect::Send {
+                        to,
+                        msg: Message::TransferDone,
+                        disk: DiskOp::None,
+                    });
+                }
                 continue;
             }
             let mut entries: Vec<(KeyId, Versions)> = Vec::new();
+            let mut keys = Vec::new();
             let mut bytes = 0;
             while let Some(key) = t.pending.front().copied() {
-                if !entries.is_empty() && bytes >= budget {
+                if !keys.is_empty() && bytes >= budget {
                     break;
                 }
                 t.pending.pop_front();
                 t.sent.insert(key);
+                keys.push(key);
                 if let Some(vs) = self.storage.entry(key) {
                     bytes += value_bytes * vs.len() as u64 + 16;
                     entries.push((key, vs.clone()));
                 }
             }
+            let seq = self.membership.next_batch;
+            self.membership.next_batch = seq.wrapping_add(1);
+            t.unacked.insert(seq, (tick, keys));
             self.membership.stats.keys_sent += entries.len() as u64;
             self.membership.stats.bytes_sent += bytes;
             out.push(Effect::Send {
                 to,
-                msg: Message::TransferBatch { entries },
+                msg: Message::TransferBatch { entries, seq },
                 disk: DiskOp::Read,
             });
         }
@@ -356,11 +416,33 @@ impl Node {
 
     pub(super) fn on_transfer_batch(
         &mut self,
+        from: Endpoint,
         entries: Vec<(KeyId, Versions)>,
+        seq: u32,
         out: &mut Vec<Effect>,
     ) {
+        if self.membership.left {
+            return; // it would leave with this node: the sender resends elsewhere
+        }
         for (key, versions) in &entries {
             self.store_merge(*key, versions, out);
+        }
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::TransferBatchAck { seq },
+            disk: DiskOp::None,
+        });
+    }
+
+    pub(super) fn on_transfer_batch_ack(&mut self, from: Endpoint, seq: u32) {
+        let Endpoint::Node(target) = from else { return };
+        for t in self
+            .membership
+            .outgoing
+            .iter_mut()
+            .filter(|t| t.to == target)
+        {
+            t.unacked.remove(&seq);
         }
     }
 
@@ -383,7 +465,7 @@ impl Node {
             .membership
             .outgoing
             .iter_mut()
-            .filter(|t| t.to == target && t.pending.is_empty())
+            .filter(|t| t.to == target && t.pending.is_empty() && t.unacked.is_empty())
         {
             t.acknowledged = true;
         }
@@ -394,27 +476,113 @@ impl Node {
         self.try_adopt_pending();
     }
 
-    /// While a move lasts, writes to moving keys are copied to their new owner.
+    /// A replica write from a coordinator routing by an older ring reached this node,
+    /// which by its own (newer) ring holds no replica of `key`: it keeps the write (and
+    /// acknowledges it) and passes the key on to its home replicas as a transfer of its
+    /// own (batched, acknowledged, resent), so an acknowledged write does not stay where
+    /// no read or repair will look.
+    pub(super) fn pass_on_to_owners(&mut self, key: KeyId, out: &mut Vec<Effect>) {
+        let epoch = self.membership.epoch;
+        let owners: SmallVec<[NodeId; 8]> = (self.ring.replicas(key).iter())
+            .copied()
+            .filter(|o| *o != self.id)
+            .collect();
+        for owner in owners {
+            let open = (self.membership.outgoing.iter_mut())
+                .find(|t| t.to == owner && t.epoch == epoch && !t.acknowledged);
+            match open {
+                Some(t) => t.pending.push_back(key),
+                None => self.membership.outgoing.push(OutgoingTransfer {
+                    to: owner,
+                    pending: VecDeque::from([key]),
+                    sent: FxHashSet::default(),
+                    unacked: BTreeMap::new(),
+                    epoch,
+                    acknowledged: false,
+                }),
+            }
+        }
+        self.arm_transfer(out);
+    }
+
+    /// While a move lasts, writes to moving keys are copied to their new owner as a
+    /// batch of their own (acknowledged and resent like the others).
     pub(super) fn forward_moving_write(
-        &self,
+        &mut self,
         key: KeyId,
         versions: &[super::Version],
         out: &mut Vec<Effect>,
     ) {
-        if self.membership.outgoing.is_empty() {
-            return;
-        }
-        for t in &self.membership.outgoing {
+        let epoch = self.membership.epoch;
+        let tick = self.membership.transfer_ticks;
+        let mut forwarded = false;
+        for t in &mut self.membership.outgoing {
             // Keys still queued go out with their batch; sent ones need the new write now.
-            if t.epoch > self.membership.epoch && t.sent.contains(&key) {
+            if t.epoch > epoch && t.sent.contains(&key) {
+                let seq = self.membership.next_batch;
+                self.membership.next_batch = seq.wrapping_add(1);
+                t.unacked.insert(seq, (tick, vec![key]));
+                // Done was acknowledged already: keep the transfer going until this batch is.
+                t.acknowledged = false;
+                forwarded = true;
                 out.push(Effect::Send {
                     to: Endpoint::Node(t.to),
                     msg: Message::TransferBatch {
                         entries: vec![(key, versions.iter().cloned().collect())],
+                        seq,
                     },
                     disk: DiskOp::None,
                 });
             }
+        }
+        if forwarded {
+            self.arm_transfer(out);
+        }
+    }
+}
+
+impl Node {
+    /// Transfers to a node that is no member of the ring this node knows, for a change
+    /// that ring already includes (a pass-on aimed by an older ring at a node that has
+    /// left since): their keys still owed go to the keys' owners now, and the transfer
+    /// is dropped. It would otherwise resend to a stopped node forever.
+    fn retarget_orphaned_transfers(&mut self, out: &mut Vec<Effect>) {
+        let epoch = self.membership.epoch;
+        let ring = self.ring.clone();
+        let orphaned = |t: &OutgoingTransfer| {
+            !t.acknowledged && t.epoch <= epoch && !ring.members().contains(&t.to)
+        };
+        if !self.membership.outgoing.iter().any(orphaned) {
+            return;
+        }
+        let mut owed: Vec<KeyId> = Vec::new();
+        for t in self.membership.outgoing.iter().filter(|t| orphaned(t)) {
+            owed.extend(t.pending.iter().copied());
+            owed.extend(
+                t.unacked
+                    .values()
+                    .flat_map(|(_, keys)| keys.iter().copied()),
+            );
+        }
+        self.membership.outgoing.retain(|t| !orphaned(t));
+        owed.sort_unstable();
+        owed.dedup();
+        for key in owed {
+            if self.storage.contains(key) && !ring.is_replica(key, self.id) && !self.will_own(key) {
+                self.pass_on_to_owners(key, out);
+            }
+        }
+    }
+}
+
+/// Queues again the keys of `t`'s batches that went unacknowledged for too long.
+fn requeue_expired(t: &mut OutgoingTransfer, tick: u64) {
+    while let Some(entry) = t.unacked.first_entry() {
+        if entry.get().0 + RESEND_AFTER_TICKS > tick {
+            break;
+        }
+        for key in entry.remove().1.into_iter().rev() {
+            t.pending.push_front(key);
         }
     }
 }

@@ -119,9 +119,16 @@ pub enum Message {
         ring: Arc<Ring>,
         bytes: u64,
     },
-    /// A moving range's keys (or a write forwarded during the move).
+    /// A moving range's keys (or a write forwarded during the move). `seq` names the
+    /// batch for its acknowledgement: a batch not acknowledged in time is sent again, so a
+    /// dropped batch cannot leave a key behind.
     TransferBatch {
         entries: Vec<(KeyId, Versions)>,
+        seq: u32,
+    },
+    /// The receiver stored batch `seq`.
+    TransferBatchAck {
+        seq: u32,
     },
     TransferDone,
     TransferDoneAck,
@@ -167,7 +174,7 @@ impl Message {
     pub fn writes_on_receipt(&self) -> bool {
         match self {
             Message::ReplicaWrite { .. } | Message::HintHandoff { .. } => true,
-            Message::TransferBatch { entries } | Message::AeData { entries, .. } => {
+            Message::TransferBatch { entries, .. } | Message::AeData { entries, .. } => {
                 !entries.is_empty()
             }
             _ => false,
@@ -199,7 +206,7 @@ impl Message {
             | Message::HintHandoff { key, .. } => {
                 vec![*key]
             }
-            Message::TransferBatch { entries } | Message::AeData { entries, .. } => {
+            Message::TransferBatch { entries, .. } | Message::AeData { entries, .. } => {
                 entries.iter().map(|(k, _)| *k).collect()
             }
             _ => Vec::new(),
@@ -241,7 +248,9 @@ impl Message {
             Message::Gossip { .. } => MessageKind::Gossip,
             Message::GossipUpdate { .. } => MessageKind::GossipUpdate,
             Message::TransferBatch { .. } => MessageKind::Transfer,
-            Message::TransferDone | Message::TransferDoneAck => MessageKind::TransferDone,
+            Message::TransferBatchAck { .. } | Message::TransferDone | Message::TransferDoneAck => {
+                MessageKind::TransferDone
+            }
             Message::MembershipPoll | Message::MembershipReply { .. } => {
                 MessageKind::MembershipPoll
             }
@@ -282,7 +291,7 @@ impl Message {
                 Message::GossipUpdate { bytes, .. } | Message::MembershipReply { bytes, .. } => {
                     *bytes
                 }
-                Message::TransferBatch { entries } => {
+                Message::TransferBatch { entries, .. } => {
                     entries.iter().map(|(_, vs)| 4 + versions(vs)).sum::<u64>()
                 }
                 Message::AeKeys { leaves, keys, .. } => {
@@ -301,6 +310,7 @@ impl Message {
                 | Message::Ping
                 | Message::Pong
                 | Message::Gossip { .. }
+                | Message::TransferBatchAck { .. }
                 | Message::TransferDone
                 | Message::TransferDoneAck
                 | Message::MembershipPoll => 0,

@@ -164,19 +164,26 @@ impl Node {
         self.arm_gossip(gossip_rng, out);
     }
 
-    /// Merges `versions` into the stored versions of `key` (see `Storage::merge`).
-    /// Returns whether anything changed.
-    /// Merges `versions` into what this node stores for `key`. While a range this node is
-    /// moving includes the key, a change is copied to the new owner at once, whatever
-    /// path stored it (a replica write, the coordinator's own put, a repair, a handoff,
-    /// anti-entropy), so a write the move's snapshot missed reaches it.
+    /// Merges `versions` into what this node stores for `key` (see `Storage::merge`),
+    /// whatever path brought them (a replica write, the coordinator's own put, a repair,
+    /// a handoff, anti-entropy, a transfer). A change goes on at once where the node
+    /// knows it is not the last stop: to the new owner while a range it is moving
+    /// includes the key (so a write the move's snapshot missed reaches it), and to the
+    /// key's home replicas when by its own ring this node holds no replica of the key (a
+    /// sender routing by an older ring sent it here).
     fn store_merge(&mut self, key: KeyId, versions: &[Version], out: &mut Vec<Effect>) {
         let changed = (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts);
+        if !changed {
+            return;
+        }
         // Copy the stored versions only while a range is being moved: the common write
         // path stays free of the clone.
-        if changed && self.is_moving_data() {
+        if self.is_moving_data() {
             let held = self.storage.entry(key).cloned().unwrap_or_default();
             self.forward_moving_write(key, &held, out);
+        }
+        if !self.ring.is_replica(key, self.id) && !self.will_own(key) {
+            self.pass_on_to_owners(key, out);
         }
     }
 
@@ -266,6 +273,11 @@ impl Node {
 
     /// The process starts again: re-arm periodic work that survives on disk.
     pub fn restart(&mut self, gossip_rng: &mut SimRng, out: &mut Vec<Effect>) {
+        // Anything armed while down (an operator's transfer) armed a timer of the dead
+        // life: arm everything anew.
+        self.probe_armed = false;
+        self.scan_armed = false;
+        self.membership.gossip_armed_reset();
         self.arm_scan(out);
         self.arm_anti_entropy(true, out);
         self.arm_gossip(gossip_rng, out);
@@ -356,7 +368,10 @@ impl Node {
             Message::Gossip { epoch } => self.on_gossip(from, epoch, out),
             Message::GossipUpdate { epoch, ring, .. } => self.learn_ring(epoch, ring),
             Message::MembershipPoll => self.on_membership_poll(from, out),
-            Message::TransferBatch { entries } => self.on_transfer_batch(entries, out),
+            Message::TransferBatch { entries, seq } => {
+                self.on_transfer_batch(from, entries, seq, out)
+            }
+            Message::TransferBatchAck { seq } => self.on_transfer_batch_ack(from, seq),
             Message::TransferDone => self.on_transfer_done(from, out),
             Message::TransferDoneAck => self.on_transfer_done_ack(from),
             Message::GetReply { .. }

@@ -50,6 +50,9 @@ impl Node {
             &whole
         };
         let accepted = match hint {
+            // A node that has left stores nothing more: no acknowledgement, so the
+            // coordinator counts another replica instead.
+            _ if self.membership.left => false,
             Some(owner) if owner != self.id => {
                 let ok = self.hints.add(
                     owner,

@@ -100,6 +100,25 @@ impl Storage {
         }
     }
 
+    /// The ring's key ranges changed (Dynamo §4.7: a join or leave moves range
+    /// boundaries): every tree is recomputed from the data under the new ranges, or an
+    /// exchange would compare one range's keys against another's. Trees are XOR sums, so
+    /// the map's order does not reach them.
+    pub fn rebuild_trees(&mut self, cfg: &NodeConfig, ring: &Ring) {
+        let Some(ae) = &cfg.anti_entropy else {
+            return;
+        };
+        self.trees = FxHashMap::default();
+        for (key, held) in &self.versions {
+            let hash = merkle::versions_hash(held);
+            if hash != merkle::versions_hash(&[]) {
+                (self.trees.entry(ring.slot_of(*key)))
+                    .or_insert_with(|| MerkleTree::new(ae.depth))
+                    .update(*key, merkle::versions_hash(&[]), hash);
+            }
+        }
+    }
+
     /// The disk is lost: data and trees go with it.
     pub fn clear(&mut self) {
         self.versions = FxHashMap::default();

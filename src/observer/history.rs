@@ -256,13 +256,11 @@ impl History {
             file.sync_all()?;
             std::fs::rename(&self.tmp, &self.path)
         })();
-        match result {
-            Ok(()) => Ok(self.path.clone()),
-            Err(e) => {
-                let _ = std::fs::remove_file(&self.tmp);
-                Err(e)
-            }
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
         }
+        crate::atomic::settled(&self.tmp);
+        result.map(|()| self.path.clone())
     }
 }
 
@@ -271,6 +269,7 @@ impl Drop for History {
     fn drop(&mut self) {
         if self.out.take().is_some() {
             let _ = std::fs::remove_file(&self.tmp);
+            crate::atomic::settled(&self.tmp);
         }
     }
 }

@@ -347,6 +347,79 @@ impl Report {
     }
 }
 
+/// The file a run folder's set of outputs is vouched for by (see `write_run_folder`).
+pub const MANIFEST: &str = "manifest.json";
+
+/// Writes a run's whole output set into `dir` as a unit: first a manifest saying the
+/// folder is incomplete, then `report.json`, `summary.md` and the plots (each atomic),
+/// last the manifest naming every file with its size and MD5 and the run's digest. A run
+/// killed part-way leaves `"complete": false`, so no reader takes a mix of two runs (a
+/// new report.json beside an old summary) for one; `check` refuses such a baseline.
+/// Other files in the folder (traces) are left alone. Returns the files written.
+pub fn write_run_folder(report: &Report, json: &str, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let manifest = dir.join(MANIFEST);
+    let pending = serde_json::json!({"complete": false, "digest": report.digest});
+    write_atomic(&manifest, format!("{pending:#}\n").as_bytes())?;
+    let path = dir.join("report.json");
+    write_atomic(&path, json.as_bytes()).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+    })?;
+    let mut written = vec![path];
+    written.extend(write_outputs(report, dir)?);
+    let mut files = serde_json::Map::new();
+    for file in &written {
+        let bytes = std::fs::read(file)?;
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        files.insert(
+            name.unwrap_or_default(),
+            serde_json::json!({"bytes": bytes.len(), "md5": md5_hex(&bytes)}),
+        );
+    }
+    let done = serde_json::json!({
+        "complete": true,
+        "digest": report.digest,
+        "seed": report.scenario.seed,
+        "files": files,
+    });
+    write_atomic(&manifest, format!("{done:#}\n").as_bytes())?;
+    Ok(written)
+}
+
+/// What a folder's manifest says of the file `name` in it: `Ok` when there is no
+/// manifest (a folder from before manifests) or it vouches for the file's bytes.
+pub fn manifest_vouches(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    let path = dir.join(MANIFEST);
+    let Ok(text) = crate::input::read_text(&path, crate::input::MAX_SCENARIO_BYTES) else {
+        return Ok(());
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not valid JSON ({e})", path.display()))?;
+    if doc.get("complete") != Some(&serde_json::Value::Bool(true)) {
+        return Err(format!(
+            "{}: the folder is incomplete (a run writing into it was interrupted); run it again",
+            dir.display()
+        ));
+    }
+    let md5 = doc
+        .pointer(&format!("/files/{name}/md5"))
+        .and_then(|m| m.as_str());
+    if md5 != Some(md5_hex(bytes).as_str()) {
+        return Err(format!(
+            "{}: {name} is not the one its manifest names (the folder mixes two runs); run it again",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Writes what a person reads next to `report.json` into `dir`: `summary.md` and every plot
 /// (SVG and PNG), each atomically. Everything is derived from `report` alone, so committed
 /// reports can be re-rendered without re-running them. Returns the paths written.
@@ -388,5 +461,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    crate::atomic::settled(&tmp);
     result
 }

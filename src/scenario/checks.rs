@@ -563,9 +563,9 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             errors,
             "metrics.timeline_interval_s",
             format!(
-                "{} gives {:.0} timeline points over the {} s run; at most {MAX_TIMELINE_POINTS}, so use at least {} s",
+                "{} gives {} timeline points over the {} s run; at most {MAX_TIMELINE_POINTS}, so use at least {} s",
                 num(tick),
-                end / tick,
+                num((end / tick).round()),
                 num(end),
                 num((end / MAX_TIMELINE_POINTS).max(MIN_INTERVAL_S))
             ),

@@ -9,9 +9,11 @@ use std::path::Path;
 /// Reads, edits (`sets` are `(dotted.path, value)` pairs) and validates a scenario file.
 pub fn load_file(path: &Path, sets: &[(String, String)]) -> Result<Scenario, ScenarioErrors> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioErrors {
-        source: source.clone(),
-        errors: vec![ScenarioError::new("", format!("cannot read the file: {e}"))],
+    let text = crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).map_err(|e| {
+        ScenarioErrors {
+            source: source.clone(),
+            errors: vec![ScenarioError::new("", format!("cannot read the file: {e}"))],
+        }
     })?;
     load_str(&text, &source, sets)
 }

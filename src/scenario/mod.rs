@@ -741,4 +741,21 @@ impl Scenario {
     pub fn node_count(&self) -> u32 {
         self.cluster.datacenters.iter().map(|d| d.nodes).sum()
     }
+
+    /// Nodes joins add over the run (a node that leaves keeps its host record).
+    pub fn joined_nodes(&self) -> u64 {
+        (self.faults.iter())
+            .map(|f| match f {
+                Fault::Join { count, .. } => *count as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Joins and leaves: each publishes one more ring, and every ring is kept.
+    pub fn membership_changes(&self) -> usize {
+        (self.faults.iter())
+            .filter(|f| matches!(f, Fault::Join { .. } | Fault::Leave { .. }))
+            .count()
+    }
 }

@@ -127,7 +127,7 @@ impl Convergence {
             Message::ReplicaWrite { key, .. } | Message::HintHandoff { key, .. } => {
                 self.watch.insert(*key);
             }
-            Message::AeData { entries, .. } | Message::TransferBatch { entries } => {
+            Message::AeData { entries, .. } | Message::TransferBatch { entries, .. } => {
                 self.watch.extend(entries.iter().map(|(k, _)| *k));
             }
             // Nothing else carries data to a replica's store.
@@ -147,6 +147,7 @@ impl Convergence {
             | Message::GossipUpdate { .. }
             | Message::MembershipPoll
             | Message::MembershipReply { .. }
+            | Message::TransferBatchAck { .. }
             | Message::TransferDone
             | Message::TransferDoneAck => {}
         }

@@ -178,6 +178,9 @@ impl Hosts {
         assert!(host.down > 0, "node up without down");
         host.down -= 1;
         if host.down == 0 {
+            // A new life: timers an operator command armed while it was down die here,
+            // and the node re-arms its periodic work afresh.
+            host.incarnation = (host.incarnation.checked_add(1)).expect("incarnations fit in u32");
             self.down_count -= 1;
             ProcessChange::Started
         } else {

@@ -134,6 +134,11 @@ impl MembershipAdmin {
         &self.changes
     }
 
+    /// The ring the change under way moves to, if one is under way.
+    pub fn target_ring(&self) -> Option<&Ring> {
+        self.in_progress.as_ref().map(|p| p.ring.as_ref())
+    }
+
     /// Whether `node` has left the cluster for good (nothing brings it back).
     pub fn has_departed(&self, node: NodeId) -> bool {
         self.departed.contains(&node)
@@ -407,25 +412,52 @@ impl MembershipAdmin {
     }
 }
 
-/// (source, new owner) -> keys: for every key gaining an owner, the old replica it leaves
-/// (or any live old replica) streams it.
+/// (source, receiver) -> keys. For every key gaining an owner, every live old replica it
+/// leaves streams it to each new owner (each may have taken writes the others lack, and
+/// each forwards the writes it takes during the move), or else any live old replica. A
+/// key that gains no owner but loses one (a leave under a cluster no larger than N) is
+/// streamed by the replica it loses to those that remain: it may hold writes they lack.
+/// When every candidate source is down, one of them still gets the job: it streams once
+/// it is back, and the change waits for it (planning no move would let a down leaver
+/// leave with the only copy).
 fn plan_moves(
     current: &Ring,
     target: &Ring,
     hosts: &Hosts,
 ) -> BTreeMap<(NodeId, NodeId), Vec<KeyId>> {
     let mut moves: BTreeMap<(NodeId, NodeId), Vec<KeyId>> = BTreeMap::new();
+    let mut sources: Vec<NodeId> = Vec::new();
+    let mut receivers: Vec<NodeId> = Vec::new();
     for k in 0..target.key_count() as u32 {
         let key = KeyId(k);
         let old = current.replicas(key);
-        for owner in target.replicas(key).iter().filter(|n| !old.contains(n)) {
-            let displaced = old
-                .iter()
+        let new = target.replicas(key);
+        let displaced = |o: &NodeId| !target.is_replica(key, *o);
+        receivers.clear();
+        receivers.extend(new.iter().copied().filter(|n| !old.contains(n)));
+        let gains = !receivers.is_empty();
+        if !gains {
+            if !old.iter().any(displaced) {
+                continue;
+            }
+            receivers.extend_from_slice(new);
+        }
+        sources.clear();
+        sources.extend(
+            old.iter()
                 .copied()
-                .find(|o| !target.is_replica(key, *o) && hosts.is_up(*o));
-            let source = displaced.or_else(|| old.iter().copied().find(|o| hosts.is_up(*o)));
-            if let Some(source) = source {
-                moves.entry((source, *owner)).or_default().push(key);
+                .filter(|o| displaced(o) && hosts.is_up(*o)),
+        );
+        if sources.is_empty() {
+            let live = gains
+                .then(|| old.iter().copied().find(|o| hosts.is_up(*o)))
+                .flatten();
+            let down = old.iter().copied().find(displaced).or(old.first().copied());
+            sources.extend(live.or(down));
+        }
+        for receiver in &receivers {
+            for source in &sources {
+                moves.entry((*source, *receiver)).or_default().push(key);
             }
         }
     }

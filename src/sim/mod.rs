@@ -48,6 +48,7 @@ use convergence::{Convergence, View};
 use event::{AfterDisk, Stage, fingerprint, node_hint};
 use host::ProcessChange;
 use membership::{AdminEffects, ChangeKind, Cluster, MembershipAdmin};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use transport::{Place, Transport};
 
@@ -535,13 +536,18 @@ impl Simulation {
 
     /// Audits every acknowledged write against what the home replicas and hint stores hold.
     pub fn audit_durability(&self) -> crate::observer::DurabilitySummary {
-        self.observer.audit(held_at_end(&self.hosts, &self.ring))
+        self.observer.audit(held_at_end(
+            &self.hosts,
+            &self.ring,
+            self.admin.target_ring(),
+        ))
     }
 
     /// Ends the history (its `final` lines: what replicas hold now) and hands it back to be
     /// finished; `None` when none was recorded.
     pub fn take_history(&mut self) -> Option<crate::observer::History> {
-        (self.observer).write_final_state(held_at_end(&self.hosts, &self.ring));
+        let target = self.admin.target_ring();
+        (self.observer).write_final_state(held_at_end(&self.hosts, &self.ring, target));
         self.observer.take_history()
     }
 
@@ -788,15 +794,36 @@ impl Simulation {
 }
 
 /// The write ids of `key` that its home replicas and every hint store hold, sorted.
-fn held_at_end<'a>(hosts: &'a Hosts, ring: &'a Ring) -> impl Fn(KeyId) -> Vec<WriteId> + 'a {
+/// What the run ends with for each key: the versions its home replicas store, the hints
+/// held for it, and what a node still owes a receiver of a transfer for it (kept and
+/// resent until acknowledged, as a hint is). Home replicas are the ring's, and, while a membership change is
+/// still under way, also those of the ring it moves to (its new owners already hold
+/// what was handed to them, and its leavers may already refuse new data).
+fn held_at_end<'a>(
+    hosts: &'a Hosts,
+    ring: &'a Ring,
+    target: Option<&'a Ring>,
+) -> impl Fn(KeyId) -> Vec<WriteId> + 'a {
     let hinting: Vec<&Node> = hosts.nodes().filter(|n| n.hint_count() > 0).collect();
+    let owing: Vec<(&Node, BTreeSet<KeyId>)> = (hosts.nodes())
+        .filter(|n| n.is_moving_data())
+        .map(|n| (n, n.owed_keys()))
+        .filter(|(_, owed)| !owed.is_empty())
+        .collect();
     move |key| {
         let mut held: Vec<WriteId> = Vec::new();
-        for n in ring.replicas(key) {
+        let target_homes = target.map(|t| t.replicas(key)).unwrap_or(&[]);
+        let homes = ring.replicas(key).iter().chain(target_homes);
+        for n in homes {
             held.extend(hosts.node(*n).stored(key).iter().map(|v| v.write));
         }
         for node in &hinting {
             held.extend(node.hinted(key).map(|v| v.write));
+        }
+        for (node, owed) in &owing {
+            if owed.contains(&key) {
+                held.extend(node.stored(key).iter().map(|v| v.write));
+            }
         }
         held.sort_unstable();
         held.dedup();

@@ -68,6 +68,10 @@ pub struct SweepArgs {
     /// No progress bar and no summary on the terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// Run even when the memory estimate (of up to J runs at once) exceeds the machine's
+    /// available memory.
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -208,6 +212,15 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
             }
         }
     }
+    if !args.no_memory_check {
+        let scenarios: Vec<_> = todo
+            .iter()
+            .filter_map(|r| plan.scenario_for(r).ok())
+            .collect();
+        let refs: Vec<_> = scenarios.iter().collect();
+        crate::guard::check_fits_together(&refs, jobs, crate::guard::available_bytes())
+            .map_err(Failure::trouble)?;
+    }
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress_bar(todo.len() as u64, show);
     let failures = execute(&plan, &out, &todo, jobs, &bar);
@@ -347,7 +360,7 @@ fn default_out(scenario_name: &str) -> PathBuf {
 
 fn read_plan(dir: &Path) -> Result<Plan, Failure> {
     let path = dir.join(FINGERPRINT_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::input::read_text(&path, crate::input::MAX_SCENARIO_BYTES).map_err(|e| {
         bad(format!(
             "{}: not a sweep folder ({FINGERPRINT_FILE}: {e})",
             dir.display()
@@ -363,7 +376,7 @@ fn read_plan(dir: &Path) -> Result<Plan, Failure> {
 /// run files, which carry the old fingerprint, are ignored and overwritten as runs finish.
 fn prepare_folder(out: &Path, plan: &Plan, force: bool) -> Result<(), Failure> {
     let path = out.join(FINGERPRINT_FILE);
-    match std::fs::read_to_string(&path) {
+    match crate::input::read_text(&path, crate::input::MAX_SCENARIO_BYTES) {
         Ok(text) => {
             let old = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
@@ -413,7 +426,7 @@ enum Existing {
 
 fn read_run(dir: &Path, plan: &Plan, run: &RunSpec) -> Existing {
     let path = run_path(dir, run);
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::input::read_bytes(&path, crate::input::MAX_REPORT_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Existing::Missing,
         Err(e) => return Existing::Unusable(format!("cannot read {}: {e}", path.display())),

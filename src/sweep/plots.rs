@@ -34,11 +34,13 @@ const HEATMAP_METRICS: [usize; 5] = [
 pub fn write_all(out: &Path, plan: &Plan, settings: &[Setting]) -> Result<Vec<String>, Failure> {
     let dir = out.join(PLOTS_DIR);
     let mut notes = Vec::new();
+    let mut drawn: Vec<String> = Vec::new();
     match (plan.axis(R_PATH), plan.axis(W_PATH)) {
         (Some(r), Some(w)) => match heatmaps(plan, settings, r, w) {
             Ok(maps) => {
                 for heatmap in maps {
                     render(&heatmap, &dir, &heatmap.stem)?;
+                    drawn.push(heatmap.stem.clone());
                     notes.push(format!(
                         "[`{PLOTS_DIR}/{stem}.svg`]({PLOTS_DIR}/{stem}.svg) (and `.png`): {what}",
                         stem = heatmap.stem,
@@ -61,13 +63,36 @@ pub fn write_all(out: &Path, plan: &Plan, settings: &[Setting]) -> Result<Vec<St
         );
     } else {
         render(&tradeoff, &dir, "tradeoff")?;
+        drawn.push("tradeoff".into());
         notes.push(format!(
             "[`{PLOTS_DIR}/tradeoff.svg`]({PLOTS_DIR}/tradeoff.svg) (and `.png`): p99.9 latency (the worse of \
              reads and writes) against stale-read fraction, one point per setting; red points are \
              Pareto-optimal, joined by the front."
         ));
     }
+    remove_stale_plots(&dir, &drawn)?;
     Ok(notes)
+}
+
+/// Removes plots an earlier summary of this folder drew and this one did not (a sweep
+/// taken over with `--force`, a grid without R or W): sweep.md must not sit beside
+/// heatmaps it says do not exist. Only the names this module draws are touched.
+fn remove_stale_plots(dir: &Path, drawn: &[String]) -> Result<(), Failure> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // no plots folder: nothing stale
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else {
+            continue;
+        };
+        let stem = stem.to_string_lossy();
+        let ours = stem.starts_with("heatmap-") || stem == "tradeoff";
+        if ours && (ext == "svg" || ext == "png") && !drawn.iter().any(|d| *d == stem) {
+            std::fs::remove_file(&path).map_err(|e| Failure::cannot("remove", &path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// A figure that can draw itself on any plotters backend.

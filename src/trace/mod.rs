@@ -62,6 +62,9 @@ pub struct TraceArgs {
     /// End of the window (default: around the target).
     #[arg(long)]
     pub to_s: Option<f64>,
+    /// Trace even when the memory estimate exceeds the machine's available memory.
+    #[arg(long)]
+    pub no_memory_check: bool,
     /// Output folder (default: reports/<scenario name>/trace-<what>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -134,13 +137,39 @@ pub struct Trace {
     pub slug: String,
 }
 
+/// `--from-s` and `--to-s`: seconds of simulated time, finite, not negative, in order.
+fn check_window(args: &TraceArgs) -> Result<(), Failure> {
+    for (flag, value) in [("--from-s", args.from_s), ("--to-s", args.to_s)] {
+        if let Some(v) = value
+            && !(v.is_finite() && (0.0..=1e9).contains(&v))
+        {
+            return Err(Failure::trouble(format!(
+                "{flag} {v}: must be a time in simulated seconds, 0 to 1e9"
+            )));
+        }
+    }
+    if let (Some(from), Some(to)) = (args.from_s, args.to_s)
+        && from > to
+    {
+        return Err(Failure::trouble(format!(
+            "--from-s {from} is after --to-s {to}: the window must not end before it starts"
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(args: TraceArgs) -> Result<(), Failure> {
     let mut sets = parse_sets(&args.sets)?;
     if let Some(seed) = args.seed {
         sets.push(("seed".into(), seed.to_string()));
     }
     let scenario = load_file(&args.scenario, &sets)?;
+    check_window(&args)?;
     let target = parse_target(&args)?;
+    if !args.no_memory_check {
+        crate::guard::check_fits(&scenario, crate::guard::available_bytes())
+            .map_err(|message| Failure::trouble(message).context(args.scenario.display()))?;
+    }
     let scratch = std::env::temp_dir();
     let trace = trace(&scenario, target, args.from_s, args.to_s, &scratch)?;
     let out = args.out.clone().unwrap_or_else(|| {

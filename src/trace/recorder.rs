@@ -227,7 +227,7 @@ impl Recorder {
             Message::AeData { entries, want, .. } => {
                 (entries.iter().any(|(k, _)| *k == key) || want.contains(&key)).then_some(None)
             }
-            Message::TransferBatch { entries } => {
+            Message::TransferBatch { entries, .. } => {
                 entries.iter().any(|(k, _)| *k == key).then_some(None)
             }
             _ => None,
@@ -296,7 +296,7 @@ impl Recorder {
                         .unwrap_or_default(),
                 )
             }
-            Message::TransferBatch { entries } => {
+            Message::TransferBatch { entries, .. } => {
                 let mine = entries.iter().find(|(key, _)| *key == self.key);
                 (
                     format!(

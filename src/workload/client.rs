@@ -318,6 +318,7 @@ impl Client {
             | Message::Gossip { .. }
             | Message::GossipUpdate { .. }
             | Message::TransferBatch { .. }
+            | Message::TransferBatchAck { .. }
             | Message::TransferDone
             | Message::TransferDoneAck
             | Message::MembershipPoll

@@ -69,3 +69,16 @@ pub fn run(doc: &Value) -> (Simulation, Report) {
 pub fn report_json(doc: &Value) -> String {
     run(doc).1.to_json()
 }
+
+/// The names in a folder, sorted (empty when it cannot be read).
+pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}

@@ -11,6 +11,7 @@
 use crate::engine::rng::mix64;
 use crate::ids::KeyId;
 use crate::node::versioning::Version;
+use std::collections::BTreeMap;
 
 /// Order-independent hash of a set of versions (by write id); 0 for no versions.
 pub fn versions_hash(versions: &[Version]) -> u64 {
@@ -39,15 +40,74 @@ pub fn leaf_of(key: KeyId, depth: u32) -> u32 {
 #[derive(Clone, Debug)]
 pub struct MerkleTree {
     depth: u32,
-    /// Each key's contribution, sorted by (leaf, key) packed as `leaf << 32 | key`. Inner
+    /// Each key's contribution, ordered by (leaf, key) packed as `leaf << 32 | key`. Inner
     /// hashes are XORs over a leaf range, computed when an exchange asks for them: writes
     /// are far more frequent than exchanges, so a write touches one entry instead of a
-    /// path of depth + 1 hashes, and memory follows keys, not ranges x 2^depth. A range
-    /// holds tens of keys, where a sorted vector beats a B-tree's pointer chasing; a new
-    /// key shifts the entries after it once.
-    contributions: Vec<(u64, u64)>,
+    /// path of depth + 1 hashes, and memory follows keys, not ranges x 2^depth.
+    contributions: Contributions,
     /// XOR of every contribution, kept current because every exchange starts with it.
     root: u64,
+}
+
+/// A range holds tens of keys, where a sorted vector beats a B-tree's pointer chasing (a
+/// new key shifts the entries after it once). Past `SORTED_MAX` keys that shift makes
+/// every new key cost the range's size (3 ranges over millions of keys ran for minutes),
+/// so a tree that grows past it moves to a B-tree for good.
+#[derive(Clone, Debug, PartialEq)]
+enum Contributions {
+    Sorted(Vec<(u64, u64)>),
+    Map(BTreeMap<u64, u64>),
+}
+
+const SORTED_MAX: usize = 4_096;
+
+impl Contributions {
+    fn len(&self) -> usize {
+        match self {
+            Contributions::Sorted(v) => v.len(),
+            Contributions::Map(m) => m.len(),
+        }
+    }
+
+    /// Sets the contribution of `entry` (`None`: the key holds nothing, drop it).
+    fn set(&mut self, entry: u64, value: Option<u64>) {
+        match self {
+            Contributions::Sorted(v) => {
+                match (v.binary_search_by_key(&entry, |(e, _)| *e), value) {
+                    (Ok(i), None) => {
+                        v.remove(i);
+                    }
+                    (Ok(i), Some(c)) => v[i].1 = c,
+                    (Err(_), None) => {}
+                    (Err(i), Some(c)) => v.insert(i, (entry, c)),
+                }
+                if v.len() > SORTED_MAX {
+                    *self = Contributions::Map(v.iter().copied().collect());
+                }
+            }
+            Contributions::Map(m) => match value {
+                None => {
+                    m.remove(&entry);
+                }
+                Some(c) => {
+                    m.insert(entry, c);
+                }
+            },
+        }
+    }
+
+    /// The entries of leaves `first..=last`, in order.
+    fn in_leaves(&self, first: u64, last: u64) -> Box<dyn Iterator<Item = (u64, u64)> + '_> {
+        let (lo, hi) = (first << 32, (last << 32) | u32::MAX as u64);
+        match self {
+            Contributions::Sorted(v) => {
+                let a = v.partition_point(|(e, _)| *e < lo);
+                let b = v.partition_point(|(e, _)| *e <= hi);
+                Box::new(v[a..b].iter().copied())
+            }
+            Contributions::Map(m) => Box::new(m.range(lo..=hi).map(|(e, c)| (*e, *c))),
+        }
+    }
 }
 
 impl MerkleTree {
@@ -55,7 +115,7 @@ impl MerkleTree {
         let depth = depth.clamp(1, 24);
         MerkleTree {
             depth,
-            contributions: Vec::new(),
+            contributions: Contributions::Sorted(Vec::new()),
             root: 0,
         }
     }
@@ -88,8 +148,8 @@ impl MerkleTree {
             return 0;
         }
         let last = last.min(u32::MAX as u64);
-        self.in_leaves(first, last)
-            .iter()
+        self.contributions
+            .in_leaves(first, last)
             .fold(0, |acc, (_, c)| acc ^ c)
     }
 
@@ -98,35 +158,21 @@ impl MerkleTree {
         let delta = contribution(key, old) ^ contribution(key, new);
         self.root ^= delta;
         let entry = packed(leaf_of(key, self.depth) as u64, key);
-        let at = self.contributions.binary_search_by_key(&entry, |(e, _)| *e);
-        match (at, new) {
-            (Ok(i), 0) => {
-                self.contributions.remove(i);
-            }
-            (Ok(i), _) => self.contributions[i].1 = contribution(key, new),
-            (Err(_), 0) => {}
-            (Err(i), _) => self
-                .contributions
-                .insert(i, (entry, contribution(key, new))),
-        }
+        let value = (new != 0).then(|| contribution(key, new));
+        self.contributions.set(entry, value);
     }
 
     /// Keys held in `leaf`.
     pub fn keys_in_leaf(&self, leaf: u32) -> impl Iterator<Item = KeyId> + '_ {
-        self.in_leaves(leaf as u64, leaf as u64)
-            .iter()
-            .map(|(e, _)| KeyId(*e as u32))
+        self.contributions
+            .in_leaves(leaf as u64, leaf as u64)
+            .map(|(e, _)| KeyId(e as u32))
     }
 
-    /// The entries of leaves `first..=last`.
-    fn in_leaves(&self, first: u64, last: u64) -> &[(u64, u64)] {
-        let lo = self
-            .contributions
-            .partition_point(|(e, _)| *e < packed(first, KeyId(0)));
-        let hi = self
-            .contributions
-            .partition_point(|(e, _)| *e >> 32 <= last);
-        &self.contributions[lo..hi]
+    /// Every (entry, contribution), in order (tests compare trees by it).
+    #[cfg(test)]
+    fn entries(&self) -> Vec<(u64, u64)> {
+        self.contributions.in_leaves(0, u32::MAX as u64).collect()
     }
 }
 
@@ -213,6 +259,36 @@ mod tests {
         assert_eq!(compared, 1);
     }
 
+    /// A tree past `SORTED_MAX` keys (a B-tree inside) hashes exactly as the XOR of its
+    /// keys' contributions, level by level, and keeps updating in place.
+    #[test]
+    fn a_large_tree_hashes_as_a_small_one() {
+        let keys = 3 * SORTED_MAX as u32;
+        let store: Store = (0..keys).map(|k| (KeyId(k), vec![v(k as u64)])).collect();
+        let mut tree = build(&store, 6);
+        assert!(matches!(tree.contributions, Contributions::Map(_)));
+        tree.update(KeyId(5), versions_hash(&store[&KeyId(5)]), 0);
+        let naive = |level: u32, i: u32| {
+            (store.iter())
+                .filter(|(k, _)| k.0 != 5 && leaf_of(**k, 6) >> (6 - level) == i)
+                .fold(0, |acc, (k, vs)| acc ^ contribution(*k, versions_hash(vs)))
+        };
+        for level in 0..=6 {
+            for i in 0..(1u32 << level) {
+                assert_eq!(
+                    tree.hash_at(level, i),
+                    naive(level, i),
+                    "level {level}, node {i}"
+                );
+            }
+        }
+        assert_eq!(tree.key_count(), keys as usize - 1);
+        assert!(
+            tree.keys_in_leaf(leaf_of(KeyId(5), 6))
+                .all(|k| k != KeyId(5))
+        );
+    }
+
     #[test]
     fn incremental_updates_equal_a_rebuild() {
         let mut store: Store = BTreeMap::new();
@@ -234,7 +310,7 @@ mod tests {
         }
         let rebuilt = build(&store, 8);
         assert_eq!(tree.root(), rebuilt.root());
-        assert_eq!(tree.contributions, rebuilt.contributions);
+        assert_eq!(tree.entries(), rebuilt.entries());
         for level in 0..=8 {
             for i in 0..(1u32 << level) {
                 assert_eq!(tree.hash_at(level, i), rebuilt.hash_at(level, i));
