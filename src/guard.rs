@@ -213,23 +213,8 @@ pub fn estimate(s: &Scenario) -> Estimate {
         parts.push(("hints", hints * 2.0 * (size_of::<Version>() as f64 + 16.0)));
     }
 
-    // Finite resources: per host its servers, admission lane and write buffer (keys with
-    // their disk copies), the queueing-delay histograms (kept twice: the run's and the
-    // outcome's), and jobs waiting in bounded queues (each an event holding its message).
-    // An unbounded queue under overload grows with the work sent to it: only `max_queue`
-    // bounds it, and the estimate counts the bound.
     if let Some(c) = &s.capacity {
-        let servers =
-            c.disk.as_ref().map_or(0, |d| d.concurrency) + c.cpu.as_ref().map_or(0, |c| c.threads);
-        let mut bytes = 2.0 * 3.0 * 300_000.0 + z.nodes * (512.0 + 8.0 * servers as f64);
-        if let Some(b) = &s.storage.write_buffer {
-            let entry = 2.0 * (size_of::<Versions>() as f64 + size_of::<Version>() as f64 + 16.0);
-            bytes += z.nodes * (b.objects as f64).min(written_keys) * entry;
-        }
-        let bound = c.disk.as_ref().and_then(|d| d.max_queue).unwrap_or(0)
-            + c.cpu.as_ref().and_then(|c| c.max_queue).unwrap_or(0);
-        bytes += z.nodes * bound as f64 * (event + size_of::<Message>() as f64 + 8.0);
-        parts.push(("capacity", bytes));
+        parts.push(("capacity", capacity_bytes(s, c, &z, event)));
     }
 
     // Timeline points and random crash schedules.
@@ -256,6 +241,25 @@ pub fn estimate(s: &Scenario) -> Estimate {
         bytes: saturate(total),
         parts,
     }
+}
+
+/// Finite resources' memory: per host its servers, admission lane and write buffer (keys
+/// with their disk copies), the queueing-delay histograms (kept twice: the run's and the
+/// outcome's), and jobs waiting in bounded queues (each an event holding its message).
+/// An unbounded queue under overload grows with the work sent to it: only `max_queue`
+/// bounds it, and the estimate counts the bound.
+fn capacity_bytes(s: &Scenario, c: &crate::scenario::Capacity, z: &Size, event: f64) -> f64 {
+    let servers =
+        c.disk.as_ref().map_or(0, |d| d.concurrency) + c.cpu.as_ref().map_or(0, |c| c.threads);
+    let mut bytes = 2.0 * 3.0 * 300_000.0 + z.nodes * (512.0 + 8.0 * servers as f64);
+    if let Some(b) = &s.storage.write_buffer {
+        let entry = 2.0 * (size_of::<Versions>() as f64 + size_of::<Version>() as f64 + 16.0);
+        bytes += z.nodes * (b.objects as f64).min(z.written_keys) * entry;
+    }
+    let bound = c.disk.as_ref().and_then(|d| d.max_queue).unwrap_or(0)
+        + c.cpu.as_ref().and_then(|c| c.max_queue).unwrap_or(0);
+    bytes += z.nodes * bound as f64 * (event + size_of::<Message>() as f64 + 8.0);
+    bytes
 }
 
 /// How long a fault lasts, in seconds (to the end of the run when it has no end).

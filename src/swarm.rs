@@ -683,6 +683,18 @@ pub fn judge(
         },
     );
 
+    let divergent = r.convergence.divergent_keys_at_end;
+    verdict(
+        CONVERGENCE,
+        convergence_expected(scenario, r, all_up_at_end),
+        divergent == 0,
+        &|| format!("{divergent} keys still diverge at the end"),
+    );
+    (judged, broken)
+}
+
+/// Whether the run gave repair the time and the conditions to converge by its end.
+fn convergence_expected(scenario: &Scenario, r: &Report, all_up_at_end: bool) -> bool {
     // Random crashes are left out: a node drawn to crash near the end may still be
     // catching up (its repair can end after the fault's window). So are runs whose hints
     // were handed off: a hint handed to one home replica late in the quiet period makes
@@ -717,21 +729,14 @@ pub fn judge(
             // (swarm seed 301, case 930: a 0.77 ms target starved anti-entropy).
             || c.admission.as_ref().is_some_and(|a| a.throttled_s > 0.0)
     });
-    let divergent = r.convergence.divergent_keys_at_end;
-    verdict(
-        CONVERGENCE,
-        ae.enabled
-            && scenario.network.drop_probability == 0.0
-            && faults_over
-            && changes_done
-            && !saturated
-            && all_up_at_end
-            && r.handoff.hints_delivered == 0
-            && d.acknowledged_writes > 0,
-        divergent == 0,
-        &|| format!("{divergent} keys still diverge at the end"),
-    );
-    (judged, broken)
+    ae.enabled
+        && scenario.network.drop_probability == 0.0
+        && faults_over
+        && changes_done
+        && !saturated
+        && all_up_at_end
+        && r.handoff.hints_delivered == 0
+        && r.durability.acknowledged_writes > 0
 }
 
 struct Run {

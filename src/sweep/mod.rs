@@ -213,13 +213,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
         }
     }
     if !args.no_memory_check {
-        let scenarios: Vec<_> = todo
-            .iter()
-            .filter_map(|r| plan.scenario_for(r).ok())
-            .collect();
-        let refs: Vec<_> = scenarios.iter().collect();
-        crate::guard::check_fits_together(&refs, jobs, crate::guard::available_bytes())
-            .map_err(Failure::trouble)?;
+        check_memory(&plan, &todo, jobs)?;
     }
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress_bar(todo.len() as u64, show);
@@ -356,6 +350,17 @@ fn default_out(scenario_name: &str) -> PathBuf {
         })
         .collect();
     PathBuf::from("reports").join(format!("sweep-{safe}"))
+}
+
+/// The runs still to do, `jobs` at a time, must fit in the machine's available memory.
+fn check_memory(plan: &Plan, todo: &[&RunSpec], jobs: usize) -> Result<(), Failure> {
+    let scenarios: Vec<_> = todo
+        .iter()
+        .filter_map(|r| plan.scenario_for(r).ok())
+        .collect();
+    let refs: Vec<_> = scenarios.iter().collect();
+    crate::guard::check_fits_together(&refs, jobs, crate::guard::available_bytes())
+        .map_err(Failure::trouble)
 }
 
 fn read_plan(dir: &Path) -> Result<Plan, Failure> {
