@@ -24,6 +24,36 @@ pub struct CapacitySummary {
     /// The object buffer (`storage.write_buffer`), when on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_buffer: Option<WriteBufferSummary>,
+    /// Background disk work by kind, when the disk is finite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundSummary>,
+}
+
+/// Disk work of each kind of background task over the whole run, all nodes.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BackgroundSummary {
+    pub hint_handoff: BackgroundKind,
+    pub anti_entropy: BackgroundKind,
+    pub transfer: BackgroundKind,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BackgroundKind {
+    /// Disk jobs: a read where the work is sent, a write where it arrives.
+    pub disk_jobs: u64,
+    pub bytes: u64,
+    /// Disk time those jobs held, seconds (summed over nodes).
+    pub disk_busy_s: f64,
+}
+
+impl BackgroundKind {
+    fn of(u: &crate::sim::resources::BackgroundUse) -> BackgroundKind {
+        BackgroundKind {
+            disk_jobs: u.jobs,
+            bytes: u.bytes,
+            disk_busy_s: u.disk_us as f64 / 1e6,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -234,12 +264,19 @@ impl CapacitySummary {
             reads_from_memory: buffers.iter().map(|b| b.reads_from_memory).sum(),
             writes_through: buffers.iter().map(|b| b.written_through).sum(),
         });
+        let b = &waits.background;
+        let background = disk.is_some().then(|| BackgroundSummary {
+            hint_handoff: BackgroundKind::of(&b.hint_handoff),
+            anti_entropy: BackgroundKind::of(&b.anti_entropy),
+            transfer: BackgroundKind::of(&b.transfer),
+        });
         let mut summary = CapacitySummary {
             disk,
             cpu,
             network,
             admission,
             write_buffer,
+            background,
         };
         // The CPU's background share is not tracked: only the disk's is.
         if let Some(c) = &mut summary.cpu {

@@ -401,14 +401,38 @@ fn capacity_finding(c: &crate::report::capacity::CapacitySummary) -> Option<Stri
     } else {
         "with room to spare"
     };
-    Some(format!(
+    let mut finding = format!(
         "The bottleneck was the {resource}: {} was {} busy ({load}), against {} on the average node; work waited for it {} ms at the median and {} ms at p99.",
         hottest.node,
         percent(hottest.utilization),
         percent(r.utilization_mean),
         short(r.wait_ms.p50),
         short(r.wait_ms.p99),
-    ))
+    );
+    if let Some(b) = &c.background {
+        let kinds = [
+            ("anti-entropy", &b.anti_entropy),
+            ("hint handoff", &b.hint_handoff),
+            ("range transfer", &b.transfer),
+        ];
+        let busy: Vec<String> = (kinds.iter())
+            .filter(|(_, k)| k.disk_jobs > 0)
+            .map(|(name, k)| {
+                format!(
+                    "{name} {} s for {} MB",
+                    short(k.disk_busy_s),
+                    short(k.bytes as f64 / 1e6)
+                )
+            })
+            .collect();
+        if !busy.is_empty() {
+            finding.push_str(&format!(
+                " Background work held the disks {} (summed over nodes).",
+                busy.join(", ")
+            ));
+        }
+    }
+    Some(finding)
 }
 
 fn percent(f: f64) -> String {

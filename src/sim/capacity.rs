@@ -69,6 +69,9 @@ impl Simulation {
                 .transport
                 .disk_service(crate::node::DiskOp::Write, bytes);
             let background = msg.is_background();
+            if background {
+                self.transport.record_background(&msg, bytes, service);
+            }
             if background && r.lane.is_some() {
                 self.background_step(node, service, AfterDisk::Handle { from }, msg);
                 return None;

@@ -26,6 +26,41 @@ pub struct Waits {
     pub disk: Histogram<u64>,
     pub cpu: Histogram<u64>,
     pub nic: Histogram<u64>,
+    /// Background disk work by kind, over all hosts with a finite disk.
+    pub background: BackgroundDisk,
+}
+
+/// Disk work one kind of background task asked for: jobs (a read on the sending side, a
+/// write on the receiving side), the bytes they moved, and the disk time they held.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BackgroundUse {
+    pub jobs: u64,
+    pub bytes: u64,
+    pub disk_us: u64,
+}
+
+/// Background disk work by kind (Dynamo §6.5's background tasks).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackgroundDisk {
+    pub hint_handoff: BackgroundUse,
+    pub anti_entropy: BackgroundUse,
+    pub transfer: BackgroundUse,
+}
+
+impl BackgroundDisk {
+    /// Counts a disk job of a background message (`Message::is_background`).
+    pub fn record(&mut self, kind: crate::vocab::MessageKind, bytes: u64, service: SimTime) {
+        use crate::vocab::MessageKind;
+        let use_ = match kind {
+            MessageKind::HintHandoff => &mut self.hint_handoff,
+            MessageKind::AeData => &mut self.anti_entropy,
+            MessageKind::Transfer => &mut self.transfer,
+            _ => return,
+        };
+        use_.jobs += 1;
+        use_.bytes += bytes;
+        use_.disk_us += service.as_micros();
+    }
 }
 
 impl Default for Waits {
@@ -36,6 +71,7 @@ impl Default for Waits {
             disk: h(),
             cpu: h(),
             nic: h(),
+            background: BackgroundDisk::default(),
         }
     }
 }

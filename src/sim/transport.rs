@@ -147,6 +147,9 @@ impl Transport {
                     return Ok(now + service);
                 }
                 let background = msg.is_background();
+                if background {
+                    self.record_background(msg, bytes, service);
+                }
                 if background && r.lane.is_some() {
                     return Err(Some(service));
                 }
@@ -201,6 +204,13 @@ impl Transport {
     }
 
     /// Records that a job admitted at `admitted` started at `start`.
+    /// A background message's disk job on a finite disk (its kind, bytes and service).
+    pub fn record_background(&mut self, msg: &Message, bytes: u64, service: SimTime) {
+        if let Some(w) = self.waits.as_deref_mut() {
+            w.background.record(msg.kind(), bytes, service);
+        }
+    }
+
     pub fn record_wait(&mut self, resource: Resource, admitted: SimTime, start: SimTime) {
         let waits = self
             .waits
