@@ -279,10 +279,10 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     for path in paths {
         match load_file(path, &[]) {
             Ok(s) => println!(
-                "{}: ok ({}, {} nodes, about {} of memory to run)",
+                "{}: ok ({}, {}, about {} of memory to run)",
                 path.display(),
                 s.name,
-                s.node_count(),
+                crate::report::format::counted(u64::from(s.node_count()), "node", "nodes"),
                 crate::guard::human(crate::guard::estimate(&s).bytes)
             ),
             Err(e) => messages.push(e.to_string()),

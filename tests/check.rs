@@ -716,3 +716,35 @@ fn malformed_interrupted_and_mixed_baselines_are_bad_input() {
         run.stdout
     );
 }
+
+/// Issue 19: exact mode names the scenario edit behind a failure (tolerance mode did);
+/// a `--tol` metric typo gets the nearest metric as a suggestion.
+#[test]
+fn exact_mode_names_the_scenario_edit_and_tol_typos_get_a_suggestion() {
+    let f = Fixture::new("edit-note");
+    let scenario = f.scenario("tiny.json", "tiny", 7);
+    f.check(&[&scenario, "--update"]).expect_code(0);
+    let text = std::fs::read_to_string(f.path(&scenario)).expect("read");
+    std::fs::write(
+        f.path(&scenario),
+        text.replace("\"ops_per_s\": 200", "\"ops_per_s\": 250"),
+    )
+    .expect("write");
+    let run = f.check(&[&scenario]);
+    assert!(
+        run.expect_code(1)
+            .stdout
+            .contains("the scenario changed since the baseline was made (scenario.workload.ops_per_s: 200.0 -> 250.0)"),
+        "{}",
+        run.stdout
+    );
+    let run = f.check(&[&scenario, "--tol", "durability.lost_write=0"]);
+    assert!(
+        run.expect_code(2)
+            .stdout
+            .contains("did you mean `durability.lost_writes`?"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+}

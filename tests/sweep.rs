@@ -376,3 +376,36 @@ fn force_removes_the_old_sweeps_heatmaps() {
         plots(&ws)
     );
 }
+
+/// Issue 19: the sweep command says on the terminal what it found (the best settings),
+/// not only where the results are.
+#[test]
+fn the_command_prints_the_best_settings() {
+    let ws = Workspace::new("terminal");
+    let out = Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .arg("sweep")
+        .arg(ws.scenario())
+        .args([
+            "--grid",
+            "replication.r=1,2",
+            "--seeds",
+            "1",
+            "--jobs",
+            "1",
+            "--out",
+        ])
+        .arg(ws.out("out"))
+        .output()
+        .expect("run dynasim");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("2 runs in the sweep: 2 now, 0 already there"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  #1 r=") && stdout.contains("  #2 r="),
+        "{stdout}"
+    );
+    assert!(stdout.contains("read/write available"), "{stdout}");
+}

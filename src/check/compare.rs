@@ -287,9 +287,17 @@ pub fn tolerance(
         .iter()
         .filter(|r| !r.has_wildcard() && !used.contains(r.pattern.as_str()))
     {
+        let metrics = union(baseline, now)
+            .filter(|(p, b, n)| {
+                !p.starts_with(SCENARIO_PREFIX) && (b.or(*n)).is_some_and(Value::is_number)
+            })
+            .map(|(p, _, _)| p);
+        let hint = crate::scenario::nearest(&rule.pattern, metrics)
+            .map(|m| format!("; did you mean `{m}`?"))
+            .unwrap_or_default();
         errors.push(format!(
             "{}: `{}` matches no metric in the baseline or the new run (metrics are dotted paths to numbers \
-             in report.json, e.g. availability.read, latency_ms.read.p999)",
+             in report.json, e.g. availability.read, latency_ms.read.p999){hint}",
             rule.source, rule.pattern
         ));
     }

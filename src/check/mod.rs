@@ -518,9 +518,14 @@ fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
     let baseline = target.baseline.as_ref().map(flatten);
     match (&plan.mode, baseline) {
         (Mode::Update, baseline) => update(target, run, &now, baseline.as_ref()),
-        (Mode::Exact, Some(baseline)) => {
-            Status::Compared(Comparison { tolerance: false, rows: compare::exact(&baseline, &now), note: None })
-        }
+        (Mode::Exact, Some(baseline)) => Status::Compared(Comparison {
+            tolerance: false,
+            rows: compare::exact(&baseline, &now),
+            // The first place the scenario itself changed is usually the cause of the rest.
+            note: compare::scenario_difference(&baseline, &now).map(|d| {
+                format!("the scenario changed since the baseline was made ({d})")
+            }),
+        }),
         (Mode::Tolerance(t), Some(baseline)) => match compare::tolerance(&baseline, &now, t) {
             Ok(rows) => Status::Compared(Comparison {
                 tolerance: true,

@@ -40,6 +40,25 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `n` things, grouped and in the right number: "1 key", "2,000 keys".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
+/// A rate or amount as prose shows it: whole numbers grouped ("2,000"), others short.
+pub fn amount(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        let grouped = count(v.abs() as u64);
+        if v < 0.0 {
+            format!("-{grouped}")
+        } else {
+            grouped
+        }
+    } else {
+        short(v)
+    }
+}
+
 /// A short, readable number for axis labels.
 pub fn short(v: f64) -> String {
     let s = if v.abs() >= 100.0 {
@@ -58,6 +77,16 @@ pub fn short(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn amounts_and_counted_things() {
+        use super::{amount, counted};
+        assert_eq!(amount(2000.0), "2,000");
+        assert_eq!(amount(2.5), "2.5");
+        assert_eq!(amount(-1500.0), "-1,500");
+        assert_eq!(counted(1, "key", "keys"), "1 key");
+        assert_eq!(counted(54807, "key", "keys"), "54,807 keys");
+    }
+
     use super::*;
 
     #[test]

@@ -3,7 +3,7 @@
 //! they show. Definitions are in docs/report.md; this file only formats.
 
 use super::Report;
-use super::format::{count, percent_of, short};
+use super::format::{amount, count, counted, percent_of, short};
 use crate::observer::{GuaranteeSummary, LatencySummary};
 use crate::scenario::{Routing, Versioning, Workload, WriteCoordinator};
 use std::fmt::Write as _;
@@ -69,7 +69,13 @@ fn header(s: &mut String, r: &Report) {
         .cluster
         .datacenters
         .iter()
-        .map(|d| format!("{} ({} nodes)", d.name, d.nodes))
+        .map(|d| {
+            format!(
+                "{} ({})",
+                d.name,
+                counted(u64::from(d.nodes), "node", "nodes")
+            )
+        })
         .collect();
     let versioning = match rep.versioning {
         Versioning::VectorClock => "vector clocks",
@@ -89,17 +95,17 @@ fn header(s: &mut String, r: &Report) {
     };
     let workload = match &sc.workload {
         Workload::OpenLoop(w) => format!(
-            "open loop, {} ops/s from {} clients, {}% reads, {} keys",
-            w.ops_per_s,
-            w.clients,
-            w.read_fraction * 100.0,
-            count(u64::from(w.keys))
+            "open loop, {} ops/s from {}, {}% reads, {}",
+            amount(w.ops_per_s),
+            counted(u64::from(w.clients), "client", "clients"),
+            short(w.read_fraction * 100.0),
+            counted(u64::from(w.keys), "key", "keys")
         ),
         Workload::StalenessProbe(p) => format!(
-            "staleness probes: {} probes at {}/s from {} clients",
-            count(u64::from(p.probes)),
-            p.probes_per_s,
-            p.clients
+            "staleness probes: {} at {}/s from {}",
+            counted(u64::from(p.probes), "probe", "probes"),
+            amount(p.probes_per_s),
+            counted(u64::from(p.clients), "client", "clients")
         ),
     };
     let _ = writeln!(
@@ -344,8 +350,13 @@ pub fn findings(r: &Report) -> Vec<String> {
     let conv = &r.convergence;
     if conv.divergent_keys_at_end > 0 {
         out.push(format!(
-            "Replicas had not converged when the run ended: {} keys still diverge.",
-            count(conv.divergent_keys_at_end)
+            "Replicas had not converged when the run ended: {} still {}.",
+            counted(conv.divergent_keys_at_end, "key", "keys"),
+            if conv.divergent_keys_at_end == 1 {
+                "diverges"
+            } else {
+                "diverge"
+            }
         ));
     } else if let Some(t) = conv.time_to_converge_s {
         out.push(format!(

@@ -8,7 +8,7 @@ mod error;
 mod load;
 mod validate;
 
-pub use error::{ScenarioError, ScenarioErrors};
+pub use error::{ScenarioError, ScenarioErrors, nearest};
 pub use load::{apply_set, from_value, load_file, load_str, parse_sets};
 pub use validate::validate;
 

@@ -131,15 +131,46 @@ pub fn merge(args: MergeArgs) -> Result<(), Failure> {
 }
 
 fn print_summary(o: &SweepOutcome) {
+    use crate::report::format::counted;
     println!(
-        "{} runs in the sweep: {} run now, {} already there; {} invalid settings skipped",
-        o.total_runs,
+        "{} in the sweep: {} now, {} already there; {} skipped",
+        counted(o.total_runs as u64, "run", "runs"),
         o.executed.len(),
         o.reused.len(),
-        o.invalid.len()
+        counted(
+            o.invalid.len() as u64,
+            "invalid setting",
+            "invalid settings"
+        )
     );
     if o.complete {
+        print_best(&o.out_dir.join(SWEEP_JSON));
         println!("results: {}", o.out_dir.join(SWEEP_MD).display());
+    }
+}
+
+/// The three best settings of a finished sweep, from its sweep.json: what a reader looks
+/// for first (sweep.md has them all, with confidence intervals).
+fn print_best(sweep_json: &Path) {
+    let Ok(text) = crate::input::read_text(sweep_json, crate::input::MAX_REPORT_BYTES) else {
+        return;
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let mean = |s: &serde_json::Value, m: &str| s["metrics"][m]["mean"].as_f64();
+    let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.3}%", v * 100.0));
+    let ms = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.1} ms"));
+    for s in doc["settings"].as_array().into_iter().flatten().take(3) {
+        println!(
+            "  #{} {}: read/write available {} / {}, stale reads {}, read p99.9 {}",
+            s["rank"],
+            s["id"].as_str().unwrap_or("?"),
+            pct(mean(s, "read_availability")),
+            pct(mean(s, "write_availability")),
+            pct(mean(s, "stale_read_fraction")),
+            ms(mean(s, "read_p999_ms")),
+        );
     }
 }
 

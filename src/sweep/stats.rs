@@ -637,10 +637,15 @@ pub fn sweep_markdown(plan: &Plan, settings: &[Setting], plot_notes: &[String]) 
     push(
         &mut md,
         &format!(
-            "- Runs: {} ({valid} valid settings × {} seeds); {} invalid settings skipped",
+            "- Runs: {} ({} × {}); {} skipped",
             plan.runs.len(),
-            plan.seeds.len(),
-            plan.combinations.len() - valid
+            crate::report::format::counted(valid as u64, "valid setting", "valid settings"),
+            crate::report::format::counted(plan.seeds.len() as u64, "seed", "seeds"),
+            crate::report::format::counted(
+                (plan.combinations.len() - valid) as u64,
+                "invalid setting",
+                "invalid settings"
+            )
         ),
     );
     push(&mut md, &format!("- Fingerprint: `{}`\n", plan.fingerprint));
