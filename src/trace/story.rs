@@ -46,13 +46,14 @@ pub fn render(trace: &Trace, max_lines: usize) -> String {
     let mut lines: Vec<&TraceEvent> = trace.events.iter().filter(|e| shown(e)).collect();
     let max = max_lines.max(2);
     if lines.len() > max && !trace.focus.is_empty() {
-        let all = lines.len();
         lines.retain(|e| in_focus(trace, e));
+        // The same denominator as trace.svg's title: every recorded event.
         let _ = writeln!(
             out,
-            "(showing the {} events of {} out of {all}; trace.json has them all)",
+            "(showing the {} lines about {}, of {} recorded events; trace.json has them all)",
             lines.len(),
-            trace.focus.join(", ")
+            trace.focus.join(", "),
+            trace.events.len()
         );
     }
     if lines.len() <= max {
@@ -67,7 +68,7 @@ pub fn render(trace: &Trace, max_lines: usize) -> String {
         }
         let _ = writeln!(
             out,
-            "… {} events left out here (all {} are in trace.json; --max-lines shows more) …",
+            "… {} lines left out here (trace.json has all {} recorded events; --max-lines shows more) …",
             lines.len() - max,
             trace.events.len()
         );
@@ -78,7 +79,7 @@ pub fn render(trace: &Trace, max_lines: usize) -> String {
     if trace.events_not_kept > 0 {
         let _ = writeln!(
             out,
-            "… {} later events were not recorded (bound {}); narrow --from-s/--to-s",
+            "… and {} events after the recorded ones were never recorded: the recorder keeps the first {} of the window (narrow --from-s/--to-s to see them)",
             trace.events_not_kept,
             super::recorder::MAX_EVENTS
         );

@@ -109,7 +109,7 @@ impl Diagram<'_> {
         let left_out = trace.events.len().saturating_sub(self.events.len());
         let shown = if left_out > 0 {
             format!(
-                "; {} of {} events{}",
+                "; {} of {} recorded events drawn{}",
                 self.events.len(),
                 trace.events.len(),
                 if focused {
