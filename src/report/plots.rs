@@ -383,9 +383,9 @@ struct Panel<'a> {
     series: Vec<Series<'a>>,
 }
 
-/// Availability, p99 latency, stale reads, and hint backlog with divergent keys, against
-/// simulated time, with fault windows shaded.
-// long: one four-panel plotters figure drawn top to bottom with shared axes state; a split
+/// Availability, p99 latency, stale reads, hint backlog with divergent keys, and (with
+/// bounded resources) the longest queues, against simulated time, fault windows shaded.
+// long: one four- or five-panel plotters figure drawn top to bottom with shared axes state; a split
 // into one helper per panel is planned (see ARCHITECTURE.md, known debts).
 fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &Report) -> DrawResult
 where
@@ -404,6 +404,8 @@ where
     }
     let mid = |p: &TimelinePoint| (p.from_s + p.to_s) / 2.0;
     let series = |f: fn(&TimelinePoint) -> Option<f64>| runs(t.iter().map(|p| (mid(p), f(p))));
+    // Counts measured when an interval closes are drawn where it closes, not mid-interval.
+    let at_end = |f: fn(&TimelinePoint) -> Option<f64>| runs(t.iter().map(|p| (p.to_s, f(p))));
     let max_of = |f: fn(&TimelinePoint) -> Option<f64>| t.iter().filter_map(f).fold(0.0, f64::max);
 
     let min_avail = t
@@ -419,7 +421,7 @@ where
         .map(|p| p.hint_backlog.max(p.divergent_keys))
         .max()
         .unwrap_or(0) as f64;
-    let panels = [
+    let mut panels = vec![
         Panel {
             legend: SeriesLabelPosition::LowerRight,
             title: "availability (ok / attempted)",
@@ -457,15 +459,44 @@ where
             y_range: (0.0, (count_max * HEADROOM).max(1.0)),
             percent: false,
             series: vec![
-                ("hints held", READ, series(|p| Some(p.hint_backlog as f64))),
+                ("hints held", READ, at_end(|p| Some(p.hint_backlog as f64))),
                 (
                     "divergent keys",
                     WRITE,
-                    series(|p| Some(p.divergent_keys as f64)),
+                    at_end(|p| Some(p.divergent_keys as f64)),
                 ),
             ],
         },
     ];
+    // With bounded resources: the longest disk and CPU queue of any node, sampled as
+    // each interval closes.
+    let queue_max = t
+        .iter()
+        .filter_map(|p| p.queues.as_ref())
+        .flat_map(|q| [q.disk_queue_max, q.cpu_queue_max])
+        .flatten()
+        .max();
+    if let Some(queue_max) = queue_max {
+        panels.push(Panel {
+            legend: SeriesLabelPosition::UpperRight,
+            title: "longest queue on any node (jobs waiting, at the end of each interval)",
+            y_desc: "jobs",
+            y_range: (0.0, (queue_max as f64 * HEADROOM).max(1.0)),
+            percent: false,
+            series: vec![
+                (
+                    "disk",
+                    READ,
+                    at_end(|p| p.queues.as_ref()?.disk_queue_max.map(f64::from)),
+                ),
+                (
+                    "CPU",
+                    WRITE,
+                    at_end(|p| p.queues.as_ref()?.cpu_queue_max.map(f64::from)),
+                ),
+            ],
+        });
+    }
     let windows = fault_windows(r);
     let end_s = r.simulated_s.max(t.last().map_or(0.0, |p| p.to_s));
     let areas = root.split_evenly((panels.len(), 1));
