@@ -150,26 +150,8 @@ pub fn estimate(s: &Scenario) -> Estimate {
     ring *= 1.0 + 2.0 * s.membership_changes() as f64;
     parts.push(("ring", ring));
 
-    // Stored data: every written key on N replicas (hash map entry with slack), and the
-    // versions' clocks (shared between replicas; siblings under blind writes).
+    parts.push(("stored data", stored_bytes(s, &z)));
     let written_keys = z.written_keys;
-    let entry = 2.0 * (size_of::<Versions>() as f64 + 8.0);
-    let clock = 16.0 + 16.0 * z.n.max(1.0);
-    let live_versions = z.writes.min(written_keys * 4.0);
-    // Blind writes under a scheme that keeps concurrent versions leave siblings: every
-    // version past a key's first sits on the heap of each replica's set (the set grows by
-    // doubling). Underestimated 25-35% before (storm: 168,000 blind writes on 81,000 keys).
-    let keeps_siblings = s.replication.versioning != crate::scenario::Versioning::LastWriteWins;
-    let blind = matches!(&s.workload, Workload::OpenLoop(w) if w.write_mode == WriteMode::Blind);
-    let siblings = if blind && keeps_siblings {
-        (live_versions - written_keys).max(0.0) * z.n * 2.0 * size_of::<Version>() as f64
-    } else {
-        0.0
-    };
-    parts.push((
-        "stored data",
-        written_keys * z.n * entry + live_versions * clock + siblings + z.nodes * 1024.0,
-    ));
 
     // Merkle trees: one per (replica, range with data): a sorted vector of each key's
     // contribution (16 bytes an entry, with growth slack) and a small header.
@@ -257,6 +239,26 @@ pub fn estimate(s: &Scenario) -> Estimate {
         bytes: saturate(total),
         parts,
     }
+}
+
+/// Stored data: every written key on N replicas (hash map entry with slack), and the
+/// versions' clocks (shared between replicas; siblings under blind writes).
+fn stored_bytes(s: &Scenario, z: &Size) -> f64 {
+    let written_keys = z.written_keys;
+    let entry = 2.0 * (size_of::<Versions>() as f64 + 8.0);
+    let clock = 16.0 + 16.0 * z.n.max(1.0);
+    let live_versions = z.writes.min(written_keys * 4.0);
+    // Blind writes under a scheme that keeps concurrent versions leave siblings: every
+    // version past a key's first sits on the heap of each replica's set (the set grows by
+    // doubling). Underestimated 25-35% before (storm: 168,000 blind writes on 81,000 keys).
+    let keeps_siblings = s.replication.versioning != crate::scenario::Versioning::LastWriteWins;
+    let blind = matches!(&s.workload, Workload::OpenLoop(w) if w.write_mode == WriteMode::Blind);
+    let siblings = if blind && keeps_siblings {
+        (live_versions - written_keys).max(0.0) * z.n * 2.0 * size_of::<Version>() as f64
+    } else {
+        0.0
+    };
+    written_keys * z.n * entry + live_versions * clock + siblings + z.nodes * 1024.0
 }
 
 /// Finite resources' memory: per host its servers, admission lane and write buffer (keys

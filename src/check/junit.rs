@@ -1,6 +1,9 @@
-//! JUnit XML for CI systems: `testsuites` > one `testsuite` per scenario > one `testcase`
-//! per judged metric (the digest first in exact mode; the embedded scenario's fields as one
-//! case named `scenario`). A regression is a `<failure>`; a scenario that could not be
+//! JUnit XML for CI systems: `testsuites` > one `testsuite` per scenario > its `testcase`s:
+//! in tolerance mode one per bounded metric; in exact mode the digest, then one per
+//! top-level section of report.json (`availability`, `latency_ms`, ...: one per field made
+//! 14,691 cases for the shipped scenarios, which swamped a CI test view), its failure
+//! listing the fields that differ; the embedded scenario's fields are one case named
+//! `scenario`. A regression is a `<failure>`; a scenario that could not be
 //! judged (bad input, a crashed run) is an `<error>`. No timings: the file is a function of
 //! the outcomes, like every other output of a check.
 
@@ -106,7 +109,8 @@ pub fn render(outcomes: &[Outcome]) -> String {
 
 fn cases(status: &Status) -> Vec<Case> {
     match status {
-        Status::Compared(c) => rows_to_cases(&c.rows),
+        Status::Compared(c) if c.tolerance => rows_to_cases(&c.rows),
+        Status::Compared(c) => sections_to_cases(&c.rows),
         Status::Updated(_) => vec![Case {
             name: "update".into(),
             result: CaseResult::Pass,
@@ -130,6 +134,61 @@ fn cases(status: &Status) -> Vec<Case> {
             }]
         }
     }
+}
+
+/// Exact mode: the digest, the scenario, and one case per top-level section, in the order
+/// the rows come; a section fails when any of its fields differs, listing them.
+fn sections_to_cases(rows: &[Row]) -> Vec<Case> {
+    let section = |metric: &str| metric.split('.').next().unwrap_or(metric).to_string();
+    let (own, grouped): (Vec<&Row>, Vec<&Row>) = rows
+        .iter()
+        .partition(|r| r.metric == "digest" || r.metric.starts_with(SCENARIO_PREFIX));
+    let mut cases = rows_to_cases(&own.into_iter().cloned().collect::<Vec<_>>());
+    let mut order: Vec<String> = Vec::new();
+    let mut failed: std::collections::BTreeMap<String, Vec<&Row>> = Default::default();
+    for row in grouped {
+        let name = section(&row.metric);
+        if !order.contains(&name) {
+            order.push(name.clone());
+        }
+        if !row.verdict.passed() {
+            failed.entry(name).or_default().push(row);
+        }
+    }
+    for name in order {
+        let result = match failed.get(&name) {
+            None => CaseResult::Pass,
+            Some(rows) => {
+                let mut body = String::new();
+                for row in rows.iter().take(SCENARIO_FIELDS_LISTED) {
+                    let _ = writeln!(
+                        body,
+                        "{}: {} -> {} ({})",
+                        row.metric,
+                        show(row.baseline.as_ref()),
+                        show(row.now.as_ref()),
+                        row.verdict
+                    );
+                }
+                if rows.len() > SCENARIO_FIELDS_LISTED {
+                    let _ = writeln!(body, "... and {} more", rows.len() - SCENARIO_FIELDS_LISTED);
+                }
+                let first = rows[0];
+                CaseResult::Failure {
+                    message: format!(
+                        "{} field(s) differ, first {}: {} -> {}",
+                        rows.len(),
+                        first.metric,
+                        show(first.baseline.as_ref()),
+                        show(first.now.as_ref())
+                    ),
+                    body,
+                }
+            }
+        };
+        cases.push(Case { name, result });
+    }
+    cases
 }
 
 /// One case per row, except the embedded scenario's rows, which make one case together at
