@@ -332,7 +332,21 @@ pub fn scenario_difference(baseline: &Leaves, now: &Leaves) -> Option<String> {
     union(baseline, now)
         .filter(|(p, _, _)| p.starts_with(SCENARIO_PREFIX))
         .find(|(_, b, n)| b != n)
-        .map(|(p, b, n)| format!("{p}: {} -> {}", show_short(b, 40), show_short(n, 40)))
+        .map(
+            |(p, b, n)| match (b.and_then(Value::as_str), n.and_then(Value::as_str)) {
+                // Two long texts (a description): show them from where they part.
+                (Some(b), Some(n)) => {
+                    let from = b.chars().zip(n.chars()).take_while(|(x, y)| x == y).count();
+                    let part = |s: &str| {
+                        let rest: String = s.chars().skip(from.saturating_sub(10)).collect();
+                        let lead = if from > 10 { "…" } else { "" };
+                        show_short(Some(&Value::String(format!("{lead}{rest}"))), 40)
+                    };
+                    format!("{p}: {} -> {}", part(b), part(n))
+                }
+                _ => format!("{p}: {} -> {}", show_short(b, 40), show_short(n, 40)),
+            },
+        )
 }
 
 /// (path, baseline value, new value) over both reports: the baseline's order, then the
