@@ -432,8 +432,26 @@ struct Update {
 
 /// Runs every target on `plan.jobs` threads and prints each outcome as soon as all the
 /// outcomes before it in file-name order are printed.
+/// A bar of scenarios checked on stderr, only when it is a terminal (CI logs stay plain).
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {pos}/{len} scenarios checked ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
+}
+
 fn execute(plan: &Plan) -> Vec<Outcome> {
     let n = plan.targets.len();
+    let bar = progress_bar(n);
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel();
     let mut slots: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
@@ -457,16 +475,21 @@ fn execute(plan: &Plan) -> Vec<Outcome> {
         let mut printed = 0;
         for (index, outcome) in receiver {
             slots[index] = Some(outcome);
+            bar.inc(1);
             while let Some(Some(outcome)) = slots.get(printed) {
-                let _ = write!(
-                    std::io::stdout().lock(),
-                    "{}",
-                    table::render(outcome, plan.verbose)
-                );
+                // The bar steps aside while a verdict is printed.
+                bar.suspend(|| {
+                    let _ = write!(
+                        std::io::stdout().lock(),
+                        "{}",
+                        table::render(outcome, plan.verbose)
+                    );
+                });
                 printed += 1;
             }
         }
     });
+    bar.finish_and_clear();
     slots.into_iter().flatten().collect()
 }
 
