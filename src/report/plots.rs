@@ -204,7 +204,12 @@ where
         GREY.stroke_width(1),
     ))?
     .label(format!("SLA {} ms", short(sla)))
-    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREY.stroke_width(1)));
+    // Dashed in the legend too, as the line it names (issue 19: it was drawn solid).
+    .legend(|(x, y)| {
+        EmptyElement::at((x, y))
+            + PathElement::new(vec![(0, 0), (6, 0)], GREY.stroke_width(1))
+            + PathElement::new(vec![(10, 0), (16, 0)], GREY.stroke_width(1))
+    });
     cdf.configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.8))
