@@ -222,10 +222,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 /// writes into `out_dir`, and its folder must take a new file.
 fn check_side_file(flag: &str, path: &Path, out_dir: &Path) -> Result<(), Failure> {
     let bad = |why: String| Failure::trouble(format!("{flag} {}: {why}", path.display()));
-    let output_name = path.file_name().is_some_and(|n| {
-        let n = n.to_string_lossy();
-        n == "report.json" || n == "summary.md" || n.ends_with(".svg") || n.ends_with(".png")
-    });
+    let output_name = path
+        .file_name()
+        .is_some_and(|n| crate::report::is_run_output(&n.to_string_lossy()));
     let same_folder = match (std::path::absolute(path), std::path::absolute(out_dir)) {
         (Ok(p), Ok(o)) => p.parent() == Some(o.as_path()),
         _ => false,

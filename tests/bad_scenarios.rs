@@ -719,6 +719,20 @@ fn bad_command_line_values_are_refused_before_any_work() {
         stderr.contains("--history") && stderr.contains("writes that file"),
         "{stderr}"
     );
+    let timings_clash = out.join("manifest.json");
+    let (code, stderr) = dynasim(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--timings".as_ref(),
+        timings_clash.as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--timings") && stderr.contains("writes that file"),
+        "{stderr}"
+    );
     let (code, stderr) = dynasim(&[
         "run".as_ref(),
         file.as_os_str(),

@@ -385,6 +385,17 @@ pub fn write_run_folder(report: &Report, json: &str, dir: &Path) -> std::io::Res
     Ok(written)
 }
 
+/// Whether `name` is a file `write_run_folder` writes into a run folder (the report,
+/// the summary, the plots, the manifest): a side file (timings, history) by that name
+/// in the same folder would be overwritten by the run or overwrite it.
+pub fn is_run_output(name: &str) -> bool {
+    name == "report.json"
+        || name == "summary.md"
+        || name == MANIFEST
+        || name.ends_with(".svg")
+        || name.ends_with(".png")
+}
+
 /// What a folder's manifest says of the file `name` in it: `Ok` when there is no
 /// manifest (a folder from before manifests) or it vouches for the file's bytes.
 pub fn manifest_vouches(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
