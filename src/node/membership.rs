@@ -75,6 +75,15 @@ pub struct TransferStats {
     pub misrouted_requests: u64,
 }
 
+impl OutgoingTransfer {
+    /// The keys this transfer still owes its receiver: queued, or sent in a batch not
+    /// acknowledged yet.
+    fn owed(&self) -> impl Iterator<Item = KeyId> + '_ {
+        let unacked = self.unacked.values().flat_map(|(_, keys)| keys.iter());
+        self.pending.iter().chain(unacked).copied()
+    }
+}
+
 impl MembershipState {
     pub(super) fn new(epoch: u32) -> Self {
         MembershipState {
@@ -136,12 +145,7 @@ impl Node {
     pub fn owed_keys(&self) -> BTreeSet<KeyId> {
         let mut owed = BTreeSet::new();
         for t in self.membership.outgoing.iter().filter(|t| !t.acknowledged) {
-            owed.extend(t.pending.iter().copied());
-            owed.extend(
-                t.unacked
-                    .values()
-                    .flat_map(|(_, keys)| keys.iter().copied()),
-            );
+            owed.extend(t.owed());
         }
         owed
     }
@@ -539,9 +543,7 @@ impl Node {
             self.arm_transfer(out);
         }
     }
-}
 
-impl Node {
     /// Transfers to a node that is no member of the ring this node knows, for a change
     /// that ring already includes (a pass-on aimed by an older ring at a node that has
     /// left since): their keys still owed go to the keys' owners now, and the transfer
@@ -557,12 +559,7 @@ impl Node {
         }
         let mut owed: Vec<KeyId> = Vec::new();
         for t in self.membership.outgoing.iter().filter(|t| orphaned(t)) {
-            owed.extend(t.pending.iter().copied());
-            owed.extend(
-                t.unacked
-                    .values()
-                    .flat_map(|(_, keys)| keys.iter().copied()),
-            );
+            owed.extend(t.owed());
         }
         self.membership.outgoing.retain(|t| !orphaned(t));
         owed.sort_unstable();
