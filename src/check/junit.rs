@@ -158,33 +158,10 @@ fn sections_to_cases(rows: &[Row]) -> Vec<Case> {
     for name in order {
         let result = match failed.get(&name) {
             None => CaseResult::Pass,
-            Some(rows) => {
-                let mut body = String::new();
-                for row in rows.iter().take(SCENARIO_FIELDS_LISTED) {
-                    let _ = writeln!(
-                        body,
-                        "{}: {} -> {} ({})",
-                        row.metric,
-                        show(row.baseline.as_ref()),
-                        show(row.now.as_ref()),
-                        row.verdict
-                    );
-                }
-                if rows.len() > SCENARIO_FIELDS_LISTED {
-                    let _ = writeln!(body, "... and {} more", rows.len() - SCENARIO_FIELDS_LISTED);
-                }
-                let first = rows[0];
-                CaseResult::Failure {
-                    message: format!(
-                        "{} field(s) differ, first {}: {} -> {}",
-                        rows.len(),
-                        first.metric,
-                        show(first.baseline.as_ref()),
-                        show(first.now.as_ref())
-                    ),
-                    body,
-                }
-            }
+            Some(rows) => CaseResult::Failure {
+                message: fields_differ(rows),
+                body: listing(rows, true),
+            },
         };
         cases.push(Case { name, result });
     }
@@ -232,36 +209,53 @@ fn rows_to_cases(rows: &[Row]) -> Vec<Case> {
             result,
         });
     }
-    if let (Some(i), Some(first)) = (scenario_case, scenario_failed.first()) {
-        let mut body = String::new();
-        for row in scenario_failed.iter().take(SCENARIO_FIELDS_LISTED) {
-            let _ = writeln!(
-                body,
-                "{}: {} -> {}",
-                row.metric,
-                show(row.baseline.as_ref()),
-                show(row.now.as_ref())
-            );
-        }
-        if scenario_failed.len() > SCENARIO_FIELDS_LISTED {
-            let _ = writeln!(
-                body,
-                "... and {} more",
-                scenario_failed.len() - SCENARIO_FIELDS_LISTED
-            );
-        }
+    if let Some(i) = scenario_case
+        && !scenario_failed.is_empty()
+    {
         cases[i].result = CaseResult::Failure {
             message: format!(
-                "the baseline was made from a different scenario: {} field(s) differ, first {}: {} -> {}",
-                scenario_failed.len(),
-                first.metric,
-                show(first.baseline.as_ref()),
-                show(first.now.as_ref())
+                "the baseline was made from a different scenario: {}",
+                fields_differ(&scenario_failed)
             ),
-            body,
+            body: listing(&scenario_failed, false),
         };
     }
     cases
+}
+
+/// "N field(s) differ, first M: a -> b" for a non-empty list of failed rows.
+fn fields_differ(rows: &[&Row]) -> String {
+    let first = rows[0];
+    format!(
+        "{} field(s) differ, first {}: {} -> {}",
+        rows.len(),
+        first.metric,
+        show(first.baseline.as_ref()),
+        show(first.now.as_ref())
+    )
+}
+
+/// The failed rows, one line each (with its verdict when asked), the first
+/// `SCENARIO_FIELDS_LISTED` of them and a count of the rest.
+fn listing(rows: &[&Row], with_verdict: bool) -> String {
+    let mut body = String::new();
+    for row in rows.iter().take(SCENARIO_FIELDS_LISTED) {
+        let _ = write!(
+            body,
+            "{}: {} -> {}",
+            row.metric,
+            show(row.baseline.as_ref()),
+            show(row.now.as_ref())
+        );
+        if with_verdict {
+            let _ = write!(body, " ({})", row.verdict);
+        }
+        body.push('\n');
+    }
+    if rows.len() > SCENARIO_FIELDS_LISTED {
+        let _ = writeln!(body, "... and {} more", rows.len() - SCENARIO_FIELDS_LISTED);
+    }
+    body
 }
 
 /// Escapes text for XML attribute values and content. Characters XML 1.0 cannot carry at
