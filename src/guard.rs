@@ -223,7 +223,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
     }
     // Each point is kept as a struct, then as report.json text (about 450 bytes pretty)
     // and the timeline plot's SVG: measured at about 0.9 KiB a point at the peak
-    // (node-crash at 1 ms points: 330,000 points, 321 MB peak, 149 MB report.json).
+    // (node-crash at 1 ms points: 330,000 points, 313 MiB peak, 149 MB report.json).
     parts.push((
         "timeline and fault plan",
         points * 1_000.0 + windows * 120.0,

@@ -528,16 +528,17 @@ fn check_one(plan: &Plan, target: &Target) -> Outcome {
 }
 
 fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
-    let now = match serde_json::from_str::<Value>(&run.json) {
-        Ok(doc) => flatten(&doc),
+    let doc = match serde_json::from_str::<Value>(&run.json) {
+        Ok(doc) => doc,
         Err(e) => return Status::Crashed(format!("the new report is not valid JSON: {e}")),
     };
     if !matches!(plan.mode, Mode::Update)
-        && let (Some(base), Ok(doc)) = (&target.baseline, serde_json::from_str::<Value>(&run.json))
+        && let Some(base) = &target.baseline
         && let Some(why) = malformed_section(base, &doc)
     {
         return Status::BadInput(format!("{}: {why}", target.baseline_path.display()));
     }
+    let now = flatten(&doc);
     let baseline = target.baseline.as_ref().map(flatten);
     match (&plan.mode, baseline) {
         (Mode::Update, baseline) => update(target, run, &now, baseline.as_ref()),

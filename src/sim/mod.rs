@@ -793,12 +793,12 @@ impl Simulation {
     }
 }
 
-/// The write ids of `key` that its home replicas and every hint store hold, sorted.
-/// What the run ends with for each key: the versions its home replicas store, the hints
-/// held for it, and what a node still owes a receiver of a transfer for it (kept and
-/// resent until acknowledged, as a hint is). Home replicas are the ring's, and, while a membership change is
-/// still under way, also those of the ring it moves to (its new owners already hold
-/// what was handed to them, and its leavers may already refuse new data).
+/// The write ids the run ends with for each key, sorted: the versions its home replicas
+/// store, the hints held for it, and what a node still owes a receiver of a transfer for
+/// it (kept and resent until acknowledged, as a hint is). Home replicas are the ring's
+/// and, while a membership change is still under way, also those of the ring it moves to
+/// (its new owners already hold what was handed to them, and its leavers may already
+/// refuse new data).
 fn held_at_end<'a>(
     hosts: &'a Hosts,
     ring: &'a Ring,
