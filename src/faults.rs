@@ -473,5 +473,5 @@ fn pick_random(n: usize, k: usize, rng: &mut SimRng) -> Vec<NodeId> {
 }
 
 fn exponential(rng: &mut SimRng, mean: f64) -> f64 {
-    -mean * (1.0 - unit_f64(rng)).ln()
+    -mean * crate::engine::math::ln(1.0 - unit_f64(rng))
 }

@@ -32,6 +32,7 @@
 //! writes cost storage and Merkle leaves (the expected number of distinct keys, from the
 //! key distribution), and a deep Merkle tree is mostly untouched zero pages.
 
+use crate::engine::math;
 use crate::node::{Message, Version, Versions};
 use crate::observer::{Acked, causality};
 use crate::ring::FALLBACKS;
@@ -121,13 +122,13 @@ fn distinct_keys(keys: u32, dist: KeyDistribution, draws: f64) -> f64 {
         return 0.0;
     }
     match dist {
-        KeyDistribution::Uniform => k * -(-draws / k).exp_m1(),
+        KeyDistribution::Uniform => k * -math::exp_m1(-draws / k),
         KeyDistribution::Zipf(_) if keys > 1_000_000 => k.min(draws),
         KeyDistribution::Zipf(exponent) => {
-            let weights = (1..=keys).map(|r| (r as f64).powf(-exponent));
+            let weights = (1..=keys).map(|r| math::powf(r as f64, -exponent));
             let total: f64 = weights.clone().sum();
             weights
-                .map(|w| -(draws * (-w / total).ln_1p()).exp_m1())
+                .map(|w| -math::exp_m1(draws * math::ln_1p(-w / total)))
                 .sum::<f64>()
                 .min(k)
         }
@@ -156,7 +157,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
     // Merkle trees: one per (replica, range with data): a sorted vector of each key's
     // contribution (16 bytes an entry, with growth slack) and a small header.
     if s.anti_entropy.enabled {
-        let ranges = z.slots * -(-written_keys / z.slots.max(1.0)).exp_m1();
+        let ranges = z.slots * -math::exp_m1(-written_keys / z.slots.max(1.0));
         let trees = ranges * z.n;
         parts.push(("Merkle trees", trees * 96.0 + written_keys * z.n * 40.0));
     }

@@ -8,6 +8,7 @@
 //! - `guard`: the memory estimate that refuses runs too big for the machine;
 //! - `trace`: `dynasim trace`, the replayed story of one key, request or anomaly (its
 //!   `Recorder` is the only part `sim` sees);
+//! - `playground`: a run advanced in slices for the browser page (web/), no files;
 //! - `report`: report.json and summaries, written atomically;
 //! - `sim`: the world and its single event loop;
 //! - `observer`: ground truth and the consistency judgements (sees all, changes nothing);
@@ -23,8 +24,11 @@
 //!   command returns (`cli` alone turns it into a process exit code).
 
 pub mod atomic;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod check;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod engine;
 pub mod error;
@@ -35,11 +39,14 @@ pub mod input;
 pub mod net;
 pub mod node;
 pub mod observer;
+pub mod playground;
 pub mod report;
 pub mod ring;
 pub mod scenario;
 pub mod sim;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod swarm;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod sweep;
 pub mod trace;
 pub mod vocab;

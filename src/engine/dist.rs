@@ -2,6 +2,7 @@
 //! compiled sampler. Every sampler is written here on top of uniform bits, so the numbers a
 //! seed produces depend only on this file, not on a crate's algorithm choices.
 
+use super::math;
 use super::rng::{SimRng, unit_f64};
 use serde::{Deserialize, Serialize};
 
@@ -140,7 +141,7 @@ impl Distribution {
             Distribution::Uniform { low, high } => Some((low + high) / 2.0),
             Distribution::Exponential { mean } => Some(*mean),
             Distribution::Normal { .. } => None,
-            Distribution::Lognormal { median, sigma } => Some(median * (sigma * sigma / 2.0).exp()),
+            Distribution::Lognormal { median, sigma } => Some(median * math::exp(sigma * sigma / 2.0)),
             Distribution::Pareto { scale, shape } => {
                 (*shape > 1.0).then(|| shape * scale / (shape - 1.0))
             }
@@ -204,7 +205,7 @@ impl Sampler {
                 stddev: *stddev,
             },
             Distribution::Lognormal { median, sigma } => Sampler::Lognormal {
-                mu: median.ln(),
+                mu: math::ln(*median),
                 sigma: *sigma,
             },
             Distribution::Pareto { scale, shape } => Sampler::Pareto {
@@ -240,12 +241,12 @@ impl Sampler {
         let x = match self {
             Sampler::Constant(v) => *v,
             Sampler::Uniform { low, width } => low + width * unit_f64(rng),
-            Sampler::Exponential { mean } => -mean * (1.0 - unit_f64(rng)).ln(),
+            Sampler::Exponential { mean } => -mean * math::ln(1.0 - unit_f64(rng)),
             Sampler::Normal { mean, stddev } => mean + stddev * standard_normal(rng),
-            Sampler::Lognormal { mu, sigma } => (mu + sigma * standard_normal(rng)).exp(),
+            Sampler::Lognormal { mu, sigma } => math::exp(mu + sigma * standard_normal(rng)),
             Sampler::Pareto { scale, inv_shape } => {
                 // 1 - u is in (0, 1], so the power is finite.
-                scale / (1.0 - unit_f64(rng)).powf(*inv_shape)
+                scale / math::powf(1.0 - unit_f64(rng), *inv_shape)
             }
             Sampler::Mixture { cumulative, parts } => {
                 let u = unit_f64(rng);
@@ -278,7 +279,7 @@ fn standard_normal(rng: &mut SimRng) -> f64 {
             return sign * normal_tail(rng, z.x[1]);
         }
         let y = z.f[layer] + unit_f64(rng) * (z.f[layer + 1] - z.f[layer]);
-        if y < (-0.5 * x * x).exp() {
+        if y < math::exp(-0.5 * x * x) {
             return sign * x;
         }
     }
@@ -300,12 +301,12 @@ const ZIGGURAT_V: f64 = 0.004_928_673_233_99;
 fn ziggurat() -> &'static Ziggurat {
     static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
-        let density = |x: f64| (-0.5 * x * x).exp();
+        let density = |x: f64| math::exp(-0.5 * x * x);
         let mut x = [0.0; ZIGGURAT_LAYERS + 1];
         x[0] = ZIGGURAT_V / density(ZIGGURAT_R);
         x[1] = ZIGGURAT_R;
         for i in 1..ZIGGURAT_LAYERS - 1 {
-            x[i + 1] = (-2.0 * (density(x[i]) + ZIGGURAT_V / x[i]).ln()).sqrt();
+            x[i + 1] = (-2.0 * math::ln(density(x[i]) + ZIGGURAT_V / x[i])).sqrt();
         }
         x[ZIGGURAT_LAYERS] = 0.0;
         let mut f = x.map(density);
@@ -317,8 +318,8 @@ fn ziggurat() -> &'static Ziggurat {
 /// A draw from the normal tail beyond `r` (Marsaglia 1964).
 fn normal_tail(rng: &mut SimRng, r: f64) -> f64 {
     loop {
-        let a = -(1.0 - unit_f64(rng)).ln() / r;
-        let b = -(1.0 - unit_f64(rng)).ln();
+        let a = -math::ln(1.0 - unit_f64(rng)) / r;
+        let b = -math::ln(1.0 - unit_f64(rng));
         if 2.0 * b > a * a {
             return r + a;
         }

@@ -3,6 +3,7 @@
 //! deterministic by construction (no wall clock, no global randomness).
 
 pub mod dist;
+pub mod math;
 pub mod queue;
 pub mod rng;
 pub mod time;

@@ -16,7 +16,7 @@ pub fn percent_of(pct: f64) -> String {
     let mut decimals = if from_edge >= 1.0 {
         2
     } else {
-        (2 - from_edge.log10().floor() as i32).clamp(2, 6) as usize
+        (2 - crate::engine::math::log10(from_edge).floor() as i32).clamp(2, 6) as usize
     };
     let mut text = format!("{pct:.decimals$}");
     while decimals > 2 && text.ends_with('0') {

@@ -3,8 +3,12 @@
 //! so an interrupted run never leaves a file that looks complete and is not.
 
 pub mod capacity;
+// The plots draw text through plotters' bundled-font path, which plotters leaves out of
+// WebAssembly builds (the playground draws its own charts from report.json).
+#[cfg(not(target_arch = "wasm32"))]
 pub mod font;
 pub mod format;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod plots;
 pub mod summary;
 
@@ -16,7 +20,7 @@ use crate::vocab::MessageKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Bumped whenever a field changes meaning or is removed (adding fields does not bump it).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -356,7 +360,8 @@ pub const MANIFEST: &str = "manifest.json";
 /// killed part-way leaves `"complete": false`, so no reader takes a mix of two runs (a
 /// new report.json beside an old summary) for one; `check` refuses such a baseline.
 /// Other files in the folder (traces) are left alone. Returns the files written.
-pub fn write_run_folder(report: &Report, json: &str, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_run_folder(report: &Report, json: &str, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let manifest = dir.join(MANIFEST);
     let pending = serde_json::json!({"complete": false, "digest": report.digest});
     write_atomic(&manifest, format!("{pending:#}\n").as_bytes())?;
@@ -434,7 +439,8 @@ fn md5_hex(bytes: &[u8]) -> String {
 /// Writes what a person reads next to `report.json` into `dir`: `summary.md` and every plot
 /// (SVG and PNG), each atomically. Everything is derived from `report` alone, so committed
 /// reports can be re-rendered without re-running them. Returns the paths written.
-pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files = vec![(
         "summary.md".to_string(),
         summary::render(report).into_bytes(),

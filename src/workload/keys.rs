@@ -28,7 +28,7 @@ impl KeySampler {
         let mut acc = 0.0;
         let mut cumulative: Vec<f64> = (1..=keys.max(1))
             .map(|rank| {
-                acc += (rank as f64).powf(-exponent);
+                acc += crate::engine::math::powf(rank as f64, -exponent);
                 acc
             })
             .collect();

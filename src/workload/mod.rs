@@ -8,6 +8,7 @@ pub mod keys;
 pub use client::{Client, ClientContext};
 pub use keys::KeySampler;
 
+use crate::engine::math;
 use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
@@ -227,12 +228,12 @@ impl Driver {
             Plan::Probes { mean_gap_s, .. } => (*mean_gap_s, None),
         };
         let Some(curve) = curve else {
-            return SimTime::from_secs_f64(-mean * (1.0 - unit_f64(&mut self.rng)).ln());
+            return SimTime::from_secs_f64(-mean * math::ln(1.0 - unit_f64(&mut self.rng)));
         };
         let peak = curve.peak();
         let mut t = now.as_secs_f64();
         loop {
-            t += -mean / peak * (1.0 - unit_f64(&mut self.rng)).ln();
+            t += -mean / peak * math::ln(1.0 - unit_f64(&mut self.rng));
             let keep = unit_f64(&mut self.rng) * peak < curve.factor_at(t);
             if keep || t >= self.arrivals_end.as_secs_f64() {
                 return SimTime::from_secs_f64(t - now.as_secs_f64());
