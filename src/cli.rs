@@ -47,6 +47,16 @@ pub enum Command {
     /// Replay a run and tell the story of one key, request or anomaly (stdout, trace.json,
     /// trace.svg).
     Trace(crate::trace::TraceArgs),
+    /// Serve the browser playground (web/) on http://127.0.0.1:PORT/ until stopped.
+    Serve {
+        /// The port on 127.0.0.1 (0: any free port; the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The playground's folder (default: web/ here, else the repository's web/ beside
+        /// target/).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -132,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => crate::sweep::merge(args),
         Command::Swarm(args) => swarm(args),
         Command::Trace(args) => crate::trace::run(args),
+        Command::Serve { port, dir } => crate::serve::serve(&dir.unwrap_or_else(web_dir), port),
     };
     match result {
         Ok(()) => exit_code(Exit::Success),
@@ -140,6 +151,20 @@ pub fn main() -> ExitCode {
             exit_code(f.exit)
         }
     }
+}
+
+/// web/ in the working folder, else the repository's web/ two folders above the binary
+/// (target/release/dynasim), else web/ as given (serve then says what is missing).
+fn web_dir() -> PathBuf {
+    let here = PathBuf::from("web");
+    if here.join("index.html").is_file() {
+        return here;
+    }
+    let beside_target = std::env::current_exe().ok().and_then(|exe| {
+        let repo = exe.parent()?.parent()?.parent()?;
+        Some(repo.join("web")).filter(|w| w.join("index.html").is_file())
+    });
+    beside_target.unwrap_or(here)
 }
 
 /// The one mapping from how a command ended to the process exit code.

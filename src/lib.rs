@@ -2,6 +2,7 @@
 //!
 //! Layout (dependencies point down this list, never up):
 //! - `cli`: argument parsing and the commands;
+//! - `serve`: `dynasim serve`, the playground's files over loopback HTTP;
 //! - `bench`: speed figures on fixed scenarios, next to a bare event loop;
 //! - `check`: regression checks of seeded runs against committed reports;
 //! - `swarm`: random valid scenarios run against invariants (swarm testing);
@@ -43,6 +44,8 @@ pub mod playground;
 pub mod report;
 pub mod ring;
 pub mod scenario;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod serve;
 pub mod sim;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod swarm;

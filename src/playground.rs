@@ -11,6 +11,10 @@ use crate::sim::Simulation;
 /// What a page tab may use: WebAssembly's 32-bit memory tops out at 4 GiB, and a browser
 /// tab has other things to hold. Runs the guard estimates above this are refused.
 pub const BROWSER_MEMORY_BYTES: u64 = 2 << 30;
+const _: () = assert!(
+    BROWSER_MEMORY_BYTES < 4 << 30,
+    "a tab's budget must fit 32-bit memory"
+);
 
 /// A run in progress.
 pub struct Session {
@@ -96,7 +100,12 @@ fn stale_examples(sim: &Simulation) -> serde_json::Value {
             .filter(|f| f.at_s <= start_s && f.end_s.is_none_or(|end| start_s < end))
             .map(|f| serde_json::json!({"kind": f.kind, "at_s": f.at_s, "end_s": f.end_s}))
             .collect();
-        let homes: Vec<String> = sim.ring().replicas(s.key).iter().map(|n| name(*n)).collect();
+        let homes: Vec<String> = sim
+            .ring()
+            .replicas(s.key)
+            .iter()
+            .map(|n| name(*n))
+            .collect();
         serde_json::json!({
             "req": s.req.to_string(),
             "client": s.client.0,

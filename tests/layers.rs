@@ -19,7 +19,15 @@ const LAYERS: &[&[&str]] = &[
     &["workload"],
     &["sim"],
     &["guard", "report"],
-    &["trace", "check", "sweep", "swarm", "bench"],
+    &[
+        "trace",
+        "check",
+        "sweep",
+        "swarm",
+        "bench",
+        "playground",
+        "serve",
+    ],
     &["cli"],
 ];
 

@@ -4,26 +4,13 @@
 
 mod common;
 
-use common::{scenario, set, small_scenario};
+use common::{partitioned, scenario, set, small_scenario};
 use dynasim::error::Exit;
 use dynasim::ids::{KeyId, RequestId};
 use dynasim::report::Report;
 use dynasim::sim::Simulation;
 use dynasim::trace::{AnomalyKind, Category, Recorder, Target, trace};
 use serde_json::{Value, json};
-
-/// The small cluster split in two from 5 s to 15 s, with R=W=1: stale reads are certain.
-fn partitioned() -> Value {
-    let mut doc = small_scenario();
-    set(&mut doc, "replication.r", json!(1));
-    set(&mut doc, "replication.w", json!(1));
-    set(
-        &mut doc,
-        "faults",
-        json!([{"kind": "partition", "at_s": 5, "duration_s": 10, "groups": [["east"], ["west"]]}]),
-    );
-    doc
-}
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir =

@@ -141,7 +141,9 @@ impl Distribution {
             Distribution::Uniform { low, high } => Some((low + high) / 2.0),
             Distribution::Exponential { mean } => Some(*mean),
             Distribution::Normal { .. } => None,
-            Distribution::Lognormal { median, sigma } => Some(median * math::exp(sigma * sigma / 2.0)),
+            Distribution::Lognormal { median, sigma } => {
+                Some(median * math::exp(sigma * sigma / 2.0))
+            }
             Distribution::Pareto { scale, shape } => {
                 (*shape > 1.0).then(|| shape * scale / (shape - 1.0))
             }

@@ -40,7 +40,9 @@ mod tests {
         }
         for x in [-700.0, -1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0, 700.0] {
             assert!((exp(x) - x.exp()).abs() <= 2.0 * f64::EPSILON * x.exp());
-            assert!((exp_m1(x) - x.exp_m1()).abs() <= 2.0 * f64::EPSILON * x.exp_m1().abs().max(1e-300));
+            assert!(
+                (exp_m1(x) - x.exp_m1()).abs() <= 2.0 * f64::EPSILON * x.exp_m1().abs().max(1e-300)
+            );
             assert!((ln_1p(x.abs()) - x.abs().ln_1p()).abs() <= 2.0 * f64::EPSILON);
         }
         assert_eq!(powf(2.0, 10.0), 1024.0);

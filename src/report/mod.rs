@@ -361,7 +361,11 @@ pub const MANIFEST: &str = "manifest.json";
 /// new report.json beside an old summary) for one; `check` refuses such a baseline.
 /// Other files in the folder (traces) are left alone. Returns the files written.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn write_run_folder(report: &Report, json: &str, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+pub fn write_run_folder(
+    report: &Report,
+    json: &str,
+    dir: &Path,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
     let manifest = dir.join(MANIFEST);
     let pending = serde_json::json!({"complete": false, "digest": report.digest});
     write_atomic(&manifest, format!("{pending:#}\n").as_bytes())?;

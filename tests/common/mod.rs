@@ -82,3 +82,16 @@ pub fn file_names(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The small cluster split in two from 5 s to 15 s, with R=W=1: stale reads are certain.
+pub fn partitioned() -> Value {
+    let mut doc = small_scenario();
+    set(&mut doc, "replication.r", json!(1));
+    set(&mut doc, "replication.w", json!(1));
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "partition", "at_s": 5, "duration_s": 10, "groups": [["east"], ["west"]]}]),
+    );
+    doc
+}

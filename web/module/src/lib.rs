@@ -60,7 +60,9 @@ pub extern "C" fn dynasim_output_len() -> usize {
 /// `ptr..ptr+len` must be initialised memory of this module (a `dynasim_alloc` buffer).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dynasim_start(ptr: *const u8, len: usize) -> u32 {
-    std::panic::set_hook(Box::new(|info| PANIC.with(|p| *p.borrow_mut() = info.to_string())));
+    std::panic::set_hook(Box::new(|info| {
+        PANIC.with(|p| *p.borrow_mut() = info.to_string())
+    }));
     // SAFETY: the caller hands over `len` initialised bytes at `ptr` in this memory.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
     FINISHED.with(|f| f.borrow_mut().take());

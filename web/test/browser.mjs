@@ -1,0 +1,151 @@
+// Drives headless Chromium over the DevTools protocol (Node's built-in WebSocket, no
+// packages): opens the playground, runs a preset as the page does, walks the tour,
+// checks a share link reopens the same scenario, and takes a screenshot. Fails on any
+// console error or uncaught exception in the page or its worker.
+//
+// node --experimental-websocket web/test/browser.mjs --chromium PATH --url URL
+//      --preset NAME --report-out FILE --screenshot FILE
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith("--") ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
+);
+for (const need of ["chromium", "url", "preset", "report-out", "screenshot"]) {
+  if (!args[need]) {
+    console.error(`browser.mjs: --${need} is required`);
+    process.exit(2);
+  }
+}
+const TIMEOUT_MS = 300_000;
+const deadline = setTimeout(() => fail(`gave up after ${TIMEOUT_MS / 1000} s`), TIMEOUT_MS);
+
+const profile = mkdtempSync(join(tmpdir(), "dynasim-chromium-"));
+const chromium = spawn(args.chromium, [
+  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--disable-dev-shm-usage", `--user-data-dir=${profile}`, "--remote-debugging-port=0",
+  "--window-size=1440,2200", "about:blank",
+], { stdio: ["ignore", "ignore", "pipe"] });
+
+function fail(message) {
+  console.error(`browser test: ${message}`);
+  cleanup();
+  process.exit(1);
+}
+function cleanup() {
+  clearTimeout(deadline);
+  chromium.kill("SIGKILL");
+  try { rmSync(profile, { recursive: true, force: true }); } catch {}
+}
+
+const wsUrl = await new Promise((resolve, reject) => {
+  let seen = "";
+  chromium.stderr.on("data", (chunk) => {
+    seen += chunk;
+    const m = seen.match(/DevTools listening on (ws:\/\/\S+)/);
+    if (m) resolve(m[1]);
+  });
+  chromium.on("exit", (code) => reject(new Error(`chromium exited (${code}) before it listened: ${seen.slice(-2000)}`)));
+}).catch((e) => fail(e.message));
+
+// ---- a minimal DevTools protocol client ---------------------------------------------
+const socket = new WebSocket(wsUrl);
+await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = () => reject(new Error("no DevTools connection")); }).catch((e) => fail(e.message));
+let nextId = 1;
+const pending = new Map();
+const listeners = [];
+socket.onmessage = (event) => {
+  const msg = JSON.parse(event.data);
+  if (msg.id && pending.has(msg.id)) {
+    const { resolve, reject } = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.error) reject(new Error(`${msg.error.message} ${msg.error.data || ""}`));
+    else resolve(msg.result);
+  } else if (msg.method) {
+    for (const l of listeners) l(msg);
+  }
+};
+const send = (method, params = {}, sessionId) =>
+  new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    socket.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
+  });
+
+const errors = [];
+listeners.push((msg) => {
+  if (msg.method === "Runtime.exceptionThrown") {
+    const d = msg.params.exceptionDetails;
+    errors.push(`uncaught: ${d.exception?.description || d.text}`);
+  } else if (msg.method === "Runtime.consoleAPICalled" && msg.params.type === "error") {
+    errors.push(`console.error: ${msg.params.args.map((a) => a.value ?? a.description).join(" ")}`);
+  } else if (msg.method === "Log.entryAdded" && msg.params.entry.level === "error") {
+    errors.push(`log: ${msg.params.entry.text} ${msg.params.entry.url || ""}`);
+  } else if (msg.method === "Target.attachedToTarget" && msg.params.targetInfo.type === "worker") {
+    // The worker's own console and exceptions.
+    const worker = msg.params.sessionId;
+    send("Runtime.enable", {}, worker).catch(() => {});
+    send("Runtime.runIfWaitingForDebugger", {}, worker).catch(() => {});
+  }
+});
+
+async function openPage(url) {
+  const { targetId } = await send("Target.createTarget", { url: "about:blank" });
+  const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
+  for (const domain of ["Runtime.enable", "Log.enable", "Page.enable"]) await send(domain, {}, sessionId);
+  await send("Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, sessionId);
+  const loaded = new Promise((resolve) => listeners.push((m) => m.method === "Page.loadEventFired" && m.sessionId === sessionId && resolve()));
+  await send("Page.navigate", { url }, sessionId);
+  await loaded;
+  const page = {
+    sessionId,
+    async eval(expression) {
+      const r = await send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true }, sessionId);
+      if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description || r.exceptionDetails.text);
+      return r.result.value;
+    },
+  };
+  for (let i = 0; i < 200 && !(await page.eval("typeof window.playground === 'object'")); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await page.eval("typeof window.playground === 'object'"))) fail(`${url}: the page did not start (${errors.join("; ")})`);
+  return page;
+}
+
+try {
+  const page = await openPage(args.url);
+  // Twice: the first run also waits for the engine's optimising compiler (the module
+  // starts in its baseline tier), the second runs the optimised code; both must agree.
+  const cold = await page.eval(`playground.runPreset(${JSON.stringify(args.preset)})`);
+  const run = await page.eval(`playground.runPreset(${JSON.stringify(args.preset)})`);
+  if (cold.report !== run.report) fail("two runs of the same preset in one page gave different reports");
+  writeFileSync(args["report-out"], run.report);
+  console.log(`browser first run of ${args.preset}: ${(cold.wallMs / 1000).toFixed(2)} s in the page's worker`);
+  console.log(`browser run of ${args.preset}: ${(run.wallMs / 1000).toFixed(2)} s in the page's worker`);
+  console.log(`browser digest ${run.digest} for scenarios/${args.preset}.json`);
+
+  for (let step = 0; step < 4; step++) {
+    const text = await page.eval(`playground.runTourStep(${step})`);
+    if (!/\d/.test(text) || /could not run|No run so far/.test(text)) fail(`tour step ${step + 1} did not explain a result: ${text}`);
+    console.log(`tour step ${step + 1}: ${text.slice(0, 110)}…`);
+  }
+
+  // A share link reopens exactly the scenario on the page.
+  const shared = await page.eval(`(async () => { document.getElementById('share').click();
+    for (let i = 0; i < 100 && document.getElementById('share-link').hidden; i++) await new Promise(r => setTimeout(r, 20));
+    return { link: document.getElementById('share-link').value, text: document.getElementById('json').value }; })()`);
+  const reopened = await openPage(shared.link);
+  const text = await reopened.eval("document.getElementById('json').value");
+  if (text !== shared.text) fail(`the share link ${shared.link.slice(0, 80)}… opened another scenario`);
+  console.log(`share link: ${shared.link.length} characters, reopens the same scenario`);
+
+  const shot = await send("Page.captureScreenshot", { format: "png" }, page.sessionId);
+  writeFileSync(args.screenshot, Buffer.from(shot.data, "base64"));
+  if (errors.length) fail(`the page reported errors:\n  ${errors.join("\n  ")}`);
+  console.log("browser test: no console errors");
+  cleanup();
+  process.exit(0);
+} catch (e) {
+  fail(`${e.message}${errors.length ? `\n  page errors: ${errors.join("\n  ")}` : ""}`);
+}
