@@ -614,6 +614,7 @@ window.playground = {
     const run = await runCurrent();
     return { digest: run.report.digest, report: run.reportText, wallMs: run.wallMs };
   },
+  runCurrent,
   runTourStep: async (i) => {
     const text = await tour[i].run();
     $("tour-text").textContent = text;

@@ -125,6 +125,30 @@ try {
   console.log(`browser run of ${args.preset}: ${(run.wallMs / 1000).toFixed(2)} s in the page's worker`);
   console.log(`browser digest ${run.digest} for scenarios/${args.preset}.json`);
 
+  // The controls edit the scenario; a refused scenario shows the simulator's message;
+  // Cancel stops a run.
+  const edits = await page.eval(`(async () => {
+    const $ = (id) => document.getElementById(id);
+    $('preset').value = 'partition'; $('preset').onchange();
+    $('add-crash').click();
+    const faults = JSON.parse($('json').value).faults.map((f) => f.kind);
+    $('r').value = '3'; $('r').oninput();
+    const r = JSON.parse($('json').value).replication.r;
+    const doc = JSON.parse($('json').value); doc.replication.w = 9;
+    $('json').value = JSON.stringify(doc); $('json').onchange();
+    await playground.runCurrent().catch(() => {});
+    const refused = $('status').textContent;
+    $('preset').value = 'baseline'; $('preset').onchange();
+    const running = playground.runCurrent().catch((e) => e.message);
+    while ($('progress').value === 0) await new Promise((r) => setTimeout(r, 20));
+    $('cancel').click();
+    return { faults, r, refused, cancelled: await running, status: $('status').textContent, runEnabled: !$('run').disabled };
+  })()`);
+  if (edits.faults.join() !== "partition,crash" || edits.r !== 3) fail(`the controls did not edit the scenario: ${JSON.stringify(edits)}`);
+  if (!/replication\.w/.test(edits.refused) || !/9/.test(edits.refused)) fail(`a refused scenario showed: ${edits.refused}`);
+  if (edits.cancelled !== "cancelled" || edits.status !== "Cancelled." || !edits.runEnabled) fail(`Cancel did not stop the run: ${JSON.stringify(edits)}`);
+  console.log(`controls: + crash and R edit the scenario; refused: "${edits.refused.split("\n")[0].slice(0, 90)}"; Cancel stops a run`);
+
   for (let step = 0; step < 4; step++) {
     const text = await page.eval(`playground.runTourStep(${step})`);
     if (!/\d/.test(text) || /could not run|No run so far/.test(text)) fail(`tour step ${step + 1} did not explain a result: ${text}`);
