@@ -38,6 +38,9 @@ pub enum Command {
     },
     /// Rerun scenarios and compare with their baseline reports (exit 0 pass, 1 regression, 2 bad input).
     Check(crate::check::CheckArgs),
+    /// Compare two report.json files without rerunning: every field, grouped by section,
+    /// the scenario's changes first (exit 0 same, 1 different, 2 bad input).
+    Diff(crate::check::diff::DiffArgs),
     /// Run a scenario over a grid of settings and seeds, on all cores; resumable.
     Sweep(crate::sweep::SweepArgs),
     /// Combine the folders of a sharded sweep into one.
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::bench::run(args),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check(args) => crate::check::run(args),
+        Command::Diff(args) => crate::check::diff::run(args),
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Merge(args) => crate::sweep::merge(args),
         Command::Swarm(args) => swarm(args),
@@ -231,9 +235,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if !args.quiet {
         print!("{}", report.human_summary());
         println!("report: {}", path.display());
+        let plots = (outputs.iter())
+            .filter(|p| p.extension().is_some_and(|e| e == "svg" || e == "png"))
+            .count();
         println!(
-            "summary and {} plot files in {}",
-            outputs.len().saturating_sub(2),
+            "summary, timeline.csv, latency.csv and {plots} plot files in {}",
             out_dir.display()
         );
         if let Some(h) = history {

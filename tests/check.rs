@@ -156,12 +156,37 @@ fn unchanged_run_passes_in_exact_mode() {
         "{}",
         checked.stdout
     );
+    // A second update finds the same bytes and leaves the folder alone; a plot removed
+    // by hand is written again.
+    let written = |name: &str| {
+        std::fs::metadata(f.path(&format!("reports/tiny/{name}")))
+            .and_then(|m| m.modified())
+            .expect("time")
+    };
+    let before = written("report.json");
     let again = f.check(&[&scenario, "--update"]);
     assert!(
-        again.expect_code(0).stdout.contains("unchanged"),
+        again
+            .expect_code(0)
+            .stdout
+            .contains("unchanged, left as it was"),
         "{}",
         again.stdout
     );
+    assert_eq!(
+        written("report.json"),
+        before,
+        "an unchanged baseline was rewritten"
+    );
+    std::fs::remove_file(f.path("reports/tiny/timeline.svg")).expect("remove a plot");
+    let mended = f.check(&[&scenario, "--update"]);
+    assert!(
+        mended.expect_code(0).stdout.contains("re-rendered"),
+        "{}",
+        mended.stdout
+    );
+    assert!(f.path("reports/tiny/timeline.svg").exists());
+    f.check(&[&scenario]).expect_code(0);
 }
 
 #[test]
@@ -253,8 +278,53 @@ fn junit_is_well_formed_and_counts_failures() {
         doc["latency_ms"]["read"]["p999"] = 0.5.into();
     });
 
-    f.check(&["--all", "scenarios", "--junit", "out/exact.xml"])
-        .expect_code(1);
+    // By default one case per scenario, its failure naming the fields that differ.
+    f.check(&[
+        "--all",
+        "scenarios",
+        "--junit",
+        "out/default.xml",
+        "--summary-md",
+        "out/summary.md",
+    ])
+    .expect_code(1);
+    let md = std::fs::read_to_string(f.path("out/summary.md")).expect("the Markdown summary");
+    assert!(
+        md.starts_with("### dynasim check: 1 of 2 scenario(s) passed"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ✅ | other | 8 |") && md.contains("| ❌ | tiny"),
+        "{md}"
+    );
+    assert!(md.contains("| `consistency.stale_read_fraction` |"), "{md}");
+    let root =
+        xml::parse(&std::fs::read_to_string(f.path("out/default.xml")).expect("the JUnit file"));
+    assert_eq!(
+        (root.attr("tests"), root.attr("failures")),
+        (Some("2"), Some("1"))
+    );
+    let first = (root.children.iter())
+        .find(|c| c.name == "testsuite")
+        .expect("suite");
+    let case = (first.children.iter())
+        .find(|c| c.name == "testcase")
+        .expect("case");
+    let failure = (case.children.iter())
+        .find(|c| c.name == "failure")
+        .expect("failure");
+    let message = failure.attr("message").unwrap_or_default();
+    assert!(message.starts_with("2 field(s) differ"), "{message}");
+
+    f.check(&[
+        "--all",
+        "scenarios",
+        "--junit",
+        "out/exact.xml",
+        "--junit-cases",
+        "section",
+    ])
+    .expect_code(1);
     let root =
         xml::parse(&std::fs::read_to_string(f.path("out/exact.xml")).expect("the JUnit file"));
     assert_eq!(root.name, "testsuites");
@@ -322,6 +392,8 @@ fn junit_is_well_formed_and_counts_failures() {
         "consistency.stale_read_fraction=0",
         "--junit",
         "out/tol.xml",
+        "--junit-cases",
+        "metric",
     ]);
     run.expect_code(1);
     let root = xml::parse(&std::fs::read_to_string(f.path("out/tol.xml")).expect("the JUnit file"));
@@ -768,5 +840,67 @@ fn exact_mode_names_the_scenario_edit_and_tol_typos_get_a_suggestion() {
         "{}{}",
         run.stdout,
         run.stderr
+    );
+}
+
+#[test]
+fn diff_compares_two_reports_causes_first_without_rerunning() {
+    let f = Fixture::new("diff");
+    let scenario = f.scenario("tiny.json", "tiny", 7);
+    f.check(&[&scenario, "--update"]).expect_code(0);
+    let text = std::fs::read_to_string(f.path(&scenario)).expect("read");
+    let faster = f.path("scenarios/faster.json");
+    std::fs::write(
+        &faster,
+        text.replace("\"ops_per_s\": 200", "\"ops_per_s\": 250"),
+    )
+    .expect("write");
+    let status = Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .args([
+            "run".as_ref(),
+            faster.as_os_str(),
+            "--quiet".as_ref(),
+            "--out".as_ref(),
+        ])
+        .arg(f.path("faster"))
+        .status()
+        .expect("dynasim run");
+    assert!(status.success());
+    let diff = |a: &str, b: &str| {
+        Run::from(
+            Command::new(env!("CARGO_BIN_EXE_dynasim"))
+                .args(["diff", a, b])
+                .current_dir(&f.dir)
+                .output()
+                .expect("dynasim diff"),
+        )
+    };
+    let same = diff("reports/tiny", "reports/tiny/report.json");
+    assert!(
+        same.expect_code(0).stdout.starts_with("same: digest"),
+        "{}",
+        same.stdout
+    );
+    let run = diff("reports/tiny/report.json", "faster");
+    run.expect_code(1);
+    let cause = run
+        .stdout
+        .find("scenario.workload.ops_per_s: 200.0 -> 250.0 (+50)");
+    let effect = run.stdout.find("\nops (");
+    assert!(
+        cause.is_some() && effect.is_some() && cause < effect,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.starts_with("different: digest"),
+        "{}",
+        run.stdout
+    );
+    let bad = diff("scenarios/tiny.json", "faster");
+    assert!(
+        bad.expect_code(2).stderr.contains("not a dynasim report"),
+        "{}",
+        bad.stderr
     );
 }

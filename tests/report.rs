@@ -133,7 +133,11 @@ fn plots_and_summary_are_well_formed_and_identical_for_the_same_seed() {
         .iter()
         .flat_map(|p| [format!("{p}.svg"), format!("{p}.png")])
         .collect();
-    expected.push("summary.md".into());
+    expected.extend([
+        "summary.md".into(),
+        "timeline.csv".into(),
+        "latency.csv".into(),
+    ]);
     expected.sort();
     assert_eq!(a.keys().cloned().collect::<Vec<_>>(), expected);
     for (name, bytes) in &a {
@@ -160,6 +164,40 @@ fn plots_and_summary_are_well_formed_and_identical_for_the_same_seed() {
         assert!(summary.contains(section), "summary.md lacks {section}");
     }
     assert!(summary.contains("| east |") && summary.contains("| west |"));
+    // The tidy data: a row per interval and per CDF point, the report's own numbers.
+    let timeline = std::str::from_utf8(&a["timeline.csv"]).expect("UTF-8");
+    let rows: Vec<Vec<&str>> = timeline.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(&rows[0][..4], &["from_s", "to_s", "reads", "writes"]);
+    assert_eq!(rows.len(), 1 + report.timeline.len());
+    let stale = rows[0]
+        .iter()
+        .position(|c| *c == "stale_read_fraction")
+        .expect("column");
+    for (row, point) in rows[1..].iter().zip(&report.timeline) {
+        assert_eq!(row.len(), rows[0].len());
+        assert_eq!(row[2], point.reads.to_string());
+        let cell = row[stale];
+        assert_eq!(
+            cell.parse::<f64>().ok(),
+            point.stale_read_fraction,
+            "{cell}"
+        );
+    }
+    let latency = std::str::from_utf8(&a["latency.csv"]).expect("UTF-8");
+    let cdf = &report.observed.latency_ms;
+    assert_eq!(
+        latency.lines().next(),
+        Some("operation,quantile,latency_ms")
+    );
+    assert_eq!(
+        latency.lines().count(),
+        1 + cdf.read.cdf.len() + cdf.write.cdf.len()
+    );
+    let (q, ms) = cdf.write.cdf[0];
+    assert!(
+        latency.contains(&format!("\nwrite,{q},{ms}\n")),
+        "{latency}"
+    );
     // Nothing but the outputs was left behind (temporary files were renamed).
     let left: Vec<_> = std::fs::read_dir(&dir_a)
         .unwrap()

@@ -102,6 +102,7 @@ fn jobs_1_and_jobs_2_give_identical_results() {
     for file in [
         "sweep.json",
         "sweep.md",
+        "sweep.csv",
         "plots/heatmap-stale_read_fraction.svg",
         "plots/tradeoff.png",
     ] {
@@ -126,6 +127,30 @@ fn jobs_1_and_jobs_2_give_identical_results() {
     let mut sorted = ranks.clone();
     sorted.sort();
     assert_eq!(sorted, vec![1, 2, 3, 4], "every setting has its own rank");
+    // sweep.csv: a row per run with the same values as sweep.json.
+    let csv = String::from_utf8(read(&ws.out("one").join("sweep.csv"))).expect("UTF-8");
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines.len(), 1 + 8, "{csv}");
+    let header = &lines[0];
+    assert_eq!(
+        &header[..6],
+        &[
+            "run",
+            "setting",
+            "replication.r",
+            "replication.w",
+            "seed",
+            "digest"
+        ]
+    );
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    for (row, run) in lines[1..].iter().zip(doc["runs"].as_array().expect("runs")) {
+        assert_eq!(row.len(), header.len());
+        assert_eq!(row[col("digest")], run["digest"].as_str().expect("digest"));
+        assert_eq!(row[col("seed")], run["seed"].to_string());
+        let stale: f64 = row[col("stale_read_fraction")].parse().expect("number");
+        assert_eq!(Some(stale), run["metrics"]["stale_read_fraction"].as_f64());
+    }
     let avail = &doc["settings"][0]["metrics"]["read_availability"];
     assert_eq!(avail["n"], 2);
     assert!(

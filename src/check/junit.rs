@@ -1,9 +1,9 @@
-//! JUnit XML for CI systems: `testsuites` > one `testsuite` per scenario > its `testcase`s:
-//! in tolerance mode one per bounded metric; in exact mode the digest, then one per
-//! top-level section of report.json (`availability`, `latency_ms`, ...: one per field made
-//! 14,691 cases for the shipped scenarios, which swamped a CI test view), its failure
-//! listing the fields that differ; the embedded scenario's fields are one case named
-//! `scenario`. A regression is a `<failure>`; a scenario that could not be
+//! JUnit XML for CI systems: `testsuites` > one `testsuite` per scenario > its `testcase`s,
+//! as `--junit-cases` asks: by default one case per scenario (`report`, its failure
+//! listing the fields that differ); `section`: in exact mode the digest, then one per
+//! top-level section of report.json (`availability`, `latency_ms`, ...); `metric`: one per
+//! field (14,691 cases for the shipped scenarios) or, in tolerance mode, per bounded metric.
+//! The embedded scenario's fields are always one case named `scenario`. A regression is a `<failure>`; a scenario that could not be
 //! judged (bad input, a crashed run) is an `<error>`. No timings: the file is a function of
 //! the outcomes, like every other output of a check.
 
@@ -25,9 +25,21 @@ enum CaseResult {
     Error { kind: &'static str, message: String },
 }
 
-pub fn render(outcomes: &[Outcome]) -> String {
-    let suites: Vec<(&Outcome, Vec<Case>)> =
-        outcomes.iter().map(|o| (o, cases(&o.status))).collect();
+/// How many test cases a scenario makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Granularity {
+    /// One per scenario (the default: a CI test view lists scenarios).
+    Scenario,
+    /// Exact mode: the digest, the scenario, one per section of report.json.
+    Section,
+    /// One per field (exact mode) or bounded metric (tolerance mode).
+    Metric,
+}
+
+pub fn render(outcomes: &[Outcome], granularity: Granularity) -> String {
+    let suites: Vec<(&Outcome, Vec<Case>)> = (outcomes.iter())
+        .map(|o| (o, cases(&o.status, granularity)))
+        .collect();
     let count = |pred: fn(&CaseResult) -> bool| {
         suites
             .iter()
@@ -107,9 +119,30 @@ pub fn render(outcomes: &[Outcome]) -> String {
     out
 }
 
-fn cases(status: &Status) -> Vec<Case> {
+fn cases(status: &Status, granularity: Granularity) -> Vec<Case> {
     match status {
-        Status::Compared(c) if c.tolerance => rows_to_cases(&c.rows),
+        Status::Compared(c) if granularity == Granularity::Scenario => {
+            let failed: Vec<&Row> = c.rows.iter().filter(|r| !r.verdict.passed()).collect();
+            let result = if failed.is_empty() {
+                CaseResult::Pass
+            } else {
+                let message = match &c.note {
+                    Some(note) => format!("{}; {note}", fields_differ(&failed)),
+                    None => fields_differ(&failed),
+                };
+                CaseResult::Failure {
+                    message,
+                    body: listing(&failed, true),
+                }
+            };
+            vec![Case {
+                name: "report".into(),
+                result,
+            }]
+        }
+        Status::Compared(c) if c.tolerance || granularity == Granularity::Metric => {
+            rows_to_cases(&c.rows)
+        }
         Status::Compared(c) => sections_to_cases(&c.rows),
         Status::Updated(_) => vec![Case {
             name: "update".into(),

@@ -11,6 +11,7 @@
 //! or an output that could not be written.
 
 mod compare;
+pub mod diff;
 mod junit;
 mod table;
 mod tolerance;
@@ -57,6 +58,13 @@ pub struct CheckArgs {
     /// Also write the results as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// JUnit test cases: one per scenario, per report section, or per metric.
+    #[arg(long, value_enum, default_value_t = junit::Granularity::Scenario, requires = "junit")]
+    pub junit_cases: junit::Granularity,
+    /// Also write the results as a Markdown table to FILE (for a CI job's step summary,
+    /// e.g. `--summary-md "$GITHUB_STEP_SUMMARY"`).
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
     /// Show every judged row, not only the failing ones.
     #[arg(short, long)]
     pub verbose: bool,
@@ -107,8 +115,12 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
     let plan = Plan::from_args(args).map_err(|errors| Failure::trouble(errors.join("\n")))?;
     let outcomes = execute(&plan);
     if let Some(path) = &plan.junit {
-        write_atomic(path, junit::render(&outcomes).as_bytes())
+        write_atomic(path, junit::render(&outcomes, plan.junit_cases).as_bytes())
             .map_err(|e| Failure::cannot("write the JUnit file", path, e))?;
+    }
+    if let Some(path) = &plan.summary_md {
+        write_atomic(path, table::markdown(&outcomes).as_bytes())
+            .map_err(|e| Failure::cannot("write the Markdown summary", path, e))?;
     }
     let count = |pred: fn(&Status) -> bool| outcomes.iter().filter(|o| pred(&o.status)).count();
     let bad_input = count(|s| matches!(s, Status::BadInput(_)));
@@ -146,6 +158,8 @@ struct Plan {
     verbose: bool,
     jobs: usize,
     junit: Option<PathBuf>,
+    junit_cases: junit::Granularity,
+    summary_md: Option<PathBuf>,
 }
 
 enum Mode {
@@ -266,6 +280,8 @@ impl Plan {
             verbose: args.verbose,
             jobs: usize::from(args.jobs),
             junit: args.junit,
+            junit_cases: args.junit_cases,
+            summary_md: args.summary_md,
         })
     }
 }
@@ -332,7 +348,7 @@ fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, Vec<String>> {
     Ok(files)
 }
 
-fn read_baseline(path: &Path) -> Result<Value, String> {
+pub(crate) fn read_baseline(path: &Path) -> Result<Value, String> {
     let text = crate::input::read_text(path, crate::input::MAX_REPORT_BYTES)
         .map_err(|e| format!("{}: cannot read the baseline report: {e}", path.display()))?;
     // A report inside a run folder is judged only if the folder's manifest vouches for it.
@@ -428,6 +444,8 @@ struct Update {
     changed: Option<usize>,
     digest_before: Option<String>,
     digest_now: String,
+    /// Whether any file of the baseline was written (false: it held these bytes already).
+    rewritten: bool,
 }
 
 /// Runs every target on `plan.jobs` threads and prints each outcome as soon as all the
@@ -582,7 +600,12 @@ fn malformed_section(baseline: &Value, now: &Value) -> Option<String> {
 }
 
 fn update(target: &Target, run: &Run, now: &Leaves, baseline: Option<&Leaves>) -> Status {
+    // A folder that already holds these bytes is left alone: only what changed is
+    // rewritten (and a file's time stamp then says when its content last changed).
+    let current = (target.update_folder.as_ref())
+        .is_some_and(|folder| crate::report::folder_is_current(&run.report, &run.json, folder));
     let written = match &target.update_folder {
+        _ if current => Ok(()),
         Some(folder) => write_report_dir(run, folder).map_err(|f| f.message),
         None => write_atomic(&target.baseline_path, run.json.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", target.baseline_path.display())),
@@ -605,5 +628,6 @@ fn update(target: &Target, run: &Run, now: &Leaves, baseline: Option<&Leaves>) -
         }),
         digest_before: baseline.and_then(digest),
         digest_now: digest(now).unwrap_or_default(),
+        rewritten: !current,
     })
 }

@@ -62,6 +62,73 @@ pub fn render(outcome: &Outcome, verbose: bool) -> String {
     out
 }
 
+/// The check as a Markdown table, a row per scenario (for a CI step summary): verdict,
+/// scenario, seed, what was found, and under it the first failing fields.
+pub fn markdown(outcomes: &[Outcome]) -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let passed = outcomes.iter().filter(|o| o.status.passed()).count();
+    let mut out = format!(
+        "### dynasim check: {passed} of {} scenario(s) passed\n\n| | scenario | seed | result |\n|---|---|---|---|\n",
+        outcomes.len()
+    );
+    let mut details = String::new();
+    for o in outcomes {
+        let (mark, result) = match &o.status {
+            Status::Compared(c) => {
+                let mark = if c.failures() == 0 { "✅" } else { "❌" };
+                let note = c
+                    .note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                (mark, format!("{}{note}", headline(c)))
+            }
+            Status::Updated(u) => ("📝", format!("updated: {}", updated(u))),
+            Status::BadInput(m) => (
+                "⚠️",
+                format!("not judged: {}", m.lines().next().unwrap_or("")),
+            ),
+            Status::Crashed(m) => ("❌", m.clone()),
+        };
+        let _ = writeln!(
+            out,
+            "| {mark} | {} | {} | {} |",
+            cell(&o.name),
+            o.seed,
+            cell(&result)
+        );
+        if let Status::Compared(c) = &o.status {
+            let failing: Vec<&Row> = c.rows.iter().filter(|r| !r.verdict.passed()).collect();
+            if !failing.is_empty() {
+                let _ = writeln!(
+                    details,
+                    "\n#### {}\n\n| metric | baseline | now | verdict |\n|---|---|---|---|",
+                    cell(&o.name)
+                );
+                for row in failing.iter().take(ROWS_LISTED) {
+                    let _ = writeln!(
+                        details,
+                        "| `{}` | {} | {} | {} |",
+                        row.metric,
+                        cell(&show_short(row.baseline.as_ref(), CELL_CHARS_MAX)),
+                        cell(&show_short(row.now.as_ref(), CELL_CHARS_MAX)),
+                        row.verdict
+                    );
+                }
+                if failing.len() > ROWS_LISTED {
+                    let _ = writeln!(
+                        details,
+                        "\n... and {} more failing rows",
+                        failing.len() - ROWS_LISTED
+                    );
+                }
+            }
+        }
+    }
+    out.push_str(&details);
+    out
+}
+
 fn headline(c: &Comparison) -> String {
     let failures = c.failures();
     if c.tolerance {
@@ -101,7 +168,8 @@ fn headline(c: &Comparison) -> String {
 fn updated(u: &Update) -> String {
     match u.changed {
         None => format!("created (digest {})", u.digest_now),
-        Some(0) => "unchanged".to_string(),
+        Some(0) if !u.rewritten => "unchanged, left as it was".to_string(),
+        Some(0) => "report.json unchanged; its summary, data or plots re-rendered".to_string(),
         Some(n) => match &u.digest_before {
             Some(before) if *before != u.digest_now => {
                 format!("{n} field(s) changed, digest {before} -> {}", u.digest_now)

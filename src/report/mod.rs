@@ -3,6 +3,7 @@
 //! so an interrupted run never leaves a file that looks complete and is not.
 
 pub mod capacity;
+pub mod csv;
 // The plots draw text through plotters' bundled-font path, which plotters leaves out of
 // WebAssembly builds (the playground draws its own charts from report.json).
 #[cfg(not(target_arch = "wasm32"))]
@@ -401,6 +402,7 @@ pub fn is_run_output(name: &str) -> bool {
     name == "report.json"
         || name == "summary.md"
         || name == MANIFEST
+        || name.ends_with(".csv")
         || name.ends_with(".svg")
         || name.ends_with(".png")
 }
@@ -440,16 +442,12 @@ fn md5_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Writes what a person reads next to `report.json` into `dir`: `summary.md` and every plot
-/// (SVG and PNG), each atomically. Everything is derived from `report` alone, so committed
+/// Writes what a person reads next to `report.json` into `dir`: `summary.md`, the tidy
+/// data (`timeline.csv`, `latency.csv`) and every plot (SVG and PNG), each atomically. Everything is derived from `report` alone, so committed
 /// reports can be re-rendered without re-running them. Returns the paths written.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let mut files = vec![(
-        "summary.md".to_string(),
-        summary::render(report).into_bytes(),
-    )];
-    files.extend(plots::render_all(report)?);
+    let files = render_outputs(report)?;
     let mut written = Vec::with_capacity(files.len());
     for (name, bytes) in files {
         let path = dir.join(name);
@@ -459,6 +457,47 @@ pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<std::pa
         written.push(path);
     }
     Ok(written)
+}
+
+/// What `write_outputs` writes, in memory: (file name, bytes).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn render_outputs(report: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = vec![
+        (
+            "summary.md".to_string(),
+            summary::render(report).into_bytes(),
+        ),
+        (
+            "timeline.csv".to_string(),
+            csv::timeline(report).into_bytes(),
+        ),
+        ("latency.csv".to_string(), csv::latency(report).into_bytes()),
+    ];
+    files.extend(plots::render_all(report)?);
+    Ok(files)
+}
+
+/// Whether `dir` already holds exactly what `write_run_folder` would write for `report`
+/// (`json` its report.json): a complete manifest vouching for every file, and every file
+/// with these bytes. `check --update` then leaves the folder alone.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
+    let Ok(outputs) = render_outputs(report) else {
+        return false;
+    };
+    let manifest = crate::input::read_text(&dir.join(MANIFEST), crate::input::MAX_SCENARIO_BYTES);
+    let listed = manifest
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("files").and_then(|f| f.as_object()).map(|f| f.len()));
+    let expected = std::iter::once(("report.json".to_string(), json.as_bytes().to_vec()))
+        .chain(outputs)
+        .collect::<Vec<_>>();
+    listed == Some(expected.len())
+        && expected.iter().all(|(name, bytes)| {
+            std::fs::read(dir.join(name)).is_ok_and(|on_disk| on_disk == *bytes)
+                && manifest_vouches(dir, name, bytes).is_ok()
+        })
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,

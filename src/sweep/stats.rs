@@ -535,6 +535,33 @@ pub fn sweep_json(plan: &Plan, results: &[RunResult], settings: &[Setting]) -> S
     text
 }
 
+/// The text of sweep.csv: one row per run (`run`, `setting`, one column per grid axis
+/// named by its path, `seed`, `digest`, then every metric, units in the names), in the
+/// plan's order; an absent metric is an empty field.
+pub fn sweep_csv(plan: &Plan, results: &[RunResult]) -> String {
+    use crate::report::csv::quoted;
+    let mut header: Vec<String> = vec!["run".into(), "setting".into()];
+    header.extend(plan.axes.iter().map(|a| quoted(&a.path)));
+    header.extend(["seed".into(), "digest".into()]);
+    header.extend(METRICS.iter().map(|m| m.name.to_string()));
+    let mut out = header.join(",");
+    out.push('\n');
+    for (run, result) in plan.runs.iter().zip(results) {
+        let combination = &plan.combinations[run.combination];
+        let mut row = vec![quoted(&run.id), quoted(&combination.id)];
+        row.extend(combination.values.iter().map(|v| match v {
+            Value::String(text) => quoted(text),
+            other => quoted(&other.to_string()),
+        }));
+        row.push(run.seed.to_string());
+        row.push(result.digest.clone().unwrap_or_default());
+        row.extend((result.metrics.iter()).map(|m| m.map(|x| x.to_string()).unwrap_or_default()));
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 /// Decimals to show for a value: one more for small non-zero percentages, so that a rare
 /// stale read does not print as 0.00%.
 fn decimals_for(m: &Metric, v: f64) -> usize {

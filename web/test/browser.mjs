@@ -102,6 +102,7 @@ async function openPage(url) {
   await loaded;
   const page = {
     sessionId,
+    targetId,
     async eval(expression) {
       const r = await send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true }, sessionId);
       if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description || r.exceptionDetails.text);
@@ -163,6 +164,10 @@ try {
   const text = await reopened.eval("document.getElementById('json').value");
   if (text !== shared.text) fail(`the share link ${shared.link.slice(0, 80)}… opened another scenario`);
   console.log(`share link: ${shared.link.length} characters, reopens the same scenario`);
+  // A background tab draws no frames, so the screenshot waits for the first page in front.
+  await send("Target.closeTarget", { targetId: reopened.targetId });
+  await send("Target.activateTarget", { targetId: page.targetId });
+  await send("Page.bringToFront", {}, page.sessionId);
 
   const shot = await send("Page.captureScreenshot", { format: "png" }, page.sessionId);
   writeFileSync(args.screenshot, Buffer.from(shot.data, "base64"));
