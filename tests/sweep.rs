@@ -129,7 +129,7 @@ fn jobs_1_and_jobs_2_give_identical_results() {
     assert_eq!(sorted, vec![1, 2, 3, 4], "every setting has its own rank");
     // sweep.csv: a row per run with the same values as sweep.json.
     let csv = String::from_utf8(read(&ws.out("one").join("sweep.csv"))).expect("UTF-8");
-    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let lines: Vec<Vec<String>> = csv.lines().map(csv_fields).collect();
     assert_eq!(lines.len(), 1 + 8, "{csv}");
     let header = &lines[0];
     assert_eq!(
@@ -143,8 +143,9 @@ fn jobs_1_and_jobs_2_give_identical_results() {
             "digest"
         ]
     );
-    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
     for (row, run) in lines[1..].iter().zip(doc["runs"].as_array().expect("runs")) {
+        assert_eq!(row[col("run")], run["id"].as_str().expect("id"));
         assert_eq!(row.len(), header.len());
         assert_eq!(row[col("digest")], run["digest"].as_str().expect("digest"));
         assert_eq!(row[col("seed")], run["seed"].to_string());
@@ -433,4 +434,23 @@ fn the_command_prints_the_best_settings() {
         "{stdout}"
     );
     assert!(stdout.contains("read/write available"), "{stdout}");
+}
+
+/// One CSV line's fields (RFC 4180 quotes: the run ids hold commas).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
 }
