@@ -239,7 +239,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             .filter(|p| p.extension().is_some_and(|e| e == "svg" || e == "png"))
             .count();
         println!(
-            "summary, timeline.csv, latency.csv and {plots} plot files in {}",
+            "report.html, summary, timeline.csv, latency.csv and {plots} plot files in {}",
             out_dir.display()
         );
         if let Some(h) = history {

@@ -137,6 +137,7 @@ fn plots_and_summary_are_well_formed_and_identical_for_the_same_seed() {
         "summary.md".into(),
         "timeline.csv".into(),
         "latency.csv".into(),
+        "report.html".into(),
     ]);
     expected.sort();
     assert_eq!(a.keys().cloned().collect::<Vec<_>>(), expected);
@@ -164,6 +165,24 @@ fn plots_and_summary_are_well_formed_and_identical_for_the_same_seed() {
         assert!(summary.contains(section), "summary.md lacks {section}");
     }
     assert!(summary.contains("| east |") && summary.contains("| west |"));
+    // report.html: self-contained (nothing fetched), the report inside it whole.
+    let html = std::str::from_utf8(&a["report.html"]).expect("UTF-8");
+    assert!(
+        html.contains(&format!("digest {}", report.digest)),
+        "no digest"
+    );
+    for external in ["src=\"http", "href=\"http", "src=\"//", "@import", "<link"] {
+        assert!(
+            !html.contains(external),
+            "report.html loads something: {external}"
+        );
+    }
+    let opening = r#"<script type="application/json" id="report-data">"#;
+    let start = html.find(opening).expect("data") + opening.len();
+    let end = start + html[start..].find("</script>").expect("end of data");
+    let embedded: Value = serde_json::from_str(&html[start..end]).expect("JSON");
+    assert_eq!(embedded["digest"], report.digest.as_str());
+    assert!(html.contains("function resultCharts(") && html.contains("<h3>Findings</h3>"));
     // The tidy data: a row per interval and per CDF point, the report's own numbers.
     let timeline = std::str::from_utf8(&a["timeline.csv"]).expect("UTF-8");
     let rows: Vec<Vec<&str>> = timeline.lines().map(|l| l.split(',').collect()).collect();

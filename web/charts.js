@@ -22,7 +22,8 @@ function ticks(min, max, count) {
 const fmt = (v) => (Math.abs(v) >= 1000 ? v.toLocaleString("en-US") : String(+v.toPrecision(4)));
 
 // series: [{ name, points: [[x, y]], color, dashed, step }]; opts: { title, xLabel, yLabel,
-// xMin, xMax, yMin, yMax, logX, bands: [[x0, x1]], yPercent }
+// xMin, xMax, yMin, yMax, logX, bands: [[x0, x1, label]], yPercent }. Every point carries a
+// hover title with its values; fault bands are labelled, overlapping ones on rows of their own.
 export function lineChart(series, opts) {
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
   if (all.length === 0) return empty(opts.title, "no data in this run");
@@ -39,10 +40,18 @@ export function lineChart(series, opts) {
   const px = (x) => PAD.left + ((tx(x) - a) / (b - a)) * (W - PAD.left - PAD.right);
   const py = (y) => H - PAD.bottom - ((y - yMin) / (yMax - yMin)) * (H - PAD.top - PAD.bottom);
   const parts = [];
-  for (const [x0, x1] of opts.bands || []) {
+  const rowsEnd = [];
+  for (const [x0, x1, label] of opts.bands || []) {
     const l = px(Math.max(x0, xMin));
     const r = px(Math.min(x1 ?? xMax, xMax));
-    if (r > l) parts.push(`<rect x="${l}" y="${PAD.top}" width="${r - l}" height="${H - PAD.top - PAD.bottom}" fill="#f3c1c1" opacity="0.45"><title>fault in effect</title></rect>`);
+    if (!(r > l)) continue;
+    const name = label || "fault";
+    parts.push(`<rect x="${l}" y="${PAD.top}" width="${r - l}" height="${H - PAD.top - PAD.bottom}" fill="#f3c1c1" opacity="0.45"><title>${esc(name)}: ${fmt(x0)}-${fmt(x1 ?? xMax)} s</title></rect>`);
+    // The first row whose last label ends left of this one.
+    let row = rowsEnd.findIndex((end) => end < l);
+    if (row < 0) row = rowsEnd.push(0) - 1;
+    rowsEnd[row] = l + 6 * name.length + 4;
+    parts.push(`<text x="${l + 2}" y="${PAD.top + 9 + row * 10}" class="band">${esc(name)}</text>`);
   }
   const yTicks = ticks(yMin, yMax, 4);
   for (const t of yTicks) {
@@ -58,7 +67,7 @@ export function lineChart(series, opts) {
     parts.push(`<text x="${px(t)}" y="${H - PAD.bottom + 16}" text-anchor="middle" class="tick">${fmt(t)}</text>`);
   }
   series.forEach((s, i) => {
-    const pts = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logX || p[0] > 0));
+    const pts = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logX || p[0] > 0) && p[0] >= xMin && p[0] <= xMax);
     if (pts.length === 0) return;
     let d = "";
     pts.forEach((p, j) => {
@@ -69,6 +78,11 @@ export function lineChart(series, opts) {
     });
     const color = s.color || COLORS[i % COLORS.length];
     parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5 3"' : ""}/>`);
+    const show = (v, percent) => (percent ? `${+(v * 100).toPrecision(4)}%` : fmt(v));
+    for (const p of pts) {
+      const tip = `${s.name ? `${s.name}: ` : ""}${opts.xLabel ? `${fmt(p[0])} ${opts.xUnit || ""}`.trim() : fmt(p[0])} → ${show(p[1], opts.yPercent)}`;
+      parts.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3.5" class="hover"><title>${esc(tip)}</title></circle>`);
+    }
   });
   parts.push(legend(series));
   return frame(opts.title, opts.xLabel, opts.yLabel, parts.join(""));
@@ -128,12 +142,14 @@ function empty(title, why) {
   return frame(title, "", "", `<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="axis">${esc(why)}</text>`);
 }
 
-// The five charts of a result, each overlaying every run given ([{ label, report }]).
-export function resultCharts(runs) {
+// The five charts of a result, each overlaying every run given ([{ label, report }]);
+// `window` ({ from, to }, simulated seconds) zooms the two charts over time.
+export function resultCharts(runs, window = {}) {
   const dashed = (i) => runs.length > 1 && i === 0;
   const named = (run, what) => (runs.length > 1 ? `${run.label}: ${what}` : what);
   const first = runs[runs.length - 1].report;
-  const bands = (first.faults || []).map((f) => [f.at_s, f.end_s ?? first.simulated_s]);
+  const bands = (first.faults || []).map((f) => [f.at_s, f.end_s ?? first.simulated_s, `${f.kind.replace(/_/g, " ")}${f.nodes && f.nodes.length ? ` ${f.nodes.slice(0, 2).join(" ")}${f.nodes.length > 2 ? "…" : ""}` : ""}`]);
+  const zoom = { xMin: window.from, xMax: window.to, xUnit: "s" };
   const timeline = (pick) =>
     runs.map((run, i) => ({
       name: run.label,
@@ -163,10 +179,10 @@ export function resultCharts(runs) {
     return { name: run.label, color: COLORS[i], dashed: dashed(i), values: vpr.map((k) => (v[k] || 0) / total) };
   });
   return [
-    lineChart(availability, { title: "Availability per interval", xLabel: "simulated s", yLabel: "requests that succeeded", yMax: 1, yPercent: true, bands }),
-    lineChart(timeline((p) => p.stale_read_fraction), { title: "Stale reads per interval", xLabel: "simulated s", yLabel: "share of judged reads", yPercent: true, bands }),
-    lineChart(latency, { title: "Latency CDF", xLabel: "ms (log scale)", yLabel: "share of requests", yMin: 0, yMax: 1, logX: true, yPercent: true }),
-    lineChart(visibility, { title: "t-visibility: fresh reads by time since the write", xLabel: "ms after the write was acknowledged (log scale)", yLabel: "P(read is fresh)", yMin: 0, yMax: 1, logX: true, yPercent: true }),
+    lineChart(availability, { title: "Availability per interval", xLabel: "simulated s", yLabel: "requests that succeeded", yMax: 1, yPercent: true, bands, ...zoom }),
+    lineChart(timeline((p) => p.stale_read_fraction), { title: "Stale reads per interval", xLabel: "simulated s", yLabel: "share of judged reads", yPercent: true, bands, ...zoom }),
+    lineChart(latency, { title: "Latency CDF", xLabel: "ms (log scale)", xUnit: "ms", yLabel: "share of requests", yMin: 0, yMax: 1, logX: true, yPercent: true }),
+    lineChart(visibility, { title: "t-visibility: fresh reads by time since the write", xLabel: "ms after the write was acknowledged (log scale)", xUnit: "ms", yLabel: "P(read is fresh)", yMin: 0, yMax: 1, logX: true, yPercent: true }),
     barChart(["0", "1", "2", "3", "4+"], versions, { title: "Versions per read", xLabel: "versions returned", yLabel: "share of reads", yPercent: true }),
   ];
 }

@@ -9,6 +9,7 @@ pub mod csv;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod font;
 pub mod format;
+pub mod html;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod plots;
 pub mod summary;
@@ -400,6 +401,7 @@ pub fn write_run_folder(
 /// in the same folder would be overwritten by the run or overwrite it.
 pub fn is_run_output(name: &str) -> bool {
     name == "report.json"
+        || name == "report.html"
         || name == "summary.md"
         || name == MANIFEST
         || name.ends_with(".csv")
@@ -462,11 +464,11 @@ pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<std::pa
 /// What `write_outputs` writes, in memory: (file name, bytes).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn render_outputs(report: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let summary = summary::render(report);
+    let page = html::render(report, &report.to_json(), &summary);
     let mut files = vec![
-        (
-            "summary.md".to_string(),
-            summary::render(report).into_bytes(),
-        ),
+        ("report.html".to_string(), page.into_bytes()),
+        ("summary.md".to_string(), summary.into_bytes()),
         (
             "timeline.csv".to_string(),
             csv::timeline(report).into_bytes(),

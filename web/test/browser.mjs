@@ -13,6 +13,8 @@ import { join } from "node:path";
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith("--") ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
 );
+// --report-html FILE (optional): also open a run's self-contained report.html from the file
+// system and check its charts, fault labels, hover values and zoom.
 for (const need of ["chromium", "url", "preset", "report-out", "screenshot"]) {
   if (!args[need]) {
     console.error(`browser.mjs: --${need} is required`);
@@ -92,7 +94,7 @@ listeners.push((msg) => {
   }
 });
 
-async function openPage(url) {
+async function openPage(url, ready = "typeof window.playground === 'object'") {
   const { targetId } = await send("Target.createTarget", { url: "about:blank" });
   const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
   for (const domain of ["Runtime.enable", "Log.enable", "Page.enable"]) await send(domain, {}, sessionId);
@@ -109,8 +111,8 @@ async function openPage(url) {
       return r.result.value;
     },
   };
-  for (let i = 0; i < 200 && !(await page.eval("typeof window.playground === 'object'")); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await page.eval("typeof window.playground === 'object'"))) fail(`${url}: the page did not start (${errors.join("; ")})`);
+  for (let i = 0; i < 200 && !(await page.eval(ready)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await page.eval(ready))) fail(`${url}: the page did not start (${errors.join("; ")})`);
   return page;
 }
 
@@ -168,6 +170,26 @@ try {
   await send("Target.closeTarget", { targetId: reopened.targetId });
   await send("Target.activateTarget", { targetId: page.targetId });
   await send("Page.bringToFront", {}, page.sessionId);
+
+  if (args["report-html"]) {
+    const html = await openPage(`file://${args["report-html"]}`, "document.getElementById('charts').children.length > 0");
+    const seen = await html.eval(`(() => {
+      const charts = () => [...document.querySelectorAll('#charts svg.chart')];
+      const before = charts()[0].querySelectorAll('circle.hover').length;
+      document.getElementById('from').value = '60'; document.getElementById('to').value = '180';
+      document.getElementById('from').onchange();
+      const after = charts()[0].querySelectorAll('circle.hover').length;
+      return { charts: charts().length, bands: [...document.querySelectorAll('#charts text.band')].map((t) => t.textContent),
+        before, after, digest: document.querySelector('.digest').textContent, tables: document.querySelectorAll('table').length,
+        tip: charts()[0].querySelector('circle.hover title').textContent };
+    })()`);
+    if (seen.charts !== 5) fail(`report.html drew ${seen.charts} charts, not 5`);
+    if (!seen.bands.some((b) => b.startsWith("partition"))) fail(`report.html labels no partition window: ${JSON.stringify(seen.bands)}`);
+    if (!(seen.after > 0 && seen.after < seen.before)) fail(`report.html's zoom kept ${seen.after} of ${seen.before} points`);
+    if (!/digest [0-9a-f]{16}/.test(seen.digest) || seen.tables < 3) fail(`report.html lacks its digest or summary tables: ${JSON.stringify(seen)}`);
+    console.log(`report.html: ${seen.charts} charts, fault labels ${JSON.stringify([...new Set(seen.bands)])}, zoom 60-180 s keeps ${seen.after} of ${seen.before} points, hover "${seen.tip}"`);
+    await send("Target.closeTarget", { targetId: html.targetId });
+  }
 
   const shot = await send("Page.captureScreenshot", { format: "png" }, page.sessionId);
   writeFileSync(args.screenshot, Buffer.from(shot.data, "base64"));
