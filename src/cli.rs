@@ -50,6 +50,19 @@ pub enum Command {
     /// Replay a run and tell the story of one key, request or anomaly (stdout, trace.json,
     /// trace.svg).
     Trace(crate::trace::TraceArgs),
+    /// Print the scenario format as a JSON Schema (for editors: validation and completion).
+    Schema,
+    /// Write a small starting scenario to FILE, and scenario.schema.json beside it.
+    New {
+        /// The scenario file to write (refused if it exists, unless --force).
+        file: PathBuf,
+        /// The scenario's name (default: the file's name without .json).
+        #[arg(long)]
+        name: Option<String>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Serve the browser playground (web/) on http://127.0.0.1:PORT/ until stopped.
     Serve {
         /// The port on 127.0.0.1 (0: any free port; the address is printed).
@@ -146,6 +159,11 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => crate::sweep::merge(args),
         Command::Swarm(args) => swarm(args),
         Command::Trace(args) => crate::trace::run(args),
+        Command::Schema => {
+            print!("{}", crate::scenario::starter::schema_json());
+            Ok(())
+        }
+        Command::New { file, name, force } => new_scenario(&file, name, force),
         Command::Serve { port, dir } => crate::serve::serve(&dir.unwrap_or_else(web_dir), port),
     };
     match result {
@@ -155,6 +173,36 @@ pub fn main() -> ExitCode {
             exit_code(f.exit)
         }
     }
+}
+
+/// `dynasim new`: the starter scenario, then its schema beside it (replaced: it follows
+/// the binary); the scenario is checked by the loader before anything is written.
+fn new_scenario(file: &Path, name: Option<String>, force: bool) -> Result<(), Failure> {
+    use crate::scenario::starter::{SCHEMA_FILE, schema_json, starter};
+    if file.exists() && !force {
+        return Err(Failure::trouble(format!(
+            "{} exists; name another file, or --force to overwrite it",
+            file.display()
+        )));
+    }
+    let name = name.unwrap_or_else(|| {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+        stem.filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "my-scenario".into())
+    });
+    let text = starter(&name);
+    crate::scenario::load_str(&text, &file.display().to_string(), &[])?;
+    let schema = file.with_file_name(SCHEMA_FILE);
+    write_atomic(file, text.as_bytes()).map_err(|e| Failure::cannot("write", file, e))?;
+    write_atomic(&schema, schema_json().as_bytes())
+        .map_err(|e| Failure::cannot("write", &schema, e))?;
+    println!(
+        "wrote {} (scenario {name:?}) and {}; run it with: dynasim run {}",
+        file.display(),
+        schema.display(),
+        file.display()
+    );
+    Ok(())
 }
 
 /// web/ in the working folder, else the repository's web/ two folders above the binary

@@ -780,3 +780,33 @@ fn write_doc(dir: &Path, i: usize, doc: &Value) -> PathBuf {
     std::fs::write(&file, doc.to_string()).expect("write the scenario");
     file
 }
+
+#[test]
+fn new_writes_a_starter_that_runs_and_schema_describes_the_format() {
+    let dir = scratch("new");
+    let file = dir.join("first.json");
+    let (code, stderr) = dynasim(&["new".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    let written = std::fs::read_to_string(dir.join("scenario.schema.json")).expect("schema");
+    let (code, stderr) = dynasim(&["new".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .arg("schema")
+        .output()
+        .expect("dynasim schema");
+    let printed = String::from_utf8(out.stdout).expect("UTF-8");
+    assert_eq!(printed, written, "new writes the schema schema prints");
+    let schema: serde_json::Value = serde_json::from_str(&printed).expect("JSON");
+    let defs = schema["$defs"].as_object().expect("$defs");
+    for kind in ["Fault", "Distribution", "Replication", "Workload"] {
+        assert!(defs.contains_key(kind), "no {kind} in the schema");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

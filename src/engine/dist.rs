@@ -7,7 +7,7 @@ use super::rng::{SimRng, unit_f64};
 use serde::{Deserialize, Serialize};
 
 /// A distribution of milliseconds, as written in scenario files.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
     Constant(f64),
@@ -36,7 +36,7 @@ pub enum Distribution {
     Empirical(Vec<[f64; 2]>),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MixturePart {
     pub weight: f64,

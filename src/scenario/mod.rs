@@ -6,6 +6,7 @@
 pub mod checks;
 mod error;
 mod load;
+pub mod starter;
 mod validate;
 
 pub use error::{ScenarioError, ScenarioErrors, nearest};
@@ -16,9 +17,13 @@ use crate::engine::dist::Distribution;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The JSON Schema an editor validates and completes this file with (`dynasim new`
+    /// writes `scenario.schema.json` beside the scenario); ignored by the simulator.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -54,7 +59,7 @@ fn default_seed() -> u64 {
     1
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub datacenters: Vec<Datacenter>,
@@ -62,14 +67,14 @@ pub struct Cluster {
     pub partitioning: Partitioning,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Datacenter {
     pub name: String,
     pub nodes: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartitionStrategy {
     /// Dynamo strategy 1: T random tokens per node; ranges are the gaps between tokens.
@@ -80,7 +85,7 @@ pub enum PartitionStrategy {
     EqualPartitions,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Partitioning {
     pub strategy: PartitionStrategy,
@@ -100,7 +105,7 @@ impl Default for Partitioning {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Versioning {
     VectorClock,
@@ -109,7 +114,7 @@ pub enum Versioning {
     LastWriteWins,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Replication {
     pub n: u32,
@@ -164,7 +169,7 @@ impl Default for Replication {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AntiEntropy {
     pub enabled: bool,
@@ -183,7 +188,7 @@ impl Default for AntiEntropy {
 }
 
 /// Joins, leaves and what clients know of the ring.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MembershipConfig {
     /// Rate at which an old owner streams a moving range to its new owner.
@@ -202,7 +207,7 @@ impl Default for MembershipConfig {
 }
 
 /// How nodes and clients notice unreachable peers (Dynamo §4.8: purely local).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FailureDetectorConfig {
     /// How often a node pings the peers it suspects.
@@ -224,7 +229,7 @@ impl Default for FailureDetectorConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Gossip {
     pub interval_s: f64,
@@ -240,7 +245,7 @@ impl Default for Gossip {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     pub latency_ms: LinkLatencies,
@@ -259,7 +264,7 @@ impl Default for Network {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinkLatencies {
     pub local: Distribution,
@@ -283,7 +288,7 @@ impl Default for LinkLatencies {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
     pub read_ms: Distribution,
@@ -297,7 +302,7 @@ pub struct Storage {
 }
 
 /// An in-memory object buffer per node, flushed to disk by a writer every interval.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteBuffer {
     /// Objects (keys) it holds at most; a write past it goes to disk directly.
@@ -317,7 +322,7 @@ impl Default for Storage {
 }
 
 /// What each node's host can do at once. Every part is optional and unbounded when absent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,7 +337,7 @@ pub struct Capacity {
 }
 
 /// Dynamo §6.5: background tasks and the admission controller that limits them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Background {
     #[serde(default)]
@@ -353,7 +358,9 @@ fn default_max_share() -> f64 {
     0.3
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Admission {
     /// Background work queues with foreground work, one job per operation.
@@ -364,7 +371,7 @@ pub enum Admission {
 }
 
 /// A node's storage: `concurrency` servers with one FIFO queue.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiskCapacity {
     pub concurrency: u32,
@@ -374,7 +381,7 @@ pub struct DiskCapacity {
 }
 
 /// A node's processors: every message it receives holds one of `threads` servers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CpuCapacity {
     pub threads: u32,
@@ -385,20 +392,20 @@ pub struct CpuCapacity {
 }
 
 /// A node's network interface: outgoing messages leave one after another at this rate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NicCapacity {
     pub node_bytes_per_s: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Workload {
     OpenLoop(OpenLoop),
     StalenessProbe(StalenessProbe),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Routing {
     PartitionAware,
@@ -406,21 +413,21 @@ pub enum Routing {
     ClientDriven,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteMode {
     ReadModifyWrite,
     Blind,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyDistribution {
     Uniform,
     Zipf(f64),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenLoop {
     pub ops_per_s: f64,
@@ -450,7 +457,7 @@ pub struct OpenLoop {
 /// A repeating load profile (Dynamo Figure 4's diurnal cycle): `points` are
 /// `[fraction of the period, factor of ops_per_s]`, linear between them, from fraction 0
 /// to fraction 1.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadCurve {
     pub period_s: f64,
@@ -476,7 +483,9 @@ impl LoadCurve {
 }
 
 /// Which of a key's top N replicas coordinates a put (Dynamo §4.5, §6.4).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteCoordinator {
     /// The first home replica the client (or the node it reached) believes reachable.
@@ -487,7 +496,7 @@ pub enum WriteCoordinator {
     FastestRead,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StalenessProbe {
     pub probes: u32,
@@ -570,7 +579,7 @@ impl Workload {
 
 /// A scheduled fault or membership change. Node targets are given either by name
 /// (`nodes`) or as a count drawn from the seed (`random_nodes`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     Crash {
@@ -709,7 +718,7 @@ impl Fault {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Metrics {
     pub sla_ms: f64,
