@@ -103,6 +103,7 @@ fn jobs_1_and_jobs_2_give_identical_results() {
         "sweep.json",
         "sweep.md",
         "sweep.csv",
+        "sweep.html",
         "plots/heatmap-stale_read_fraction.svg",
         "plots/tradeoff.png",
     ] {
@@ -127,6 +128,31 @@ fn jobs_1_and_jobs_2_give_identical_results() {
     let mut sorted = ranks.clone();
     sorted.sort();
     assert_eq!(sorted, vec![1, 2, 3, 4], "every setting has its own rank");
+    // sweep.html: a heatmap per headline metric over the 2 x 2 grid, a row per setting.
+    let html = String::from_utf8(read(&ws.out("one").join("sweep.html"))).expect("UTF-8");
+    assert_eq!(
+        html.matches("<table class=\"heat\">").count(),
+        5,
+        "five heatmaps"
+    );
+    assert_eq!(
+        html.matches("class=\"scale\"").count(),
+        5,
+        "a colour bar each"
+    );
+    let rows = html
+        .split("<table id=\"settings\">")
+        .nth(1)
+        .expect("the settings table");
+    assert_eq!(
+        rows.matches("<tr><td data-v=").count(),
+        4,
+        "a row per setting"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("<link"),
+        "self-contained"
+    );
     // sweep.csv: a row per run with the same values as sweep.json.
     let csv = String::from_utf8(read(&ws.out("one").join("sweep.csv"))).expect("UTF-8");
     let lines: Vec<Vec<String>> = csv.lines().map(csv_fields).collect();

@@ -7,7 +7,8 @@
 #     Chromium as the page does, and prints `browser digest HEX for scenarios/PRESET.json`;
 #     the browser's report.json must equal the CLI's byte for byte; walks the tour, checks a
 #     share link, takes a screenshot (target/web-test/screenshot.png); opens the committed
-#     reports/partition/report.html from the file system (charts, fault labels, zoom);
+#     reports/partition/report.html (charts, fault labels, zoom) and
+#     reports/sweep-nrw-tuning/sweep.html (heatmaps, sorting) from the file system;
 #  4. prints the browser's speed against the native build on the same scenario.
 # Exits non-zero on any difference, console error or uncaught exception in the page.
 # Installs Debian's chromium (and nodejs) when missing, as CI runs on a fresh machine.
@@ -51,7 +52,7 @@ done
 [ -n "$url" ] || { echo "dynasim serve did not start:"; cat "$OUT/serve.log"; exit 1; }
 node --experimental-websocket --no-warnings web/test/browser.mjs --chromium "$(command -v chromium)" \
   --url "$url" --preset "$PRESET" --report-out "$OUT/browser-report.json" --screenshot "$OUT/screenshot.png" \
-  --report-html "$PWD/reports/partition/report.html" \
+  --report-html "$PWD/reports/partition/report.html" --sweep-html "$PWD/reports/sweep-nrw-tuning/sweep.html" \
   | tee "$OUT/browser.log"
 
 ./target/release/dynasim run "scenarios/$PRESET.json" --out "$OUT/cli" --quiet --timings "$OUT/cli-timings.json"

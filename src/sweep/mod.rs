@@ -13,6 +13,7 @@
 //! sweep.md, pure), `plots` (figures); this file does the IO and the threads.
 
 pub mod grid;
+pub mod html;
 pub mod plots;
 pub mod stats;
 
@@ -35,6 +36,7 @@ pub const RUNS_DIR: &str = "runs";
 pub const SWEEP_JSON: &str = "sweep.json";
 pub const SWEEP_MD: &str = "sweep.md";
 pub const SWEEP_CSV: &str = "sweep.csv";
+pub const SWEEP_HTML: &str = "sweep.html";
 /// Threads are cheap, but not that cheap; no machine has more cores than this.
 pub const MAX_JOBS: usize = 4096;
 
@@ -434,7 +436,7 @@ fn prepare_folder(out: &Path, plan: &Plan, force: bool) -> Result<(), Failure> {
                     plan.fingerprint
                 )));
             }
-            for name in [SWEEP_JSON, SWEEP_MD, SWEEP_CSV] {
+            for name in [SWEEP_JSON, SWEEP_MD, SWEEP_CSV, SWEEP_HTML] {
                 match std::fs::remove_file(out.join(name)) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         return Err(Failure::cannot("remove", &out.join(name), e));
@@ -566,7 +568,7 @@ fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), Failure> {
     write_atomic(&path, text.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))
 }
 
-/// Writes plots, sweep.md, sweep.csv and, last, sweep.json when every run of the plan has a result.
+/// Writes plots, sweep.md, sweep.csv, sweep.html and, last, sweep.json when every run of the plan has a result.
 /// Returns whether it did.
 fn finish(out: &Path, plan: &Plan) -> Result<bool, Failure> {
     let mut results = Vec::with_capacity(plan.runs.len());
@@ -581,6 +583,7 @@ fn finish(out: &Path, plan: &Plan) -> Result<bool, Failure> {
     for (name, text) in [
         (SWEEP_MD, stats::sweep_markdown(plan, &settings, &notes)),
         (SWEEP_CSV, stats::sweep_csv(plan, &results)),
+        (SWEEP_HTML, html::render(plan, &settings)),
         (SWEEP_JSON, stats::sweep_json(plan, &results, &settings)),
     ] {
         let path = out.join(name);

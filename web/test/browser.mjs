@@ -191,6 +191,21 @@ try {
     await send("Target.closeTarget", { targetId: html.targetId });
   }
 
+  if (args["sweep-html"]) {
+    const sweep = await openPage(`file://${args["sweep-html"]}`, "document.querySelectorAll('#settings tr').length > 1");
+    const seen = await sweep.eval(`(() => {
+      const header = [...document.querySelectorAll('#settings th')];
+      const col = header.findIndex((th) => th.textContent === 'stale-read fraction');
+      header[col].click();
+      const values = [...document.querySelectorAll('#settings tr')].slice(1).map((r) => parseFloat(r.cells[col].dataset.v));
+      return { maps: document.querySelectorAll('table.heat').length, near: document.querySelectorAll('td.near').length, values };
+    })()`);
+    const sorted = seen.values.every((v, i) => i === 0 || seen.values[i - 1] <= v);
+    if (seen.maps !== 5 || seen.near === 0 || !sorted) fail(`sweep.html: ${JSON.stringify(seen)}`);
+    console.log(`sweep.html: ${seen.maps} heatmaps, ${seen.near} cells within the best's interval, the table sorts by stale-read fraction`);
+    await send("Target.closeTarget", { targetId: sweep.targetId });
+  }
+
   const shot = await send("Page.captureScreenshot", { format: "png" }, page.sessionId);
   writeFileSync(args.screenshot, Buffer.from(shot.data, "base64"));
   if (errors.length) fail(`the page reported errors:\n  ${errors.join("\n  ")}`);
