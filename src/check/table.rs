@@ -179,14 +179,32 @@ fn updated(u: &Update) -> String {
     }
 }
 
+/// A row's two values for reading: floats to 6 significant digits (0.9879935965848452
+/// reads 0.987994), unless the two differ only past that, when both are shown whole so
+/// the difference stays visible. Other values as JSON, cut to the cell width.
+fn readable_pair(row: &Row) -> (String, String) {
+    let float = |v: Option<&Value>| v.filter(|v| v.is_f64()).and_then(Value::as_f64);
+    let short = |v: Option<&Value>| match float(v) {
+        Some(x) => super::compare::number(x),
+        None => show_short(v, CELL_CHARS_MAX),
+    };
+    let (b, n) = (short(row.baseline.as_ref()), short(row.now.as_ref()));
+    if b == n && row.baseline != row.now {
+        let whole = |v: Option<&Value>| show_short(v, CELL_CHARS_MAX);
+        return (whole(row.baseline.as_ref()), whole(row.now.as_ref()));
+    }
+    (b, n)
+}
+
 fn table<'a>(rows: impl Iterator<Item = &'a Row>) -> String {
     let header = ["metric", "baseline", "now", "delta", "verdict"].map(String::from);
     let mut lines = vec![header];
     for row in rows {
+        let (baseline, now) = readable_pair(row);
         lines.push([
             row.metric.clone(),
-            show_short(row.baseline.as_ref(), CELL_CHARS_MAX),
-            show_short(row.now.as_ref(), CELL_CHARS_MAX),
+            baseline,
+            now,
             row.delta().unwrap_or_default(),
             row.verdict.to_string(),
         ]);
@@ -211,4 +229,31 @@ fn table<'a>(rows: impl Iterator<Item = &'a Row>) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::compare::Verdict;
+    use super::*;
+
+    #[test]
+    fn floats_read_short_unless_they_differ_only_past_six_digits() {
+        let row = |b: f64, n: f64| Row {
+            metric: "m".into(),
+            baseline: Some(serde_json::json!(b)),
+            now: Some(serde_json::json!(n)),
+            verdict: Verdict::Differs,
+        };
+        assert_eq!(
+            readable_pair(&row(0.9879935965848452, 0.5)),
+            ("0.987994".to_string(), "0.5".to_string())
+        );
+        assert_eq!(
+            readable_pair(&row(502.88288489437923, 502.8828848943792)),
+            (
+                "502.88288489437923".to_string(),
+                "502.8828848943792".to_string()
+            )
+        );
+    }
 }
