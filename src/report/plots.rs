@@ -358,6 +358,35 @@ fn fault_windows(r: &Report) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Each fault's label (its kind, and its first node when it names nodes) and the row it
+/// sits on: a label that would run into an earlier one on a row goes one row down, so
+/// overlapping windows stay readable. `seconds_per_char`: a character's width in seconds.
+fn fault_labels(
+    faults: &[crate::faults::ResolvedFault],
+    seconds_per_char: f64,
+) -> Vec<(f64, usize, String)> {
+    let mut row_ends: Vec<f64> = Vec::new();
+    let mut out = Vec::new();
+    for f in faults {
+        let label = match f.nodes.first() {
+            Some(node) if f.nodes.len() == 1 => format!("{} {node}", f.kind.replace('_', " ")),
+            Some(node) => format!("{} {node}…", f.kind.replace('_', " ")),
+            None => f.kind.replace('_', " "),
+        };
+        let end = f.at_s + seconds_per_char * (label.chars().count() + 2) as f64;
+        let row = match row_ends.iter().position(|e| *e <= f.at_s) {
+            Some(row) => row,
+            None => {
+                row_ends.push(0.0);
+                row_ends.len() - 1
+            }
+        };
+        row_ends[row] = end;
+        out.push((f.at_s, row, label));
+    }
+    out
+}
+
 /// Splits a series with gaps into runs of consecutive points.
 fn runs(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
@@ -538,6 +567,17 @@ where
                 .iter()
                 .map(|(a, b)| Rectangle::new([(*a, y0), (b.min(end_s), y1)], FAULT.filled())),
         )?;
+        if std::ptr::eq(panel, &panels[0]) {
+            // The first panel names the windows (about 6 px a character at 11 px).
+            let plot_px = f64::from(area.dim_in_pixel().0.saturating_sub(90).max(1));
+            let labels = fault_labels(&r.faults, 6.0 * end_s / plot_px);
+            let row_height = (y1 - y0) * 0.075;
+            let style = (FONT, 11).into_font().color(&RGBColor(155, 44, 44));
+            chart.draw_series(labels.iter().map(|(at, row, label)| {
+                let y = y1 - row_height * (*row as f64 + 0.3);
+                Text::new(label.clone(), (*at + end_s * 0.003, y), style.clone())
+            }))?;
+        }
         for (name, color, runs) in &panel.series {
             let color = *color;
             for (i, run) in runs.iter().enumerate() {
@@ -642,4 +682,43 @@ where
         )
     }))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::ResolvedFault;
+
+    fn fault(kind: &'static str, at_s: f64, nodes: &[&str]) -> ResolvedFault {
+        ResolvedFault {
+            index: 0,
+            kind,
+            at_s,
+            end_s: Some(at_s + 30.0),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            crash_windows: None,
+            first_crashes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn overlapping_fault_labels_take_rows_of_their_own() {
+        let faults = [
+            fault("crash", 10.0, &["east-1"]),
+            fault("partition", 12.0, &[]),
+            fault("slow_node", 100.0, &["a", "b"]),
+        ];
+        let labels = fault_labels(&faults, 1.0);
+        assert_eq!(labels[0], (10.0, 0, "crash east-1".to_string()));
+        assert_eq!(
+            labels[1],
+            (12.0, 1, "partition".to_string()),
+            "runs into the first"
+        );
+        assert_eq!(
+            labels[2],
+            (100.0, 0, "slow node a…".to_string()),
+            "room again on row 0"
+        );
+    }
 }
