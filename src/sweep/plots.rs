@@ -319,7 +319,7 @@ fn capitalized(s: &str) -> String {
 }
 
 impl Figure for Heatmap {
-    const SIZE: (u32, u32) = (680, 600);
+    const SIZE: (u32, u32) = (680, 640);
 
     // long: one heatmap figure (cells, labels, axes) sharing its layout numbers; a split is
     // planned (see ARCHITECTURE.md, known debts).
@@ -336,7 +336,7 @@ impl Figure for Heatmap {
             (w / 2, 52),
             centered(14.0, MUTED),
         )))?;
-        let (left, right, top, bottom) = (120, w - 30, 80, h - 100);
+        let (left, right, top, bottom) = (120, w - 30, 80, h - 140);
         let (nr, nc) = (self.rows.len().max(1) as i32, self.cols.len().max(1) as i32);
         let (cw, ch) = ((right - left) / nc, (bottom - top) / nr);
         let values: Vec<f64> = self
@@ -364,6 +364,14 @@ impl Figure for Heatmap {
                 1.0 - t
             }
         };
+        // The best cell's interval: a cell whose interval overlaps it is outlined, as not
+        // measurably worse (colour alone would stretch noise over the whole palette).
+        let best = (self.cells.iter().flatten())
+            .filter_map(|c| match c {
+                Cell::Value { mean, half } => Some((*mean, half.unwrap_or(0.0))),
+                _ => None,
+            })
+            .max_by(|a, b| goodness(a.0).total_cmp(&goodness(b.0)));
         for (ri, row) in self.cells.iter().enumerate() {
             // The first R value is the bottom row, as on a y axis.
             let y0 = bottom - (ri as i32 + 1) * ch;
@@ -389,6 +397,14 @@ impl Figure for Heatmap {
                     [(x0, y0), (x0 + cw, y0 + ch)],
                     WHITE.stroke_width(2),
                 )))?;
+                if let (Cell::Value { mean, half }, Some((b, bh))) = (cell, best)
+                    && (mean - b).abs() <= half.unwrap_or(0.0) + bh
+                {
+                    drawn(root.draw(&Rectangle::new(
+                        [(x0 + 4, y0 + 4), (x0 + cw - 4, y0 + ch - 4)],
+                        INK.stroke_width(3),
+                    )))?;
+                }
                 let luminance =
                     0.299 * fill.0 as f64 + 0.587 * fill.1 as f64 + 0.114 * fill.2 as f64;
                 let ink = if luminance > 140.0 { INK } else { WHITE };
@@ -428,22 +444,45 @@ impl Figure for Heatmap {
         )))?;
         drawn(root.draw(&Text::new(
             "R: replicas a read waits for  ·  W: replicas a write waits for",
-            (w / 2, h - 36),
+            (w / 2, h - 60),
             centered(13.0, MUTED),
         )))?;
-        let range = if values.is_empty() {
-            "no values".to_string()
+        drawn(root.draw(&Text::new(
+            "grey: invalid setting or no value  ·  outlined: within the best setting's 95% interval",
+            (w / 2, h - 40),
+            centered(13.0, MUTED),
+        )))?;
+        if values.is_empty() {
+            return Ok(());
+        }
+        // The colour bar: worse end on the left, better on the right, as the cells use it.
+        let (bar_left, bar_right, bar_y) = (w / 2 - 120, w / 2 + 120, h - 22);
+        for x in bar_left..bar_right {
+            let t = f64::from(x - bar_left) / f64::from(bar_right - bar_left);
+            drawn(root.draw(&Rectangle::new(
+                [(x, bar_y - 7), (x + 1, bar_y + 7)],
+                viridis(t).filled(),
+            )))?;
+        }
+        let (worse, better) = if self.metric.better == Better::Higher {
+            (lo, hi)
         } else {
-            format!(
-                "colour range {} to {}",
-                format_value(self.metric, lo),
-                format_value(self.metric, hi)
-            )
+            (hi, lo)
+        };
+        let side = |h: HPos| TextStyle {
+            color: INK.to_backend_color(),
+            pos: Pos::new(h, VPos::Center),
+            ..text(13.0)
         };
         drawn(root.draw(&Text::new(
-            format!("{range}  ·  grey: invalid setting or no value"),
-            (w / 2, h - 16),
-            centered(13.0, MUTED),
+            format!("worse {}", format_value(self.metric, worse)),
+            (bar_left - 8, bar_y),
+            side(HPos::Right),
+        )))?;
+        drawn(root.draw(&Text::new(
+            format!("{} better", format_value(self.metric, better)),
+            (bar_right + 8, bar_y),
+            side(HPos::Left),
         )))
     }
 }
