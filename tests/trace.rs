@@ -167,6 +167,36 @@ fn a_stale_read_trace_names_the_missed_write_and_how_it_did_not_arrive() {
     let svg = std::fs::read_to_string(out.join("trace.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg, dynasim::trace::svg::render(&t));
+    // A message dropped as it left names its receiver, and its stub stays short of the
+    // next lane (a cross half-way across sat on another node's lane).
+    let dropped_at_send: Vec<_> = (t.events.iter())
+        .filter(|e| e.category == Category::Send && e.fate.is_some_and(|f| f != "in_flight"))
+        .collect();
+    assert!(!dropped_at_send.is_empty(), "the partition drops messages as they leave");
+    for e in &dropped_at_send {
+        let to = e.to.as_deref().expect("a receiver");
+        assert!(
+            svg.contains(&format!(" → {to}</text>")),
+            "no label names {to}"
+        );
+    }
+    for line in svg
+        .lines()
+        .filter(|l| l.contains(r##"stroke="#c00" stroke-width="1.2"/>"##))
+    {
+        let attr = |name: &str| -> f64 {
+            let start = line.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
+            line[start..]
+                .split('"')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect(name)
+        };
+        assert!(
+            (attr("x2") - attr("x1")).abs() <= 0.4 * 120.0 + 0.1,
+            "{line}"
+        );
+    }
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("trace.json")).unwrap()).unwrap();
     assert_eq!(json["verdict"]["missed_write"], Value::from(missed));

@@ -285,7 +285,10 @@ impl Diagram<'_> {
                 );
             }
             _ => {
-                let xm = x1 + (x2 - x1) * 0.45;
+                // Dropped as it left: a short stub from the sender towards the receiver,
+                // the cross at its end, short of the next lane (a cross half-way sat on
+                // another node's lane), and the receiver named in the label.
+                let xm = x1 + (x2 - x1).signum() * ((x2 - x1).abs() * 0.45).min(LANE_PX * 0.4);
                 let ym = y1 + ROW_PX * 0.6;
                 let _ = writeln!(
                     s,
@@ -294,6 +297,10 @@ impl Diagram<'_> {
                 cross(s, xm, ym);
             }
         }
+        let label = match (e.fate, arrival) {
+            (Some("in_flight"), _) => label,
+            _ => format!("{label} → {}", esc(e.to.as_deref().unwrap_or("?"))),
+        };
         let anchor = if x2 >= x1 { "start" } else { "end" };
         let dx = if x2 >= x1 { 4.0 } else { -4.0 };
         let _ = writeln!(
