@@ -27,6 +27,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# The DevTools client uses Node's built-in WebSocket (--experimental-websocket, Node 20.10+).
+if ! node --experimental-websocket -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
+  echo "web/test.sh needs Node.js 20.10 or newer (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
 echo "== building the module and the page"
 bash web/build.sh
 cargo build --release --locked -q
