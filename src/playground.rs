@@ -69,6 +69,13 @@ impl Session {
         self.progress()
     }
 
+    /// The timeline points measured so far from index `from` on, as a JSON list (the
+    /// page draws availability and stale reads live while the run goes on).
+    pub fn timeline_json(&self, from: usize) -> String {
+        let points = self.sim.observer().timeline();
+        serde_json::to_string(points.get(from..).unwrap_or(&[])).unwrap_or_else(|_| "[]".into())
+    }
+
     pub fn progress(&mut self) -> Progress {
         Progress {
             simulated_s: self.sim.now().as_secs_f64(),

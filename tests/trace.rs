@@ -172,7 +172,10 @@ fn a_stale_read_trace_names_the_missed_write_and_how_it_did_not_arrive() {
     let dropped_at_send: Vec<_> = (t.events.iter())
         .filter(|e| e.category == Category::Send && e.fate.is_some_and(|f| f != "in_flight"))
         .collect();
-    assert!(!dropped_at_send.is_empty(), "the partition drops messages as they leave");
+    assert!(
+        !dropped_at_send.is_empty(),
+        "the partition drops messages as they leave"
+    );
     for e in &dropped_at_send {
         let to = e.to.as_deref().expect("a receiver");
         assert!(

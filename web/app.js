@@ -37,7 +37,7 @@ async function simulate(text, onProgress) {
       reject(new Error("cancelled"));
     };
     worker.onmessage = ({ data }) => {
-      if (data.type === "progress") onProgress?.(data.now, data.endS);
+      if (data.type === "progress") onProgress?.(data.now, data.endS, data.points);
       else {
         stopWorker();
         if (data.type === "done") resolve(data);
@@ -312,6 +312,22 @@ function showResults() {
   $("summary").textContent = cur.summary;
 }
 
+// While a run goes on: availability and stale reads over the intervals measured so far
+// (the other charts need the finished report), fault windows from the scenario.
+function drawLive(points, endS) {
+  const faults = (state.scenario.faults || []).map((f) => ({
+    kind: f.kind,
+    at_s: f.at_s ?? 0,
+    end_s: f.duration_s != null ? (f.at_s ?? 0) + f.duration_s : null,
+    nodes: f.nodes || [],
+  }));
+  const report = { faults, simulated_s: endS, timeline: points };
+  const runs = [state.pinned, { label: "this run (live)", report }].filter(Boolean);
+  const charts = resultCharts(runs, { from: 0, to: endS });
+  $("charts").innerHTML = charts.slice(0, 2).join("");
+  $("charts").dataset.live = String(points.length);
+}
+
 async function runCurrent({ label } = {}) {
   const text = state.text;
   $("run").disabled = true;
@@ -320,9 +336,17 @@ async function runCurrent({ label } = {}) {
   $("status").textContent = "Starting…";
   $("progress").value = 0;
   try {
-    const results = await simulate(text, (now, endS) => {
+    const live = [];
+    let drawn = 0;
+    delete $("charts").dataset.live;
+    const results = await simulate(text, (now, endS, points) => {
       $("progress").value = endS > 0 ? now / endS : 1;
       $("status").textContent = `Simulated ${now.toFixed(1)} of ${endS.toFixed(0)} s…`;
+      live.push(...(points || []));
+      if (live.length > drawn) {
+        drawn = live.length;
+        drawLive(live, endS);
+      }
     });
     const report = JSON.parse(results.report);
     state.current = {

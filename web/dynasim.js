@@ -37,6 +37,12 @@ export class Dynasim {
     return this.guarded(() => this.x.dynasim_advance(sliceS));
   }
 
+  // The timeline points measured so far, from index `from` on.
+  timeline(from) {
+    this.x.dynasim_timeline(from);
+    return JSON.parse(this.output());
+  }
+
   // Finishes the run: { report (report.json's text, as the CLI writes it), summary
   // (summary.md), staleExamples (the first stale reads, see src/playground.rs) }.
   finish() {

@@ -13,9 +13,13 @@ onmessage = async (event) => {
     // About 100 progress messages a run, none shorter than 10 simulated ms.
     const slice = Math.max(endS / 100, 0.01);
     let now = 0;
+    let points = 0;
     while (now < endS) {
       now = sim.advance(slice);
-      postMessage({ type: "progress", now, endS });
+      // New timeline points go with the progress, for the live charts.
+      const fresh = sim.timeline(points);
+      points += fresh.length;
+      postMessage({ type: "progress", now, endS, points: fresh });
     }
     const results = sim.finish();
     postMessage({ type: "done", ...results, wallMs: performance.now() - started });

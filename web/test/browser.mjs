@@ -143,14 +143,19 @@ try {
     const refused = $('status').textContent;
     $('preset').value = 'baseline'; $('preset').onchange();
     const running = playground.runCurrent().catch((e) => e.message);
-    while ($('progress').value === 0) await new Promise((r) => setTimeout(r, 20));
+    // The timeline charts draw live while the run goes on.
+    for (let i = 0; i < 1500 && !(Number($('charts').dataset.live) > 0); i++) await new Promise((r) => setTimeout(r, 20));
+    const live = Number($('charts').dataset.live || 0);
+    const liveCharts = $('charts').querySelectorAll('svg.chart').length;
     $('cancel').click();
-    return { faults, r, refused, cancelled: await running, status: $('status').textContent, runEnabled: !$('run').disabled };
+    const cancelled = await running;
+    return { faults, r, refused, live, liveCharts, cancelled: typeof cancelled === 'string' ? cancelled : 'the run finished', status: $('status').textContent, runEnabled: !$('run').disabled };
   })()`);
   if (edits.faults.join() !== "partition,crash" || edits.r !== 3) fail(`the controls did not edit the scenario: ${JSON.stringify(edits)}`);
   if (!/replication\.w/.test(edits.refused) || !/9/.test(edits.refused)) fail(`a refused scenario showed: ${edits.refused}`);
   if (edits.cancelled !== "cancelled" || edits.status !== "Cancelled." || !edits.runEnabled) fail(`Cancel did not stop the run: ${JSON.stringify(edits)}`);
-  console.log(`controls: + crash and R edit the scenario; refused: "${edits.refused.split("\n")[0].slice(0, 90)}"; Cancel stops a run`);
+  if (!(edits.live > 0) || edits.liveCharts !== 2) fail(`no live charts during a run: ${JSON.stringify(edits)}`);
+  console.log(`controls: + crash and R edit the scenario; refused: "${edits.refused.split("\n")[0].slice(0, 90)}"; live charts drew ${edits.live} intervals; Cancel stops a run`);
 
   for (let step = 0; step < 4; step++) {
     const text = await page.eval(`playground.runTourStep(${step})`);

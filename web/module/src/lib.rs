@@ -93,6 +93,18 @@ pub extern "C" fn dynasim_advance(slice_s: f64) -> f64 {
     })
 }
 
+/// Makes the timeline points measured so far, from index `from` on, the output (a JSON
+/// list; empty with no run set up).
+#[unsafe(no_mangle)]
+pub extern "C" fn dynasim_timeline(from: usize) {
+    let text = SESSION.with(|s| {
+        s.borrow()
+            .as_ref()
+            .map(|session| session.timeline_json(from))
+    });
+    set_output(text.as_deref().unwrap_or("[]"));
+}
+
 /// The simulated length of the run set up, in seconds (-1 with none).
 #[unsafe(no_mangle)]
 pub extern "C" fn dynasim_end_s() -> f64 {
