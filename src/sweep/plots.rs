@@ -595,8 +595,9 @@ impl Figure for Tradeoff {
             )?;
         }
         // Settings often share a point (every R+W>N setting is fresh without faults): points
-        // within a few pixels get one label listing them all, and labels that would still
-        // overlap are pushed down, with a leader line back to their point.
+        // within a few pixels get one label listing them all, and a label that would still
+        // overlap another (or run off the figure) moves to the nearest free spot, with a
+        // leader line back to its point.
         let mut groups: Vec<((i32, i32), Vec<&Point>)> = Vec::new();
         let ordered = self
             .points
@@ -631,15 +632,9 @@ impl Figure for Tradeoff {
                 .estimate_text_size(&label, &style)
                 .map_err(|e| e.to_string())?;
             let (tw, th) = (tw as i32, th as i32 + 3);
-            let (x, mut y) = (px + 10, py - 18);
-            while placed
-                .iter()
-                .any(|&(x0, y0, x1, y1)| x < x1 && x + tw > x0 && y < y1 && y + th > y0)
-            {
-                y += th;
-            }
+            let (x, y) = label_spot((px, py), (tw, th), &placed, Self::SIZE);
             placed.push((x, y, x + tw, y + th));
-            if y != py - 18 {
+            if (x, y) != (px + 10, py - 18) {
                 let leader = if pareto { RED.mix(0.4) } else { MUTED.mix(0.4) };
                 drawn(root.draw(&PathElement::new(
                     vec![(px + 3, py), (x - 2, y + th / 2)],
@@ -650,6 +645,40 @@ impl Figure for Tradeoff {
         }
         Ok(())
     }
+}
+
+/// Where a label of size `(tw, th)` for the point at `(px, py)` goes: right of the point
+/// and a little above it when that is free, else the nearest free row below or above, on
+/// the right or, near the figure's right edge or when the right is taken, on the left;
+/// never past the figure's edges or over the y axis's labels. `placed`: the labels placed so far (x0, y0, x1, y1).
+fn label_spot(
+    (px, py): (i32, i32),
+    (tw, th): (i32, i32),
+    placed: &[(i32, i32, i32, i32)],
+    (w, h): (u32, u32),
+) -> (i32, i32) {
+    let (w, h) = (w as i32, h as i32);
+    // Inside the plot area: right of the y axis's labels (70 px), below the titles.
+    let free = |x: i32, y: i32| {
+        x >= 78
+            && x + tw <= w - 4
+            && y >= 60
+            && y + th <= h - 4
+            && !placed
+                .iter()
+                .any(|&(x0, y0, x1, y1)| x < x1 && x + tw > x0 && y < y1 && y + th > y0)
+    };
+    let (right, left) = (px + 10, px - 10 - tw);
+    for step in 0..60 {
+        for dy in [step * th, -step * th] {
+            for x in [right, left] {
+                if free(x, py - 18 + dy) {
+                    return (x, py - 18 + dy);
+                }
+            }
+        }
+    }
+    (right.min(w - 4 - tw).max(78), py - 18)
 }
 
 /// An axis range around the data, zoomed in (the settings of one sweep often differ by a
@@ -669,6 +698,25 @@ fn padded_range(values: impl Iterator<Item = f64>, min_span: f64) -> std::ops::R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_flip_left_at_the_edge_and_step_aside_when_taken() {
+        let size = (800, 600);
+        assert_eq!(label_spot((300, 300), (100, 15), &[], size), (310, 282));
+        // Near the right edge the label goes to the left of its point.
+        assert_eq!(label_spot((760, 300), (100, 15), &[], size), (650, 282));
+        // Taken on the right: the left; taken on both sides: the next row down.
+        let right = (310, 282, 410, 297);
+        assert_eq!(
+            label_spot((300, 300), (100, 15), &[right], size),
+            (190, 282)
+        );
+        let left = (190, 282, 290, 297);
+        assert_eq!(
+            label_spot((300, 300), (100, 15), &[right, left], size),
+            (310, 297)
+        );
+    }
 
     #[test]
     fn viridis_runs_from_purple_to_yellow() {
