@@ -668,17 +668,19 @@ fn label_spot(
                 .iter()
                 .any(|&(x0, y0, x1, y1)| x < x1 && x + tw > x0 && y < y1 && y + th > y0)
     };
+    // A label too wide for either side is slid along its row to fit the figure.
     let (right, left) = (px + 10, px - 10 - tw);
+    let slid = right.min(w - 4 - tw).max(78);
     for step in 0..60 {
         for dy in [step * th, -step * th] {
-            for x in [right, left] {
+            for x in [right, left, slid] {
                 if free(x, py - 18 + dy) {
                     return (x, py - 18 + dy);
                 }
             }
         }
     }
-    (right.min(w - 4 - tw).max(78), py - 18)
+    (slid, py - 18)
 }
 
 /// An axis range around the data, zoomed in (the settings of one sweep often differ by a
