@@ -51,6 +51,7 @@ pub mod sim;
 pub mod swarm;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sweep;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod trace;
 pub mod vocab;
 pub mod workload;

@@ -167,6 +167,23 @@ fn a_stale_read_trace_names_the_missed_write_and_how_it_did_not_arrive() {
     let svg = std::fs::read_to_string(out.join("trace.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg, dynasim::trace::svg::render(&t));
+    // trace.png: the same picture as a bitmap, the SVG's size.
+    let png = std::fs::read(out.join("trace.png")).expect("png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let size = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    let svg_size = |name: &str| -> u32 {
+        let head = svg.lines().next().expect("head");
+        let start = head.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        head[start..]
+            .split('"')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect(name)
+    };
+    assert_eq!(
+        (size(16), size(20)),
+        (svg_size("width"), svg_size("height"))
+    );
     // A message dropped as it left names its receiver, and its stub stays short of the
     // next lane (a cross half-way across sat on another node's lane).
     let dropped_at_send: Vec<_> = (t.events.iter())

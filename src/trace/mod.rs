@@ -6,6 +6,7 @@
 //! same digest, or the trace says so and fails. Outputs: the story on stdout (`story.rs`),
 //! `trace.json` and a message sequence diagram `trace.svg` (`svg.rs`).
 
+pub mod png;
 pub mod recorder;
 pub mod story;
 pub mod svg;
@@ -218,10 +219,13 @@ fn parse_target(args: &TraceArgs) -> Result<Target, Failure> {
 pub fn write_files(trace: &Trace, out: &Path) -> Result<Vec<PathBuf>, Failure> {
     let json = serde_json::to_string_pretty(trace).unwrap_or_default();
     let svg = svg::render(trace);
+    let png =
+        png::render(&svg).map_err(|e| Failure::trouble(format!("cannot draw trace.png: {e}")))?;
     let mut written = Vec::new();
     for (name, bytes) in [
         ("trace.json", json.into_bytes()),
         ("trace.svg", svg.into_bytes()),
+        ("trace.png", png),
     ] {
         let path = out.join(name);
         write_atomic(&path, &bytes).map_err(|e| Failure::cannot("write", &path, e))?;
