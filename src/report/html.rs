@@ -210,7 +210,8 @@ fn inline(text: &str) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
+/// Text for HTML or SVG content and attribute values (`&`, `<`, `>`, `"`).
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

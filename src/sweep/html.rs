@@ -5,7 +5,8 @@
 //! column. Made from the same settings as sweep.md and sweep.json.
 
 use super::grid::Plan;
-use super::stats::{Better, METRICS, Metric, Setting, Unit};
+use super::stats::{Better, METRICS, Setting, format_value as show};
+use crate::report::html::escape;
 use std::fmt::Write;
 
 /// The metrics the heatmaps show (the table shows every one).
@@ -237,23 +238,8 @@ fn colour(badness: f64) -> String {
     )
 }
 
-fn show(metric: &Metric, v: f64) -> String {
-    match metric.unit {
-        Unit::Fraction => format!("{:.2}%", v * 100.0),
-        Unit::Ms => format!("{v:.1} ms"),
-        Unit::Number => format!("{v:.2}"),
-    }
-}
-
 fn value(v: &serde_json::Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_string)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

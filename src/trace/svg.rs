@@ -5,6 +5,7 @@
 //! message was dropped, shaded rows while a fault was active.
 
 use super::{Category, Trace, TraceEvent};
+use crate::report::html::escape as esc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -404,11 +405,4 @@ fn truncate(text: &str, max: usize) -> String {
         t.push('…');
         t
     }
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
