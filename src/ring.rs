@@ -10,7 +10,7 @@
 
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{DcId, KeyId, NodeId};
-use crate::scenario::{PartitionStrategy, Partitioning};
+use crate::scenario::{PartitionAssignment, PartitionStrategy, Partitioning};
 use md5::{Digest, Md5};
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +44,7 @@ pub struct RingConfig<'a> {
 #[derive(Clone, Debug)]
 pub struct Placement {
     strategy: PartitionStrategy,
+    assignment: PartitionAssignment,
     partitions: u32,
     tokens_per_node: u32,
     /// Strategies 1 and 2: every member's tokens, sorted.
@@ -60,6 +61,7 @@ impl Placement {
         let members: Vec<NodeId> = (0..node_dc.len() as u32).map(NodeId).collect();
         let mut placement = Placement {
             strategy: p.strategy,
+            assignment: p.assignment,
             partitions: p.partitions,
             tokens_per_node: p.tokens_per_node,
             tokens: Vec::new(),
@@ -69,6 +71,9 @@ impl Placement {
         match p.strategy {
             PartitionStrategy::EqualPartitions => {
                 placement.owners = striped_owners(node_dc, p.partitions as usize);
+                if p.assignment == PartitionAssignment::Random {
+                    deal_within_datacenters(&mut placement.owners, node_dc, rng);
+                }
                 placement.members = members;
             }
             _ => placement = placement.with_joined(&members, rng),
@@ -132,8 +137,10 @@ impl Placement {
     }
 
     /// Removes `leaving` nodes: their tokens go (strategies 1, 2), or under strategy 3 each
-    /// of their partitions goes to the remaining member holding the fewest.
-    pub fn without(&self, leaving: &[NodeId]) -> Placement {
+    /// of their partitions goes to the remaining member holding the fewest; ties go to the
+    /// lowest id under `striped`, to an order drawn from `rng` under `random` (Dynamo §4.2:
+    /// a leaver's tokens are spread at random, keeping Q/S per node).
+    pub fn without(&self, leaving: &[NodeId], rng: &mut SimRng) -> Placement {
         let mut next = self.clone();
         next.members.retain(|m| !leaving.contains(m));
         next.tokens.retain(|(_, n)| !leaving.contains(n));
@@ -147,16 +154,19 @@ impl Placement {
             }
             // The member holding fewest (lowest id on ties) takes each freed partition: an
             // ordered set of (count, node) finds it without a scan per partition.
-            let mut fewest: BTreeSet<(usize, NodeId)> =
-                counts.iter().map(|(n, c)| (*c, *n)).collect();
+            let random = self.assignment == PartitionAssignment::Random;
+            let mut fewest: BTreeSet<(usize, u64, NodeId)> = counts
+                .iter()
+                .map(|(n, c)| (*c, if random { rng.next_u64() } else { 0 }, *n))
+                .collect();
             let leaving: BTreeSet<NodeId> = leaving.iter().copied().collect();
             for owner in next.owners.iter_mut() {
                 if leaving.contains(owner) {
-                    let Some((c, taker)) = fewest.pop_first() else {
+                    let Some((c, tie, taker)) = fewest.pop_first() else {
                         break;
                     };
                     *owner = taker;
-                    fewest.insert((c + 1, taker));
+                    fewest.insert((c + 1, tie, taker));
                 }
             }
         }
@@ -384,6 +394,34 @@ fn striped_owners(node_dc: &[DcId], count: usize) -> Vec<NodeId> {
     (0..count).map(|p| order[p % order.len()]).collect()
 }
 
+/// Strategy 3's random deal: the stripe's datacenter pattern is kept (consecutive
+/// partitions alternate datacenters, so every preference list spans them the same way),
+/// while each datacenter's partitions are shuffled among its own nodes: counts stay
+/// exactly the stripe's, but a node's neighbours on the ring, and so the nodes it shares
+/// replica sets with, are drawn from the seed.
+fn deal_within_datacenters(owners: &mut [NodeId], node_dc: &[DcId], rng: &mut SimRng) {
+    let dcs = node_dc.iter().map(|d| d.index() + 1).max().unwrap_or(1);
+    for dc in 0..dcs {
+        let slots: Vec<usize> = (0..owners.len())
+            .filter(|p| node_dc[owners[*p].index()].index() == dc)
+            .collect();
+        let mut dealt: Vec<NodeId> = slots.iter().map(|p| owners[*p]).collect();
+        shuffle(&mut dealt, rng);
+        for (p, node) in slots.into_iter().zip(dealt) {
+            owners[p] = node;
+        }
+    }
+}
+
+/// Fisher-Yates from the seeded stream (the crate's own shuffle could change with a
+/// `rand` upgrade and with it every seeded run).
+fn shuffle<T>(items: &mut [T], rng: &mut SimRng) {
+    for i in (1..items.len()).rev() {
+        let j = below(rng, i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
 struct WalkScratch {
     taken: Vec<bool>,
     per_dc: Vec<usize>,
@@ -478,6 +516,7 @@ mod tests {
             strategy,
             partitions: 256,
             tokens_per_node: 8,
+            assignment: PartitionAssignment::Random,
         };
         let cfg = RingConfig {
             partitioning: &partitioning,
@@ -496,6 +535,7 @@ mod tests {
             strategy: PartitionStrategy::EqualPartitions,
             partitions: 65_536,
             tokens_per_node: 8,
+            assignment: PartitionAssignment::Random,
         };
         let mut rng = RngStreams::new(5).stream(Stream::Ring, 0);
         let node_dc = vec![DcId(0); 6];
@@ -516,7 +556,7 @@ mod tests {
         let (members, lo, hi) = balance(&joined);
         assert_eq!(members, 8);
         assert!(hi - lo <= 1, "after the joins: {lo}..{hi}");
-        let left = joined.without(&[NodeId(2), NodeId(6), NodeId(7)]);
+        let left = joined.without(&[NodeId(2), NodeId(6), NodeId(7)], &mut rng);
         let (members, lo, hi) = balance(&left);
         assert_eq!(members, 5);
         assert!(hi - lo <= 1, "after the leaves: {lo}..{hi}");
@@ -592,6 +632,66 @@ mod tests {
             per_node[owner.index()] += 1;
         }
         assert!(per_node.iter().all(|c| *c == 16), "{per_node:?}");
+    }
+
+    /// The nodes that share a replica set with `node`: the successors a failed node's
+    /// load and hints spread over.
+    fn replica_peers(ring: &Ring, node: NodeId) -> BTreeSet<NodeId> {
+        (0..ring.slot_count() as u32)
+            .map(|slot| ring.slot_replicas(slot))
+            .filter(|r| r.contains(&node))
+            .flat_map(|r| r.iter().copied())
+            .filter(|n| *n != node)
+            .collect()
+    }
+
+    /// Dynamo §4.2's strategy 3 deals Q/S partitions per node at random: ownership stays
+    /// exact while each node shares replica sets with most others; the fixed stripe pairs
+    /// a node with only its ring neighbours.
+    #[test]
+    fn random_assignment_spreads_replica_sets_striped_does_not() {
+        let node_dc = vec![DcId(0); 32];
+        let build = |assignment| {
+            let partitioning = Partitioning {
+                strategy: PartitionStrategy::EqualPartitions,
+                partitions: 1024,
+                tokens_per_node: 8,
+                assignment,
+            };
+            let cfg = RingConfig {
+                partitioning: &partitioning,
+                n: 3,
+                replicas_across_datacenters: false,
+            };
+            let mut rng = RngStreams::new(9).stream(Stream::Ring, 0);
+            Ring::build(&node_dc, &cfg, 1_000, &mut rng)
+        };
+        let random = build(PartitionAssignment::Random);
+        let striped = build(PartitionAssignment::Striped);
+        for ring in [&random, &striped] {
+            let mut per_node = [0usize; 32];
+            for owner in &ring.slot_owner {
+                per_node[owner.index()] += 1;
+            }
+            assert!(per_node.iter().all(|c| *c == 32), "{per_node:?}");
+        }
+        let striped_peers = replica_peers(&striped, NodeId(0)).len();
+        let random_peers = replica_peers(&random, NodeId(0)).len();
+        assert_eq!(striped_peers, 4, "the stripe's two neighbours each side");
+        assert!(random_peers >= 25, "random: {random_peers} of 31 peers");
+        // Another seed deals another ring.
+        let mut rng = RngStreams::new(10).stream(Stream::Ring, 0);
+        let other = Placement::initial(
+            &node_dc,
+            &Partitioning {
+                strategy: PartitionStrategy::EqualPartitions,
+                partitions: 1024,
+                tokens_per_node: 8,
+                assignment: PartitionAssignment::Random,
+            },
+            &mut rng,
+        );
+        assert_ne!(other.owners, random.slot_owner);
     }
 
     #[test]

@@ -197,6 +197,7 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
         _ => *d.pick(&[8u64, 16, 64, 256]),
     };
     let tokens = d.int(1, 16);
+    let assignment = *d.pick(&["random", "striped"]);
 
     let n = d.int(1, 5.min(total as u64));
     let r = d.int(1, n);
@@ -288,7 +289,7 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
         "duration_s": duration,
         "cluster": {
             "datacenters": datacenters,
-            "partitioning": {"strategy": strategy, "partitions": partitions, "tokens_per_node": tokens},
+            "partitioning": {"strategy": strategy, "partitions": partitions, "tokens_per_node": tokens, "assignment": assignment},
         },
         "replication": {
             "n": n, "r": r, "w": w,

@@ -139,6 +139,18 @@ fn cases() -> Vec<Case> {
             "rising from 0 to 1",
         ),
         case(
+            "load-balance windows too short for the run",
+            vec![Set("metrics.balance_window_s", json!(0.001))],
+            "metrics.balance_window_s",
+            "at most 10000",
+        ),
+        case(
+            "a misspelt partition assignment",
+            vec![Set("cluster.partitioning.assignment", json!("stripe"))],
+            "cluster.partitioning.assignment",
+            "unknown variant `stripe`",
+        ),
+        case(
             "a misspelt fault kind",
             vec![Set("faults", crash(json!({"kind": "crsh"})))],
             "faults[0].kind",

@@ -732,6 +732,30 @@ fn handoff(s: &mut String, r: &Report) {
     );
 }
 
+/// The per-window balance, when the run spans more than one window: the worst and the
+/// mean window, as Dynamo §6.2 reads its 30-minute windows.
+fn balance_windows(s: &mut String, l: &crate::report::LoadBalance, window_s: f64) {
+    if l.windows.len() < 2 {
+        return;
+    }
+    let effs: Vec<f64> = l
+        .windows
+        .iter()
+        .filter_map(|w| w.request_efficiency)
+        .collect();
+    let worst = effs.iter().copied().fold(f64::INFINITY, f64::min);
+    let mean = effs.iter().sum::<f64>() / effs.len().max(1) as f64;
+    let off = l.windows.iter().map(|w| w.out_of_balance_fraction);
+    let most_off = off.fold(0.0, f64::max);
+    let _ = writeln!(
+        s,
+        "Per {} s window ({} windows): efficiency {mean:.3} on average, {worst:.3} in the worst; at most {:.0}% of nodes out of balance in one window.\n",
+        crate::report::format::amount(window_s),
+        l.windows.len(),
+        most_off * 100.0,
+    );
+}
+
 fn repair_and_membership(s: &mut String, r: &Report) {
     let a = &r.anti_entropy;
     let _ = writeln!(
@@ -760,6 +784,7 @@ fn repair_and_membership(s: &mut String, r: &Report) {
         count(l.keys_per_node_max),
         eff(l.key_efficiency),
     );
+    balance_windows(s, l, r.scenario.metrics.balance_window_s);
     let m = &r.membership;
     if m.changes.is_empty() {
         return;

@@ -39,6 +39,8 @@ pub const MAX_FAULTS: usize = 10_000;
 /// Partition groups are numbered with 16 bits (one number is the implicit "rest" group).
 pub const MAX_PARTITION_GROUPS: usize = u16::MAX as usize - 1;
 pub const MAX_TIMELINE_POINTS: f64 = 1_000_000.0;
+/// Load-balance windows over a run (`metrics.balance_window_s`).
+pub const MAX_BALANCE_WINDOWS: f64 = 10_000.0;
 /// `random_crashes` draws its whole schedule up front.
 pub const MAX_CRASH_WINDOWS: f64 = 10_000_000.0;
 /// The name becomes a folder name; file systems stop at 255 bytes.
@@ -543,6 +545,7 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             s.failure_detector.probe_interval_s,
         ),
         ("metrics.timeline_interval_s", s.metrics.timeline_interval_s),
+        ("metrics.balance_window_s", s.metrics.balance_window_s),
     ];
     for (path, v) in intervals {
         if v.is_finite() && v > 0.0 && v < MIN_INTERVAL_S {
@@ -557,17 +560,36 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
         }
     }
     let end = run_end_s(s);
-    let tick = s.metrics.timeline_interval_s;
-    if end.is_finite() && tick >= MIN_INTERVAL_S && end / tick > MAX_TIMELINE_POINTS {
+    for (path, tick, most) in [
+        (
+            "metrics.timeline_interval_s",
+            s.metrics.timeline_interval_s,
+            MAX_TIMELINE_POINTS,
+        ),
+        // Each window holds a counter per node.
+        (
+            "metrics.balance_window_s",
+            s.metrics.balance_window_s,
+            MAX_BALANCE_WINDOWS,
+        ),
+    ] {
+        check_points(end, path, tick, most, errors);
+    }
+}
+
+/// A per-interval series over the run stays within `most` points.
+fn check_points(end: f64, path: &str, tick: f64, most: f64, errors: &mut Vec<ScenarioError>) {
+    if end.is_finite() && tick >= MIN_INTERVAL_S && end / tick > most {
         push(
             errors,
-            "metrics.timeline_interval_s",
+            path,
             format!(
-                "{} gives {} timeline points over the {} s run; at most {MAX_TIMELINE_POINTS}, so use at least {} s",
+                "{} gives {} points over the {} s run; at most {}, so use at least {} s",
                 num(tick),
                 num((end / tick).round()),
                 num(end),
-                num((end / MAX_TIMELINE_POINTS).max(MIN_INTERVAL_S))
+                num(most),
+                num((end / most).max(MIN_INTERVAL_S))
             ),
         );
     }

@@ -93,6 +93,18 @@ pub struct Partitioning {
     pub partitions: u32,
     /// T: tokens per node (strategies 1 and 2).
     pub tokens_per_node: u32,
+    /// How strategy 3 deals its Q partitions to the nodes: `random` (default, Dynamo
+    /// §4.2: each node gets Q/S partitions chosen from the seed) or `striped` (partition p
+    /// to node p mod S, datacenters alternating: perfectly even, but each node shares
+    /// replica sets with only a few others).
+    pub assignment: PartitionAssignment,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionAssignment {
+    Random,
+    Striped,
 }
 
 impl Default for Partitioning {
@@ -101,6 +113,7 @@ impl Default for Partitioning {
             strategy: PartitionStrategy::EqualPartitions,
             partitions: 1024,
             tokens_per_node: 8,
+            assignment: PartitionAssignment::Random,
         }
     }
 }
@@ -723,6 +736,8 @@ impl Fault {
 pub struct Metrics {
     pub sla_ms: f64,
     pub timeline_interval_s: f64,
+    /// The window load balance is also judged in (Dynamo §6.2 uses 30 minutes).
+    pub balance_window_s: f64,
     /// Quiet time after the last request before the durability audit, so that hinted
     /// handoff, read repair and anti-entropy can finish.
     pub quiet_period_s: f64,
@@ -733,6 +748,7 @@ impl Default for Metrics {
         Metrics {
             sla_ms: 300.0,
             timeline_interval_s: 10.0,
+            balance_window_s: 1800.0,
             quiet_period_s: 0.0,
         }
     }

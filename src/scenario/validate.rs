@@ -425,6 +425,12 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
         s.metrics.timeline_interval_s,
         MAX_DURATION_S,
     );
+    positive(
+        &mut err,
+        "metrics.balance_window_s",
+        s.metrics.balance_window_s,
+        MAX_DURATION_S,
+    );
     nonneg(
         &mut err,
         "metrics.quiet_period_s",

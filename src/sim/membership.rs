@@ -228,7 +228,7 @@ impl MembershipAdmin {
             self.changes[report].started_s = Some(cx.now.as_secs_f64());
             return; // nothing to do (or it would empty the ring): recorded, never completed
         }
-        let placement = self.placement.without(&leaving);
+        let placement = self.placement.without(&leaving, &mut self.rng);
         self.begin_change(report, placement, leaving.clone(), leaving, cx);
     }
 

@@ -29,7 +29,7 @@ pub use event::Event;
 pub use hooks::SimHooks;
 pub use host::{Host, Hosts};
 pub use membership::ChangeReport;
-pub use outcome::{NodeOutcome, RunOutcome};
+pub use outcome::{LoadWindows, NodeOutcome, RunOutcome};
 use transport::Sent;
 pub use transport::{Fate, MessageStats};
 
@@ -73,6 +73,7 @@ pub struct Simulation {
     windows: FaultWindows,
     tick_interval: SimTime,
     last_tick: SimTime,
+    load_windows: outcome::LoadWindows,
     convergence: Convergence,
     admin: MembershipAdmin,
     admin_effects: AdminEffects,
@@ -177,6 +178,9 @@ impl Simulation {
             },
             tick_interval: SimTime::from_secs_f64(scenario.metrics.timeline_interval_s),
             last_tick: SimTime::ZERO,
+            load_windows: outcome::LoadWindows::new(SimTime::from_secs_f64(
+                scenario.metrics.balance_window_s,
+            )),
             convergence: Convergence::new(build::settle_window(scenario), last_fault_end),
             admin: MembershipAdmin::new(
                 placement,
@@ -483,6 +487,7 @@ impl Simulation {
         let host = self.hosts.get_mut(node);
         if is_replica_request(&msg) {
             host.replica_requests += 1;
+            self.load_windows.count(now, node.index());
         }
         self.convergence.watch_delivery(&msg);
         let host = self.hosts.get_mut(node);
@@ -583,6 +588,7 @@ impl Simulation {
             final_epoch: self.admin.epoch(),
             membership_changes: self.admin.changes().to_vec(),
             waits: self.transport.waits.as_deref().cloned(),
+            load_windows: self.load_windows.clone(),
         }
     }
 

@@ -32,6 +32,42 @@ pub struct RunOutcome {
     pub membership_changes: Vec<ChangeReport>,
     /// Queueing delays per resource, when the scenario bounds any (`capacity`).
     pub waits: Option<Waits>,
+    /// Replica requests per node in each `metrics.balance_window_s` window.
+    pub load_windows: LoadWindows,
+}
+
+/// Replica requests per node per time window (Dynamo §6.2 judges balance per 30-minute
+/// window): `counts[w][node]`, grown as windows pass and nodes join.
+#[derive(Clone, Debug, Default)]
+pub struct LoadWindows {
+    pub window: SimTime,
+    pub counts: Vec<Vec<u64>>,
+}
+
+impl LoadWindows {
+    pub fn new(window: SimTime) -> LoadWindows {
+        assert!(
+            window > SimTime::ZERO,
+            "validate refuses a zero balance window"
+        );
+        LoadWindows {
+            window,
+            counts: Vec::new(),
+        }
+    }
+
+    /// Counts one replica request at `node` at `now`.
+    pub fn count(&mut self, now: SimTime, node: usize) {
+        let w = (now.as_micros() / self.window.as_micros()) as usize;
+        if self.counts.len() <= w {
+            self.counts.resize_with(w + 1, Vec::new);
+        }
+        let row = &mut self.counts[w];
+        if row.len() <= node {
+            row.resize(node + 1, 0);
+        }
+        row[node] += 1;
+    }
 }
 
 /// One node's counters at the end of the run.
