@@ -412,13 +412,16 @@ impl MembershipAdmin {
     }
 }
 
-/// (source, receiver) -> keys. For every key gaining an owner, every live old replica it
+/// (source, receiver) -> keys. For every key gaining an owner, every old replica it
 /// leaves streams it to each new owner (each may have taken writes the others lack, and
-/// each forwards the writes it takes during the move), or else any live old replica. A
-/// key that gains no owner but loses one (a leave under a cluster no larger than N) is
-/// streamed by the replica it loses to those that remain: it may hold writes they lack.
-/// When every candidate source is down, one of them still gets the job: it streams once
-/// it is back, and the change waits for it (planning no move would let a down leaver
+/// each forwards the writes it takes during the move): a live one now, a down one once
+/// it is back, and the change waits for it (it may hold the only copy of a write: swarm
+/// seed 2 case 65 lost one when a join during a datacenter outage planned only live
+/// sources). When none of them is live, a live old replica that stays streams it too, so
+/// the new owner starts from what the live replicas hold. A key that gains no owner but
+/// loses one (a leave under a cluster no larger than N) is streamed by the replica it
+/// loses to those that remain: it may hold writes they lack. When every candidate source
+/// is down, one of them still gets the job (planning no move would let a down leaver
 /// leave with the only copy).
 fn plan_moves(
     current: &Ring,
@@ -443,17 +446,19 @@ fn plan_moves(
             receivers.extend_from_slice(new);
         }
         sources.clear();
-        sources.extend(
-            old.iter()
-                .copied()
-                .filter(|o| displaced(o) && hosts.is_up(*o)),
-        );
+        let live_displaced = old.iter().any(|o| displaced(o) && hosts.is_up(*o));
+        if gains {
+            sources.extend(old.iter().copied().filter(displaced));
+            if !live_displaced {
+                sources.extend(old.iter().copied().find(|o| hosts.is_up(*o)));
+            }
+        } else {
+            let up = |o: &NodeId| displaced(o) && hosts.is_up(*o);
+            sources.extend(old.iter().copied().filter(up));
+        }
         if sources.is_empty() {
-            let live = gains
-                .then(|| old.iter().copied().find(|o| hosts.is_up(*o)))
-                .flatten();
             let down = old.iter().copied().find(displaced).or(old.first().copied());
-            sources.extend(live.or(down));
+            sources.extend(down);
         }
         for receiver in &receivers {
             for source in &sources {
