@@ -11,7 +11,7 @@ use dynasim::node::{
 use dynasim::ring::Ring;
 use dynasim::scenario::{Scenario, load_str};
 use dynasim::sim::build;
-use dynasim::workload::{Client, ClientContext};
+use dynasim::workload::{Client, ClientContext, PutCall};
 use serde_json::json;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -192,6 +192,7 @@ impl Net {
             write: WriteId(write),
             context,
             blind: false,
+            delete: false,
             route,
             prefer: None,
         };
@@ -214,17 +215,17 @@ impl Net {
     ) -> Option<NodeId> {
         let mut out = Vec::new();
         let context = prefer.map(|_| Causal::default());
-        let entry = self.client.start_put(
-            self.now,
-            RequestId(req),
+        let put = PutCall {
+            req: RequestId(req),
             key,
-            WriteId(write),
+            write: WriteId(write),
+            delete: false,
             context,
             prefer,
-            &self.ctx,
-            &mut self.rng,
-            &mut out,
-        );
+        };
+        let entry = self
+            .client
+            .start_put(self.now, put, &self.ctx, &mut self.rng, &mut out);
         self.take(Endpoint::Client(CLIENT), out);
         self.settle();
         entry

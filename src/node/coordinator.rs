@@ -357,6 +357,7 @@ impl Coordinator {
             | Timer::HintScan
             | Timer::AntiEntropy
             | Timer::Gossip
+            | Timer::TombstoneGc
             | Timer::Transfer
             | Timer::MembershipPoll => None,
             Timer::SuspectSilent(op_id) => {
@@ -501,6 +502,7 @@ mod tests {
             write: WriteId(write),
             causal: Causal::from_clock(clock),
             stamp_us: 0,
+            tombstone: false,
         }
     }
 

@@ -28,6 +28,9 @@ pub enum Fact {
         kept: HeldIds,
         hint: bool,
     },
+    /// This node collected `key`'s tombstones `writes` (its grace period was over): it
+    /// holds nothing for the key any more.
+    Collected { key: KeyId, writes: HeldIds },
 }
 
 /// The write ids of `versions`.

@@ -204,6 +204,7 @@ mod tests {
             write: WriteId(w),
             causal: Causal::from_clock(VClock::default().increment(NodeId(9), w as i64, 10)),
             stamp_us: w as i64,
+            tombstone: false,
         }
     }
 

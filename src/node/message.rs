@@ -56,6 +56,8 @@ pub enum Message {
         write: WriteId,
         context: Causal,
         blind: bool,
+        /// A delete: the put writes a tombstone.
+        delete: bool,
         route: Route,
         /// The home replica the client wants to coordinate the put (the fastest
         /// replier of its context read, `workload.write_coordinator: fastest_read`).
@@ -353,10 +355,12 @@ pub enum Timer {
     /// An operation's targets that are still silent are suspected
     /// (`failure_detector.op_timeout_ms`, when shorter than the operation's life).
     SuspectSilent(OpId),
+    /// The oldest tombstone's grace period is over (`replication.tombstone_gc_grace_s`).
+    TombstoneGc,
 }
 
 impl Timer {
-    pub const KINDS: usize = 9;
+    pub const KINDS: usize = 10;
 
     /// A small index per kind, in declaration order (for digests and per-kind tables).
     pub fn kind_index(&self) -> usize {
@@ -370,6 +374,7 @@ impl Timer {
             Timer::Transfer => 6,
             Timer::MembershipPoll => 7,
             Timer::SuspectSilent(_) => 8,
+            Timer::TombstoneGc => 9,
         }
     }
 }

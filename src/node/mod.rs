@@ -15,6 +15,7 @@ pub mod op;
 mod replica;
 mod router;
 pub mod storage;
+mod tombstones;
 pub mod versioning;
 
 pub use anti_entropy::{AntiEntropyConfig, AntiEntropyStats, merkle};
@@ -57,6 +58,8 @@ pub struct NodeConfig {
     pub transfer_rate_bytes_per_s: u64,
     /// Size of a value, for byte accounting of transfers.
     pub value_bytes: u64,
+    /// How long a replica keeps a tombstone before collecting it (`None`: never).
+    pub tombstone_gc_grace: Option<SimTime>,
 }
 
 /// One Dynamo node: its storage engine, hint store, the requests it coordinates, what it
@@ -89,6 +92,8 @@ pub struct Node {
     facts: Vec<Fact>,
     /// How this node numbers the events of the puts it coordinates.
     events: EventNumbers,
+    /// Tombstones stored, oldest first, each with one collection timer armed.
+    tombstones: tombstones::TombstoneQueue,
 }
 
 /// A node's numbering of its own events (versions it makes as coordinator). Kept with its
@@ -139,6 +144,7 @@ impl Node {
             ae_stats: AntiEntropyStats::default(),
             facts: Vec::new(),
             events: EventNumbers::default(),
+            tombstones: Default::default(),
             membership: membership::MembershipState::new(epoch),
         }
     }
@@ -175,6 +181,9 @@ impl Node {
         let changed = (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts);
         if !changed {
             return;
+        }
+        if versions.iter().any(|v| v.tombstone) {
+            self.note_tombstones(key, versions, out);
         }
         // Copy the stored versions only while a range is being moved: the common write
         // path stays free of the clone.
@@ -267,6 +276,7 @@ impl Node {
     pub fn wipe_disk(&mut self) {
         self.storage.clear();
         self.hints.clear();
+        self.tombstones.clear();
         // What it numbered is gone with the data: number anew as a new actor.
         self.events.home = self.events.home.saturating_add(1) & (FALLBACK_INCARNATIONS - 1);
     }
@@ -282,6 +292,7 @@ impl Node {
         self.arm_anti_entropy(true, out);
         self.arm_gossip(gossip_rng, out);
         self.arm_transfer(out);
+        self.rearm_tombstones(out);
     }
 
     /// A message arrived from `from`. Any message proves its sender alive; each kind goes
@@ -310,6 +321,7 @@ impl Node {
                 write,
                 context,
                 blind,
+                delete,
                 route,
                 prefer,
             } => {
@@ -320,6 +332,7 @@ impl Node {
                     write,
                     context,
                     blind,
+                    delete,
                     prefer,
                 };
                 self.on_put(now, put, route, out)
@@ -399,6 +412,7 @@ impl Node {
             Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}
+            Timer::TombstoneGc => self.collect_oldest_tombstone(),
             Timer::OpTimeout(_) | Timer::RepairWindow(_) | Timer::SuspectSilent(_) => {
                 self.on_op_timer(now, timer, out)
             }

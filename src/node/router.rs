@@ -24,6 +24,8 @@ pub(super) struct PutRequest {
     pub write: WriteId,
     pub context: Causal,
     pub blind: bool,
+    /// A delete: the version is a tombstone.
+    pub delete: bool,
     pub prefer: Option<NodeId>,
 }
 
@@ -98,6 +100,7 @@ impl Node {
                 write: put.write,
                 context: put.context,
                 blind: put.blind,
+                delete: put.delete,
                 route: next,
                 prefer: put.prefer,
             };
@@ -118,7 +121,7 @@ impl Node {
             return;
         }
         let home = self.ring.is_replica(key, self.id);
-        let object = self.new_version(now, key, put.write, &put.context, put.blind, home);
+        let object = self.new_version(now, &put, home);
         if 1 + object.siblings.len() > self.cfg.max_siblings {
             let done = Completion::new(
                 origin,
@@ -200,23 +203,16 @@ impl Node {
     /// The coordinator's new version, made by the run's versioning scheme from the
     /// client's context (or, for a blind put, what this node holds for the key), with the
     /// stored siblings that travel with it.
-    fn new_version(
-        &mut self,
-        now: SimTime,
-        key: KeyId,
-        write: WriteId,
-        context: &Causal,
-        blind: bool,
-        home: bool,
-    ) -> NewObject {
+    fn new_version(&mut self, now: SimTime, put: &PutRequest, home: bool) -> NewObject {
         let (actor, counter) = self.events.next(self.id, home);
         self.cfg.quorum.rules.new_version(NewVersion {
             actor,
             counter,
-            write,
+            write: put.write,
             stamp_us: self.wall_clock_us(now),
-            context: (!blind).then_some(context),
-            stored: self.stored(key),
+            tombstone: put.delete,
+            context: (!put.blind).then_some(&put.context),
+            stored: self.stored(put.key),
             max_entries: self.cfg.vclock_max_entries,
         })
     }

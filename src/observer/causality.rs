@@ -25,6 +25,8 @@ const MERGED: u8 = 2;
 const DISPLACED: u8 = 4;
 /// The parents are known (set once).
 const HAS_PARENTS: u8 = 8;
+/// The write is a delete (its client asked for a tombstone).
+const DELETE: u8 = 16;
 
 /// What the observer knows of one write.
 #[derive(Clone, Copy, Debug)]
@@ -174,8 +176,12 @@ impl Causality {
         at: Order,
         at_us: u64,
         parents: Option<&[WriteId]>,
+        delete: bool,
     ) {
         let f = self.facts_mut(w);
+        if delete {
+            f.flags |= DELETE;
+        }
         f.invoke = at;
         f.invoke_us = at_us;
         f.birth = at;
@@ -224,6 +230,11 @@ impl Causality {
         if !self.covers(kept, w) {
             self.facts_mut(w).flags |= DISPLACED;
         }
+    }
+
+    /// Whether `w` is a delete, by the client's own call.
+    pub fn is_delete(&self, w: WriteId) -> bool {
+        self.facts(w).flags & DELETE != 0
     }
 
     pub fn displaced(&self, w: WriteId) -> bool {
@@ -405,11 +416,11 @@ mod tests {
     fn ancestry_follows_parents_and_tells_seen_from_merged() {
         let mut c = Causality::default();
         // w0 blind (nothing held); w1 read w0; w2 read w1; w3 blind, merged w2.
-        c.invoked(w(0), KeyId(0), 1, 10, None);
+        c.invoked(w(0), KeyId(0), 1, 10, None, false);
         c.merged(w(0), &[], 2);
-        c.invoked(w(1), KeyId(0), 3, 20, Some(&[w(0)]));
-        c.invoked(w(2), KeyId(0), 4, 30, Some(&[w(1)]));
-        c.invoked(w(3), KeyId(0), 5, 40, None);
+        c.invoked(w(1), KeyId(0), 3, 20, Some(&[w(0)]), false);
+        c.invoked(w(2), KeyId(0), 4, 30, Some(&[w(1)]), false);
+        c.invoked(w(3), KeyId(0), 5, 40, None, false);
         c.merged(w(3), &[w(2)], 6);
         assert!(c.descends(w(2), w(0)));
         assert!(!c.descends(w(0), w(2)));
@@ -429,10 +440,10 @@ mod tests {
     fn the_ancestors_of_a_displaced_write_share_its_lineage() {
         let mut c = Causality::default();
         // w0 <- w1 <- w2 (seen), w3 independent; w2 displaced by w3.
-        c.invoked(w(0), KeyId(0), 1, 10, Some(&[]));
-        c.invoked(w(1), KeyId(0), 2, 20, Some(&[w(0)]));
-        c.invoked(w(2), KeyId(0), 3, 30, Some(&[w(1)]));
-        c.invoked(w(3), KeyId(0), 4, 40, Some(&[]));
+        c.invoked(w(0), KeyId(0), 1, 10, Some(&[]), false);
+        c.invoked(w(1), KeyId(0), 2, 20, Some(&[w(0)]), false);
+        c.invoked(w(2), KeyId(0), 3, 30, Some(&[w(1)]), false);
+        c.invoked(w(3), KeyId(0), 4, 40, Some(&[]), false);
         c.discarded(w(2), &[w(3)]);
         assert_eq!(c.displaced_lineage(), vec![true, true, true, false]);
     }
@@ -440,9 +451,9 @@ mod tests {
     #[test]
     fn a_discard_is_a_displacement_unless_a_descendant_is_kept() {
         let mut c = Causality::default();
-        c.invoked(w(0), KeyId(0), 1, 0, Some(&[]));
-        c.invoked(w(1), KeyId(0), 2, 0, Some(&[w(0)]));
-        c.invoked(w(2), KeyId(0), 3, 0, Some(&[]));
+        c.invoked(w(0), KeyId(0), 1, 0, Some(&[]), false);
+        c.invoked(w(1), KeyId(0), 2, 0, Some(&[w(0)]), false);
+        c.invoked(w(2), KeyId(0), 3, 0, Some(&[]), false);
         c.discarded(w(0), &[w(1)]);
         assert!(!c.displaced(w(0)));
         c.discarded(w(1), &[w(2)]);

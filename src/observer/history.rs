@@ -98,6 +98,9 @@ impl History {
         match write {
             Some(w) => {
                 let _ = write!(self.line, ",\"value\":\"{}\"", w.write);
+                if w.delete {
+                    self.line.push_str(",\"delete\":true");
+                }
                 match w.parents {
                     Some(parents) => {
                         self.line.push_str(",\"blind\":false,\"parents\":");
@@ -138,6 +141,14 @@ impl History {
                     if *hint { "hints" } else { "data" }
                 );
                 push_ids(&mut self.line, kept.iter().copied());
+            }
+            Fact::Collected { key, writes } => {
+                let _ = write!(
+                    self.line,
+                    "{{\"type\":\"collect\",\"node\":{},\"key\":{},\"time\":{ns},\"writes\":",
+                    node.0, key.0
+                );
+                push_ids(&mut self.line, writes.iter().copied());
             }
         }
         self.end();

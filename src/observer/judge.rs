@@ -199,7 +199,7 @@ mod tests {
             let w = WriteId(i as u64);
             let ps: Vec<WriteId> = ps.iter().map(|p| WriteId(*p)).collect();
             let t = 10 * i as u64;
-            c.invoked(w, KeyId(0), t, t, Some(&ps));
+            c.invoked(w, KeyId(0), t, t, Some(&ps), false);
             acked.push(c.acknowledged(w, t + 5, t + 5));
         }
         Run { c, acked }
@@ -252,8 +252,8 @@ mod tests {
     fn missing_one_of_two_concurrent_writes_is_stale_whichever_was_acknowledged_last() {
         // Writes 0 and 1 both read nothing and overlap: 0 over [0, 20], 1 over [10, 30].
         let mut c = Causality::default();
-        c.invoked(WriteId(0), KeyId(0), 0, 0, Some(&[]));
-        c.invoked(WriteId(1), KeyId(0), 10, 10, Some(&[]));
+        c.invoked(WriteId(0), KeyId(0), 0, 0, Some(&[]), false);
+        c.invoked(WriteId(1), KeyId(0), 10, 10, Some(&[]), false);
         let acked = vec![
             c.acknowledged(WriteId(0), 20, 20),
             c.acknowledged(WriteId(1), 30, 30),

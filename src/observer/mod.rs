@@ -3,6 +3,7 @@
 //! receives; nothing it holds ever reaches a node.
 
 pub mod causality;
+mod deletes;
 pub mod history;
 pub mod judge;
 
@@ -40,6 +41,8 @@ pub struct WriteInvocation<'a> {
     /// The write ids the client's context read returned (read-modify-write); `None` for a
     /// blind put, whose coordinator decides what it replaces.
     pub parents: Option<&'a [WriteId]>,
+    /// A delete (its version is a tombstone).
+    pub delete: bool,
 }
 
 /// What the observer is told about the run before it starts.
@@ -55,6 +58,8 @@ pub struct ObserverSetup {
     pub w: u32,
     pub keys: u32,
     pub sla: SimTime,
+    /// The workload deletes: the observer keeps the record deletes need.
+    pub deletes: bool,
 }
 
 /// A finished write (put), as its client saw it.
@@ -197,6 +202,8 @@ pub struct Observer {
     /// `stale_kept_max` of them.
     stale_kept: Vec<StaleRead>,
     stale_kept_max: usize,
+    /// What deletes need (`None` when the workload deletes nothing).
+    deletes: Option<deletes::DeleteRecord>,
 }
 
 /// A stale read, as the observer judged it.
@@ -235,6 +242,7 @@ impl Observer {
     pub fn new(setup: ObserverSetup) -> Observer {
         let keys = setup.keys;
         let last_write_wins = setup.last_write_wins;
+        let deletes = setup.deletes.then(deletes::DeleteRecord::default);
         Observer {
             sla: setup.sla,
             setup,
@@ -262,6 +270,7 @@ impl Observer {
             history: None,
             stale_kept: Vec::new(),
             stale_kept_max: STALE_KEPT_DEFAULT,
+            deletes,
         }
     }
 
@@ -306,7 +315,7 @@ impl Observer {
     ) -> Order {
         let at = self.next_order();
         if let Some(w) = write {
-            (self.causality).invoked(w.write, key, at, now.as_micros(), w.parents);
+            (self.causality).invoked(w.write, key, at, now.as_micros(), w.parents, w.delete);
             if let Some(t) = self.last_write_start.get_mut(key.index()) {
                 *t = now.as_micros();
             }
@@ -323,6 +332,11 @@ impl Observer {
         match fact {
             Fact::BlindMerge { write, merged, .. } => self.causality.merged(*write, merged, at),
             Fact::Discard { write, kept, .. } => self.causality.discarded(*write, kept),
+            Fact::Collected { key, writes } => {
+                if let Some(d) = self.deletes.as_mut() {
+                    d.collected(*key, writes);
+                }
+            }
         }
         if let Some(h) = self.history.as_mut() {
             h.fact(now, node, fact);
@@ -366,6 +380,9 @@ impl Observer {
         self.interval.write_latency_us.saturating_record(latency_us);
         self.clock_bytes += version.causal.wire_bytes() as u64;
         let acked = self.causality.acknowledged(w.write, at, w.end.as_micros());
+        if let Some(d) = self.deletes.as_mut() {
+            d.acknowledged += u64::from(self.causality.is_delete(w.write));
+        }
         if let Some(list) = self.acked.get_mut(w.key.index()) {
             debug_assert!(list.last().is_none_or(|l| l.ack < at));
             list.push(acked);
@@ -399,9 +416,15 @@ impl Observer {
         self.interval.reads[1] += 1;
         let latency_us = r.end.saturating_sub(r.start).as_micros();
         self.interval.read_latency_us.saturating_record(latency_us);
-        self.versions_per_read[versions.len().min(4)] += 1;
-        let returned: SmallVec<[WriteId; 2]> = versions.iter().map(|v| v.write).collect();
-        self.versions_returned += returned.len() as u64;
+        let mut returned: SmallVec<[WriteId; 2]> = versions.iter().map(|v| v.write).collect();
+        // What the user sees: tombstones are hidden (the oracle knows its deletes itself).
+        let mut visible = returned.len();
+        if let Some(d) = self.deletes.as_mut() {
+            let acked = (self.acked.get(r.key.index())).map_or(&[][..], Vec::as_slice);
+            visible = d.judge_read(&self.causality, acked, r.start_order, r.key, &mut returned);
+        }
+        self.versions_per_read[visible.min(4)] += 1;
+        self.versions_returned += visible as u64;
         self.false_siblings += u64::from(judge::false_siblings(&self.causality, &returned));
         self.judge_session(&r, end_order, &returned);
         let acked = self
@@ -923,6 +946,15 @@ pub struct DurabilitySummary {
     pub lost_examples: Vec<String>,
     pub lost_update_examples: Vec<String>,
     pub overwritten_examples: Vec<String>,
+    /// Acknowledged deletes (absent when the workload deletes nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_deletes: Option<u64>,
+    /// Acknowledged deletes whose key a later read returned with a value the delete had
+    /// removed, no later put acknowledged in between (docs/report.md, "durability").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resurrected_deletes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resurrected_examples: Option<Vec<String>>,
 }
 
 /// The fate of one acknowledged write at the end of the run.
@@ -993,6 +1025,14 @@ impl Observer {
     /// Audits every acknowledged write against `held(key)`: the write ids the key's home
     /// replicas and every hint store hold at the end.
     pub fn audit(&self, held: impl Fn(KeyId) -> Vec<WriteId>) -> DurabilitySummary {
+        // A collected tombstone still stands for its delete where no value came back.
+        let held = |key: KeyId| {
+            let mut h = held(key);
+            if let Some(d) = &self.deletes {
+                d.stand_in_for_collected(&self.causality, key, &mut h);
+            }
+            h
+        };
         let mut d = DurabilitySummary {
             acknowledged_writes: 0,
             lost_writes: 0,
@@ -1001,6 +1041,15 @@ impl Observer {
             lost_examples: Vec::new(),
             lost_update_examples: Vec::new(),
             overwritten_examples: Vec::new(),
+            acknowledged_deletes: self.deletes.as_ref().map(|d| d.acknowledged),
+            resurrected_deletes: self.deletes.as_ref().map(|d| d.resurrected.len() as u64),
+            resurrected_examples: (self.deletes.as_ref()).map(|d| {
+                d.resurrected
+                    .iter()
+                    .take(EXAMPLES)
+                    .map(|w| w.to_string())
+                    .collect()
+            }),
         };
         let note = |list: &mut Vec<String>, w: WriteId| {
             if list.len() < EXAMPLES {
@@ -1148,6 +1197,7 @@ mod tests {
             w: 2,
             keys,
             sla: SimTime(300 * MS),
+            deletes: true,
         }
     }
 
@@ -1156,6 +1206,7 @@ mod tests {
             write: WriteId(write),
             causal: Causal::from_clock(VClock::default().increment(NodeId(0), write as i64, 10)),
             stamp_us: write as i64,
+            tombstone: false,
         }
     }
 
@@ -1172,6 +1223,7 @@ mod tests {
         let invocation = WriteInvocation {
             write: v.write,
             parents,
+            delete: v.tombstone,
         };
         let (start, end) = (SimTime(start_ms * MS), SimTime(end_ms * MS));
         let req = RequestId(v.write.0);
@@ -1255,6 +1307,7 @@ mod tests {
                 Some(WriteInvocation {
                     write: id(6),
                     parents: None,
+                    delete: false,
                 }),
             );
             o.replica_fact(SimTime(81 * MS), NodeId(0), &merge);

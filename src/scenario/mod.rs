@@ -154,6 +154,10 @@ pub struct Replication {
     /// into their write buffer (Dynamo §6.1's "durable write"; with `storage.write_buffer`).
     #[serde(skip_serializing_if = "is_zero")]
     pub durable_writes: u32,
+    /// How long a replica keeps a delete's tombstone before collecting it; `null` (the
+    /// default): never collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tombstone_gc_grace_s: Option<f64>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -178,6 +182,7 @@ impl Default for Replication {
             hint_handoff_batch: 1_000,
             max_siblings: Some(100),
             durable_writes: 0,
+            tombstone_gc_grace_s: None,
         }
     }
 }
@@ -465,6 +470,13 @@ pub struct OpenLoop {
     /// The arrival rate over time, as a factor of `ops_per_s` (absent: constant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_curve: Option<LoadCurve>,
+    /// The share of writes that are deletes (a tombstone put with the client's context).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub delete_fraction: f64,
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// A repeating load profile (Dynamo Figure 4's diurnal cycle): `points` are
@@ -573,6 +585,13 @@ impl Workload {
         match self {
             Workload::OpenLoop(w) => w.request_timeout_ms,
             Workload::StalenessProbe(p) => p.request_timeout_ms,
+        }
+    }
+    /// The share of writes that are deletes (probes never delete).
+    pub fn delete_fraction(&self) -> f64 {
+        match self {
+            Workload::OpenLoop(w) => w.delete_fraction,
+            Workload::StalenessProbe(_) => 0.0,
         }
     }
     pub fn value_bytes(&self) -> u32 {

@@ -165,6 +165,9 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
             "0 is not allowed; allow at least 1 version per key, or null for no limit".into(),
         );
     }
+    if let Some(grace) = r.tombstone_gc_grace_s {
+        positive(&mut err, "replication.tombstone_gc_grace_s", grace, 1e9);
+    }
     if r.vclock_max_entries == 0 {
         err(
             "replication.vclock_max_entries",
@@ -367,6 +370,7 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
                 load_curve(&mut err, c);
             }
             probability(&mut err, "workload.read_fraction", w.read_fraction);
+            probability(&mut err, "workload.delete_fraction", w.delete_fraction);
             if w.keys == 0 {
                 err(
                     "workload.keys",

@@ -61,6 +61,7 @@ pub fn observer_setup(s: &Scenario, keys: u32) -> ObserverSetup {
         w: rep.w,
         keys,
         sla: SimTime::from_ms_f64(s.metrics.sla_ms),
+        deletes: s.workload.delete_fraction() > 0.0,
     }
 }
 
@@ -103,6 +104,7 @@ pub fn node_config(s: &Scenario, node_dc: &[DcId]) -> NodeConfig {
         }),
         transfer_rate_bytes_per_s: s.membership.transfer_rate_bytes_per_s as u64,
         value_bytes: s.workload.value_bytes() as u64,
+        tombstone_gc_grace: (s.replication.tombstone_gc_grace_s).map(SimTime::from_secs_f64),
     }
 }
 

@@ -110,7 +110,8 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
             | Timer::AntiEntropy
             | Timer::Gossip
             | Timer::Transfer
-            | Timer::MembershipPoll => 0,
+            | Timer::MembershipPoll
+            | Timer::TombstoneGc => 0,
         };
         op | t.kind_index() as u64
     };

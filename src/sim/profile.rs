@@ -20,6 +20,7 @@ const TIMERS: [&str; Timer::KINDS] = [
     "timer:transfer",
     "timer:membership_poll",
     "timer:suspect_silent",
+    "timer:tombstone_gc",
 ];
 const OTHERS: [&str; 6] = [
     "client_timer",

@@ -7,7 +7,7 @@ use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{
     Causal, Completion, Coordinator, DiskOp, Effect, Message, NewObject, OpResult, Origin,
-    QuorumConfig, Route, Target, Timer, select_targets,
+    QuorumConfig, Route, Target, Timer, Version, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -203,21 +203,23 @@ impl Client {
         Some(node)
     }
 
-    /// Starts a put. `context` is the causal context of a previous read (`None`: blind)
-    /// and `prefer` the home replica that should coordinate it, if any.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts a put (see `PutCall`).
     pub fn start_put(
         &mut self,
         now: SimTime,
-        req: RequestId,
-        key: KeyId,
-        write: WriteId,
-        context: Option<Causal>,
-        prefer: Option<NodeId>,
+        put: PutCall,
         ctx: &ClientContext,
         rng: &mut SimRng,
         out: &mut Vec<Effect>,
     ) -> Option<NodeId> {
+        let PutCall {
+            req,
+            key,
+            write,
+            delete,
+            context,
+            prefer,
+        } = put;
         // A scheme that lets clients version writes (last write wins: the client's stamp)
         // has a client-driven client coordinate the put itself.
         if ctx.routing == Routing::ClientDriven
@@ -226,6 +228,10 @@ impl Client {
                 .rules
                 .client_version(write, now.as_micros() as i64)
         {
+            let version = Version {
+                tombstone: delete,
+                ..version
+            };
             self.client_targets(now, key, ctx);
             if self.targets.len() < ctx.quorum.w {
                 return None;
@@ -257,6 +263,7 @@ impl Client {
                 write,
                 context: context.unwrap_or_default(),
                 blind,
+                delete,
                 route: self.route(ctx),
                 prefer,
             },
@@ -366,4 +373,16 @@ impl Client {
         }
         done
     }
+}
+
+/// A put a client sends: `context` is the causal context of a previous read (`None`: a
+/// blind put), `prefer` the home replica that should coordinate it, if any, and `delete`
+/// makes it a delete (a tombstone with that context).
+pub struct PutCall {
+    pub req: RequestId,
+    pub key: KeyId,
+    pub write: WriteId,
+    pub delete: bool,
+    pub context: Option<Causal>,
+    pub prefer: Option<NodeId>,
 }

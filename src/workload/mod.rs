@@ -5,7 +5,7 @@
 pub mod client;
 pub mod keys;
 
-pub use client::{Client, ClientContext};
+pub use client::{Client, ClientContext, PutCall};
 pub use keys::KeySampler;
 
 use crate::engine::math;
@@ -42,10 +42,14 @@ pub struct DriverIo<'a> {
 #[derive(Clone, Copy, Debug)]
 enum Stage {
     Read,
-    /// The get before a read-modify-write put.
-    ContextRead,
+    /// The get before a read-modify-write put (or delete).
+    ContextRead {
+        delete: bool,
+    },
     Write {
         write: WriteId,
+        /// A delete: the put writes a tombstone.
+        delete: bool,
     },
     ProbeWrite,
     ProbeRead,
@@ -55,7 +59,7 @@ impl Stage {
     /// The operation this stage sends.
     fn op(self) -> Op {
         match self {
-            Stage::Read | Stage::ContextRead | Stage::ProbeRead => Op::Get,
+            Stage::Read | Stage::ContextRead { .. } | Stage::ProbeRead => Op::Get,
             Stage::Write { .. } | Stage::ProbeWrite => Op::Put,
         }
     }
@@ -98,6 +102,8 @@ enum Plan {
     OpenLoop {
         mean_gap_s: f64,
         read_fraction: f64,
+        /// The share of writes that are deletes.
+        delete_fraction: f64,
         write_mode: WriteMode,
         keys: KeySampler,
         /// The arrival rate over time (`workload.load_curve`).
@@ -144,6 +150,7 @@ impl Driver {
             Workload::OpenLoop(w) => Plan::OpenLoop {
                 mean_gap_s: 1.0 / w.ops_per_s,
                 read_fraction: w.read_fraction,
+                delete_fraction: w.delete_fraction,
                 write_mode: w.write_mode,
                 keys: match w.key_distribution {
                     KeyDistribution::Uniform => KeySampler::uniform(w.keys),
@@ -307,17 +314,23 @@ impl Driver {
         let stage = match &self.plan {
             Plan::OpenLoop {
                 read_fraction,
+                delete_fraction,
                 write_mode,
                 keys,
                 ..
             } => {
                 let is_read = unit_f64(&mut self.rng) < *read_fraction;
                 let key = keys.sample(&mut self.rng);
+                // Drawn only when deletes are on, so a run without them draws as before.
+                let delete = !is_read
+                    && *delete_fraction > 0.0
+                    && unit_f64(&mut self.rng) < *delete_fraction;
                 let stage = match (is_read, write_mode) {
                     (true, _) => Stage::Read,
-                    (false, WriteMode::ReadModifyWrite) => Stage::ContextRead,
+                    (false, WriteMode::ReadModifyWrite) => Stage::ContextRead { delete },
                     (false, WriteMode::Blind) => Stage::Write {
                         write: self.new_write(),
+                        delete,
                     },
                 };
                 Some((key, stage))
@@ -366,52 +379,53 @@ impl Driver {
         let req = RequestId(self.next_req);
         self.next_req += 1;
         let c = &mut self.clients[client.index()];
-        let write = match stage {
-            Stage::Read | Stage::ContextRead | Stage::ProbeRead => None,
-            Stage::Write { write } => Some(write),
-            Stage::ProbeWrite => Some(WriteId(self.next_write)),
+        let (write, delete) = match stage {
+            Stage::Read | Stage::ContextRead { .. } | Stage::ProbeRead => (None, false),
+            Stage::Write { write, delete } => (Some(write), delete),
+            Stage::ProbeWrite => (Some(WriteId(self.next_write)), false),
         };
         let call = Call {
             op: stage.op(),
-            context: matches!(stage, Stage::ContextRead),
+            context: matches!(stage, Stage::ContextRead { .. }),
         };
         let invocation = write.map(|write| WriteInvocation {
             write,
             parents: parents.as_deref(),
+            delete,
         });
         let start_order = (io.observer).request_invoked(io.now, client, call, key, req, invocation);
         let (stage, entry) = match stage {
             Stage::ProbeWrite => {
                 let write = WriteId(self.next_write);
                 self.next_write += 1;
-                let entry = c.start_put(
-                    io.now,
+                let put = PutCall {
                     req,
                     key,
                     write,
-                    None,
-                    None,
-                    &self.ctx,
-                    &mut self.route_rng,
-                    io.effects,
-                );
-                (Stage::Write { write }, entry)
-            }
-            Stage::Write { write } => {
-                let entry = c.start_put(
-                    io.now,
-                    req,
-                    key,
+                    delete: false,
+                    context: None,
+                    prefer: None,
+                };
+                let entry = c.start_put(io.now, put, &self.ctx, &mut self.route_rng, io.effects);
+                let stage = Stage::Write {
                     write,
-                    context,
-                    prefer,
-                    &self.ctx,
-                    &mut self.route_rng,
-                    io.effects,
-                );
+                    delete: false,
+                };
                 (stage, entry)
             }
-            Stage::Read | Stage::ContextRead | Stage::ProbeRead => {
+            Stage::Write { write, delete } => {
+                let put = PutCall {
+                    req,
+                    key,
+                    write,
+                    delete,
+                    context,
+                    prefer,
+                };
+                let entry = c.start_put(io.now, put, &self.ctx, &mut self.route_rng, io.effects);
+                (stage, entry)
+            }
+            Stage::Read | Stage::ContextRead { .. } | Stage::ProbeRead => {
                 let entry =
                     c.start_get(io.now, req, key, &self.ctx, &mut self.route_rng, io.effects);
                 (stage, entry)
@@ -460,7 +474,7 @@ impl Driver {
                 });
                 None
             }
-            Stage::ContextRead => {
+            Stage::ContextRead { delete } => {
                 // Reconcile the siblings into one context; if the read failed, write blind.
                 let (context, parents) = match &result {
                     OpResult::Get(Ok(vs)) => (
@@ -481,7 +495,7 @@ impl Driver {
                     result: read_result(&result),
                 });
                 let write = self.new_write();
-                let stage = Stage::Write { write };
+                let stage = Stage::Write { write, delete };
                 let read = ReadContext {
                     context,
                     parents,
@@ -492,7 +506,7 @@ impl Driver {
                 self.begin_put(p.client, p.key, stage, read, io);
                 Some(p.client)
             }
-            Stage::Write { write } => {
+            Stage::Write { write, .. } => {
                 let stored = matches!(result, OpResult::Put(Ok(_)));
                 let result = write_result(&result);
                 io.observer.write_done(WriteRecord {

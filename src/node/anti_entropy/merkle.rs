@@ -188,6 +188,7 @@ mod tests {
             write: WriteId(w),
             causal: Causal::from_clock(VClock::default().increment(NodeId(0), w as i64, 10)),
             stamp_us: w as i64,
+            tombstone: false,
         }
     }
 

@@ -86,6 +86,7 @@ impl Scheme for DottedVersionVectors {
                 }),
             },
             stamp_us: put.stamp_us,
+            tombstone: put.tombstone,
         };
         NewObject { version, siblings }
     }

@@ -36,6 +36,7 @@ impl Scheme for LastWriteWins {
             write: put.write,
             causal: Causal::default(),
             stamp_us: put.stamp_us,
+            tombstone: put.tombstone,
         })
     }
 
@@ -49,6 +50,7 @@ impl Scheme for LastWriteWins {
             write,
             causal: Causal::default(),
             stamp_us,
+            tombstone: false,
         })
     }
 }

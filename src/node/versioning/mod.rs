@@ -98,6 +98,9 @@ pub struct Version {
     /// The coordinator's wall clock (µs, skew included, negative when a clock runs far
     /// enough behind) when it made the version.
     pub stamp_us: i64,
+    /// The version is a delete's tombstone: it orders and travels like any version, reads
+    /// hide it, and a replica collects it after `replication.tombstone_gc_grace_s`.
+    pub tombstone: bool,
 }
 
 impl Version {
@@ -119,6 +122,8 @@ pub struct NewVersion<'a> {
     pub write: WriteId,
     /// The coordinator's wall clock, µs.
     pub stamp_us: i64,
+    /// The put is a delete: its version is a tombstone.
+    pub tombstone: bool,
     /// The client's context; `None` for a blind put.
     pub context: Option<&'a Causal>,
     /// What the coordinator holds for the key (a blind put merges it; schemes that keep

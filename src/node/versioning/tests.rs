@@ -21,6 +21,7 @@ fn put(
         counter,
         write: WriteId(write),
         stamp_us: write as i64,
+        tombstone: false,
         context,
         stored,
         max_entries: 10,
@@ -144,6 +145,7 @@ fn last_write_wins_keeps_the_latest_stamp_even_below_zero() {
         write: WriteId(2),
         causal: Causal::default(),
         stamp_us: -80,
+        tombstone: false,
     };
     rules.merge(&mut held, std::slice::from_ref(&older));
     assert_eq!(

@@ -90,6 +90,7 @@ impl Scheme for VectorClocks {
             write: put.write,
             causal: Causal::from_clock(clock.clone()),
             stamp_us: put.stamp_us,
+            tombstone: put.tombstone,
         };
         // A blind put merges what the coordinator holds; a put whose context saw the
         // stored clock replaces it; otherwise the stored values stay, as siblings.

@@ -62,6 +62,7 @@ impl Scheme for NaiveVectorClocks {
                 put.max_entries,
             )),
             stamp_us: put.stamp_us,
+            tombstone: put.tombstone,
         })
     }
 
