@@ -130,6 +130,18 @@ fn cases() -> Vec<Case> {
             "needs capacity.disk",
         ),
         case(
+            "a delete share above one",
+            vec![Set("workload.delete_fraction", json!(1.5))],
+            "workload.delete_fraction",
+            "between 0 and 1",
+        ),
+        case(
+            "a tombstone grace of zero",
+            vec![Set("replication.tombstone_gc_grace_s", json!(0))],
+            "replication.tombstone_gc_grace_s",
+            "> 0",
+        ),
+        case(
             "a load curve that does not span the period",
             vec![Set(
                 "workload.load_curve",

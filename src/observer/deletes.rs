@@ -67,11 +67,15 @@ impl DeleteRecord {
         self.collected.get(&key).map_or(&[], |l| l.as_slice())
     }
 
-    /// Where `held` (what replicas hold for `key` at the end) has no value, the key's
-    /// collected tombstones stand in it: their deletes still hold.
-    pub fn stand_in_for_collected(&self, c: &Causality, key: KeyId, held: &mut Vec<WriteId>) {
-        if held.iter().all(|w| c.is_delete(*w)) {
-            held.extend_from_slice(self.stand_ins(key));
+    /// A collected tombstone still stands in `held` (what replicas hold for `key` at the
+    /// end): collection forgets a delete on purpose, so the writes it replaced are not
+    /// lost, whatever was put on the key afterwards (a put after collection has no
+    /// context that reaches them). A delete undone by a resurrection is counted there.
+    pub fn stand_in_for_collected(&self, key: KeyId, held: &mut Vec<WriteId>) {
+        for w in self.stand_ins(key) {
+            if !held.contains(w) {
+                held.push(*w);
+            }
         }
     }
 }

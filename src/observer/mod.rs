@@ -417,6 +417,8 @@ impl Observer {
         let latency_us = r.end.saturating_sub(r.start).as_micros();
         self.interval.read_latency_us.saturating_record(latency_us);
         let mut returned: SmallVec<[WriteId; 2]> = versions.iter().map(|v| v.write).collect();
+        // Over what the replicas returned, tombstones included, before any stand-in.
+        self.false_siblings += u64::from(judge::false_siblings(&self.causality, &returned));
         // What the user sees: tombstones are hidden (the oracle knows its deletes itself).
         let mut visible = returned.len();
         if let Some(d) = self.deletes.as_mut() {
@@ -425,7 +427,6 @@ impl Observer {
         }
         self.versions_per_read[visible.min(4)] += 1;
         self.versions_returned += visible as u64;
-        self.false_siblings += u64::from(judge::false_siblings(&self.causality, &returned));
         self.judge_session(&r, end_order, &returned);
         let acked = self
             .acked
@@ -1029,7 +1030,7 @@ impl Observer {
         let held = |key: KeyId| {
             let mut h = held(key);
             if let Some(d) = &self.deletes {
-                d.stand_in_for_collected(&self.causality, key, &mut h);
+                d.stand_in_for_collected(key, &mut h);
             }
             h
         };
@@ -1457,5 +1458,52 @@ mod tests {
         assert_eq!(cdf.len(), cdf_quantiles().count());
         assert!(cdf.windows(2).all(|p| p[0].0 < p[1].0 && p[0].1 <= p[1].1));
         assert_eq!(cdf.last().map(|p| p.0), Some(1.0));
+    }
+
+    fn tombstone(write: u64) -> Version {
+        Version {
+            tombstone: true,
+            ..version(write)
+        }
+    }
+
+    #[test]
+    fn a_deleted_value_read_back_is_a_resurrection_and_not_found_after_collection_is_fresh() {
+        let mut o = Observer::new(setup(2, false));
+        let (v, d) = (version(1), tombstone(2));
+        let collect = |o: &mut Observer, key: u32, w: u64| {
+            let fact = Fact::Collected {
+                key: KeyId(key),
+                writes: HeldIds::from_slice(&[WriteId(w)]),
+            };
+            o.replica_fact(SimTime(0), NodeId(0), &fact);
+        };
+        // Key 0: put 1, delete 2 (having read 1), collected; a read finds nothing: fresh.
+        write(&mut o, 0, 0, &v, Some(&[]), (0, 5));
+        write(&mut o, 0, 0, &d, Some(&[WriteId(1)]), (10, 15));
+        collect(&mut o, 0, 2);
+        read(&mut o, 1, 0, 20, &[]);
+        // ...then a read returns 1 again: the delete was undone.
+        read(&mut o, 1, 0, 30, std::slice::from_ref(&v));
+        // Key 1: put 3, delete 4 without having read 3 (concurrent), then 3 read back:
+        // a sibling the delete never removed, not a resurrection.
+        let (v3, d4) = (version(3), tombstone(4));
+        write(&mut o, 0, 1, &v3, Some(&[]), (0, 5));
+        write(&mut o, 1, 1, &d4, Some(&[]), (1, 6));
+        read(&mut o, 1, 1, 30, std::slice::from_ref(&v3));
+        let summary = o.summarize();
+        let audit = o.audit(|_| Vec::new());
+        assert_eq!(audit.acknowledged_deletes, Some(2));
+        assert_eq!(audit.resurrected_deletes, Some(1));
+        assert_eq!(audit.resurrected_examples, Some(vec!["w-2".to_string()]));
+        // Nothing is held at the end: key 0's collected delete still stands for 1 and 2;
+        // key 1's writes were never collected, so both are lost.
+        assert_eq!(audit.lost_writes, 2, "{:?}", audit.lost_examples);
+        // Of the three reads, the not-found one after collection is fresh; the
+        // resurrected one and key 1's (it missed the concurrent tombstone) are stale.
+        assert_eq!(summary.consistency.stale_reads, 2);
+        // Tombstones are not versions a user sees.
+        let per_read = &summary.consistency.versions_per_read;
+        assert_eq!((per_read.zero, per_read.one, per_read.two), (1, 2, 0));
     }
 }

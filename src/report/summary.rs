@@ -345,6 +345,7 @@ pub fn findings(r: &Report) -> Vec<String> {
             ));
         }
     }
+    delete_findings(r, &mut out);
 
     // Convergence.
     let conv = &r.convergence;
@@ -686,6 +687,14 @@ fn durability(s: &mut String, r: &Report) {
             examples(&d.overwritten_examples)
         );
     }
+    if let (Some(acked), Some(back)) = (d.acknowledged_deletes, d.resurrected_deletes) {
+        let _ = writeln!(
+            s,
+            "| acknowledged deletes | resurrected |\n|---|---|\n| {} | {} |\n",
+            count(acked),
+            count(back)
+        );
+    }
     let v = &r.observed.versioning;
     let _ = writeln!(
         s,
@@ -870,4 +879,31 @@ fn faults(s: &mut String, r: &Report) {
         );
     }
     s.push('\n');
+}
+
+/// Deletes: how many were acknowledged and, the pathology operators know, how many came
+/// back after replicas collected their tombstones.
+fn delete_findings(r: &Report, out: &mut Vec<String>) {
+    let d = &r.durability;
+    let (Some(acked), Some(resurrected)) = (d.acknowledged_deletes, d.resurrected_deletes) else {
+        return;
+    };
+    let grace = match r.scenario.replication.tombstone_gc_grace_s {
+        Some(g) => format!("after {} s", short(g)),
+        None => "never".to_string(),
+    };
+    if resurrected == 0 {
+        out.push(format!(
+            "No acknowledged delete came back ({} deletes; replicas collect tombstones {grace}).",
+            count(acked)
+        ));
+    } else {
+        let examples = d.resurrected_examples.as_deref().unwrap_or_default();
+        out.push(format!(
+            "Deleted data resurrected: {} of {} acknowledged deletes came back, a later read returning the value they had removed with no put in between (e.g. {}). Replicas collect tombstones {grace}; a replica that missed a delete and is repaired later brings the value back. A grace period longer than a replica can be down, plus the repair after it, prevents it.",
+            count(resurrected),
+            count(acked),
+            examples.join(", ")
+        ));
+    }
 }

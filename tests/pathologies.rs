@@ -1,0 +1,48 @@
+//! The pathology library (scenarios/pathologies/): each shipped scenario shows its
+//! behaviour, and turning the knob that cures it makes the behaviour go away.
+
+mod common;
+
+use common::{run, set};
+use serde_json::{Value, json};
+
+fn pathology(name: &str) -> Value {
+    let path = format!("scenarios/pathologies/{name}.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn a_grace_period_shorter_than_the_downtime_resurrects_deletes_and_a_longer_one_does_not() {
+    let short = pathology("deleted-data-resurrected");
+    let (_, shown) = run(&short);
+    let d = &shown.durability;
+    let acked = d.acknowledged_deletes.expect("the workload deletes");
+    let back = d.resurrected_deletes.expect("the workload deletes");
+    assert!(acked > 1000, "{acked} acknowledged deletes");
+    assert!(back > 20, "only {back} of {acked} deletes came back");
+    // Resurrection undoes deletes; it loses no write (collected tombstones still stand).
+    assert_eq!(d.lost_writes, 0, "{:?}", d.lost_examples);
+    let examples = d.resurrected_examples.as_ref().expect("examples");
+    assert_eq!(examples.len() as u64, back.min(10));
+
+    let mut long = short.clone();
+    set(&mut long, "replication.tombstone_gc_grace_s", json!(3600));
+    let (_, cured) = run(&long);
+    assert_eq!(cured.durability.acknowledged_deletes, Some(acked));
+    assert_eq!(cured.durability.resurrected_deletes, Some(0));
+    assert_eq!(cured.durability.lost_writes, 0);
+}
+
+#[test]
+fn without_deletes_the_report_has_no_delete_fields() {
+    let mut doc = pathology("deleted-data-resurrected");
+    set(&mut doc, "workload.delete_fraction", json!(0));
+    let (_, report) = run(&doc);
+    assert_eq!(report.durability.acknowledged_deletes, None);
+    let json: Value = serde_json::from_str(&report.to_json()).expect("report JSON");
+    let durability = json["durability"].as_object().expect("durability");
+    assert!(durability.contains_key("lost_writes"));
+    assert!(!durability.contains_key("resurrected_deletes"));
+    assert!(!durability.contains_key("acknowledged_deletes"));
+}
