@@ -499,6 +499,18 @@ fn differences(name: &str, verdicts: &Verdicts, report: &Value) -> Vec<String> {
     compare("durability.lost_updates", verdicts.lost_updates);
     compare("durability.overwritten_writes", verdicts.overwritten_writes);
     compare("versioning.false_siblings", verdicts.false_siblings);
+    // Present in the report only when the workload deletes.
+    if !report["durability"]["acknowledged_deletes"].is_null() || verdicts.acknowledged_deletes > 0
+    {
+        compare(
+            "durability.acknowledged_deletes",
+            verdicts.acknowledged_deletes,
+        );
+        compare(
+            "durability.resurrected_deletes",
+            verdicts.resurrected_deletes,
+        );
+    }
     let reported: Option<Vec<(u64, u64)>> =
         report["consistency"]["k_staleness"].as_array().map(|rows| {
             rows.iter()
@@ -594,8 +606,9 @@ fn compare_all(cases: Vec<(String, PathBuf)>, dir: &Path) -> Vec<String> {
 #[test]
 fn history_agrees_with_report_on_every_shipped_scenario() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut cases: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
-        .expect("scenarios/")
+    let folders = [root.clone(), root.join("pathologies")];
+    let mut cases: Vec<(String, PathBuf)> = (folders.iter())
+        .flat_map(|f| std::fs::read_dir(f).expect("scenarios/ and scenarios/pathologies/"))
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))

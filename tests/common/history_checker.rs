@@ -1,6 +1,7 @@
 //! An outside checker for `dynasim run --history` files. It recomputes the oracle's
 //! verdicts (stale reads, k-staleness, versions per read, false siblings, lost, overwritten
-//! and lost-update writes) from the JSON Lines record alone, following the oracle's
+//! and lost-update writes, acknowledged and resurrected deletes) from the JSON Lines record
+//! alone, following the oracle's
 //! written specification and nothing of the observer's code, so that a bug in either shows
 //! up as a disagreement with report.json.
 //!
@@ -35,6 +36,11 @@ pub struct Verdicts {
     pub lost_writes: u64,
     pub lost_updates: u64,
     pub overwritten_writes: u64,
+    /// Acknowledged writes whose invoke says `delete: true`.
+    pub acknowledged_deletes: u64,
+    /// Acknowledged deletes that were the newest acknowledged write of their key when a read
+    /// began that returned a value the delete descends from.
+    pub resurrected_deletes: u64,
 }
 
 /// Index of a write in the order of its invoke lines.
@@ -47,6 +53,7 @@ struct Write {
     invoke_line: usize,
     ack_line: Option<usize>,
     blind: bool,
+    delete: bool,
     /// "Seen" parents: the invoke's `parents` (non-blind writes).
     seen: Vec<WriteIx>,
     /// The `merge` line (blind writes): its line and its "merged" parents.
@@ -111,7 +118,11 @@ struct Reflected {
 struct Read {
     key: u64,
     acked_before: usize,
+    /// What the replicas returned, tombstones included.
     versions: Vec<WriteIx>,
+    /// What the read is judged on: `versions`, plus the key's tombstones collected so far
+    /// when no value (non-delete) was returned.
+    judged: Vec<WriteIx>,
 }
 
 /// Per key: acknowledged writes in acknowledgement order, and the latest invoke line among
@@ -131,6 +142,8 @@ struct History {
     acks: BTreeMap<u64, KeyAcks>,
     reads: Vec<Read>,
     finals: BTreeMap<u64, Vec<WriteIx>>,
+    /// Per key: the tombstones `collect` lines reported so far.
+    collected: BTreeMap<u64, Vec<WriteIx>>,
     last_time: u64,
 }
 
@@ -227,6 +240,7 @@ impl History {
             "ok" | "fail" | "info" => self.take_completion(line, kind, obj),
             "merge" => self.take_merge(line, obj),
             "discard" => self.take_discard(obj),
+            "collect" => self.take_collect(obj),
             "final" => self.take_final(obj),
             other => Err(format!("unknown line type `{other}`")),
         }
@@ -326,6 +340,7 @@ impl History {
             (true, true) => return Err("a blind write with `parents`".into()),
             (true, false) => Vec::new(),
         };
+        let delete = bool_field(obj, "delete")?.unwrap_or(false);
         let ix = WriteIx::try_from(self.writes.len()).map_err(|_| "too many writes")?;
         self.writes.push(Write {
             id: id.to_string(),
@@ -333,6 +348,7 @@ impl History {
             invoke_line: line,
             ack_line: None,
             blind,
+            delete,
             seen,
             merge: None,
             discards: Vec::new(),
@@ -371,10 +387,19 @@ impl History {
                 let versions = self.known_writes(obj, "value", key)?;
                 if !context {
                     let acked_before = pending.acked_before;
+                    let mut judged = versions.clone();
+                    if versions.iter().all(|&v| self.writes[v as usize].delete) {
+                        for &c in self.collected.get(&key).into_iter().flatten() {
+                            if !judged.contains(&c) {
+                                judged.push(c);
+                            }
+                        }
+                    }
                     self.reads.push(Read {
                         key,
                         acked_before,
                         versions,
+                        judged,
                     });
                 }
                 Ok(())
@@ -434,6 +459,25 @@ impl History {
         Ok(())
     }
 
+    fn take_collect(&mut self, obj: &Map<String, Value>) -> Result<(), String> {
+        u64_field(obj, "node")?;
+        let key = u64_field(obj, "key")?;
+        let writes = self.known_writes(obj, "writes", key)?;
+        if let Some(&w) = writes.iter().find(|&&w| !self.writes[w as usize].delete) {
+            return Err(format!(
+                "a collect line with `{}`, which is not a delete",
+                self.writes[w as usize].id
+            ));
+        }
+        let list = self.collected.entry(key).or_default();
+        for w in writes {
+            if !list.contains(&w) {
+                list.push(w);
+            }
+        }
+        Ok(())
+    }
+
     fn take_final(&mut self, obj: &Map<String, Value>) -> Result<(), String> {
         let key = u64_field(obj, "key")?;
         if let Some((&last, _)) = self.finals.last_key_value()
@@ -487,8 +531,13 @@ impl History {
 
     fn judge_reads(&self, verdicts: &mut Verdicts) {
         let mut ancestry = Ancestry::new(&self.writes, Edges::All);
+        let mut of_delete = Ancestry::new(&self.writes, Edges::All);
+        let mut resurrected = std::collections::BTreeSet::new();
         for read in &self.reads {
-            verdicts.versions_per_read[read.versions.len().min(4)] += 1;
+            let values: Vec<WriteIx> = (read.versions.iter().copied())
+                .filter(|&v| !self.writes[v as usize].delete)
+                .collect();
+            verdicts.versions_per_read[values.len().min(4)] += 1;
             ancestry.start(&read.versions);
             verdicts.false_siblings += ancestry.false_siblings(&read.versions);
             if read.acked_before == 0 {
@@ -497,12 +546,20 @@ impl History {
             let Some(acks) = self.acks.get(&read.key) else {
                 continue;
             };
+            let newest = acks.writes[read.acked_before - 1];
+            if self.writes[newest as usize].delete {
+                of_delete.start(&[newest]);
+                if values.iter().any(|&v| of_delete.covers(v)) {
+                    resurrected.insert(newest);
+                }
+            }
+            ancestry.start(&read.judged);
             verdicts.judged_reads += 1;
             // Under last_write_wins a returned version also reflects every write invoked
             // before that version was acknowledged (concurrent with it, or later: it may
             // win by timestamp); only writes invoked after its acknowledgement can it not.
             let lww_bound = if self.versioning == "last_write_wins" {
-                read.versions
+                read.judged
                     .iter()
                     .map(|&u| self.ack_line(u))
                     .max()
@@ -519,6 +576,7 @@ impl History {
                 *verdicts.k_staleness.entry(k).or_default() += 1;
             }
         }
+        verdicts.resurrected_deletes = resurrected.len() as u64;
     }
 
     /// Stale: some w in A(r) is not covered and not retired by any u in A(r). u retires w
@@ -588,13 +646,21 @@ impl History {
         }
         for (key, acks) in &self.acks {
             // check_complete made sure of it.
-            let Some(held) = self.finals.get(key) else {
+            let Some(finals) = self.finals.get(key) else {
                 continue;
             };
-            kept.start(held);
-            any.start(held);
+            // A collected tombstone still stands for its delete.
+            let mut held = finals.clone();
+            for &c in self.collected.get(key).into_iter().flatten() {
+                if !held.contains(&c) {
+                    held.push(c);
+                }
+            }
+            kept.start(&held);
+            any.start(&held);
             for &w in &acks.writes {
                 verdicts.acknowledged_writes += 1;
+                verdicts.acknowledged_deletes += u64::from(self.writes[w as usize].delete);
                 if kept.covers(w) {
                     continue;
                 }
