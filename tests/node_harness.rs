@@ -6,7 +6,7 @@
 use dynasim::engine::{RngStreams, SimRng, SimTime, Stream};
 use dynasim::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use dynasim::node::{
-    Causal, Effect, FailCause, Message, MessageKind, Node, OpResult, Route, Timer,
+    Causal, Effect, Fact, FailCause, Message, MessageKind, Node, OpResult, Route, Timer,
 };
 use dynasim::ring::Ring;
 use dynasim::scenario::{Scenario, load_str};
@@ -166,7 +166,7 @@ impl Net {
         self.down.remove(&n);
         let mut out = Vec::new();
         let mut gossip = RngStreams::new(98).stream(Stream::Gossip, 0);
-        self.nodes[n.index()].restart(&mut gossip, &mut out);
+        self.nodes[n.index()].restart(self.now, &mut gossip, &mut out);
         self.take(Endpoint::Node(n), out);
     }
 
@@ -185,6 +185,35 @@ impl Net {
         write: u64,
         context: Causal,
     ) {
+        self.send_put(at, route, (req, key, write), context, false);
+    }
+
+    /// A delete (a put of a tombstone) sent straight to `coordinator`.
+    fn delete_at(
+        &mut self,
+        coordinator: NodeId,
+        req: u64,
+        key: KeyId,
+        write: u64,
+        context: Causal,
+    ) {
+        self.send_put(
+            coordinator,
+            Route::Forwarded,
+            (req, key, write),
+            context,
+            true,
+        );
+    }
+
+    fn send_put(
+        &mut self,
+        at: NodeId,
+        route: Route,
+        (req, key, write): (u64, KeyId, u64),
+        context: Causal,
+        delete: bool,
+    ) {
         let msg = Message::Put {
             req: RequestId(req),
             client: CLIENT,
@@ -192,7 +221,7 @@ impl Net {
             write: WriteId(write),
             context,
             blind: false,
-            delete: false,
+            delete,
             route,
             prefer: None,
         };
@@ -600,4 +629,51 @@ fn during_a_range_move_the_coordinators_own_put_is_copied_to_the_new_owner() {
         "holders of w-52: {:?}",
         net.holders(key, 52)
     );
+}
+
+#[test]
+fn every_replica_collects_a_tombstone_at_its_deletes_deadline_a_restarted_one_too() {
+    let grace = ["replication.tombstone_gc_grace_s=2"];
+    let s = scenario_with("partition_aware", "vector_clock", false, &grace);
+    let mut net = Net::new(&s);
+    let key = KeyId(4);
+    let homes = net.ring.replicas(key).to_vec();
+    net.put_at(homes[0], 1, key, 11, Causal::default());
+    let context = net.nodes[homes[0].index()].stored(key)[0].causal.clone();
+    net.delete_at(homes[0], 2, key, 12, context);
+    assert_eq!(write_result(&net.outcomes[1]), Ok(WriteId(12)));
+    let stored = |net: &Net, n: NodeId| -> Vec<(WriteId, bool)> {
+        (net.nodes[n.index()].stored(key).iter())
+            .map(|v| (v.write, v.tombstone))
+            .collect()
+    };
+    for &h in &homes {
+        assert_eq!(
+            stored(&net, h),
+            [(WriteId(12), true)],
+            "{h:?} holds the tombstone"
+        );
+    }
+    // One home restarts during the grace: it keeps its tombstone (on disk) and collects it
+    // at the delete's deadline, not a full grace after its restart.
+    net.crash(homes[2]);
+    net.advance(SimTime::from_secs_f64(1.0));
+    net.restart(homes[2]);
+    net.advance(SimTime::from_secs_f64(0.9));
+    assert_eq!(
+        stored(&net, homes[2]),
+        [(WriteId(12), true)],
+        "kept before the deadline"
+    );
+    net.advance(SimTime::from_secs_f64(0.2));
+    for &h in &homes {
+        assert!(stored(&net, h).is_empty(), "{h:?} forgot the key");
+        let mut collected = Vec::new();
+        net.nodes[h.index()].drain_facts(|f| {
+            if let Fact::Collected { key: k, writes } = f {
+                collected.push((k, writes.to_vec()));
+            }
+        });
+        assert_eq!(collected, [(key, vec![WriteId(12)])], "{h:?} reports it");
+    }
 }

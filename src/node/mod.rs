@@ -183,7 +183,7 @@ impl Node {
             return;
         }
         if versions.iter().any(|v| v.tombstone) {
-            self.note_tombstones(key, versions, out);
+            self.note_tombstones(key, versions);
         }
         // Copy the stored versions only while a range is being moved: the common write
         // path stays free of the clone.
@@ -282,7 +282,7 @@ impl Node {
     }
 
     /// The process starts again: re-arm periodic work that survives on disk.
-    pub fn restart(&mut self, gossip_rng: &mut SimRng, out: &mut Vec<Effect>) {
+    pub fn restart(&mut self, now: SimTime, gossip_rng: &mut SimRng, out: &mut Vec<Effect>) {
         // Anything armed while down (an operator's transfer) armed a timer of the dead
         // life: arm everything anew.
         self.probe_armed = false;
@@ -292,7 +292,7 @@ impl Node {
         self.arm_anti_entropy(true, out);
         self.arm_gossip(gossip_rng, out);
         self.arm_transfer(out);
-        self.rearm_tombstones(out);
+        self.rearm_tombstones(now, out);
     }
 
     /// A message arrived from `from`. Any message proves its sender alive; each kind goes
@@ -393,6 +393,7 @@ impl Node {
                 debug_assert!(false, "a node received a client reply");
             }
         }
+        self.arm_new_tombstones(now, out);
     }
 
     /// A timer fired. Randomness is an input like time: `gossip_rng` is the host's stream
@@ -412,7 +413,7 @@ impl Node {
             Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}
-            Timer::TombstoneGc => self.collect_oldest_tombstone(),
+            Timer::TombstoneGc => self.on_tombstone_timer(now, out),
             Timer::OpTimeout(_) | Timer::RepairWindow(_) | Timer::SuspectSilent(_) => {
                 self.on_op_timer(now, timer, out)
             }

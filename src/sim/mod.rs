@@ -607,7 +607,8 @@ impl Simulation {
                 if self.hosts.release(node) == ProcessChange::Started {
                     self.convergence.watch_node_keys(&self.ring, node);
                     let mut effects = std::mem::take(&mut self.effects);
-                    (self.hosts.node_mut(node)).restart(&mut self.gossip_rng, &mut effects);
+                    let now = self.now;
+                    (self.hosts.node_mut(node)).restart(now, &mut self.gossip_rng, &mut effects);
                     self.apply(Endpoint::Node(node), &mut effects);
                     self.effects = effects;
                 }
