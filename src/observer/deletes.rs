@@ -5,9 +5,11 @@
 //! Two judgements follow. A read that returns no value (nothing, or only tombstones)
 //! stands for the key's collected deletes: after collection "not found" is what a delete
 //! leaves, so it is not stale against one. And a read that returns a value a delete had
-//! removed, the delete being the newest write acknowledged before the read began, is a
-//! resurrection: the deleted data came back (a replica that missed the delete, repaired
-//! after the others collected its tombstone).
+//! removed, the delete being the newest write acknowledged before the read began and its
+//! tombstone collected by some replica already, is a resurrection: the deleted data came
+//! back (a replica that missed the delete, repaired after the others collected its
+//! tombstone). Before any collection such a read is only stale: the tombstone still
+//! exists and repair spreads it.
 
 use super::causality::{Acked, Causality, Order};
 use crate::ids::{FxHashMap, KeyId, WriteId};
@@ -52,6 +54,7 @@ impl DeleteRecord {
             .collect();
         let newest = acked[..acked.partition_point(|a| a.ack < start)].last();
         if let Some(delete) = newest.map(|a| a.write).filter(|w| c.is_delete(*w))
+            && self.stand_ins(key).contains(&delete)
             && values.iter().any(|v| c.descends(delete, *v))
         {
             self.resurrected.insert(delete);

@@ -1481,6 +1481,8 @@ mod tests {
         // Key 0: put 1, delete 2 (having read 1), collected; a read finds nothing: fresh.
         write(&mut o, 0, 0, &v, Some(&[]), (0, 5));
         write(&mut o, 0, 0, &d, Some(&[WriteId(1)]), (10, 15));
+        // Before any replica collected the tombstone, reading 1 back is only stale.
+        read(&mut o, 1, 0, 16, std::slice::from_ref(&v));
         collect(&mut o, 0, 2);
         read(&mut o, 1, 0, 20, &[]);
         // ...then a read returns 1 again: the delete was undone.
@@ -1499,11 +1501,12 @@ mod tests {
         // Nothing is held at the end: key 0's collected delete still stands for 1 and 2;
         // key 1's writes were never collected, so both are lost.
         assert_eq!(audit.lost_writes, 2, "{:?}", audit.lost_examples);
-        // Of the three reads, the not-found one after collection is fresh; the
-        // resurrected one and key 1's (it missed the concurrent tombstone) are stale.
-        assert_eq!(summary.consistency.stale_reads, 2);
+        // Of the four reads, the not-found one after collection is fresh; the one before
+        // collection, the resurrected one and key 1's (it missed the concurrent
+        // tombstone) are stale.
+        assert_eq!(summary.consistency.stale_reads, 3);
         // Tombstones are not versions a user sees.
         let per_read = &summary.consistency.versions_per_read;
-        assert_eq!((per_read.zero, per_read.one, per_read.two), (1, 2, 0));
+        assert_eq!((per_read.zero, per_read.one, per_read.two), (1, 3, 0));
     }
 }

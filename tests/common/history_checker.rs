@@ -39,7 +39,8 @@ pub struct Verdicts {
     /// Acknowledged writes whose invoke says `delete: true`.
     pub acknowledged_deletes: u64,
     /// Acknowledged deletes that were the newest acknowledged write of their key when a read
-    /// began that returned a value the delete descends from.
+    /// began that returned a value the delete descends from, the delete's tombstone having
+    /// been collected by then (a `collect` line before the read's completion).
     pub resurrected_deletes: u64,
 }
 
@@ -123,6 +124,9 @@ struct Read {
     /// What the read is judged on: `versions`, plus the key's tombstones collected so far
     /// when no value (non-delete) was returned.
     judged: Vec<WriteIx>,
+    /// The newest write acknowledged before the read began had been collected (a delete)
+    /// when the read completed.
+    newest_collected: bool,
 }
 
 /// Per key: acknowledged writes in acknowledgement order, and the latest invoke line among
@@ -395,11 +399,16 @@ impl History {
                             }
                         }
                     }
+                    let collected = self.collected.get(&key);
+                    let newest_collected = (acked_before.checked_sub(1))
+                        .and_then(|i| self.acks.get(&key)?.writes.get(i))
+                        .is_some_and(|w| collected.is_some_and(|c| c.contains(w)));
                     self.reads.push(Read {
                         key,
                         acked_before,
                         versions,
                         judged,
+                        newest_collected,
                     });
                 }
                 Ok(())
@@ -547,7 +556,7 @@ impl History {
                 continue;
             };
             let newest = acks.writes[read.acked_before - 1];
-            if self.writes[newest as usize].delete {
+            if self.writes[newest as usize].delete && read.newest_collected {
                 of_delete.start(&[newest]);
                 if values.iter().any(|&v| of_delete.covers(v)) {
                     resurrected.insert(newest);
