@@ -33,10 +33,13 @@
 //! key distribution), and a deep Merkle tree is mostly untouched zero pages.
 
 use crate::engine::math;
+use crate::node::phi;
 use crate::node::{Message, Version, Versions};
 use crate::observer::{Acked, causality};
 use crate::ring::FALLBACKS;
-use crate::scenario::{Fault, KeyDistribution, PartitionStrategy, Scenario, Workload, WriteMode};
+use crate::scenario::{
+    DetectorKind, Fault, KeyDistribution, PartitionStrategy, Scenario, Workload, WriteMode,
+};
 use std::mem::size_of;
 
 /// What the process holds before any scenario: code, histograms, buffers.
@@ -212,6 +215,14 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
     if let Some(c) = &s.capacity {
         parts.push(("capacity", capacity_bytes(s, c, &z, event)));
+    }
+
+    // Phi accrual: per node, a history of heartbeat gaps for each neighbour (the nodes of
+    // the preference lists of the ranges it is a home replica of), in a B-tree.
+    if s.failure_detector.kind == DetectorKind::PhiAccrual {
+        let neighbours = (z.slots * z.n / z.nodes.max(1.0) * stride).min(z.nodes - 1.0);
+        let per_peer = phi::WINDOW as f64 * 4.0 + 2.0 * 64.0;
+        parts.push(("failure detector", z.nodes * neighbours.max(0.0) * per_peer));
     }
 
     // Timeline points and random crash schedules.

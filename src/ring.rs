@@ -335,6 +335,12 @@ impl Ring {
         self.key_slot[key.index()]
     }
 
+    /// A slot's preference list: its home replicas, then its fallbacks.
+    pub fn slot_preference(&self, slot: u32) -> &[NodeId] {
+        let s = slot as usize;
+        &self.preference[s * self.stride..(s + 1) * self.stride]
+    }
+
     /// The home replicas of a slot.
     pub fn slot_replicas(&self, slot: u32) -> &[NodeId] {
         let s = slot as usize;

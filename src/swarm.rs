@@ -336,7 +336,19 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
     if open_loop && d.chance(0.3) {
         draw_deletes(&mut d, &mut doc, duration);
     }
+    if d.chance(0.25) {
+        draw_phi_accrual(&mut d, &mut doc);
+    }
     doc
+}
+
+/// Now and then phi accrual (issue 17) instead of the timeout detector, with a threshold
+/// from eager (flaps) to Cassandra's 8 and past it (slow detection).
+fn draw_phi_accrual(d: &mut Draw, doc: &mut Value) {
+    let fd = &mut doc["failure_detector"];
+    fd["kind"] = json!("phi_accrual");
+    fd["phi_threshold"] = json!(*d.pick(&[0.5, 2.0, 8.0, 12.0]));
+    fd["heartbeat_interval_s"] = json!(d.r3(0.2, 2.0));
 }
 
 /// Now and then deletes (issue 17): a share of the writes, and half the time tombstones
@@ -516,6 +528,7 @@ pub const DURABILITY: &str =
     "no acknowledged write lost (no disk failure, no crash under a write buffer)";
 pub const NO_LOST_UPDATE: &str = "no lost update (vector_clock, dotted_version_vector)";
 pub const EXACT_SIBLINGS: &str = "no false sibling (dotted_version_vector)";
+pub const DETECTION: &str = "a sound suspicion record (flaps <= false suspicions <= suspicions; phi accrual at threshold 8 or more never suspects a node that was never down or cut off)";
 pub const FRESHNESS: &str = "no stale read (no faults, strict quorum, R + W > N, not vector_clock_naive, tombstones never collected)";
 pub const CONVERGENCE: &str = "replicas converge (anti-entropy on, no message drops, faults and membership changes over, every node up, no hint handed off, no resource saturated, quiet end)";
 
@@ -650,6 +663,24 @@ pub fn judge(
             )
         },
     );
+    let fd = &r.observed.failure_detection;
+    // φ passes 8 only after about 18 silent heartbeat intervals: nothing but a real
+    // outage or a cut is that silent (queues under capacity excepted).
+    let phi_patient = scenario.failure_detector.kind == crate::scenario::DetectorKind::PhiAccrual
+        && scenario.failure_detector.phi_threshold >= 8.0
+        && scenario.capacity.is_none()
+        && !scenario
+            .faults
+            .iter()
+            .any(|f| matches!(f, Fault::SlowNode { .. }));
+    verdict(
+        DETECTION,
+        true,
+        fd.flaps <= fd.false_suspicions
+            && fd.false_suspicions <= fd.suspicions
+            && (!phi_patient || fd.false_suspicions == 0),
+        &|| format!("{fd:?}"),
+    );
     // A write buffer loses what it has not flushed when its process stops (Dynamo §6.1):
     // such losses are the model's, not a bug.
     let buffer_loses = scenario.storage.write_buffer.is_some()
@@ -724,7 +755,12 @@ fn convergence_expected(scenario: &Scenario, r: &Report, all_up_at_end: bool) ->
     // 796: a 4.7 s retry after a datacenter outage).
     let ae = &scenario.anti_entropy;
     let fd = &scenario.failure_detector;
-    let margin = 3.0 * ae.interval_s + fd.client_retry_s + fd.probe_interval_s + 1.0;
+    // Phi accrual trusts a returned neighbour at its next heartbeat answer.
+    let heartbeat = match fd.kind {
+        crate::scenario::DetectorKind::PhiAccrual => fd.heartbeat_interval_s,
+        crate::scenario::DetectorKind::Timeout => 0.0,
+    };
+    let margin = 3.0 * ae.interval_s + fd.client_retry_s + fd.probe_interval_s + heartbeat + 1.0;
     let faults_over = r.faults.iter().all(|f| {
         f.kind != "random_crashes" && f.end_s.is_some_and(|e| e + margin <= r.simulated_s)
     });

@@ -27,10 +27,11 @@ pub enum MessageKind {
     Transfer,
     TransferDone,
     MembershipPoll,
+    Heartbeat,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -52,6 +53,7 @@ impl MessageKind {
         MessageKind::Transfer,
         MessageKind::TransferDone,
         MessageKind::MembershipPoll,
+        MessageKind::Heartbeat,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -74,6 +76,7 @@ impl MessageKind {
         "transfer",
         "transfer_done",
         "membership_poll",
+        "heartbeat",
     ];
 
     pub fn name(self) -> &'static str {

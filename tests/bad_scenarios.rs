@@ -136,6 +136,24 @@ fn cases() -> Vec<Case> {
             "between 0 and 1",
         ),
         case(
+            "a misspelt failure detector",
+            vec![Set("failure_detector.kind", json!("phi"))],
+            "failure_detector.kind",
+            "unknown variant `phi`",
+        ),
+        case(
+            "a phi threshold of zero",
+            vec![Set("failure_detector.phi_threshold", json!(0))],
+            "failure_detector.phi_threshold",
+            "> 0",
+        ),
+        case(
+            "heartbeats every millisecond",
+            vec![Set("failure_detector.heartbeat_interval_s", json!(0.001))],
+            "failure_detector.heartbeat_interval_s",
+            "at most every 0.01 s",
+        ),
+        case(
             "a tombstone grace of zero",
             vec![Set("replication.tombstone_gc_grace_s", json!(0))],
             "replication.tombstone_gc_grace_s",

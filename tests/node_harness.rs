@@ -677,3 +677,63 @@ fn every_replica_collects_a_tombstone_at_its_deletes_deadline_a_restarted_one_to
         assert_eq!(collected, [(key, vec![WriteId(12)])], "{h:?} reports it");
     }
 }
+
+/// Takes the suspicions (`true`) and trusts (`false`) node `n` reported, as (peer, suspected).
+fn detector_facts(net: &mut Net, n: NodeId) -> Vec<(NodeId, bool)> {
+    let mut out = Vec::new();
+    net.nodes[n.index()].drain_facts(|f| match f {
+        Fact::Suspected { peer } => out.push((peer, true)),
+        Fact::Trusted { peer } => out.push((peer, false)),
+        _ => {}
+    });
+    out
+}
+
+#[test]
+fn phi_accrual_suspects_a_silent_neighbour_after_its_threshold_not_on_one_timeout() {
+    let phi = ["failure_detector.kind=\"phi_accrual\""];
+    for (sets, name) in [(&phi[..], "phi_accrual"), (&[][..], "timeout")] {
+        let s = scenario_with("partition_aware", "vector_clock", false, sets);
+        let mut net = Net::new(&s);
+        net.advance(SimTime::from_secs_f64(10.0));
+        let key = KeyId(4);
+        let homes = net.ring.replicas(key).to_vec();
+        let (coordinator, dead) = (homes[0], homes[2]);
+        net.crash(dead);
+        net.put_at(coordinator, 1, key, 11, Causal::default());
+        net.advance(SimTime::from_secs_f64(0.5));
+        let first = detector_facts(&mut net, coordinator);
+        if name == "timeout" {
+            // The unanswered replica write is suspicion enough.
+            assert_eq!(first, [(dead, true)], "{name}");
+            continue;
+        }
+        assert!(
+            first.is_empty(),
+            "one unanswered request is no verdict: {first:?}"
+        );
+        // Heartbeats every 1 s answered at once: φ = silence × log10(e) passes 8 after
+        // 18.4 s of silence, at the next heartbeat tick. The last answer came in the
+        // second before the crash: at 27 s the silence is at most 18 s.
+        net.advance(SimTime::from_secs_f64(16.5));
+        let early = detector_facts(&mut net, coordinator);
+        assert!(
+            early.is_empty(),
+            "18 s: not yet, but {early:?} at {:?}",
+            net.now
+        );
+        net.advance(SimTime::from_secs_f64(2.5));
+        for n in (0..5).map(NodeId).filter(|n| *n != dead) {
+            assert_eq!(
+                detector_facts(&mut net, n),
+                [(dead, true)],
+                "{n:?} suspects the silent node, once"
+            );
+            assert!(net.nodes[n.index()].suspects().any(|p| p == dead));
+        }
+        net.restart(dead);
+        net.advance(SimTime::from_secs_f64(1.5));
+        assert_eq!(detector_facts(&mut net, coordinator), [(dead, false)]);
+        assert_eq!(net.nodes[coordinator.index()].suspects().count(), 0);
+    }
+}

@@ -46,3 +46,43 @@ fn without_deletes_the_report_has_no_delete_fields() {
     assert!(!durability.contains_key("resurrected_deletes"));
     assert!(!durability.contains_key("acknowledged_deletes"));
 }
+
+#[test]
+fn a_timeout_detector_flaps_on_pausing_nodes_into_quorum_failures_and_phi_accrual_does_not() {
+    let timeout = pathology("failure-detector-flapping");
+    let (_, shown) = run(&timeout);
+    let fd = &shown.observed.failure_detection;
+    let failed =
+        |r: &dynasim::report::Report| r.observed.ops.read.failed + r.observed.ops.write.failed;
+    assert_eq!(fd.kind, "timeout");
+    assert!(fd.flaps > 1000, "only {} flaps", fd.flaps);
+    assert!(fd.false_suspicions >= fd.flaps);
+    assert_eq!(fd.downs_detected, 1, "the crash of east-6 is seen");
+    assert!(fd.detection_mean_s.expect("detected") < 1.0);
+    let finding = dynasim::report::summary::findings(&shown);
+    assert!(
+        finding
+            .iter()
+            .any(|f| f.starts_with("Failure-detector flapping")),
+        "{finding:?}"
+    );
+
+    let mut phi = timeout.clone();
+    set(&mut phi, "failure_detector.kind", json!("phi_accrual"));
+    let (_, cured) = run(&phi);
+    let fd = &cured.observed.failure_detection;
+    assert_eq!(
+        (fd.kind.as_str(), fd.false_suspicions, fd.flaps),
+        ("phi_accrual", 0, 0)
+    );
+    // Healthy replicas stay in the quorum: fewer requests fail...
+    assert!(
+        failed(&cured) * 10 < failed(&shown) * 8,
+        "phi accrual failed {} requests, timeouts {}",
+        failed(&cured),
+        failed(&shown)
+    );
+    // ...at the price of detection: φ passes 8 after about 18 heartbeat intervals.
+    let took = fd.detection_mean_s.expect("detected");
+    assert!((17.0..20.0).contains(&took), "detected after {took} s");
+}

@@ -358,6 +358,7 @@ impl Coordinator {
             | Timer::AntiEntropy
             | Timer::Gossip
             | Timer::TombstoneGc
+            | Timer::Heartbeat
             | Timer::Transfer
             | Timer::MembershipPoll => None,
             Timer::SuspectSilent(op_id) => {

@@ -1,10 +1,14 @@
 //! Local failure detection (Dynamo §4.8): a peer that does not answer is suspected, routed
 //! around, and probed until it answers again. Purely local: a node's view comes only from
-//! the messages it did or did not receive.
+//! the messages it did or did not receive. With `failure_detector.kind: "phi_accrual"`
+//! the node's neighbours are judged by phi accrual instead (see `phi.rs`); a peer outside
+//! them (met only by forwarding or by coordinating away from home) still by timeouts.
 
-use super::{DiskOp, Effect, Message, Node, Timer};
+use super::phi::{PhiConfig, PhiMonitor, Verdict};
+use super::{DiskOp, Effect, Fact, Message, Node, Timer};
 use crate::engine::SimTime;
 use crate::ids::{Endpoint, NodeId};
+use crate::ring::Ring;
 use std::collections::BTreeMap;
 
 /// Suspected peers and when each was last suspected. A BTreeMap so that probing walks
@@ -12,21 +16,54 @@ use std::collections::BTreeMap;
 #[derive(Default, Clone, Debug)]
 pub struct FailureDetector {
     suspects: BTreeMap<NodeId, SimTime>,
+    /// Phi accrual over the neighbours, when it is the detector (boxed: cold).
+    phi: Option<Box<PhiMonitor>>,
 }
 
 impl FailureDetector {
+    /// The detector of `me` on `ring`: by timeouts, or by phi accrual over its neighbours.
+    pub fn new(me: NodeId, ring: &Ring, epoch: u32, phi: Option<PhiConfig>) -> FailureDetector {
+        let phi = phi.map(|cfg| {
+            let mut m = PhiMonitor::new(cfg, epoch);
+            m.watch_neighbours(me, ring, SimTime::ZERO);
+            Box::new(m)
+        });
+        FailureDetector {
+            suspects: BTreeMap::new(),
+            phi,
+        }
+    }
+
     pub fn is_suspected(&self, node: NodeId) -> bool {
         !self.suspects.is_empty() && self.suspects.contains_key(&node)
     }
 
-    /// Marks `node` unreachable; returns true if it was not suspected before.
+    /// Whether phi accrual, not timeouts, judges `node`.
+    fn judged_by_phi(&self, node: NodeId) -> bool {
+        self.phi.as_ref().is_some_and(|m| m.watches(node))
+    }
+
+    /// Marks `node` unreachable after an unanswered request; returns true if it was not
+    /// suspected before. A neighbour under phi accrual is left to its heartbeats.
     pub fn suspect(&mut self, node: NodeId, now: SimTime) -> bool {
+        if self.judged_by_phi(node) {
+            return false;
+        }
         self.suspects.insert(node, now).is_none()
     }
 
-    /// Any message from `node` proves it alive.
+    /// Any message from `node` proves it alive (under phi accrual, only its heartbeats
+    /// clear a neighbour); returns true if it was suspected.
     pub fn heard_from(&mut self, node: NodeId) -> bool {
-        !self.suspects.is_empty() && self.suspects.remove(&node).is_some()
+        !self.suspects.is_empty()
+            && self.suspects.contains_key(&node)
+            && !self.judged_by_phi(node)
+            && self.suspects.remove(&node).is_some()
+    }
+
+    /// Bytes phi accrual's histories hold (for the memory estimate).
+    pub fn approx_bytes(&self) -> usize {
+        self.phi.as_ref().map_or(0, |m| m.approx_bytes())
     }
 
     pub fn suspects(&self) -> impl Iterator<Item = NodeId> + '_ {
@@ -49,6 +86,8 @@ impl FailureDetector {
         }
     }
 
+    /// The process stopped: what it believed is forgotten (phi's histories restart
+    /// with the process, see `restart_phi`).
     pub fn clear(&mut self) {
         self.suspects.clear();
     }
@@ -96,6 +135,76 @@ impl Node {
         self.arm_probe(out);
     }
 
+    /// The heartbeat timer fired (phi accrual): ask every neighbour for a heartbeat,
+    /// suspect those whose φ passed the threshold, and re-arm. Neighbours are taken anew
+    /// from the ring when this node's view of it changed.
+    pub(super) fn on_heartbeat_timer(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+        let epoch = self.membership.epoch;
+        let Some(phi) = self.detector.phi.as_deref_mut() else {
+            return;
+        };
+        if phi.epoch() != epoch {
+            phi.watch_neighbours(self.id, &self.ring, now);
+            phi.set_epoch(epoch);
+        }
+        for peer in phi.neighbours() {
+            out.push(Effect::Send {
+                to: Endpoint::Node(peer),
+                msg: Message::Heartbeat,
+                disk: DiskOp::None,
+            });
+        }
+        let mut verdicts = Vec::new();
+        phi.check(now, &mut verdicts);
+        let after = phi.interval();
+        for v in verdicts {
+            if let Verdict::Suspected(peer) = v {
+                self.detector.suspects.insert(peer, now);
+                self.facts.push(Fact::Suspected { peer });
+            }
+        }
+        out.push(Effect::SetTimer {
+            after,
+            timer: Timer::Heartbeat,
+        });
+    }
+
+    /// A neighbour answered a heartbeat: its gap goes into φ's history, and a suspicion
+    /// of it ends.
+    pub(super) fn on_heartbeat_ack(&mut self, now: SimTime, from: Endpoint) {
+        let (Endpoint::Node(peer), Some(phi)) = (from, self.detector.phi.as_deref_mut()) else {
+            return;
+        };
+        if let Some(Verdict::Trusted(peer)) = phi.heartbeat(peer, now) {
+            self.detector.suspects.remove(&peer);
+            self.facts.push(Fact::Trusted { peer });
+        }
+    }
+
+    /// Phi accrual starts over with the process: arm the first heartbeat, each node at
+    /// its own phase of the interval so that a cluster's heartbeats do not all leave at
+    /// once.
+    pub(super) fn restart_phi(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+        let Some(phi) = self.detector.phi.as_deref_mut() else {
+            return;
+        };
+        phi.restart(now);
+        let interval = phi.interval().as_micros();
+        let phase = interval / 16 * (1 + u64::from(self.id.0) % 16);
+        out.push(Effect::SetTimer {
+            after: SimTime(phase),
+            timer: Timer::Heartbeat,
+        });
+    }
+
+    pub(super) fn on_ping_heartbeat(&self, from: Endpoint, out: &mut Vec<Effect>) {
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::HeartbeatAck,
+            disk: DiskOp::None,
+        });
+    }
+
     pub(super) fn on_ping(&self, from: Endpoint, out: &mut Vec<Effect>) {
         out.push(Effect::Send {
             to: from,
@@ -110,8 +219,8 @@ impl Node {
             return;
         }
         for peer in std::mem::take(&mut self.coordinator.unanswered) {
-            if peer != self.id {
-                self.detector.suspect(peer, now);
+            if peer != self.id && self.detector.suspect(peer, now) {
+                self.facts.push(Fact::Suspected { peer });
             }
         }
         self.arm_probe(out);

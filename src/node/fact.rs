@@ -4,7 +4,7 @@
 //! depends on them flows back into the protocol.
 
 use super::versioning::Version;
-use crate::ids::{KeyId, WriteId};
+use crate::ids::{KeyId, NodeId, WriteId};
 use smallvec::SmallVec;
 
 /// Write ids of the versions held for one key.
@@ -31,6 +31,11 @@ pub enum Fact {
     /// This node collected `key`'s tombstones `writes` (its grace period was over): it
     /// holds nothing for the key any more.
     Collected { key: KeyId, writes: HeldIds },
+    /// This node's failure detector began to suspect `peer` (a request it sent went
+    /// unanswered, or phi accrual convicted it).
+    Suspected { peer: NodeId },
+    /// This node's failure detector trusts `peer` again (it heard from it).
+    Trusted { peer: NodeId },
 }
 
 /// The write ids of `versions`.

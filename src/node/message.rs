@@ -101,6 +101,10 @@ pub enum Message {
     /// A failure detector checks whether a suspected peer is back.
     Ping,
     Pong,
+    /// Phi accrual (`failure_detector.kind: "phi_accrual"`): a node asks each neighbour
+    /// every heartbeat interval; the gaps between the answers are what φ is made of.
+    Heartbeat,
+    HeartbeatAck,
     /// fallback -> home replica: versions held for it under a hint.
     HintHandoff {
         key: KeyId,
@@ -242,6 +246,7 @@ impl Message {
             Message::ReplicaWriteAck { .. } => MessageKind::WriteAck,
             Message::Ping => MessageKind::Ping,
             Message::Pong => MessageKind::Pong,
+            Message::Heartbeat | Message::HeartbeatAck => MessageKind::Heartbeat,
             Message::HintHandoff { .. } => MessageKind::HintHandoff,
             Message::HintAck { .. } => MessageKind::HintAck,
             Message::AeHashes { .. } => MessageKind::AeHashes,
@@ -311,6 +316,8 @@ impl Message {
                 | Message::ReplicaWriteAck { .. }
                 | Message::Ping
                 | Message::Pong
+                | Message::Heartbeat
+                | Message::HeartbeatAck
                 | Message::Gossip { .. }
                 | Message::TransferBatchAck { .. }
                 | Message::TransferDone
@@ -357,10 +364,12 @@ pub enum Timer {
     SuspectSilent(OpId),
     /// The oldest tombstone's grace period is over (`replication.tombstone_gc_grace_s`).
     TombstoneGc,
+    /// Ask every neighbour for a heartbeat and take phi accrual's verdicts.
+    Heartbeat,
 }
 
 impl Timer {
-    pub const KINDS: usize = 10;
+    pub const KINDS: usize = 11;
 
     /// A small index per kind, in declaration order (for digests and per-kind tables).
     pub fn kind_index(&self) -> usize {
@@ -375,6 +384,7 @@ impl Timer {
             Timer::MembershipPoll => 7,
             Timer::SuspectSilent(_) => 8,
             Timer::TombstoneGc => 9,
+            Timer::Heartbeat => 10,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod hints;
 pub mod membership;
 pub mod message;
 pub mod op;
+pub mod phi;
 mod replica;
 mod router;
 pub mod storage;
@@ -60,6 +61,8 @@ pub struct NodeConfig {
     pub value_bytes: u64,
     /// How long a replica keeps a tombstone before collecting it (`None`: never).
     pub tombstone_gc_grace: Option<SimTime>,
+    /// Phi accrual over the neighbours (`None`: the timeout detector alone).
+    pub phi: Option<phi::PhiConfig>,
 }
 
 /// One Dynamo node: its storage engine, hint store, the requests it coordinates, what it
@@ -130,12 +133,12 @@ impl Node {
     pub fn new(id: NodeId, cfg: Arc<NodeConfig>, ring: Arc<Ring>, epoch: u32) -> Node {
         Node {
             id,
+            detector: FailureDetector::new(id, &ring, epoch, cfg.phi),
             cfg,
             ring,
             storage: Storage::default(),
             hints: HintStore::default(),
             coordinator: Coordinator::default(),
-            detector: FailureDetector::default(),
             probe_armed: false,
             scan_armed: false,
             clock_offset_us: 0,
@@ -168,6 +171,7 @@ impl Node {
     pub fn start(&mut self, gossip_rng: &mut SimRng, out: &mut Vec<Effect>) {
         self.arm_anti_entropy(true, out);
         self.arm_gossip(gossip_rng, out);
+        self.restart_phi(SimTime::ZERO, out);
     }
 
     /// Merges `versions` into what this node stores for `key` (see `Storage::merge`),
@@ -238,6 +242,11 @@ impl Node {
         self.detector.suspects()
     }
 
+    /// Bytes the failure detector's histories hold (phi accrual; for the memory estimate).
+    pub fn detector_bytes(&self) -> usize {
+        self.detector.approx_bytes()
+    }
+
     /// This node's wall clock: true time plus its skew (negative when it runs far behind).
     pub fn wall_clock_us(&self, now: SimTime) -> i64 {
         (now.as_micros() as i64).saturating_add(self.clock_offset_us)
@@ -293,6 +302,7 @@ impl Node {
         self.arm_gossip(gossip_rng, out);
         self.arm_transfer(out);
         self.rearm_tombstones(now, out);
+        self.restart_phi(now, out);
     }
 
     /// A message arrived from `from`. Any message proves its sender alive; each kind goes
@@ -304,8 +314,10 @@ impl Node {
         msg: Message,
         out: &mut Vec<Effect>,
     ) {
-        if let Endpoint::Node(peer) = from {
-            self.detector.heard_from(peer);
+        if let Endpoint::Node(peer) = from
+            && self.detector.heard_from(peer)
+        {
+            self.facts.push(Fact::Trusted { peer });
         }
         match msg {
             Message::Get {
@@ -361,6 +373,8 @@ impl Node {
             Message::ReplicaWriteAck { op } => self.on_replica_write_ack(from, op, out),
             Message::Ping => self.on_ping(from, out),
             Message::Pong => {}
+            Message::Heartbeat => self.on_ping_heartbeat(from, out),
+            Message::HeartbeatAck => self.on_heartbeat_ack(now, from),
             Message::HintHandoff { key, versions } => {
                 self.on_hint_handoff(from, key, versions, out)
             }
@@ -414,6 +428,7 @@ impl Node {
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}
             Timer::TombstoneGc => self.on_tombstone_timer(now, out),
+            Timer::Heartbeat => self.on_heartbeat_timer(now, out),
             Timer::OpTimeout(_) | Timer::RepairWindow(_) | Timer::SuspectSilent(_) => {
                 self.on_op_timer(now, timer, out)
             }

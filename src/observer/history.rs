@@ -150,6 +150,7 @@ impl History {
                 );
                 push_ids(&mut self.line, writes.iter().copied());
             }
+            Fact::Suspected { .. } | Fact::Trusted { .. } => return,
         }
         self.end();
     }

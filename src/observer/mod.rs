@@ -4,6 +4,8 @@
 
 pub mod causality;
 mod deletes;
+pub mod detection;
+pub use detection::{DetectionSummary, PeerTruth};
 pub mod history;
 pub mod judge;
 
@@ -60,6 +62,8 @@ pub struct ObserverSetup {
     pub sla: SimTime,
     /// The workload deletes: the observer keeps the record deletes need.
     pub deletes: bool,
+    /// The failure detector's scenario name (`failure_detector.kind`).
+    pub detector: String,
 }
 
 /// A finished write (put), as its client saw it.
@@ -204,6 +208,8 @@ pub struct Observer {
     stale_kept_max: usize,
     /// What deletes need (`None` when the workload deletes nothing).
     deletes: Option<deletes::DeleteRecord>,
+    /// Nodes' suspicions of their peers, against the ground truth.
+    detection: detection::DetectionRecord,
 }
 
 /// A stale read, as the observer judged it.
@@ -271,6 +277,7 @@ impl Observer {
             stale_kept: Vec::new(),
             stale_kept_max: STALE_KEPT_DEFAULT,
             deletes,
+            detection: Default::default(),
         }
     }
 
@@ -337,6 +344,8 @@ impl Observer {
                     d.collected(*key, writes);
                 }
             }
+            // Judged with the simulator's ground truth (see `suspicion`), not recorded.
+            Fact::Suspected { .. } | Fact::Trusted { .. } => return,
         }
         if let Some(h) = self.history.as_mut() {
             h.fact(now, node, fact);
@@ -538,7 +547,27 @@ impl Observer {
             },
             consistency: self.consistency(),
             versioning: self.versioning(),
+            failure_detection: self.detection.summary(&self.setup.detector),
         }
+    }
+
+    /// Node `by` began to suspect `peer`; `truth` is what the simulator knows of the peer.
+    pub fn suspicion(&mut self, now: SimTime, by: NodeId, peer: NodeId, truth: PeerTruth) {
+        self.detection.suspected(now, by, peer, truth);
+    }
+
+    /// Node `by` trusts `peer` again.
+    pub fn trust(&mut self, by: NodeId, peer: NodeId) {
+        self.detection.trusted(by, peer);
+    }
+
+    /// A node's process stopped (a crash, a lost disk, an outage, a leave) or started.
+    pub fn node_went_down(&mut self, now: SimTime, node: NodeId) {
+        self.detection.went_down(now, node);
+    }
+
+    pub fn node_came_up(&mut self, node: NodeId) {
+        self.detection.came_up(node);
     }
 
     fn versioning(&self) -> VersioningSummary {
@@ -697,6 +726,7 @@ pub struct ObserverSummary {
     pub latency_ms: Latencies,
     pub consistency: Consistency,
     pub versioning: VersioningSummary,
+    pub failure_detection: DetectionSummary,
 }
 
 /// What the run's versioning scheme cost readers and the wire.
@@ -1199,6 +1229,7 @@ mod tests {
             keys,
             sla: SimTime(300 * MS),
             deletes: true,
+            detector: "timeout".into(),
         }
     }
 

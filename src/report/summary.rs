@@ -45,6 +45,7 @@ pub fn render(r: &Report) -> String {
     durability(&mut s, r);
     convergence(&mut s, r);
     handoff(&mut s, r);
+    failure_detection(&mut s, r);
     repair_and_membership(&mut s, r);
     messages(&mut s, r);
     faults(&mut s, r);
@@ -118,6 +119,7 @@ fn header(s: &mut String, r: &Report) {
          | workload | {workload} |\n\
          | routing, write coordinator | {routing}, {coordinator} |\n\
          | request timeout, failure detector's op timeout, SLA | {timeout} ms, {op_timeout} ms, {sla} ms |\n\
+         | failure detector | {detector} |\n\
          | seed, simulated time, events | {seed}, {sim:.1} s, {events} |\n\
          | digest | `{digest}` |\n",
         n = rep.n,
@@ -129,12 +131,25 @@ fn header(s: &mut String, r: &Report) {
         rrp = on(rep.read_repair),
         timeout = sc.workload.request_timeout_ms(),
         op_timeout = sc.failure_detector.op_timeout_ms,
+        detector = detector_setting(&sc.failure_detector),
         sla = sc.metrics.sla_ms,
         seed = r.seed,
         sim = r.simulated_s,
         events = count(r.events),
         digest = r.digest,
     );
+}
+
+/// The failure detector in a few words.
+fn detector_setting(fd: &crate::scenario::FailureDetectorConfig) -> String {
+    match fd.kind {
+        crate::scenario::DetectorKind::Timeout => "timeouts".to_string(),
+        crate::scenario::DetectorKind::PhiAccrual => format!(
+            "phi accrual, φ > {} convicts, heartbeats every {} s",
+            short(fd.phi_threshold),
+            short(fd.heartbeat_interval_s)
+        ),
+    }
 }
 
 /// Plain-language statements, each backed by the numbers in the report.
@@ -346,6 +361,7 @@ pub fn findings(r: &Report) -> Vec<String> {
         }
     }
     delete_findings(r, &mut out);
+    flapping_finding(r, &mut out);
 
     // Convergence.
     let conv = &r.convergence;
@@ -739,6 +755,63 @@ fn handoff(s: &mut String, r: &Report) {
         count(h.max_backlog),
         count(h.backlog_at_end),
     );
+}
+
+fn failure_detection(s: &mut String, r: &Report) {
+    let d = &r.observed.failure_detection;
+    let secs = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.2} s"));
+    let _ = writeln!(
+        s,
+        "## Failure detection: {}\n\n\
+         | suspicions | false suspicions | flaps | downs detected | detection mean | detection max |\n|---|---|---|---|---|---|\n\
+         | {} | {} | {} | {} | {} | {} |\n",
+        d.kind,
+        count(d.suspicions),
+        count(d.false_suspicions),
+        count(d.flaps),
+        count(d.downs_detected),
+        secs(d.detection_mean_s),
+        secs(d.detection_max_s),
+    );
+}
+
+/// Flaps below this many are noise, not a pathology.
+const FLAPS_WORTH_A_FINDING: u64 = 10;
+
+/// Failure-detector flapping: healthy peers suspected and trusted again, over and over.
+fn flapping_finding(r: &Report, out: &mut Vec<String>) {
+    let d = &r.observed.failure_detection;
+    if d.flaps < FLAPS_WORTH_A_FINDING {
+        return;
+    }
+    let fd = &r.scenario.failure_detector;
+    let (cause, cure) = match fd.kind {
+        crate::scenario::DetectorKind::Timeout => (
+            format!(
+                "the timeout detector suspects a replica that is slower than failure_detector.op_timeout_ms ({} ms) and trusts it again with its next message",
+                short(fd.op_timeout_ms)
+            ),
+            "Phi accrual (failure_detector.kind: \"phi_accrual\") judges neighbours by their heartbeats instead, and a longer op_timeout_ms makes slowness less often look like failure.",
+        ),
+        crate::scenario::DetectorKind::PhiAccrual => (
+            format!(
+                "phi accrual convicts at φ > {} (failure_detector.phi_threshold), which late heartbeats reach",
+                short(fd.phi_threshold)
+            ),
+            "A higher phi_threshold (Cassandra's 8) tolerates late heartbeats, at the cost of slower detection.",
+        ),
+    };
+    let strict = if r.scenario.replication.sloppy_quorum {
+        "Sloppy quorum takes fallbacks for them."
+    } else {
+        "Without sloppy quorum, a key whose replicas are suspected fails for want of R or W of them."
+    };
+    out.push(format!(
+        "Failure-detector flapping: {} times a node suspected a peer that was up and reachable and then trusted it again ({} false suspicions of {}): {cause}. Suspected replicas are routed around. {strict} {cure}",
+        count(d.flaps),
+        count(d.false_suspicions),
+        count(d.suspicions),
+    ));
 }
 
 /// The per-window balance, when the run spans more than one window: the worst and the

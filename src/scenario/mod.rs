@@ -235,6 +235,12 @@ pub struct FailureDetectorConfig {
     /// How long a coordinator waits for a replica before suspecting it; independent of
     /// the client's `workload.request_timeout_ms`.
     pub op_timeout_ms: f64,
+    /// Which detector judges a node's neighbours.
+    pub kind: DetectorKind,
+    /// `phi_accrual`: φ above which a neighbour is suspected (Cassandra's 8).
+    pub phi_threshold: f64,
+    /// `phi_accrual`: how often a node asks each neighbour for a heartbeat.
+    pub heartbeat_interval_s: f64,
 }
 
 impl Default for FailureDetectorConfig {
@@ -243,8 +249,26 @@ impl Default for FailureDetectorConfig {
             probe_interval_s: 1.0,
             client_retry_s: 5.0,
             op_timeout_ms: 300.0,
+            kind: DetectorKind::Timeout,
+            phi_threshold: 8.0,
+            heartbeat_interval_s: 1.0,
         }
     }
+}
+
+/// How a node decides a peer is down.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorKind {
+    /// A peer that lets a request go unanswered for `op_timeout_ms` is suspected until
+    /// any message from it arrives (Dynamo §4.8).
+    #[default]
+    Timeout,
+    /// Phi accrual (Hayashibara et al. 2004, as Cassandra) over heartbeats between
+    /// neighbours; peers outside the neighbours are still judged by timeouts.
+    PhiAccrual,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -15,6 +15,8 @@ const MAX_N: u32 = 64;
 const MAX_DURATION_S: f64 = 365.0 * 24.0 * 3600.0;
 /// The shortest membership poll period a client may have.
 const MIN_CLIENT_REFRESH_S: f64 = 0.01;
+/// Heartbeats more often than this would fill the event queue without telling more.
+const MIN_HEARTBEAT_S: f64 = 0.01;
 /// Servers per node resource (disk concurrency, CPU threads): each is scanned per job.
 const MAX_SERVERS: u32 = 1_024;
 /// Jobs one resource queue may hold (`max_queue`).
@@ -250,6 +252,28 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
         s.failure_detector.op_timeout_ms,
         3.6e6,
     );
+    positive(
+        &mut err,
+        "failure_detector.phi_threshold",
+        s.failure_detector.phi_threshold,
+        1000.0,
+    );
+    positive(
+        &mut err,
+        "failure_detector.heartbeat_interval_s",
+        s.failure_detector.heartbeat_interval_s,
+        MAX_DURATION_S,
+    );
+    let heartbeat = s.failure_detector.heartbeat_interval_s;
+    if heartbeat > 0.0 && heartbeat < MIN_HEARTBEAT_S {
+        err(
+            "failure_detector.heartbeat_interval_s",
+            format!(
+                "{} is not allowed; heartbeats go at most every {MIN_HEARTBEAT_S} s (Cassandra gossips every 1 s)",
+                super::checks::num(heartbeat)
+            ),
+        );
+    }
     if r.hint_handoff_batch == 0 {
         err(
             "replication.hint_handoff_batch",

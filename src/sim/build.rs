@@ -4,10 +4,13 @@
 
 use crate::engine::{RngStreams, SimTime, Stream};
 use crate::ids::{DcId, NodeId};
+use crate::node::phi::PhiConfig;
 use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, VersionRules};
 use crate::observer::ObserverSetup;
 use crate::ring::{Placement, Ring};
-use crate::scenario::{PartitionStrategy, Scenario, Versioning, WriteCoordinator};
+use crate::scenario::{
+    DetectorKind, FailureDetectorConfig, PartitionStrategy, Scenario, Versioning, WriteCoordinator,
+};
 use crate::workload::ClientContext;
 use std::sync::Arc;
 
@@ -62,6 +65,11 @@ pub fn observer_setup(s: &Scenario, keys: u32) -> ObserverSetup {
         keys,
         sla: SimTime::from_ms_f64(s.metrics.sla_ms),
         deletes: s.workload.delete_fraction() > 0.0,
+        detector: match s.failure_detector.kind {
+            DetectorKind::Timeout => "timeout",
+            DetectorKind::PhiAccrual => "phi_accrual",
+        }
+        .to_string(),
     }
 }
 
@@ -105,6 +113,7 @@ pub fn node_config(s: &Scenario, node_dc: &[DcId]) -> NodeConfig {
         transfer_rate_bytes_per_s: s.membership.transfer_rate_bytes_per_s as u64,
         value_bytes: s.workload.value_bytes() as u64,
         tombstone_gc_grace: (s.replication.tombstone_gc_grace_s).map(SimTime::from_secs_f64),
+        phi: phi_config(&s.failure_detector),
     }
 }
 
@@ -185,4 +194,12 @@ fn change_bytes(s: &Scenario) -> u64 {
         }
     };
     64 + 16 * per_node as u64
+}
+
+/// Phi accrual's settings when it is the detector.
+fn phi_config(fd: &FailureDetectorConfig) -> Option<PhiConfig> {
+    (fd.kind == DetectorKind::PhiAccrual).then(|| PhiConfig {
+        threshold: fd.phi_threshold,
+        interval: SimTime::from_secs_f64(fd.heartbeat_interval_s),
+    })
 }

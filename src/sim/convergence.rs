@@ -140,6 +140,8 @@ impl Convergence {
             | Message::PutReply { .. }
             | Message::Ping
             | Message::Pong
+            | Message::Heartbeat
+            | Message::HeartbeatAck
             | Message::HintAck { .. }
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }

@@ -111,7 +111,8 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
             | Timer::Gossip
             | Timer::Transfer
             | Timer::MembershipPoll
-            | Timer::TombstoneGc => 0,
+            | Timer::TombstoneGc
+            | Timer::Heartbeat => 0,
         };
         op | t.kind_index() as u64
     };

@@ -39,8 +39,8 @@ use crate::engine::{EventQueue, RngStreams, Sampler, SimRng, SimTime, Stream};
 use crate::faults::{FaultAction, ResolvedFault};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, WriteId};
 use crate::net::{NetworkModel, StorageModel};
-use crate::node::{Effect, Message, Node, NodeConfig};
-use crate::observer::Observer;
+use crate::node::{Effect, Fact, Message, Node, NodeConfig};
+use crate::observer::{Observer, PeerTruth};
 use crate::ring::Ring;
 use crate::scenario::Scenario;
 use crate::workload::{Driver, DriverIo, DriverTimer};
@@ -66,6 +66,8 @@ pub struct Simulation {
     observer: Observer,
     /// Reused effect buffer: protocol calls push into it, `apply` drains it.
     effects: Vec<Effect>,
+    /// Reused buffer of a node's facts on their way to the observer.
+    facts: Vec<Fact>,
     driver_timers: Vec<(SimTime, DriverTimer)>,
     digest: u64,
     events: u64,
@@ -168,6 +170,7 @@ impl Simulation {
             driver,
             observer: Observer::new(build::observer_setup(scenario, keys)),
             effects: Vec::new(),
+            facts: Vec::new(),
             driver_timers: Vec::new(),
             digest: 0,
             events: 0,
@@ -597,6 +600,7 @@ impl Simulation {
             FaultAction::NodeDown { node, wipe } => {
                 if self.hosts.take_down(node, wipe, self.now) == ProcessChange::Stopped {
                     self.convergence.watch_node_keys(&self.ring, node);
+                    self.observer.node_went_down(self.now, node);
                 }
             }
             FaultAction::NodeUp { node } => {
@@ -606,6 +610,7 @@ impl Simulation {
                 }
                 if self.hosts.release(node) == ProcessChange::Started {
                     self.convergence.watch_node_keys(&self.ring, node);
+                    self.observer.node_came_up(node);
                     let mut effects = std::mem::take(&mut self.effects);
                     let now = self.now;
                     (self.hosts.node_mut(node)).restart(now, &mut self.gossip_rng, &mut effects);
@@ -644,6 +649,26 @@ impl Simulation {
         }
     }
 
+    /// A node's fact goes to the observer; a suspicion with the ground truth about the
+    /// suspected peer (is its process up, does a partition cut it off).
+    fn observe_fact(&mut self, node: NodeId, fact: &Fact) {
+        match *fact {
+            Fact::Suspected { peer } => {
+                let (a, b) = (
+                    self.place(Endpoint::Node(node)),
+                    self.place(Endpoint::Node(peer)),
+                );
+                let truth = PeerTruth {
+                    up: self.hosts.is_up(peer),
+                    reachable: !self.transport.separates(a, b),
+                };
+                self.observer.suspicion(self.now, node, peer, truth);
+            }
+            Fact::Trusted { peer } => self.observer.trust(node, peer),
+            _ => self.observer.replica_fact(self.now, node, fact),
+        }
+    }
+
     /// Runs an administrator step, then acts on what it changed: schedules what nodes
     /// emitted (in emission order), adopts a completed ring, watches retired nodes' keys.
     fn with_admin(&mut self, step: impl FnOnce(&mut MembershipAdmin, &mut Cluster)) {
@@ -669,6 +694,7 @@ impl Simulation {
         }
         for node in out.retired.drain(..) {
             self.convergence.watch_node_keys(&self.ring, node);
+            self.observer.node_went_down(self.now, node);
         }
         self.admin_effects = out;
     }
@@ -749,8 +775,12 @@ impl Simulation {
     /// to the observer first (they never reach another node).
     fn apply(&mut self, source: Endpoint, effects: &mut Vec<Effect>) {
         if let Endpoint::Node(node) = source {
-            let (now, observer) = (self.now, &mut self.observer);
-            (self.hosts.node_mut(node)).drain_facts(|f| observer.replica_fact(now, node, &f));
+            let mut facts = std::mem::take(&mut self.facts);
+            (self.hosts.node_mut(node)).drain_facts(|f| facts.push(f));
+            for fact in facts.drain(..) {
+                self.observe_fact(node, &fact);
+            }
+            self.facts = facts;
         }
         for effect in effects.drain(..) {
             match effect {

@@ -21,6 +21,7 @@ const TIMERS: [&str; Timer::KINDS] = [
     "timer:membership_poll",
     "timer:suspect_silent",
     "timer:tombstone_gc",
+    "timer:heartbeat",
 ];
 const OTHERS: [&str; 6] = [
     "client_timer",

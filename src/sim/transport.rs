@@ -280,6 +280,12 @@ impl Transport {
         self.extra_loss = (self.extra_loss - probability).max(0.0);
     }
 
+    /// Whether an active partition separates two endpoints (ground truth, for the
+    /// observer's judgement of suspicions).
+    pub fn separates(&self, a: Place, b: Place) -> bool {
+        !self.active_partitions.is_empty() && self.partitioned(a, b)
+    }
+
     /// Whether an active partition separates two endpoints.
     fn partitioned(&self, a: Place, b: Place) -> bool {
         self.active_partitions.iter().any(|f| {

@@ -320,6 +320,8 @@ impl Client {
             | Message::ReplicaWrite { .. }
             | Message::Ping
             | Message::Pong
+            | Message::Heartbeat
+            | Message::HeartbeatAck
             | Message::HintHandoff { .. }
             | Message::HintAck { .. }
             | Message::Gossip { .. }
