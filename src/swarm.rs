@@ -664,36 +664,18 @@ pub fn judge(
         },
     );
     let fd = &r.observed.failure_detection;
-    // φ passes 8 only after about 18 silent heartbeat intervals: nothing but a real
-    // outage or a cut is that silent (queues under capacity excepted).
-    let phi_patient = scenario.failure_detector.kind == crate::scenario::DetectorKind::PhiAccrual
-        && scenario.failure_detector.phi_threshold >= 8.0
-        && scenario.capacity.is_none()
-        && !scenario
-            .faults
-            .iter()
-            .any(|f| matches!(f, Fault::SlowNode { .. }));
     verdict(
         DETECTION,
         true,
         fd.flaps <= fd.false_suspicions
             && fd.false_suspicions <= fd.suspicions
-            && (!phi_patient || fd.false_suspicions == 0),
+            && (!phi_patient(scenario) || fd.false_suspicions == 0),
         &|| format!("{fd:?}"),
     );
-    // A write buffer loses what it has not flushed when its process stops (Dynamo §6.1):
-    // such losses are the model's, not a bug.
-    let buffer_loses = scenario.storage.write_buffer.is_some()
-        && scenario.faults.iter().any(|f| {
-            matches!(
-                f,
-                Fault::Crash { .. } | Fault::RandomCrashes { .. } | Fault::DatacenterOutage { .. }
-            )
-        });
     verdict(
         DURABILITY,
         no_disk_failure
-            && !buffer_loses
+            && !buffer_loses_writes(scenario)
             && scheme != Versioning::VectorClockNaive
             && d.acknowledged_writes > 0,
         d.lost_writes == 0,
@@ -739,6 +721,31 @@ pub fn judge(
         &|| format!("{divergent} keys still diverge at the end"),
     );
     (judged, broken)
+}
+
+/// Whether phi accrual should never suspect a live peer: φ passes 8 only after about 18
+/// silent heartbeat intervals, and nothing but a real outage or a cut is that silent
+/// (queues under capacity and slow nodes excepted).
+fn phi_patient(scenario: &Scenario) -> bool {
+    scenario.failure_detector.kind == crate::scenario::DetectorKind::PhiAccrual
+        && scenario.failure_detector.phi_threshold >= 8.0
+        && scenario.capacity.is_none()
+        && !scenario
+            .faults
+            .iter()
+            .any(|f| matches!(f, Fault::SlowNode { .. }))
+}
+
+/// Whether a write buffer may lose what it has not flushed when its process stops (Dynamo
+/// §6.1): such losses are the model's, not a bug.
+fn buffer_loses_writes(scenario: &Scenario) -> bool {
+    scenario.storage.write_buffer.is_some()
+        && scenario.faults.iter().any(|f| {
+            matches!(
+                f,
+                Fault::Crash { .. } | Fault::RandomCrashes { .. } | Fault::DatacenterOutage { .. }
+            )
+        })
 }
 
 /// Whether the run gave repair the time and the conditions to converge by its end.
