@@ -34,8 +34,19 @@ fn partition_of(position: u64, q: u32) -> u32 {
 #[derive(Clone, Debug)]
 pub struct RingConfig<'a> {
     pub partitioning: &'a Partitioning,
+    pub replicas: ReplicaRule,
+}
+
+/// How many replicas a key has and where they go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaRule {
+    /// N: the home replicas of every key.
     pub n: usize,
-    pub replicas_across_datacenters: bool,
+    /// Spread the N over the datacenters (at most ceil(N / datacenters) in each).
+    pub across_dcs: bool,
+    /// Replicas per datacenter, by datacenter index (Cassandra's
+    /// NetworkTopologyStrategy); they add up to N. Overrides `across_dcs`.
+    pub per_dc: Option<Vec<usize>>,
 }
 
 /// Who holds which part of the ring, kept across membership changes so that a join or
@@ -188,6 +199,8 @@ pub struct Ring {
     members: Vec<NodeId>,
     slot_keys: Vec<KeyId>,
     slot_key_start: Vec<u32>,
+    /// The datacenter of every node id ever created (members or not).
+    node_dc: Vec<DcId>,
 }
 
 impl Ring {
@@ -195,13 +208,7 @@ impl Ring {
     /// Token draws come from `rng` (the ring's own stream).
     pub fn build(node_dc: &[DcId], cfg: &RingConfig, keys: u32, rng: &mut SimRng) -> Ring {
         let placement = Placement::initial(node_dc, cfg.partitioning, rng);
-        Ring::from_placement(
-            &placement,
-            node_dc,
-            cfg.n,
-            cfg.replicas_across_datacenters,
-            keys,
-        )
+        Ring::from_placement(&placement, node_dc, &cfg.replicas, keys)
     }
 
     /// Builds the ring of a placement. `node_dc` covers every node id ever created
@@ -209,8 +216,7 @@ impl Ring {
     pub fn from_placement(
         placement: &Placement,
         node_dc: &[DcId],
-        n: usize,
-        across_dcs: bool,
+        replicas: &ReplicaRule,
         keys: u32,
     ) -> Ring {
         assert!(!placement.members.is_empty(), "a ring needs members");
@@ -247,7 +253,7 @@ impl Ring {
             }
         };
         let member_count = placement.members.len();
-        let n = n.min(member_count);
+        let n = replicas.n.min(member_count);
         let stride = (n + FALLBACKS).min(member_count);
         let dc_count = node_dc.iter().map(|d| d.0 as usize + 1).max().unwrap_or(1);
         let dcs_present = {
@@ -259,11 +265,18 @@ impl Ring {
         };
         let mut preference = Vec::with_capacity(slot_owner.len() * stride);
         let mut scratch = WalkScratch::new(node_count, dc_count);
+        // The most replicas each datacenter may take in the walk's first pass.
+        let quota: Vec<usize> = match &replicas.per_dc {
+            Some(per_dc) => (0..dc_count)
+                .map(|d| per_dc.get(d).copied().unwrap_or(0))
+                .collect(),
+            None if replicas.across_dcs => vec![n.div_ceil(dcs_present); dc_count],
+            None => vec![n; dc_count],
+        };
         let rule = WalkRule {
             n,
             len: stride,
-            across_dcs,
-            dcs_present,
+            quota: &quota,
         };
         for start in 0..slot_owner.len() {
             let list = preference_walk(&slot_owner, start, node_dc, rule, &mut scratch);
@@ -293,6 +306,7 @@ impl Ring {
         Ring {
             n,
             stride,
+            node_dc: node_dc.to_vec(),
             slot_owner,
             key_slot,
             preference,
@@ -367,6 +381,11 @@ impl Ring {
     /// The first N entries of the preference list: the key's home replicas.
     pub fn replicas(&self, key: KeyId) -> &[NodeId] {
         &self.preference(key)[..self.n]
+    }
+
+    /// The datacenter of `node` (every node this ring was built with, member or not).
+    pub fn dc_of(&self, node: NodeId) -> DcId {
+        self.node_dc.get(node.index()).copied().unwrap_or(DcId(0))
     }
 
     pub fn is_replica(&self, key: KeyId, node: NodeId) -> bool {
@@ -444,19 +463,18 @@ impl WalkScratch {
     }
 }
 
-/// Walks clockwise from `start`, collecting distinct nodes: the first `n` respecting the
-/// datacenter spread (at most ceil(n / datacenters) per datacenter when asked), then
-/// fallbacks in plain ring order, up to `len` nodes.
-/// How a preference list is walked: `n` replicas (spread over `dcs_present` datacenters
-/// when `across_dcs`), then fallbacks up to `len` nodes.
+/// How a preference list is walked: `n` replicas, at most `quota[d]` of them in
+/// datacenter d on the first pass, then fallbacks up to `len` nodes.
 #[derive(Clone, Copy)]
-struct WalkRule {
+struct WalkRule<'q> {
     n: usize,
     len: usize,
-    across_dcs: bool,
-    dcs_present: usize,
+    quota: &'q [usize],
 }
 
+/// Walks clockwise from `start`, collecting distinct nodes: the first `n` within each
+/// datacenter's quota (a datacenter too small for its quota leaves a shortfall the second
+/// pass fills from any datacenter), then fallbacks in plain ring order, up to `len` nodes.
 fn preference_walk<'s>(
     owners: &[NodeId],
     start: usize,
@@ -468,17 +486,7 @@ fn preference_walk<'s>(
         s.taken[node.index()] = false;
     }
     s.per_dc.iter_mut().for_each(|c| *c = 0);
-    let WalkRule {
-        n,
-        len,
-        across_dcs,
-        dcs_present,
-    } = rule;
-    let quota = if across_dcs {
-        n.div_ceil(dcs_present)
-    } else {
-        n
-    };
+    let WalkRule { n, len, quota } = rule;
     let slots = owners.len();
     // Pass 1: replicas under the datacenter quota. Pass 2: fill any shortfall (a
     // datacenter too small for its share). Pass 3: fallbacks.
@@ -493,7 +501,7 @@ fn preference_walk<'s>(
                 continue;
             }
             let dc = node_dc[node.index()].index();
-            if pass == 0 && s.per_dc[dc] >= quota {
+            if pass == 0 && s.per_dc[dc] >= quota[dc] {
                 continue;
             }
             s.taken[node.index()] = true;
@@ -526,8 +534,11 @@ mod tests {
         };
         let cfg = RingConfig {
             partitioning: &partitioning,
-            n,
-            replicas_across_datacenters: across,
+            replicas: ReplicaRule {
+                n,
+                across_dcs: across,
+                per_dc: None,
+            },
         };
         let mut rng = RngStreams::new(5).stream(Stream::Ring, 0);
         (Ring::build(&node_dc, &cfg, 2_000, &mut rng), node_dc)
@@ -620,6 +631,43 @@ mod tests {
     }
 
     #[test]
+    fn replicas_per_datacenter_place_exactly_that_many_in_each() {
+        let node_dc: Vec<DcId> = [(0u16, 6), (1, 4), (2, 3)]
+            .iter()
+            .flat_map(|(d, count)| (0..*count).map(move |_| DcId(*d)))
+            .collect();
+        for strategy in [
+            PartitionStrategy::RandomTokens,
+            PartitionStrategy::RandomTokensEqualPartitions,
+            PartitionStrategy::EqualPartitions,
+        ] {
+            let partitioning = Partitioning {
+                strategy,
+                partitions: 128,
+                tokens_per_node: 8,
+                assignment: PartitionAssignment::Random,
+            };
+            let cfg = RingConfig {
+                partitioning: &partitioning,
+                replicas: ReplicaRule {
+                    n: 5,
+                    across_dcs: true,
+                    per_dc: Some(vec![3, 0, 2]),
+                },
+            };
+            let mut rng = RngStreams::new(3).stream(Stream::Ring, 0);
+            let ring = Ring::build(&node_dc, &cfg, 1_000, &mut rng);
+            for k in 0..1_000 {
+                let mut per_dc = [0; 3];
+                for n in ring.replicas(KeyId(k)) {
+                    per_dc[ring.dc_of(*n).index()] += 1;
+                }
+                assert_eq!(per_dc, [3, 0, 2], "{strategy:?} key {k}");
+            }
+        }
+    }
+
+    #[test]
     fn a_small_cluster_still_gets_n_replicas() {
         // One datacenter of 2 nodes and one of 1: with N=3 every node is a replica.
         let (ring, _) = ring(PartitionStrategy::EqualPartitions, &[2, 1], 3, true);
@@ -666,8 +714,11 @@ mod tests {
             };
             let cfg = RingConfig {
                 partitioning: &partitioning,
-                n: 3,
-                replicas_across_datacenters: false,
+                replicas: ReplicaRule {
+                    n: 3,
+                    across_dcs: false,
+                    per_dc: None,
+                },
             };
             let mut rng = RngStreams::new(9).stream(Stream::Ring, 0);
             Ring::build(&node_dc, &cfg, 1_000, &mut rng)

@@ -395,6 +395,62 @@ fn cases() -> Vec<Case> {
             "",
             "missing field `cluster`",
         ),
+        case(
+            "ANY as a read consistency level",
+            vec![Set(
+                "replication.consistency",
+                json!({"read": "ANY", "write": "ONE"}),
+            )],
+            "replication.consistency.read",
+            "ANY is for writes only",
+        ),
+        case(
+            "a consistency level spelt in lower case",
+            vec![Set(
+                "replication.consistency",
+                json!({"read": "quorum", "write": "ONE"}),
+            )],
+            "replication.consistency.read",
+            "`QUORUM`",
+        ),
+        case(
+            "THREE with two replicas",
+            vec![
+                Set("replication.n", json!(2)),
+                Set("replication.r", json!(1)),
+                Set("replication.w", json!(1)),
+                Set(
+                    "replication.consistency",
+                    json!({"read": "ONE", "write": "THREE"}),
+                ),
+            ],
+            "replication.consistency.write",
+            "THREE needs 3 replicas but replication.n is 2",
+        ),
+        case(
+            "replicas per datacenter that do not add up to N",
+            vec![Set(
+                "replication.replicas_per_datacenter",
+                json!({"east": 2, "west": 2}),
+            )],
+            "replication.replicas_per_datacenter",
+            "add up to 4 but replication.n is 3",
+        ),
+        case(
+            "replicas in a datacenter that does not exist",
+            vec![Set(
+                "replication.replicas_per_datacenter",
+                json!({"east": 2, "wset": 1}),
+            )],
+            "replication.replicas_per_datacenter.wset",
+            "did you mean `west`?",
+        ),
+        case(
+            "more primaries required than replicas",
+            vec![Set("replication.pw", json!(4))],
+            "replication.pw",
+            "at most N (3) primaries",
+        ),
     ]
 }
 

@@ -86,3 +86,39 @@ fn a_timeout_detector_flaps_on_pausing_nodes_into_quorum_failures_and_phi_accrua
     let took = fd.detection_mean_s.expect("detected");
     assert!((17.0..20.0).contains(&took), "detected after {took} s");
 }
+
+#[test]
+fn with_r_1_fallbacks_answer_not_found_unless_notfound_ok_is_false() {
+    let shown_doc = pathology("stale-reads-from-fallbacks");
+    let (_, shown) = run(&shown_doc);
+    let c = &shown.observed.consistency;
+    assert!(c.judged_reads > 100_000, "{} judged reads", c.judged_reads);
+    assert!(
+        c.stale_not_found_reads > 1_000,
+        "only {} not-found stale reads",
+        c.stale_not_found_reads
+    );
+    // Most of the staleness is the empty answers, not old versions.
+    assert!(c.stale_not_found_reads * 10 > c.stale_reads * 9, "{c:?}");
+    let findings = dynasim::report::summary::findings(&shown);
+    assert!(
+        findings.iter().any(|f| f.starts_with("Not-found reads")),
+        "{findings:?}"
+    );
+
+    let mut cured_doc = shown_doc.clone();
+    set(&mut cured_doc, "replication.notfound_ok", json!(false));
+    let (_, cured) = run(&cured_doc);
+    let cc = &cured.observed.consistency;
+    assert_eq!(cc.stale_not_found_reads, 0);
+    assert!(
+        cc.stale_reads * 10 < c.stale_reads,
+        "stale reads {} with notfound_ok = false against {}",
+        cc.stale_reads,
+        c.stale_reads
+    );
+    // Waiting for a replica that holds the key costs no availability here.
+    assert_eq!(cured.observed.availability.read, Some(1.0));
+    let findings = dynasim::report::summary::findings(&cured);
+    assert!(!findings.iter().any(|f| f.starts_with("Not-found reads")));
+}

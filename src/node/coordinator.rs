@@ -4,6 +4,7 @@
 
 use super::message::{Effect, FailCause, Message, OpId, Timer};
 use super::op::{Op, OpResult};
+use super::quorum::{QuorumRule, Tally};
 use super::versioning::{NewObject, Version, VersionRules, Versions};
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
@@ -19,8 +20,10 @@ pub struct Origin {
 /// The quorum rules a coordinator applies.
 #[derive(Clone, Debug)]
 pub struct QuorumConfig {
-    pub r: usize,
-    pub w: usize,
+    /// How reads count replies (R, or a consistency level; `pr`; `notfound_ok`).
+    pub read: QuorumRule,
+    /// How writes count acknowledgements (W, or a consistency level; `pw`).
+    pub write: QuorumRule,
     pub rules: VersionRules,
     pub read_repair: bool,
     pub read_repair_window: SimTime,
@@ -36,6 +39,13 @@ pub struct QuorumConfig {
     pub name_fastest: bool,
     /// The first this many targets of a put write it durably (past any write buffer).
     pub durable_writes: usize,
+}
+
+/// Where a put goes and what must acknowledge it: its targets (node, home replica it
+/// stands in for) and the tally planned over them.
+pub struct Fanout<'a> {
+    pub targets: &'a [(NodeId, Option<NodeId>)],
+    pub tally: Tally,
 }
 
 /// A finished operation, for the host to deliver.
@@ -64,6 +74,7 @@ struct ReadOp {
     key: KeyId,
     origin: Origin,
     targets: Targets,
+    tally: Tally,
     replies: SmallVec<[(NodeId, Versions); 4]>,
     merged: Versions,
     answered: bool,
@@ -79,6 +90,7 @@ struct WriteOp {
     /// Bit i set when targets[i] acknowledged (N <= 64 is validated).
     acked: u64,
     acks: usize,
+    tally: Tally,
     version: Version,
     answered: bool,
     /// Targets still silent at `suspect_after` were handed to the failure detector.
@@ -184,11 +196,12 @@ impl Coordinator {
         OpId(self.next_op)
     }
 
-    /// Starts a get: asks every target; answers after R replies.
+    /// Starts a get: asks every target; answers when `tally` is met (R replies).
     pub fn start_read(
         &mut self,
         key: KeyId,
         targets: &[NodeId],
+        tally: Tally,
         origin: Origin,
         cfg: &QuorumConfig,
         out: &mut Vec<Effect>,
@@ -208,6 +221,7 @@ impl Coordinator {
                 key,
                 origin,
                 targets: targets.iter().copied().collect(),
+                tally,
                 replies: SmallVec::new(),
                 merged: Versions::new(),
                 answered: false,
@@ -219,16 +233,17 @@ impl Coordinator {
 
     /// Starts a put of `object` (the new version and the siblings that travel with it):
     /// sends it to every target (with the hint for each, if any); answers after W
-    /// acknowledgements.
+    /// acknowledgements (when `tally` is met).
     pub fn start_write(
         &mut self,
         key: KeyId,
         object: NewObject,
-        targets: &[(NodeId, Option<NodeId>)],
+        fanout: Fanout,
         origin: Origin,
         cfg: &QuorumConfig,
         out: &mut Vec<Effect>,
     ) {
+        let Fanout { targets, tally } = fanout;
         let op = self.new_op();
         for (i, (node, hint)) in targets.iter().enumerate() {
             out.push(Effect::Send {
@@ -252,6 +267,7 @@ impl Coordinator {
                 targets: targets.iter().map(|(n, _)| *n).collect(),
                 acked: 0,
                 acks: 0,
+                tally,
                 version: object.version,
                 answered: false,
                 suspected: false,
@@ -271,13 +287,20 @@ impl Coordinator {
             return None; // late reply to a finished operation
         };
         // Only the replicas asked count (and each once).
-        if !op.targets.contains(&from) || op.replies.iter().any(|(n, _)| *n == from) {
+        let i = op.targets.iter().position(|t| *t == from)?;
+        if op.replies.iter().any(|(n, _)| *n == from) {
             return None;
+        }
+        // Under notfound_ok = false an empty answer waits for one that holds the key,
+        // unless every replica asked has answered.
+        if cfg.read.notfound_ok || !versions.is_empty() {
+            op.tally.count(i);
         }
         cfg.rules.merge(&mut op.merged, &versions);
         op.replies.push((from, versions));
+        let all_in = op.replies.len() >= op.targets.len();
         let mut done = None;
-        if !op.answered && op.replies.len() >= cfg.r {
+        if !op.answered && (op.tally.met() || (all_in && !cfg.read.notfound_ok)) {
             op.answered = true;
             done = Some(Completion {
                 origin: op.origin,
@@ -291,19 +314,13 @@ impl Coordinator {
                 });
             }
         }
-        let all_in = op.replies.len() >= op.targets.len();
         if op.answered && all_in {
             self.finish_read(op_id, cfg, out);
         }
         done
     }
 
-    pub fn on_write_ack(
-        &mut self,
-        op_id: OpId,
-        from: NodeId,
-        cfg: &QuorumConfig,
-    ) -> Option<Completion> {
+    pub fn on_write_ack(&mut self, op_id: OpId, from: NodeId) -> Option<Completion> {
         let Some(InFlight::Write(op)) = self.ops.get_mut(&op_id) else {
             return None;
         };
@@ -313,6 +330,7 @@ impl Coordinator {
         }
         op.acked |= 1 << i;
         op.acks += 1;
+        op.tally.count(i);
         // Each target acknowledges at most once (the bit mask), so a write never counts
         // more acks than it has targets.
         assert!(
@@ -320,7 +338,7 @@ impl Coordinator {
             "a write counted more acks than targets"
         );
         let mut done = None;
-        if !op.answered && op.acks >= cfg.w {
+        if !op.answered && op.tally.met() {
             op.answered = true;
             done = Some(Completion::new(
                 op.origin,
@@ -455,7 +473,7 @@ impl super::Node {
 
     pub(super) fn on_replica_write_ack(&mut self, from: Endpoint, op: OpId, out: &mut Vec<Effect>) {
         let Endpoint::Node(from) = from else { return };
-        let done = self.coordinator.on_write_ack(op, from, &self.cfg.quorum);
+        let done = self.coordinator.on_write_ack(op, from);
         self.deliver(done, out);
     }
 
@@ -475,8 +493,8 @@ mod tests {
 
     fn cfg(r: usize, w: usize) -> QuorumConfig {
         QuorumConfig {
-            r,
-            w,
+            read: QuorumRule::count(r),
+            write: QuorumRule::count(w),
             rules: VersionRules::VectorClock,
             read_repair: true,
             read_repair_window: SimTime(10_000),
@@ -507,6 +525,19 @@ mod tests {
         }
     }
 
+    /// The tally of plain R or W over `targets` (all primaries, one datacenter).
+    fn tally(rule: &QuorumRule, targets: &[NodeId]) -> Tally {
+        let direct: Vec<_> = targets.iter().map(|t| (*t, None)).collect();
+        Tally::plan(
+            rule,
+            targets,
+            &direct,
+            |_| crate::ids::DcId(0),
+            crate::ids::DcId(0),
+        )
+        .expect("enough targets")
+    }
+
     const ORIGIN: Origin = Origin {
         client: ClientId(0),
         req: RequestId(1),
@@ -517,9 +548,11 @@ mod tests {
         let mut c = Coordinator::default();
         let mut out = Vec::new();
         let cfg = cfg(2, 2);
+        let targets = [NodeId(0), NodeId(1), NodeId(2)];
         c.start_read(
             KeyId(7),
-            &[NodeId(0), NodeId(1), NodeId(2)],
+            &targets,
+            tally(&cfg.read, &targets),
             ORIGIN,
             &cfg,
             &mut out,
@@ -573,18 +606,21 @@ mod tests {
         c.start_write(
             KeyId(1),
             alone(version(1, 1)),
-            &targets,
+            Fanout {
+                targets: &targets,
+                tally: tally(&cfg.write, &[NodeId(0), NodeId(1), NodeId(2)]),
+            },
             ORIGIN,
             &cfg,
             &mut out,
         );
-        assert!(c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none());
+        assert!(c.on_write_ack(OpId(1), NodeId(0)).is_none());
         assert!(
-            c.on_write_ack(OpId(1), NodeId(0), &cfg).is_none(),
+            c.on_write_ack(OpId(1), NodeId(0)).is_none(),
             "duplicate ack"
         );
         assert!(matches!(
-            c.on_write_ack(OpId(1), NodeId(2), &cfg),
+            c.on_write_ack(OpId(1), NodeId(2)),
             Some(Completion {
                 result: OpResult::Put(Ok(_)),
                 ..
@@ -594,12 +630,15 @@ mod tests {
         c.start_write(
             KeyId(1),
             alone(version(2, 2)),
-            &targets,
+            Fanout {
+                targets: &targets,
+                tally: tally(&cfg.write, &[NodeId(0), NodeId(1), NodeId(2)]),
+            },
             ORIGIN,
             &cfg,
             &mut out,
         );
-        assert!(c.on_write_ack(OpId(2), NodeId(1), &cfg).is_none());
+        assert!(c.on_write_ack(OpId(2), NodeId(1)).is_none());
         let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
         assert!(matches!(
             t,
@@ -626,9 +665,23 @@ mod tests {
         let mut out = Vec::new();
         let cfg = cfg(2, 2);
         let targets = [NodeId(0), NodeId(1), NodeId(2)];
-        c.start_read(KeyId(1), &targets, ORIGIN, &cfg, &mut out);
+        c.start_read(
+            KeyId(1),
+            &targets,
+            tally(&cfg.read, &targets),
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
         c.clear(); // the host crashed
-        c.start_read(KeyId(1), &targets, ORIGIN, &cfg, &mut out);
+        c.start_read(
+            KeyId(1),
+            &targets,
+            tally(&cfg.read, &targets),
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
         assert_eq!(c.in_flight(), 1);
         let fresh: Versions = [version(1, 1)].into_iter().collect();
         // Replies to the operation from before the crash find nothing.
@@ -650,11 +703,62 @@ mod tests {
     }
 
     #[test]
+    fn without_notfound_ok_an_empty_answer_waits_for_one_that_holds_the_key() {
+        let mut c = Coordinator::default();
+        let mut out = Vec::new();
+        let mut cfg = cfg(1, 1);
+        cfg.read.notfound_ok = false;
+        let targets = [NodeId(0), NodeId(1), NodeId(2)];
+        let held: Versions = [version(1, 1)].into_iter().collect();
+        c.start_read(
+            KeyId(1),
+            &targets,
+            tally(&cfg.read, &targets),
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
+        assert!(
+            c.on_read_reply(OpId(1), NodeId(0), Versions::new(), &cfg, &mut out)
+                .is_none(),
+            "an empty answer does not meet R = 1"
+        );
+        match c.on_read_reply(OpId(1), NodeId(2), held, &cfg, &mut out) {
+            Some(Completion {
+                result: OpResult::Get(Ok(vs)),
+                ..
+            }) => assert_eq!(vs.len(), 1),
+            other => panic!("expected the held version, got {other:?}"),
+        }
+        // When every replica asked says "not found", that is the answer.
+        c.start_read(
+            KeyId(2),
+            &targets,
+            tally(&cfg.read, &targets),
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
+        for (i, n) in targets.iter().enumerate() {
+            let done = c.on_read_reply(OpId(2), *n, Versions::new(), &cfg, &mut out);
+            assert_eq!(done.is_some(), i == 2, "reply {i}");
+        }
+    }
+
+    #[test]
     fn a_read_reply_from_a_node_not_asked_does_not_count() {
         let mut c = Coordinator::default();
         let mut out = Vec::new();
         let cfg = cfg(2, 2);
-        c.start_read(KeyId(1), &[NodeId(0), NodeId(1)], ORIGIN, &cfg, &mut out);
+        let targets = [NodeId(0), NodeId(1)];
+        c.start_read(
+            KeyId(1),
+            &targets,
+            tally(&cfg.read, &targets),
+            ORIGIN,
+            &cfg,
+            &mut out,
+        );
         let fresh: Versions = [version(1, 1)].into_iter().collect();
         assert!(
             c.on_read_reply(OpId(1), NodeId(0), fresh.clone(), &cfg, &mut out)
@@ -676,9 +780,11 @@ mod tests {
         let mut cfg = cfg(2, 2);
         cfg.suspect_after = SimTime(50_000);
         cfg.name_fastest = true;
+        let targets = [NodeId(0), NodeId(1), NodeId(2)];
         c.start_read(
             KeyId(1),
-            &[NodeId(0), NodeId(1), NodeId(2)],
+            &targets,
+            tally(&cfg.read, &targets),
             ORIGIN,
             &cfg,
             &mut out,

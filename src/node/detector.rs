@@ -160,7 +160,10 @@ impl Node {
         for v in verdicts {
             if let Verdict::Suspected(peer) = v {
                 self.detector.suspects.insert(peer, now);
-                self.facts.push(Fact::Suspected { peer });
+                self.facts.push(Fact::Suspected {
+                    peer,
+                    by_heartbeats: true,
+                });
             }
         }
         out.push(Effect::SetTimer {
@@ -220,7 +223,10 @@ impl Node {
         }
         for peer in std::mem::take(&mut self.coordinator.unanswered) {
             if peer != self.id && self.detector.suspect(peer, now) {
-                self.facts.push(Fact::Suspected { peer });
+                self.facts.push(Fact::Suspected {
+                    peer,
+                    by_heartbeats: false,
+                });
             }
         }
         self.arm_probe(out);

@@ -13,6 +13,7 @@ pub mod membership;
 pub mod message;
 pub mod op;
 pub mod phi;
+pub mod quorum;
 mod replica;
 mod router;
 pub mod storage;
@@ -20,7 +21,7 @@ mod tombstones;
 pub mod versioning;
 
 pub use anti_entropy::{AntiEntropyConfig, AntiEntropyStats, merkle};
-pub use coordinator::{Completion, Coordinator, Origin, QuorumConfig};
+pub use coordinator::{Completion, Coordinator, Fanout, Origin, QuorumConfig};
 pub use detector::{FailureDetector, Target, select_targets};
 pub use fact::Fact;
 pub use hints::{HintStats, HintStore};

@@ -71,9 +71,17 @@ impl Arrivals {
     fn record(&mut self, now: SimTime, max_gap: SimTime) {
         let gap = now.saturating_sub(self.last);
         self.last = now;
-        if !std::mem::replace(&mut self.heard, true) || gap > max_gap {
+        // The first heartbeat seeds the window with the longest gap kept, as Cassandra's
+        // ArrivalWindow does with its initial value: with a few short gaps alone the mean
+        // would be small, and a single late heartbeat would pass the threshold ("better
+        // to err high than low", since false suspicions flap).
+        let gap = if !std::mem::replace(&mut self.heard, true) {
+            max_gap
+        } else if gap > max_gap {
             return;
-        }
+        } else {
+            gap
+        };
         let gap = u32::try_from(gap.as_micros()).unwrap_or(u32::MAX);
         if self.gaps.len() < WINDOW {
             self.gaps.push(gap);
@@ -241,11 +249,12 @@ mod tests {
         for s in 1..=10 {
             assert_eq!(m.heartbeat(NodeId(1), at(s as f64)), None);
         }
-        // Gaps of 1 s: φ = elapsed × 0.434, over 8 after 18.4 s of silence.
+        // The first heartbeat seeds a 2 s gap, then nine of 1 s: a mean of 1.1 s, so
+        // φ = elapsed / 1.1 × 0.434 passes 8 after 20.3 s of silence.
         let mut out = Vec::new();
-        m.check(at(10.0 + 18.0), &mut out);
-        assert!(out.is_empty(), "φ 7.8 is under the threshold");
-        m.check(at(10.0 + 18.5), &mut out);
+        m.check(at(10.0 + 20.0), &mut out);
+        assert!(out.is_empty(), "φ 7.9 is under the threshold");
+        m.check(at(10.0 + 20.5), &mut out);
         assert_eq!(out, vec![Verdict::Suspected(NodeId(1))]);
         m.check(at(40.0), &mut out);
         assert_eq!(out.len(), 1, "a suspicion is reported once");
@@ -253,9 +262,21 @@ mod tests {
             m.heartbeat(NodeId(1), at(41.0)),
             Some(Verdict::Trusted(NodeId(1)))
         );
-        // The 31 s gap was not remembered: the mean is still 1 s.
+        // The 31 s gap was not remembered: the mean is still 1.1 s.
         let phi = m.phi(NodeId(1), at(42.0)).unwrap();
-        assert!((phi - LOG10_E).abs() < 1e-9, "φ after 1 s is {phi}");
+        assert!((phi - LOG10_E / 1.1).abs() < 1e-9, "φ after 1 s is {phi}");
+    }
+
+    #[test]
+    fn a_new_neighbour_with_one_short_gap_is_not_convicted_by_a_late_heartbeat() {
+        // Heartbeats 0.1 s apart at first (answers that crossed a slow network together):
+        // without the seeded 2 s gap the mean would be 0.1 s and 2 s of silence φ 8.7.
+        let mut m = monitor();
+        m.heartbeat(NodeId(1), at(1.0));
+        m.heartbeat(NodeId(1), at(1.1));
+        let mut out = Vec::new();
+        m.check(at(3.1), &mut out);
+        assert!(out.is_empty(), "φ is {:?}", m.phi(NodeId(1), at(3.1)));
     }
 
     #[test]
@@ -270,7 +291,7 @@ mod tests {
             t += 1.5;
             m.heartbeat(NodeId(1), at(t));
         }
-        // Only the 1.5 s gaps are left: 3 s of silence is φ = 2 × log10(e).
+        // Only the 1.5 s gaps are left (the seeded one too is gone): 3 s of silence is φ = 2 × log10(e).
         let phi = m.phi(NodeId(1), at(t + 3.0)).unwrap();
         assert!((phi - 2.0 * LOG10_E).abs() < 1e-9, "φ is {phi}");
         assert_eq!(m.phi(NodeId(7), at(t)), None);

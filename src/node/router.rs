@@ -5,8 +5,9 @@
 //! the new version of a put, and hands the operation to the coordinator. Requests that
 //! arrive here by a client's stale view are counted as misrouted.
 
-use super::coordinator::{Completion, Origin};
+use super::coordinator::{Completion, Fanout, Origin};
 use super::fact::{Fact, ids_of};
+use super::quorum::{QuorumRule, Tally};
 use super::versioning::NewVersion;
 use super::{
     Causal, DiskOp, Effect, FailCause, Message, NewObject, Node, Op, OpResult, Route,
@@ -71,14 +72,14 @@ impl Node {
             return;
         }
         let origin = Origin { client, req };
-        self.choose_targets(key);
-        if self.targets.len() < self.cfg.quorum.r {
+        self.choose_targets(key, false);
+        let Some(tally) = self.plan_tally(key, &self.cfg.quorum.read) else {
             self.reply_failure(origin, Op::Get, out);
             return;
-        }
+        };
         let nodes: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
         self.coordinator
-            .start_read(key, &nodes, origin, &self.cfg.quorum, out);
+            .start_read(key, &nodes, tally, origin, &self.cfg.quorum, out);
     }
 
     pub(super) fn on_put(
@@ -115,11 +116,11 @@ impl Node {
             client: put.client,
             req: put.req,
         };
-        self.choose_targets(key);
-        if self.targets.len() < self.cfg.quorum.w {
+        self.choose_targets(key, self.cfg.quorum.write.hints_count());
+        let Some(tally) = self.plan_tally(key, &self.cfg.quorum.write) else {
             self.reply_failure(origin, Op::Put, out);
             return;
-        }
+        };
         let home = self.ring.is_replica(key, self.id);
         let object = self.new_version(now, &put, home);
         if 1 + object.siblings.len() > self.cfg.max_siblings {
@@ -149,8 +150,12 @@ impl Node {
             self.store_merge(key, &object.all(), out);
         }
         let targets = std::mem::take(&mut self.targets);
+        let fanout = Fanout {
+            targets: &targets,
+            tally,
+        };
         self.coordinator
-            .start_write(key, object, &targets, origin, &self.cfg.quorum, out);
+            .start_write(key, object, fanout, origin, &self.cfg.quorum, out);
         self.targets = targets;
     }
 
@@ -183,16 +188,32 @@ impl Node {
         homes.iter().copied().find(|n| self.is_reachable(*n))
     }
 
-    fn choose_targets(&mut self, key: KeyId) {
+    /// The targets of an operation on `key` (into `self.targets`): its reachable home
+    /// replicas and, under sloppy quorum (or when `hints_count`, as for `ANY`), a
+    /// fallback for each home replica that is not.
+    fn choose_targets(&mut self, key: KeyId, hints_count: bool) {
         let mut targets = std::mem::take(&mut self.targets);
         select_targets(
             self.ring.preference(key),
             self.cfg.n,
-            self.cfg.sloppy_quorum,
+            self.cfg.sloppy_quorum || hints_count,
             |n| self.is_reachable(n),
             &mut targets,
         );
         self.targets = targets;
+    }
+
+    /// What an operation on `key` to `self.targets` must hear under `rule`, counted from
+    /// this node's datacenter; `None` when the targets cannot meet it.
+    fn plan_tally(&self, key: KeyId, rule: &QuorumRule) -> Option<Tally> {
+        let ring = &self.ring;
+        Tally::plan(
+            rule,
+            ring.replicas(key),
+            &self.targets,
+            |n| ring.dc_of(n),
+            ring.dc_of(self.id),
+        )
     }
 
     fn reply_failure(&self, origin: Origin, op: Op, out: &mut Vec<Effect>) {

@@ -18,6 +18,12 @@ pub struct PeerTruth {
     pub up: bool,
     /// No partition separated it from the suspecting node.
     pub reachable: bool,
+    /// It is leaving the cluster (a leave naming it is under way): once its part of the
+    /// move is done it accepts no data, so a coordinator on the old ring may rightly
+    /// stop counting on it.
+    pub leaving: bool,
+    /// Raised by phi accrual's heartbeat verdict, not by an operation's timeout.
+    pub by_heartbeats: bool,
 }
 
 #[derive(Default, Debug)]
@@ -28,6 +34,7 @@ pub struct DetectionRecord {
     undetected_down: BTreeMap<NodeId, SimTime>,
     suspicions: u64,
     false_suspicions: u64,
+    false_by_heartbeats: u64,
     flaps: u64,
     detections: u64,
     detection_us_sum: u64,
@@ -41,8 +48,13 @@ pub struct DetectionSummary {
     pub kind: String,
     /// Times a node began to suspect a peer.
     pub suspicions: u64,
-    /// Suspicions of a peer whose process was up and that no partition cut off.
+    /// Suspicions of a peer whose process was up, that no partition cut off and that no
+    /// leave under way names.
     pub false_suspicions: u64,
+    /// Under phi accrual: the false suspicions its heartbeat verdicts raised (the rest
+    /// came from timeouts of operations sent to peers outside the neighbours).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub false_suspicions_by_heartbeats: Option<u64>,
     /// False suspicions that ended with the peer trusted again.
     pub flaps: u64,
     /// Nodes that went down and were suspected by some node while still down.
@@ -54,9 +66,10 @@ pub struct DetectionSummary {
 
 impl DetectionRecord {
     pub fn suspected(&mut self, now: SimTime, by: NodeId, peer: NodeId, truth: PeerTruth) {
-        let false_suspicion = truth.up && truth.reachable;
+        let false_suspicion = truth.up && truth.reachable && !truth.leaving;
         self.suspicions += 1;
         self.false_suspicions += u64::from(false_suspicion);
+        self.false_by_heartbeats += u64::from(false_suspicion && truth.by_heartbeats);
         self.open.insert((by, peer), false_suspicion);
         if !truth.up
             && let Some(since) = self.undetected_down.remove(&peer)
@@ -99,6 +112,8 @@ impl DetectionRecord {
             kind: kind.to_string(),
             suspicions: self.suspicions,
             false_suspicions: self.false_suspicions,
+            false_suspicions_by_heartbeats: (kind == "phi_accrual")
+                .then_some(self.false_by_heartbeats),
             flaps: self.flaps,
             downs_detected: self.detections,
             detection_mean_s: mean,
@@ -114,6 +129,8 @@ mod tests {
     const UP: PeerTruth = PeerTruth {
         up: true,
         reachable: true,
+        leaving: false,
+        by_heartbeats: false,
     };
 
     #[test]
@@ -126,22 +143,24 @@ mod tests {
         d.went_down(SimTime(30), a); // a crashed: its open suspicion is gone, no flap
         d.trusted(a, b);
         d.went_down(SimTime(1_000_000), c);
-        let down = PeerTruth {
-            up: false,
-            reachable: true,
-        };
+        let down = PeerTruth { up: false, ..UP };
         d.suspected(SimTime(3_000_000), b, c, down);
         d.suspected(SimTime(4_000_000), a, c, down);
         d.trusted(b, c); // c came back: a true suspicion ended, no flap
         let cut = PeerTruth {
-            up: true,
             reachable: false,
+            ..UP
         };
         d.suspected(SimTime(5_000_000), a, b, cut);
+        let leaving = PeerTruth {
+            leaving: true,
+            ..UP
+        };
+        d.suspected(SimTime(6_000_000), c, b, leaving);
         let s = d.summary("timeout");
         assert_eq!(
             (s.suspicions, s.false_suspicions, s.flaps),
-            (5, 2, 1),
+            (6, 2, 1),
             "{s:?}"
         );
         assert_eq!(s.downs_detected, 1);

@@ -179,6 +179,8 @@ pub struct Observer {
     last_write_start: Vec<u64>,
     judged_reads: u64,
     stale_reads: u64,
+    /// Stale reads that returned no visible version ("not found").
+    stale_not_found_reads: u64,
     /// Reads that started while a fault window was open: [judged, stale].
     judged_during_faults: [u64; 2],
     /// versions_per_read[i] = successful reads that returned i versions (last bin is 4+).
@@ -261,6 +263,7 @@ impl Observer {
             last_write_start: vec![u64::MAX; keys as usize],
             judged_reads: 0,
             stale_reads: 0,
+            stale_not_found_reads: 0,
             judged_during_faults: [0; 2],
             versions_per_read: [0; 5],
             versions_returned: 0,
@@ -470,6 +473,7 @@ impl Observer {
                     });
                 }
                 self.stale_reads += 1;
+                self.stale_not_found_reads += u64::from(visible == 0);
                 self.interval.stale += 1;
                 *self.k_staleness.entry(k).or_default() += 1;
                 (since_ack_us, false)
@@ -603,6 +607,7 @@ impl Observer {
             judged_reads: self.judged_reads,
             stale_reads: self.stale_reads,
             stale_read_fraction: fraction(self.stale_reads, self.judged_reads),
+            stale_not_found_reads: self.stale_not_found_reads,
             judged_reads_during_faults: during[0],
             stale_reads_during_faults: during[1],
             stale_read_fraction_during_faults: fraction(during[1], during[0]),
@@ -825,6 +830,10 @@ pub struct Consistency {
     pub judged_reads: u64,
     pub stale_reads: u64,
     pub stale_read_fraction: Option<f64>,
+    /// Stale reads that answered "not found" (no visible version) although a value of
+    /// the key had been acknowledged: typically a fallback or an emptied replica answered
+    /// first (Riak's `notfound_ok`).
+    pub stale_not_found_reads: u64,
     /// Judged reads that started while a fault window was open, and how many were stale.
     pub judged_reads_during_faults: u64,
     pub stale_reads_during_faults: u64,

@@ -375,14 +375,13 @@ impl Report {
         };
         let r = &self.scenario.replication;
         format!(
-            "{name}: N={n} R={rr} W={w}, {nodes} nodes, {sim:.0} simulated s, {events} events (digest {digest})\n\
+            "{name}: N={n} {quorums}, {nodes} nodes, {sim:.0} simulated s, {events} events (digest {digest})\n\
              reads:  {ra} attempted, availability {rav}, p50 {rp50:.2} ms, p99.9 {rp999:.2} ms\n\
              writes: {wa} attempted, availability {wav}, p50 {wp50:.2} ms, p99.9 {wp999:.2} ms\n\
              stale reads: {stale} of {judged} judged ({sf}); reads returning 2+ versions: {multi}\n",
             name = self.scenario.name,
             n = r.n,
-            rr = r.r,
-            w = r.w,
+            quorums = self.scenario.quorum_label(),
             nodes = self.scenario.node_count(),
             sim = self.simulated_s,
             events = self.events,

@@ -301,12 +301,11 @@ where
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "{} judged reads, {} stale; N={} R={} W={}",
+                "{} judged reads, {} stale; N={} {}",
                 c.judged_reads,
                 c.stale_reads,
                 r.scenario.replication.n,
-                r.scenario.replication.r,
-                r.scenario.replication.w
+                r.scenario.quorum_label()
             ),
             title_style(15),
         )

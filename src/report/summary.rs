@@ -112,7 +112,7 @@ fn header(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
         "| setting | value |\n|---|---|\n\
-         | N, R, W | {n}, {rr}, {w} |\n\
+         | {quorum_row} |\n\
          | cluster | {dcs} |\n\
          | versioning | {versioning} |\n\
          | sloppy quorum, hinted handoff, read repair | {sq}, {hh}, {rrp} |\n\
@@ -122,9 +122,7 @@ fn header(s: &mut String, r: &Report) {
          | failure detector | {detector} |\n\
          | seed, simulated time, events | {seed}, {sim:.1} s, {events} |\n\
          | digest | `{digest}` |\n",
-        n = rep.n,
-        rr = rep.r,
-        w = rep.w,
+        quorum_row = quorum_row(sc),
         dcs = dcs.join(", "),
         sq = on(rep.sloppy_quorum),
         hh = on(rep.hinted_handoff),
@@ -138,6 +136,36 @@ fn header(s: &mut String, r: &Report) {
         events = count(r.events),
         digest = r.digest,
     );
+}
+
+/// The setup table's quorum row: `N, R, W | 3, 2, 2` for Dynamo's counts, else N with the
+/// consistency levels and Riak's options.
+fn quorum_row(sc: &crate::scenario::Scenario) -> String {
+    let rep = &sc.replication;
+    if rep.consistency.is_none() && rep.pr == 0 && rep.pw == 0 && rep.notfound_ok {
+        format!("N, R, W | {}, {}, {}", rep.n, rep.r, rep.w)
+    } else {
+        format!("N, quorums | {}, {}", rep.n, sc.quorum_label())
+    }
+}
+
+/// The quorum rule as the staleness finding states it: `R+W>N (2+2>3)` for Dynamo's
+/// counts, else the levels and whether they must overlap.
+fn quorum_rule_words(sc: &crate::scenario::Scenario) -> String {
+    let rep = &sc.replication;
+    if rep.consistency.is_none() && rep.pr == 0 && rep.pw == 0 {
+        return if rep.r + rep.w > rep.n {
+            format!("R+W>N ({}+{}>{})", rep.r, rep.w, rep.n)
+        } else {
+            format!("R+W≤N ({}+{}≤{})", rep.r, rep.w, rep.n)
+        };
+    }
+    let overlap = if sc.quorums_overlap() {
+        "every read meets every acknowledged write"
+    } else {
+        "a read need not meet every acknowledged write"
+    };
+    format!("{} ({overlap})", sc.quorum_label())
 }
 
 /// The failure detector in a few words.
@@ -207,11 +235,12 @@ pub fn findings(r: &Report) -> Vec<String> {
     }
 
     // Stale reads against the quorum rule.
-    let strict = rep.r + rep.w > rep.n;
-    let rule = if strict {
-        format!("R+W>N ({}+{}>{})", rep.r, rep.w, rep.n)
-    } else {
-        format!("R+W≤N ({}+{}≤{})", rep.r, rep.w, rep.n)
+    let rule = quorum_rule_words(&r.scenario);
+    // Whether the quorums would overlap without stand-ins (R+W>N for Dynamo's counts).
+    let strict = {
+        let mut strict = r.scenario.clone();
+        strict.replication.sloppy_quorum = false;
+        strict.quorums_overlap()
     };
     if c.judged_reads == 0 {
         out.push(
@@ -362,6 +391,7 @@ pub fn findings(r: &Report) -> Vec<String> {
     }
     delete_findings(r, &mut out);
     flapping_finding(r, &mut out);
+    not_found_finding(r, &mut out);
 
     // Convergence.
     let conv = &r.convergence;
@@ -773,6 +803,31 @@ fn failure_detection(s: &mut String, r: &Report) {
         secs(d.detection_mean_s),
         secs(d.detection_max_s),
     );
+}
+
+/// Stale "not found" answers below this many are noise, not a pathology.
+const NOT_FOUND_WORTH_A_FINDING: u64 = 10;
+
+/// Stale "not found" reads: a replica without the key (a fallback standing in, or one
+/// that missed the writes) answered first and its "not found" counted toward R.
+fn not_found_finding(r: &Report, out: &mut Vec<String>) {
+    let c = &r.observed.consistency;
+    if c.stale_not_found_reads < NOT_FOUND_WORTH_A_FINDING {
+        return;
+    }
+    let rep = &r.scenario.replication;
+    let cure = if rep.notfound_ok {
+        "With replication.notfound_ok = false a \"not found\" does not count toward R: the read waits for a replica that holds the key (and answers \"not found\" only when every replica asked says so)."
+    } else {
+        "notfound_ok is already false here: these replicas answered after every replica asked had none of the key's acknowledged versions."
+    };
+    out.push(format!(
+        "Not-found reads: {} of the {} stale reads answered \"not found\" for a key whose value had been acknowledged ({}). A replica that lacks the key, such as a fallback standing in for a home replica or a replica back from downtime, answered first and {} counted it. {cure}",
+        count(c.stale_not_found_reads),
+        count(c.stale_reads),
+        r.scenario.quorum_label(),
+        if rep.notfound_ok { "notfound_ok = true" } else { "the read" },
+    ));
 }
 
 /// Flaps below this many are noise, not a pathology.

@@ -462,6 +462,7 @@ pub fn check(s: &Scenario) -> Vec<ScenarioError> {
     check_intervals(s, &mut errors);
     check_workload(s, &mut errors);
     check_faults(s, &mut errors);
+    super::policy::check_policy(s, &mut errors);
     errors
 }
 

@@ -79,11 +79,19 @@ pub(super) fn with_suggestion(message: &str) -> String {
 
 /// The candidate closest to `word` by edit distance, if it is plausibly a typo of it.
 pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // Among equally near names, the one sharing the longest beginning with the word (a
+    // typo rarely hits the first letter: `rr` means `r`, not `pr`).
+    let shared = |c: &str| {
+        word.chars()
+            .zip(c.chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
     candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (word.len().max(c.len()) / 2).max(2))
+        .map(|c| (edit_distance(word, c), std::cmp::Reverse(shared(c)), c))
+        .filter(|(d, _, c)| *d <= (word.len().max(c.len()) / 2).max(2))
         .min()
-        .map(|(_, c)| c)
+        .map(|(_, _, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -204,9 +204,12 @@ mod tests {
         let sets = parse_sets(&["capacity.dsk.concurrency=4".to_string()]).expect("ok");
         let e = load_str(text, "t", &sets).expect_err("typo");
         assert!(e.to_string().contains("expected one of `disk`"), "{e}");
-        let sets = parse_sets(&["replication.rr=1".to_string()]).expect("ok");
+        let sets = parse_sets(&["replication.sloppy_quorom=false".to_string()]).expect("ok");
         let e = load_str(text, "t", &sets).expect_err("typo");
-        assert!(e.to_string().contains("did you mean `r`"), "{e}");
+        assert!(
+            e.to_string().contains("did you mean `sloppy_quorum`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod checks;
 mod error;
 mod load;
+mod policy;
 pub mod starter;
 mod validate;
 
@@ -158,6 +159,81 @@ pub struct Replication {
     /// default): never collected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tombstone_gc_grace_s: Option<f64>,
+    /// Cassandra's consistency levels for reads and writes; when given they replace `r`
+    /// and `w` (absent: R and W count replies from any of the N targets, as Dynamo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<ConsistencyLevels>,
+    /// How many of the N replicas each datacenter holds (Cassandra's
+    /// NetworkTopologyStrategy), by datacenter name; the counts must add up to `n`
+    /// (absent: replicas spread by `replicas_across_datacenters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas_per_datacenter: Option<BTreeMap<String, u32>>,
+    /// Riak's `pr`: of the replies a read counts, how many must come from primaries (home
+    /// replicas, not fallbacks standing in for one).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pr: u32,
+    /// Riak's `pw`: of the acknowledgements a write counts, how many must come from
+    /// primaries.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pw: u32,
+    /// Riak's `notfound_ok`: whether a replica's "not found" counts toward R (true, the
+    /// default) or a read waits for a replica that holds the key, answering "not found"
+    /// only once every replica asked has said so.
+    #[serde(skip_serializing_if = "is_true")]
+    pub notfound_ok: bool,
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+/// The consistency levels of reads and writes (`replication.consistency`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyLevels {
+    pub read: ConsistencyLevel,
+    pub write: ConsistencyLevel,
+}
+
+/// Cassandra's consistency levels: how many replicas must answer, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConsistencyLevel {
+    /// One replica.
+    One,
+    /// Two replicas.
+    Two,
+    /// Three replicas.
+    Three,
+    /// A majority of the N replicas: N / 2 + 1.
+    Quorum,
+    /// A majority of the replicas in the coordinator's datacenter.
+    LocalQuorum,
+    /// A majority of the replicas in every datacenter that holds any (writes only).
+    EachQuorum,
+    /// One replica in the coordinator's datacenter.
+    LocalOne,
+    /// All N replicas.
+    All,
+    /// Writes only: one acknowledgement from any node, a fallback's stored hint included.
+    Any,
+}
+
+impl ConsistencyLevel {
+    /// The name as written in scenarios.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsistencyLevel::One => "ONE",
+            ConsistencyLevel::Two => "TWO",
+            ConsistencyLevel::Three => "THREE",
+            ConsistencyLevel::Quorum => "QUORUM",
+            ConsistencyLevel::LocalQuorum => "LOCAL_QUORUM",
+            ConsistencyLevel::EachQuorum => "EACH_QUORUM",
+            ConsistencyLevel::LocalOne => "LOCAL_ONE",
+            ConsistencyLevel::All => "ALL",
+            ConsistencyLevel::Any => "ANY",
+        }
+    }
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -183,6 +259,11 @@ impl Default for Replication {
             max_siblings: Some(100),
             durable_writes: 0,
             tombstone_gc_grace_s: None,
+            consistency: None,
+            replicas_per_datacenter: None,
+            pr: 0,
+            pw: 0,
+            notfound_ok: true,
         }
     }
 }

@@ -5,11 +5,13 @@
 use crate::engine::{RngStreams, SimTime, Stream};
 use crate::ids::{DcId, NodeId};
 use crate::node::phi::PhiConfig;
+use crate::node::quorum::{Level, QuorumRule};
 use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, VersionRules};
 use crate::observer::ObserverSetup;
-use crate::ring::{Placement, Ring};
+use crate::ring::{Placement, ReplicaRule, Ring};
 use crate::scenario::{
-    DetectorKind, FailureDetectorConfig, PartitionStrategy, Scenario, Versioning, WriteCoordinator,
+    ConsistencyLevel, DetectorKind, FailureDetectorConfig, PartitionStrategy, Scenario, Versioning,
+    WriteCoordinator,
 };
 use crate::workload::ClientContext;
 use std::sync::Arc;
@@ -33,11 +35,65 @@ pub fn initial_ring(s: &Scenario, streams: &RngStreams) -> (Placement, Arc<Ring>
     let ring = Ring::from_placement(
         &placement,
         &node_dc,
-        s.replication.n as usize,
-        s.replication.replicas_across_datacenters,
+        &replica_rule(s),
         s.workload.key_count(),
     );
     (placement, Arc::new(ring))
+}
+
+/// How far back a suspicion can judge: an operation's timeout, or under phi accrual the
+/// silence φ's threshold stands for at the longest heartbeat gap kept (twice the interval).
+/// A peer down or cut off within it before a suspicion was really silent to the suspecter.
+pub fn suspicion_horizon(s: &Scenario) -> SimTime {
+    let fd = &s.failure_detector;
+    let phi_s = match fd.kind {
+        DetectorKind::Timeout => 0.0,
+        DetectorKind::PhiAccrual => {
+            fd.phi_threshold / std::f64::consts::LOG10_E * 2.0 * fd.heartbeat_interval_s
+        }
+    };
+    SimTime::from_ms_f64(s.op_lifetime_ms()) + SimTime::from_secs_f64(phi_s)
+}
+
+/// How many replicas each key has and where (`replication.n`, `replicas_across_datacenters`,
+/// `replicas_per_datacenter` by datacenter index).
+pub fn replica_rule(s: &Scenario) -> ReplicaRule {
+    let rep = &s.replication;
+    ReplicaRule {
+        n: rep.n as usize,
+        across_dcs: rep.replicas_across_datacenters,
+        per_dc: rep.replicas_per_datacenter.as_ref().map(|per_dc| {
+            (s.cluster.datacenters.iter())
+                .map(|d| per_dc.get(&d.name).copied().unwrap_or(0) as usize)
+                .collect()
+        }),
+    }
+}
+
+/// How reads or writes count replies: a consistency level when the scenario gives one,
+/// else R or W; Riak's `pr`/`pw` and `notfound_ok` on top.
+fn quorum_rule(
+    s: &Scenario,
+    level: Option<ConsistencyLevel>,
+    count: u32,
+    primaries: u32,
+) -> QuorumRule {
+    QuorumRule {
+        level: match level {
+            None => Level::Count(count as usize),
+            Some(ConsistencyLevel::One) => Level::Count(1),
+            Some(ConsistencyLevel::Two) => Level::Count(2),
+            Some(ConsistencyLevel::Three) => Level::Count(3),
+            Some(ConsistencyLevel::Quorum) => Level::Quorum,
+            Some(ConsistencyLevel::All) => Level::All,
+            Some(ConsistencyLevel::LocalOne) => Level::LocalOne,
+            Some(ConsistencyLevel::LocalQuorum) => Level::LocalQuorum,
+            Some(ConsistencyLevel::EachQuorum) => Level::EachQuorum,
+            Some(ConsistencyLevel::Any) => Level::Any,
+        },
+        primaries: primaries as usize,
+        notfound_ok: s.replication.notfound_ok,
+    }
 }
 
 pub fn version_rules(s: &Scenario) -> VersionRules {
@@ -75,9 +131,10 @@ pub fn observer_setup(s: &Scenario, keys: u32) -> ObserverSetup {
 
 pub fn quorum_config(s: &Scenario) -> QuorumConfig {
     let rep = &s.replication;
+    let levels = rep.consistency;
     QuorumConfig {
-        r: rep.r as usize,
-        w: rep.w as usize,
+        read: quorum_rule(s, levels.map(|l| l.read), rep.r, rep.pr),
+        write: quorum_rule(s, levels.map(|l| l.write), rep.w, rep.pw),
         rules: version_rules(s),
         read_repair: rep.read_repair,
         read_repair_window: SimTime::from_ms_f64(rep.read_repair_window_ms),

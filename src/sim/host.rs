@@ -27,6 +27,8 @@ pub struct Host {
     pub name: String,
     /// Disk, CPU and network interface when the scenario bounds them (`capacity`).
     pub resources: Option<Box<Resources>>,
+    /// When the process last started running (ground truth for judging suspicions).
+    pub up_since: SimTime,
 }
 
 impl Host {
@@ -47,6 +49,7 @@ impl Host {
             node,
             name,
             resources: capacity.map(|c| Box::new(Resources::new(c, buffer, horizon))),
+            up_since: SimTime::ZERO,
         }
     }
 
@@ -173,7 +176,7 @@ impl Hosts {
 
     /// One fault stops holding the process down; when none does, it is running again (the
     /// caller restarts the node's periodic work).
-    pub fn release(&mut self, node: NodeId) -> ProcessChange {
+    pub fn release(&mut self, node: NodeId, now: SimTime) -> ProcessChange {
         let host = &mut self.hosts[node.index()];
         assert!(host.down > 0, "node up without down");
         host.down -= 1;
@@ -181,6 +184,7 @@ impl Hosts {
             // A new life: timers an operator command armed while it was down die here,
             // and the node re-arms its periodic work afresh.
             host.incarnation = (host.incarnation.checked_add(1)).expect("incarnations fit in u32");
+            host.up_since = now;
             self.down_count -= 1;
             ProcessChange::Started
         } else {

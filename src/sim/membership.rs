@@ -139,6 +139,11 @@ impl MembershipAdmin {
         self.in_progress.as_ref().map(|p| p.ring.as_ref())
     }
 
+    /// Whether `node` is named by the leave under way.
+    pub fn is_leaving(&self, node: NodeId) -> bool {
+        (self.in_progress.as_ref()).is_some_and(|p| p.leaving.contains(&node))
+    }
+
     /// Whether `node` has left the cluster for good (nothing brings it back).
     pub fn has_departed(&self, node: NodeId) -> bool {
         self.departed.contains(&node)
@@ -269,13 +274,11 @@ impl MembershipAdmin {
         leaving: Vec<NodeId>,
         cx: &mut Cluster,
     ) {
-        let rep = &cx.scenario.replication;
         let node_dc: Vec<DcId> = cx.hosts.iter().map(|h| h.dc).collect();
         let target = Arc::new(Ring::from_placement(
             &placement,
             &node_dc,
-            rep.n as usize,
-            rep.replicas_across_datacenters,
+            &super::build::replica_rule(cx.scenario),
             cx.scenario.workload.key_count(),
         ));
         let epoch = self.epoch() + 1;

@@ -608,7 +608,7 @@ impl Simulation {
                 if self.admin.has_departed(node) {
                     return;
                 }
-                if self.hosts.release(node) == ProcessChange::Started {
+                if self.hosts.release(node, self.now) == ProcessChange::Started {
                     self.convergence.watch_node_keys(&self.ring, node);
                     self.observer.node_came_up(node);
                     let mut effects = std::mem::take(&mut self.effects);
@@ -619,7 +619,7 @@ impl Simulation {
                 }
             }
             FaultAction::PartitionStart { fault } => self.transport.partition_started(fault),
-            FaultAction::PartitionEnd { fault } => self.transport.partition_ended(fault),
+            FaultAction::PartitionEnd { fault } => self.transport.partition_ended(fault, self.now),
             FaultAction::SlowStart { fault } => self.transport.slowness_started(fault),
             FaultAction::SlowEnd { fault } => self.transport.slowness_ended(fault),
             FaultAction::LossStart { probability } => self.transport.loss_started(probability),
@@ -653,14 +653,24 @@ impl Simulation {
     /// suspected peer (is its process up, does a partition cut it off).
     fn observe_fact(&mut self, node: NodeId, fact: &Fact) {
         match *fact {
-            Fact::Suspected { peer } => {
+            Fact::Suspected {
+                peer,
+                by_heartbeats,
+            } => {
                 let (a, b) = (
                     self.place(Endpoint::Node(node)),
                     self.place(Endpoint::Node(peer)),
                 );
+                // What the detector's reach back could have seen: a peer that came back, or
+                // a cut that healed, within it was really silent.
+                let since = self
+                    .now
+                    .saturating_sub(build::suspicion_horizon(&self.scenario));
                 let truth = PeerTruth {
-                    up: self.hosts.is_up(peer),
-                    reachable: !self.transport.separates(a, b),
+                    up: self.hosts.is_up(peer) && self.hosts.get(peer).up_since <= since,
+                    reachable: !self.transport.separated_since(a, b, since),
+                    leaving: self.admin.is_leaving(peer),
+                    by_heartbeats,
                 };
                 self.observer.suspicion(self.now, node, peer, truth);
             }

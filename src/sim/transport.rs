@@ -69,6 +69,8 @@ pub struct Transport {
     /// Per fault index: the slow nodes it makes, if it is one.
     slow_plans: Vec<Option<SlowPlan>>,
     active_partitions: Vec<usize>,
+    /// Partitions that have ended, with when (a few per scenario).
+    ended_partitions: Vec<(usize, SimTime)>,
     active_slow: Vec<usize>,
     /// Loss probability added by active message_loss faults.
     extra_loss: f64,
@@ -96,6 +98,7 @@ impl Transport {
             partition_plans,
             slow_plans,
             active_partitions: Vec::new(),
+            ended_partitions: Vec::new(),
             active_slow: Vec::new(),
             extra_loss: 0.0,
             value_bytes,
@@ -260,8 +263,9 @@ impl Transport {
         self.active_partitions.push(fault);
     }
 
-    pub fn partition_ended(&mut self, fault: usize) {
+    pub fn partition_ended(&mut self, fault: usize, now: SimTime) {
         self.active_partitions.retain(|f| *f != fault);
+        self.ended_partitions.push((fault, now));
     }
 
     pub fn slowness_started(&mut self, fault: usize) {
@@ -284,6 +288,18 @@ impl Transport {
     /// observer's judgement of suspicions).
     pub fn separates(&self, a: Place, b: Place) -> bool {
         !self.active_partitions.is_empty() && self.partitioned(a, b)
+    }
+
+    /// Whether a partition separated two endpoints at any moment since `since` (ground
+    /// truth: a suspicion raised just after a heal may judge the silence of the cut).
+    pub fn separated_since(&self, a: Place, b: Place, since: SimTime) -> bool {
+        self.separates(a, b)
+            || (self.ended_partitions.iter())
+                .filter(|(_, ended)| *ended >= since)
+                .any(|(f, _)| {
+                    (self.partition_plans[*f].as_ref())
+                        .is_some_and(|plan| partition_group(plan, a) != partition_group(plan, b))
+                })
     }
 
     /// Whether an active partition separates two endpoints.

@@ -5,8 +5,9 @@
 use crate::engine::SimTime;
 use crate::engine::rng::{SimRng, below};
 use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
+use crate::node::quorum::{QuorumRule, Tally};
 use crate::node::{
-    Causal, Completion, Coordinator, DiskOp, Effect, Message, NewObject, OpResult, Origin,
+    Causal, Completion, Coordinator, DiskOp, Effect, Fanout, Message, NewObject, OpResult, Origin,
     QuorumConfig, Route, Target, Timer, Version, select_targets,
 };
 use crate::ring::Ring;
@@ -153,15 +154,32 @@ impl Client {
         }
     }
 
-    fn client_targets(&mut self, now: SimTime, key: KeyId, ctx: &ClientContext) {
+    /// Chooses the targets of an operation this client coordinates (client-driven) and
+    /// plans what it must hear under `rule`, counted from the client's datacenter; `None`
+    /// when the targets cannot meet it.
+    fn client_targets(
+        &mut self,
+        now: SimTime,
+        key: KeyId,
+        rule: &QuorumRule,
+        ctx: &ClientContext,
+    ) -> Option<Tally> {
         let avoid = &self.avoid;
         select_targets(
             self.ring.preference(key),
             ctx.n,
-            ctx.sloppy_quorum,
+            ctx.sloppy_quorum || rule.hints_count(),
             |n| !avoid.avoids(n, now),
             &mut self.targets,
         );
+        let ring = &self.ring;
+        Tally::plan(
+            rule,
+            ring.replicas(key),
+            &self.targets,
+            |n| ring.dc_of(n),
+            self.dc,
+        )
     }
 
     /// Starts a get; returns the node it entered through (`None` when the client
@@ -176,17 +194,16 @@ impl Client {
         out: &mut Vec<Effect>,
     ) -> Option<NodeId> {
         if ctx.routing == Routing::ClientDriven {
-            self.client_targets(now, key, ctx);
             let origin = Origin {
                 client: self.id,
                 req,
             };
-            if self.targets.len() < ctx.quorum.r {
+            let Some(tally) = self.client_targets(now, key, &ctx.quorum.read, ctx) else {
                 return None; // nothing reachable enough: the request times out client-side
-            }
+            };
             let targets: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
             self.coordinator
-                .start_read(key, &targets, origin, &ctx.quorum, out);
+                .start_read(key, &targets, tally, origin, &ctx.quorum, out);
             return None;
         }
         let node = self.entry_node(now, key, None, ctx, rng);
@@ -232,10 +249,7 @@ impl Client {
                 tombstone: delete,
                 ..version
             };
-            self.client_targets(now, key, ctx);
-            if self.targets.len() < ctx.quorum.w {
-                return None;
-            }
+            let tally = self.client_targets(now, key, &ctx.quorum.write, ctx)?;
             let targets = std::mem::take(&mut self.targets);
             let origin = Origin {
                 client: self.id,
@@ -244,7 +258,10 @@ impl Client {
             self.coordinator.start_write(
                 key,
                 NewObject::alone(version),
-                &targets,
+                Fanout {
+                    targets: &targets,
+                    tally,
+                },
                 origin,
                 &ctx.quorum,
                 out,
@@ -311,7 +328,7 @@ impl Client {
                 let Endpoint::Node(from) = from else {
                     return None;
                 };
-                self.coordinator.on_write_ack(op, from, &ctx.quorum)
+                self.coordinator.on_write_ack(op, from)
             }
             // Node-to-node traffic; a client is never sent any of it.
             Message::Get { .. }
