@@ -75,33 +75,35 @@ impl Size {
         // Every node the run ever has: joined nodes keep their host records to the end.
         let nodes = (s.node_count() as u64 + s.joined_nodes()) as f64;
         let n = (s.replication.n as f64).min(nodes);
-        let keys = s.workload.key_count() as f64;
+        let keys = s.key_count() as f64;
         let p = &s.cluster.partitioning;
         let slots = match p.strategy {
             PartitionStrategy::EqualPartitions => p.partitions as f64,
             _ => nodes * p.tokens_per_node as f64,
         };
-        let (requests, writes) = match &s.workload {
+        let (requests, writes, written_keys) = match &s.workload {
             Workload::OpenLoop(w) => {
                 // A load curve's peak bounds its mean factor: err high.
                 let factor = w.load_curve.as_ref().map_or(1.0, |c| c.peak());
                 let ops = w.ops_per_s * factor * s.duration_s;
                 let writes = ops * (1.0 - w.read_fraction);
+                // Inserts are blind and each writes a key of its own; the other writes
+                // fall on the workload's keys (counting them there errs high: some fall
+                // on inserted keys, already counted).
+                let inserts = (ops * w.insert_fraction).min(writes);
+                let updates = writes - inserts;
                 let context_reads = if w.write_mode == WriteMode::ReadModifyWrite {
-                    writes
+                    updates
                 } else {
                     0.0
                 };
-                (ops + context_reads, writes)
+                let written = distinct_keys(w.keys, w.key_distribution, updates) + inserts;
+                (ops + context_reads, writes, written)
             }
             Workload::StalenessProbe(p) => {
                 let probes = (p.probes_per_s * s.duration_s).min(p.probes as f64);
-                (2.0 * probes, probes)
+                (2.0 * probes, probes, probes)
             }
-        };
-        let written_keys = match &s.workload {
-            Workload::OpenLoop(w) => distinct_keys(w.keys, w.key_distribution, writes),
-            Workload::StalenessProbe(_) => writes,
         };
         Size {
             nodes,
@@ -126,8 +128,9 @@ fn distinct_keys(keys: u32, dist: KeyDistribution, draws: f64) -> f64 {
     }
     match dist {
         KeyDistribution::Uniform => k * -math::exp_m1(-draws / k),
-        KeyDistribution::Zipf(_) if keys > 1_000_000 => k.min(draws),
-        KeyDistribution::Zipf(exponent) => {
+        // `latest` is Zipf over the keys counted from the newest: the same weights.
+        KeyDistribution::Zipf(_) | KeyDistribution::Latest(_) if keys > 1_000_000 => k.min(draws),
+        KeyDistribution::Zipf(exponent) | KeyDistribution::Latest(exponent) => {
             let weights = (1..=keys).map(|r| math::powf(r as f64, -exponent));
             let total: f64 = weights.clone().sum();
             weights
@@ -178,7 +181,10 @@ pub fn estimate(s: &Scenario) -> Estimate {
     // every request's timeout stays queued for one timeout, every message for its transit.
     let mut workload = s.workload.clients() as f64 * 400.0;
     if let Workload::OpenLoop(w) = &s.workload
-        && matches!(w.key_distribution, KeyDistribution::Zipf(_))
+        && matches!(
+            w.key_distribution,
+            KeyDistribution::Zipf(_) | KeyDistribution::Latest(_)
+        )
     {
         workload += 12.0 * z.keys;
     }

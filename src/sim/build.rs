@@ -35,7 +35,7 @@ pub fn initial_ring(s: &Scenario, streams: &RngStreams) -> (Placement, Arc<Ring>
         &node_dc,
         s.replication.n as usize,
         s.replication.replicas_across_datacenters,
-        s.workload.key_count(),
+        s.key_count(),
     );
     (placement, Arc::new(ring))
 }
@@ -65,6 +65,7 @@ pub fn observer_setup(s: &Scenario, keys: u32) -> ObserverSetup {
         keys,
         sla: SimTime::from_ms_f64(s.metrics.sla_ms),
         deletes: s.workload.delete_fraction() > 0.0,
+        inserts: s.workload.insert_fraction() > 0.0,
         detector: match s.failure_detector.kind {
             DetectorKind::Timeout => "timeout",
             DetectorKind::PhiAccrual => "phi_accrual",

@@ -276,7 +276,7 @@ impl MembershipAdmin {
             &node_dc,
             rep.n as usize,
             rep.replicas_across_datacenters,
-            cx.scenario.workload.key_count(),
+            cx.scenario.key_count(),
         ));
         let epoch = self.epoch() + 1;
         let current = self.rings[self.epoch() as usize].clone();
