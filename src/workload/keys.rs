@@ -65,7 +65,8 @@ impl ZipfTable {
         zipf_rank(&self.cumulative, &self.guide, u).min(live - 1) as u32
     }
 
-    pub fn len(&self) -> u32 {
+    /// The ranks the table holds (at least one).
+    pub fn ranks(&self) -> u32 {
         self.cumulative.len() as u32
     }
 }
@@ -93,7 +94,7 @@ impl KeySampler {
             KeySampler::Uniform => KeyId(below(rng, live as u64) as u32),
             KeySampler::Zipf(table) => KeyId(table.rank(rng, live)),
             KeySampler::Latest(table) => {
-                let live = live.min(table.len());
+                let live = live.min(table.ranks());
                 KeyId(live - 1 - table.rank(rng, live))
             }
         }
