@@ -250,6 +250,11 @@ struct Session {
     last_read: Option<(Order, SmallVec<[WriteId; 2]>)>,
 }
 
+/// Bytes of one (client, key) entry of the session map, for the memory guard.
+pub const fn bytes_per_session() -> usize {
+    std::mem::size_of::<((ClientId, KeyId), Session)>()
+}
+
 impl Observer {
     pub fn new(setup: ObserverSetup) -> Observer {
         let keys = setup.keys;
