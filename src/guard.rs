@@ -169,6 +169,25 @@ fn session_pairs(s: &Scenario, z: &Size) -> f64 {
     clients * per_client + inserts
 }
 
+/// The observer: its record of writes, and its sessions.
+fn observer_parts(s: &Scenario, z: &Size, parts: &mut Vec<(&'static str, f64)>) {
+    // The observer: per write, its ground-truth facts and search mark, about two parents
+    // (8 bytes each) and, once acknowledged, its place in the key's list; all in vectors
+    // that grow by doubling (x 1.5 on average).
+    let per_write = causality::bytes_per_write() + 16 + size_of::<Acked>();
+    parts.push((
+        "observer",
+        z.keys * 40.0 + z.writes * 1.5 * per_write as f64,
+    ));
+    // The observer's sessions: one hash-map entry per (client, key) the client read or
+    // wrote, in a table that doubles at 7/8 full (x 2.5: its slack and, while it grows,
+    // the old table beside the new). Few in most runs (they fill memory the run freed
+    // earlier: baseline's 200,000 do not move its peak), they dominate a YCSB D run,
+    // where reads follow the newest keys (549,000 pairs, 93 MiB).
+    let session = observer::bytes_per_session() as f64 + 1.0;
+    parts.push(("observer sessions", session_pairs(s, z) * session * 2.5));
+}
+
 /// Estimates the peak memory of a run of `s` (a validated scenario).
 pub fn estimate(s: &Scenario) -> Estimate {
     let z = Size::of(s);
@@ -196,21 +215,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
         parts.push(("Merkle trees", trees * 96.0 + written_keys * z.n * 40.0));
     }
 
-    // The observer: per write, its ground-truth facts and search mark, about two parents
-    // (8 bytes each) and, once acknowledged, its place in the key's list; all in vectors
-    // that grow by doubling (x 1.5 on average).
-    let per_write = causality::bytes_per_write() + 16 + size_of::<Acked>();
-    parts.push((
-        "observer",
-        z.keys * 40.0 + z.writes * 1.5 * per_write as f64,
-    ));
-    // The observer's sessions: one hash-map entry per (client, key) the client read or
-    // wrote, in a table that doubles at 7/8 full (x 2.5: its slack and, while it grows,
-    // the old table beside the new). Few in most runs (they fill memory the run freed
-    // earlier: baseline's 200,000 do not move its peak), they dominate a YCSB D run,
-    // where reads follow the newest keys (549,000 pairs, 93 MiB).
-    let session = observer::bytes_per_session() as f64 + 1.0;
-    parts.push(("observer sessions", session_pairs(s, &z) * session * 2.5));
+    observer_parts(s, &z, &mut parts);
 
     // Workload: Zipf's cumulative and guide tables, clients, and the events held in the queue:
     // every request's timeout stays queued for one timeout, every message for its transit.
