@@ -8,24 +8,32 @@
 //!
 //! Calibration: peak RSS (VmHWM, `dynasim run --timings`) of release builds on x86-64
 //! Linux against this estimate, re-measured for the shipped scenarios when joins, timeline
-//! points and blind-write siblings were added to it (issue 21):
+//! points and blind-write siblings were added to it (issue 21), and estimated again when
+//! the observer's sessions were (issue 17, YCSB presets):
 //!
 //! | scenario                                           | measured  | estimated |
 //! |----------------------------------------------------|----------:|----------:|
-//! | `baseline` (100 nodes, 10k keys, 1000 ops/s)       |  75.4 MiB |  77.3 MiB |
-//! | `large-2000` (2,000 nodes)                         | 152.6 MiB | 159.3 MiB |
-//! | `storm` (100k keys, 168k blind writes: siblings)   | 125.1 MiB | 130.6 MiB |
-//! | `buffered-writes`                                  |  49.5 MiB |  68.0 MiB |
-//! | `diurnal`                                          |  78.2 MiB | 108.5 MiB |
-//! | `churn` (joins and leaves)                         |  30.6 MiB |  35.4 MiB |
-//! | `node-crash`                                       |  29.8 MiB |  35.1 MiB |
-//! | `node-crash` with 1 ms timeline points (330,000)   |   313 MiB |   366 MiB |
-//! | `overload` (unbounded disk queue under overload)   |  40.0 MiB |  33.0 MiB |
+//! | `baseline` (100 nodes, 10k keys, 1000 ops/s)       |  75.4 MiB | 115.1 MiB |
+//! | `baseline` with 1,000 clients                      |  96.0 MiB | 141.2 MiB |
+//! | `baseline` as `ycsb_d` (30k inserts, `latest`)     | 137.1 MiB | 152.6 MiB |
+//! | `baseline` with 50% inserts (300k new keys)        | 352.7 MiB | 359.3 MiB |
+//! | `large-2000` (2,000 nodes)                         | 152.6 MiB | 232.2 MiB |
+//! | `storm` (100k keys, 168k blind writes: siblings)   | 125.1 MiB | 182.2 MiB |
+//! | `buffered-writes`                                  |  49.5 MiB |  88.1 MiB |
+//! | `diurnal`                                          |  78.2 MiB | 171.7 MiB |
+//! | `churn` (joins and leaves)                         |  30.6 MiB |  45.0 MiB |
+//! | `node-crash`                                       |  29.8 MiB |  44.7 MiB |
+//! | `node-crash` with 1 ms timeline points (330,000)   |   313 MiB |   376 MiB |
+//! | `overload` (unbounded disk queue under overload)   |  40.0 MiB |  39.8 MiB |
 //!
-//! `overload` is the one run above its estimate, by design: without `max_queue` a queue
-//! under overload grows with the work sent to it, and only the bound is counted. Before
-//! these items, `storm` was estimated at 101 MiB (siblings were not counted) and a dense
-//! timeline at a third of its peak.
+//! `overload` is the one run above its estimate (by 0.2 MiB), by design: without
+//! `max_queue` a queue under overload grows with the work sent to it, and only the bound
+//! is counted. Before these items, `storm` was estimated at 101 MiB (siblings were not
+//! counted) and a dense timeline at a third of its peak. Before the sessions were counted, `ycsb_d` on the
+//! baseline cluster was estimated at 42.9 MiB, a third of its peak: its reads follow the
+//! newest keys, so each client reads thousands of keys once. In runs with many writes the
+//! session map mostly fills memory the observer's growing vectors freed (`baseline`: 1
+//! client or 100 make 1.4 MiB of difference), which is why those estimates now err high.
 //!
 //! The figures per item below come from `size_of` plus allocator and hash-table slack
 //! (about 2x for hash maps and B-trees). Two effects mattered most: only the keys a run
@@ -35,7 +43,7 @@
 use crate::engine::math;
 use crate::node::phi;
 use crate::node::{Message, Version, Versions};
-use crate::observer::{Acked, causality};
+use crate::observer::{self, Acked, causality};
 use crate::ring::FALLBACKS;
 use crate::scenario::{
     DetectorKind, Fault, KeyDistribution, PartitionStrategy, Scenario, Workload, WriteMode,
@@ -75,33 +83,35 @@ impl Size {
         // Every node the run ever has: joined nodes keep their host records to the end.
         let nodes = (s.node_count() as u64 + s.joined_nodes()) as f64;
         let n = (s.replication.n as f64).min(nodes);
-        let keys = s.workload.key_count() as f64;
+        let keys = s.key_count() as f64;
         let p = &s.cluster.partitioning;
         let slots = match p.strategy {
             PartitionStrategy::EqualPartitions => p.partitions as f64,
             _ => nodes * p.tokens_per_node as f64,
         };
-        let (requests, writes) = match &s.workload {
+        let (requests, writes, written_keys) = match &s.workload {
             Workload::OpenLoop(w) => {
                 // A load curve's peak bounds its mean factor: err high.
                 let factor = w.load_curve.as_ref().map_or(1.0, |c| c.peak());
                 let ops = w.ops_per_s * factor * s.duration_s;
                 let writes = ops * (1.0 - w.read_fraction);
+                // Inserts are blind and each writes a key of its own; the other writes
+                // fall on the workload's keys (counting them there errs high: some fall
+                // on inserted keys, already counted).
+                let inserts = (ops * w.insert_fraction).min(writes);
+                let updates = writes - inserts;
                 let context_reads = if w.write_mode == WriteMode::ReadModifyWrite {
-                    writes
+                    updates
                 } else {
                     0.0
                 };
-                (ops + context_reads, writes)
+                let written = distinct_keys(w.keys, w.key_distribution, updates) + inserts;
+                (ops + context_reads, writes, written)
             }
             Workload::StalenessProbe(p) => {
                 let probes = (p.probes_per_s * s.duration_s).min(p.probes as f64);
-                (2.0 * probes, probes)
+                (2.0 * probes, probes, probes)
             }
-        };
-        let written_keys = match &s.workload {
-            Workload::OpenLoop(w) => distinct_keys(w.keys, w.key_distribution, writes),
-            Workload::StalenessProbe(_) => writes,
         };
         Size {
             nodes,
@@ -126,8 +136,9 @@ fn distinct_keys(keys: u32, dist: KeyDistribution, draws: f64) -> f64 {
     }
     match dist {
         KeyDistribution::Uniform => k * -math::exp_m1(-draws / k),
-        KeyDistribution::Zipf(_) if keys > 1_000_000 => k.min(draws),
-        KeyDistribution::Zipf(exponent) => {
+        // `latest` is Zipf over the keys counted from the newest: the same weights.
+        KeyDistribution::Zipf(_) | KeyDistribution::Latest(_) if keys > 1_000_000 => k.min(draws),
+        KeyDistribution::Zipf(exponent) | KeyDistribution::Latest(exponent) => {
             let weights = (1..=keys).map(|r| math::powf(r as f64, -exponent));
             let total: f64 = weights.clone().sum();
             weights
@@ -136,6 +147,45 @@ fn distinct_keys(keys: u32, dist: KeyDistribution, draws: f64) -> f64 {
                 .min(k)
         }
     }
+}
+
+/// The (client, key) pairs the observer's session map will hold: each client's distinct
+/// keys among its reads and writes, plus one per insert (or probe).
+fn session_pairs(s: &Scenario, z: &Size) -> f64 {
+    let Workload::OpenLoop(w) = &s.workload else {
+        return z.writes;
+    };
+    let clients = f64::from(w.clients.max(1));
+    let factor = w.load_curve.as_ref().map_or(1.0, |c| c.peak());
+    let ops = w.ops_per_s * factor * s.duration_s;
+    let inserts = ops * w.insert_fraction;
+    let draws = (ops - inserts).max(0.0) / clients;
+    let per_client = match w.key_distribution {
+        // The newest keys move as inserts arrive: count every draw as a new key.
+        KeyDistribution::Latest(_) if w.insert_fraction > 0.0 => draws.min(z.keys),
+        // Over every key the run can touch: a larger key space spreads the draws.
+        dist => distinct_keys(z.keys as u32, dist, draws),
+    };
+    clients * per_client + inserts
+}
+
+/// The observer: its record of writes, and its sessions.
+fn observer_parts(s: &Scenario, z: &Size, parts: &mut Vec<(&'static str, f64)>) {
+    // The observer: per write, its ground-truth facts and search mark, about two parents
+    // (8 bytes each) and, once acknowledged, its place in the key's list; all in vectors
+    // that grow by doubling (x 1.5 on average).
+    let per_write = causality::bytes_per_write() + 16 + size_of::<Acked>();
+    parts.push((
+        "observer",
+        z.keys * 40.0 + z.writes * 1.5 * per_write as f64,
+    ));
+    // The observer's sessions: one hash-map entry per (client, key) the client read or
+    // wrote, in a table that doubles at 7/8 full (x 2.5: its slack and, while it grows,
+    // the old table beside the new). Few in most runs (they fill memory the run freed
+    // earlier: baseline's 200,000 do not move its peak), they dominate a YCSB D run,
+    // where reads follow the newest keys (549,000 pairs, 93 MiB).
+    let session = observer::bytes_per_session() as f64 + 1.0;
+    parts.push(("observer sessions", session_pairs(s, z) * session * 2.5));
 }
 
 /// Estimates the peak memory of a run of `s` (a validated scenario).
@@ -165,20 +215,16 @@ pub fn estimate(s: &Scenario) -> Estimate {
         parts.push(("Merkle trees", trees * 96.0 + written_keys * z.n * 40.0));
     }
 
-    // The observer: per write, its ground-truth facts and search mark, about two parents
-    // (8 bytes each) and, once acknowledged, its place in the key's list; all in vectors
-    // that grow by doubling (x 1.5 on average).
-    let per_write = causality::bytes_per_write() + 16 + size_of::<Acked>();
-    parts.push((
-        "observer",
-        z.keys * 40.0 + z.writes * 1.5 * per_write as f64,
-    ));
+    observer_parts(s, &z, &mut parts);
 
     // Workload: Zipf's cumulative and guide tables, clients, and the events held in the queue:
     // every request's timeout stays queued for one timeout, every message for its transit.
     let mut workload = s.workload.clients() as f64 * 400.0;
     if let Workload::OpenLoop(w) = &s.workload
-        && matches!(w.key_distribution, KeyDistribution::Zipf(_))
+        && matches!(
+            w.key_distribution,
+            KeyDistribution::Zipf(_) | KeyDistribution::Latest(_)
+        )
     {
         workload += 12.0 * z.keys;
     }

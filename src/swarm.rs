@@ -343,6 +343,9 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
     if d.chance(0.3) {
         draw_policies(&mut d, &mut doc, n, &sizes);
     }
+    if open_loop && d.chance(0.25) {
+        draw_ycsb(&mut d, &mut doc);
+    }
     doc
 }
 
@@ -387,6 +390,37 @@ fn draw_policies(d: &mut Draw, doc: &mut Value, n: u64, sizes: &[usize]) {
     }
     if d.chance(0.3) {
         rep["notfound_ok"] = json!(false);
+    }
+}
+
+/// Now and then a YCSB preset (issue 17): the preset fills the shares, the distribution
+/// and the write mode, except one drawn field kept now and then as a stated override
+/// (which can make a preset's inserts use `uniform`, or its updates read-modify-write);
+/// sometimes `latest` replaces the distribution, with or without inserts.
+fn draw_ycsb(d: &mut Draw, doc: &mut Value) {
+    let preset = *d.pick(&["ycsb_a", "ycsb_b", "ycsb_c", "ycsb_d", "ycsb_e", "ycsb_f"]);
+    let keep = d.int(0, 4) as usize;
+    let latest = d.chance(0.2).then(|| d.r3(0.0, 1.5));
+    let Some(w) = doc["workload"].as_object_mut() else {
+        return;
+    };
+    w.insert("preset".into(), json!(preset));
+    // A kept read share leaves room for D's and E's 5% inserts.
+    if matches!(preset, "ycsb_d" | "ycsb_e")
+        && let Some(r) = w.get("read_fraction").and_then(Value::as_f64)
+    {
+        w.insert("read_fraction".into(), json!(r.min(0.95)));
+    }
+    for (i, field) in ["read_fraction", "key_distribution", "write_mode"]
+        .iter()
+        .enumerate()
+    {
+        if i != keep {
+            w.remove(*field);
+        }
+    }
+    if let Some(s) = latest {
+        w.insert("key_distribution".into(), json!({ "latest": s }));
     }
 }
 
@@ -1020,8 +1054,9 @@ pub fn describe(doc: &Value) -> String {
         .as_array()
         .map(|f| f.iter().filter_map(|f| f["kind"].as_str()).collect())
         .unwrap_or_default();
+    let preset = (doc["workload"]["preset"].as_str()).map_or(String::new(), |p| format!(" {p}"));
     format!(
-        "{nodes} nodes in {dcs} dc, N={} R={} W={}, {}{}, {}, faults: [{}]",
+        "{nodes} nodes in {dcs} dc, N={} R={} W={}, {}{}, {}{preset}, faults: [{}]",
         r["n"],
         r["r"],
         r["w"],

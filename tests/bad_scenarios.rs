@@ -136,6 +136,34 @@ fn cases() -> Vec<Case> {
             "between 0 and 1",
         ),
         case(
+            "an unknown YCSB preset",
+            vec![Set("workload.preset", json!("ycsb_g"))],
+            "workload.preset",
+            "expected one of `ycsb_a`, `ycsb_b`, `ycsb_c`, `ycsb_d`, `ycsb_e`, `ycsb_f`",
+        ),
+        case(
+            "a preset on staleness probes",
+            vec![Set(
+                "workload",
+                json!({"kind": "staleness_probe", "preset": "ycsb_b", "probes": 10,
+                       "probes_per_s": 5, "read_delay_ms": {"constant": 1}}),
+            )],
+            "workload.preset",
+            "not allowed for kind `staleness_probe`",
+        ),
+        case(
+            "reads and inserts more than all operations",
+            vec![Set("workload.insert_fraction", json!(0.6))],
+            "workload.insert_fraction",
+            "together they are at most 1",
+        ),
+        case(
+            "a negative exponent for latest",
+            vec![Set("workload.key_distribution", json!({"latest": -0.5}))],
+            "workload.key_distribution.latest",
+            "use an exponent from 0 to 10",
+        ),
+        case(
             "a misspelt failure detector",
             vec![Set("failure_detector.kind", json!("phi"))],
             "failure_detector.kind",

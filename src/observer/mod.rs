@@ -62,6 +62,8 @@ pub struct ObserverSetup {
     pub sla: SimTime,
     /// The workload deletes: the observer keeps the record deletes need.
     pub deletes: bool,
+    /// The workload inserts new keys: the report counts them (`ops.insert`).
+    pub inserts: bool,
     /// The failure detector's scenario name (`failure_detector.kind`).
     pub detector: String,
 }
@@ -77,6 +79,8 @@ pub struct WriteRecord<'a> {
     pub start: SimTime,
     pub end: SimTime,
     pub during_fault: bool,
+    /// An insert: the first write of a new key (`workload.insert_fraction`).
+    pub insert: bool,
     pub result: Result<&'a Version, FailCause>,
 }
 
@@ -168,6 +172,8 @@ pub struct Observer {
     reads: OpStats,
     writes: OpStats,
     context_reads: [u64; 2],
+    /// Inserts [attempted, ok].
+    inserts: [u64; 2],
     /// The observer's event counter: every invocation, completion and replica fact gets
     /// the next number, so "before" is event order even within one simulated instant.
     order: Order,
@@ -246,6 +252,11 @@ struct Session {
     last_read: Option<(Order, SmallVec<[WriteId; 2]>)>,
 }
 
+/// Bytes of one (client, key) entry of the session map, for the memory guard.
+pub const fn bytes_per_session() -> usize {
+    std::mem::size_of::<((ClientId, KeyId), Session)>()
+}
+
 impl Observer {
     pub fn new(setup: ObserverSetup) -> Observer {
         let keys = setup.keys;
@@ -257,6 +268,7 @@ impl Observer {
             reads: OpStats::new(),
             writes: OpStats::new(),
             context_reads: [0; 2],
+            inserts: [0; 2],
             order: 0,
             causality: Causality::new(last_write_wins),
             acked: (0..keys).map(|_| Vec::new()).collect(),
@@ -374,6 +386,10 @@ impl Observer {
 
     pub fn write_done(&mut self, w: WriteRecord) {
         let at = self.next_order();
+        if w.insert {
+            self.inserts[0] += 1;
+            self.inserts[1] += u64::from(w.result.is_ok());
+        }
         self.writes.record(
             w.start,
             w.end,
@@ -538,6 +554,10 @@ impl Observer {
                     attempted: self.context_reads[0] + self.context_reads[1],
                     ok: self.context_reads[1],
                 },
+                insert: self.setup.inserts.then_some(Inserts {
+                    attempted: self.inserts[0],
+                    ok: self.inserts[1],
+                }),
             },
             availability: self.availability(dc_names),
             sla: Sla {
@@ -759,6 +779,17 @@ pub struct Ops {
     pub write: OpCounts,
     /// Gets made by read-modify-write clients to fetch a context before their put.
     pub context_read: ContextReads,
+    /// The writes that inserted a new key, counted in `write` too (absent when the
+    /// workload inserts nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insert: Option<Inserts>,
+}
+
+/// Inserts: puts of a key never written before.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Inserts {
+    pub attempted: u64,
+    pub ok: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -1238,6 +1269,7 @@ mod tests {
             keys,
             sla: SimTime(300 * MS),
             deletes: true,
+            inserts: false,
             detector: "timeout".into(),
         }
     }
@@ -1285,6 +1317,7 @@ mod tests {
             start,
             end,
             during_fault: false,
+            insert: false,
             result: Ok(v),
         });
     }

@@ -5,7 +5,7 @@
 use super::Report;
 use super::format::{amount, count, counted, percent_of, short};
 use crate::observer::{GuaranteeSummary, LatencySummary};
-use crate::scenario::{Routing, Versioning, Workload, WriteCoordinator};
+use crate::scenario::{OpenLoop, Routing, Versioning, Workload, WriteCoordinator};
 use std::fmt::Write as _;
 
 /// Dynamo §6.3: share of requests that saw exactly one version.
@@ -95,13 +95,7 @@ fn header(s: &mut String, r: &Report) {
         WriteCoordinator::FastestRead => "fastest replica of the context read",
     };
     let workload = match &sc.workload {
-        Workload::OpenLoop(w) => format!(
-            "open loop, {} ops/s from {}, {}% reads, {}",
-            amount(w.ops_per_s),
-            counted(u64::from(w.clients), "client", "clients"),
-            short(w.read_fraction * 100.0),
-            counted(u64::from(w.keys), "key", "keys")
-        ),
+        Workload::OpenLoop(w) => open_loop_line(w),
         Workload::StalenessProbe(p) => format!(
             "staleness probes: {} at {}/s from {}",
             counted(u64::from(p.probes), "probe", "probes"),
@@ -565,6 +559,14 @@ fn availability(s: &mut String, r: &Report) {
             "Read-modify-write clients also made {} context reads before their puts ({} succeeded); they are not counted above.\n",
             count(cr.attempted),
             count(cr.ok)
+        );
+    }
+    if let Some(ins) = &o.ops.insert {
+        let _ = writeln!(
+            s,
+            "Of the writes, {} were inserts of a new key ({} succeeded).\n",
+            count(ins.attempted),
+            count(ins.ok)
         );
     }
     if !a.by_datacenter.is_empty() {
@@ -1034,4 +1036,29 @@ fn delete_findings(r: &Report, out: &mut Vec<String>) {
             examples.join(", ")
         ));
     }
+}
+
+/// The workload row of an open loop: rate, clients, shares, keys, and the YCSB preset it
+/// came from, saying what E's scans became.
+fn open_loop_line(w: &OpenLoop) -> String {
+    let inserts = if w.insert_fraction > 0.0 {
+        format!(", {}% inserts", short(w.insert_fraction * 100.0))
+    } else {
+        String::new()
+    };
+    let preset = match w.preset {
+        Some(p) if p.scans_as_reads() => format!(
+            "; YCSB preset `{}`: its scans run as single-key reads of their first key (dynasim has no range scans)",
+            p.name()
+        ),
+        Some(p) => format!("; YCSB preset `{}`", p.name()),
+        None => String::new(),
+    };
+    format!(
+        "open loop, {} ops/s from {}, {}% reads{inserts}, {}{preset}",
+        amount(w.ops_per_s),
+        counted(u64::from(w.clients), "client", "clients"),
+        short(w.read_fraction * 100.0),
+        counted(u64::from(w.keys), "key", "keys")
+    )
 }

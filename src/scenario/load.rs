@@ -1,8 +1,9 @@
-//! Loading a scenario: JSON text -> serde types (with the path of any bad field) ->
-//! `--set` edits applied to the fully resolved document -> validation.
+//! Loading a scenario: JSON text -> `workload.preset` filled in -> serde types (with the
+//! path of any bad field) -> `--set` edits applied to the fully resolved document (and the
+//! preset again) -> validation.
 
 use super::error::{ScenarioError, ScenarioErrors, with_suggestion};
-use super::{Scenario, checks, validate};
+use super::{Scenario, checks, preset, validate};
 use serde_json::Value;
 use std::path::Path;
 
@@ -28,7 +29,7 @@ pub fn load_str(
         source: source.to_string(),
         errors,
     };
-    let document: Value = serde_json::from_str(text).map_err(|e| {
+    let mut document: Value = serde_json::from_str(text).map_err(|e| {
         wrap(vec![ScenarioError::new(
             "",
             format!(
@@ -39,15 +40,22 @@ pub fn load_str(
             ),
         )])
     })?;
-    let mut scenario = from_document(document, checks::duplicate_keys(text)).map_err(wrap)?;
+    // A preset fills the workload fields the file leaves out, before serde's defaults do.
+    let mut stated = preset::stated_fields(&document);
+    let mut errors = checks::duplicate_keys(text);
+    errors.extend(preset::apply(&mut document, &stated));
+    let mut scenario = from_document(document, errors).map_err(wrap)?;
     if !sets.is_empty() {
         // Edit the resolved document so that every field with a default is a valid path.
         let mut resolved = serde_json::to_value(&scenario)
             .map_err(|e| wrap(vec![ScenarioError::new("", e.to_string())]))?;
         for (path, value) in sets {
             apply_set(&mut resolved, path, value).map_err(|e| wrap(vec![e]))?;
+            preset::note_set(&mut stated, path, value);
         }
-        scenario = from_document(resolved, Vec::new()).map_err(wrap)?;
+        // Again: the edits may name another preset, or state a field it governs.
+        let errors = preset::apply(&mut resolved, &stated);
+        scenario = from_document(resolved, errors).map_err(wrap)?;
     }
     let errors = validate(&scenario);
     if errors.is_empty() {

@@ -7,11 +7,13 @@ pub mod checks;
 mod error;
 mod load;
 mod policy;
+pub mod preset;
 pub mod starter;
 mod validate;
 
 pub use error::{ScenarioError, ScenarioErrors, nearest};
 pub use load::{apply_set, from_value, load_file, load_str, parse_sets};
+pub use preset::Preset;
 pub use validate::validate;
 
 use crate::engine::dist::Distribution;
@@ -543,21 +545,39 @@ pub enum WriteMode {
     Blind,
 }
 
+/// Which keys requests pick, among the keys that exist: the `keys` of the key space and
+/// the keys inserted so far (`insert_fraction`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyDistribution {
+    /// Every existing key equally.
     Uniform,
+    /// Zipf's law with this exponent over the keys by number: key 0 is the most popular,
+    /// inserted keys the least.
     Zipf(f64),
+    /// YCSB's `latest` (SkewedLatestGenerator): Zipf's law with this exponent over the
+    /// distance from the newest key, so the most recently inserted keys are the most
+    /// popular.
+    Latest(f64),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenLoop {
+    /// A YCSB core workload (`ycsb_a` ... `ycsb_f`; E's scans run as single-key reads):
+    /// it fills `read_fraction`, `insert_fraction`, `key_distribution` and `write_mode`,
+    /// each unless the scenario states it (docs/scenario.md, "YCSB presets").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
     pub ops_per_s: f64,
     #[serde(default = "default_clients")]
     pub clients: u32,
     #[serde(default = "default_read_fraction")]
     pub read_fraction: f64,
+    /// The share of operations that insert a key never written before (a blind put to the
+    /// next key past `keys` and the keys inserted so far); the key space grows.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub insert_fraction: f64,
     pub keys: u32,
     #[serde(default = "default_key_distribution")]
     pub key_distribution: KeyDistribution,
@@ -582,6 +602,23 @@ pub struct OpenLoop {
 
 fn is_zero_f64(v: &f64) -> bool {
     *v == 0.0
+}
+
+impl OpenLoop {
+    /// The most inserts a run of `duration_s` can make, as far as key space is concerned:
+    /// the expected count μ (at the load curve's peak rate, which errs high) plus 10√μ +
+    /// 40. Inserts are a thinned Poisson process, so their count is Poisson with a mean
+    /// of at most μ, and by the Chernoff bound it exceeds this with probability below
+    /// e^-50, about 2·10^-22 (an insert past it is sent as an update; docs/scenario.md).
+    pub fn insert_bound(&self, duration_s: f64) -> u64 {
+        if self.insert_fraction <= 0.0 || self.insert_fraction.is_nan() {
+            return 0;
+        }
+        let peak = self.load_curve.as_ref().map_or(1.0, |c| c.peak());
+        let mean = self.insert_fraction * self.ops_per_s * peak * duration_s;
+        // `as` saturates: an infinite or huge mean gives u64::MAX, which validation refuses.
+        (mean + 10.0 * mean.max(0.0).sqrt() + 40.0).ceil() as u64
+    }
 }
 
 /// A repeating load profile (Dynamo Figure 4's diurnal cycle): `points` are
@@ -699,17 +736,17 @@ impl Workload {
             Workload::StalenessProbe(_) => 0.0,
         }
     }
+    /// The share of operations that insert a new key (probes never do).
+    pub fn insert_fraction(&self) -> f64 {
+        match self {
+            Workload::OpenLoop(w) => w.insert_fraction,
+            Workload::StalenessProbe(_) => 0.0,
+        }
+    }
     pub fn value_bytes(&self) -> u32 {
         match self {
             Workload::OpenLoop(w) => w.value_bytes,
             Workload::StalenessProbe(p) => p.value_bytes,
-        }
-    }
-    /// Size of the key space the workload can touch.
-    pub fn key_count(&self) -> u32 {
-        match self {
-            Workload::OpenLoop(w) => w.keys,
-            Workload::StalenessProbe(p) => p.probes,
         }
     }
 }
@@ -885,6 +922,19 @@ impl Scenario {
         self.workload
             .request_timeout_ms()
             .max(self.failure_detector.op_timeout_ms)
+    }
+
+    /// Size of the key space the run can touch: the workload's keys (or probes) and room
+    /// for every insert it can make (`OpenLoop::insert_bound`). Key ids run from 0 to
+    /// this minus one; the ring and the observer are sized by it.
+    pub fn key_count(&self) -> u32 {
+        match &self.workload {
+            Workload::OpenLoop(w) => {
+                let total = u64::from(w.keys).saturating_add(w.insert_bound(self.duration_s));
+                total.min(u64::from(u32::MAX)) as u32
+            }
+            Workload::StalenessProbe(p) => p.probes,
+        }
     }
 
     pub fn node_count(&self) -> u32 {

@@ -2,9 +2,10 @@
 //! what is allowed. Validation never stops at the first problem: users fix files faster
 //! when they see them all.
 
+use super::checks::num;
 use super::checks::resolve_node_name;
 use super::error::{ScenarioError, nearest};
-use super::{Fault, KeyDistribution, Scenario, Workload};
+use super::{Fault, KeyDistribution, OpenLoop, Scenario, Workload};
 use crate::engine::dist::Distribution;
 use crate::vocab::MessageKind;
 use std::collections::BTreeSet;
@@ -388,40 +389,7 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
 
     // Workload
     match &s.workload {
-        Workload::OpenLoop(w) => {
-            positive(&mut err, "workload.ops_per_s", w.ops_per_s, 1e9);
-            if let Some(c) = &w.load_curve {
-                load_curve(&mut err, c);
-            }
-            probability(&mut err, "workload.read_fraction", w.read_fraction);
-            probability(&mut err, "workload.delete_fraction", w.delete_fraction);
-            if w.keys == 0 {
-                err(
-                    "workload.keys",
-                    "0 is not allowed; the key space needs at least 1 key".into(),
-                );
-            }
-            if w.clients == 0 {
-                err(
-                    "workload.clients",
-                    "0 is not allowed; at least 1 client".into(),
-                );
-            }
-            if let KeyDistribution::Zipf(z) = w.key_distribution
-                && !(z.is_finite() && (0.0..=10.0).contains(&z))
-            {
-                err(
-                    "workload.key_distribution.zipf",
-                    format!("{z} is not allowed; use an exponent from 0 to 10"),
-                );
-            }
-            positive(
-                &mut err,
-                "workload.request_timeout_ms",
-                w.request_timeout_ms,
-                3.6e6,
-            );
-        }
+        Workload::OpenLoop(w) => open_loop(s, w, &mut err),
         Workload::StalenessProbe(p) => {
             if p.probes == 0 {
                 err(
@@ -722,6 +690,75 @@ fn known_dcs(s: &Scenario) -> String {
         .map(|d| d.name.as_str())
         .collect();
     format!("known: {}", names.join(", "))
+}
+
+/// The rules of an open-loop workload.
+fn open_loop(s: &Scenario, w: &OpenLoop, err: &mut impl FnMut(&str, String)) {
+    positive(err, "workload.ops_per_s", w.ops_per_s, 1e9);
+    if let Some(c) = &w.load_curve {
+        load_curve(err, c);
+    }
+    probability(err, "workload.read_fraction", w.read_fraction);
+    probability(err, "workload.insert_fraction", w.insert_fraction);
+    probability(err, "workload.delete_fraction", w.delete_fraction);
+    let shares = w.read_fraction + w.insert_fraction;
+    if w.insert_fraction > 0.0 && shares > 1.0 + 1e-9 {
+        err(
+            "workload.insert_fraction",
+            format!(
+                "{} is not allowed with read_fraction {}: reads and inserts would be {} of the operations; together they are at most 1 (the rest are updates)",
+                num(w.insert_fraction),
+                num(w.read_fraction),
+                num(shares)
+            ),
+        );
+    }
+    if w.keys == 0 {
+        err(
+            "workload.keys",
+            "0 is not allowed; the key space needs at least 1 key".into(),
+        );
+    }
+    let key_space = u64::from(w.keys).saturating_add(w.insert_bound(s.duration_s));
+    if w.keys > 0 && key_space > u64::from(u32::MAX) {
+        err(
+            "workload.insert_fraction",
+            format!(
+                "{} is too high for this run: with {} keys, ops_per_s {} and duration_s {}, inserts could take the key space to {} keys; at most {} (key ids are 32-bit)",
+                num(w.insert_fraction),
+                w.keys,
+                num(w.ops_per_s),
+                num(s.duration_s),
+                num(key_space as f64),
+                u32::MAX
+            ),
+        );
+    }
+    if w.clients == 0 {
+        err(
+            "workload.clients",
+            "0 is not allowed; at least 1 client".into(),
+        );
+    }
+    let exponent = match w.key_distribution {
+        KeyDistribution::Uniform => None,
+        KeyDistribution::Zipf(z) => Some(("workload.key_distribution.zipf", z)),
+        KeyDistribution::Latest(z) => Some(("workload.key_distribution.latest", z)),
+    };
+    if let Some((path, z)) = exponent
+        && !(z.is_finite() && (0.0..=10.0).contains(&z))
+    {
+        err(
+            path,
+            format!("{z} is not allowed; use an exponent from 0 to 10"),
+        );
+    }
+    positive(
+        err,
+        "workload.request_timeout_ms",
+        w.request_timeout_ms,
+        3.6e6,
+    );
 }
 
 fn positive(err: &mut impl FnMut(&str, String), path: &str, v: f64, max: f64) {

@@ -32,12 +32,7 @@ pub fn initial_ring(s: &Scenario, streams: &RngStreams) -> (Placement, Arc<Ring>
         &s.cluster.partitioning,
         &mut streams.stream(Stream::Ring, 0),
     );
-    let ring = Ring::from_placement(
-        &placement,
-        &node_dc,
-        &replica_rule(s),
-        s.workload.key_count(),
-    );
+    let ring = Ring::from_placement(&placement, &node_dc, &replica_rule(s), s.key_count());
     (placement, Arc::new(ring))
 }
 
@@ -121,6 +116,7 @@ pub fn observer_setup(s: &Scenario, keys: u32) -> ObserverSetup {
         keys,
         sla: SimTime::from_ms_f64(s.metrics.sla_ms),
         deletes: s.workload.delete_fraction() > 0.0,
+        inserts: s.workload.insert_fraction() > 0.0,
         detector: match s.failure_detector.kind {
             DetectorKind::Timeout => "timeout",
             DetectorKind::PhiAccrual => "phi_accrual",

@@ -279,7 +279,7 @@ impl MembershipAdmin {
             &placement,
             &node_dc,
             &super::build::replica_rule(cx.scenario),
-            cx.scenario.workload.key_count(),
+            cx.scenario.key_count(),
         ));
         let epoch = self.epoch() + 1;
         let current = self.rings[self.epoch() as usize].clone();

@@ -114,7 +114,7 @@ impl Simulation {
     pub fn new(scenario: &Scenario) -> Simulation {
         let streams = RngStreams::new(scenario.seed);
         let node_dc = build::node_datacenters(scenario);
-        let keys = scenario.workload.key_count();
+        let keys = scenario.key_count();
         let (placement, ring) = build::initial_ring(scenario, &streams);
         let node_cfg = Arc::new(build::node_config(scenario, &node_dc));
         let driver = Driver::new(

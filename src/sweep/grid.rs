@@ -465,7 +465,8 @@ fn check_axis(base: &Value, axis: &Axis) -> Result<(), Failure> {
                 e.message.trim_start_matches("--set: ")
             ))
         })?;
-        if let Err(e) = to_scenario(doc) {
+        let applied = apply_preset_axis(&mut doc, std::slice::from_ref(axis));
+        if let Err(e) = applied.and_then(|()| to_scenario(doc).map(|_| ())) {
             // A misspelt path fails whatever the value; a bad value names it.
             return Err(bad(if e.contains("unknown field") {
                 format!("{context}: {e}")
@@ -475,6 +476,24 @@ fn check_axis(base: &Value, axis: &Axis) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// An axis over `workload.preset` fills the fields the preset governs from each value:
+/// the base is resolved, so which of them its file stated is no longer known, and each
+/// point takes all of them from its preset except those that are axes themselves.
+fn apply_preset_axis(doc: &mut Value, axes: &[Axis]) -> Result<(), String> {
+    if !axes.iter().any(|a| a.path == "workload.preset") {
+        return Ok(());
+    }
+    let stated = (axes.iter())
+        .filter_map(|a| a.path.strip_prefix("workload."))
+        .map(String::from)
+        .collect();
+    let errors = scenario::preset::apply(doc, &stated);
+    match errors.first() {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
+    }
 }
 
 /// Deserializes a resolved scenario document, naming the bad field (and, for a misspelt
@@ -495,6 +514,7 @@ fn scenario_with(
             .map_err(|e| vec![e.to_string()])?;
     }
     scenario::apply_set(&mut doc, "seed", &seed.to_string()).map_err(|e| vec![e.to_string()])?;
+    apply_preset_axis(&mut doc, axes).map_err(|e| vec![e])?;
     let s = to_scenario(doc).map_err(|e| vec![e])?;
     let errors = scenario::validate(&s);
     if errors.is_empty() {

@@ -260,7 +260,7 @@ pub fn trace(
     let first = first_run(scenario, target, scratch)?;
     let end_us = first.sim.end().as_micros();
     let repair_us = (scenario.replication.read_repair_window_ms * 1_000.0) as u64;
-    let keys = scenario.workload.key_count();
+    let keys = scenario.key_count();
     // Resolve the target into a key, a default window and the request it is about.
     let (key, window, request, label, slug, stale, lost) = match target {
         Target::Key(k) => {
@@ -508,7 +508,7 @@ fn first_run(scenario: &Scenario, target: Target, scratch: &Path) -> Result<Firs
             };
             let key = list.get(nth).and_then(|w| {
                 let id = WriteId(w.trim_start_matches("w-").parse().ok()?);
-                find_write(&sim, id, scenario.workload.key_count()).map(|f| f.0.0)
+                find_write(&sim, id, scenario.key_count()).map(|f| f.0.0)
             });
             (None, key)
         }

@@ -1,12 +1,12 @@
 //! The client workload: open-loop Poisson arrivals (or staleness probes), key choice,
-//! read-modify-write staging, and client-side timeouts. The driver tells the observer
-//! what each client saw; it never looks inside a node.
+//! inserts of new keys, read-modify-write staging, and client-side timeouts. The driver
+//! tells the observer what each client saw; it never looks inside a node.
 
 pub mod client;
 pub mod keys;
 
 pub use client::{Client, ClientContext, PutCall};
-pub use keys::KeySampler;
+pub use keys::{KeySampler, KeySpace};
 
 use crate::engine::math;
 use crate::engine::rng::{SimRng, below, unit_f64};
@@ -50,6 +50,8 @@ enum Stage {
         write: WriteId,
         /// A delete: the put writes a tombstone.
         delete: bool,
+        /// An insert: a blind put of a key never written before.
+        insert: bool,
     },
     ProbeWrite,
     ProbeRead,
@@ -102,10 +104,13 @@ enum Plan {
     OpenLoop {
         mean_gap_s: f64,
         read_fraction: f64,
+        /// The share of operations that insert a new key.
+        insert_fraction: f64,
         /// The share of writes that are deletes.
         delete_fraction: f64,
         write_mode: WriteMode,
         keys: KeySampler,
+        inserts: KeySpace,
         /// The arrival rate over time (`workload.load_curve`).
         curve: Option<crate::scenario::LoadCurve>,
     },
@@ -147,17 +152,25 @@ impl Driver {
         arrivals_end: SimTime,
     ) -> Driver {
         let plan = match spec {
-            Workload::OpenLoop(w) => Plan::OpenLoop {
-                mean_gap_s: 1.0 / w.ops_per_s,
-                read_fraction: w.read_fraction,
-                delete_fraction: w.delete_fraction,
-                write_mode: w.write_mode,
-                keys: match w.key_distribution {
-                    KeyDistribution::Uniform => KeySampler::uniform(w.keys),
-                    KeyDistribution::Zipf(s) => KeySampler::zipf(w.keys, s),
-                },
-                curve: w.load_curve.clone(),
-            },
+            Workload::OpenLoop(w) => {
+                // The ring places every key the run can touch (`Scenario::key_count`):
+                // the workload's keys, then room for its inserts.
+                let capacity = (ctx.ring.key_count() as u32).max(w.keys);
+                Plan::OpenLoop {
+                    mean_gap_s: 1.0 / w.ops_per_s,
+                    read_fraction: w.read_fraction,
+                    insert_fraction: w.insert_fraction,
+                    delete_fraction: w.delete_fraction,
+                    write_mode: w.write_mode,
+                    keys: match w.key_distribution {
+                        KeyDistribution::Uniform => KeySampler::uniform(),
+                        KeyDistribution::Zipf(s) => KeySampler::zipf(capacity, s),
+                        KeyDistribution::Latest(s) => KeySampler::latest(capacity, s),
+                    },
+                    inserts: KeySpace::new(w.keys, capacity),
+                    curve: w.load_curve.clone(),
+                }
+            }
             Workload::StalenessProbe(p) => Plan::Probes {
                 mean_gap_s: 1.0 / p.probes_per_s,
                 probes: p.probes,
@@ -311,27 +324,52 @@ impl Driver {
 
     fn arrival(&mut self, io: &mut DriverIo) -> Option<ClientId> {
         let client = ClientId(below(&mut self.rng, self.clients.len() as u64) as u32);
-        let stage = match &self.plan {
+        let stage = match &mut self.plan {
             Plan::OpenLoop {
                 read_fraction,
+                insert_fraction,
                 delete_fraction,
                 write_mode,
                 keys,
+                inserts,
                 ..
             } => {
-                let is_read = unit_f64(&mut self.rng) < *read_fraction;
-                let key = keys.sample(&mut self.rng);
-                // Drawn only when deletes are on, so a run without them draws as before.
-                let delete = !is_read
-                    && *delete_fraction > 0.0
-                    && unit_f64(&mut self.rng) < *delete_fraction;
-                let stage = match (is_read, write_mode) {
-                    (true, _) => Stage::Read,
-                    (false, WriteMode::ReadModifyWrite) => Stage::ContextRead { delete },
-                    (false, WriteMode::Blind) => Stage::Write {
-                        write: self.new_write(),
-                        delete,
-                    },
+                let u = unit_f64(&mut self.rng);
+                let is_read = u < *read_fraction;
+                // An insert takes the next new key and draws nothing more; past the key
+                // space's bound (see `OpenLoop::insert_bound`) it is sent as an update.
+                let insert = (!is_read && u < *read_fraction + *insert_fraction)
+                    .then(|| inserts.issue())
+                    .flatten();
+                let (key, stage) = if let Some(key) = insert {
+                    let write = WriteId(self.next_write);
+                    self.next_write += 1;
+                    let stage = Stage::Write {
+                        write,
+                        delete: false,
+                        insert: true,
+                    };
+                    (key, stage)
+                } else {
+                    let key = keys.sample(&mut self.rng, inserts.live());
+                    // Drawn only when deletes are on, so a run without them draws as before.
+                    let delete = !is_read
+                        && *delete_fraction > 0.0
+                        && unit_f64(&mut self.rng) < *delete_fraction;
+                    let stage = match (is_read, write_mode) {
+                        (true, _) => Stage::Read,
+                        (false, WriteMode::ReadModifyWrite) => Stage::ContextRead { delete },
+                        (false, WriteMode::Blind) => {
+                            let write = WriteId(self.next_write);
+                            self.next_write += 1;
+                            Stage::Write {
+                                write,
+                                delete,
+                                insert: false,
+                            }
+                        }
+                    };
+                    (key, stage)
                 };
                 Some((key, stage))
             }
@@ -381,7 +419,7 @@ impl Driver {
         let c = &mut self.clients[client.index()];
         let (write, delete) = match stage {
             Stage::Read | Stage::ContextRead { .. } | Stage::ProbeRead => (None, false),
-            Stage::Write { write, delete } => (Some(write), delete),
+            Stage::Write { write, delete, .. } => (Some(write), delete),
             Stage::ProbeWrite => (Some(WriteId(self.next_write)), false),
         };
         let call = Call {
@@ -410,10 +448,11 @@ impl Driver {
                 let stage = Stage::Write {
                     write,
                     delete: false,
+                    insert: false,
                 };
                 (stage, entry)
             }
-            Stage::Write { write, delete } => {
+            Stage::Write { write, delete, .. } => {
                 let put = PutCall {
                     req,
                     key,
@@ -495,7 +534,11 @@ impl Driver {
                     result: read_result(&result),
                 });
                 let write = self.new_write();
-                let stage = Stage::Write { write, delete };
+                let stage = Stage::Write {
+                    write,
+                    delete,
+                    insert: false,
+                };
                 let read = ReadContext {
                     context,
                     parents,
@@ -506,7 +549,7 @@ impl Driver {
                 self.begin_put(p.client, p.key, stage, read, io);
                 Some(p.client)
             }
-            Stage::Write { write, .. } => {
+            Stage::Write { write, insert, .. } => {
                 let stored = matches!(result, OpResult::Put(Ok(_)));
                 let result = write_result(&result);
                 io.observer.write_done(WriteRecord {
@@ -518,8 +561,13 @@ impl Driver {
                     start: p.start,
                     end: io.now,
                     during_fault: p.during_fault,
+                    insert,
                     result,
                 });
+                if let (Plan::OpenLoop { inserts, .. }, true) = (&mut self.plan, insert) {
+                    // Answered, failed or timed out: the key may be read from now on.
+                    inserts.done(p.key);
+                }
                 if let (Plan::Probes { read_delay, .. }, true) = (&self.plan, stored) {
                     let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
                     // No request starts after the last arrival plus one timeout, so every
