@@ -122,3 +122,109 @@ fn with_r_1_fallbacks_answer_not_found_unless_notfound_ok_is_false() {
     let findings = dynasim::report::summary::findings(&cured);
     assert!(!findings.iter().any(|f| f.starts_with("Not-found reads")));
 }
+
+fn has_finding(report: &dynasim::report::Report, start: &str) -> bool {
+    dynasim::report::summary::findings(report)
+        .iter()
+        .any(|f| f.starts_with(start))
+}
+
+#[test]
+fn a_clock_that_jumps_makes_last_write_wins_discard_newer_writes_and_causality_does_not() {
+    let doc = pathology("lww-clock-skew");
+    let (_, shown) = run(&doc);
+    let d = &shown.durability;
+    let older = d.overwritten_by_older_writes.expect("last_write_wins");
+    assert!(older > 1_000, "only {older} writes lost to an older one");
+    assert!(older <= d.overwritten_writes);
+    assert!(shown.observed.consistency.stale_reads > 1_000);
+    assert!(has_finding(
+        &shown,
+        "Last write wins discarded newer writes"
+    ));
+
+    // Without the jump, last write wins still overwrites concurrent writes, but never a
+    // newer one for an older.
+    let mut steady = doc.clone();
+    set(&mut steady, "faults", json!([]));
+    let (_, steady) = run(&steady);
+    assert_eq!(steady.durability.overwritten_by_older_writes, Some(0));
+    assert!(!has_finding(
+        &steady,
+        "Last write wins discarded newer writes"
+    ));
+
+    let mut dvv = doc.clone();
+    set(
+        &mut dvv,
+        "replication.versioning",
+        json!("dotted_version_vector"),
+    );
+    let (_, cured) = run(&dvv);
+    assert_eq!(cured.durability.overwritten_by_older_writes, None);
+    assert_eq!(cured.durability.overwritten_writes, 0);
+    assert_eq!(cured.durability.lost_writes, 0);
+    assert_eq!(cured.observed.consistency.stale_reads, 0);
+}
+
+#[test]
+fn interleaved_writers_explode_siblings_under_vector_clocks_and_not_under_dvv() {
+    let doc = pathology("sibling-explosion");
+    let (_, shown) = run(&doc);
+    let v = &shown.observed.versioning;
+    let per_read = v.siblings_per_read.expect("reads found values");
+    assert!(per_read > 10.0, "{per_read} siblings per read");
+    assert!(
+        v.false_siblings > 10_000,
+        "{} false siblings",
+        v.false_siblings
+    );
+    assert!(shown.observed.ops.write.failed_too_many_siblings > 0);
+    assert!(has_finding(&shown, "Sibling explosion"));
+
+    let mut dvv = doc.clone();
+    set(
+        &mut dvv,
+        "replication.versioning",
+        json!("dotted_version_vector"),
+    );
+    let (_, cured) = run(&dvv);
+    let c = &cured.observed.versioning;
+    assert_eq!(c.false_siblings, 0);
+    assert!(c.siblings_per_read.expect("found") * 3.0 < per_read);
+    assert_eq!(cured.observed.ops.write.failed_too_many_siblings, 0);
+    assert!(!has_finding(&cured, "Sibling explosion"));
+    // Neither scheme loses an acknowledged write: the explosion costs space and work.
+    assert_eq!(
+        (shown.durability.lost_writes, cured.durability.lost_writes),
+        (0, 0)
+    );
+}
+
+#[test]
+fn few_random_tokens_stay_unbalanced_through_joins_and_leaves_and_strategy_3_does_not() {
+    let doc = pathology("ownership-imbalance");
+    let last_window = |r: &dynasim::report::Report| {
+        let w = r.load_balance.windows.last().expect("windows");
+        (
+            w.out_of_balance_fraction,
+            w.request_efficiency.expect("served"),
+        )
+    };
+    let (_, shown) = run(&doc);
+    assert_eq!(shown.membership.changes.len(), 2);
+    let (off, efficiency) = last_window(&shown);
+    assert!(off > 0.5 && efficiency < 0.75, "{off} {efficiency}");
+    assert!(has_finding(&shown, "Ownership imbalance"));
+
+    let mut equal = doc.clone();
+    set(
+        &mut equal,
+        "cluster.partitioning.strategy",
+        json!("equal_partitions"),
+    );
+    let (_, cured) = run(&equal);
+    let (off, efficiency) = last_window(&cured);
+    assert!(off < 0.25 && efficiency > 0.8, "{off} {efficiency}");
+    assert!(!has_finding(&cured, "Ownership imbalance"));
+}

@@ -27,6 +27,8 @@ const DISPLACED: u8 = 4;
 const HAS_PARENTS: u8 = 8;
 /// The write is a delete (its client asked for a tombstone).
 const DELETE: u8 = 16;
+/// Displaced (last_write_wins) for a write acknowledged before it was invoked.
+const DISPLACED_BY_OLDER: u8 = 32;
 
 /// What the observer knows of one write.
 #[derive(Clone, Copy, Debug)]
@@ -228,8 +230,18 @@ impl Causality {
     /// or descends from it.
     pub fn discarded(&mut self, w: WriteId, kept: &[WriteId]) {
         if !self.covers(kept, w) {
-            self.facts_mut(w).flags |= DISPLACED;
+            // Real time says w is the newer one: a clock behind stamped it older.
+            let invoked = self.facts(w).invoke;
+            let by_older =
+                self.last_write_wins && kept.iter().any(|u| self.facts(*u).ack < invoked);
+            self.facts_mut(w).flags |= DISPLACED | if by_older { DISPLACED_BY_OLDER } else { 0 };
         }
+    }
+
+    /// Whether a replica discarded `w` (last_write_wins) for a write acknowledged before
+    /// `w` was invoked.
+    pub fn displaced_by_older(&self, w: WriteId) -> bool {
+        self.facts(w).flags & DISPLACED_BY_OLDER != 0
     }
 
     /// Whether `w` is a delete, by the client's own call.

@@ -1013,6 +1013,11 @@ pub struct DurabilitySummary {
     /// blind put's coordinator, or (last_write_wins) discarded, they or the writes made
     /// from them, for a version that does not descend from them.
     pub overwritten_writes: u64,
+    /// Under last_write_wins: overwritten writes a replica discarded for a write that was
+    /// acknowledged before they began. Real time says they are the newer ones; a skewed
+    /// clock stamped them older (absent under the other schemes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwritten_by_older_writes: Option<u64>,
     /// The first few lost writes (ids as `w-N`), for `dynasim trace`.
     pub lost_examples: Vec<String>,
     pub lost_update_examples: Vec<String>,
@@ -1109,6 +1114,7 @@ impl Observer {
             lost_writes: 0,
             lost_updates: 0,
             overwritten_writes: 0,
+            overwritten_by_older_writes: self.setup.last_write_wins.then_some(0),
             lost_examples: Vec::new(),
             lost_update_examples: Vec::new(),
             overwritten_examples: Vec::new(),
@@ -1141,6 +1147,11 @@ impl Observer {
                     Fate::Overwritten => {
                         d.overwritten_writes += 1;
                         note(&mut d.overwritten_examples, w.write);
+                        if let Some(older) = d.overwritten_by_older_writes.as_mut()
+                            && self.causality.displaced_by_older(w.write)
+                        {
+                            *older += 1;
+                        }
                     }
                     Fate::Lost { update } => {
                         d.lost_writes += 1;

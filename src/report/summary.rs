@@ -386,6 +386,9 @@ pub fn findings(r: &Report) -> Vec<String> {
     delete_findings(r, &mut out);
     flapping_finding(r, &mut out);
     not_found_finding(r, &mut out);
+    skew_finding(r, &mut out);
+    sibling_finding(r, &mut out);
+    imbalance_finding(r, &mut out);
 
     // Convergence.
     let conv = &r.convergence;
@@ -805,6 +808,120 @@ fn failure_detection(s: &mut String, r: &Report) {
         secs(d.detection_mean_s),
         secs(d.detection_max_s),
     );
+}
+
+/// A share of nodes out of balance (more than 15% off the mean) past which a window after
+/// a membership change is called imbalanced.
+const OUT_OF_BALANCE_WORTH_A_FINDING: f64 = 0.25;
+
+/// Ownership imbalance after joins or leaves: the balance windows that start once the last
+/// change completed, against the windows before the first.
+fn imbalance_finding(r: &Report, out: &mut Vec<String>) {
+    let changes = &r.membership.changes;
+    let (Some(first), Some(last)) = (
+        changes.iter().map(|c| c.at_s).reduce(f64::min),
+        changes
+            .iter()
+            .filter_map(|c| c.completed_s)
+            .reduce(f64::max),
+    ) else {
+        return;
+    };
+    let windows = &r.load_balance.windows;
+    let after: Vec<_> = windows.iter().filter(|w| w.start_s >= last).collect();
+    let Some(worst) = after.iter().max_by(|a, b| {
+        a.out_of_balance_fraction
+            .total_cmp(&b.out_of_balance_fraction)
+    }) else {
+        return;
+    };
+    if worst.out_of_balance_fraction < OUT_OF_BALANCE_WORTH_A_FINDING {
+        return;
+    }
+    let before = windows
+        .iter()
+        .filter(|w| w.end_s <= first)
+        .map(|w| w.out_of_balance_fraction)
+        .reduce(f64::max);
+    let before = before.map_or(String::new(), |b| {
+        format!(" (before the first change, at most {:.0}%)", b * 100.0)
+    });
+    let p = &r.scenario.cluster.partitioning;
+    let placement = match p.strategy {
+        crate::scenario::PartitionStrategy::EqualPartitions => format!(
+            "strategy 3 ({} equal partitions dealt to the nodes)",
+            p.partitions
+        ),
+        _ => format!(
+            "random tokens ({} per node): a joining node takes whatever ranges its tokens cut, a leaver's ranges go to whichever nodes follow them",
+            p.tokens_per_node
+        ),
+    };
+    out.push(format!(
+        "Ownership imbalance after membership changes: in the {} s window from {} s, after the last join or leave, {:.0}% of the nodes served more than 15% off the mean load{before}, and the busiest served {:.1}× the mean (efficiency {}). Placement is {placement}. Strategy 3 (cluster.partitioning.strategy equal_partitions) deals partitions evenly on every join and leave; more tokens per node narrow random tokens' spread.",
+        short(worst.end_s - worst.start_s),
+        short(worst.start_s),
+        worst.out_of_balance_fraction * 100.0,
+        1.0 / worst.request_efficiency.unwrap_or(1.0).max(1e-9),
+        worst.request_efficiency.map_or("n/a".to_string(), |e| format!("{e:.2}")),
+    ));
+}
+
+/// Siblings per read past this, with false siblings among them, are an explosion.
+const SIBLINGS_PER_READ_EXPLODED: f64 = 3.0;
+
+/// Sibling explosion: sets of siblings that keep growing, versions the client had seen
+/// kept beside their successors (false siblings).
+fn sibling_finding(r: &Report, out: &mut Vec<String>) {
+    let v = &r.observed.versioning;
+    let per_read = v.siblings_per_read.unwrap_or(1.0);
+    if per_read < SIBLINGS_PER_READ_EXPLODED || v.false_siblings == 0 {
+        return;
+    }
+    let refused = r.observed.ops.write.failed_too_many_siblings;
+    let refused = if refused > 0 {
+        format!(
+            " {} puts were refused for leaving more than replication.max_siblings versions.",
+            count(refused)
+        )
+    } else {
+        String::new()
+    };
+    out.push(format!(
+        "Sibling explosion: reads returned {per_read:.1} versions on average, and {} of the versions returned were false siblings (a version kept beside one that descends from it in ground truth). Under {} a coordinator keeps the stored value as a sibling whenever a put's context did not see it, and interleaved writers add to the set faster than reads reconcile it.{refused} Dotted version vectors keep only truly concurrent writes as siblings.",
+        count(v.false_siblings),
+        v.scheme
+    ));
+}
+
+/// Last write wins under clock skew: acknowledged writes a replica discarded for a version
+/// acknowledged before they began (a skewed clock stamped them older).
+fn skew_finding(r: &Report, out: &mut Vec<String>) {
+    let d = &r.durability;
+    let Some(older) = d.overwritten_by_older_writes.filter(|n| *n > 0) else {
+        return;
+    };
+    let skews: Vec<String> = (r.scenario.faults.iter())
+        .filter_map(|f| match f {
+            crate::scenario::Fault::ClockSkew { offset_ms, .. } => {
+                Some(format!("{} ms", short(*offset_ms)))
+            }
+            _ => None,
+        })
+        .collect();
+    let cause = if skews.is_empty() {
+        "their coordinators' clocks stamped them older".to_string()
+    } else {
+        format!(
+            "a coordinator's clock, skewed by {}, stamped them older",
+            skews.join(", ")
+        )
+    };
+    out.push(format!(
+        "Last write wins discarded newer writes: {} of the {} overwritten acknowledged writes were discarded by replicas for a version acknowledged before they began; {cause}, so the newer write lost. Vector clocks or dotted version vectors order versions by causality instead of clocks and keep truly concurrent writes as siblings.",
+        count(older),
+        count(d.overwritten_writes)
+    ));
 }
 
 /// Stale "not found" answers below this many are noise, not a pathology.
