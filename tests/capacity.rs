@@ -337,3 +337,51 @@ fn a_load_curve_shapes_arrivals_and_latency_follows_the_load() {
     let busy_tail = points.iter().skip(14).take(4).map(tail).fold(0.0, f64::max);
     assert!(busy_tail > 1.5 * quiet_tail, "{busy_tail} vs {quiet_tail}");
 }
+
+#[test]
+fn losing_a_hot_node_cascades_under_one_random_token_and_equal_partitions_keep_availability() {
+    let tokens = shipped("cascade");
+    let mut equal = tokens.clone();
+    set(
+        &mut equal,
+        "cluster.partitioning.strategy",
+        json!("equal_partitions"),
+    );
+    let (_, tokens) = run(&tokens);
+    let (_, equal) = run(&equal);
+    let a = |r: &dynasim::report::Report| r.observed.availability.clone();
+    let (t, e) = (a(&tokens), a(&equal));
+    // Both serve the load before the loss...
+    for before in [t.read_outside_faults, e.read_outside_faults] {
+        assert!(
+            before.expect("reads before the loss") > 0.999,
+            "{t:?} {e:?}"
+        );
+    }
+    // ...after it, one random token per node loses availability that strategy 3 keeps.
+    let (t_after, e_after) = (
+        t.read_during_faults.expect("reads after"),
+        e.read_during_faults.expect("reads after"),
+    );
+    assert!(
+        e_after > 0.995,
+        "equal partitions after the loss: {e_after}"
+    );
+    assert!(
+        1.0 - t_after > 3.0 * (1.0 - e_after),
+        "random tokens after the loss: {t_after} against {e_after}"
+    );
+    // The loss spreads: live nodes saturate, refuse work and are suspected although up.
+    let disk = |r: &dynasim::report::Report| r.capacity.clone().and_then(|c| c.disk).expect("disk");
+    let (td, ed) = (disk(&tokens), disk(&equal));
+    assert!(
+        td.utilization_max > 0.9 && ed.utilization_max < 0.7,
+        "{td:?} {ed:?}"
+    );
+    assert!(
+        td.rejected > Some(1_000) && ed.rejected == Some(0),
+        "{td:?} {ed:?}"
+    );
+    let fd = |r: &dynasim::report::Report| r.observed.failure_detection.false_suspicions;
+    assert!(fd(&tokens) > 1_000 && fd(&equal) == 0);
+}
