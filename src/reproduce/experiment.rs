@@ -139,6 +139,9 @@ pub struct PlotFile {
     pub log_y: bool,
     #[serde(default)]
     pub note: Option<String>,
+    /// Left out of `--quick`.
+    #[serde(default)]
+    pub full_only: bool,
     pub series: Vec<SeriesFile>,
 }
 
@@ -267,9 +270,19 @@ pub fn load(path: &Path, quick: bool) -> Result<Experiment, String> {
             def: def.clone(),
         });
     }
-    let plots = (file.plots.iter().enumerate())
-        .map(|(i, p)| parse_plot(p, &names, quick).map_err(|e| at(format!("plots[{i}]: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut plots = Vec::new();
+    for (i, p) in file.plots.iter().enumerate() {
+        // A full-only plot is checked against every run, then left out of the quick set.
+        let plot = parse_plot(
+            p,
+            if p.full_only { &all_names } else { &names },
+            quick && !p.full_only,
+        )
+        .map_err(|e| at(format!("plots[{i}]: {e}")))?;
+        if !(quick && p.full_only) {
+            plots.push(plot);
+        }
+    }
     Ok(Experiment {
         file,
         path: path.to_path_buf(),

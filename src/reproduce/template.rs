@@ -50,7 +50,8 @@ pub fn values_of(v: &Value) -> Result<Vec<Value>, String> {
                     crate::engine::math::ln(a) * (1.0 - f) + crate::engine::math::ln(b) * f,
                 )
             } else {
-                a + (b - a) * f
+                // Weighted ends, so that whole-number ends and steps give whole numbers.
+                (a * (k - 1 - i) as f64 + b * i as f64) / (k - 1) as f64
             };
             serde_json::json!(x)
         })
@@ -63,6 +64,12 @@ pub fn substitute_text(text: &str, binding: &BTreeMap<String, Value>) -> String 
     for (name, value) in binding {
         let shown = match value {
             Value::String(s) => s.clone(),
+            // A whole number shows as one (2, not 2.0), so generated values make paths
+            // (`timeline.{i}.reads`) and names that read as written.
+            Value::Number(n) => match n.as_f64() {
+                Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+                _ => n.to_string(),
+            },
             other => other.to_string(),
         };
         out = out.replace(&format!("{{{name}}}"), &shown);
@@ -105,12 +112,24 @@ mod tests {
             json!({"constant": 1.85})
         );
         assert_eq!(substitute(&json!("at-{t}"), &b), json!("at-1.85"));
+        let whole = BTreeMap::from([("i".to_string(), json!(3.0))]);
+        assert_eq!(
+            substitute_text("timeline.{i}.reads", &whole),
+            "timeline.3.reads"
+        );
     }
 
     #[test]
     fn generated_values_span_their_range() {
         let lin = values_of(&json!({"linspace": [0, 10, 3]})).expect("valid");
         assert_eq!(lin, vec![json!(0.0), json!(5.0), json!(10.0)]);
+        let steps = values_of(&json!({"linspace": [0, 47, 48]})).expect("valid");
+        assert!(
+            steps
+                .iter()
+                .all(|v| v.as_f64().is_some_and(|x| x.fract() == 0.0)),
+            "{steps:?}"
+        );
         let log = values_of(&json!({"logspace": [1, 100, 3]})).expect("valid");
         assert!((log[1].as_f64().unwrap_or(0.0) - 10.0).abs() < 1e-9);
         assert!(values_of(&json!({"logspace": [0, 100, 3]})).is_err());
