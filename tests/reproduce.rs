@@ -321,21 +321,31 @@ fn table_of(text: &str) -> String {
 #[test]
 fn the_readme_table_is_the_committed_quick_sets() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     let committed = table_of(&read("reports/reproduce/reproduce.md"));
     assert_eq!(
         table_of(&read("README.md")),
         committed,
         "README's \"Does it match the papers?\" table must be a copy of reports/reproduce/reproduce.md's"
     );
-    let doc: serde_json::Value = serde_json::from_str(&read("reports/reproduce/reproduce.json")).expect("JSON");
+    let doc: serde_json::Value =
+        serde_json::from_str(&read("reports/reproduce/reproduce.json")).expect("JSON");
     assert_eq!(doc["set"], "quick");
     let rows = doc["rows"].as_array().expect("rows");
-    assert_eq!(committed.lines().count(), rows.len() + 2, "one table line per row");
+    assert_eq!(
+        committed.lines().count(),
+        rows.len() + 2,
+        "one table line per row"
+    );
     for r in rows {
         let verdict = r["verdict"].as_str().unwrap_or("");
         assert!(["agrees", "qualitative-agrees", "differs"].contains(&verdict));
-        assert_eq!(verdict == "differs", r["why"].is_string(), "a row that differs says why: {r}");
+        assert_eq!(
+            verdict == "differs",
+            r["why"].is_string(),
+            "a row that differs says why: {r}"
+        );
         assert!(r["source"].as_str().is_some_and(|s| !s.is_empty()));
     }
 }
