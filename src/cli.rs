@@ -45,6 +45,10 @@ pub enum Command {
     Sweep(crate::sweep::SweepArgs),
     /// Combine the folders of a sharded sweep into one.
     Merge(crate::sweep::MergeArgs),
+    /// Rerun the papers' experiments (scenarios/paper/: Dynamo §6, PBS) and put their numbers
+    /// beside dynasim's (reproduce.json, reproduce.md, plots; exit 1 with --baseline when a
+    /// row that agreed there no longer agrees).
+    Reproduce(crate::reproduce::ReproduceArgs),
     /// Draw random valid scenarios from a seed, run each and check invariants (exit 1 on a violation).
     Swarm(SwarmArgs),
     /// Replay a run and tell the story of one key, request or anomaly (stdout, trace.json,
@@ -158,6 +162,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Merge(args) => crate::sweep::merge(args),
         Command::Swarm(args) => swarm(args),
+        Command::Reproduce(args) => crate::reproduce::run(args),
         Command::Trace(args) => crate::trace::run(args),
         Command::Schema => {
             print!("{}", crate::scenario::starter::schema_json());

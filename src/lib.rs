@@ -5,6 +5,7 @@
 //! - `serve`: `dynasim serve`, the playground's files over loopback HTTP;
 //! - `bench`: speed figures on fixed scenarios, next to a bare event loop;
 //! - `check`: regression checks of seeded runs against committed reports;
+//! - `reproduce`: the papers' experiments (Dynamo §6, PBS) rerun and judged;
 //! - `swarm`: random valid scenarios run against invariants (swarm testing);
 //! - `guard`: the memory estimate that refuses runs too big for the machine;
 //! - `trace`: `dynasim trace`, the replayed story of one key, request or anomaly (its
@@ -42,6 +43,8 @@ pub mod node;
 pub mod observer;
 pub mod playground;
 pub mod report;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod reproduce;
 pub mod ring;
 pub mod scenario;
 #[cfg(not(target_arch = "wasm32"))]

@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "check",
         "sweep",
         "swarm",
+        "reproduce",
         "bench",
         "playground",
         "serve",

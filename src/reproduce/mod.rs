@@ -1,0 +1,560 @@
+//! `dynasim reproduce`: the experiments of `scenarios/paper/` (Dynamo §6, PBS) run, their
+//! rows judged against the papers' numbers under tolerances the experiment files state,
+//! and the results written as reproduce.json, reproduce.md and plots/. With `--baseline`
+//! the verdicts are compared with a committed reproduce.json (CI): exit 1 when a row that
+//! agreed there no longer agrees.
+//!
+//! Layout: `experiment` (the file format, loading and run expansion), `expr` (how a row's
+//! number is computed), `verdict` (comparisons, verdicts, the CI rule), `wars` (the PBS
+//! model, independent of the simulator), `output` (reproduce.json and reproduce.md),
+//! `plots` (figures); this file does the runs (independent, on `--jobs` threads, each
+//! single-threaded and deterministic) and the files.
+
+pub mod experiment;
+pub mod expr;
+pub mod output;
+pub mod plots;
+pub mod template;
+pub mod verdict;
+pub mod wars;
+
+use crate::error::Failure;
+use crate::report::{Report, write_atomic};
+use crate::sim::Simulation;
+use experiment::{Experiment, RunSpec};
+use expr::{Data, Expr, Val};
+use output::{Document, ExperimentRecord, RowRecord, Summary};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use verdict::Verdict;
+use wars::Config;
+
+pub const JSON_FILE: &str = "reproduce.json";
+pub const MD_FILE: &str = "reproduce.md";
+pub const PLOTS_DIR: &str = "plots";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReproduceArgs {
+    /// The quick set (a few minutes on two cores): experiments, runs and rows marked
+    /// full_only are left out.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only this experiment (its id, the file name without .json); repeatable.
+    #[arg(long = "only", value_name = "ID")]
+    pub only: Vec<String>,
+    /// The output folder: reproduce.json, reproduce.md and plots/.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Where the experiment files are.
+    #[arg(long, value_name = "DIR", default_value = "scenarios/paper")]
+    pub experiments: PathBuf,
+    /// A committed reproduce.json to compare verdicts with: exit 1 when a row that agreed
+    /// (or agreed qualitatively) there differs now or is gone.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Simulations run at once, one per thread [default: the number of cores].
+    #[arg(long, value_name = "J")]
+    pub jobs: Option<usize>,
+    /// No progress and no table on the terminal.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Run even when the memory estimate (of J runs at once) exceeds the available memory.
+    #[arg(long)]
+    pub no_memory_check: bool,
+}
+
+/// The `reproduce` command.
+pub fn run(args: ReproduceArgs) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let jobs = match args.jobs {
+        Some(j) if !(1..=crate::sweep::MAX_JOBS).contains(&j) => {
+            return Err(Failure::trouble(format!(
+                "--jobs {j}: expected 1 to {} simulations at a time",
+                crate::sweep::MAX_JOBS
+            )));
+        }
+        Some(j) => j,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    // The baseline is read first: a bad one should not cost the runs.
+    let baseline = args.baseline.as_deref().map(read_verdicts).transpose()?;
+    let experiments = load_all(&args.experiments, &args.only, args.quick)?;
+    let runs: Vec<&RunSpec> = experiments.iter().flat_map(|e| &e.runs).collect();
+    if !args.no_memory_check {
+        let scenarios: Vec<_> = runs.iter().map(|r| &r.scenario).collect();
+        crate::guard::check_fits_together(&scenarios, jobs, crate::guard::available_bytes())
+            .map_err(Failure::trouble)?;
+    }
+    let models = compute_models(&experiments, jobs);
+    let reports = execute(&runs, jobs, !args.quiet)?;
+    let doc = judge_all(&experiments, &reports, &models, args.quick);
+    let command = command_line(&args);
+    write_outputs(
+        &args.out,
+        &experiments,
+        &reports,
+        &models,
+        doc,
+        &command,
+        args.quiet,
+    )?;
+    if !args.quiet {
+        println!(
+            "wall time {:.1} s; results: {}",
+            started.elapsed().as_secs_f64(),
+            args.out.join(MD_FILE).display()
+        );
+    }
+    match baseline {
+        Some(base) => check_baseline(
+            &base,
+            &args.out.join(JSON_FILE),
+            args.baseline.as_deref().unwrap_or(Path::new("")),
+        ),
+        None => Ok(()),
+    }
+}
+
+fn command_line(args: &ReproduceArgs) -> String {
+    let mut c = String::from("dynasim reproduce");
+    if args.quick {
+        c.push_str(" --quick");
+    }
+    for id in &args.only {
+        c.push_str(&format!(" --only {id}"));
+    }
+    c
+}
+
+/// Every experiment file in `dir` (name order), or those `only` names.
+pub fn load_all(dir: &Path, only: &[String], quick: bool) -> Result<Vec<Experiment>, Failure> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Failure::cannot("read the experiments folder", dir, e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let ids: Vec<String> = paths
+        .iter()
+        .filter_map(|p| Some(p.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
+    for id in only {
+        if !ids.contains(id) {
+            let near = crate::scenario::nearest(id, ids.iter().map(String::as_str));
+            return Err(Failure::trouble(format!(
+                "--only {id}: no experiment {id}.json in {}{}",
+                dir.display(),
+                near.map_or(String::new(), |n| format!(" (did you mean {n}?)"))
+            )));
+        }
+    }
+    let mut errors = Vec::new();
+    let mut experiments = Vec::new();
+    for (path, id) in paths.iter().zip(&ids) {
+        if !only.is_empty() && !only.contains(id) {
+            continue;
+        }
+        match experiment::load(path, quick) {
+            Ok(e) if quick && e.file.full_only => {}
+            Ok(e) => experiments.push(e),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for e in &experiments {
+        for p in &e.plots {
+            if !seen.insert(p.def.file.clone()) {
+                errors.push(format!(
+                    "{}: plot file {:?} is used by another plot",
+                    e.path.display(),
+                    p.def.file
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::trouble(errors.join("\n")));
+    }
+    if experiments.is_empty() {
+        return Err(Failure::trouble(format!(
+            "no experiment to run in {}",
+            dir.display()
+        )));
+    }
+    Ok(experiments)
+}
+
+/// The WARS configurations the experiments need, each simulated once.
+fn compute_models(experiments: &[Experiment], jobs: usize) -> BTreeMap<Config, wars::Outcome> {
+    let mut wanted: BTreeMap<Config, experiment::ModelSettings> = BTreeMap::new();
+    for e in experiments {
+        let mut configs = Vec::new();
+        for r in &e.rows {
+            for x in [Some(&r.paper), Some(&r.dynasim), r.model.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                x.models(&mut configs);
+            }
+            r.compare.models(&mut configs);
+        }
+        for p in &e.plots {
+            for (_, pts) in &p.series {
+                pts.iter().for_each(|(x, y)| {
+                    x.models(&mut configs);
+                    y.models(&mut configs);
+                });
+            }
+        }
+        for c in configs {
+            // The first experiment to ask sets the trials; later ones reuse its draw.
+            wanted.entry(c).or_insert(e.file.model);
+        }
+    }
+    let todo: Vec<(Config, experiment::ModelSettings)> = wanted.into_iter().collect();
+    let done = Mutex::new(BTreeMap::new());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(todo.len()) {
+            s.spawn(|| {
+                while let Some((c, m)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let outcome = c.simulate(m.trials, m.seed);
+                    done.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(*c, outcome);
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs every simulation on `jobs` threads; the reports as JSON, keyed by (experiment,
+/// run). A panic is a simulator bug: reported with the experiment and run.
+fn execute(
+    runs: &[&RunSpec],
+    jobs: usize,
+    progress: bool,
+) -> Result<BTreeMap<(String, String), Value>, Failure> {
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let results = Mutex::new(BTreeMap::new());
+    let failures = Mutex::new(Vec::new());
+    let total = runs.len();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(total) {
+            s.spawn(|| {
+                while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let t0 = std::time::Instant::now();
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        let mut sim = Simulation::new(&run.scenario);
+                        sim.run();
+                        Report::from_outcome(&sim.outcome()).to_json()
+                    }));
+                    let k = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                    let mut events = 0;
+                    match outcome.map(|json| serde_json::from_str::<Value>(&json)) {
+                        Ok(Ok(doc)) => {
+                            events = doc["events"].as_u64().unwrap_or(0);
+                            results
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert((run.experiment.clone(), run.name.clone()), doc);
+                        }
+                        Ok(Err(e)) => {
+                            failures
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(format!(
+                                    "{}/{}: unreadable report: {e}",
+                                    run.experiment, run.name
+                                ))
+                        }
+                        Err(payload) => {
+                            let what = payload
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| payload.downcast_ref::<String>().cloned())
+                                .unwrap_or_else(|| "unknown panic".into());
+                            failures
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(format!(
+                                    "{}/{}: the simulator panicked: {what}",
+                                    run.experiment, run.name
+                                ));
+                        }
+                    }
+                    if progress {
+                        eprintln!(
+                            "[{k}/{total}] {}/{} ({:.1} s, {:.1} million events)",
+                            run.experiment,
+                            run.name,
+                            t0.elapsed().as_secs_f64(),
+                            events as f64 / 1e6
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !failures.is_empty() {
+        failures.sort();
+        return Err(Failure::failed(failures.join("\n")));
+    }
+    Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// The reports of one experiment, by run name.
+fn reports_of(e: &Experiment, all: &BTreeMap<(String, String), Value>) -> BTreeMap<String, Value> {
+    e.runs
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.name.clone(),
+                all.get(&(r.experiment.clone(), r.name.clone()))?.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// Judges every row of every experiment.
+fn judge_all(
+    experiments: &[Experiment],
+    all: &BTreeMap<(String, String), Value>,
+    models: &BTreeMap<Config, wars::Outcome>,
+    quick: bool,
+) -> Document {
+    let mut rows = Vec::new();
+    let mut records = Vec::new();
+    for e in experiments {
+        let reports = reports_of(e, all);
+        let data = Data {
+            reports: &reports,
+            models,
+        };
+        for r in &e.rows {
+            rows.push(judge_row(e, r, &data));
+        }
+        records.push(ExperimentRecord {
+            id: e.file.id.clone(),
+            title: e.file.title.clone(),
+            paper: e.file.paper.citation().into(),
+            file: e.path.display().to_string(),
+            scenario: e.scenario_path.display().to_string(),
+            runs: e.runs.len(),
+            modelled: e.file.modelled.clone(),
+            assumed: e.file.assumed.clone(),
+            plots: e.plots.iter().map(|p| p.def.file.clone()).collect(),
+            plot_notes: Vec::new(),
+        });
+    }
+    Document {
+        set: if quick { "quick" } else { "full" }.into(),
+        summary: Summary::of(&rows),
+        rows,
+        experiments: records,
+    }
+}
+
+fn judge_row(e: &Experiment, r: &experiment::Row, data: &Data) -> RowRecord {
+    let def = &r.def;
+    let evaluated = (|| -> Result<(Val, Val, Option<Val>), String> {
+        let paper = r
+            .paper
+            .eval(data)
+            .map_err(|e| format!("the paper's value: {e}"))?;
+        let dynasim = r.dynasim.eval(data)?;
+        let model = r
+            .model
+            .as_ref()
+            .map(|m| m.eval(data))
+            .transpose()
+            .map_err(|e| format!("the model: {e}"))?;
+        Ok((paper, dynasim, model))
+    })();
+    let mut record = RowRecord {
+        id: def.id.clone(),
+        experiment: e.file.id.clone(),
+        source: def.source.clone(),
+        metric: def.metric.clone(),
+        paper: Value::Null,
+        dynasim: Value::Null,
+        model: Value::Null,
+        tolerance: String::new(),
+        tolerance_reason: def.tolerance_reason.clone(),
+        verdict: Verdict::Differs,
+        why: None,
+    };
+    let (paper, dynasim, model) = match evaluated {
+        Ok(v) => v,
+        Err(why) => {
+            record.paper = r.paper.eval(data).map_or(Value::Null, |v| v.to_json());
+            record.tolerance = "n/a".into();
+            record.why = Some(format!("no value: {why}"));
+            return record;
+        }
+    };
+    record.paper = paper.to_json();
+    record.dynasim = dynasim.to_json();
+    record.model = model.as_ref().map_or(Value::Null, Val::to_json);
+    match r.compare.judge(&paper, &dynasim, data) {
+        Ok(j) => {
+            record.tolerance = j.tolerance;
+            record.verdict = match (j.agrees, def.qualitative || r.compare.is_qualitative()) {
+                (false, _) => Verdict::Differs,
+                (true, true) => Verdict::QualitativeAgrees,
+                (true, false) => Verdict::Agrees,
+            };
+            if !j.agrees {
+                record.why = Some(
+                    def.why
+                        .clone()
+                        .unwrap_or_else(|| "not explained yet".into()),
+                );
+            }
+        }
+        Err(why) => {
+            record.tolerance = "n/a".into();
+            record.why = Some(format!("cannot compare: {why}"));
+        }
+    }
+    record
+}
+
+/// Evaluates a plot's points; a point without a value is left out and noted.
+fn chart_of(p: &experiment::Plot, data: &Data, notes: &mut Vec<String>) -> plots::Chart {
+    let series = p
+        .series
+        .iter()
+        .map(|(s, pts)| {
+            let mut points = Vec::new();
+            for (x, y) in pts {
+                let xy = |e: &Expr| e.eval(data).ok().and_then(|v| v.as_f64());
+                match (xy(x), xy(y)) {
+                    (Some(x), Some(y)) => points.push((x, y)),
+                    _ => notes.push(format!(
+                        "{}: a point of {:?} has no value",
+                        p.def.file, s.label
+                    )),
+                }
+            }
+            plots::Series {
+                label: s.label.clone(),
+                style: match s.style {
+                    experiment::Style::Line => plots::Style::Line,
+                    experiment::Style::Points => plots::Style::Points,
+                    experiment::Style::LinePoints => plots::Style::LinePoints,
+                    experiment::Style::Paper => plots::Style::Paper,
+                },
+                color: s.color,
+                points,
+            }
+        })
+        .collect();
+    plots::Chart {
+        title: p.def.title.clone(),
+        note: p.def.note.clone(),
+        x_label: p.def.x_label.clone(),
+        y_label: p.def.y_label.clone(),
+        log_x: p.def.log_x,
+        log_y: p.def.log_y,
+        series,
+    }
+}
+
+// long: one flat sequence of writes (plots, reproduce.json, reproduce.md, the terminal
+// table), each with its own error context.
+fn write_outputs(
+    out: &Path,
+    experiments: &[Experiment],
+    all: &BTreeMap<(String, String), Value>,
+    models: &BTreeMap<Config, wars::Outcome>,
+    mut doc: Document,
+    command: &str,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let plots_dir = out.join(PLOTS_DIR);
+    std::fs::create_dir_all(&plots_dir).map_err(|e| Failure::cannot("create", &plots_dir, e))?;
+    for (e, record) in experiments.iter().zip(doc.experiments.iter_mut()) {
+        let reports = reports_of(e, all);
+        let data = Data {
+            reports: &reports,
+            models,
+        };
+        for p in &e.plots {
+            let chart = chart_of(p, &data, &mut record.plot_notes);
+            let (svg, png) = plots::render(&chart)
+                .map_err(|err| Failure::trouble(format!("plot {}: {err}", p.def.file)))?;
+            for (ext, bytes) in [("svg", svg), ("png", png)] {
+                let path = plots_dir.join(format!("{}.{ext}", p.def.file));
+                write_atomic(&path, &bytes).map_err(|err| Failure::cannot("write", &path, err))?;
+            }
+        }
+        record.plot_notes.dedup();
+    }
+    let mut json = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Failure::trouble(format!("cannot serialize the results: {e}")))?;
+    json.push('\n');
+    let md = output::markdown(&doc, command);
+    for (name, text) in [(MD_FILE, md), (JSON_FILE, json)] {
+        let path = out.join(name);
+        write_atomic(&path, text.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))?;
+    }
+    if !quiet {
+        for r in &doc.rows {
+            println!(
+                "{:<18} {:<34} paper {:<14} dynasim {:<22} {}",
+                r.verdict.name(),
+                r.id,
+                output::show(&r.paper),
+                output::show(&r.dynasim),
+                r.why.as_deref().unwrap_or("")
+            );
+        }
+        println!("{}", doc.summary.line());
+    }
+    Ok(())
+}
+
+/// The (row id, verdict) pairs of a reproduce.json.
+pub fn read_verdicts(path: &Path) -> Result<Vec<(String, Verdict)>, Failure> {
+    let text = crate::input::read_text(path, crate::input::MAX_REPORT_BYTES)
+        .map_err(|e| Failure::cannot("read", path, e))?;
+    let doc: Document = serde_json::from_str(&text)
+        .map_err(|e| Failure::trouble(format!("{}: not a reproduce.json: {e}", path.display())))?;
+    Ok(doc.rows.into_iter().map(|r| (r.id, r.verdict)).collect())
+}
+
+/// The CI rule (`verdict::compare_verdicts`) against the results just written.
+fn check_baseline(
+    base: &[(String, Verdict)],
+    now_path: &Path,
+    base_path: &Path,
+) -> Result<(), Failure> {
+    let now = read_verdicts(now_path)?;
+    let (regressions, improvements) = verdict::compare_verdicts(base, &now);
+    for i in &improvements {
+        println!("now agrees (was differing in {}): {i}", base_path.display());
+    }
+    if regressions.is_empty() {
+        println!(
+            "verdicts: every row that agreed in {} still agrees",
+            base_path.display()
+        );
+        return Ok(());
+    }
+    Err(Failure::failed(format!(
+        "{} row(s) that agreed in {} no longer agree:\n  {}",
+        regressions.len(),
+        base_path.display(),
+        regressions.join("\n  ")
+    )))
+}
