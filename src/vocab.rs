@@ -28,10 +28,11 @@ pub enum MessageKind {
     TransferDone,
     MembershipPoll,
     Heartbeat,
+    AeDone,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 22;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -54,6 +55,7 @@ impl MessageKind {
         MessageKind::TransferDone,
         MessageKind::MembershipPoll,
         MessageKind::Heartbeat,
+        MessageKind::AeDone,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -77,6 +79,7 @@ impl MessageKind {
         "transfer_done",
         "membership_poll",
         "heartbeat",
+        "ae_done",
     ];
 
     pub fn name(self) -> &'static str {

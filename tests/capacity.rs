@@ -209,9 +209,9 @@ fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_
             .is_some_and(|c| c.admission.is_none())
     );
     // Background work by kind: the refill is anti-entropy data, the crash's hints are
-    // handoff. Admission paces that work and does not remove it: it moves at least as
-    // many bytes (more today, 4.5x: exchanges that start while the last one's data still
-    // waits for its share send the same keys again; see ARCHITECTURE.md, known debts).
+    // handoff. Admission paces that work and neither removes nor repeats it: about the
+    // same bytes move (before exchanges were tracked in flight, 3.5x as many: each new
+    // exchange sent again what the last one still had queued for its share).
     let background = |r: &dynasim::report::Report| {
         (r.capacity.clone())
             .and_then(|c| c.background)
@@ -224,11 +224,9 @@ fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_
         b_none.hint_handoff.disk_jobs > 0 && b_none.transfer.disk_jobs == 0,
         "{b_none:?}"
     );
-    assert!(
-        b_dynamo.anti_entropy.bytes >= b_none.anti_entropy.bytes
-            && b_dynamo.anti_entropy.disk_busy_s >= b_none.anti_entropy.disk_busy_s,
-        "{b_dynamo:?} vs {b_none:?}"
-    );
+    let ratio = b_dynamo.anti_entropy.bytes as f64 / b_none.anti_entropy.bytes as f64;
+    assert!((0.85..1.15).contains(&ratio), "{b_dynamo:?} vs {b_none:?}");
+    assert!(dynamo.anti_entropy.exchanges_deferred > none.anti_entropy.exchanges_deferred);
     // The price: background work is slower to finish.
     let converged = |r: &dynasim::report::Report| r.convergence.time_to_converge_s;
     assert!(

@@ -50,6 +50,11 @@ pub struct NodeConfig {
     pub hint_scan_interval: SimTime,
     /// Hints handed to one owner per scan (a crude handoff rate limit).
     pub handoff_batch: usize,
+    /// A node stops storing hints for an owner it has believed down longer than this
+    /// (`replication.hint_window_s`; `None`: no window).
+    pub hint_window: Option<SimTime>,
+    /// Handoff throttle in bytes per second (`replication.hint_handoff_bytes_per_s`).
+    pub handoff_bytes_per_s: Option<f64>,
     pub probe_interval: SimTime,
     /// Anti-entropy settings; `None` when it is off (trees are not maintained either).
     pub anti_entropy: Option<AntiEntropyConfig>,
@@ -91,6 +96,8 @@ pub struct Node {
     targets: SmallVec<[Target; 4]>,
     ae_cursor: u64,
     ae_stats: AntiEntropyStats,
+    /// Anti-entropy exchanges with data in flight, by (range, peer).
+    ae_flights: anti_entropy::InFlight,
     /// Facts for the observer since the host last took them (see `fact.rs`).
     facts: Vec<Fact>,
     /// How this node numbers the events of the puts it coordinates.
@@ -145,6 +152,7 @@ impl Node {
             targets: SmallVec::new(),
             ae_cursor: 0,
             ae_stats: AntiEntropyStats::default(),
+            ae_flights: Default::default(),
             facts: Vec::new(),
             events: EventNumbers::default(),
             tombstones: Default::default(),
@@ -181,10 +189,11 @@ impl Node {
     /// includes the key (so a write the move's snapshot missed reaches it), and to the
     /// key's home replicas when by its own ring this node holds no replica of the key (a
     /// sender routing by an older ring sent it here).
-    fn store_merge(&mut self, key: KeyId, versions: &[Version], out: &mut Vec<Effect>) {
+    /// Returns whether anything changed.
+    fn store_merge(&mut self, key: KeyId, versions: &[Version], out: &mut Vec<Effect>) -> bool {
         let changed = (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts);
         if !changed {
-            return;
+            return false;
         }
         if versions.iter().any(|v| v.tombstone) {
             self.note_tombstones(key, versions);
@@ -198,6 +207,7 @@ impl Node {
         if !self.ring.is_replica(key, self.id) && !self.will_own(key) {
             self.pass_on_to_owners(key, out);
         }
+        true
     }
 
     /// Hands the facts recorded since the last call to `f` (the host's observer tap).
@@ -261,6 +271,7 @@ impl Node {
     pub fn crash(&mut self) {
         self.coordinator.clear();
         self.detector.clear();
+        self.ae_flights.clear();
         self.probe_armed = false;
         self.scan_armed = false;
         self.membership.gossip_armed_reset();
@@ -383,15 +394,16 @@ impl Node {
                 slot,
                 level,
                 hashes,
-            } => self.on_ae_hashes(from, slot, level, hashes, out),
+            } => self.on_ae_hashes(now, from, slot, level, hashes, out),
             Message::AeKeys { slot, leaves, keys } => {
-                self.on_ae_keys(from, slot, leaves, keys, out)
+                self.on_ae_keys(now, from, slot, leaves, keys, out)
             }
             Message::AeData {
                 slot,
                 entries,
                 want,
-            } => self.on_ae_data(from, slot, entries, want, out),
+            } => self.on_ae_data(now, from, slot, entries, want, out),
+            Message::AeDone { slot } => self.on_ae_done(from, slot),
             Message::Gossip { epoch } => self.on_gossip(from, epoch, out),
             Message::GossipUpdate { epoch, ring, .. } => self.learn_ring(epoch, ring),
             Message::MembershipPoll => self.on_membership_poll(from, out),
@@ -423,7 +435,7 @@ impl Node {
         match timer {
             Timer::Probe => self.on_probe_timer(out),
             Timer::HintScan => self.on_hint_scan_timer(out),
-            Timer::AntiEntropy => self.on_anti_entropy_timer(out),
+            Timer::AntiEntropy => self.on_anti_entropy_timer(now, out),
             Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}

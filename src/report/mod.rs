@@ -171,10 +171,25 @@ pub struct AntiEntropySummary {
     pub exchanges: u64,
     /// Tree-node and key hashes compared by the receiving sides.
     pub hashes_compared: u64,
-    /// Keys whose versions were sent to repair a replica.
+    /// Keys whose versions were sent to repair a replica (streamed).
     pub keys_transferred: u64,
     /// Bytes of all anti-entropy messages.
     pub bytes: u64,
+    /// Keys whose version sets differed between the two replicas where leaves were
+    /// compared: what repair needed to move.
+    pub keys_differing: u64,
+    /// Bytes of the data messages (`ae_data`): what repair streamed.
+    pub bytes_streamed: u64,
+    /// keys_transferred / keys_differing (1 when only differing keys move; null when no
+    /// key differed).
+    pub over_streaming: Option<f64>,
+    /// Keys whose stored versions changed when anti-entropy data arrived.
+    pub keys_repaired: u64,
+    /// Exchanges a node did not start because data of the last exchange of that range was
+    /// still in flight.
+    pub exchanges_deferred: u64,
+    /// In-flight records that lapsed unanswered (a lost message, a peer that crashed).
+    pub in_flight_expired: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -248,6 +263,7 @@ impl AntiEntropySummary {
             MessageKind::AeHashes,
             MessageKind::AeKeys,
             MessageKind::AeData,
+            MessageKind::AeDone,
         ]
         .iter()
         .map(|k| run.messages.bytes[*k as usize])
@@ -257,13 +273,25 @@ impl AntiEntropySummary {
             hashes_compared: 0,
             keys_transferred: 0,
             bytes,
+            keys_differing: 0,
+            bytes_streamed: run.messages.bytes[MessageKind::AeData as usize],
+            over_streaming: None,
+            keys_repaired: 0,
+            exchanges_deferred: 0,
+            in_flight_expired: 0,
         };
         for node in &run.nodes {
             let a = &node.anti_entropy;
             summary.exchanges += a.exchanges;
             summary.hashes_compared += a.hashes_compared;
             summary.keys_transferred += a.keys_transferred;
+            summary.keys_differing += a.keys_differing;
+            summary.keys_repaired += a.keys_repaired;
+            summary.exchanges_deferred += a.exchanges_deferred;
+            summary.in_flight_expired += a.in_flight_expired;
         }
+        summary.over_streaming = (summary.keys_differing > 0)
+            .then(|| summary.keys_transferred as f64 / summary.keys_differing as f64);
         summary
     }
 }

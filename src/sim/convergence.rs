@@ -145,6 +145,7 @@ impl Convergence {
             | Message::HintAck { .. }
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }
+            | Message::AeDone { .. }
             | Message::Gossip { .. }
             | Message::GossipUpdate { .. }
             | Message::MembershipPoll

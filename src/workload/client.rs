@@ -333,7 +333,8 @@ impl Client {
             | Message::MembershipPoll
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }
-            | Message::AeData { .. } => None,
+            | Message::AeData { .. }
+            | Message::AeDone { .. } => None,
         }
     }
 
