@@ -104,6 +104,8 @@ pub struct Node {
     events: EventNumbers,
     /// Tombstones stored, oldest first, each with one collection timer armed.
     tombstones: tombstones::TombstoneQueue,
+    /// Disk reads of Merkle tree rebuilds (bytes per range) its host has yet to do.
+    rebuild_reads: Vec<u64>,
 }
 
 /// A node's numbering of its own events (versions it makes as coordinator). Kept with its
@@ -156,6 +158,7 @@ impl Node {
             facts: Vec::new(),
             events: EventNumbers::default(),
             tombstones: Default::default(),
+            rebuild_reads: Vec::new(),
             membership: membership::MembershipState::new(epoch),
         }
     }
@@ -208,6 +211,17 @@ impl Node {
             self.pass_on_to_owners(key, out);
         }
         true
+    }
+
+    /// Whether a Merkle tree rebuild left disk reads for the host (`take_rebuild_reads`).
+    pub fn has_rebuild_reads(&self) -> bool {
+        !self.rebuild_reads.is_empty()
+    }
+
+    /// The disk reads of the Merkle tree rebuilds since the last call: the bytes each
+    /// rebuilt range reads (the host charges them as background disk work).
+    pub fn take_rebuild_reads(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.rebuild_reads)
     }
 
     /// Hands the facts recorded since the last call to `f` (the host's observer tap).
@@ -272,6 +286,7 @@ impl Node {
         self.coordinator.clear();
         self.detector.clear();
         self.ae_flights.clear();
+        self.hints.forget();
         self.probe_armed = false;
         self.scan_armed = false;
         self.membership.gossip_armed_reset();
@@ -325,10 +340,11 @@ impl Node {
         msg: Message,
         out: &mut Vec<Effect>,
     ) {
-        if let Endpoint::Node(peer) = from
-            && self.detector.heard_from(peer)
-        {
-            self.facts.push(Fact::Trusted { peer });
+        if let Endpoint::Node(peer) = from {
+            if self.detector.heard_from(peer) {
+                self.facts.push(Fact::Trusted { peer });
+            }
+            self.hints.heard_from(peer);
         }
         match msg {
             Message::Get {
@@ -376,7 +392,7 @@ impl Node {
                     siblings,
                     hint,
                 };
-                self.on_replica_write(from, write, out)
+                self.on_replica_write(now, from, write, out)
             }
             Message::ReplicaReadReply { op, versions } => {
                 self.on_replica_read_reply(from, op, versions, out)
@@ -434,7 +450,7 @@ impl Node {
     ) {
         match timer {
             Timer::Probe => self.on_probe_timer(out),
-            Timer::HintScan => self.on_hint_scan_timer(out),
+            Timer::HintScan => self.on_hint_scan_timer(now, out),
             Timer::AntiEntropy => self.on_anti_entropy_timer(now, out),
             Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),

@@ -209,6 +209,9 @@ pub struct HandoffSummary {
     pub hints_delivered: u64,
     /// Hints refused because a hint store was full.
     pub hints_dropped: u64,
+    /// Hinted writes refused because the fallback had believed the owner down longer
+    /// than `replication.hint_window_s`.
+    pub hints_past_window: u64,
     /// The largest hint store any node held.
     pub max_backlog: u64,
     /// Hints still held when the run ended.
@@ -242,6 +245,7 @@ impl HandoffSummary {
             hints_stored: 0,
             hints_delivered: 0,
             hints_dropped: 0,
+            hints_past_window: 0,
             max_backlog: 0,
             backlog_at_end: 0,
         };
@@ -250,6 +254,7 @@ impl HandoffSummary {
             handoff.hints_stored += h.stored;
             handoff.hints_delivered += h.delivered;
             handoff.hints_dropped += h.dropped;
+            handoff.hints_past_window += h.past_window;
             handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
             handoff.backlog_at_end += node.hint_backlog;
         }
