@@ -335,3 +335,50 @@ fn a_load_curve_shapes_arrivals_and_latency_follows_the_load() {
     let busy_tail = points.iter().skip(14).take(4).map(tail).fold(0.0, f64::max);
     assert!(busy_tail > 1.5 * quiet_tail, "{busy_tail} vs {quiet_tail}");
 }
+
+/// A join that moves range boundaries (random tokens) makes every node holding a range
+/// whose keys changed rebuild its Merkle tree: its keys are read from disk as background
+/// work. Under equal partitions ranges keep their keys, and nothing is rebuilt.
+#[test]
+fn a_join_that_moves_range_boundaries_reads_the_rebuilt_ranges_from_disk() {
+    let doc = json!({
+        "name": "rebuild", "seed": 3, "duration_s": 30,
+        "cluster": {"datacenters": [{"name": "east", "nodes": 6}],
+                    "partitioning": {"strategy": "random_tokens", "tokens_per_node": 8}},
+        "replication": {"n": 3, "r": 2, "w": 2},
+        "anti_entropy": {"enabled": true, "interval_s": 5, "merkle_depth": 8},
+        "storage": {"read_ms": {"constant": 0.2}, "write_ms": {"constant": 0.5},
+                    "bytes_per_s": 20_000_000},
+        "capacity": {"disk": {"concurrency": 2}},
+        "workload": {"kind": "open_loop", "ops_per_s": 400, "clients": 8, "read_fraction": 0.5,
+                     "keys": 5000, "key_distribution": "uniform", "write_mode": "blind",
+                     "value_bytes": 4096, "request_timeout_ms": 500},
+        "faults": [{"kind": "join", "at_s": 10, "datacenter": "east", "count": 1}],
+        "metrics": {"quiet_period_s": 5}
+    });
+    let rebuild = |doc: &Value| {
+        let (_, r) = run(doc);
+        (r.capacity.and_then(|c| c.background))
+            .expect("a finite disk")
+            .merkle_rebuild
+    };
+    let moved = rebuild(&doc);
+    assert!(moved.disk_jobs >= 6, "{moved:?}");
+    // About 5,000 keys written by the join, 4 KB each, on 3 replicas: a rebuilt range is
+    // read whole, but only the ranges whose keys changed.
+    assert!(
+        moved.bytes > 1_000_000 && moved.bytes < 30_000_000,
+        "{moved:?}"
+    );
+    assert!(moved.disk_busy_s > 0.05, "{moved:?}");
+    let mut paced = doc.clone();
+    set(&mut paced, "capacity.background.admission", json!("dynamo"));
+    assert!(rebuild(&paced).disk_jobs >= 6);
+    let mut fixed = doc.clone();
+    set(
+        &mut fixed,
+        "cluster.partitioning",
+        json!({"strategy": "equal_partitions", "partitions": 64}),
+    );
+    assert_eq!(rebuild(&fixed).disk_jobs, 0);
+}

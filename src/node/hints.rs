@@ -423,4 +423,101 @@ mod tests {
         assert_eq!(h.stats.delivered, 1);
         assert_eq!(h.stats.max_backlog, 2);
     }
+
+    fn secs(s: f64) -> SimTime {
+        SimTime::from_secs_f64(s)
+    }
+
+    #[test]
+    fn the_window_counts_from_the_first_hint_since_the_owner_was_last_heard_from() {
+        let mut h = HintStore::default();
+        let window = Some(secs(10.0));
+        assert!(h.within_window(NodeId(1), secs(5.0), window));
+        assert!(
+            h.within_window(NodeId(1), secs(15.0), window),
+            "10 s: not longer"
+        );
+        assert!(!h.within_window(NodeId(1), secs(15.5), window));
+        assert!(h.within_window(NodeId(2), secs(15.5), window), "per owner");
+        assert_eq!(h.stats.past_window, 1);
+        // A message from the owner: it is up; its next hint starts a new window.
+        h.heard_from(NodeId(1));
+        assert!(h.within_window(NodeId(1), secs(30.0), window));
+        assert!(!h.within_window(NodeId(1), secs(40.5), window));
+        // A restart forgets what the node believed.
+        h.forget();
+        assert!(h.within_window(NodeId(1), secs(41.0), window));
+        assert!(h.within_window(NodeId(9), secs(1e6), None), "no window");
+    }
+
+    #[test]
+    fn a_throttled_handoff_paces_bytes_and_resumes_where_it_stopped() {
+        let rules = VersionRules::VectorClock;
+        let mut h = HintStore::default();
+        for k in 0..10 {
+            h.add(
+                NodeId(1),
+                KeyId(k),
+                &[v(k as u64)],
+                rules,
+                100,
+                &mut Vec::new(),
+            );
+        }
+        let size = Message::HintHandoff {
+            key: KeyId(0),
+            versions: [v(0)].into_iter().collect(),
+        }
+        .size_bytes(100) as f64;
+        // 2.5 messages a second; the bucket holds at most one second's worth.
+        let rate = 2.5 * size;
+        let keys = |msgs: Vec<Message>| -> Vec<u32> {
+            (msgs.iter())
+                .filter_map(|m| match m {
+                    Message::HintHandoff { key, .. } => Some(key.0),
+                    _ => None,
+                })
+                .collect()
+        };
+        let rest = secs(10.0);
+        h.refill(secs(100.0), rate);
+        assert_eq!(
+            keys(h.throttled_batch(NodeId(1), secs(100.0), 100, rest, 100)),
+            [0, 1, 2]
+        );
+        assert!(h.pace.tokens < 0.0);
+        // Nothing until the bucket is above zero again; then on from key 3.
+        h.refill(secs(100.1), rate);
+        assert!(keys(h.throttled_batch(NodeId(1), secs(100.1), 100, rest, 100)).is_empty());
+        h.refill(secs(101.0), rate);
+        assert_eq!(
+            keys(h.throttled_batch(NodeId(1), secs(101.0), 100, rest, 100)),
+            [3, 4]
+        );
+        // The batch bound holds too.
+        h.refill(secs(200.0), rate);
+        assert_eq!(
+            keys(h.throttled_batch(NodeId(1), secs(200.0), 1, rest, 100)),
+            [5]
+        );
+        h.refill(secs(300.0), rate);
+        assert_eq!(
+            keys(h.throttled_batch(NodeId(1), secs(300.0), 100, rest, 100)),
+            [6, 7, 8]
+        );
+        h.refill(secs(400.0), rate);
+        assert_eq!(
+            keys(h.throttled_batch(NodeId(1), secs(400.0), 100, rest, 100)),
+            [9]
+        );
+        // The pass reached the last hint: it rests, then starts over with what is unacked.
+        h.refill(secs(405.0), rate);
+        assert!(keys(h.throttled_batch(NodeId(1), secs(405.0), 100, rest, 100)).is_empty());
+        h.acknowledge(NodeId(1), KeyId(0), &[v(0)], rules);
+        h.refill(secs(411.0), rate);
+        assert_eq!(
+            keys(h.throttled_batch(NodeId(1), secs(411.0), 100, rest, 100)),
+            [1, 2, 3]
+        );
+    }
 }

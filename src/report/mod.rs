@@ -12,6 +12,7 @@ pub mod format;
 pub mod html;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod plots;
+mod repair;
 pub mod summary;
 
 use crate::faults::ResolvedFault;

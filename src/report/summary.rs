@@ -411,6 +411,7 @@ pub fn findings(r: &Report) -> Vec<String> {
     if let Some(c) = &r.capacity {
         out.extend(capacity_finding(c));
     }
+    super::repair::findings(r, &mut out);
     out
 }
 
