@@ -29,10 +29,11 @@ pub enum MessageKind {
     MembershipPoll,
     Heartbeat,
     AeDone,
+    AeAsk,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 23;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -56,6 +57,7 @@ impl MessageKind {
         MessageKind::MembershipPoll,
         MessageKind::Heartbeat,
         MessageKind::AeDone,
+        MessageKind::AeAsk,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -80,6 +82,7 @@ impl MessageKind {
         "membership_poll",
         "heartbeat",
         "ae_done",
+        "ae_ask",
     ];
 
     pub fn name(self) -> &'static str {

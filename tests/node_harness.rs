@@ -796,3 +796,54 @@ fn anti_entropy_does_not_stream_a_range_again_while_its_last_data_is_still_queue
         .sum();
     assert_eq!(expired, 0);
 }
+
+#[test]
+fn a_range_held_for_a_peer_that_crashed_is_freed_by_asking_it_not_by_the_bound() {
+    // Five replicas of every key: a node meets a given peer for a range only every
+    // fourth interval, so waiting for the peer to start an exchange would take long.
+    let sets = [
+        "replication.n=5",
+        "anti_entropy.enabled=true",
+        "anti_entropy.interval_s=1",
+        "anti_entropy.merkle_depth=4",
+    ];
+    let s = scenario_with("partition_aware", "vector_clock", false, &sets);
+    let mut net = Net::new(&s);
+    let key = KeyId(2);
+    let homes = net.ring.replicas(key).to_vec();
+    net.crash(homes[4]);
+    net.put_at(homes[0], 1, key, 51, Causal::default());
+    net.advance(SimTime::from_ms_f64(150.0));
+    net.restart(homes[4]);
+    net.hold = Some(MessageKind::AeData);
+    net.advance(SimTime::from_secs_f64(4.0));
+    let slot = net.ring.slot_of(key);
+    let (from, to, _) = (net.held.iter())
+        .find(|(_, _, m)| matches!(m, Message::AeData { slot: s, .. } if *s == slot))
+        .cloned()
+        .expect("the range's data is on its way");
+    let (Endpoint::Node(sender), Endpoint::Node(receiver)) = (from, to) else {
+        panic!("data goes between nodes")
+    };
+    // Its receiver crashes: the data queued for its disk is gone, and so is its record.
+    net.crash(receiver);
+    net.held.clear();
+    net.restart(receiver);
+    assert_eq!(net.nodes[sender.index()].anti_entropy_in_flight(), 1);
+    // At its next step for the range the sender asks; the receiver holds no record and
+    // says the exchange is over. (No exchange starts meanwhile: their first messages are
+    // held, so nothing else can free the record.)
+    net.hold = Some(MessageKind::AeHashes);
+    let asked = net.count(MessageKind::AeAsk);
+    net.advance(SimTime::from_secs_f64(1.0));
+    assert!(net.count(MessageKind::AeAsk) > asked);
+    assert_eq!(net.nodes[sender.index()].anti_entropy_in_flight(), 0);
+    net.hold = None;
+    net.held.clear();
+    net.advance(SimTime::from_secs_f64(3.0));
+    assert!(net.holders(key, 51).contains(&homes[4]), "repaired");
+    let expired: u64 = (net.nodes.iter())
+        .map(|n| n.anti_entropy_stats().in_flight_expired)
+        .sum();
+    assert_eq!(expired, 0, "freed by the answer, not by the 10 s bound");
+}

@@ -168,6 +168,11 @@ pub enum Message {
     AeDone {
         slot: u32,
     },
+    /// Anti-entropy: the sender still holds a record of an exchange of `slot` with data
+    /// in flight to or from the receiver, and asks whether it is over on that side.
+    AeAsk {
+        slot: u32,
+    },
 }
 
 // The kinds live at the bottom of the crate: the scenario format names them too.
@@ -258,6 +263,7 @@ impl Message {
             Message::AeKeys { .. } => MessageKind::AeKeys,
             Message::AeData { .. } => MessageKind::AeData,
             Message::AeDone { .. } => MessageKind::AeDone,
+            Message::AeAsk { .. } => MessageKind::AeAsk,
             Message::Gossip { .. } => MessageKind::Gossip,
             Message::GossipUpdate { .. } => MessageKind::GossipUpdate,
             Message::TransferBatch { .. } => MessageKind::Transfer,
@@ -327,6 +333,7 @@ impl Message {
                 | Message::Gossip { .. }
                 | Message::TransferBatchAck { .. }
                 | Message::AeDone { .. }
+                | Message::AeAsk { .. }
                 | Message::TransferDone
                 | Message::TransferDoneAck
                 | Message::MembershipPoll => 0,

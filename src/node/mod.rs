@@ -172,6 +172,11 @@ impl Node {
         &self.ae_stats
     }
 
+    /// Key ranges with an anti-entropy exchange whose data is in flight (their records).
+    pub fn anti_entropy_in_flight(&self) -> usize {
+        self.ae_flights.len()
+    }
+
     /// The Merkle tree root of `slot` (0 when the node holds nothing there).
     pub fn tree_root(&self, slot: u32) -> u64 {
         self.storage.tree(slot).map(|t| t.root()).unwrap_or(0)
@@ -420,6 +425,7 @@ impl Node {
                 want,
             } => self.on_ae_data(now, from, slot, entries, want, out),
             Message::AeDone { slot } => self.on_ae_done(from, slot),
+            Message::AeAsk { slot } => self.on_ae_ask(from, slot, out),
             Message::Gossip { epoch } => self.on_gossip(from, epoch, out),
             Message::GossipUpdate { epoch, ring, .. } => self.learn_ring(epoch, ring),
             Message::MembershipPoll => self.on_membership_poll(from, out),

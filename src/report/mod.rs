@@ -270,6 +270,7 @@ impl AntiEntropySummary {
             MessageKind::AeKeys,
             MessageKind::AeData,
             MessageKind::AeDone,
+            MessageKind::AeAsk,
         ]
         .iter()
         .map(|k| run.messages.bytes[*k as usize])

@@ -146,6 +146,7 @@ impl Convergence {
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }
             | Message::AeDone { .. }
+            | Message::AeAsk { .. }
             | Message::Gossip { .. }
             | Message::GossipUpdate { .. }
             | Message::MembershipPoll

@@ -334,7 +334,8 @@ impl Client {
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }
             | Message::AeData { .. }
-            | Message::AeDone { .. } => None,
+            | Message::AeDone { .. }
+            | Message::AeAsk { .. } => None,
         }
     }
 

@@ -11,9 +11,12 @@
 //! exchange of a range at a time (as Riak's AAE locks a partition's tree), so it does not
 //! start the next exchange of a range while data of the last one is still queued for a
 //! disk, and no replica is sent the same keys again. A record lapses after
-//! `IN_FLIGHT_INTERVALS` intervals (a lost message must not block a range forever), and
-//! the peer starting an exchange of the range itself clears it: a node starts only when
-//! it holds no record of the range, so it has nothing of it in flight with this one.
+//! `IN_FLIGHT_INTERVALS` intervals (a lost message must not block a range forever); the
+//! peer starting an exchange of the range itself clears it (a node starts only when it
+//! holds no record of the range, so it has nothing of it in flight with this one); and a
+//! node that defers an exchange asks the peer of its record (`AeAsk`), which answers
+//! `AeDone` unless it holds the same record: a peer that crashed (and forgot) or whose
+//! `AeDone` was lost frees the range at the next step.
 
 pub mod merkle;
 
@@ -107,6 +110,15 @@ impl Node {
         let peer = peers[(round % peers.len() as u64) as usize];
         if self.ae_in_flight(slot, now) {
             self.ae_stats.exchanges_deferred += 1;
+            // Ask the peer whether the exchange is over on its side: one that crashed
+            // since, or whose AeDone was lost, answers that it is.
+            if let Some((held_with, _)) = self.ae_flights.get(&slot) {
+                out.push(Effect::Send {
+                    to: Endpoint::Node(*held_with),
+                    msg: Message::AeAsk { slot },
+                    disk: DiskOp::None,
+                });
+            }
             return;
         }
         self.ae_stats.exchanges += 1;
@@ -121,18 +133,20 @@ impl Node {
         });
     }
 
-    /// Whether an exchange of `slot` (with any peer) still has data in flight; a record
-    /// past its bound is dropped.
+    /// Whether an exchange of `slot` (with any peer) still has data in flight. A record
+    /// past its bound is dropped (counted), and so is one with a peer that by this node's
+    /// ring no longer replicates the range.
     fn ae_in_flight(&mut self, slot: u32, now: SimTime) -> bool {
-        match self.ae_flights.get(&slot) {
-            None => false,
-            Some((_, until)) if now < *until => true,
-            Some(_) => {
-                self.ae_flights.remove(&slot);
-                self.ae_stats.in_flight_expired += 1;
-                false
-            }
+        let Some((peer, until)) = self.ae_flights.get(&slot).copied() else {
+            return false;
+        };
+        if now >= until {
+            self.ae_stats.in_flight_expired += 1;
+        } else if self.ring.slot_replicas(slot).contains(&peer) {
+            return true;
         }
+        self.ae_flights.remove(&slot);
+        false
     }
 
     /// Records that an exchange of `slot` with `peer` has data in flight.
@@ -329,6 +343,18 @@ impl Node {
     /// The peer stored what this node sent of `slot` (or had nothing to exchange).
     pub(super) fn on_ae_done(&mut self, from: Endpoint, slot: u32) {
         self.ae_release(slot, from);
+    }
+
+    /// The peer holds a record of an exchange of `slot` with this node: say that it is
+    /// over here, unless this node holds the same record (its data is still in flight).
+    pub(super) fn on_ae_ask(&mut self, from: Endpoint, slot: u32, out: &mut Vec<Effect>) {
+        let Endpoint::Node(peer) = from else {
+            return;
+        };
+        if self.ae_flights.get(&slot).is_some_and(|(p, _)| *p == peer) {
+            return;
+        }
+        out.push(ae_done(from, slot));
     }
 }
 
