@@ -282,6 +282,8 @@ impl Node {
             if !same_ranges {
                 let reads = (self.storage).rebuild_trees(&self.cfg, &old, &self.ring);
                 self.rebuild_reads.extend(reads);
+                // Range numbers name other ranges now: exchanges of the old ones are over.
+                self.ae_flights.clear();
             }
             // Forwarding for a move ends once its new ring is known here.
             self.membership

@@ -37,7 +37,7 @@ pub struct AntiEntropyConfig {
 }
 
 /// How many intervals an exchange's in-flight record lasts at most.
-pub const IN_FLIGHT_INTERVALS: u64 = 10;
+pub const IN_FLIGHT_INTERVALS: u64 = 4;
 
 /// What a node's anti-entropy did.
 #[derive(Clone, Debug, Default)]
@@ -137,16 +137,22 @@ impl Node {
     /// past its bound is dropped (counted), and so is one with a peer that by this node's
     /// ring no longer replicates the range.
     fn ae_in_flight(&mut self, slot: u32, now: SimTime) -> bool {
-        let Some((peer, until)) = self.ae_flights.get(&slot).copied() else {
-            return false;
-        };
+        self.ae_held_with(slot, now).is_some()
+    }
+
+    /// The peer of the exchange of `slot` whose data is in flight, if any (see
+    /// `ae_in_flight`).
+    fn ae_held_with(&mut self, slot: u32, now: SimTime) -> Option<NodeId> {
+        let (peer, until) = self.ae_flights.get(&slot).copied()?;
+        let replicates = (slot as usize) < self.ring.slot_count()
+            && self.ring.slot_replicas(slot).contains(&peer);
         if now >= until {
             self.ae_stats.in_flight_expired += 1;
-        } else if self.ring.slot_replicas(slot).contains(&peer) {
-            return true;
+        } else if replicates {
+            return Some(peer);
         }
         self.ae_flights.remove(&slot);
-        false
+        None
     }
 
     /// Records that an exchange of `slot` with `peer` has data in flight.
@@ -250,10 +256,18 @@ impl Node {
         out: &mut Vec<Effect>,
     ) {
         let leaf_range = self.cfg.anti_entropy.as_ref().is_some_and(|a| a.leaf_range);
-        if self.ae_in_flight(slot, now) {
-            // Crossed with an exchange of this range the other way: decline this one.
-            out.push(ae_done(from, slot));
-            return;
+        if let Some(held_with) = self.ae_held_with(slot, now) {
+            match from {
+                // Both sides reached the leaves at once (each started an exchange of the
+                // range with the other): the lower id answers, the higher waits for it.
+                Endpoint::Node(peer) if peer == held_with && self.id > peer => return,
+                Endpoint::Node(peer) if peer == held_with => {}
+                // Another peer's data for this range is in flight: decline.
+                _ => {
+                    out.push(ae_done(from, slot));
+                    return;
+                }
+            }
         }
         let mine = self.leaf_hashes(slot, &leaves);
         let (send, want) = differing_keys(&mine, &theirs);
