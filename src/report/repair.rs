@@ -108,14 +108,15 @@ fn storm(r: &Report) -> Option<String> {
             "Admission control (\"dynamo\") let it through: a lower capacity.background.max_share or target_disk_latency_ms protects the foreground more, at the price of a slower refill."
         }
     };
+    let share_of_before = format!(
+        "{:.0}%",
+        100.0 * f.ok_per_s_during / f.ok_per_s_before.max(1e-9)
+    );
     Some(format!(
         "Anti-entropy storm: after the last fault ended, anti-entropy held the disks {} s for {} MB (summed over nodes) while foreground throughput fell to {} of its level before the fault ({} against {} successful requests/s over the {} s of the refill) and an interval's read p99 reached {} ms ({} ms before). {cure}",
         short(ae.disk_busy_s),
         short(ae.bytes as f64 / 1e6),
-        format!(
-            "{:.0}%",
-            100.0 * f.ok_per_s_during / f.ok_per_s_before.max(1e-9)
-        ),
+        share_of_before,
         count(f.ok_per_s_during.round() as u64),
         count(f.ok_per_s_before.round() as u64),
         short(f.span_s),
