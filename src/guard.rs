@@ -212,7 +212,11 @@ pub fn estimate(s: &Scenario) -> Estimate {
     if s.anti_entropy.enabled {
         let ranges = z.slots * -math::exp_m1(-written_keys / z.slots.max(1.0));
         let trees = ranges * z.n;
-        parts.push(("Merkle trees", trees * 96.0 + written_keys * z.n * 40.0));
+        // An exchange with data in flight holds a record per range, at most one a tree.
+        parts.push((
+            "Merkle trees",
+            trees * (96.0 + 48.0) + written_keys * z.n * 40.0,
+        ));
     }
 
     observer_parts(s, &z, &mut parts);

@@ -28,10 +28,12 @@ pub enum MessageKind {
     TransferDone,
     MembershipPoll,
     Heartbeat,
+    AeDone,
+    AeAsk,
 }
 
 impl MessageKind {
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 23;
     pub const ALL: [MessageKind; Self::COUNT] = [
         MessageKind::ClientRequest,
         MessageKind::ClientResponse,
@@ -54,6 +56,8 @@ impl MessageKind {
         MessageKind::TransferDone,
         MessageKind::MembershipPoll,
         MessageKind::Heartbeat,
+        MessageKind::AeDone,
+        MessageKind::AeAsk,
     ];
     pub const NAMES: [&'static str; Self::COUNT] = [
         "client_request",
@@ -77,6 +81,8 @@ impl MessageKind {
         "transfer_done",
         "membership_poll",
         "heartbeat",
+        "ae_done",
+        "ae_ask",
     ];
 
     pub fn name(self) -> &'static str {

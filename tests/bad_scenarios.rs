@@ -182,6 +182,24 @@ fn cases() -> Vec<Case> {
             "at most every 0.01 s",
         ),
         case(
+            "a hint window of zero",
+            vec![Set("replication.hint_window_s", json!(0))],
+            "replication.hint_window_s",
+            "> 0",
+        ),
+        case(
+            "a negative handoff throttle",
+            vec![Set("replication.hint_handoff_bytes_per_s", json!(-1))],
+            "replication.hint_handoff_bytes_per_s",
+            "> 0",
+        ),
+        case(
+            "a misspelt anti-entropy stream",
+            vec![Set("anti_entropy.stream", json!("leaves"))],
+            "anti_entropy.stream",
+            "unknown variant `leaves`",
+        ),
+        case(
             "a tombstone grace of zero",
             vec![Set("replication.tombstone_gc_grace_s", json!(0))],
             "replication.tombstone_gc_grace_s",

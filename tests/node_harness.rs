@@ -61,6 +61,10 @@ struct Net {
     /// For each answer, the replica a read's reply named as the fastest.
     fastest: Vec<Option<NodeId>>,
     rng: SimRng,
+    /// Messages of this kind are held back instead of delivered (as if they waited for a
+    /// disk), into `held`.
+    hold: Option<MessageKind>,
+    held: Vec<(Endpoint, Endpoint, Message)>,
 }
 
 impl Net {
@@ -86,6 +90,8 @@ impl Net {
             outcomes: Vec::new(),
             fastest: Vec::new(),
             rng: streams.stream(Stream::Client, 0),
+            hold: None,
+            held: Vec::new(),
         };
         let mut gossip = streams.stream(Stream::Gossip, 0);
         for i in 0..net.nodes.len() {
@@ -111,6 +117,10 @@ impl Net {
     fn settle(&mut self) {
         while let Some((from, to, msg)) = self.in_flight.pop_front() {
             let kind = msg.kind();
+            if self.hold == Some(kind) {
+                self.held.push((from, to, msg));
+                continue;
+            }
             let mut out = Vec::new();
             match to {
                 Endpoint::Node(n) if self.down.contains(&n) => continue,
@@ -738,4 +748,104 @@ fn phi_accrual_suspects_a_silent_neighbour_after_its_threshold_not_on_one_timeou
         assert_eq!(detector_facts(&mut net, coordinator), [(dead, false)]);
         assert_eq!(net.nodes[coordinator.index()].suspects().count(), 0);
     }
+}
+
+#[test]
+fn anti_entropy_does_not_stream_a_range_again_while_its_last_data_is_still_queued() {
+    let sets = [
+        "anti_entropy.enabled=true",
+        "anti_entropy.interval_s=1",
+        "anti_entropy.merkle_depth=4",
+    ];
+    let s = scenario_with("partition_aware", "vector_clock", false, &sets);
+    let mut net = Net::new(&s);
+    let key = KeyId(2);
+    let homes = net.ring.replicas(key).to_vec();
+    // The third home misses a write while it is down.
+    net.crash(homes[2]);
+    net.put_at(homes[0], 1, key, 51, Causal::default());
+    net.advance(SimTime::from_ms_f64(150.0));
+    net.restart(homes[2]);
+    assert!(!net.holders(key, 51).contains(&homes[2]));
+    // Its repair data waits (for a disk, say) for eight anti-entropy intervals: no
+    // exchange of the range streams it again meanwhile.
+    net.hold = Some(MessageKind::AeData);
+    net.advance(SimTime::from_secs_f64(8.0));
+    let slot = net.ring.slot_of(key);
+    let of_slot = |m: &Message| matches!(m, Message::AeData { slot: s, .. } if *s == slot);
+    let streamed = net.held.iter().filter(|(_, _, m)| of_slot(m)).count();
+    assert_eq!(streamed, 1, "the range was streamed {streamed} times");
+    let deferred: u64 = (net.nodes.iter())
+        .map(|n| n.anti_entropy_stats().exchanges_deferred)
+        .sum();
+    assert!(deferred > 0);
+    // The data lands; the exchange ends (AeDone) and the range is exchanged as before.
+    net.hold = None;
+    net.in_flight.extend(net.held.drain(..));
+    net.settle();
+    assert!(net.holders(key, 51).contains(&homes[2]));
+    assert!(net.count(MessageKind::AeDone) >= 1);
+    let exchanges = |net: &Net| -> u64 {
+        (net.nodes.iter())
+            .map(|n| n.anti_entropy_stats().exchanges)
+            .sum()
+    };
+    let before = exchanges(&net);
+    net.advance(SimTime::from_secs_f64(2.0));
+    assert!(exchanges(&net) > before);
+    let expired: u64 = (net.nodes.iter())
+        .map(|n| n.anti_entropy_stats().in_flight_expired)
+        .sum();
+    assert_eq!(expired, 0);
+}
+
+#[test]
+fn a_range_held_for_a_peer_that_crashed_is_freed_by_asking_it_not_by_the_bound() {
+    // Five replicas of every key: a node meets a given peer for a range only every
+    // fourth interval, so waiting for the peer to start an exchange would take long.
+    let sets = [
+        "replication.n=5",
+        "anti_entropy.enabled=true",
+        "anti_entropy.interval_s=1",
+        "anti_entropy.merkle_depth=4",
+    ];
+    let s = scenario_with("partition_aware", "vector_clock", false, &sets);
+    let mut net = Net::new(&s);
+    let key = KeyId(2);
+    let homes = net.ring.replicas(key).to_vec();
+    net.crash(homes[4]);
+    net.put_at(homes[0], 1, key, 51, Causal::default());
+    net.advance(SimTime::from_ms_f64(150.0));
+    net.restart(homes[4]);
+    net.hold = Some(MessageKind::AeData);
+    net.advance(SimTime::from_secs_f64(4.0));
+    let slot = net.ring.slot_of(key);
+    let (from, to, _) = (net.held.iter())
+        .find(|(_, _, m)| matches!(m, Message::AeData { slot: s, .. } if *s == slot))
+        .cloned()
+        .expect("the range's data is on its way");
+    let (Endpoint::Node(sender), Endpoint::Node(receiver)) = (from, to) else {
+        panic!("data goes between nodes")
+    };
+    // Its receiver crashes: the data queued for its disk is gone, and so is its record.
+    net.crash(receiver);
+    net.held.clear();
+    net.restart(receiver);
+    assert_eq!(net.nodes[sender.index()].anti_entropy_in_flight(), 1);
+    // At its next step for the range the sender asks; the receiver holds no record and
+    // says the exchange is over. (No exchange starts meanwhile: their first messages are
+    // held, so nothing else can free the record.)
+    net.hold = Some(MessageKind::AeHashes);
+    let asked = net.count(MessageKind::AeAsk);
+    net.advance(SimTime::from_secs_f64(1.0));
+    assert!(net.count(MessageKind::AeAsk) > asked);
+    assert_eq!(net.nodes[sender.index()].anti_entropy_in_flight(), 0);
+    net.hold = None;
+    net.held.clear();
+    net.advance(SimTime::from_secs_f64(3.0));
+    assert!(net.holders(key, 51).contains(&homes[4]), "repaired");
+    let expired: u64 = (net.nodes.iter())
+        .map(|n| n.anti_entropy_stats().in_flight_expired)
+        .sum();
+    assert_eq!(expired, 0, "freed by the answer, not by the 10 s bound");
 }

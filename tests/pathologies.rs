@@ -201,6 +201,82 @@ fn interleaved_writers_explode_siblings_under_vector_clocks_and_not_under_dvv() 
     );
 }
 
+/// Successful requests per second over the timeline's intervals inside [from_s, to_s].
+fn throughput(r: &dynasim::report::Report, from_s: f64, to_s: f64) -> f64 {
+    let points: Vec<_> = (r.timeline.iter())
+        .filter(|p| p.from_s >= from_s && p.to_s <= to_s)
+        .collect();
+    assert!(!points.is_empty(), "no interval in [{from_s}, {to_s}]");
+    let ok: f64 = (points.iter())
+        .map(|p| {
+            p.reads as f64 * p.read_availability.unwrap_or(0.0)
+                + p.writes as f64 * p.write_availability.unwrap_or(0.0)
+        })
+        .sum();
+    ok / points.iter().map(|p| p.to_s - p.from_s).sum::<f64>()
+}
+
+/// The worst interval's read p99 inside [from_s, to_s], ms.
+fn worst_read_p99(r: &dynasim::report::Report, from_s: f64, to_s: f64) -> f64 {
+    (r.timeline.iter())
+        .filter(|p| p.from_s >= from_s && p.to_s <= to_s)
+        .filter_map(|p| p.read_p99_ms)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn a_refill_without_admission_control_starves_the_foreground_and_dynamo_admission_protects_it() {
+    let none = pathology("anti-entropy-storm");
+    let (_, shown) = run(&none);
+    // east-2's disk fails at 50 s and is back at 55 s; the load runs to 100 s.
+    let (before, refill) = (
+        throughput(&shown, 0.0, 50.0),
+        throughput(&shown, 55.0, 100.0),
+    );
+    assert!(refill < 0.8 * before, "{refill} vs {before} requests/s");
+    let (p99_before, p99_refill) = (
+        worst_read_p99(&shown, 0.0, 50.0),
+        worst_read_p99(&shown, 55.0, 100.0),
+    );
+    assert!(
+        p99_refill > 10.0 * p99_before,
+        "{p99_refill} vs {p99_before} ms"
+    );
+    let failed =
+        |r: &dynasim::report::Report| r.observed.ops.read.failed + r.observed.ops.write.failed;
+    assert!(failed(&shown) > 5_000, "{} failed", failed(&shown));
+    assert!(has_finding(&shown, "Anti-entropy storm"));
+
+    let mut dynamo = none.clone();
+    set(
+        &mut dynamo,
+        "capacity.background.admission",
+        json!("dynamo"),
+    );
+    let (_, cured) = run(&dynamo);
+    let refill_cured = throughput(&cured, 55.0, 100.0);
+    assert!(refill_cured > 0.95 * before, "{refill_cured} vs {before}");
+    assert!(worst_read_p99(&cured, 55.0, 100.0) < 3.0 * p99_before);
+    assert!(failed(&cured) < failed(&shown) / 20, "{}", failed(&cured));
+    assert!(!has_finding(&cured, "Anti-entropy storm"));
+    // The same refill, paced: slower to finish, and without the repair work the storm's
+    // half-done writes added.
+    let background = |r: &dynasim::report::Report| {
+        (r.capacity.clone())
+            .and_then(|c| c.background)
+            .expect("a finite disk")
+            .anti_entropy
+    };
+    assert!(background(&cured).bytes < background(&shown).bytes);
+    let converged = |r: &dynasim::report::Report| r.convergence.time_to_converge_s;
+    assert!(
+        matches!((converged(&shown), converged(&cured)), (Some(a), Some(b)) if b > a),
+        "{:?} vs {:?}",
+        converged(&shown),
+        converged(&cured)
+    );
+}
+
 #[test]
 fn few_random_tokens_stay_unbalanced_through_joins_and_leaves_and_strategy_3_does_not() {
     let doc = pathology("ownership-imbalance");
@@ -227,4 +303,113 @@ fn few_random_tokens_stay_unbalanced_through_joins_and_leaves_and_strategy_3_doe
     let (off, efficiency) = last_window(&cured);
     assert!(off < 0.25 && efficiency > 0.8, "{off} {efficiency}");
     assert!(!has_finding(&cured, "Ownership imbalance"));
+}
+
+#[test]
+fn leaf_range_repair_over_coarse_leaves_streams_far_more_than_differs_and_finer_leaves_do_not() {
+    let coarse = pathology("repair-over-streaming");
+    let (_, shown) = run(&coarse);
+    let a = &shown.anti_entropy;
+    assert!(a.keys_differing > 100, "{a:?}");
+    assert!(a.keys_transferred > 5 * a.keys_differing, "{a:?}");
+    assert!(a.over_streaming.is_some_and(|x| x > 5.0), "{a:?}");
+    assert!(has_finding(&shown, "Repair over-streaming"));
+    assert_eq!(shown.convergence.divergent_keys_at_end, 0);
+
+    let mut fine = coarse.clone();
+    set(&mut fine, "anti_entropy.merkle_depth", json!(10));
+    let (_, finer) = run(&fine);
+    let f = &finer.anti_entropy;
+    assert!(f.over_streaming.is_some_and(|x| x < 2.0), "{f:?}");
+    assert!(f.bytes_streamed * 5 < a.bytes_streamed, "{f:?} vs {a:?}");
+    assert!(!has_finding(&finer, "Repair over-streaming"));
+    assert_eq!(finer.convergence.divergent_keys_at_end, 0);
+
+    // Streaming keys moves exactly what differed, whatever the leaves.
+    let mut keys = coarse.clone();
+    set(&mut keys, "anti_entropy.stream", json!("keys"));
+    let (_, exact) = run(&keys);
+    let k = &exact.anti_entropy;
+    assert_eq!(k.keys_transferred, k.keys_differing, "{k:?}");
+    assert_eq!(k.over_streaming, Some(1.0));
+    assert_eq!(exact.convergence.divergent_keys_at_end, 0);
+}
+
+/// Stale reads outside fault windows (after the outage).
+fn stale_after(r: &dynasim::report::Report) -> u64 {
+    let c = &r.observed.consistency;
+    c.stale_reads - c.stale_reads_during_faults
+}
+
+#[test]
+fn a_hint_store_or_window_smaller_than_the_outage_leaves_replicas_apart_and_a_larger_one_does_not()
+{
+    let small = pathology("hint-backlog-dropped");
+    let (_, shown) = run(&small);
+    assert!(shown.handoff.hints_dropped > 1_000, "{:?}", shown.handoff);
+    assert!(shown.convergence.divergent_keys_at_end > 100);
+    assert!(stale_after(&shown) > 200, "{}", stale_after(&shown));
+    assert!(has_finding(&shown, "Hint backlog dropped"));
+
+    let mut large = small.clone();
+    set(&mut large, "replication.max_hints_per_node", json!(100_000));
+    let (_, cured) = run(&large);
+    assert_eq!(cured.handoff.hints_dropped, 0);
+    assert_eq!(cured.convergence.divergent_keys_at_end, 0);
+    assert!(stale_after(&cured) * 10 < stale_after(&shown));
+    assert!(!has_finding(&cured, "Hint backlog dropped"));
+
+    // The same through Cassandra's hint window: shorter than the 60 s outage, hints for
+    // the owner are refused once the fallback has believed it down for 20 s.
+    let mut window = large.clone();
+    set(&mut window, "replication.hint_window_s", json!(20));
+    let (_, refused) = run(&window);
+    assert!(
+        refused.handoff.hints_past_window > 1_000,
+        "{:?}",
+        refused.handoff
+    );
+    assert_eq!(refused.handoff.hints_dropped, 0);
+    assert!(refused.convergence.divergent_keys_at_end > 100);
+    set(&mut window, "replication.hint_window_s", json!(90));
+    let (_, kept) = run(&window);
+    assert_eq!(kept.handoff.hints_past_window, 0);
+    assert_eq!(kept.convergence.divergent_keys_at_end, 0);
+}
+
+#[test]
+fn a_low_handoff_throttle_leaves_the_backlog_draining_long_after_the_return_and_a_higher_one_does_not()
+ {
+    let slow = pathology("handoff-never-completed");
+    let (_, shown) = run(&slow);
+    let backlog_at = |r: &dynasim::report::Report, t: f64| {
+        (r.timeline.iter())
+            .find(|p| p.to_s >= t)
+            .map(|p| p.hint_backlog)
+            .expect("an interval")
+    };
+    // east-3 returns at 120 s: the backlog drains, slowly, to the end of the run.
+    assert!(backlog_at(&shown, 130.0) < backlog_at(&shown, 120.0));
+    assert!(
+        backlog_at(&shown, 240.0) > 1_000,
+        "{}",
+        backlog_at(&shown, 240.0)
+    );
+    assert!(shown.handoff.backlog_at_end > 1_000, "{:?}", shown.handoff);
+    assert!(shown.convergence.divergent_keys_at_end > 100);
+    assert!(stale_after(&shown) > 300, "{}", stale_after(&shown));
+    assert!(has_finding(&shown, "Handoff not completed"));
+
+    let mut fast = slow.clone();
+    set(
+        &mut fast,
+        "replication.hint_handoff_bytes_per_s",
+        json!(1_048_576),
+    );
+    let (_, cured) = run(&fast);
+    assert_eq!(backlog_at(&cured, 140.0), 0);
+    assert_eq!(cured.handoff.backlog_at_end, 0);
+    assert_eq!(cured.convergence.divergent_keys_at_end, 0);
+    assert!(stale_after(&cured) * 10 < stale_after(&shown));
+    assert!(!has_finding(&cured, "Handoff not completed"));
 }

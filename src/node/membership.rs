@@ -278,9 +278,12 @@ impl Node {
         if epoch > self.membership.epoch {
             self.membership.epoch = epoch;
             let same_ranges = self.ring.same_ranges(&ring);
-            self.ring = ring;
+            let old = std::mem::replace(&mut self.ring, ring);
             if !same_ranges {
-                self.storage.rebuild_trees(&self.cfg, &self.ring);
+                let reads = (self.storage).rebuild_trees(&self.cfg, &old, &self.ring);
+                self.rebuild_reads.extend(reads);
+                // Range numbers name other ranges now: exchanges of the old ones are over.
+                self.ae_flights.clear();
             }
             // Forwarding for a move ends once its new ring is known here.
             self.membership

@@ -163,6 +163,16 @@ pub enum Message {
         entries: Vec<(KeyId, Versions)>,
         want: Vec<KeyId>,
     },
+    /// Anti-entropy: the sender stored the data it was sent of `slot` and has nothing to
+    /// send back (or had nothing to exchange): the exchange is over.
+    AeDone {
+        slot: u32,
+    },
+    /// Anti-entropy: the sender still holds a record of an exchange of `slot` with data
+    /// in flight to or from the receiver, and asks whether it is over on that side.
+    AeAsk {
+        slot: u32,
+    },
 }
 
 // The kinds live at the bottom of the crate: the scenario format names them too.
@@ -252,6 +262,8 @@ impl Message {
             Message::AeHashes { .. } => MessageKind::AeHashes,
             Message::AeKeys { .. } => MessageKind::AeKeys,
             Message::AeData { .. } => MessageKind::AeData,
+            Message::AeDone { .. } => MessageKind::AeDone,
+            Message::AeAsk { .. } => MessageKind::AeAsk,
             Message::Gossip { .. } => MessageKind::Gossip,
             Message::GossipUpdate { .. } => MessageKind::GossipUpdate,
             Message::TransferBatch { .. } => MessageKind::Transfer,
@@ -320,6 +332,8 @@ impl Message {
                 | Message::HeartbeatAck
                 | Message::Gossip { .. }
                 | Message::TransferBatchAck { .. }
+                | Message::AeDone { .. }
+                | Message::AeAsk { .. }
                 | Message::TransferDone
                 | Message::TransferDoneAck
                 | Message::MembershipPoll => 0,

@@ -51,6 +51,11 @@ pub struct NodeConfig {
     pub hint_scan_interval: SimTime,
     /// Hints handed to one owner per scan (a crude handoff rate limit).
     pub handoff_batch: usize,
+    /// A node stops storing hints for an owner it has believed down longer than this
+    /// (`replication.hint_window_s`; `None`: no window).
+    pub hint_window: Option<SimTime>,
+    /// Handoff throttle in bytes per second (`replication.hint_handoff_bytes_per_s`).
+    pub handoff_bytes_per_s: Option<f64>,
     pub probe_interval: SimTime,
     /// Anti-entropy settings; `None` when it is off (trees are not maintained either).
     pub anti_entropy: Option<AntiEntropyConfig>,
@@ -92,12 +97,16 @@ pub struct Node {
     targets: SmallVec<[Target; 4]>,
     ae_cursor: u64,
     ae_stats: AntiEntropyStats,
+    /// Anti-entropy exchanges with data in flight, by (range, peer).
+    ae_flights: anti_entropy::InFlight,
     /// Facts for the observer since the host last took them (see `fact.rs`).
     facts: Vec<Fact>,
     /// How this node numbers the events of the puts it coordinates.
     events: EventNumbers,
     /// Tombstones stored, oldest first, each with one collection timer armed.
     tombstones: tombstones::TombstoneQueue,
+    /// Disk reads of Merkle tree rebuilds (bytes per range) its host has yet to do.
+    rebuild_reads: Vec<u64>,
 }
 
 /// A node's numbering of its own events (versions it makes as coordinator). Kept with its
@@ -146,9 +155,11 @@ impl Node {
             targets: SmallVec::new(),
             ae_cursor: 0,
             ae_stats: AntiEntropyStats::default(),
+            ae_flights: Default::default(),
             facts: Vec::new(),
             events: EventNumbers::default(),
             tombstones: Default::default(),
+            rebuild_reads: Vec::new(),
             membership: membership::MembershipState::new(epoch),
         }
     }
@@ -160,6 +171,11 @@ impl Node {
 
     pub fn anti_entropy_stats(&self) -> &AntiEntropyStats {
         &self.ae_stats
+    }
+
+    /// Key ranges with an anti-entropy exchange whose data is in flight (their records).
+    pub fn anti_entropy_in_flight(&self) -> usize {
+        self.ae_flights.len()
     }
 
     /// The Merkle tree root of `slot` (0 when the node holds nothing there).
@@ -182,10 +198,11 @@ impl Node {
     /// includes the key (so a write the move's snapshot missed reaches it), and to the
     /// key's home replicas when by its own ring this node holds no replica of the key (a
     /// sender routing by an older ring sent it here).
-    fn store_merge(&mut self, key: KeyId, versions: &[Version], out: &mut Vec<Effect>) {
+    /// Returns whether anything changed.
+    fn store_merge(&mut self, key: KeyId, versions: &[Version], out: &mut Vec<Effect>) -> bool {
         let changed = (self.storage).merge(key, versions, &self.cfg, &self.ring, &mut self.facts);
         if !changed {
-            return;
+            return false;
         }
         if versions.iter().any(|v| v.tombstone) {
             self.note_tombstones(key, versions);
@@ -199,6 +216,18 @@ impl Node {
         if !self.ring.is_replica(key, self.id) && !self.will_own(key) {
             self.pass_on_to_owners(key, out);
         }
+        true
+    }
+
+    /// Whether a Merkle tree rebuild left disk reads for the host (`take_rebuild_reads`).
+    pub fn has_rebuild_reads(&self) -> bool {
+        !self.rebuild_reads.is_empty()
+    }
+
+    /// The disk reads of the Merkle tree rebuilds since the last call: the bytes each
+    /// rebuilt range reads (the host charges them as background disk work).
+    pub fn take_rebuild_reads(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.rebuild_reads)
     }
 
     /// Hands the facts recorded since the last call to `f` (the host's observer tap).
@@ -262,6 +291,8 @@ impl Node {
     pub fn crash(&mut self) {
         self.coordinator.clear();
         self.detector.clear();
+        self.ae_flights.clear();
+        self.hints.forget();
         self.probe_armed = false;
         self.scan_armed = false;
         self.membership.gossip_armed_reset();
@@ -315,10 +346,11 @@ impl Node {
         msg: Message,
         out: &mut Vec<Effect>,
     ) {
-        if let Endpoint::Node(peer) = from
-            && self.detector.heard_from(peer)
-        {
-            self.facts.push(Fact::Trusted { peer });
+        if let Endpoint::Node(peer) = from {
+            if self.detector.heard_from(peer) {
+                self.facts.push(Fact::Trusted { peer });
+            }
+            self.hints.heard_from(peer);
         }
         match msg {
             Message::Get {
@@ -366,7 +398,7 @@ impl Node {
                     siblings,
                     hint,
                 };
-                self.on_replica_write(from, write, out)
+                self.on_replica_write(now, from, write, out)
             }
             Message::ReplicaReadReply { op, versions } => {
                 self.on_replica_read_reply(from, op, versions, out)
@@ -384,15 +416,17 @@ impl Node {
                 slot,
                 level,
                 hashes,
-            } => self.on_ae_hashes(from, slot, level, hashes, out),
+            } => self.on_ae_hashes(now, from, slot, level, hashes, out),
             Message::AeKeys { slot, leaves, keys } => {
-                self.on_ae_keys(from, slot, leaves, keys, out)
+                self.on_ae_keys(now, from, slot, leaves, keys, out)
             }
             Message::AeData {
                 slot,
                 entries,
                 want,
-            } => self.on_ae_data(from, slot, entries, want, out),
+            } => self.on_ae_data(now, from, slot, entries, want, out),
+            Message::AeDone { slot } => self.on_ae_done(from, slot),
+            Message::AeAsk { slot } => self.on_ae_ask(from, slot, out),
             Message::Gossip { epoch } => self.on_gossip(from, epoch, out),
             Message::GossipUpdate { epoch, ring, .. } => self.learn_ring(epoch, ring),
             Message::MembershipPoll => self.on_membership_poll(from, out),
@@ -423,8 +457,8 @@ impl Node {
     ) {
         match timer {
             Timer::Probe => self.on_probe_timer(out),
-            Timer::HintScan => self.on_hint_scan_timer(out),
-            Timer::AntiEntropy => self.on_anti_entropy_timer(out),
+            Timer::HintScan => self.on_hint_scan_timer(now, out),
+            Timer::AntiEntropy => self.on_anti_entropy_timer(now, out),
             Timer::Gossip => self.gossip_round(gossip_rng, out),
             Timer::Transfer => self.transfer_tick(out),
             Timer::MembershipPoll => {}

@@ -4,6 +4,7 @@
 //! unreachable home replica. Read repairs arrive as writes without an operation id.
 
 use super::{DiskOp, Effect, Message, Node, OpId, Version};
+use crate::engine::SimTime;
 use crate::ids::{Endpoint, KeyId, NodeId};
 
 impl Node {
@@ -29,6 +30,7 @@ impl Node {
 
     pub(super) fn on_replica_write(
         &mut self,
+        now: SimTime,
         from: Endpoint,
         write: IncomingWrite,
         out: &mut Vec<Effect>,
@@ -53,18 +55,7 @@ impl Node {
             // A node that has left stores nothing more: no acknowledgement, so the
             // coordinator counts another replica instead.
             _ if self.membership.left => false,
-            Some(owner) if owner != self.id => {
-                let ok = self.hints.add(
-                    owner,
-                    key,
-                    set,
-                    self.cfg.quorum.rules,
-                    self.cfg.max_hints,
-                    &mut self.facts,
-                );
-                self.arm_scan(out);
-                ok
-            }
+            Some(owner) if owner != self.id => self.store_hint(now, owner, key, set, out),
             // A repair aimed at a fallback: its copy lives under a hint, not here.
             None if op.is_none() && !self.ring.is_replica(key, self.id) => false,
             Some(_) | None => {

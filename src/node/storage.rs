@@ -10,6 +10,7 @@ use super::fact::{Fact, ids_of, push_discards};
 use super::versioning::{Version, Versions};
 use crate::ids::{FxHashMap, KeyId};
 use crate::ring::Ring;
+use std::collections::BTreeMap;
 
 /// Key -> versions, and one Merkle tree per key range (slot) with data here. The map is
 /// first: every replica read and write touches it, the trees only writes with
@@ -100,23 +101,39 @@ impl Storage {
         }
     }
 
-    /// The ring's key ranges changed (Dynamo §4.7: a join or leave moves range
-    /// boundaries): every tree is recomputed from the data under the new ranges, or an
-    /// exchange would compare one range's keys against another's. Trees are XOR sums, so
-    /// the map's order does not reach them.
-    pub fn rebuild_trees(&mut self, cfg: &NodeConfig, ring: &Ring) {
+    /// The ring's key ranges changed from `old` to `ring` (Dynamo §4.7: a join or leave
+    /// moves range boundaries): every tree is recomputed from the data under the new
+    /// ranges, or an exchange would compare one range's keys against another's. Trees are
+    /// XOR sums, so the map's order does not reach them. Returns, per range whose keys
+    /// changed (in range order), the bytes its rebuild reads from disk: every key held in
+    /// it, whole (a range whose keys are those of an old range keeps its tree's content
+    /// and costs nothing).
+    pub fn rebuild_trees(&mut self, cfg: &NodeConfig, old: &Ring, ring: &Ring) -> Vec<u64> {
         let Some(ae) = &cfg.anti_entropy else {
-            return;
+            return Vec::new();
         };
         self.trees = FxHashMap::default();
+        // Sums per range: the order of the additions does not reach them.
+        let mut bytes: BTreeMap<u32, u64> = BTreeMap::new();
         for (key, held) in &self.versions {
             let hash = merkle::versions_hash(held);
             if hash != merkle::versions_hash(&[]) {
-                (self.trees.entry(ring.slot_of(*key)))
+                let slot = ring.slot_of(*key);
+                (self.trees.entry(slot))
                     .or_insert_with(|| MerkleTree::new(ae.depth))
                     .update(*key, merkle::versions_hash(&[]), hash);
+                *bytes.entry(slot).or_default() += held.len() as u64 * cfg.value_bytes + 16;
             }
         }
+        let moved = |slot: u32| {
+            let keys = ring.keys_of_slot(slot);
+            keys.first()
+                .is_none_or(|k| old.keys_of_slot(old.slot_of(*k)) != keys)
+        };
+        (bytes.into_iter())
+            .filter(|(slot, _)| moved(*slot))
+            .map(|(_, b)| b)
+            .collect()
     }
 
     /// The disk is lost: data and trees go with it.

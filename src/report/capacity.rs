@@ -35,6 +35,8 @@ pub struct BackgroundSummary {
     pub hint_handoff: BackgroundKind,
     pub anti_entropy: BackgroundKind,
     pub transfer: BackgroundKind,
+    /// Reads of Merkle tree rebuilds after membership changes moved range boundaries.
+    pub merkle_rebuild: BackgroundKind,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -269,6 +271,7 @@ impl CapacitySummary {
             hint_handoff: BackgroundKind::of(&b.hint_handoff),
             anti_entropy: BackgroundKind::of(&b.anti_entropy),
             transfer: BackgroundKind::of(&b.transfer),
+            merkle_rebuild: BackgroundKind::of(&b.merkle_rebuild),
         });
         let mut summary = CapacitySummary {
             disk,

@@ -12,6 +12,7 @@ pub mod format;
 pub mod html;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod plots;
+mod repair;
 pub mod summary;
 
 use crate::faults::ResolvedFault;
@@ -171,10 +172,25 @@ pub struct AntiEntropySummary {
     pub exchanges: u64,
     /// Tree-node and key hashes compared by the receiving sides.
     pub hashes_compared: u64,
-    /// Keys whose versions were sent to repair a replica.
+    /// Keys whose versions were sent to repair a replica (streamed).
     pub keys_transferred: u64,
     /// Bytes of all anti-entropy messages.
     pub bytes: u64,
+    /// Keys whose version sets differed between the two replicas where leaves were
+    /// compared: what repair needed to move.
+    pub keys_differing: u64,
+    /// Bytes of the data messages (`ae_data`): what repair streamed.
+    pub bytes_streamed: u64,
+    /// keys_transferred / keys_differing (1 when only differing keys move; null when no
+    /// key differed).
+    pub over_streaming: Option<f64>,
+    /// Keys whose stored versions changed when anti-entropy data arrived.
+    pub keys_repaired: u64,
+    /// Exchanges a node did not start because data of the last exchange of that range was
+    /// still in flight.
+    pub exchanges_deferred: u64,
+    /// In-flight records that lapsed unanswered (a lost message, a peer that crashed).
+    pub in_flight_expired: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -194,6 +210,9 @@ pub struct HandoffSummary {
     pub hints_delivered: u64,
     /// Hints refused because a hint store was full.
     pub hints_dropped: u64,
+    /// Hinted writes refused because the fallback had believed the owner down longer
+    /// than `replication.hint_window_s`.
+    pub hints_past_window: u64,
     /// The largest hint store any node held.
     pub max_backlog: u64,
     /// Hints still held when the run ended.
@@ -227,6 +246,7 @@ impl HandoffSummary {
             hints_stored: 0,
             hints_delivered: 0,
             hints_dropped: 0,
+            hints_past_window: 0,
             max_backlog: 0,
             backlog_at_end: 0,
         };
@@ -235,6 +255,7 @@ impl HandoffSummary {
             handoff.hints_stored += h.stored;
             handoff.hints_delivered += h.delivered;
             handoff.hints_dropped += h.dropped;
+            handoff.hints_past_window += h.past_window;
             handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
             handoff.backlog_at_end += node.hint_backlog;
         }
@@ -248,6 +269,8 @@ impl AntiEntropySummary {
             MessageKind::AeHashes,
             MessageKind::AeKeys,
             MessageKind::AeData,
+            MessageKind::AeDone,
+            MessageKind::AeAsk,
         ]
         .iter()
         .map(|k| run.messages.bytes[*k as usize])
@@ -257,13 +280,25 @@ impl AntiEntropySummary {
             hashes_compared: 0,
             keys_transferred: 0,
             bytes,
+            keys_differing: 0,
+            bytes_streamed: run.messages.bytes[MessageKind::AeData as usize],
+            over_streaming: None,
+            keys_repaired: 0,
+            exchanges_deferred: 0,
+            in_flight_expired: 0,
         };
         for node in &run.nodes {
             let a = &node.anti_entropy;
             summary.exchanges += a.exchanges;
             summary.hashes_compared += a.hashes_compared;
             summary.keys_transferred += a.keys_transferred;
+            summary.keys_differing += a.keys_differing;
+            summary.keys_repaired += a.keys_repaired;
+            summary.exchanges_deferred += a.exchanges_deferred;
+            summary.in_flight_expired += a.in_flight_expired;
         }
+        summary.over_streaming = (summary.keys_differing > 0)
+            .then(|| summary.keys_transferred as f64 / summary.keys_differing as f64);
         summary
     }
 }

@@ -438,6 +438,7 @@ pub fn findings(r: &Report) -> Vec<String> {
     if let Some(c) = &r.capacity {
         out.extend(capacity_finding(c));
     }
+    super::repair::findings(r, &mut out);
     out
 }
 
@@ -469,6 +470,7 @@ fn capacity_finding(c: &crate::report::capacity::CapacitySummary) -> Option<Stri
             ("anti-entropy", &b.anti_entropy),
             ("hint handoff", &b.hint_handoff),
             ("range transfer", &b.transfer),
+            ("Merkle tree rebuilds", &b.merkle_rebuild),
         ];
         let busy: Vec<String> = (kinds.iter())
             .filter(|(_, k)| k.disk_jobs > 0)

@@ -183,6 +183,15 @@ pub struct Replication {
     /// only once every replica asked has said so.
     #[serde(skip_serializing_if = "is_true")]
     pub notfound_ok: bool,
+    /// A node stops storing hints for an owner it has believed down longer than this
+    /// (Cassandra's `max_hint_window`, 3 h); `null` (the default): no window. The node
+    /// counts from the first hint it accepted for the owner since it last heard from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint_window_s: Option<f64>,
+    /// Hint handoff throttle per node, bytes per second (Cassandra's
+    /// `hinted_handoff_throttle`, 1024 KiB/s); `null` (the default): no throttle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint_handoff_bytes_per_s: Option<f64>,
 }
 
 fn is_true(v: &bool) -> bool {
@@ -266,6 +275,8 @@ impl Default for Replication {
             pr: 0,
             pw: 0,
             notfound_ok: true,
+            hint_window_s: None,
+            hint_handoff_bytes_per_s: None,
         }
     }
 }
@@ -276,6 +287,11 @@ pub struct AntiEntropy {
     pub enabled: bool,
     pub interval_s: f64,
     pub merkle_depth: u32,
+    /// What an exchange moves under a differing Merkle leaf: only the keys that differ
+    /// (`keys`, the default) or the leaf's whole key range (`leaf_range`, as Cassandra's
+    /// repair streams).
+    #[serde(skip_serializing_if = "AeStream::is_keys")]
+    pub stream: AeStream,
 }
 
 impl Default for AntiEntropy {
@@ -284,7 +300,28 @@ impl Default for AntiEntropy {
             enabled: true,
             interval_s: 60.0,
             merkle_depth: 10,
+            stream: AeStream::Keys,
         }
+    }
+}
+
+/// What an anti-entropy exchange streams under a differing Merkle leaf.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AeStream {
+    /// Only the keys whose version sets differ (per-key hashes compared at the leaves).
+    #[default]
+    Keys,
+    /// Every key under a differing leaf, in both directions (Cassandra's repair): coarse
+    /// leaves over-stream.
+    LeafRange,
+}
+
+impl AeStream {
+    fn is_keys(&self) -> bool {
+        *self == AeStream::Keys
     }
 }
 

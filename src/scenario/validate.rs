@@ -171,6 +171,12 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     if let Some(grace) = r.tombstone_gc_grace_s {
         positive(&mut err, "replication.tombstone_gc_grace_s", grace, 1e9);
     }
+    if let Some(window) = r.hint_window_s {
+        positive(&mut err, "replication.hint_window_s", window, 1e9);
+    }
+    if let Some(rate) = r.hint_handoff_bytes_per_s {
+        positive(&mut err, "replication.hint_handoff_bytes_per_s", rate, 1e15);
+    }
     if r.vclock_max_entries == 0 {
         err(
             "replication.vclock_max_entries",

@@ -10,8 +10,8 @@ use crate::node::{AntiEntropyConfig, GossipConfig, NodeConfig, QuorumConfig, Ver
 use crate::observer::ObserverSetup;
 use crate::ring::{Placement, ReplicaRule, Ring};
 use crate::scenario::{
-    ConsistencyLevel, DetectorKind, FailureDetectorConfig, PartitionStrategy, Scenario, Versioning,
-    WriteCoordinator,
+    AeStream, ConsistencyLevel, DetectorKind, FailureDetectorConfig, PartitionStrategy, Scenario,
+    Versioning, WriteCoordinator,
 };
 use crate::workload::ClientContext;
 use std::sync::Arc;
@@ -153,10 +153,13 @@ pub fn node_config(s: &Scenario, node_dc: &[DcId]) -> NodeConfig {
         max_hints: rep.max_hints_per_node as usize,
         hint_scan_interval: SimTime::from_secs_f64(rep.hint_scan_interval_s),
         handoff_batch: rep.hint_handoff_batch as usize,
+        hint_window: rep.hint_window_s.map(SimTime::from_secs_f64),
+        handoff_bytes_per_s: rep.hint_handoff_bytes_per_s,
         probe_interval: SimTime::from_secs_f64(s.failure_detector.probe_interval_s),
         anti_entropy: s.anti_entropy.enabled.then(|| AntiEntropyConfig {
             interval: SimTime::from_secs_f64(s.anti_entropy.interval_s),
             depth: s.anti_entropy.merkle_depth,
+            leaf_range: s.anti_entropy.stream == AeStream::LeafRange,
         }),
         gossip: Some(GossipConfig {
             interval: SimTime::from_secs_f64(s.gossip.interval_s),

@@ -73,7 +73,7 @@ impl Simulation {
                 self.transport.record_background(&msg, bytes, service);
             }
             if background && r.lane.is_some() {
-                self.background_step(node, service, AfterDisk::Handle { from }, msg);
+                self.background_step(node, service, AfterDisk::Handle { from, msg });
                 return None;
             }
             let admitted = if background {
@@ -108,13 +108,7 @@ impl Simulation {
 
     /// One step of a background disk job under admission control: wait for the host's
     /// background share, or take a slice of disk time, or (none left) go on as `next`.
-    pub(super) fn background_step(
-        &mut self,
-        node: NodeId,
-        remaining: SimTime,
-        next: AfterDisk,
-        msg: Message,
-    ) {
+    pub(super) fn background_step(&mut self, node: NodeId, remaining: SimTime, next: AfterDisk) {
         let now = self.now;
         let host = self.hosts.get_mut(node);
         let incarnation = host.incarnation();
@@ -125,8 +119,9 @@ impl Simulation {
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
             match next {
-                AfterDisk::Handle { from } => self.handle_at_node(from, node, msg, true),
-                AfterDisk::Depart { to } => self.depart(node, incarnation, to, msg),
+                AfterDisk::Handle { from, msg } => self.handle_at_node(from, node, msg, true),
+                AfterDisk::Depart { to, msg } => self.depart(node, incarnation, to, msg),
+                AfterDisk::Done => {}
             }
             return;
         }
@@ -146,7 +141,6 @@ impl Simulation {
                     incarnation,
                     remaining: left,
                     next,
-                    msg,
                 };
                 self.queue.push_hinted(finish.as_micros(), event, node.0);
                 return;
@@ -157,9 +151,35 @@ impl Simulation {
             incarnation,
             remaining,
             next,
-            msg,
         };
         self.queue.push_hinted(at.as_micros(), event, node.0);
+    }
+
+    /// A node rebuilt Merkle trees (its view of the ring moved range boundaries): with a
+    /// finite disk, each rebuilt range's keys are read as a background disk job, paced by
+    /// admission control like the rest (the rebuilt trees serve exchanges at once; only
+    /// the disk time is modelled). Without a finite disk the reads cost nothing.
+    pub(super) fn charge_rebuild(&mut self, node: NodeId) {
+        let now = self.now;
+        let host = self.hosts.get_mut(node);
+        let reads = host.node.take_rebuild_reads();
+        let Some(r) = host.resources.as_deref_mut().filter(|r| r.disk.is_some()) else {
+            return;
+        };
+        let paced = r.lane.is_some();
+        for bytes in reads {
+            let service = self.transport.disk_service(DiskOp::Read, bytes);
+            if let Some(w) = self.transport.waits.as_deref_mut() {
+                w.background.merkle_rebuild.add(bytes, service);
+            }
+            if paced {
+                self.background_step(node, service, AfterDisk::Done);
+            } else {
+                let r = (self.hosts.get_mut(node).resources.as_deref_mut()).expect("checked");
+                let (start, _) = r.disk_job(now, service, true);
+                self.transport.record_wait(Resource::Disk, now, start);
+            }
+        }
     }
 
     /// A message's fate on the wire is known: show it to the hooks and schedule its arrival.

@@ -145,6 +145,8 @@ impl Convergence {
             | Message::HintAck { .. }
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }
+            | Message::AeDone { .. }
+            | Message::AeAsk { .. }
             | Message::Gossip { .. }
             | Message::GossipUpdate { .. }
             | Message::MembershipPoll

@@ -45,14 +45,14 @@ pub enum Event {
         to: Endpoint,
         msg: Message,
     },
-    /// A background disk job (`Message::is_background`) under admission control takes
-    /// its next slice of disk time (`remaining` µs are left), then goes on as `next`.
+    /// A background disk job (`Message::is_background`, or a Merkle tree rebuild's read)
+    /// under admission control takes its next slice of disk time (`remaining` µs are
+    /// left), then goes on as `next`.
     Background {
         node: NodeId,
         incarnation: u32,
         remaining: SimTime,
         next: AfterDisk,
-        msg: Message,
     },
     /// A host's writer flushes its object buffer (`storage.write_buffer`).
     Flush {
@@ -65,13 +65,25 @@ pub enum Event {
     ConvergenceCheck,
 }
 
-/// Where a background disk job's message goes once its disk work is done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a background disk job leads to once its disk work is done.
+#[derive(Debug)]
 pub enum AfterDisk {
-    /// It was received (a write): the node handles it.
-    Handle { from: Endpoint },
-    /// It is being sent (a read before it leaves): it departs.
-    Depart { to: Endpoint },
+    /// A message was received (a write): the node handles it.
+    Handle { from: Endpoint, msg: Message },
+    /// A message is being sent (a read before it leaves): it departs.
+    Depart { to: Endpoint, msg: Message },
+    /// Disk work of its own (a Merkle tree rebuild's read): nothing follows.
+    Done,
+}
+
+impl AfterDisk {
+    /// The message kind for the digest (`Done`: past every kind).
+    fn kind_code(&self) -> u64 {
+        match self {
+            AfterDisk::Handle { msg, .. } | AfterDisk::Depart { msg, .. } => msg.kind() as u64,
+            AfterDisk::Done => 63,
+        }
+    }
 }
 
 /// How far a received message has come through its host's resources.
@@ -135,11 +147,10 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
         Event::Background {
             node,
             remaining,
-            msg,
+            next,
             ..
         } => {
-            mix64(node.0 as u64 ^ mix64(remaining.as_micros()) ^ 12 << 56)
-                ^ (msg.kind() as u64) << 48
+            mix64(node.0 as u64 ^ mix64(remaining.as_micros()) ^ 12 << 56) ^ next.kind_code() << 48
         }
         Event::Flush { node, .. } => mix64(node.0 as u64 ^ 13 << 56),
         Event::Depart { from, to, msg, .. } => {

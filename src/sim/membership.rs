@@ -71,6 +71,9 @@ pub struct AdminEffects {
     pub adopted_ring: Option<Arc<Ring>>,
     /// Nodes that left for good and whose processes were stopped.
     pub retired: Vec<NodeId>,
+    /// Nodes the administrator told a new ring directly: their Merkle tree rebuilds'
+    /// disk reads are charged after the call.
+    pub informed: Vec<NodeId>,
 }
 
 /// What the administrator works on: the hosts (it creates nodes, stops leavers, sends
@@ -377,6 +380,7 @@ impl MembershipAdmin {
                 .find(|m| cx.hosts.is_up(*m));
             if let Some(keeper) = keeper {
                 (cx.hosts.node_mut(keeper)).learn_from_admin(p.epoch, p.ring.clone());
+                cx.out.informed.push(keeper);
                 self.note_epoch(keeper, cx);
             }
             for node in p.leaving {

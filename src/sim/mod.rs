@@ -439,11 +439,10 @@ impl Simulation {
                 incarnation,
                 remaining,
                 next,
-                msg,
             } => {
                 let host = self.hosts.get(node);
                 if host.is_up() && host.is_current(incarnation) {
-                    self.background_step(node, remaining, next, msg);
+                    self.background_step(node, remaining, next);
                 }
             }
             Event::Flush { node, incarnation } => self.flush(node, incarnation),
@@ -706,6 +705,9 @@ impl Simulation {
             self.convergence.watch_node_keys(&self.ring, node);
             self.observer.node_went_down(self.now, node);
         }
+        for node in out.informed.drain(..) {
+            self.charge_rebuild(node);
+        }
         self.admin_effects = out;
     }
 
@@ -791,6 +793,9 @@ impl Simulation {
                 self.observe_fact(node, &fact);
             }
             self.facts = facts;
+            if self.hosts.node(node).has_rebuild_reads() {
+                self.charge_rebuild(node);
+            }
         }
         for effect in effects.drain(..) {
             match effect {
@@ -815,8 +820,8 @@ impl Simulation {
                             self.queue.push_hinted(ready.as_micros(), event, from.0);
                         }
                         (Sent::Background(service), Endpoint::Node(node)) => {
-                            let next = AfterDisk::Depart { to };
-                            self.background_step(node, service, next, msg);
+                            let next = AfterDisk::Depart { to, msg };
+                            self.background_step(node, service, next);
                         }
                         (Sent::Held(_) | Sent::Background(_), Endpoint::Client(_)) => {
                             unreachable!("clients have no host resources")

@@ -45,6 +45,17 @@ pub struct BackgroundDisk {
     pub hint_handoff: BackgroundUse,
     pub anti_entropy: BackgroundUse,
     pub transfer: BackgroundUse,
+    /// Reads of Merkle tree rebuilds after a membership change moved range boundaries.
+    pub merkle_rebuild: BackgroundUse,
+}
+
+impl BackgroundUse {
+    /// One disk job of `bytes` holding a server for `service`.
+    pub fn add(&mut self, bytes: u64, service: SimTime) {
+        self.jobs += 1;
+        self.bytes += bytes;
+        self.disk_us += service.as_micros();
+    }
 }
 
 impl BackgroundDisk {
@@ -57,9 +68,7 @@ impl BackgroundDisk {
             MessageKind::Transfer => &mut self.transfer,
             _ => return,
         };
-        use_.jobs += 1;
-        use_.bytes += bytes;
-        use_.disk_us += service.as_micros();
+        use_.add(bytes, service);
     }
 }
 

@@ -350,7 +350,9 @@ impl Client {
             | Message::MembershipPoll
             | Message::AeHashes { .. }
             | Message::AeKeys { .. }
-            | Message::AeData { .. } => None,
+            | Message::AeData { .. }
+            | Message::AeDone { .. }
+            | Message::AeAsk { .. } => None,
         }
     }
 
