@@ -153,6 +153,15 @@ impl HintStore {
         }
     }
 
+    /// Removes and returns every hint held for `owner`, in key order.
+    pub fn take_owner(&mut self, owner: NodeId) -> BTreeMap<KeyId, Versions> {
+        let taken = self.by_owner.remove(&owner).unwrap_or_default();
+        self.entries -= taken.len();
+        self.pace.cursors.remove(&owner);
+        self.down_since.remove(&owner);
+        taken
+    }
+
     /// The disk is gone.
     pub fn clear(&mut self) {
         self.by_owner.clear();
@@ -297,6 +306,7 @@ impl Node {
     /// throttle held hints back).
     pub(super) fn on_hint_scan_timer(&mut self, now: SimTime, out: &mut Vec<Effect>) {
         self.scan_armed = false;
+        self.readdress_departed(out);
         let next = match self.cfg.handoff_bytes_per_s {
             Some(rate) => self.hand_off_throttled(now, rate, out),
             None => {
@@ -305,6 +315,37 @@ impl Node {
             }
         };
         self.arm_scan_after(next.unwrap_or(self.cfg.hint_scan_interval), out);
+    }
+
+    /// Hints held for owners that are no longer in this node's ring (they left, and will
+    /// not come back for them) are addressed to the key's home replicas by this ring
+    /// instead: to its own storage when it is one, as hints for the others, which hand
+    /// off as any hint does (a home that already holds the data just acknowledges).
+    /// Without this, a write whose coordinator still routed to the leaver reached none of
+    /// the new owners until anti-entropy found it.
+    fn readdress_departed(&mut self, out: &mut Vec<Effect>) {
+        let departed: SmallVec<[NodeId; 4]> = (self.hints.owners())
+            .filter(|o| !self.ring.is_member(*o))
+            .collect();
+        for owner in departed {
+            for (key, versions) in self.hints.take_owner(owner) {
+                let homes: SmallVec<[NodeId; 8]> = self.ring.replicas(key).into();
+                for home in homes {
+                    if home == self.id {
+                        self.store_merge(key, &versions, out);
+                    } else {
+                        self.hints.add(
+                            home,
+                            key,
+                            &versions,
+                            self.cfg.quorum.rules,
+                            self.cfg.max_hints,
+                            &mut self.facts,
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// The owners a scan hands hints to: those this node does not suspect.
