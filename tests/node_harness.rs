@@ -767,10 +767,12 @@ fn anti_entropy_does_not_stream_a_range_again_while_its_last_data_is_still_queue
     net.advance(SimTime::from_ms_f64(150.0));
     net.restart(homes[2]);
     assert!(!net.holders(key, 51).contains(&homes[2]));
-    // Its repair data waits (for a disk, say) for eight anti-entropy intervals: no
-    // exchange of the range streams it again meanwhile.
+    // Its repair data waits (for a disk, say) for all but the last of the intervals an
+    // in-flight record lasts: no exchange of the range streams it again meanwhile. (Past
+    // the bound the records lapse and the range is exchanged afresh, by design.)
+    let bound = dynasim::node::anti_entropy::IN_FLIGHT_INTERVALS;
     net.hold = Some(MessageKind::AeData);
-    net.advance(SimTime::from_secs_f64(8.0));
+    net.advance(SimTime::from_secs_f64((bound - 1) as f64));
     let slot = net.ring.slot_of(key);
     let of_slot = |m: &Message| matches!(m, Message::AeData { slot: s, .. } if *s == slot);
     let streamed = net.held.iter().filter(|(_, _, m)| of_slot(m)).count();
