@@ -153,13 +153,22 @@ impl HintStore {
         }
     }
 
-    /// Removes and returns every hint held for `owner`, in key order.
-    pub fn take_owner(&mut self, owner: NodeId) -> BTreeMap<KeyId, Versions> {
-        let taken = self.by_owner.remove(&owner).unwrap_or_default();
-        self.entries -= taken.len();
-        self.pace.cursors.remove(&owner);
-        self.down_since.remove(&owner);
-        taken
+    /// The keys held for `owner`, in key order.
+    pub fn keys_for(&self, owner: NodeId) -> Vec<KeyId> {
+        (self.by_owner.get(&owner)).map_or_else(Vec::new, |m| m.keys().copied().collect())
+    }
+
+    /// Removes and returns the hint of `key` held for `owner`.
+    pub fn take(&mut self, owner: NodeId, key: KeyId) -> Option<Versions> {
+        let per_owner = self.by_owner.get_mut(&owner)?;
+        let taken = per_owner.remove(&key)?;
+        self.entries -= 1;
+        if per_owner.is_empty() {
+            self.by_owner.remove(&owner);
+            self.pace.cursors.remove(&owner);
+            self.down_since.remove(&owner);
+        }
+        Some(taken)
     }
 
     /// The disk is gone.
@@ -320,7 +329,8 @@ impl Node {
     /// Hints held for owners that are no longer in this node's ring (they left, and will
     /// not come back for them) are addressed to the key's home replicas by this ring
     /// instead: to its own storage when it is one, as hints for the others, which hand
-    /// off as any hint does (a home that already holds the data just acknowledges).
+    /// off as any hint does (a home that already holds the data just acknowledges). A
+    /// hint is moved only when the store has room for all its new entries.
     /// Without this, a write whose coordinator still routed to the leaver reached none of
     /// the new owners until anti-entropy found it.
     fn readdress_departed(&mut self, out: &mut Vec<Effect>) {
@@ -328,13 +338,22 @@ impl Node {
             .filter(|o| !self.ring.is_member(*o))
             .collect();
         for owner in departed {
-            for (key, versions) in self.hints.take_owner(owner) {
+            for key in self.hints.keys_for(owner) {
                 let homes: SmallVec<[NodeId; 8]> = self.ring.replicas(key).into();
+                let others = homes.iter().filter(|h| **h != self.id).count();
+                // A hint is never dropped to make room: one the store cannot re-address
+                // whole stays with the departed owner (held, as before, for the audit).
+                if self.hints.len() - 1 + others > self.cfg.max_hints {
+                    continue;
+                }
+                let Some(versions) = self.hints.take(owner, key) else {
+                    continue;
+                };
                 for home in homes {
                     if home == self.id {
                         self.store_merge(key, &versions, out);
                     } else {
-                        self.hints.add(
+                        let stored = self.hints.add(
                             home,
                             key,
                             &versions,
@@ -342,6 +361,7 @@ impl Node {
                             self.cfg.max_hints,
                             &mut self.facts,
                         );
+                        assert!(stored, "a re-addressed hint fits: room was checked");
                     }
                 }
             }
@@ -463,6 +483,25 @@ mod tests {
         assert_eq!(h.len(), 1);
         assert_eq!(h.stats.delivered, 1);
         assert_eq!(h.stats.max_backlog, 2);
+    }
+
+    #[test]
+    fn taking_a_hint_frees_its_entry_and_forgets_an_owner_left_without_hints() {
+        let rules = VersionRules::VectorClock;
+        let mut h = HintStore::default();
+        h.add(NodeId(1), KeyId(1), &[v(1)], rules, 3, &mut Vec::new());
+        h.add(NodeId(1), KeyId(4), &[v(4)], rules, 3, &mut Vec::new());
+        h.add(NodeId(2), KeyId(1), &[v(2)], rules, 3, &mut Vec::new());
+        assert_eq!(h.keys_for(NodeId(1)), vec![KeyId(1), KeyId(4)]);
+        assert_eq!(h.take(NodeId(1), KeyId(4)).map(|s| s.len()), Some(1));
+        assert_eq!(h.take(NodeId(1), KeyId(4)), None, "taken once");
+        assert_eq!(h.len(), 2);
+        h.take(NodeId(1), KeyId(1));
+        assert_eq!(h.owners().collect::<Vec<_>>(), vec![NodeId(2)]);
+        // The freed entries are room again: the bound counts what is held.
+        assert!(h.add(NodeId(3), KeyId(7), &[v(7)], rules, 3, &mut Vec::new()));
+        assert!(h.add(NodeId(3), KeyId(8), &[v(8)], rules, 3, &mut Vec::new()));
+        assert!(!h.add(NodeId(3), KeyId(9), &[v(9)], rules, 3, &mut Vec::new()));
     }
 
     fn secs(s: f64) -> SimTime {
