@@ -69,6 +69,13 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The message a caught panic carried (`std::panic::catch_unwind`'s payload).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    (payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

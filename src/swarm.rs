@@ -53,6 +53,9 @@ pub const FAULT_KINDS: [&str; 10] = [
     "random_crashes",
 ];
 
+/// The datacenters a drawn cluster may have, in order.
+const DC_NAMES: [&str; 3] = ["east", "west", "zürich"];
+
 /// The generator of case `index` of the swarm with seed `seed`. Swarm seeds are mixed
 /// apart from scenario seeds so that swarm S does not mirror a scenario with seed S.
 fn case_rng(seed: u64, index: u64) -> SimRng {
@@ -174,7 +177,7 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
         let i = d.int(0, dc_count as u64 - 1) as usize;
         sizes[i] += 1;
     }
-    let dc_names = ["east", "west", "zürich"];
+    let dc_names = DC_NAMES;
     let datacenters: Vec<Value> = sizes
         .iter()
         .enumerate()
@@ -365,8 +368,12 @@ fn draw_policies(d: &mut Draw, doc: &mut Value, n: u64, sizes: &[usize]) {
             "LOCAL_QUORUM",
             "EACH_QUORUM",
         ];
-        levels.extend(["TWO"].iter().filter(|_| n >= 2));
-        levels.extend(["THREE"].iter().filter(|_| n >= 3));
+        if n >= 2 {
+            levels.push("TWO");
+        }
+        if n >= 3 {
+            levels.push("THREE");
+        }
         let read = *d.pick(&levels);
         levels.push("ANY");
         let write = *d.pick(&levels);
@@ -374,7 +381,7 @@ fn draw_policies(d: &mut Draw, doc: &mut Value, n: u64, sizes: &[usize]) {
     }
     if d.chance(0.4) && sizes.iter().sum::<usize>() as u64 >= n {
         // Deal the N replicas to datacenters with room for them.
-        let names = ["east", "west", "zürich"];
+        let names = DC_NAMES;
         let mut per_dc = vec![0u64; sizes.len()];
         for _ in 0..n {
             let room: Vec<usize> = (0..sizes.len())
@@ -965,13 +972,7 @@ fn run_guarded(scenario: &Scenario) -> Result<Run, String> {
             violations,
         }
     }))
-    .map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".into())
-    })
+    .map_err(|payload| crate::error::panic_message(&*payload))
 }
 
 /// The swarm command's settings.

@@ -268,6 +268,11 @@ fn bad_experiments_are_refused_with_the_field_named() {
         &EXPERIMENT.replacen("lnkd-ssd", "lnkd-hdd", 1),
         "unknown fit \"lnkd-hdd\"",
     );
+    refused(
+        &w,
+        &EXPERIMENT.replace("\"file\": \"tiny-plot\"", "\"file\": \"../escaped\""),
+        "plots[0]: file \"../escaped\"",
+    );
     std::fs::write(w.dir.join("paper/tiny.json"), EXPERIMENT).expect("write");
     let run = w.reproduce("out", &["--quick", "--only", "tinny"]);
     assert_eq!(run.status.code(), Some(2));

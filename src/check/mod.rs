@@ -523,11 +523,7 @@ fn check_one(plan: &Plan, target: &Target) -> Outcome {
         Err(why) => Status::BadInput(why),
         Ok(Ok(run)) => judge(plan, target, &run),
         Ok(Err(panic)) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "(no message)".into());
+            let message = crate::error::panic_message(&*panic);
             Status::Crashed(format!(
                 "the simulation panicked: {message}; reproduce with `dynasim run {}` (seed {})",
                 target.scenario_path.display(),

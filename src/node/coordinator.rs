@@ -89,7 +89,6 @@ struct WriteOp {
     targets: Targets,
     /// Bit i set when targets[i] acknowledged (N <= 64 is validated).
     acked: u64,
-    acks: usize,
     tally: Tally,
     version: Version,
     answered: bool,
@@ -266,7 +265,6 @@ impl Coordinator {
                 origin,
                 targets: targets.iter().map(|(n, _)| *n).collect(),
                 acked: 0,
-                acks: 0,
                 tally,
                 version: object.version,
                 answered: false,
@@ -329,12 +327,12 @@ impl Coordinator {
             return None;
         }
         op.acked |= 1 << i;
-        op.acks += 1;
         op.tally.count(i);
         // Each target acknowledges at most once (the bit mask), so a write never counts
         // more acks than it has targets.
+        let acks = op.acked.count_ones() as usize;
         assert!(
-            op.acks <= op.targets.len(),
+            acks <= op.targets.len(),
             "a write counted more acks than targets"
         );
         let mut done = None;
@@ -345,7 +343,7 @@ impl Coordinator {
                 OpResult::Put(Ok(op.version.clone())),
             ));
         }
-        if op.acks >= op.targets.len() {
+        if acks >= op.targets.len() {
             self.ops.remove(&op_id);
         }
         done

@@ -160,10 +160,7 @@ impl Node {
         for v in verdicts {
             if let Verdict::Suspected(peer) = v {
                 self.detector.suspects.insert(peer, now);
-                self.facts.push(Fact::Suspected {
-                    peer,
-                    by_heartbeats: true,
-                });
+                self.facts.push(Fact::Suspected { peer });
             }
         }
         out.push(Effect::SetTimer {
@@ -223,10 +220,7 @@ impl Node {
         }
         for peer in std::mem::take(&mut self.coordinator.unanswered) {
             if peer != self.id && self.detector.suspect(peer, now) {
-                self.facts.push(Fact::Suspected {
-                    peer,
-                    by_heartbeats: false,
-                });
+                self.facts.push(Fact::Suspected { peer });
             }
         }
         self.arm_probe(out);

@@ -33,11 +33,7 @@ pub enum Fact {
     Collected { key: KeyId, writes: HeldIds },
     /// This node's failure detector began to suspect `peer` (a request it sent went
     /// unanswered, or phi accrual convicted it).
-    Suspected {
-        peer: NodeId,
-        /// Raised by phi accrual's heartbeat verdict (false: by an operation's timeout).
-        by_heartbeats: bool,
-    },
+    Suspected { peer: NodeId },
     /// This node's failure detector trusts `peer` again (it heard from it).
     Trusted { peer: NodeId },
 }

@@ -97,7 +97,7 @@ pub struct Node {
     targets: SmallVec<[Target; 4]>,
     ae_cursor: u64,
     ae_stats: AntiEntropyStats,
-    /// Anti-entropy exchanges with data in flight, by (range, peer).
+    /// Anti-entropy exchanges with data in flight, by range (with their peer).
     ae_flights: anti_entropy::InFlight,
     /// Facts for the observer since the host last took them (see `fact.rs`).
     facts: Vec<Fact>,

@@ -7,7 +7,8 @@
 //! is a single counter.
 
 use super::detector::Target;
-use crate::ids::{DcId, NodeId};
+use crate::ids::{DcId, KeyId, NodeId};
+use crate::ring::Ring;
 use smallvec::SmallVec;
 
 /// A consistency level as the protocol applies it.
@@ -147,6 +148,19 @@ impl Tally {
             tally.need = tally.need.max(1);
             tally
         })
+    }
+
+    /// Plans the count for an operation on `key` sent to `targets` by a coordinator (a
+    /// node, or a client under client-driven routing) in datacenter `local`, with the key's
+    /// home replicas and datacenters as `ring` has them.
+    pub fn for_key(
+        rule: &QuorumRule,
+        ring: &Ring,
+        key: KeyId,
+        targets: &[Target],
+        local: DcId,
+    ) -> Option<Tally> {
+        Tally::plan(rule, ring.replicas(key), targets, |n| ring.dc_of(n), local)
     }
 
     /// Counts the reply of target `i`.

@@ -206,13 +206,12 @@ impl Node {
     /// What an operation on `key` to `self.targets` must hear under `rule`, counted from
     /// this node's datacenter; `None` when the targets cannot meet it.
     fn plan_tally(&self, key: KeyId, rule: &QuorumRule) -> Option<Tally> {
-        let ring = &self.ring;
-        Tally::plan(
+        Tally::for_key(
             rule,
-            ring.replicas(key),
+            &self.ring,
+            key,
             &self.targets,
-            |n| ring.dc_of(n),
-            ring.dc_of(self.id),
+            self.ring.dc_of(self.id),
         )
     }
 

@@ -45,9 +45,7 @@ fn refill(r: &Report) -> Option<Refill> {
         .iter()
         .map(|f| f.at_s)
         .fold(f64::INFINITY, f64::min);
-    let last_end = (r.faults.iter())
-        .map(|f| f.end_s)
-        .try_fold(0.0f64, |acc, e| e.map(|e| acc.max(e)))?;
+    let last_end = last_fault_end(r)?;
     let load_end = r.scenario.duration_s;
     let refill_end = r
         .convergence
@@ -216,9 +214,7 @@ fn handoff_not_completed(r: &Report) -> Option<String> {
     if h.backlog_at_end == 0 {
         return None;
     }
-    let last_end = (r.faults.iter())
-        .map(|f| f.end_s)
-        .try_fold(0.0f64, |acc, e| e.map(|e| acc.max(e)))?;
+    let last_end = last_fault_end(r)?;
     let value_bytes = r.scenario.workload.value_bytes() as f64;
     Some(format!(
         "Handoff not completed: {} hints were still held when the run ended, {} s after the last fault did; replication.hint_handoff_bytes_per_s = {} lets each node hand off about {} a second of {}-byte values. Meanwhile their owners served reads without those writes: {} reads outside fault windows were stale. A higher throttle (Cassandra's default is 1024 KiB/s) drains the backlog.",
@@ -238,4 +234,11 @@ fn hints_per_s(n: f64) -> String {
     } else {
         format!("{} hints", short(n))
     }
+}
+
+/// When the last fault ended (0 without faults); `None` while one is still open at the end.
+fn last_fault_end(r: &Report) -> Option<f64> {
+    (r.faults.iter())
+        .map(|f| f.end_s)
+        .try_fold(0.0f64, |acc, e| e.map(|e| acc.max(e)))
 }

@@ -231,11 +231,7 @@ pub fn findings(r: &Report) -> Vec<String> {
     // Stale reads against the quorum rule.
     let rule = quorum_rule_words(&r.scenario);
     // Whether the quorums would overlap without stand-ins (R+W>N for Dynamo's counts).
-    let strict = {
-        let mut strict = r.scenario.clone();
-        strict.replication.sloppy_quorum = false;
-        strict.quorums_overlap()
-    };
+    let strict = r.scenario.quorums_overlap_without_stand_ins();
     if c.judged_reads == 0 {
         out.push(
             "No read followed an acknowledged write of its key, so none was judged for staleness."

@@ -339,6 +339,14 @@ fn resolve_runs(
 }
 
 fn parse_plot(p: &PlotFile, names: &Names, quick: bool) -> Result<Plot, String> {
+    // The name becomes plots/NAME.svg and .png under --out: nothing that leaves it.
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if p.file.is_empty() || p.file.starts_with('.') || !p.file.chars().all(plain) {
+        return Err(format!(
+            "file {:?}: expected a plain name of letters, digits, '-', '_' and '.', not starting with '.'",
+            p.file
+        ));
+    }
     let mut series = Vec::new();
     for (i, s) in p.series.iter().enumerate() {
         if quick && s.full_only {

@@ -19,8 +19,7 @@ pub mod verdict;
 pub mod wars;
 
 use crate::error::Failure;
-use crate::report::{Report, write_atomic};
-use crate::sim::Simulation;
+use crate::report::write_atomic;
 use experiment::{Experiment, RunSpec};
 use expr::{Data, Expr, Val};
 use output::{Document, ExperimentRecord, RowRecord, Summary};
@@ -70,16 +69,7 @@ pub struct ReproduceArgs {
 /// The `reproduce` command.
 pub fn run(args: ReproduceArgs) -> Result<(), Failure> {
     let started = std::time::Instant::now();
-    let jobs = match args.jobs {
-        Some(j) if !(1..=crate::sweep::MAX_JOBS).contains(&j) => {
-            return Err(Failure::trouble(format!(
-                "--jobs {j}: expected 1 to {} simulations at a time",
-                crate::sweep::MAX_JOBS
-            )));
-        }
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = crate::sweep::jobs(args.jobs).map_err(Failure::trouble)?;
     // The baseline is read first: a bad one should not cost the runs.
     let baseline = args.baseline.as_deref().map(read_verdicts).transpose()?;
     let experiments = load_all(&args.experiments, &args.only, args.quick)?;
@@ -253,9 +243,7 @@ fn execute(
                 while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let t0 = std::time::Instant::now();
                     let outcome = catch_unwind(AssertUnwindSafe(|| {
-                        let mut sim = Simulation::new(&run.scenario);
-                        sim.run();
-                        Report::from_outcome(&sim.outcome()).to_json()
+                        crate::check::run_scenario(&run.scenario).json
                     }));
                     let k = finished.fetch_add(1, Ordering::Relaxed) + 1;
                     let mut events = 0;
@@ -277,11 +265,7 @@ fn execute(
                                 ))
                         }
                         Err(payload) => {
-                            let what = payload
-                                .downcast_ref::<&str>()
-                                .map(|s| s.to_string())
-                                .or_else(|| payload.downcast_ref::<String>().cloned())
-                                .unwrap_or_else(|| "unknown panic".into());
+                            let what = crate::error::panic_message(&*payload);
                             failures
                                 .lock()
                                 .unwrap_or_else(|p| p.into_inner())
@@ -448,12 +432,7 @@ fn chart_of(p: &experiment::Plot, data: &Data, notes: &mut Vec<String>) -> plots
             }
             plots::Series {
                 label: s.label.clone(),
-                style: match s.style {
-                    experiment::Style::Line => plots::Style::Line,
-                    experiment::Style::Points => plots::Style::Points,
-                    experiment::Style::LinePoints => plots::Style::LinePoints,
-                    experiment::Style::Paper => plots::Style::Paper,
-                },
+                style: s.style,
                 color: s.color,
                 points,
             }

@@ -21,13 +21,7 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(110, 110, 110),
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Style {
-    Line,
-    Points,
-    LinePoints,
-    Paper,
-}
+pub use super::experiment::Style;
 
 /// A series ready to draw.
 #[derive(Clone, Debug)]

@@ -247,12 +247,14 @@ fn binomial(
     let pns = paper_n
         .map(|e| e.eval(data).and_then(|v| flat(&v)))
         .transpose()?;
-    if ps.len() != ds.len() || !(ns.len() == 1 || ns.len() == ds.len()) {
+    let fits = |v: &[f64]| v.len() == 1 || v.len() == ds.len();
+    if ps.len() != ds.len() || !fits(&ns) || pns.as_deref().is_some_and(|v| !fits(v)) {
         return Err(format!(
-            "{} paper values, {} of dynasim's, {} counts",
+            "{} paper values, {} of dynasim's, {} counts, {} paper counts (counts: one, or one per value)",
             ps.len(),
             ds.len(),
-            ns.len()
+            ns.len(),
+            pns.as_ref().map_or(0, Vec::len)
         ));
     }
     let pick = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
@@ -320,7 +322,8 @@ fn order(direction: Direction, sigmas: f64, dynasim: &Val) -> Result<Judgement, 
             Direction::Increasing => b - a,
             Direction::Decreasing => a - b,
         };
-        let noise = sigmas * (sa.unwrap_or(0.0).powi(2) + sb.unwrap_or(0.0).powi(2)).sqrt();
+        let (sa, sb) = (sa.unwrap_or(0.0), sb.unwrap_or(0.0));
+        let noise = sigmas * (sa * sa + sb * sb).sqrt();
         agrees &= step > noise;
     }
     let word = match direction {

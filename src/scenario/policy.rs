@@ -132,11 +132,21 @@ impl Scenario {
     /// strict quorum, or pr + pw > N (primaries are never stand-ins). Conservative: false
     /// where the rule depends on where keys' replicas fall.
     pub fn quorums_overlap(&self) -> bool {
+        self.overlap(self.replication.sloppy_quorum)
+    }
+
+    /// Whether the quorums would overlap if only home replicas counted (sloppy quorum
+    /// off, everything else as the scenario says).
+    pub fn quorums_overlap_without_stand_ins(&self) -> bool {
+        self.overlap(false)
+    }
+
+    fn overlap(&self, sloppy: bool) -> bool {
         let rep = &self.replication;
         if rep.pr + rep.pw > rep.n {
             return true;
         }
-        if rep.sloppy_quorum {
+        if sloppy {
             return false;
         }
         let single_dc = self.cluster.datacenters.len() == 1;

@@ -71,6 +71,8 @@ pub struct Simulation {
     driver_timers: Vec<(SimTime, DriverTimer)>,
     digest: u64,
     events: u64,
+    /// A node is handling its heartbeat timer (suspicions raised now are phi accrual's).
+    heartbeat_timer: bool,
     resolved_faults: Vec<ResolvedFault>,
     windows: FaultWindows,
     tick_interval: SimTime,
@@ -173,6 +175,7 @@ impl Simulation {
             facts: Vec::new(),
             driver_timers: Vec::new(),
             digest: 0,
+            heartbeat_timer: false,
             events: 0,
             resolved_faults: faults.resolved,
             windows: FaultWindows {
@@ -397,7 +400,11 @@ impl Simulation {
                 }
                 let mut effects = std::mem::take(&mut self.effects);
                 (host.node).handle_timer(self.now, timer, &mut self.gossip_rng, &mut effects);
+                // The simulator's own record of which event raised a suspicion (the
+                // observer does not take the detector's word for it).
+                self.heartbeat_timer = timer == crate::node::Timer::Heartbeat;
                 self.apply(Endpoint::Node(node), &mut effects);
+                self.heartbeat_timer = false;
                 self.effects = effects;
                 self.note_epoch(node);
             }
@@ -652,10 +659,7 @@ impl Simulation {
     /// suspected peer (is its process up, does a partition cut it off).
     fn observe_fact(&mut self, node: NodeId, fact: &Fact) {
         match *fact {
-            Fact::Suspected {
-                peer,
-                by_heartbeats,
-            } => {
+            Fact::Suspected { peer } => {
                 let (a, b) = (
                     self.place(Endpoint::Node(node)),
                     self.place(Endpoint::Node(peer)),
@@ -669,7 +673,7 @@ impl Simulation {
                     up: self.hosts.is_up(peer) && self.hosts.get(peer).up_since <= since,
                     reachable: !self.transport.separated_since(a, b, since),
                     leaving: self.admin.is_leaving(peer),
-                    by_heartbeats,
+                    by_heartbeats: self.heartbeat_timer,
                 };
                 self.observer.suspicion(self.now, node, peer, truth);
             }

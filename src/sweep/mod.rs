@@ -40,6 +40,17 @@ pub const SWEEP_HTML: &str = "sweep.html";
 /// Threads are cheap, but not that cheap; no machine has more cores than this.
 pub const MAX_JOBS: usize = 4096;
 
+/// Simulations to run at once: `--jobs` when given (1 to `MAX_JOBS`), else one per core.
+pub fn jobs(asked: Option<usize>) -> Result<usize, String> {
+    match asked {
+        Some(j) if !(1..=MAX_JOBS).contains(&j) => Err(format!(
+            "--jobs {j}: expected 1 to {MAX_JOBS} simulations at a time"
+        )),
+        Some(j) => Ok(j),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct SweepArgs {
     /// The scenario file (JSON).
@@ -194,17 +205,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
         .map(Shard::parse)
         .transpose()?
         .unwrap_or(Shard::WHOLE);
-    let jobs = match args.jobs {
-        Some(j) if !(1..=MAX_JOBS).contains(&j) => {
-            return Err(bad(format!(
-                "--jobs {j}: expected 1 to {MAX_JOBS} simulations at a time"
-            )));
-        }
-        Some(j) => j,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    };
+    let jobs = jobs(args.jobs).map_err(bad)?;
     let sets = crate::scenario::parse_sets(&args.sets)?;
     let scenario = load_file(&args.scenario, &sets)?;
     let seeds = match &args.seeds {
@@ -541,11 +542,7 @@ fn execute_one(plan: &Plan, out: &Path, run: &RunSpec) -> Result<(), Failure> {
         Report::from_outcome(&sim.outcome())
     }))
     .map_err(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = crate::error::panic_message(&*payload);
         Failure::failed(format!("the simulator panicked: {what}"))
     })?;
     let values = plan

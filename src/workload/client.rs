@@ -172,14 +172,7 @@ impl Client {
             |n| !avoid.avoids(n, now),
             &mut self.targets,
         );
-        let ring = &self.ring;
-        Tally::plan(
-            rule,
-            ring.replicas(key),
-            &self.targets,
-            |n| ring.dc_of(n),
-            self.dc,
-        )
+        Tally::for_key(rule, &self.ring, key, &self.targets, self.dc)
     }
 
     /// Starts a get; returns the node it entered through (`None` when the client

@@ -164,10 +164,15 @@ impl Node {
         self.ae_flights.insert(slot, (peer, now + bound));
     }
 
+    /// Whether this node holds a record of an exchange of `slot` with `peer`.
+    fn ae_holds_with(&self, slot: u32, peer: NodeId) -> bool {
+        self.ae_flights.get(&slot).is_some_and(|(p, _)| *p == peer)
+    }
+
     /// The exchange of `slot` with `from` is over: drop its record (not another peer's).
     fn ae_release(&mut self, slot: u32, from: Endpoint) {
         if let Endpoint::Node(peer) = from
-            && self.ae_flights.get(&slot).is_some_and(|(p, _)| *p == peer)
+            && self.ae_holds_with(slot, peer)
         {
             self.ae_flights.remove(&slot);
         }
@@ -365,10 +370,9 @@ impl Node {
         let Endpoint::Node(peer) = from else {
             return;
         };
-        if self.ae_flights.get(&slot).is_some_and(|(p, _)| *p == peer) {
-            return;
+        if !self.ae_holds_with(slot, peer) {
+            out.push(ae_done(from, slot));
         }
-        out.push(ae_done(from, slot));
     }
 }
 
