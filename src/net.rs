@@ -20,6 +20,7 @@ pub struct NetworkModel {
     intra_dc: Sampler,
     inter_dc: Sampler,
     by_kind: [Option<Sampler>; MessageKind::COUNT],
+    inter_dc_added: Option<Sampler>,
     drop_probability: f64,
     rng: SimRng,
 }
@@ -37,6 +38,7 @@ impl NetworkModel {
             intra_dc: Sampler::new(&cfg.latency_ms.intra_dc),
             inter_dc: Sampler::new(&cfg.latency_ms.inter_dc),
             by_kind,
+            inter_dc_added: cfg.inter_dc_added_ms.as_ref().map(Sampler::new),
             drop_probability: cfg.drop_probability,
             rng,
         }
@@ -62,10 +64,17 @@ impl NetworkModel {
                 LinkClass::InterDc => &self.inter_dc,
             },
         };
-        if sampler.is_zero() {
-            return Some(SimTime::ZERO);
+        let mut ms = if sampler.is_zero() {
+            0.0
+        } else {
+            sampler.sample_ms(&mut self.rng)
+        };
+        // Drawn only when configured, after the link's own draw, so runs without it
+        // keep every draw of the stream where it was.
+        if let (LinkClass::InterDc, Some(added)) = (class, &self.inter_dc_added) {
+            ms += added.sample_ms(&mut self.rng);
         }
-        Some(SimTime::from_ms_f64(sampler.sample_ms(&mut self.rng)))
+        Some(SimTime::from_ms_f64(ms))
     }
 
     /// A draw from an arbitrary sampler on the network's stream (slow-node delays).
@@ -100,5 +109,49 @@ impl StorageModel {
             return SimTime::ZERO;
         }
         SimTime::from_ms_f64(sampler.sample_ms(&mut self.rng))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::dist::Distribution;
+    use crate::engine::rng::{RngStreams, Stream};
+
+    fn model(added: Option<f64>) -> NetworkModel {
+        let mut cfg = Network::default();
+        cfg.latency_ms.intra_dc = Distribution::Constant(0.5);
+        cfg.latency_ms.inter_dc = Distribution::Constant(40.0);
+        cfg.by_message_ms
+            .insert("write_request".into(), Distribution::Constant(2.0));
+        cfg.inter_dc_added_ms = added.map(Distribution::Constant);
+        NetworkModel::new(&cfg, RngStreams::new(1).stream(Stream::Network, 0))
+    }
+
+    #[test]
+    fn the_wide_area_delay_lands_on_inter_datacenter_messages_only() {
+        let ms = |m: &mut NetworkModel, class, kind| {
+            m.transit(class, kind, 0.0)
+                .expect("no loss configured")
+                .as_ms_f64()
+        };
+        let mut m = model(Some(75.0));
+        // On top of a per-kind override and of the link class alike.
+        assert_eq!(
+            ms(&mut m, LinkClass::InterDc, MessageKind::WriteRequest),
+            77.0
+        );
+        assert_eq!(ms(&mut m, LinkClass::InterDc, MessageKind::Gossip), 115.0);
+        assert_eq!(
+            ms(&mut m, LinkClass::IntraDc, MessageKind::WriteRequest),
+            2.0
+        );
+        assert_eq!(ms(&mut m, LinkClass::IntraDc, MessageKind::Gossip), 0.5);
+        assert_eq!(ms(&mut m, LinkClass::Local, MessageKind::Gossip), 0.0);
+        let mut plain = model(None);
+        assert_eq!(
+            ms(&mut plain, LinkClass::InterDc, MessageKind::WriteRequest),
+            2.0
+        );
     }
 }

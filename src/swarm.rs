@@ -352,7 +352,19 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
     if d.chance(0.3) {
         draw_repair(&mut d, &mut doc, duration);
     }
+    if d.chance(0.2) {
+        draw_wide_area(&mut d, &mut doc, open_loop);
+    }
     doc
+}
+
+/// Now and then PBS's WAN setting: a delay added on every link between datacenters, and
+/// for probes a reader drawn from all clients.
+fn draw_wide_area(d: &mut Draw, doc: &mut Value, open_loop: bool) {
+    doc["network"]["inter_dc_added_ms"] = d.latency(75.0);
+    if !open_loop && d.chance(0.7) {
+        doc["workload"]["reader"] = json!("any_client");
+    }
 }
 
 /// Now and then consistency policies (issue 17): Cassandra's levels, replicas per
@@ -858,6 +870,28 @@ fn buffer_loses_writes(scenario: &Scenario) -> bool {
 }
 
 /// Whether the run gave repair the time and the conditions to converge by its end.
+/// The mean of the slowest message leg in ms: the largest mean over the link classes and
+/// the per-kind overrides, with the wide-area delay on top (a truncated normal counted at
+/// its mean plus one deviation; a tail without a mean counts as a minute, which keeps the
+/// convergence verdict out of such runs).
+fn slowest_leg_ms(scenario: &Scenario) -> f64 {
+    use crate::engine::dist::Distribution;
+    let mean = |d: &Distribution| match d {
+        Distribution::Normal { mean, stddev } => mean + stddev,
+        d => d.mean().unwrap_or(60_000.0),
+    };
+    let net = &scenario.network;
+    let lat = &net.latency_ms;
+    let added = net.inter_dc_added_ms.as_ref().map_or(0.0, mean);
+    [&lat.local, &lat.intra_dc]
+        .into_iter()
+        .chain(net.by_message_ms.values())
+        .map(mean)
+        .chain([mean(&lat.inter_dc)])
+        .fold(0.0, f64::max)
+        + added
+}
+
 fn convergence_expected(scenario: &Scenario, r: &Report, all_up_at_end: bool) -> bool {
     // Random crashes are left out: a node drawn to crash near the end may still be
     // catching up (its repair can end after the fault's window). So are runs whose hints
@@ -888,7 +922,15 @@ fn convergence_expected(scenario: &Scenario, r: &Report, all_up_at_end: bool) ->
     } else {
         3.0
     };
-    let margin = rounds * ae.interval_s + fd.client_retry_s + fd.probe_interval_s + heartbeat + 1.0;
+    // And an exchange walks the Merkle tree a level per round trip over the slowest
+    // link, which slow links stretch past the rounds above (swarm seed 400, case 358:
+    // inter-datacenter legs of about 355 ms on average with a WAN delay added).
+    let exchange_s = 2.0 * f64::from(ae.merkle_depth + 2) * slowest_leg_ms(scenario) / 1000.0;
+    let margin = rounds * (ae.interval_s + exchange_s)
+        + fd.client_retry_s
+        + fd.probe_interval_s
+        + heartbeat
+        + 1.0;
     let faults_over = r.faults.iter().all(|f| {
         f.kind != "random_crashes" && f.end_s.is_some_and(|e| e + margin <= r.simulated_s)
     });

@@ -105,6 +105,16 @@ fn cases() -> Vec<Case> {
             "did you mean `high`?",
         ),
         case(
+            "an unknown probe reader",
+            vec![Set(
+                "workload",
+                json!({"kind": "staleness_probe", "probes": 10, "probes_per_s": 5,
+                       "read_delay_ms": {"constant": 1}, "reader": "anyone"}),
+            )],
+            "workload.reader",
+            "any_client",
+        ),
+        case(
             "joins that outgrow strategy 3's partitions",
             vec![Set(
                 "faults",
@@ -434,6 +444,12 @@ fn cases() -> Vec<Case> {
             )],
             "network.by_message_ms.read_requets",
             "did you mean `read_request`?",
+        ),
+        case(
+            "a negative wide-area delay",
+            vec![Set("network.inter_dc_added_ms", json!({"constant": -75}))],
+            "network.inter_dc_added_ms",
+            "-75",
         ),
         case(
             "a required field removed",

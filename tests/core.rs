@@ -152,3 +152,56 @@ fn staleness_probes_measure_visibility_by_delay() {
     );
     assert!(last > 0.99, "late reads should be fresh: {last}");
 }
+
+/// PBS's WAN setting: a replica per datacenter, 75 ms more on every leg between
+/// datacenters. A probe read back by its writer finds the write at the writer's own
+/// replica; one read back by any client is stale whenever the reader sits in another
+/// datacenter (two times in three) and reads before the write crossed.
+#[test]
+fn wide_area_probes_are_stale_when_the_reader_is_elsewhere() {
+    let p_fresh = |reader: &str| {
+        let mut doc = small_scenario();
+        set(
+            &mut doc,
+            "cluster.datacenters",
+            json!([{"name": "a", "nodes": 3}, {"name": "b", "nodes": 3}, {"name": "c", "nodes": 3}]),
+        );
+        set(
+            &mut doc,
+            "replication",
+            json!({"n": 3, "r": 1, "w": 1, "versioning": "last_write_wins",
+                   "replicas_per_datacenter": {"a": 1, "b": 1, "c": 1}}),
+        );
+        set(
+            &mut doc,
+            "network.latency_ms",
+            json!({"local": {"constant": 0}, "intra_dc": {"constant": 1}, "inter_dc": {"constant": 1}}),
+        );
+        set(
+            &mut doc,
+            "network.inter_dc_added_ms",
+            json!({"constant": 75}),
+        );
+        set(
+            &mut doc,
+            "workload",
+            json!({"kind": "staleness_probe", "probes": 3000, "probes_per_s": 200, "clients": 9,
+                   "read_delay_ms": {"constant": 0}, "routing": "client_driven",
+                   "reader": reader}),
+        );
+        let (_, report) = run(&doc);
+        let c = &report.observed.consistency;
+        assert!(c.judged_reads > 2_900, "{}", c.judged_reads);
+        1.0 - c.stale_read_fraction.expect("reads were judged")
+    };
+    let writer = p_fresh("writer");
+    let any = p_fresh("any_client");
+    assert!(
+        writer > 0.99,
+        "the writer's own datacenter has the write: {writer}"
+    );
+    assert!(
+        (0.29..0.38).contains(&any),
+        "a reader in one of three datacenters at random: about 1/3 fresh, got {any}"
+    );
+}

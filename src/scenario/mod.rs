@@ -413,6 +413,11 @@ pub struct Network {
     pub latency_ms: LinkLatencies,
     /// Per message kind overrides of the link-class latency (e.g. `write_request`).
     pub by_message_ms: BTreeMap<String, Distribution>,
+    /// Added to every message between two datacenters, whatever set its latency (the
+    /// link class or `by_message_ms`): a wide-area delay on top of per-kind fits (PBS's
+    /// WAN: 75 ms on each leg to a remote replica).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inter_dc_added_ms: Option<Distribution>,
     pub drop_probability: f64,
 }
 
@@ -421,6 +426,7 @@ impl Default for Network {
         Network {
             latency_ms: LinkLatencies::default(),
             by_message_ms: BTreeMap::new(),
+            inter_dc_added_ms: None,
             drop_probability: 0.0,
         }
     }
@@ -714,6 +720,29 @@ pub struct StalenessProbe {
     pub routing: Routing,
     #[serde(default = "default_probe_timeout_ms")]
     pub request_timeout_ms: f64,
+    /// Which client reads a probe's key back.
+    #[serde(default, skip_serializing_if = "ProbeReader::is_writer")]
+    pub reader: ProbeReader,
+}
+
+/// Which client reads a staleness probe's key back.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeReader {
+    /// The client that wrote it.
+    #[default]
+    Writer,
+    /// A client drawn uniformly from all clients, so that the reader's datacenter is
+    /// independent of the writer's (as in PBS's WAN experiment).
+    AnyClient,
+}
+
+impl ProbeReader {
+    fn is_writer(&self) -> bool {
+        *self == ProbeReader::Writer
+    }
 }
 
 fn default_clients() -> u32 {

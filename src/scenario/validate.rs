@@ -293,6 +293,9 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     dist(&mut err, "network.latency_ms.local", &lat.local);
     dist(&mut err, "network.latency_ms.intra_dc", &lat.intra_dc);
     dist(&mut err, "network.latency_ms.inter_dc", &lat.inter_dc);
+    if let Some(d) = &s.network.inter_dc_added_ms {
+        dist(&mut err, "network.inter_dc_added_ms", d);
+    }
     for (kind, d) in &s.network.by_message_ms {
         let path = format!("network.by_message_ms.{kind}");
         if !MessageKind::NAMES.contains(&kind.as_str()) {

@@ -14,7 +14,7 @@ use crate::engine::{Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
 use crate::node::{Completion, Effect, FailCause, Message, Op, OpResult, Timer, Version};
 use crate::observer::{Call, Observer, Order, ReadRecord, WriteInvocation, WriteRecord};
-use crate::scenario::{KeyDistribution, Workload, WriteMode};
+use crate::scenario::{KeyDistribution, ProbeReader, Workload, WriteMode};
 use smallvec::SmallVec;
 
 /// Timers the workload driver schedules for itself.
@@ -118,6 +118,7 @@ enum Plan {
         mean_gap_s: f64,
         probes: u32,
         read_delay: Sampler,
+        reader: ProbeReader,
     },
 }
 
@@ -175,6 +176,7 @@ impl Driver {
                 mean_gap_s: 1.0 / p.probes_per_s,
                 probes: p.probes,
                 read_delay: Sampler::new(&p.read_delay_ms),
+                reader: p.reader,
             },
         };
         let clients = client_dcs
@@ -568,8 +570,22 @@ impl Driver {
                     // Answered, failed or timed out: the key may be read from now on.
                     inserts.done(p.key);
                 }
-                if let (Plan::Probes { read_delay, .. }, true) = (&self.plan, stored) {
+                if let (
+                    Plan::Probes {
+                        read_delay, reader, ..
+                    },
+                    true,
+                ) = (&self.plan, stored)
+                {
                     let delay = SimTime::from_ms_f64(read_delay.sample_ms(&mut self.route_rng));
+                    // Drawn after the delay, and only for `any_client`, so that probes
+                    // read back by their writer keep every draw where it was.
+                    let reader = match reader {
+                        ProbeReader::Writer => p.client,
+                        ProbeReader::AnyClient => {
+                            ClientId(below(&mut self.route_rng, self.clients.len() as u64) as u32)
+                        }
+                    };
                     // No request starts after the last arrival plus one timeout, so every
                     // request ends inside the drain that follows (Simulation::new); a
                     // probe whose read-back would start later is not read back.
@@ -577,7 +593,7 @@ impl Driver {
                         io.timers.push((
                             io.now + delay,
                             DriverTimer::ProbeRead {
-                                client: p.client,
+                                client: reader,
                                 key: p.key,
                             },
                         ));
