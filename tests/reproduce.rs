@@ -273,6 +273,20 @@ fn bad_experiments_are_refused_with_the_field_named() {
         &EXPERIMENT.replace("\"file\": \"tiny-plot\"", "\"file\": \"../escaped\""),
         "plots[0]: file \"../escaped\"",
     );
+    // A row id another experiment uses too.
+    std::fs::write(
+        w.dir.join("paper/twin.json"),
+        EXPERIMENT
+            .replace(r#""id": "tiny""#, r#""id": "twin""#)
+            .replace(r#""file": "tiny-plot""#, r#""file": "twin-plot""#),
+    )
+    .expect("write");
+    refused(
+        &w,
+        EXPERIMENT,
+        "row id \"late-reads-fresh\" is used by experiment \"tiny\" too",
+    );
+    std::fs::remove_file(w.dir.join("paper/twin.json")).expect("remove");
     std::fs::write(w.dir.join("paper/tiny.json"), EXPERIMENT).expect("write");
     let run = w.reproduce("out", &["--quick", "--only", "tinny"]);
     assert_eq!(run.status.code(), Some(2));
@@ -353,4 +367,86 @@ fn the_readme_table_is_the_committed_quick_sets() {
         );
         assert!(r["source"].as_str().is_some_and(|s| !s.is_empty()));
     }
+}
+
+/// Two experiments asking the WARS model for one configuration with different seeds each
+/// get their own draw, and an experiment's numbers are the same alone (`--only`) as in
+/// company: the model's settings come from the experiment that evaluates it.
+#[test]
+fn each_experiment_gets_the_model_it_asked_for() {
+    let w = Workspace::new("models");
+    let other = EXPERIMENT
+        .replace(r#""id": "tiny""#, r#""id": "tiny-seed-2""#)
+        .replace(
+            r#""seed": 1, "trials": 20000"#,
+            r#""seed": 2, "trials": 20000"#,
+        )
+        .replace(r#""file": "tiny-plot""#, r#""file": "tiny-seed-2-plot""#);
+    // Row ids are unique across experiments.
+    let other = [
+        "late-reads-fresh",
+        "model-curve",
+        "impossible",
+        "strict-fresh",
+    ]
+    .iter()
+    .fold(other, |text, id| {
+        text.replace(&format!(r#""id": "{id}""#), &format!(r#""id": "{id}-2""#))
+    });
+    std::fs::write(w.dir.join("paper/tiny-seed-2.json"), other).expect("second experiment");
+    let model_value = |doc: &serde_json::Value, experiment: &str| {
+        doc["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| {
+                r["experiment"] == experiment
+                    && r["id"]
+                        .as_str()
+                        .is_some_and(|id| id.starts_with("model-curve"))
+            })
+            .map(|r| r["paper"].clone())
+            .expect("the model row")
+    };
+    let both = w.reproduce("both", &["--quick", "--jobs", "2"]);
+    assert_eq!(both.status.code(), Some(0), "{}", stderr(&both));
+    let doc = w.json("both");
+    let (seed1, seed2) = (model_value(&doc, "tiny"), model_value(&doc, "tiny-seed-2"));
+    assert_ne!(seed1, seed2, "two seeds, two draws of the model");
+    for (id, value) in [("tiny", &seed1), ("tiny-seed-2", &seed2)] {
+        let out = format!("only-{id}");
+        let alone = w.reproduce(&out, &["--quick", "--jobs", "2", "--only", id]);
+        assert_eq!(alone.status.code(), Some(0), "{}", stderr(&alone));
+        assert_eq!(&model_value(&w.json(&out), id), value, "{id} alone");
+    }
+}
+
+/// reproduce.json is the same whether the experiments' folder is given relative to the
+/// working folder or absolutely: recorded paths are relative to the working folder.
+#[test]
+fn recorded_paths_do_not_depend_on_how_the_folder_was_given() {
+    let w = Workspace::new("paths");
+    let run = |folder: &Path, out: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_dynasim"))
+            .current_dir(&w.dir)
+            .args([
+                "reproduce",
+                "--quick",
+                "--quiet",
+                "--jobs",
+                "1",
+                "--experiments",
+            ])
+            .arg(folder)
+            .args(["--out", out])
+            .output()
+            .expect("run dynasim");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        std::fs::read(w.dir.join(out).join("reproduce.json")).expect("reproduce.json")
+    };
+    let relative = run(Path::new("paper"), "relative");
+    let absolute = run(&w.dir.join("paper"), "absolute");
+    assert!(relative == absolute, "the two reproduce.json differ");
+    let doc: serde_json::Value = serde_json::from_slice(&relative).expect("JSON");
+    assert_eq!(doc["experiments"][0]["file"], "paper/tiny.json");
 }

@@ -7,6 +7,7 @@
 
 use super::expr::{Expr, Names};
 use super::template::{substitute, substitute_text, values_of};
+pub use super::wars::ModelSettings;
 use crate::scenario::Scenario;
 use serde::Deserialize;
 use serde_json::Value;
@@ -62,22 +63,6 @@ pub struct ExperimentFile {
     pub rows: Vec<RowFile>,
     #[serde(default)]
     pub plots: Vec<PlotFile>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelSettings {
-    pub seed: u64,
-    pub trials: usize,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            seed: 1,
-            trials: 400_000,
-        }
-    }
 }
 
 /// The most trials a model configuration may draw (memory: three f64 per trial).

@@ -17,7 +17,7 @@
 //! - a list `[A, B, ...]`: a list (an ordering compares one).
 
 use super::template::{substitute, values_of};
-use super::wars::{Config, Fit, Outcome};
+use super::wars::{Config, Fit, ModelSettings, Outcome};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -110,7 +110,11 @@ pub fn number_json(v: f64) -> Value {
 /// The data expressions are evaluated against.
 pub struct Data<'a> {
     pub reports: &'a BTreeMap<String, Value>,
-    pub models: &'a BTreeMap<Config, Outcome>,
+    /// Every WARS outcome, keyed by its configuration and the settings (seed, trials) of
+    /// the experiment that asked for it.
+    pub models: &'a BTreeMap<(Config, ModelSettings), Outcome>,
+    /// The settings of the experiment being evaluated.
+    pub settings: ModelSettings,
 }
 
 fn one_key(o: &serde_json::Map<String, Value>) -> Option<(&str, &Value)> {
@@ -260,7 +264,8 @@ impl Expr {
                 })?)
             }
             Expr::Wars(c, q) => {
-                let m = d.models.get(c).ok_or("the WARS model was not computed")?;
+                let m =
+                    (d.models.get(&(*c, d.settings))).ok_or("the WARS model was not computed")?;
                 Val::num(match q {
                     Quantity::PConsistentAt(t) => m.p_consistent(*t),
                     Quantity::ReadPercentile(p) => m.read_percentile_ms(*p),
@@ -493,6 +498,7 @@ mod tests {
         Expr::parse(&e, &names(), false)?.eval(&Data {
             reports,
             models: &models,
+            settings: ModelSettings::default(),
         })
     }
 

@@ -74,12 +74,20 @@ pub fn run(args: ReproduceArgs) -> Result<(), Failure> {
     let baseline = args.baseline.as_deref().map(read_verdicts).transpose()?;
     let experiments = load_all(&args.experiments, &args.only, args.quick)?;
     let runs: Vec<&RunSpec> = experiments.iter().flat_map(|e| &e.runs).collect();
+    let wanted = wanted_models(&experiments);
     if !args.no_memory_check {
         let scenarios: Vec<_> = runs.iter().map(|r| &r.scenario).collect();
-        crate::guard::check_fits_together(&scenarios, jobs, crate::guard::available_bytes())
-            .map_err(Failure::trouble)?;
+        // The model's draws are held while the runs go on.
+        let held = models_bytes(&wanted);
+        let available = crate::guard::available_bytes().map(|a| a.saturating_sub(held));
+        crate::guard::check_fits_together(&scenarios, jobs, available).map_err(|e| {
+            Failure::trouble(format!(
+                "{e} (what is available after the WARS model's draws, about {})",
+                crate::guard::human(held)
+            ))
+        })?;
     }
-    let models = compute_models(&experiments, jobs);
+    let models = compute_models(wanted, jobs);
     let reports = execute(&runs, jobs, !args.quiet)?;
     let doc = judge_all(&experiments, &reports, &models, args.quick);
     let command = command_line(&args);
@@ -156,6 +164,19 @@ pub fn load_all(dir: &Path, only: &[String], quick: bool) -> Result<Vec<Experime
             Err(e) => errors.push(e),
         }
     }
+    // Row ids name rows across experiments (--baseline compares by id).
+    let mut row_ids: BTreeMap<&str, &str> = BTreeMap::new();
+    for e in &experiments {
+        for r in &e.rows {
+            if let Some(other) = row_ids.insert(&r.def.id, &e.file.id) {
+                errors.push(format!(
+                    "{}: row id {:?} is used by experiment {other:?} too; row ids must be unique across experiments",
+                    e.path.display(),
+                    r.def.id
+                ));
+            }
+        }
+    }
     let mut seen = BTreeSet::new();
     for e in &experiments {
         for p in &e.plots {
@@ -180,9 +201,24 @@ pub fn load_all(dir: &Path, only: &[String], quick: bool) -> Result<Vec<Experime
     Ok(experiments)
 }
 
-/// The WARS configurations the experiments need, each simulated once.
-fn compute_models(experiments: &[Experiment], jobs: usize) -> BTreeMap<Config, wars::Outcome> {
-    let mut wanted: BTreeMap<Config, experiment::ModelSettings> = BTreeMap::new();
+/// A path as reproduce.json records it: relative to the working folder when it lies inside
+/// it, so that `--experiments scenarios/paper` and the same folder given absolutely write
+/// the same bytes.
+fn shown_path(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    relative.as_deref().unwrap_or(path).display().to_string()
+}
+
+/// WARS outcomes by configuration and the asking experiment's settings.
+type Models = BTreeMap<(Config, experiment::ModelSettings), wars::Outcome>;
+
+/// The WARS configurations the experiments ask for, each with the asking experiment's
+/// settings (seed, trials): drawn once per pair, so that an experiment's numbers never
+/// depend on which other experiments ran with it (`--only`).
+fn wanted_models(experiments: &[Experiment]) -> Vec<(Config, experiment::ModelSettings)> {
+    let mut wanted: BTreeSet<(Config, experiment::ModelSettings)> = BTreeSet::new();
     for e in experiments {
         let mut configs = Vec::new();
         for r in &e.rows {
@@ -202,12 +238,21 @@ fn compute_models(experiments: &[Experiment], jobs: usize) -> BTreeMap<Config, w
                 });
             }
         }
-        for c in configs {
-            // The first experiment to ask sets the trials; later ones reuse its draw.
-            wanted.entry(c).or_insert(e.file.model);
-        }
+        wanted.extend(configs.into_iter().map(|c| (c, e.file.model)));
     }
-    let todo: Vec<(Config, experiment::ModelSettings)> = wanted.into_iter().collect();
+    wanted.into_iter().collect()
+}
+
+/// Memory the model's draws hold while the runs go on: three f64 per trial each (read,
+/// write and consistent-from times).
+fn models_bytes(wanted: &[(Config, experiment::ModelSettings)]) -> u64 {
+    (wanted.iter())
+        .map(|(_, m)| m.trials as u64 * 3 * 8)
+        .fold(0, u64::saturating_add)
+}
+
+/// Draws every configuration asked for once, on `jobs` threads.
+fn compute_models(todo: Vec<(Config, experiment::ModelSettings)>, jobs: usize) -> Models {
     let done = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -217,7 +262,7 @@ fn compute_models(experiments: &[Experiment], jobs: usize) -> BTreeMap<Config, w
                     let outcome = c.simulate(m.trials, m.seed);
                     done.lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .insert(*c, outcome);
+                        .insert((*c, *m), outcome);
                 }
             });
         }
@@ -313,7 +358,7 @@ fn reports_of(e: &Experiment, all: &BTreeMap<(String, String), Value>) -> BTreeM
 fn judge_all(
     experiments: &[Experiment],
     all: &BTreeMap<(String, String), Value>,
-    models: &BTreeMap<Config, wars::Outcome>,
+    models: &Models,
     quick: bool,
 ) -> Document {
     let mut rows = Vec::new();
@@ -323,6 +368,7 @@ fn judge_all(
         let data = Data {
             reports: &reports,
             models,
+            settings: e.file.model,
         };
         for r in &e.rows {
             rows.push(judge_row(e, r, &data));
@@ -331,8 +377,8 @@ fn judge_all(
             id: e.file.id.clone(),
             title: e.file.title.clone(),
             paper: e.file.paper.citation().into(),
-            file: e.path.display().to_string(),
-            scenario: e.scenario_path.display().to_string(),
+            file: shown_path(&e.path),
+            scenario: shown_path(&e.scenario_path),
             runs: e.runs.len(),
             modelled: e.file.modelled.clone(),
             assumed: e.file.assumed.clone(),
@@ -455,7 +501,7 @@ fn write_outputs(
     out: &Path,
     experiments: &[Experiment],
     all: &BTreeMap<(String, String), Value>,
-    models: &BTreeMap<Config, wars::Outcome>,
+    models: &Models,
     mut doc: Document,
     command: &str,
     quiet: bool,
@@ -467,6 +513,7 @@ fn write_outputs(
         let data = Data {
             reports: &reports,
             models,
+            settings: e.file.model,
         };
         for p in &e.plots {
             let chart = chart_of(p, &data, &mut record.plot_notes);

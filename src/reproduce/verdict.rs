@@ -392,6 +392,7 @@ mod tests {
         let data = Data {
             reports: &reports,
             models: &models,
+            settings: Default::default(),
         };
         Compare::parse(&c, &Names::default())
             .expect("valid")

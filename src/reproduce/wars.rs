@@ -18,6 +18,7 @@
 use crate::engine::math;
 use crate::engine::rng::{SimRng, mix64, unit_f64};
 use rand::SeedableRng;
+use serde::Deserialize;
 
 /// A published latency fit: which mixture each of W, A, R, S draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,6 +61,23 @@ impl Fit {
 
 /// The extra one-way delay of a leg to a replica in another datacenter (WAN).
 pub const WAN_DELAY_MS: f64 = 75.0;
+
+/// Seed and trials of the WARS model, as an experiment file's `model` gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    pub seed: u64,
+    pub trials: usize,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            seed: 1,
+            trials: 400_000,
+        }
+    }
+}
 
 /// With probability `pareto`, Pareto(x_m, α); otherwise exponential with rate λ (1/ms).
 #[derive(Clone, Copy, Debug, PartialEq)]
