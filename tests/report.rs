@@ -521,3 +521,56 @@ fn the_run_command_writes_report_summary_plots_and_history() {
     assert_eq!(cdf[102][0], 1.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The staleness finding states the quorum rule among home replicas for consistency
+/// levels as it does for R+W>N, whatever sloppy quorum does: QUORUM/QUORUM overlaps.
+#[test]
+fn the_staleness_finding_states_levels_as_a_rule_among_home_replicas() {
+    let mut doc = small_scenario();
+    set(
+        &mut doc,
+        "replication.consistency",
+        json!({"read": "QUORUM", "write": "QUORUM"}),
+    );
+    set(&mut doc, "replication.sloppy_quorum", json!(true));
+    let (_, report) = run(&doc);
+    let findings = dynasim::report::summary::findings(&report);
+    let rule = findings
+        .iter()
+        .find(|f| f.starts_with("read QUORUM, write QUORUM"))
+        .unwrap_or_else(|| panic!("no staleness finding: {findings:?}"));
+    assert!(
+        rule.contains("every read meets every acknowledged write among the home replicas"),
+        "{rule}"
+    );
+}
+
+/// After a join under strategy 2, the imbalance finding describes strategy 2's placement
+/// (equal partitions placed by tokens), not strategy 1's.
+#[test]
+fn the_imbalance_finding_names_strategy_2_for_strategy_2() {
+    let mut doc = small_scenario();
+    set(
+        &mut doc,
+        "cluster.partitioning",
+        json!({"strategy": "random_tokens_equal_partitions", "tokens_per_node": 1, "partitions": 64}),
+    );
+    set(
+        &mut doc,
+        "faults",
+        json!([{"kind": "join", "at_s": 2, "datacenter": "east", "count": 2}]),
+    );
+    set(&mut doc, "metrics.balance_window_s", json!(4));
+    let (_, report) = run(&doc);
+    let findings = dynasim::report::summary::findings(&report);
+    let imbalance = findings
+        .iter()
+        .find(|f| f.starts_with("Ownership imbalance"))
+        .unwrap_or_else(|| panic!("no imbalance finding: {findings:?}"));
+    assert!(
+        imbalance.contains(
+            "Placement is strategy 2 (64 equal partitions placed by 1 random tokens per node)"
+        ),
+        "{imbalance}"
+    );
+}

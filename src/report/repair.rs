@@ -40,6 +40,10 @@ struct Refill {
 /// The timeline's view of the refill: from the end of the last fault until replicas
 /// converged (or the load stopped), against the intervals before the first fault.
 fn refill(r: &Report) -> Option<Refill> {
+    // Without a fault there is nothing to refill.
+    if r.faults.is_empty() {
+        return None;
+    }
     let first = r
         .faults
         .iter()
@@ -215,11 +219,18 @@ fn handoff_not_completed(r: &Report) -> Option<String> {
         return None;
     }
     let last_end = last_fault_end(r)?;
+    let when = if r.faults.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} s after the last fault did",
+            short(r.simulated_s - last_end)
+        )
+    };
     let value_bytes = r.scenario.workload.value_bytes() as f64;
     Some(format!(
-        "Handoff not completed: {} hints were still held when the run ended, {} s after the last fault did; replication.hint_handoff_bytes_per_s = {} lets each node hand off about {} a second of {}-byte values. Meanwhile their owners served reads without those writes: {} reads outside fault windows were stale. A higher throttle (Cassandra's default is 1024 KiB/s) drains the backlog.",
+        "Handoff not completed: {} hints were still held when the run ended{when}; replication.hint_handoff_bytes_per_s = {} lets each node hand off about {} a second of {}-byte values. Meanwhile their owners served reads without those writes: {} reads outside fault windows were stale. A higher throttle (Cassandra's default is 1024 KiB/s) drains the backlog.",
         count(h.backlog_at_end),
-        short(r.simulated_s - last_end),
         count(rate.round() as u64),
         hints_per_s(rate / value_bytes.max(1.0)),
         count(value_bytes as u64),

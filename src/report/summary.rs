@@ -144,7 +144,9 @@ fn quorum_row(sc: &crate::scenario::Scenario) -> String {
 }
 
 /// The quorum rule as the staleness finding states it: `R+W>N (2+2>3)` for Dynamo's
-/// counts, else the levels and whether they must overlap.
+/// counts, else the levels and whether their quorums overlap. Either way the rule is the
+/// one among home replicas, as R+W>N is: what sloppy quorum's stand-ins do to it is the
+/// finding's own sentence.
 fn quorum_rule_words(sc: &crate::scenario::Scenario) -> String {
     let rep = &sc.replication;
     if rep.consistency.is_none() && rep.pr == 0 && rep.pw == 0 {
@@ -154,8 +156,8 @@ fn quorum_rule_words(sc: &crate::scenario::Scenario) -> String {
             format!("R+W≤N ({}+{}≤{})", rep.r, rep.w, rep.n)
         };
     }
-    let overlap = if sc.quorums_overlap() {
-        "every read meets every acknowledged write"
+    let overlap = if sc.quorums_overlap_without_stand_ins() {
+        "every read meets every acknowledged write among the home replicas"
     } else {
         "a read need not meet every acknowledged write"
     };
@@ -850,7 +852,11 @@ fn imbalance_finding(r: &Report, out: &mut Vec<String>) {
             "strategy 3 ({} equal partitions dealt to the nodes)",
             p.partitions
         ),
-        _ => format!(
+        crate::scenario::PartitionStrategy::RandomTokensEqualPartitions => format!(
+            "strategy 2 ({} equal partitions placed by {} random tokens per node): a joining node takes the partitions whose ends its tokens now precede, a leaver's partitions go to whichever nodes' tokens follow them",
+            p.partitions, p.tokens_per_node
+        ),
+        crate::scenario::PartitionStrategy::RandomTokens => format!(
             "random tokens ({} per node): a joining node takes whatever ranges its tokens cut, a leaver's ranges go to whichever nodes follow them",
             p.tokens_per_node
         ),
