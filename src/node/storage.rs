@@ -46,8 +46,16 @@ impl Storage {
     }
 
     /// The tree of range `slot`, if this node ever held data there (anti-entropy on).
+    /// Reading its inner hashes or leaves needs `settle_tree` first.
     pub fn tree(&self, slot: u32) -> Option<&MerkleTree> {
         self.trees.get(&slot)
+    }
+
+    /// Sorts the keys new to `slot`'s tree into it, so that an exchange can read it.
+    pub fn settle_tree(&mut self, slot: u32) {
+        if let Some(tree) = self.trees.get_mut(&slot) {
+            tree.settle();
+        }
     }
 
     /// Merges `incoming` into the versions of `key` by the run's versioning rules,

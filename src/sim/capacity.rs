@@ -73,7 +73,14 @@ impl Simulation {
                 self.transport.record_background(&msg, bytes, service);
             }
             if background && r.lane.is_some() {
-                self.background_step(node, service, AfterDisk::Handle { from, msg });
+                self.background_step(
+                    node,
+                    service,
+                    AfterDisk::Handle {
+                        from,
+                        msg: Box::new(msg),
+                    },
+                );
                 return None;
             }
             let admitted = if background {
@@ -100,7 +107,7 @@ impl Simulation {
             to: node,
             incarnation,
             stage,
-            msg,
+            msg: Box::new(msg),
         };
         self.queue.push_hinted(at.as_micros(), event, node.0);
         None
@@ -119,8 +126,8 @@ impl Simulation {
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
             match next {
-                AfterDisk::Handle { from, msg } => self.handle_at_node(from, node, msg, true),
-                AfterDisk::Depart { to, msg } => self.depart(node, incarnation, to, msg),
+                AfterDisk::Handle { from, msg } => self.handle_at_node(from, node, *msg, true),
+                AfterDisk::Depart { to, msg } => self.depart(node, incarnation, to, *msg),
                 AfterDisk::Done => {}
             }
             return;
@@ -191,7 +198,7 @@ impl Simulation {
             let event = Event::Deliver {
                 from: source,
                 to,
-                msg,
+                msg: Box::new(msg),
             };
             self.queue.push_hinted(at, event, node_hint(to));
         }

@@ -388,7 +388,7 @@ impl Simulation {
                 from,
                 to: Endpoint::Node(node),
                 msg,
-            } => self.deliver_to_node(from, node, msg),
+            } => self.deliver_to_node(from, node, *msg),
             Event::NodeTimer {
                 node,
                 incarnation,
@@ -412,7 +412,7 @@ impl Simulation {
                 from,
                 to: Endpoint::Client(client),
                 msg,
-            } => self.with_driver(|driver, io| driver.on_message(client, from, msg, io)),
+            } => self.with_driver(|driver, io| driver.on_message(client, from, *msg, io)),
             Event::ClientTimer { client, timer } => {
                 self.with_driver(|driver, io| driver.on_client_timer(client, timer, io))
             }
@@ -431,7 +431,7 @@ impl Simulation {
                     self.transport.stats.to_down_node += 1;
                     return;
                 }
-                if let Some((msg, written)) = self.through_resources(from, to, msg, stage) {
+                if let Some((msg, written)) = self.through_resources(from, to, *msg, stage) {
                     self.handle_at_node(from, to, msg, written);
                 }
             }
@@ -440,7 +440,7 @@ impl Simulation {
                 incarnation,
                 to,
                 msg,
-            } => self.depart(from, incarnation, to, msg),
+            } => self.depart(from, incarnation, to, *msg),
             Event::Background {
                 node,
                 incarnation,
@@ -819,12 +819,15 @@ impl Simulation {
                                 from,
                                 incarnation,
                                 to,
-                                msg,
+                                msg: Box::new(msg),
                             };
                             self.queue.push_hinted(ready.as_micros(), event, from.0);
                         }
                         (Sent::Background(service), Endpoint::Node(node)) => {
-                            let next = AfterDisk::Depart { to, msg };
+                            let next = AfterDisk::Depart {
+                                to,
+                                msg: Box::new(msg),
+                            };
                             self.background_step(node, service, next);
                         }
                         (Sent::Held(_) | Sent::Background(_), Endpoint::Client(_)) => {

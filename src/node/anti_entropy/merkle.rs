@@ -45,6 +45,11 @@ pub struct MerkleTree {
     /// are far more frequent than exchanges, so a write touches one entry instead of a
     /// path of depth + 1 hashes, and memory follows keys, not ranges x 2^depth.
     contributions: Contributions,
+    /// Keys new to the tree since it was last settled, unsorted: a new key is appended
+    /// here (no search, no shift of the sorted entries) and sorted in when an exchange
+    /// reads the tree (`settle`). Whether a key is new is known without a search: a key
+    /// has an entry exactly when its version-set hash is not 0.
+    pending: Vec<(u64, u64)>,
     /// XOR of every contribution, kept current because every exchange starts with it.
     root: u64,
 }
@@ -60,6 +65,10 @@ enum Contributions {
 }
 
 const SORTED_MAX: usize = 4_096;
+
+/// New keys wait unsorted up to this many: one merge then moves the sorted entries once
+/// for all of them, and an update of a key that waits finds it in a short scan.
+const PENDING_MAX: usize = 32;
 
 impl Contributions {
     fn len(&self) -> usize {
@@ -96,6 +105,20 @@ impl Contributions {
         }
     }
 
+    /// Adds entries of keys that have none yet (`new`, in any order, emptied).
+    fn add_new(&mut self, new: &mut Vec<(u64, u64)>) {
+        match self {
+            Contributions::Sorted(v) => {
+                new.sort_unstable_by_key(|(e, _)| *e);
+                merge_sorted(v, new);
+                if v.len() > SORTED_MAX {
+                    *self = Contributions::Map(v.iter().copied().collect());
+                }
+            }
+            Contributions::Map(m) => m.extend(new.drain(..)),
+        }
+    }
+
     /// The entries of leaves `first..=last`, in order.
     fn in_leaves(&self, first: u64, last: u64) -> Box<dyn Iterator<Item = (u64, u64)> + '_> {
         let (lo, hi) = (first << 32, (last << 32) | u32::MAX as u64);
@@ -110,12 +133,31 @@ impl Contributions {
     }
 }
 
+/// Merges `new` (sorted, no entry shared with `v`; emptied) into the sorted `v`, from the
+/// back, so that each entry of `v` moves at most once.
+fn merge_sorted(v: &mut Vec<(u64, u64)>, new: &mut Vec<(u64, u64)>) {
+    let old_len = v.len();
+    v.resize(old_len + new.len(), (0, 0));
+    let (mut i, mut out) = (old_len, v.len());
+    while let Some(&last) = new.last() {
+        out -= 1;
+        if i > 0 && v[i - 1].0 > last.0 {
+            v[out] = v[i - 1];
+            i -= 1;
+        } else {
+            v[out] = last;
+            new.pop();
+        }
+    }
+}
+
 impl MerkleTree {
     pub fn new(depth: u32) -> MerkleTree {
         let depth = depth.clamp(1, 24);
         MerkleTree {
             depth,
             contributions: Contributions::Sorted(Vec::new()),
+            pending: Vec::new(),
             root: 0,
         }
     }
@@ -129,7 +171,23 @@ impl MerkleTree {
     }
 
     pub fn key_count(&self) -> usize {
-        self.contributions.len()
+        self.contributions.len() + self.pending.len()
+    }
+
+    /// Sorts the keys added since the last call into the tree: reading it (`hash_at`,
+    /// `keys_in_leaf`) needs this first.
+    pub fn settle(&mut self) {
+        if !self.pending.is_empty() {
+            self.contributions.add_new(&mut self.pending);
+        }
+    }
+
+    /// The tree is settled: every key is in order (an unsettled read would miss keys).
+    fn assert_settled(&self) {
+        assert!(
+            self.pending.is_empty(),
+            "a Merkle tree is read before its new keys were settled"
+        );
     }
 
     /// Hash of node `index` at `level` (0 = root, `depth` = leaves): the XOR of the
@@ -141,6 +199,7 @@ impl MerkleTree {
         if level == 0 {
             return self.root;
         }
+        self.assert_settled();
         let shift = self.depth - level;
         let first = (index as u64) << shift;
         let last = ((index as u64 + 1) << shift) - 1;
@@ -154,16 +213,40 @@ impl MerkleTree {
     }
 
     /// A key's version set changed from `old` to `new` (hashes from `versions_hash`).
+    /// The key has an entry exactly when its hash is not 0, so `old == 0` means a key new
+    /// to the tree: it waits in `pending` until the tree is read.
     pub fn update(&mut self, key: KeyId, old: u64, new: u64) {
         let delta = contribution(key, old) ^ contribution(key, new);
         self.root ^= delta;
         let entry = packed(leaf_of(key, self.depth) as u64, key);
         let value = (new != 0).then(|| contribution(key, new));
-        self.contributions.set(entry, value);
+        match value {
+            Some(c) if old == 0 => {
+                self.pending.push((entry, c));
+                if self.pending.len() >= PENDING_MAX {
+                    self.settle();
+                }
+            }
+            _ if old == 0 => {}
+            _ => {
+                // An existing key: it may still wait unsorted.
+                if let Some(i) = self.pending.iter().position(|(e, _)| *e == entry) {
+                    match value {
+                        Some(c) => self.pending[i].1 = c,
+                        None => {
+                            self.pending.swap_remove(i);
+                        }
+                    }
+                } else {
+                    self.contributions.set(entry, value);
+                }
+            }
+        }
     }
 
     /// Keys held in `leaf`.
     pub fn keys_in_leaf(&self, leaf: u32) -> impl Iterator<Item = KeyId> + '_ {
+        self.assert_settled();
         self.contributions
             .in_leaves(leaf as u64, leaf as u64)
             .map(|(e, _)| KeyId(e as u32))
@@ -172,6 +255,7 @@ impl MerkleTree {
     /// Every (entry, contribution), in order (tests compare trees by it).
     #[cfg(test)]
     fn entries(&self) -> Vec<(u64, u64)> {
+        self.assert_settled();
         self.contributions.in_leaves(0, u32::MAX as u64).collect()
     }
 }
@@ -199,6 +283,7 @@ mod tests {
         for (k, vs) in store {
             t.update(*k, 0, versions_hash(vs));
         }
+        t.settle();
         t
     }
 
@@ -308,7 +393,12 @@ mod tests {
             if entry.is_empty() {
                 store.remove(&key);
             }
+            if step % 97 == 0 {
+                // Reads come between writes: new keys merge into sorted ones.
+                tree.settle();
+            }
         }
+        tree.settle();
         let rebuilt = build(&store, 8);
         assert_eq!(tree.root(), rebuilt.root());
         assert_eq!(tree.entries(), rebuilt.entries());

@@ -199,6 +199,7 @@ impl Node {
             self.ae_release(slot, from);
         }
         self.ae_stats.hashes_compared += hashes.len() as u64;
+        self.storage.settle_tree(slot);
         let tree = self.storage.tree(slot);
         let mine = |i: u32| tree.map(|t| t.hash_at(level as u32, i)).unwrap_or(0);
         let differing: Vec<u32> = hashes
@@ -274,6 +275,7 @@ impl Node {
                 }
             }
         }
+        self.storage.settle_tree(slot);
         let mine = self.leaf_hashes(slot, &leaves);
         let (send, want) = differing_keys(&mine, &theirs);
         self.ae_stats.keys_differing += (send.len() + want.len()) as u64;

@@ -16,23 +16,31 @@
 use super::clock::{Causality, VClock};
 use super::{Causal, NewObject, NewVersion, Scheme, Version, Versions};
 use crate::ids::WriteId;
+use std::borrow::Cow;
 
 /// The vector-clock scheme.
 pub(super) struct VectorClocks;
 
 /// The clock of a set of versions: the merge of their clocks (one clock when the set is
-/// one object).
-fn object_clock(versions: &[Version]) -> VClock {
-    super::vector_clock_naive::merged(versions)
+/// one object). A single version's clock is borrowed, not shared again: the merge of one
+/// clock is that clock, and a clone would touch its (usually cold) reference count twice.
+fn object_clock(versions: &[Version]) -> Cow<'_, VClock> {
+    match versions {
+        [one] => Cow::Borrowed(&one.causal.clock),
+        _ => Cow::Owned(super::vector_clock_naive::merged(versions)),
+    }
 }
 
-/// `versions` with every clock set to `clock`.
-fn under(clock: &VClock, versions: impl IntoIterator<Item = Version>) -> Versions {
+/// `versions` with every clock set to `clock` (built field by field: cloning a version
+/// only to replace its clock would share and release the old clock for nothing).
+fn under(clock: &VClock, versions: &[Version]) -> Versions {
     versions
-        .into_iter()
-        .map(|mut v| {
-            v.causal = Causal::from_clock(clock.clone());
-            v
+        .iter()
+        .map(|v| Version {
+            write: v.write,
+            causal: Causal::from_clock(clock.clone()),
+            stamp_us: v.stamp_us,
+            tombstone: v.tombstone,
         })
         .collect()
 }
@@ -62,15 +70,19 @@ impl Scheme for VectorClocks {
         }
         let theirs = object_clock(incoming);
         if held.is_empty() {
-            *held = under(&theirs, incoming.iter().cloned());
+            *held = under(&theirs, incoming);
             return;
         }
         let ours = object_clock(held);
-        match theirs.compare(&ours) {
-            Causality::Descends => *held = under(&theirs, incoming.iter().cloned()),
-            Causality::Precedes => {}
-            Causality::Equal => union_under(held, incoming, &ours),
-            Causality::Concurrent => union_under(held, incoming, &ours.merge(&theirs)),
+        let clock = match theirs.compare(&ours) {
+            Causality::Descends => None,
+            Causality::Precedes => return,
+            Causality::Equal => Some(ours.into_owned()),
+            Causality::Concurrent => Some(ours.merge(&theirs)),
+        };
+        match clock {
+            None => *held = under(&theirs, incoming),
+            Some(clock) => union_under(held, incoming, &clock),
         }
     }
 
@@ -82,7 +94,7 @@ impl Scheme for VectorClocks {
     fn new_version(put: NewVersion) -> NewObject {
         let stored = object_clock(put.stored);
         let base = match put.context {
-            Some(context) => context.clock.merge(&stored),
+            Some(context) => Cow::Owned(context.clock.merge(&stored)),
             None => stored.clone(),
         };
         let clock = base.with_event(put.actor, put.counter, put.stamp_us, put.max_entries);
@@ -95,9 +107,7 @@ impl Scheme for VectorClocks {
         // A blind put merges what the coordinator holds; a put whose context saw the
         // stored clock replaces it; otherwise the stored values stay, as siblings.
         let unseen = match put.context {
-            Some(context) if !context.clock.descends(&stored) => {
-                under(&clock, put.stored.iter().cloned())
-            }
+            Some(context) if !context.clock.descends(&stored) => under(&clock, put.stored),
             _ => Versions::new(),
         };
         NewObject {
@@ -107,7 +117,7 @@ impl Scheme for VectorClocks {
     }
 
     fn read_context(versions: &[Version]) -> Causal {
-        Causal::from_clock(object_clock(versions))
+        Causal::from_clock(object_clock(versions).into_owned())
     }
 
     /// A client cannot advance a clock in a node's name.
