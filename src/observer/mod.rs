@@ -9,7 +9,7 @@ pub use detection::{DetectionSummary, PeerTruth};
 pub mod history;
 pub mod judge;
 
-pub use causality::{Acked, Causality, Children, Order};
+pub use causality::{Acked, Ancestry, Causality, Children, Order};
 pub use history::{Call, History};
 pub use judge::{Guarantee, Verdict, judge_read};
 
@@ -1140,9 +1140,10 @@ impl Observer {
                 continue;
             }
             let held = held(KeyId(k as u32));
+            let ancestry = self.causality.ancestry(&held);
             for w in acked {
                 d.acknowledged_writes += 1;
-                match self.fate(w.write, &held, &lineage, &children) {
+                match self.fate(w.write, &held, &ancestry, &lineage, &children) {
                     Fate::Kept => {}
                     Fate::Overwritten => {
                         d.overwritten_writes += 1;
@@ -1167,24 +1168,25 @@ impl Observer {
         d
     }
 
-    /// The fate of write `w` given the write ids held for its key at the end, `lineage`
-    /// (`Causality::displaced_lineage`) and `children` (`Causality::seen_children`)
-    /// (docs/report.md, "durability").
+    /// The fate of write `w` given the write ids held for its key at the end, what they
+    /// descend from (`Causality::ancestry`), `lineage` (`Causality::displaced_lineage`)
+    /// and `children` (`Causality::seen_children`) (docs/report.md, "durability").
     pub fn fate(
         &self,
         w: WriteId,
         held: &[WriteId],
+        ancestry: &Ancestry,
         lineage: &[bool],
         children: &Children,
     ) -> Fate {
-        let c = &self.causality;
         let displaced = lineage.get(w.index()).copied().unwrap_or(false);
-        if held.contains(&w) || c.descends_seen(held, w) {
+        let covered = |x: WriteId| held.contains(&x) || ancestry.by_any(x);
+        if held.contains(&w) || ancestry.by_seen(w) {
             Fate::Kept
-        } else if c.covers(held, w) {
+        } else if covered(w) {
             // Replaced by a write whose client saw it (that one may itself have been
             // merged away later): kept. Only a write merged away unseen is overwritten.
-            if children.of(w).iter().any(|x| c.covers(held, *x)) {
+            if children.of(w).iter().any(|x| covered(*x)) {
                 Fate::Kept
             } else {
                 Fate::Overwritten
