@@ -9,6 +9,7 @@
 //! means event order, even between two things that happen at the same simulated instant.
 
 use crate::ids::{KeyId, WriteId};
+use smallvec::SmallVec;
 use std::cell::RefCell;
 
 /// The observer's sequence number of an observed event (invocation, completion, replica
@@ -342,11 +343,17 @@ impl Causality {
         versions.contains(&w) || self.search(versions, w, false)
     }
 
-    /// Depth-first search from `from` down the parents for `target`. Only writes born
-    /// after the target can descend from it, which bounds the search; with `seen_only`,
-    /// the parents of writes whose parents were merged are not followed.
-    fn search(&self, from: &[WriteId], target: WriteId, seen_only: bool) -> bool {
-        let target_birth = self.facts(target).birth;
+    /// Depth-first walk from `from` down the parents, each write expanded once. For every
+    /// parent reached that this walk has not expanded yet, `step` says whether to stop
+    /// (the walk returns true), skip it (not expanded, may be reached again) or expand it;
+    /// a parent the record does not know (`known` false) is never expanded. With
+    /// `seen_only`, the parents of writes whose parents were merged are not followed.
+    fn walk(
+        &self,
+        from: &[WriteId],
+        seen_only: bool,
+        mut step: impl FnMut(WriteId, bool) -> Step,
+    ) -> bool {
         let mut scratch = self.scratch.borrow_mut();
         scratch.begin();
         let Scratch {
@@ -354,27 +361,49 @@ impl Causality {
             epoch,
             stack,
         } = &mut *scratch;
-        stack.extend(from.iter().filter(|x| **x != target));
+        stack.extend_from_slice(from);
         while let Some(x) = stack.pop() {
             let f = self.facts(x);
             if seen_only && f.flags & MERGED != 0 {
                 continue;
             }
             for &p in self.parents_of(f) {
-                if p == target {
-                    return true;
-                }
                 let pi = p.index();
-                if pi < marks.len() && marks[pi] != *epoch && self.writes[pi].birth > target_birth {
-                    marks[pi] = *epoch;
-                    stack.push(p);
+                let known = pi < marks.len();
+                if known && marks[pi] == *epoch {
+                    continue;
+                }
+                match step(p, known) {
+                    Step::Stop => return true,
+                    Step::Skip => {}
+                    Step::Expand if known => {
+                        marks[pi] = *epoch;
+                        stack.push(p);
+                    }
+                    Step::Expand => {}
                 }
             }
         }
         false
     }
 
-    /// How many members of `versions` another member descends from: one search down from
+    /// Whether `target` is a strict ancestor of a member of `from`. Only writes born after
+    /// the target can descend from it, which bounds the search.
+    fn search(&self, from: &[WriteId], target: WriteId, seen_only: bool) -> bool {
+        let target_birth = self.facts(target).birth;
+        let from: SmallVec<[WriteId; 4]> = from.iter().copied().filter(|x| *x != target).collect();
+        self.walk(&from, seen_only, |p, _| {
+            if p == target {
+                Step::Stop
+            } else if self.facts(p).birth > target_birth {
+                Step::Expand
+            } else {
+                Step::Skip
+            }
+        })
+    }
+
+    /// How many members of `versions` another member descends from: one walk down from
     /// all members at once (no deeper than the oldest member), so a read of s siblings
     /// costs one walk of their recent history, not s² searches.
     pub fn ancestors_among(&self, versions: &[WriteId]) -> u32 {
@@ -386,28 +415,17 @@ impl Causality {
             .map(|v| self.facts(*v).birth)
             .min()
             .unwrap_or(0);
-        let mut scratch = self.scratch.borrow_mut();
-        scratch.begin();
-        let Scratch {
-            marks,
-            epoch,
-            stack,
-        } = &mut *scratch;
-        stack.extend_from_slice(versions);
-        while let Some(x) = stack.pop() {
-            let f = self.facts(x);
-            for &p in self.parents_of(f) {
-                let pi = p.index();
-                if pi < marks.len() && marks[pi] != *epoch && self.writes[pi].birth >= floor {
-                    marks[pi] = *epoch;
-                    stack.push(p);
-                }
+        let mut among = 0;
+        self.walk(versions, false, |p, known| {
+            if known && self.facts(p).birth >= floor {
+                // Expanded once, so each member is counted once per time it is listed.
+                among += versions.iter().filter(|v| **v == p).count() as u32;
+                Step::Expand
+            } else {
+                Step::Skip
             }
-        }
-        versions
-            .iter()
-            .filter(|v| marks.get(v.index()) == Some(&*epoch))
-            .count() as u32
+        });
+        among
     }
 
     /// Whether some member of `versions` descends from `w` through seen edges only.
@@ -429,36 +447,23 @@ impl Causality {
     /// The strict ancestors of `versions`, sorted; with `seen_only`, the parents of
     /// writes whose parents were merged are not followed (as `search`).
     fn ancestors(&self, versions: &[WriteId], seen_only: bool) -> Vec<WriteId> {
-        let mut scratch = self.scratch.borrow_mut();
-        scratch.begin();
-        let Scratch {
-            marks,
-            epoch,
-            stack,
-        } = &mut *scratch;
         let mut found = Vec::new();
-        stack.extend_from_slice(versions);
-        while let Some(x) = stack.pop() {
-            let f = self.facts(x);
-            if seen_only && f.flags & MERGED != 0 {
-                continue;
-            }
-            for &p in self.parents_of(f) {
-                let pi = p.index();
-                if pi >= marks.len() {
-                    // Unknown to the record (never invoked): an ancestor with no parents.
-                    found.push(p);
-                } else if marks[pi] != *epoch {
-                    marks[pi] = *epoch;
-                    found.push(p);
-                    stack.push(p);
-                }
-            }
-        }
+        self.walk(versions, seen_only, |p, _| {
+            found.push(p);
+            Step::Expand
+        });
+        // A parent unknown to the record is never expanded, so it may be found twice.
         found.sort_unstable();
         found.dedup();
         found
     }
+}
+
+/// What `Causality::walk` does with a parent it reaches.
+enum Step {
+    Stop,
+    Skip,
+    Expand,
 }
 
 /// What a set of versions descends from (`Causality::ancestry`).
