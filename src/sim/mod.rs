@@ -341,13 +341,10 @@ impl Simulation {
     /// Processes every event up to and including `limit` (capped at the end of the run).
     pub fn run_until(&mut self, limit: SimTime) {
         let limit = limit.min(self.end).as_micros();
-        while let Some(time) = self.queue.peek_time() {
-            if time > limit {
-                break;
-            }
+        loop {
             #[cfg(feature = "event-profile")]
             let started = profile::now();
-            let Some((time, event)) = self.queue.pop() else {
+            let Some((time, event)) = self.queue.pop_until(limit) else {
                 break;
             };
             // The queue refuses to schedule into the past; this guards the loop's use of it.
