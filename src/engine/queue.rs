@@ -275,9 +275,10 @@ impl<E> EventQueue<E> {
         self.last = min;
         // Every entry lands below `level` (it agrees with `min` on digits >= level), so
         // this slot stays empty while the others fill.
-        for entry in entries.drain(..) {
-            self.file(entry);
+        for entry in &entries {
+            self.file(*entry);
         }
+        entries.clear();
         // Give the emptied slot its allocation back for reuse.
         self.upper[level][slot] = entries;
         true
