@@ -73,14 +73,8 @@ impl Simulation {
                 self.transport.record_background(&msg, bytes, service);
             }
             if background && r.lane.is_some() {
-                self.background_step(
-                    node,
-                    service,
-                    AfterDisk::Handle {
-                        from,
-                        msg: Box::new(msg),
-                    },
-                );
+                let msg = self.mail.post(msg);
+                self.background_step(node, service, AfterDisk::Handle { from, msg });
                 return None;
             }
             let admitted = if background {
@@ -107,7 +101,7 @@ impl Simulation {
             to: node,
             incarnation,
             stage,
-            msg: Box::new(msg),
+            msg: self.mail.post(msg),
         };
         self.queue.push_hinted(at.as_micros(), event, node.0);
         None
@@ -126,8 +120,14 @@ impl Simulation {
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
             match next {
-                AfterDisk::Handle { from, msg } => self.handle_at_node(from, node, *msg, true),
-                AfterDisk::Depart { to, msg } => self.depart(node, incarnation, to, *msg),
+                AfterDisk::Handle { from, msg } => {
+                    let msg = self.mail.take(msg);
+                    self.handle_at_node(from, node, msg, true)
+                }
+                AfterDisk::Depart { to, msg } => {
+                    let msg = self.mail.take(msg);
+                    self.depart(node, incarnation, to, msg)
+                }
                 AfterDisk::Done => {}
             }
             return;
@@ -198,7 +198,7 @@ impl Simulation {
             let event = Event::Deliver {
                 from: source,
                 to,
-                msg: Box::new(msg),
+                msg: self.mail.post(msg),
             };
             self.queue.push_hinted(at, event, node_hint(to));
         }
