@@ -32,9 +32,15 @@ pub struct Mail {
 
 impl Mail {
     /// Puts a message in a free slot (or a new one).
-    #[inline]
-    pub fn post(&mut self, msg: Message) -> Letter {
+    pub fn post_new(&mut self, msg: Message) -> Letter {
         let kind = msg.kind();
+        self.post(msg, kind)
+    }
+
+    /// Puts a message of `kind` (its `Message::kind`, already known) in a free slot.
+    #[inline]
+    pub fn post(&mut self, msg: Message, kind: MessageKind) -> Letter {
+        debug_assert_eq!(kind, msg.kind());
         let slot = match self.free.pop() {
             Some(slot) => {
                 let old = std::mem::replace(&mut self.slots[slot as usize], msg);
@@ -73,12 +79,12 @@ mod tests {
     #[test]
     fn a_slot_is_reused_once_its_message_is_taken() {
         let mut mail = Mail::default();
-        let a = mail.post(Message::Gossip { epoch: 1 });
-        let b = mail.post(Message::Heartbeat);
+        let a = mail.post_new(Message::Gossip { epoch: 1 });
+        let b = mail.post_new(Message::Heartbeat);
         assert_eq!(a.kind(), MessageKind::Gossip);
         assert!(matches!(mail.read(&b), Message::Heartbeat));
         assert!(matches!(mail.take(a), Message::Gossip { epoch: 1 }));
-        let c = mail.post(Message::AeDone { slot: 7 });
+        let c = mail.post_new(Message::AeDone { slot: 7 });
         assert_eq!(mail.slots.len(), 2, "the freed slot is reused");
         assert!(matches!(mail.take(c), Message::AeDone { slot: 7 }));
         assert!(matches!(mail.take(b), Message::Heartbeat));

@@ -31,8 +31,8 @@ pub use hooks::SimHooks;
 pub use host::{Host, Hosts};
 pub use membership::ChangeReport;
 pub use outcome::{LoadWindows, NodeOutcome, RunOutcome};
-use transport::Sent;
 pub use transport::{Fate, MessageStats};
+use transport::{Outgoing, Sent};
 
 use crate::engine::queue::prefetch;
 use crate::engine::rng::mix64;
@@ -823,32 +823,35 @@ impl Simulation {
                 self.charge_rebuild(node);
             }
         }
+        let from_place = self.place(source);
         for effect in effects.drain(..) {
             match effect {
                 Effect::Send { to, msg, disk } => {
-                    let (from_place, to_place) = (self.place(source), self.place(to));
+                    let to_place = self.place(to);
                     let host = match source {
                         Endpoint::Node(n) => self.hosts.get_mut(n).resources.as_deref_mut(),
                         Endpoint::Client(_) => None,
                     };
+                    let out = Outgoing::new(&msg);
+                    let kind = out.kind;
                     let sent =
-                        (self.transport).send(self.now, from_place, to_place, &msg, disk, host);
+                        (self.transport).send(self.now, from_place, to_place, out, disk, host);
                     match (sent, source) {
-                        (Sent::Fate(fate), _) => self.sent(source, to, msg, fate),
+                        (Sent::Fate(fate), _) => self.sent(source, to, msg, kind, fate),
                         (Sent::Held(ready), Endpoint::Node(from)) => {
                             let incarnation = self.hosts.get(from).incarnation();
                             let event = Event::Depart {
                                 from,
                                 incarnation,
                                 to,
-                                msg: self.mail.post(msg),
+                                msg: self.mail.post(msg, kind),
                             };
                             self.queue.push_hinted(ready.as_micros(), event, from.0);
                         }
                         (Sent::Background(service), Endpoint::Node(node)) => {
                             let next = AfterDisk::Depart {
                                 to,
-                                msg: self.mail.post(msg),
+                                msg: self.mail.post(msg, kind),
                             };
                             self.background_step(node, service, next);
                         }
