@@ -165,7 +165,9 @@ impl VClock {
         stamp_us: i64,
         max_entries: usize,
     ) -> VClock {
-        let mut entries = self.entries().to_vec();
+        // Room for the entry this may add, so the insert never moves the vector.
+        let mut entries = Vec::with_capacity(self.entries().len() + 1);
+        entries.extend_from_slice(self.entries());
         match entries.binary_search_by_key(&actor, |e| e.actor) {
             Ok(i) => {
                 entries[i].counter = entries[i].counter.max(counter);
