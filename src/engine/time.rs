@@ -31,12 +31,17 @@ impl SimTime {
         } else if us >= u64::MAX as f64 {
             SimTime(u64::MAX)
         } else {
-            // `us.round()` (half away from zero) without the libm call: below 2^64 the
-            // integer part is exact as a u64, and the fraction `us - whole` is exact too
-            // (zero from 2^52 up, where every double is an integer).
-            let whole = us as u64;
-            let up = us - whole as f64 >= 0.5;
-            SimTime(whole + u64::from(up))
+            // `us.round()` (half away from zero) without the libm call: the integer part
+            // is exact as an integer, and the fraction `us - whole` is exact too (zero
+            // from 2^52 up, where every double is an integer). Below 2^63 (every time a
+            // run reaches) through i64, whose conversions are single instructions.
+            if us < 9_223_372_036_854_775_808.0 {
+                let whole = us as i64;
+                let up = us - whole as f64 >= 0.5;
+                SimTime(whole as u64 + u64::from(up))
+            } else {
+                SimTime(us as u64)
+            }
         }
     }
 

@@ -117,6 +117,7 @@ pub(super) fn node_hint(to: Endpoint) -> u32 {
 }
 
 /// A cheap summary of an event for the run digest: its time, type and endpoints.
+#[inline]
 pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
     let endpoint = |e: &Endpoint| match e {
         Endpoint::Node(n) => n.0 as u64,

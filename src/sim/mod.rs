@@ -491,15 +491,14 @@ impl Simulation {
             self.transport.stats.to_down_node += 1;
             return;
         }
-        let (msg, written) = if host.resources.is_some() {
-            match self.through_resources(from, node, msg, Stage::Arrived) {
-                Some(ready) => ready,
-                None => return,
-            }
-        } else {
-            (msg, false)
-        };
-        self.handle_at_node(from, node, msg, written);
+        // Without finite resources the message goes straight to the node (not through a
+        // tuple that would copy it once more).
+        if host.resources.is_none() {
+            self.handle_at_node(from, node, msg, false);
+        } else if let Some((msg, written)) = self.through_resources(from, node, msg, Stage::Arrived)
+        {
+            self.handle_at_node(from, node, msg, written);
+        }
     }
 
     /// A live node handles a message now (`written`: its disk write is done).

@@ -189,6 +189,7 @@ impl Transport {
 
     /// A message leaves its host at `now` (a finite network interface sends it after the
     /// messages before it): its fate on the wire.
+    #[inline]
     pub fn depart(
         &mut self,
         now: SimTime,
