@@ -46,6 +46,7 @@ impl NetworkModel {
 
     /// Transit time of one message, or `None` when the network loses it. `extra_loss` is
     /// the loss probability added by active faults.
+    #[inline]
     pub fn transit(
         &mut self,
         class: LinkClass,

@@ -31,7 +31,17 @@ impl SimTime {
         } else if us >= u64::MAX as f64 {
             SimTime(u64::MAX)
         } else {
-            SimTime(us.round() as u64)
+            // `us.round()` (half away from zero) without the libm call: the integer part
+            // is exact as an integer, and the fraction `us - whole` is exact too (zero
+            // from 2^52 up, where every double is an integer). Below 2^63 (every time a
+            // run reaches) through i64, whose conversions are single instructions.
+            if us < 9_223_372_036_854_775_808.0 {
+                let whole = us as i64;
+                let up = us - whole as f64 >= 0.5;
+                SimTime(whole as u64 + u64::from(up))
+            } else {
+                SimTime(us as u64)
+            }
         }
     }
 
@@ -81,5 +91,44 @@ mod tests {
         assert_eq!(SimTime::from_ms_f64(f64::NAN), SimTime(0));
         assert_eq!(SimTime::from_secs_f64(2.0).as_ms_f64(), 2_000.0);
         assert_eq!(SimTime(u64::MAX - 1) + SimTime(5), SimTime::MAX);
+    }
+
+    /// The conversion rounds exactly as `f64::round` does (half away from zero), on the
+    /// halves, next to them, around 2^52 and 2^53, and on a spread of bit patterns.
+    #[test]
+    fn micros_round_like_f64_round() {
+        let two52 = (1u64 << 52) as f64;
+        let mut cases = vec![
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            1.4999999999999998,
+            1e-300,
+            two52 - 0.5,
+            two52 - 1.5,
+            two52,
+            two52 + 1.0,
+            2.0 * two52 + 2.0,
+            1e19,
+            18_446_744_073_709_549_568.0,
+        ];
+        let mut bits = 0x3ff0_0000_0000_0001u64;
+        for _ in 0..100_000 {
+            bits = bits
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let x = f64::from_bits(bits & !(1 << 63));
+            if x.is_finite() && x < 1.8e19 {
+                cases.push(x);
+                // And a value of a few seconds to hours, the usual range.
+                cases.push(x.fract() * 1e10);
+            }
+        }
+        assert!(cases.len() > 100_000);
+        for us in cases {
+            let expected = us.round() as u64;
+            assert_eq!(SimTime::from_micros_f64(us), SimTime(expected), "{us:e}");
+        }
     }
 }

@@ -230,6 +230,11 @@ impl Node {
         std::mem::take(&mut self.rebuild_reads)
     }
 
+    /// Whether facts were recorded since the last `drain_facts`.
+    pub fn has_facts(&self) -> bool {
+        !self.facts.is_empty()
+    }
+
     /// Hands the facts recorded since the last call to `f` (the host's observer tap).
     pub fn drain_facts(&mut self, mut f: impl FnMut(Fact)) {
         for fact in self.facts.drain(..) {

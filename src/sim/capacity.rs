@@ -5,10 +5,11 @@
 
 use super::event::{AfterDisk, Event, Stage};
 use super::resources::{self, Resource};
+use super::transport::Outgoing;
 use super::{Fate, Simulation, node_hint};
 use crate::engine::SimTime;
 use crate::ids::{Endpoint, KeyId, NodeId};
-use crate::node::{DiskOp, Message};
+use crate::node::{DiskOp, Message, MessageKind};
 
 /// What the write buffer must do once the node has handled a message.
 pub(super) enum BufferNote {
@@ -73,14 +74,8 @@ impl Simulation {
                 self.transport.record_background(&msg, bytes, service);
             }
             if background && r.lane.is_some() {
-                self.background_step(
-                    node,
-                    service,
-                    AfterDisk::Handle {
-                        from,
-                        msg: Box::new(msg),
-                    },
-                );
+                let msg = self.mail.post_new(msg);
+                self.background_step(node, service, AfterDisk::Handle { from, msg });
                 return None;
             }
             let admitted = if background {
@@ -107,7 +102,7 @@ impl Simulation {
             to: node,
             incarnation,
             stage,
-            msg: Box::new(msg),
+            msg: self.mail.post_new(msg),
         };
         self.queue.push_hinted(at.as_micros(), event, node.0);
         None
@@ -126,8 +121,14 @@ impl Simulation {
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
             match next {
-                AfterDisk::Handle { from, msg } => self.handle_at_node(from, node, *msg, true),
-                AfterDisk::Depart { to, msg } => self.depart(node, incarnation, to, *msg),
+                AfterDisk::Handle { from, msg } => {
+                    let msg = self.mail.take(msg);
+                    self.handle_at_node(from, node, msg, true)
+                }
+                AfterDisk::Depart { to, msg } => {
+                    let msg = self.mail.take(msg);
+                    self.depart(node, incarnation, to, msg)
+                }
                 AfterDisk::Done => {}
             }
             return;
@@ -190,7 +191,15 @@ impl Simulation {
     }
 
     /// A message's fate on the wire is known: show it to the hooks and schedule its arrival.
-    pub(super) fn sent(&mut self, source: Endpoint, to: Endpoint, msg: Message, fate: Fate) {
+    #[inline]
+    pub(super) fn sent(
+        &mut self,
+        source: Endpoint,
+        to: Endpoint,
+        msg: Message,
+        kind: MessageKind,
+        fate: Fate,
+    ) {
         if let Some(h) = self.hooks.as_deref_mut() {
             h.on_send(self.now.as_micros(), source, to, &msg, fate);
         }
@@ -198,7 +207,7 @@ impl Simulation {
             let event = Event::Deliver {
                 from: source,
                 to,
-                msg: Box::new(msg),
+                msg: self.mail.post(msg, kind),
             };
             self.queue.push_hinted(at, event, node_hint(to));
         }
@@ -211,8 +220,10 @@ impl Simulation {
         }
         let (from_place, to_place) = (self.place(Endpoint::Node(from)), self.place(to));
         let host = self.hosts.get_mut(from).resources.as_deref_mut();
-        let fate = (self.transport).depart(self.now, from_place, to_place, &msg, host);
-        self.sent(Endpoint::Node(from), to, msg, fate);
+        let out = Outgoing::new(&msg);
+        let kind = out.kind;
+        let fate = (self.transport).depart(self.now, from_place, to_place, out, host);
+        self.sent(Endpoint::Node(from), to, msg, kind, fate);
     }
 
     /// Before a node handles `msg`: the buffer notes what it will change (`written`: the

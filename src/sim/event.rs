@@ -1,25 +1,28 @@
 //! The one closed set of things that can happen in a run, and the run digest's summary of
 //! each: the queue holds `Event`s, the loop hands each to its target.
 
+use super::mail::Letter;
 use crate::engine::SimTime;
 use crate::engine::rng::mix64;
 use crate::faults::FaultAction;
 use crate::ids::{ClientId, Endpoint, NodeId};
-use crate::node::{Message, Timer};
+use crate::node::Timer;
 use crate::workload::DriverTimer;
 
 /// Everything that can happen, in one closed enum.
 ///
-/// Messages travel boxed, so that an event is a few words (40 bytes, against 144 with the
-/// message inline): the queue's slab copies each event in at push and out at pop, and the
-/// many timers that wait there for seconds (request and operation timeouts) come back
-/// cold, where a small slot is one cache line. A message's box is short-lived and warm.
+/// A message waits in the loop's mail slab (`mail.rs`) and its event holds a `Letter`
+/// (slot and kind), so that an event is a few words (against 144 bytes with the message
+/// inline): the queue's slab copies each event in at push and out at pop, and the many
+/// timers that wait there for seconds (request and operation timeouts) come back cold,
+/// where a small slot is one cache line. A message's slot is reused as soon as it is
+/// delivered, so it stays warm, and sending one allocates nothing.
 #[derive(Debug)]
 pub enum Event {
     Deliver {
         from: Endpoint,
         to: Endpoint,
-        msg: Box<Message>,
+        msg: Letter,
     },
     /// `incarnation` ties a timer to one life of the node's process: a crash voids it.
     NodeTimer {
@@ -40,7 +43,7 @@ pub enum Event {
         to: NodeId,
         incarnation: u32,
         stage: Stage,
-        msg: Box<Message>,
+        msg: Letter,
     },
     /// A message whose disk work is done leaves its host through a finite network
     /// interface, in the order messages become ready; void if the process died meanwhile.
@@ -48,7 +51,7 @@ pub enum Event {
         from: NodeId,
         incarnation: u32,
         to: Endpoint,
-        msg: Box<Message>,
+        msg: Letter,
     },
     /// A background disk job (`Message::is_background`, or a Merkle tree rebuild's read)
     /// under admission control takes its next slice of disk time (`remaining` µs are
@@ -74,9 +77,9 @@ pub enum Event {
 #[derive(Debug)]
 pub enum AfterDisk {
     /// A message was received (a write): the node handles it.
-    Handle { from: Endpoint, msg: Box<Message> },
+    Handle { from: Endpoint, msg: Letter },
     /// A message is being sent (a read before it leaves): it departs.
-    Depart { to: Endpoint, msg: Box<Message> },
+    Depart { to: Endpoint, msg: Letter },
     /// Disk work of its own (a Merkle tree rebuild's read): nothing follows.
     Done,
 }
@@ -114,6 +117,7 @@ pub(super) fn node_hint(to: Endpoint) -> u32 {
 }
 
 /// A cheap summary of an event for the run digest: its time, type and endpoints.
+#[inline]
 pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
     let endpoint = |e: &Endpoint| match e {
         Endpoint::Node(n) => n.0 as u64,

@@ -18,6 +18,7 @@ mod convergence;
 mod event;
 mod hooks;
 mod host;
+mod mail;
 mod membership;
 mod outcome;
 #[cfg(feature = "event-profile")]
@@ -30,8 +31,8 @@ pub use hooks::SimHooks;
 pub use host::{Host, Hosts};
 pub use membership::ChangeReport;
 pub use outcome::{LoadWindows, NodeOutcome, RunOutcome};
-use transport::Sent;
 pub use transport::{Fate, MessageStats};
+use transport::{Outgoing, Sent};
 
 use crate::engine::queue::prefetch;
 use crate::engine::rng::mix64;
@@ -47,6 +48,7 @@ use crate::workload::{Driver, DriverIo, DriverTimer};
 use convergence::{Convergence, View};
 use event::{AfterDisk, Stage, fingerprint, node_hint};
 use host::ProcessChange;
+use mail::Mail;
 use membership::{AdminEffects, ChangeKind, Cluster, MembershipAdmin};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -64,6 +66,8 @@ pub struct Simulation {
     transport: Transport,
     driver: Driver,
     observer: Observer,
+    /// Messages on their way (an event holds a letter for its message).
+    mail: Mail,
     /// Reused effect buffer: protocol calls push into it, `apply` drains it.
     effects: Vec<Effect>,
     /// Reused buffer of a node's facts on their way to the observer.
@@ -171,6 +175,7 @@ impl Simulation {
             transport,
             driver,
             observer: Observer::new(build::observer_setup(scenario, keys)),
+            mail: Mail::default(),
             effects: Vec::new(),
             facts: Vec::new(),
             driver_timers: Vec::new(),
@@ -385,7 +390,10 @@ impl Simulation {
                 from,
                 to: Endpoint::Node(node),
                 msg,
-            } => self.deliver_to_node(from, node, *msg),
+            } => {
+                let msg = self.mail.take(msg);
+                self.deliver_to_node(from, node, msg)
+            }
             Event::NodeTimer {
                 node,
                 incarnation,
@@ -402,14 +410,17 @@ impl Simulation {
                 self.heartbeat_timer = timer == crate::node::Timer::Heartbeat;
                 self.apply(Endpoint::Node(node), &mut effects);
                 self.heartbeat_timer = false;
-                self.effects = effects;
+                put_back(&mut self.effects, effects);
                 self.note_epoch(node);
             }
             Event::Deliver {
                 from,
                 to: Endpoint::Client(client),
                 msg,
-            } => self.with_driver(|driver, io| driver.on_message(client, from, *msg, io)),
+            } => {
+                let msg = self.mail.take(msg);
+                self.with_driver(|driver, io| driver.on_message(client, from, msg, io))
+            }
             Event::ClientTimer { client, timer } => {
                 self.with_driver(|driver, io| driver.on_client_timer(client, timer, io))
             }
@@ -422,13 +433,14 @@ impl Simulation {
                 stage,
                 msg,
             } => {
+                let msg = self.mail.take(msg);
                 let host = self.hosts.get(to);
                 if !host.is_up() || !host.is_current(incarnation) {
                     // Queued in a life of the process that has ended.
                     self.transport.stats.to_down_node += 1;
                     return;
                 }
-                if let Some((msg, written)) = self.through_resources(from, to, *msg, stage) {
+                if let Some((msg, written)) = self.through_resources(from, to, msg, stage) {
                     self.handle_at_node(from, to, msg, written);
                 }
             }
@@ -437,7 +449,10 @@ impl Simulation {
                 incarnation,
                 to,
                 msg,
-            } => self.depart(from, incarnation, to, *msg),
+            } => {
+                let msg = self.mail.take(msg);
+                self.depart(from, incarnation, to, msg)
+            }
             Event::Background {
                 node,
                 incarnation,
@@ -447,6 +462,9 @@ impl Simulation {
                 let host = self.hosts.get(node);
                 if host.is_up() && host.is_current(incarnation) {
                     self.background_step(node, remaining, next);
+                } else if let AfterDisk::Handle { msg, .. } | AfterDisk::Depart { msg, .. } = next {
+                    // Its process died meanwhile: the message is dropped, its slot freed.
+                    self.mail.take(msg);
                 }
             }
             Event::Flush { node, incarnation } => self.flush(node, incarnation),
@@ -470,15 +488,14 @@ impl Simulation {
             self.transport.stats.to_down_node += 1;
             return;
         }
-        let (msg, written) = if host.resources.is_some() {
-            match self.through_resources(from, node, msg, Stage::Arrived) {
-                Some(ready) => ready,
-                None => return,
-            }
-        } else {
-            (msg, false)
-        };
-        self.handle_at_node(from, node, msg, written);
+        // Without finite resources the message goes straight to the node (not through a
+        // tuple that would copy it once more).
+        if host.resources.is_none() {
+            self.handle_at_node(from, node, msg, false);
+        } else if let Some((msg, written)) = self.through_resources(from, node, msg, Stage::Arrived)
+        {
+            self.handle_at_node(from, node, msg, written);
+        }
     }
 
     /// A live node handles a message now (`written`: its disk write is done).
@@ -506,7 +523,7 @@ impl Simulation {
             h.after_node_delivery(now.as_micros(), &host.node, &effects);
         }
         self.apply(Endpoint::Node(node), &mut effects);
-        self.effects = effects;
+        put_back(&mut self.effects, effects);
         if self.write_buffer {
             self.buffer_after(node, note);
         }
@@ -618,7 +635,7 @@ impl Simulation {
                     let now = self.now;
                     (self.hosts.node_mut(node)).restart(now, &mut self.gossip_rng, &mut effects);
                     self.apply(Endpoint::Node(node), &mut effects);
-                    self.effects = effects;
+                    put_back(&mut self.effects, effects);
                 }
             }
             FaultAction::PartitionStart { fault } => self.transport.partition_started(fault),
@@ -697,7 +714,7 @@ impl Simulation {
             effects.push(effect);
             self.apply(Endpoint::Node(node), &mut effects);
         }
-        self.effects = effects;
+        put_back(&mut self.effects, effects);
         if let Some(ring) = out.adopted_ring.take() {
             self.ring = ring;
             self.convergence.ring_changed();
@@ -726,7 +743,7 @@ impl Simulation {
             Some(c) => self.apply(Endpoint::Client(c), &mut effects),
             None => debug_assert!(effects.is_empty(), "effects without a source"),
         }
-        self.effects = effects;
+        put_back(&mut self.effects, effects);
         self.schedule_driver_timers();
     }
 
@@ -757,7 +774,9 @@ impl Simulation {
                 from,
                 to: to @ Endpoint::Node(node),
                 msg,
-            } if !self.hosts.is_up(*node) => h.on_dropped_down(now, *from, *to, msg),
+            } if !self.hosts.is_up(*node) => {
+                h.on_dropped_down(now, *from, *to, self.mail.read(msg))
+            }
             Event::NodeTimer {
                 node,
                 incarnation,
@@ -769,7 +788,7 @@ impl Simulation {
                 from,
                 to: Endpoint::Client(client),
                 msg,
-            } => h.on_client_delivery(now, *from, *client, msg),
+            } => h.on_client_delivery(now, *from, *client, self.mail.read(msg)),
             Event::Fault(action) => h.on_fault(now, action),
             Event::Deliver { .. }
             | Event::NodeTimer { .. }
@@ -788,42 +807,47 @@ impl Simulation {
     /// to the observer first (they never reach another node).
     fn apply(&mut self, source: Endpoint, effects: &mut Vec<Effect>) {
         if let Endpoint::Node(node) = source {
-            let mut facts = std::mem::take(&mut self.facts);
-            (self.hosts.node_mut(node)).drain_facts(|f| facts.push(f));
-            for fact in facts.drain(..) {
-                self.observe_fact(node, &fact);
+            if self.hosts.node(node).has_facts() {
+                let mut facts = std::mem::take(&mut self.facts);
+                (self.hosts.node_mut(node)).drain_facts(|f| facts.push(f));
+                for fact in facts.drain(..) {
+                    self.observe_fact(node, &fact);
+                }
+                put_back(&mut self.facts, facts);
             }
-            self.facts = facts;
             if self.hosts.node(node).has_rebuild_reads() {
                 self.charge_rebuild(node);
             }
         }
+        let from_place = self.place(source);
         for effect in effects.drain(..) {
             match effect {
                 Effect::Send { to, msg, disk } => {
-                    let (from_place, to_place) = (self.place(source), self.place(to));
+                    let to_place = self.place(to);
                     let host = match source {
                         Endpoint::Node(n) => self.hosts.get_mut(n).resources.as_deref_mut(),
                         Endpoint::Client(_) => None,
                     };
+                    let out = Outgoing::new(&msg);
+                    let kind = out.kind;
                     let sent =
-                        (self.transport).send(self.now, from_place, to_place, &msg, disk, host);
+                        (self.transport).send(self.now, from_place, to_place, out, disk, host);
                     match (sent, source) {
-                        (Sent::Fate(fate), _) => self.sent(source, to, msg, fate),
+                        (Sent::Fate(fate), _) => self.sent(source, to, msg, kind, fate),
                         (Sent::Held(ready), Endpoint::Node(from)) => {
                             let incarnation = self.hosts.get(from).incarnation();
                             let event = Event::Depart {
                                 from,
                                 incarnation,
                                 to,
-                                msg: Box::new(msg),
+                                msg: self.mail.post(msg, kind),
                             };
                             self.queue.push_hinted(ready.as_micros(), event, from.0);
                         }
                         (Sent::Background(service), Endpoint::Node(node)) => {
                             let next = AfterDisk::Depart {
                                 to,
-                                msg: Box::new(msg),
+                                msg: self.mail.post(msg, kind),
                             };
                             self.background_step(node, service, next);
                         }
@@ -884,6 +908,18 @@ fn held_at_end<'a>(
         held.sort_unstable();
         held.dedup();
         held
+    }
+}
+
+/// Puts a reused buffer back in the field it was taken from (`mem::take`), without the
+/// out-of-line drop of the empty vector `take` left there (a call per event otherwise). A
+/// buffer found there after all (a nested take put one back first) is dropped as usual.
+#[inline]
+fn put_back<T>(field: &mut Vec<T>, buf: Vec<T>) {
+    let old = std::mem::replace(field, buf);
+    if old.capacity() == 0 {
+        // Nothing to free and nothing to drop: it has no elements and no allocation.
+        std::mem::forget(old);
     }
 }
 

@@ -51,6 +51,22 @@ pub enum Sent {
     Background(SimTime),
 }
 
+/// A message on its way out with its kind, which the loop works out once per message.
+#[derive(Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub msg: &'a Message,
+    pub kind: MessageKind,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(msg: &'a Message) -> Outgoing<'a> {
+        Outgoing {
+            msg,
+            kind: msg.kind(),
+        }
+    }
+}
+
 /// An endpoint and the datacenter it stands in.
 #[derive(Clone, Copy, Debug)]
 pub struct Place {
@@ -173,19 +189,20 @@ impl Transport {
 
     /// A message leaves its host at `now` (a finite network interface sends it after the
     /// messages before it): its fate on the wire.
+    #[inline]
     pub fn depart(
         &mut self,
         now: SimTime,
         from: Place,
         to: Place,
-        msg: &Message,
+        out: Outgoing,
         host: Option<&mut Resources>,
     ) -> Fate {
         let mut gone = now;
         if from.endpoint != to.endpoint
             && let Some(nic) = host.and_then(|r| r.nic.as_mut())
         {
-            let (done, waited) = nic.send(now, msg.size_bytes(self.value_bytes));
+            let (done, waited) = nic.send(now, out.msg.size_bytes(self.value_bytes));
             self.record_wait(Resource::Nic, SimTime::ZERO, waited);
             gone = done;
         }
@@ -196,7 +213,7 @@ impl Transport {
         };
         match self
             .network
-            .transit(link_class(from, to), msg.kind(), self.extra_loss)
+            .transit(link_class(from, to), out.kind, self.extra_loss)
         {
             Some(transit) => Fate::InFlight((gone + slow + transit).as_micros()),
             None => {
@@ -232,19 +249,19 @@ impl Transport {
         now: SimTime,
         from: Place,
         to: Place,
-        msg: &Message,
+        out: Outgoing,
         disk: DiskOp,
         mut host: Option<&mut Resources>,
     ) -> Sent {
-        let kind = msg.kind();
-        let bytes = msg.size_bytes(self.value_bytes);
+        let kind = out.kind;
+        let bytes = out.msg.size_bytes(self.value_bytes);
         self.stats.sent[kind as usize] += 1;
         self.stats.bytes[kind as usize] += bytes;
         if !self.active_partitions.is_empty() && self.partitioned(from, to) {
             self.stats.partitioned += 1;
             return Sent::Fate(Fate::Partitioned);
         }
-        let ready = match self.ready_at(now, disk, msg, bytes, host.as_deref_mut()) {
+        let ready = match self.ready_at(now, disk, out.msg, bytes, host.as_deref_mut()) {
             Ok(ready) => ready,
             Err(Some(service)) => return Sent::Background(service),
             Err(None) => {
@@ -256,7 +273,7 @@ impl Transport {
         if nic && ready > now {
             return Sent::Held(ready);
         }
-        Sent::Fate(self.depart(ready, from, to, msg, host))
+        Sent::Fate(self.depart(ready, from, to, out, host))
     }
 
     pub fn partition_started(&mut self, fault: usize) {

@@ -165,7 +165,38 @@ impl VClock {
         stamp_us: i64,
         max_entries: usize,
     ) -> VClock {
-        let mut entries = self.entries().to_vec();
+        let old = self.entries();
+        let limit = max_entries.max(1);
+        // Without truncation (the usual case): the new clock is built in its shared
+        // allocation at once, with no vector in between.
+        let spliced = |before: &[ClockEntry], entry: ClockEntry, after: &[ClockEntry]| {
+            let entries = (before.iter().copied())
+                .chain(std::iter::once(entry))
+                .chain(after.iter().copied());
+            VClock(Some(entries.collect()))
+        };
+        match old.binary_search_by_key(&actor, |e| e.actor) {
+            Ok(i) if old.len() <= limit => {
+                let raised = ClockEntry {
+                    actor,
+                    counter: old[i].counter.max(counter),
+                    stamp_us: old[i].stamp_us.max(stamp_us),
+                };
+                return spliced(&old[..i], raised, &old[i + 1..]);
+            }
+            Err(i) if old.len() < limit => {
+                let added = ClockEntry {
+                    actor,
+                    counter,
+                    stamp_us,
+                };
+                return spliced(&old[..i], added, &old[i..]);
+            }
+            _ => {}
+        }
+        // Room for the entry this may add, so the insert never moves the vector.
+        let mut entries = Vec::with_capacity(self.entries().len() + 1);
+        entries.extend_from_slice(self.entries());
         match entries.binary_search_by_key(&actor, |e| e.actor) {
             Ok(i) => {
                 entries[i].counter = entries[i].counter.max(counter);
@@ -286,5 +317,61 @@ mod tests {
         assert_eq!(nodes, vec![2, 3, 4], "node 1 had the oldest stamp");
         assert_eq!(next.counter(NodeId(4)), 1);
         assert_eq!(c.increment(NodeId(2), 7, 10).counter(NodeId(2)), 6);
+    }
+
+    /// Property: `with_event` (built in place when nothing is truncated) gives exactly the
+    /// clock of the plain algorithm: copy, raise or insert the entry, drop the oldest
+    /// other entries past the limit.
+    #[test]
+    fn with_event_matches_the_plain_algorithm() {
+        let reference = |c: &VClock, actor: Actor, counter: u32, stamp_us: i64, max: usize| {
+            let mut e = c.entries().to_vec();
+            match e.binary_search_by_key(&actor, |x| x.actor) {
+                Ok(i) => {
+                    e[i].counter = e[i].counter.max(counter);
+                    e[i].stamp_us = e[i].stamp_us.max(stamp_us);
+                }
+                Err(i) => e.insert(
+                    i,
+                    ClockEntry {
+                        actor,
+                        counter,
+                        stamp_us,
+                    },
+                ),
+            }
+            while e.len() > max.max(1) {
+                let oldest = (e.iter().enumerate())
+                    .filter(|(_, x)| x.actor != actor)
+                    .min_by_key(|(_, x)| (x.stamp_us, x.actor))
+                    .map(|(i, _)| i);
+                match oldest {
+                    Some(i) => {
+                        e.remove(i);
+                    }
+                    None => break,
+                }
+            }
+            VClock::from_entries(e)
+        };
+        let mut rng = RngStreams::new(12).stream(Stream::Test, 0);
+        for _ in 0..5_000 {
+            let pairs: Vec<(u32, u32)> = (0..6u32)
+                .filter_map(|n| {
+                    let c = below(&mut rng, 4) as u32;
+                    (c > 0).then_some((n, c))
+                })
+                .collect();
+            let c = clock(&pairs);
+            let actor: Actor = NodeId(below(&mut rng, 7) as u32).into();
+            let counter = below(&mut rng, 6) as u32;
+            let stamp = below(&mut rng, 6) as i64;
+            let max = below(&mut rng, 8) as usize;
+            assert_eq!(
+                c.with_event(actor, counter, stamp, max),
+                reference(&c, actor, counter, stamp, max),
+                "{c:?} + ({actor:?}, {counter}, {stamp}) max {max}"
+            );
+        }
     }
 }

@@ -149,9 +149,10 @@ impl NewObject {
         }
     }
 
-    /// The version followed by its siblings: the set a replica merges.
-    pub fn all(&self) -> Vec<Version> {
-        let mut set = Vec::with_capacity(1 + self.siblings.len());
+    /// The version followed by its siblings: the set a replica merges (inline when the
+    /// version travels alone, as most do: no allocation).
+    pub fn all(&self) -> Versions {
+        let mut set = Versions::with_capacity(1 + self.siblings.len());
         set.push(self.version.clone());
         set.extend(self.siblings.iter().cloned());
         set
