@@ -221,8 +221,9 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
     observer_parts(s, &z, &mut parts);
 
-    // Workload: Zipf's cumulative and guide tables, clients, and the events held in the queue:
-    // every request's timeout stays queued for one timeout, every message for its transit.
+    // Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and the events
+    // held in it: every request's timeout stays queued for one timeout, every message for its
+    // transit.
     let mut workload = s.workload.clients() as f64 * 400.0;
     if let Workload::OpenLoop(w) = &s.workload
         && matches!(
@@ -247,6 +248,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
         * (2.0 * latency_s / s.membership.client_refresh_s.max(1e-3)).clamp(0.0, 1.0)
         * 2.0;
     workload += polls_in_flight * (event + size_of::<Message>() as f64);
+    workload += crate::engine::queue::FIXED_BYTES as f64;
     parts.push(("workload and queue", workload));
 
     // Hints only pile up while faults last: at most N per key written meanwhile, and no

@@ -61,6 +61,12 @@ pub const PAST_EVENT: &str = "event scheduled in the past";
 /// An event pushed without a locality hint.
 pub const NO_HINT: u32 = u32::MAX;
 
+/// Bytes a queue holds whatever it contains, for the memory guard: the slot headers, and
+/// the small buffer (four entries and the allocator's header) each slot keeps for reuse
+/// once it has held an entry.
+pub const FIXED_BYTES: usize =
+    (LOW_SLOTS + LEVELS * SLOTS) * (size_of::<Vec<Entry>>() + 4 * size_of::<Entry>() + 16);
+
 /// A monotone priority queue of events keyed by (time, scheduling order).
 ///
 /// Invariant: an entry in (upper level l, slot d) agrees with `last` on every digit above
