@@ -147,10 +147,8 @@ impl<E> EventQueue<E> {
         assert!(time >= self.last, "{PAST_EVENT}: {time} < {}", self.last);
         let index = match self.free.pop() {
             Some(index) => {
-                if let Some(place) = self.slab.get_mut(index as usize) {
-                    // A freed place holds `None`: nothing to drop.
-                    *place = Some(event);
-                }
+                // A free index came from a pop, so its place exists (and holds `None`).
+                self.slab[index as usize] = Some(event);
                 index
             }
             None => {
@@ -238,7 +236,11 @@ impl<E> EventQueue<E> {
         }
         self.last = time;
         let entries = &mut self.low[slot];
-        let entry = *entries.get(self.head)?;
+        // The invariant: an occupied low slot has an entry at `head`. A broken one must
+        // stop the run, not end it quietly as if the queue were empty.
+        let entry = *entries
+            .get(self.head)
+            .expect("an occupied slot has an entry at head");
         self.head += 1;
         if self.head == entries.len() {
             entries.clear();
@@ -248,7 +250,7 @@ impl<E> EventQueue<E> {
                 self.low_summary &= !(1 << word);
             }
         }
-        let event = self.slab.get_mut(entry.index as usize)?.take()?;
+        let event = (self.slab[entry.index as usize].take()).expect("a filed entry's event");
         self.free.push(entry.index);
         self.len -= 1;
         let next = self.known_next();

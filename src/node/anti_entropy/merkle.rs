@@ -220,27 +220,23 @@ impl MerkleTree {
         self.root ^= delta;
         let entry = packed(leaf_of(key, self.depth) as u64, key);
         let value = (new != 0).then(|| contribution(key, new));
-        match value {
-            Some(c) if old == 0 => {
+        if old == 0 {
+            // A key new to the tree (or a delete of a key it never had).
+            if let Some(c) = value {
                 self.pending.push((entry, c));
                 if self.pending.len() >= PENDING_MAX {
                     self.settle();
                 }
             }
-            _ if old == 0 => {}
-            _ => {
-                // An existing key: it may still wait unsorted.
-                if let Some(i) = self.pending.iter().position(|(e, _)| *e == entry) {
-                    match value {
-                        Some(c) => self.pending[i].1 = c,
-                        None => {
-                            self.pending.swap_remove(i);
-                        }
-                    }
-                } else {
-                    self.contributions.set(entry, value);
-                }
+            return;
+        }
+        // An existing key: it may still wait unsorted.
+        match (self.pending.iter().position(|(e, _)| *e == entry), value) {
+            (Some(i), Some(c)) => self.pending[i].1 = c,
+            (Some(i), None) => {
+                self.pending.swap_remove(i);
             }
+            (None, value) => self.contributions.set(entry, value),
         }
     }
 
