@@ -40,7 +40,8 @@
 //! writes cost storage and Merkle leaves (the expected number of distinct keys, from the
 //! key distribution), and a deep Merkle tree is mostly untouched zero pages.
 
-use crate::engine::math;
+use crate::engine::{Deadlines, math};
+use crate::ids::RequestId;
 use crate::node::phi;
 use crate::node::{Message, Version, Versions};
 use crate::observer::{self, Acked, causality};
@@ -221,9 +222,10 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
     observer_parts(s, &z, &mut parts);
 
-    // Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and the events
-    // held in it: every request's timeout stays queued for one timeout, every message for its
-    // transit.
+    // Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and what
+    // waits: every request's timers for one operation lifetime (the client's timeout and up
+    // to three of its coordinator's, in deadline lanes that may stand at twice their
+    // length), every message in the queue for its transit.
     let mut workload = s.workload.clients() as f64 * 400.0;
     if let Workload::OpenLoop(w) = &s.workload
         && matches!(
@@ -235,13 +237,14 @@ pub fn estimate(s: &Scenario) -> Estimate {
     }
     let event = (size_of::<crate::sim::Event>() + 16) as f64 * 2.0;
     let request_rate = z.requests / s.duration_s.max(1e-9);
-    let timeout_s = s.workload.request_timeout_ms() / 1_000.0;
-    let queued_timeouts = z.requests.min(request_rate * timeout_s);
+    let lifetime_s = s.op_lifetime_ms() / 1_000.0;
+    let waiting_requests = z.requests.min(request_rate * lifetime_s);
+    let deadlines = 4.0 * 2.0 * Deadlines::<RequestId, 1>::ENTRY_BYTES as f64;
     let latency_s = slowest_mean_latency_ms(s) / 1_000.0;
     let queued_messages =
         (z.requests * (2.0 * z.n + 2.0)).min(request_rate * (2.0 * z.n + 2.0) * latency_s);
-    workload +=
-        queued_timeouts * (event + 100.0) + queued_messages * (event + size_of::<Message>() as f64);
+    workload += waiting_requests * (deadlines + 100.0)
+        + queued_messages * (event + size_of::<Message>() as f64);
     // Membership polls: every client asks every `client_refresh_s`, a request and a reply
     // in flight per client at a time.
     let polls_in_flight = s.workload.clients() as f64

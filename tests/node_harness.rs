@@ -128,7 +128,10 @@ impl Net {
                     self.nodes[n.index()].handle_message(self.now, from, msg, &mut out)
                 }
                 Endpoint::Client(_) => {
-                    if let Some(o) = self.client.handle_message(from, msg, &self.ctx, &mut out) {
+                    if let Some(o) = self
+                        .client
+                        .handle_message(self.now, from, msg, &self.ctx, &mut out)
+                    {
                         self.outcomes.push(o.result);
                         self.fastest.push(o.fastest);
                     }

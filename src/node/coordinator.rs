@@ -6,7 +6,7 @@ use super::message::{Effect, FailCause, Message, OpId, Timer};
 use super::op::{Op, OpResult};
 use super::quorum::{QuorumRule, Tally};
 use super::versioning::{NewObject, Version, VersionRules, Versions};
-use crate::engine::SimTime;
+use crate::engine::{Deadlines, SimTime};
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
 use smallvec::SmallVec;
 
@@ -152,25 +152,30 @@ impl InFlight {
     }
 }
 
-/// The timers every operation starts with: its end, and the moment its silent targets
-/// are suspected when that comes first.
-fn arm_op_timers(op: OpId, cfg: &QuorumConfig, out: &mut Vec<Effect>) {
-    out.push(Effect::SetTimer {
-        after: cfg.op_timeout,
-        timer: Timer::OpTimeout(op),
-    });
-    if cfg.suspect_after < cfg.op_timeout {
-        out.push(Effect::SetTimer {
-            after: cfg.suspect_after,
-            timer: Timer::SuspectSilent(op),
-        });
-    }
+/// The timers of an operation, one lane of the coordinator's deadlines each: every kind
+/// has one fixed delay (`QuorumConfig`), so each lane is in time order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpTimer {
+    /// Give up on the operation (`op_timeout`).
+    Timeout = 0,
+    /// Its targets still silent are suspected (`suspect_after`, when shorter).
+    Suspect = 1,
+    /// The read-repair window after a read was answered has closed.
+    RepairWindow = 2,
+}
+
+impl OpTimer {
+    const ALL: [OpTimer; 3] = [OpTimer::Timeout, OpTimer::Suspect, OpTimer::RepairWindow];
 }
 
 /// The in-flight operations of one host.
 #[derive(Default)]
 pub struct Coordinator {
     ops: FxHashMap<OpId, InFlight>,
+    /// Every operation's timers. They nearly always fall due after the operation ended,
+    /// so they wait here, and one `Timer::OpDeadlines` wakeup at a time stands in the
+    /// host's queue for the earliest of a running operation (see `engine::deadlines`).
+    deadlines: Deadlines<OpId, 3>,
     next_op: u64,
     /// Targets that never answered an operation that has now ended; the host drains this
     /// into its failure detector.
@@ -188,6 +193,44 @@ impl Coordinator {
     pub fn clear(&mut self) {
         self.ops.clear();
         self.unanswered.clear();
+        self.deadlines.clear();
+    }
+
+    /// The timers the next `on_deadlines` at `now` will run, for operations still in
+    /// flight (a look for observers such as the tracer; it changes nothing).
+    pub fn timers_due(&self, now: SimTime) -> Vec<(OpId, OpTimer)> {
+        (self.deadlines.due(now).into_iter())
+            .filter(|(_, op)| self.ops.contains_key(op))
+            .map(|(lane, op)| (op, OpTimer::ALL[lane]))
+            .collect()
+    }
+
+    /// Operation timers waiting, live or not (for the memory guard).
+    pub fn deadlines_waiting(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Starts `kind`'s timer for `op`, asking the host for a wakeup when it needs one.
+    fn set_timer(
+        &mut self,
+        now: SimTime,
+        kind: OpTimer,
+        op: OpId,
+        after: SimTime,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Some(at) = self.deadlines.add(now + after, kind as usize, op) {
+            out.push(wakeup(now, at));
+        }
+    }
+
+    /// The timers every operation starts with: its end, and the moment its silent targets
+    /// are suspected when that comes first.
+    fn set_op_timers(&mut self, now: SimTime, op: OpId, cfg: &QuorumConfig, out: &mut Vec<Effect>) {
+        self.set_timer(now, OpTimer::Timeout, op, cfg.op_timeout, out);
+        if cfg.suspect_after < cfg.op_timeout {
+            self.set_timer(now, OpTimer::Suspect, op, cfg.suspect_after, out);
+        }
     }
 
     fn new_op(&mut self) -> OpId {
@@ -196,8 +239,10 @@ impl Coordinator {
     }
 
     /// Starts a get: asks every target; answers when `tally` is met (R replies).
+    #[allow(clippy::too_many_arguments)] // the host's clock, then what the operation is
     pub fn start_read(
         &mut self,
+        now: SimTime,
         key: KeyId,
         targets: &[NodeId],
         tally: Tally,
@@ -213,7 +258,7 @@ impl Coordinator {
                 disk: super::message::DiskOp::None,
             });
         }
-        arm_op_timers(op, cfg, out);
+        self.set_op_timers(now, op, cfg, out);
         self.ops.insert(
             op,
             InFlight::Read(ReadOp {
@@ -233,8 +278,10 @@ impl Coordinator {
     /// Starts a put of `object` (the new version and the siblings that travel with it):
     /// sends it to every target (with the hint for each, if any); answers after W
     /// acknowledgements (when `tally` is met).
+    #[allow(clippy::too_many_arguments)] // the host's clock, then what the operation is
     pub fn start_write(
         &mut self,
+        now: SimTime,
         key: KeyId,
         object: NewObject,
         fanout: Fanout,
@@ -258,7 +305,7 @@ impl Coordinator {
                 disk: super::message::DiskOp::None,
             });
         }
-        arm_op_timers(op, cfg, out);
+        self.set_op_timers(now, op, cfg, out);
         self.ops.insert(
             op,
             InFlight::Write(WriteOp {
@@ -275,6 +322,7 @@ impl Coordinator {
 
     pub fn on_read_reply(
         &mut self,
+        now: SimTime,
         op_id: OpId,
         from: NodeId,
         versions: Versions,
@@ -305,14 +353,18 @@ impl Coordinator {
                 result: OpResult::Get(Ok(op.merged.clone())),
                 fastest: cfg.name_fastest.then(|| op.replies[0].0),
             });
-            if cfg.read_repair && op.replies.len() < op.targets.len() {
-                out.push(Effect::SetTimer {
-                    after: cfg.read_repair_window,
-                    timer: Timer::RepairWindow(op_id),
-                });
-            }
         }
-        if op.answered && all_in {
+        let answered = op.answered;
+        if cfg.read_repair && done.is_some() && !all_in {
+            self.set_timer(
+                now,
+                OpTimer::RepairWindow,
+                op_id,
+                cfg.read_repair_window,
+                out,
+            );
+        }
+        if answered && all_in {
             self.finish_read(op_id, cfg, out);
         }
         done
@@ -349,14 +401,36 @@ impl Coordinator {
         done
     }
 
-    pub fn on_timer(
+    /// The wakeup for operation timers fired: runs every timer due by `now` whose operation
+    /// is still in flight, in the order they fell due, then asks for the next wakeup.
+    pub fn on_deadlines(
         &mut self,
-        timer: Timer,
+        now: SimTime,
+        cfg: &QuorumConfig,
+        out: &mut Vec<Effect>,
+    ) -> SmallVec<[Completion; 1]> {
+        self.deadlines.woke(now);
+        let mut done = SmallVec::new();
+        while let Some((lane, op)) = self.deadlines.pop_due(now) {
+            done.extend(self.on_timer(OpTimer::ALL[lane], op, cfg, out));
+        }
+        let ops = &self.ops;
+        if let Some(at) = self.deadlines.rearm(|_, op| ops.contains_key(op)) {
+            out.push(wakeup(now, at));
+        }
+        done
+    }
+
+    /// One of `op_id`'s timers is due; it does nothing once the operation ended.
+    fn on_timer(
+        &mut self,
+        timer: OpTimer,
+        op_id: OpId,
         cfg: &QuorumConfig,
         out: &mut Vec<Effect>,
     ) -> Option<Completion> {
         match timer {
-            Timer::RepairWindow(op_id) => {
+            OpTimer::RepairWindow => {
                 // Repair what the window caught; keep the op until every target answered
                 // or it times out, so silent targets are still noticed.
                 if let Some(InFlight::Read(op)) = self.ops.get(&op_id)
@@ -369,21 +443,13 @@ impl Coordinator {
                 }
                 None
             }
-            Timer::Probe
-            | Timer::HintScan
-            | Timer::AntiEntropy
-            | Timer::Gossip
-            | Timer::TombstoneGc
-            | Timer::Heartbeat
-            | Timer::Transfer
-            | Timer::MembershipPoll => None,
-            Timer::SuspectSilent(op_id) => {
+            OpTimer::Suspect => {
                 let op = self.ops.get_mut(&op_id)?;
                 *op.suspected() = true;
                 op.silent_targets(&mut self.unanswered);
                 None
             }
-            Timer::OpTimeout(op_id) => {
+            OpTimer::Timeout => {
                 let mut op = self.ops.remove(&op_id)?;
                 if !*op.suspected() {
                     op.silent_targets(&mut self.unanswered);
@@ -436,6 +502,14 @@ impl Coordinator {
     }
 }
 
+/// The effect asking the host for the coordinator's next wakeup, at `at`.
+fn wakeup(now: SimTime, at: SimTime) -> Effect {
+    Effect::SetTimer {
+        after: SimTime(at.as_micros() - now.as_micros()),
+        timer: Timer::OpDeadlines,
+    }
+}
+
 /// A read repair: a write without an operation id (no acknowledgement wanted).
 fn repair_write(node: NodeId, key: KeyId, version: Version, siblings: Vec<Version>) -> Effect {
     Effect::Send {
@@ -457,6 +531,7 @@ fn repair_write(node: NodeId, key: KeyId, version: Version, siblings: Vec<Versio
 impl super::Node {
     pub(super) fn on_replica_read_reply(
         &mut self,
+        now: SimTime,
         from: Endpoint,
         op: OpId,
         versions: Versions,
@@ -465,7 +540,7 @@ impl super::Node {
         let Endpoint::Node(from) = from else { return };
         let done = self
             .coordinator
-            .on_read_reply(op, from, versions, &self.cfg.quorum, out);
+            .on_read_reply(now, op, from, versions, &self.cfg.quorum, out);
         self.deliver(done, out);
     }
 
@@ -475,10 +550,13 @@ impl super::Node {
         self.deliver(done, out);
     }
 
-    /// An operation's timeout or read-repair window: finish it, suspect who stayed silent.
-    pub(super) fn on_op_timer(&mut self, now: SimTime, timer: Timer, out: &mut Vec<Effect>) {
-        let done = self.coordinator.on_timer(timer, &self.cfg.quorum, out);
-        self.deliver(done, out);
+    /// Operations' timeouts, suspicions or read-repair windows fell due: finish them,
+    /// suspect who stayed silent.
+    pub(super) fn on_op_deadlines(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+        let done = self.coordinator.on_deadlines(now, &self.cfg.quorum, out);
+        for finished in done {
+            self.deliver(Some(finished), out);
+        }
         self.absorb_unanswered(now, out);
     }
 }
@@ -548,6 +626,7 @@ mod tests {
         let cfg = cfg(2, 2);
         let targets = [NodeId(0), NodeId(1), NodeId(2)];
         c.start_read(
+            SimTime(0),
             KeyId(7),
             &targets,
             tally(&cfg.read, &targets),
@@ -561,10 +640,10 @@ mod tests {
         let fresh: Versions = [version(2, 2)].into_iter().collect();
         let stale: Versions = [version(1, 1)].into_iter().collect();
         assert!(
-            c.on_read_reply(op, NodeId(0), fresh.clone(), &cfg, &mut out)
+            c.on_read_reply(SimTime(0), op, NodeId(0), fresh.clone(), &cfg, &mut out)
                 .is_none()
         );
-        let done = c.on_read_reply(op, NodeId(1), stale, &cfg, &mut out);
+        let done = c.on_read_reply(SimTime(0), op, NodeId(1), stale, &cfg, &mut out);
         match done {
             Some(Completion {
                 result: OpResult::Get(Ok(vs)),
@@ -577,7 +656,7 @@ mod tests {
         // The third reply closes the op and triggers repair of node 1 only.
         out.clear();
         assert!(
-            c.on_read_reply(op, NodeId(2), fresh, &cfg, &mut out)
+            c.on_read_reply(SimTime(0), op, NodeId(2), fresh, &cfg, &mut out)
                 .is_none()
         );
         let repaired: Vec<_> = out
@@ -602,6 +681,7 @@ mod tests {
         let cfg = cfg(1, 2);
         let targets = [(NodeId(0), None), (NodeId(1), None), (NodeId(2), None)];
         c.start_write(
+            SimTime(0),
             KeyId(1),
             alone(version(1, 1)),
             Fanout {
@@ -624,8 +704,9 @@ mod tests {
                 ..
             })
         ));
-        // A second write gets one ack only, then times out.
+        // A second write, a little later, gets one ack only, then times out.
         c.start_write(
+            SimTime(10),
             KeyId(1),
             alone(version(2, 2)),
             Fanout {
@@ -637,20 +718,18 @@ mod tests {
             &mut out,
         );
         assert!(c.on_write_ack(OpId(2), NodeId(1)).is_none());
-        let t = c.on_timer(Timer::OpTimeout(OpId(2)), &cfg, &mut out);
+        // The first write's timeout falls due after it was answered: nothing to report,
+        // but node 1 never acknowledged it.
+        assert!(c.on_deadlines(cfg.op_timeout, &cfg, &mut out).is_empty());
+        assert_eq!(c.in_flight(), 1);
+        let t = c.on_deadlines(SimTime(cfg.op_timeout.0 + 10), &cfg, &mut out);
         assert!(matches!(
-            t,
-            Some(Completion {
+            t.as_slice(),
+            [Completion {
                 result: OpResult::Put(Err(FailCause::Timeout)),
                 ..
-            })
+            }]
         ));
-        // The first write's timeout fires after it was answered: nothing to report, but
-        // node 1 never acknowledged it.
-        assert!(
-            c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out)
-                .is_none()
-        );
         assert_eq!(c.in_flight(), 0);
         let mut silent = std::mem::take(&mut c.unanswered);
         silent.sort();
@@ -664,6 +743,7 @@ mod tests {
         let cfg = cfg(2, 2);
         let targets = [NodeId(0), NodeId(1), NodeId(2)];
         c.start_read(
+            SimTime(0),
             KeyId(1),
             &targets,
             tally(&cfg.read, &targets),
@@ -673,6 +753,7 @@ mod tests {
         );
         c.clear(); // the host crashed
         c.start_read(
+            SimTime(0),
             KeyId(1),
             &targets,
             tally(&cfg.read, &targets),
@@ -685,17 +766,24 @@ mod tests {
         // Replies to the operation from before the crash find nothing.
         for n in [NodeId(0), NodeId(1)] {
             assert!(
-                c.on_read_reply(OpId(1), n, fresh.clone(), &cfg, &mut out)
+                c.on_read_reply(SimTime(0), OpId(1), n, fresh.clone(), &cfg, &mut out)
                     .is_none()
             );
         }
         assert_eq!(c.in_flight(), 1);
         assert!(
-            c.on_read_reply(OpId(2), NodeId(0), fresh.clone(), &cfg, &mut out)
-                .is_none()
+            c.on_read_reply(
+                SimTime(0),
+                OpId(2),
+                NodeId(0),
+                fresh.clone(),
+                &cfg,
+                &mut out
+            )
+            .is_none()
         );
         assert!(
-            c.on_read_reply(OpId(2), NodeId(1), fresh, &cfg, &mut out)
+            c.on_read_reply(SimTime(0), OpId(2), NodeId(1), fresh, &cfg, &mut out)
                 .is_some()
         );
     }
@@ -709,6 +797,7 @@ mod tests {
         let targets = [NodeId(0), NodeId(1), NodeId(2)];
         let held: Versions = [version(1, 1)].into_iter().collect();
         c.start_read(
+            SimTime(0),
             KeyId(1),
             &targets,
             tally(&cfg.read, &targets),
@@ -717,11 +806,18 @@ mod tests {
             &mut out,
         );
         assert!(
-            c.on_read_reply(OpId(1), NodeId(0), Versions::new(), &cfg, &mut out)
-                .is_none(),
+            c.on_read_reply(
+                SimTime(0),
+                OpId(1),
+                NodeId(0),
+                Versions::new(),
+                &cfg,
+                &mut out
+            )
+            .is_none(),
             "an empty answer does not meet R = 1"
         );
-        match c.on_read_reply(OpId(1), NodeId(2), held, &cfg, &mut out) {
+        match c.on_read_reply(SimTime(0), OpId(1), NodeId(2), held, &cfg, &mut out) {
             Some(Completion {
                 result: OpResult::Get(Ok(vs)),
                 ..
@@ -730,6 +826,7 @@ mod tests {
         }
         // When every replica asked says "not found", that is the answer.
         c.start_read(
+            SimTime(0),
             KeyId(2),
             &targets,
             tally(&cfg.read, &targets),
@@ -738,7 +835,7 @@ mod tests {
             &mut out,
         );
         for (i, n) in targets.iter().enumerate() {
-            let done = c.on_read_reply(OpId(2), *n, Versions::new(), &cfg, &mut out);
+            let done = c.on_read_reply(SimTime(0), OpId(2), *n, Versions::new(), &cfg, &mut out);
             assert_eq!(done.is_some(), i == 2, "reply {i}");
         }
     }
@@ -750,6 +847,7 @@ mod tests {
         let cfg = cfg(2, 2);
         let targets = [NodeId(0), NodeId(1)];
         c.start_read(
+            SimTime(0),
             KeyId(1),
             &targets,
             tally(&cfg.read, &targets),
@@ -759,15 +857,29 @@ mod tests {
         );
         let fresh: Versions = [version(1, 1)].into_iter().collect();
         assert!(
-            c.on_read_reply(OpId(1), NodeId(0), fresh.clone(), &cfg, &mut out)
-                .is_none()
+            c.on_read_reply(
+                SimTime(0),
+                OpId(1),
+                NodeId(0),
+                fresh.clone(),
+                &cfg,
+                &mut out
+            )
+            .is_none()
         );
         assert!(
-            c.on_read_reply(OpId(1), NodeId(7), fresh.clone(), &cfg, &mut out)
-                .is_none(),
+            c.on_read_reply(
+                SimTime(0),
+                OpId(1),
+                NodeId(7),
+                fresh.clone(),
+                &cfg,
+                &mut out
+            )
+            .is_none(),
             "node 7 was not a target"
         );
-        let done = c.on_read_reply(OpId(1), NodeId(1), fresh, &cfg, &mut out);
+        let done = c.on_read_reply(SimTime(0), OpId(1), NodeId(1), fresh, &cfg, &mut out);
         assert!(matches!(done, Some(Completion { fastest: None, .. })));
     }
 
@@ -780,6 +892,7 @@ mod tests {
         cfg.name_fastest = true;
         let targets = [NodeId(0), NodeId(1), NodeId(2)];
         c.start_read(
+            SimTime(0),
             KeyId(1),
             &targets,
             tally(&cfg.read, &targets),
@@ -791,20 +904,24 @@ mod tests {
             e,
             Effect::SetTimer {
                 after: SimTime(50_000),
-                timer: Timer::SuspectSilent(OpId(1))
+                timer: Timer::OpDeadlines
             }
         )));
         let fresh: Versions = [version(1, 1)].into_iter().collect();
-        c.on_read_reply(OpId(1), NodeId(2), fresh.clone(), &cfg, &mut out);
-        assert!(
-            c.on_timer(Timer::SuspectSilent(OpId(1)), &cfg, &mut out)
-                .is_none()
+        c.on_read_reply(
+            SimTime(0),
+            OpId(1),
+            NodeId(2),
+            fresh.clone(),
+            &cfg,
+            &mut out,
         );
+        assert!(c.on_deadlines(SimTime(50_000), &cfg, &mut out).is_empty());
         let mut silent = std::mem::take(&mut c.unanswered);
         silent.sort();
         assert_eq!(silent, vec![NodeId(0), NodeId(1)]);
         // Still open: a late reply answers it, naming the first replier as fastest.
-        let done = c.on_read_reply(OpId(1), NodeId(0), fresh, &cfg, &mut out);
+        let done = c.on_read_reply(SimTime(0), OpId(1), NodeId(0), fresh, &cfg, &mut out);
         assert!(matches!(
             done,
             Some(Completion {
@@ -813,7 +930,7 @@ mod tests {
             })
         ));
         // At its end, node 1 (still silent) is not reported a second time.
-        c.on_timer(Timer::OpTimeout(OpId(1)), &cfg, &mut out);
+        c.on_deadlines(cfg.op_timeout, &cfg, &mut out);
         assert!(c.unanswered.is_empty());
     }
 }

@@ -357,10 +357,10 @@ pub enum DiskOp {
 /// Timers a protocol state machine asks for. They fire once; stale ones are ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// Give up on an operation that has not gathered its quorum.
-    OpTimeout(OpId),
-    /// The read-repair window after a read was answered has closed.
-    RepairWindow(OpId),
+    /// The coordinator's operation timers are due (an operation's timeout, the
+    /// suspicion of its silent targets, the end of its read-repair window): one wakeup at
+    /// a time stands for all of them (see `engine::deadlines`).
+    OpDeadlines,
     /// Probe suspected peers.
     Probe,
     /// Scan the hint store and hand hints to owners that answer.
@@ -373,9 +373,6 @@ pub enum Timer {
     Transfer,
     /// A client refreshes its membership view.
     MembershipPoll,
-    /// An operation's targets that are still silent are suspected
-    /// (`failure_detector.op_timeout_ms`, when shorter than the operation's life).
-    SuspectSilent(OpId),
     /// The oldest tombstone's grace period is over (`replication.tombstone_gc_grace_s`).
     TombstoneGc,
     /// Ask every neighbour for a heartbeat and take phi accrual's verdicts.
@@ -383,22 +380,20 @@ pub enum Timer {
 }
 
 impl Timer {
-    pub const KINDS: usize = 11;
+    pub const KINDS: usize = 9;
 
     /// A small index per kind, in declaration order (for digests and per-kind tables).
     pub fn kind_index(&self) -> usize {
         match self {
-            Timer::OpTimeout(_) => 0,
-            Timer::RepairWindow(_) => 1,
-            Timer::Probe => 2,
-            Timer::HintScan => 3,
-            Timer::AntiEntropy => 4,
-            Timer::Gossip => 5,
-            Timer::Transfer => 6,
-            Timer::MembershipPoll => 7,
-            Timer::SuspectSilent(_) => 8,
-            Timer::TombstoneGc => 9,
-            Timer::Heartbeat => 10,
+            Timer::OpDeadlines => 0,
+            Timer::Probe => 1,
+            Timer::HintScan => 2,
+            Timer::AntiEntropy => 3,
+            Timer::Gossip => 4,
+            Timer::Transfer => 5,
+            Timer::MembershipPoll => 6,
+            Timer::TombstoneGc => 7,
+            Timer::Heartbeat => 8,
         }
     }
 }

@@ -21,7 +21,7 @@ mod tombstones;
 pub mod versioning;
 
 pub use anti_entropy::{AntiEntropyConfig, AntiEntropyStats, merkle};
-pub use coordinator::{Completion, Coordinator, Fanout, Origin, QuorumConfig};
+pub use coordinator::{Completion, Coordinator, Fanout, OpTimer, Origin, QuorumConfig};
 pub use detector::{FailureDetector, Target, select_targets};
 pub use fact::Fact;
 pub use hints::{HintStats, HintStore};
@@ -273,6 +273,17 @@ impl Node {
         self.coordinator.in_flight()
     }
 
+    /// The operation timers an `OpDeadlines` wakeup at `now` runs (see
+    /// `Coordinator::timers_due`).
+    pub fn op_timers_due(&self, now: SimTime) -> Vec<(OpId, OpTimer)> {
+        self.coordinator.timers_due(now)
+    }
+
+    /// Operation timers waiting in the coordinator, live or not (for the memory estimate).
+    pub fn op_timers_waiting(&self) -> usize {
+        self.coordinator.deadlines_waiting()
+    }
+
     pub fn suspects(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.detector.suspects()
     }
@@ -363,7 +374,7 @@ impl Node {
                 client,
                 key,
                 route,
-            } => self.on_get(req, client, key, route, out),
+            } => self.on_get(now, req, client, key, route, out),
             Message::Put {
                 req,
                 client,
@@ -406,7 +417,7 @@ impl Node {
                 self.on_replica_write(now, from, write, out)
             }
             Message::ReplicaReadReply { op, versions } => {
-                self.on_replica_read_reply(from, op, versions, out)
+                self.on_replica_read_reply(now, from, op, versions, out)
             }
             Message::ReplicaWriteAck { op } => self.on_replica_write_ack(from, op, out),
             Message::Ping => self.on_ping(from, out),
@@ -469,9 +480,7 @@ impl Node {
             Timer::MembershipPoll => {}
             Timer::TombstoneGc => self.on_tombstone_timer(now, out),
             Timer::Heartbeat => self.on_heartbeat_timer(now, out),
-            Timer::OpTimeout(_) | Timer::RepairWindow(_) | Timer::SuspectSilent(_) => {
-                self.on_op_timer(now, timer, out)
-            }
+            Timer::OpDeadlines => self.on_op_deadlines(now, out),
         }
     }
 }

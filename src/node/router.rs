@@ -48,6 +48,7 @@ fn put_forward_route(route: Route) -> Option<Route> {
 impl Node {
     pub(super) fn on_get(
         &mut self,
+        now: SimTime,
         req: RequestId,
         client: ClientId,
         key: KeyId,
@@ -79,7 +80,7 @@ impl Node {
         };
         let nodes: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
         self.coordinator
-            .start_read(key, &nodes, tally, origin, &self.cfg.quorum, out);
+            .start_read(now, key, &nodes, tally, origin, &self.cfg.quorum, out);
     }
 
     pub(super) fn on_put(
@@ -155,7 +156,7 @@ impl Node {
             tally,
         };
         self.coordinator
-            .start_write(key, object, fanout, origin, &self.cfg.quorum, out);
+            .start_write(now, key, object, fanout, origin, &self.cfg.quorum, out);
         self.targets = targets;
     }
 

@@ -13,9 +13,9 @@ use crate::workload::DriverTimer;
 ///
 /// A message waits in the loop's mail slab (`mail.rs`) and its event holds a `Letter`
 /// (slot and kind), so that an event is a few words (against 144 bytes with the message
-/// inline): the queue's slab copies each event in at push and out at pop, and the many
-/// timers that wait there for seconds (request and operation timeouts) come back cold,
-/// where a small slot is one cache line. A message's slot is reused as soon as it is
+/// inline): the queue's slab copies each event in at push and out at pop, and the timers
+/// that wait there for seconds (periodic work, the deadline wakeups) come back cold, where
+/// a small slot is one cache line. A message's slot is reused as soon as it is
 /// delivered, so it stays warm, and sending one allocates nothing.
 #[derive(Debug)]
 pub enum Event {
@@ -123,20 +123,7 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
         Endpoint::Node(n) => n.0 as u64,
         Endpoint::Client(c) => (1 << 32) | c.0 as u64,
     };
-    let timer = |t: &Timer| {
-        let op = match t {
-            Timer::OpTimeout(op) | Timer::RepairWindow(op) | Timer::SuspectSilent(op) => op.0 << 3,
-            Timer::Probe
-            | Timer::HintScan
-            | Timer::AntiEntropy
-            | Timer::Gossip
-            | Timer::Transfer
-            | Timer::MembershipPoll
-            | Timer::TombstoneGc
-            | Timer::Heartbeat => 0,
-        };
-        op | t.kind_index() as u64
-    };
+    let timer = |t: &Timer| t.kind_index() as u64;
     let body = match event {
         Event::Deliver { from, to, msg } => {
             mix64(endpoint(from) ^ mix64(endpoint(to))) ^ (msg.kind() as u64) << 56
@@ -145,7 +132,7 @@ pub(super) fn fingerprint(time: u64, event: &Event) -> u64 {
         Event::ClientTimer { client, timer: t } => mix64(client.0 as u64 ^ 3 << 40) ^ timer(t),
         Event::Driver(d) => match d {
             DriverTimer::Arrival => 4 << 40,
-            DriverTimer::RequestTimeout(r) => mix64(r.0 ^ 5 << 56),
+            DriverTimer::RequestTimeouts => 5 << 56,
             DriverTimer::ProbeRead { client, key } => {
                 mix64((client.0 as u64) << 32 | key.0 as u64) ^ 6 << 56
             }

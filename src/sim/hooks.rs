@@ -5,7 +5,7 @@
 
 use super::transport::Fate;
 use crate::faults::FaultAction;
-use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::ids::{ClientId, Endpoint};
 use crate::node::{Effect, Message, Node, Timer};
 use std::any::Any;
 
@@ -20,7 +20,7 @@ pub trait SimHooks: Any {
     /// The node handled it and asked for `effects` (not yet applied).
     fn after_node_delivery(&mut self, _now: u64, _node: &Node, _effects: &[Effect]) {}
     /// A live node's current timer fires (not yet handled).
-    fn on_node_timer(&mut self, _now: u64, _node: NodeId, _timer: Timer) {}
+    fn on_node_timer(&mut self, _now: u64, _node: &Node, _timer: Timer) {}
     /// A message reached a client.
     fn on_client_delivery(&mut self, _now: u64, _from: Endpoint, _c: ClientId, _m: &Message) {}
     /// A fault action takes effect.

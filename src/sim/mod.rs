@@ -784,7 +784,7 @@ impl Simulation {
                 incarnation,
                 timer,
             } if self.hosts.is_up(*node) && self.hosts.get(*node).is_current(*incarnation) => {
-                h.on_node_timer(now, *node, *timer)
+                h.on_node_timer(now, &self.hosts.get(*node).node, *timer)
             }
             Event::Deliver {
                 from,

@@ -11,22 +11,20 @@ use crate::vocab::MessageKind;
 use crate::workload::DriverTimer;
 
 const TIMERS: [&str; Timer::KINDS] = [
-    "timer:op_timeout",
-    "timer:repair_window",
+    "timer:op_deadlines",
     "timer:probe",
     "timer:hint_scan",
     "timer:anti_entropy",
     "timer:gossip",
     "timer:transfer",
     "timer:membership_poll",
-    "timer:suspect_silent",
     "timer:tombstone_gc",
     "timer:heartbeat",
 ];
 const OTHERS: [&str; 6] = [
     "client_timer",
     "driver:arrival",
-    "driver:request_timeout",
+    "driver:request_timeouts",
     "driver:probe_read",
     "fault, tick, convergence check",
     "ready, depart (a host's cpu, disk, network interface)",
@@ -73,7 +71,7 @@ pub fn kind_of(event: &Event) -> usize {
         Event::NodeTimer { timer, .. } => timers + timer.kind_index(),
         Event::ClientTimer { .. } => others,
         Event::Driver(DriverTimer::Arrival) => others + 1,
-        Event::Driver(DriverTimer::RequestTimeout(_)) => others + 2,
+        Event::Driver(DriverTimer::RequestTimeouts) => others + 2,
         Event::Driver(DriverTimer::ProbeRead { .. }) => others + 3,
         Event::Fault(_) | Event::Tick | Event::ConvergenceCheck => others + 4,
         Event::Ready { .. }

@@ -4,9 +4,10 @@
 //! a coordinator's ring view and suspect list); nothing it holds flows back into the run,
 //! so a traced run processes exactly the events of an untraced one.
 
+use crate::engine::SimTime;
 use crate::faults::FaultAction;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
-use crate::node::{Effect, Message, Node, OpId, Timer, Version};
+use crate::node::{Effect, Message, Node, OpId, OpTimer, Timer, Version};
 pub use crate::sim::Fate;
 use crate::sim::SimHooks;
 use serde::Serialize;
@@ -760,20 +761,31 @@ impl Recorder {
         self.push(e);
     }
 
-    /// A node timer fires (not yet handled).
-    fn on_node_timer(&mut self, now: u64, node: NodeId, timer: Timer) {
+    /// A node timer fires (not yet handled): for the coordinator's wakeup, each operation
+    /// timer it runs.
+    fn on_node_timer(&mut self, now: u64, node: &Node, timer: Timer) {
         self.cause = None;
-        let (op, what) = match timer {
-            Timer::OpTimeout(op) => (op, "operation timeout"),
-            Timer::RepairWindow(op) => (op, "read-repair window closes"),
-            _ => return,
+        if timer != Timer::OpDeadlines {
+            return;
+        }
+        for (op, timer) in node.op_timers_due(SimTime(now)) {
+            self.on_op_timer(now, node.id(), op, timer);
+        }
+    }
+
+    /// One of an operation's timers runs.
+    fn on_op_timer(&mut self, now: u64, node: NodeId, op: OpId, timer: OpTimer) {
+        let what = match timer {
+            OpTimer::Timeout => "operation timeout",
+            OpTimer::RepairWindow => "read-repair window closes",
+            OpTimer::Suspect => return,
         };
         let id = (Endpoint::Node(node), op);
         let Some(o) = self.ops.get(&id) else { return };
         self.cause = o.req;
         let replies = o.replies.len();
         let targets = o.targets.len();
-        if matches!(timer, Timer::OpTimeout(_))
+        if timer == OpTimer::Timeout
             && let Some(o) = self.ops.remove(&id)
         {
             self.done_ops.push(o);
@@ -877,7 +889,7 @@ impl SimHooks for Recorder {
     fn after_node_delivery(&mut self, now: u64, node: &Node, effects: &[Effect]) {
         Recorder::after_node_delivery(self, now, node, effects)
     }
-    fn on_node_timer(&mut self, now: u64, node: NodeId, timer: Timer) {
+    fn on_node_timer(&mut self, now: u64, node: &Node, timer: Timer) {
         Recorder::on_node_timer(self, now, node, timer)
     }
     fn on_client_delivery(&mut self, now: u64, from: Endpoint, c: ClientId, msg: &Message) {

@@ -196,7 +196,7 @@ impl Client {
             };
             let targets: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
             self.coordinator
-                .start_read(key, &targets, tally, origin, &ctx.quorum, out);
+                .start_read(now, key, &targets, tally, origin, &ctx.quorum, out);
             return None;
         }
         let node = self.entry_node(now, key, None, ctx, rng);
@@ -249,6 +249,7 @@ impl Client {
                 req,
             };
             self.coordinator.start_write(
+                now,
                 key,
                 NewObject::alone(version),
                 Fanout {
@@ -285,6 +286,7 @@ impl Client {
     /// A message arrived; returns the request it finished, if any.
     pub fn handle_message(
         &mut self,
+        now: SimTime,
         from: Endpoint,
         msg: Message,
         ctx: &ClientContext,
@@ -315,7 +317,7 @@ impl Client {
                     return None;
                 };
                 self.coordinator
-                    .on_read_reply(op, from, versions, &ctx.quorum, out)
+                    .on_read_reply(now, op, from, versions, &ctx.quorum, out)
             }
             Message::ReplicaWriteAck { op } => {
                 let Endpoint::Node(from) = from else {
@@ -358,13 +360,15 @@ impl Client {
         Completion::new(origin, result)
     }
 
+    /// A timer fired; returns the requests it finished (operations the client
+    /// coordinates that timed out).
     pub fn handle_timer(
         &mut self,
         now: SimTime,
         timer: Timer,
         ctx: &ClientContext,
         out: &mut Vec<Effect>,
-    ) -> Option<Completion> {
+    ) -> SmallVec<[Completion; 1]> {
         if timer == Timer::MembershipPoll {
             let members = self.ring.members();
             self.polls += 1;
@@ -379,9 +383,10 @@ impl Client {
                 after: ctx.refresh_every,
                 timer: Timer::MembershipPoll,
             });
-            return None;
+            return SmallVec::new();
         }
-        let done = self.coordinator.on_timer(timer, &ctx.quorum, out);
+        debug_assert_eq!(timer, Timer::OpDeadlines, "a client sets no other timer");
+        let done = self.coordinator.on_deadlines(now, &ctx.quorum, out);
         for node in std::mem::take(&mut self.coordinator.unanswered) {
             self.avoid.avoid(node, now, ctx.retry_after);
         }

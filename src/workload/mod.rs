@@ -10,7 +10,7 @@ pub use keys::{KeySampler, KeySpace};
 
 use crate::engine::math;
 use crate::engine::rng::{SimRng, below, unit_f64};
-use crate::engine::{Sampler, SimTime};
+use crate::engine::{Deadlines, Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
 use crate::node::{Completion, Effect, FailCause, Message, Op, OpResult, Timer, Version};
 use crate::observer::{Call, Observer, Order, ReadRecord, WriteInvocation, WriteRecord};
@@ -22,8 +22,9 @@ use smallvec::SmallVec;
 pub enum DriverTimer {
     /// The next open-loop arrival (or the next probe).
     Arrival,
-    /// The client gives up on a request.
-    RequestTimeout(RequestId),
+    /// Requests' client-side timeouts are due: one wakeup at a time stands for every
+    /// pending request's (see `engine::deadlines`).
+    RequestTimeouts,
     /// A staleness probe reads back its key.
     ProbeRead { client: ClientId, key: KeyId },
 }
@@ -131,6 +132,9 @@ pub struct Driver {
     /// Routing choices (load balancer) and probe delays.
     route_rng: SimRng,
     pending: FxHashMap<RequestId, Pending>,
+    /// Every request's client-side timeout (`timeout` after it started), waiting for the
+    /// `RequestTimeouts` wakeup; nearly all fall due after their request finished.
+    timeouts: Deadlines<RequestId, 1>,
     /// Requests begun (also the next request id) and requests ended, for the invariant
     /// that every request ends exactly once.
     next_req: u64,
@@ -191,6 +195,7 @@ impl Driver {
             rng,
             route_rng,
             pending: FxHashMap::default(),
+            timeouts: Deadlines::default(),
             next_req: 0,
             finished: 0,
             next_write: 0,
@@ -274,8 +279,22 @@ impl Driver {
     pub fn on_timer(&mut self, timer: DriverTimer, io: &mut DriverIo) -> Option<ClientId> {
         match timer {
             DriverTimer::Arrival => self.arrival(io),
-            DriverTimer::RequestTimeout(req) => {
-                let pending = self.pending.remove(&req)?;
+            DriverTimer::RequestTimeouts => {
+                self.timeouts.woke(io.now);
+                let mut timed_out = None;
+                while let Some((_, req)) = self.timeouts.pop_due(io.now) {
+                    if let Some(pending) = self.pending.remove(&req) {
+                        timed_out = Some((req, pending));
+                        break;
+                    }
+                }
+                // One request at a time, so that the effects have one client; another
+                // due now gets a wakeup now.
+                let pending = &self.pending;
+                if let Some(at) = self.timeouts.rearm(|_, req| pending.contains_key(req)) {
+                    io.timers.push((at, DriverTimer::RequestTimeouts));
+                }
+                let (req, pending) = timed_out?;
                 if let Some(node) = pending.entry {
                     self.clients[pending.client.index()].suspect(node, io.now, &self.ctx);
                 }
@@ -297,7 +316,8 @@ impl Driver {
         msg: Message,
         io: &mut DriverIo,
     ) -> Option<ClientId> {
-        let outcome = self.clients[client.index()].handle_message(from, msg, &self.ctx, io.effects);
+        let outcome =
+            self.clients[client.index()].handle_message(io.now, from, msg, &self.ctx, io.effects);
         self.on_outcome(client, outcome, io);
         Some(client)
     }
@@ -308,9 +328,11 @@ impl Driver {
         timer: Timer,
         io: &mut DriverIo,
     ) -> Option<ClientId> {
-        let outcome =
+        let finished =
             self.clients[client.index()].handle_timer(io.now, timer, &self.ctx, io.effects);
-        self.on_outcome(client, outcome, io);
+        for done in finished {
+            self.on_outcome(client, Some(done), io);
+        }
         Some(client)
     }
 
@@ -484,8 +506,9 @@ impl Driver {
                 stage,
             },
         );
-        io.timers
-            .push((io.now + self.timeout, DriverTimer::RequestTimeout(req)));
+        if let Some(at) = self.timeouts.add(io.now + self.timeout, 0, req) {
+            io.timers.push((at, DriverTimer::RequestTimeouts));
+        }
     }
 
     fn finish(
