@@ -43,7 +43,7 @@
 use crate::engine::{Deadlines, math};
 use crate::ids::RequestId;
 use crate::node::phi;
-use crate::node::{Message, Version, Versions};
+use crate::node::{Message, Version, Versions, merkle};
 use crate::observer::{self, Acked, causality};
 use crate::ring::FALLBACKS;
 use crate::scenario::{
@@ -213,10 +213,15 @@ pub fn estimate(s: &Scenario) -> Estimate {
     if s.anti_entropy.enabled {
         let ranges = z.slots * -math::exp_m1(-written_keys / z.slots.max(1.0));
         let trees = ranges * z.n;
+        // The keys changed since a tree was last read: at most `merkle::dirty_max` of its
+        // range's keys (DIRTY_MIN, or a sixteenth of the range), and never more than the
+        // writes; 4 bytes a key, with growth slack.
+        let dirty =
+            (trees * merkle::DIRTY_MIN as f64 + z.keys * z.n / 16.0).min(z.writes * z.n) * 8.0;
         // An exchange with data in flight holds a record per range, at most one a tree.
         parts.push((
             "Merkle trees",
-            trees * (96.0 + 48.0) + written_keys * z.n * 40.0,
+            trees * (96.0 + 48.0) + written_keys * z.n * 40.0 + dirty,
         ));
     }
 

@@ -1,8 +1,9 @@
 //! The node's storage engine: the versions it holds for each key as a home replica, and
 //! the per-range Merkle trees that summarise them for anti-entropy. Every change to the
-//! stored data goes through `Storage::merge`, which keeps the key's range tree current,
-//! so the trees can never drift from the data they describe. Hints live apart, in the
-//! hint store.
+//! stored data goes through `Storage::merge` (or `restore`), which keeps the key's range
+//! tree's root current and notes the key in it; `settle_tree` brings the rest of a tree
+//! up to date from the stored data before an exchange reads it, so a tree read can never
+//! drift from the data it describes. Hints live apart, in the hint store.
 
 use super::NodeConfig;
 use super::anti_entropy::merkle::{self, MerkleTree};
@@ -46,20 +47,25 @@ impl Storage {
     }
 
     /// The tree of range `slot`, if this node ever held data there (anti-entropy on).
-    /// Reading its inner hashes or leaves needs `settle_tree` first.
+    /// Its root is always current; reading its inner hashes or leaves needs `settle_tree`
+    /// first.
     pub fn tree(&self, slot: u32) -> Option<&MerkleTree> {
         self.trees.get(&slot)
     }
 
-    /// Sorts the keys new to `slot`'s tree into it, so that an exchange can read it.
-    pub fn settle_tree(&mut self, slot: u32) {
+    /// Brings `slot`'s tree up to date with the stored data (`ring` is the node's ring,
+    /// the one its trees' ranges follow), so that an exchange can read it.
+    pub fn settle_tree(&mut self, slot: u32, ring: &Ring) {
         if let Some(tree) = self.trees.get_mut(&slot) {
-            tree.settle();
+            let versions = &self.versions;
+            tree.settle(ring.keys_of_slot(slot), |key| {
+                merkle::versions_hash(versions.get(&key).map(|v| v.as_slice()).unwrap_or(&[]))
+            });
         }
     }
 
     /// Merges `incoming` into the versions of `key` by the run's versioning rules,
-    /// keeping the key's range tree current, and records in `facts` every version the
+    /// updating the key's range tree (`MerkleTree::update`), and records in `facts` every version the
     /// rules discarded. Returns whether anything changed.
     pub fn merge(
         &mut self,
@@ -82,7 +88,7 @@ impl Storage {
             let slot = ring.slot_of(key);
             self.trees
                 .entry(slot)
-                .or_insert_with(|| MerkleTree::new(ae.depth))
+                .or_insert_with(|| MerkleTree::new(ae.depth, ring.keys_of_slot(slot).len()))
                 .update(key, old, new);
         }
         true
@@ -104,15 +110,16 @@ impl Storage {
             let slot = ring.slot_of(key);
             self.trees
                 .entry(slot)
-                .or_insert_with(|| MerkleTree::new(ae.depth))
+                .or_insert_with(|| MerkleTree::new(ae.depth, ring.keys_of_slot(slot).len()))
                 .update(key, old, new);
         }
     }
 
     /// The ring's key ranges changed from `old` to `ring` (Dynamo §4.7: a join or leave
     /// moves range boundaries): every tree is recomputed from the data under the new
-    /// ranges, or an exchange would compare one range's keys against another's. Trees are
-    /// XOR sums, so the map's order does not reach them. Returns, per range whose keys
+    /// ranges, or an exchange would compare one range's keys against another's (the roots
+    /// here, the rest at each tree's next read). Trees are XOR sums, so the map's order
+    /// does not reach them. Returns, per range whose keys
     /// changed (in range order), the bytes its rebuild reads from disk: every key held in
     /// it, whole (a range whose keys are those of an old range keeps its tree's content
     /// and costs nothing).
@@ -127,9 +134,12 @@ impl Storage {
             let hash = merkle::versions_hash(held);
             if hash != merkle::versions_hash(&[]) {
                 let slot = ring.slot_of(*key);
-                (self.trees.entry(slot))
-                    .or_insert_with(|| MerkleTree::new(ae.depth))
-                    .update(*key, merkle::versions_hash(&[]), hash);
+                let tree = (self.trees.entry(slot)).or_insert_with(|| {
+                    let mut tree = MerkleTree::new(ae.depth, ring.keys_of_slot(slot).len());
+                    tree.mark_all_stale();
+                    tree
+                });
+                tree.update(*key, merkle::versions_hash(&[]), hash);
                 *bytes.entry(slot).or_default() += held.len() as u64 * cfg.value_bytes + 16;
             }
         }

@@ -311,6 +311,16 @@ impl Observer {
         }
     }
 
+    /// When `key` stops being `written_recently` for `window`, if it still is at `now`. It
+    /// stays so until then at least: the last write's start only moves later.
+    pub fn recent_until(&self, key: KeyId, now: SimTime, window: SimTime) -> Option<SimTime> {
+        if !self.written_recently(key, now, window) {
+            return None;
+        }
+        let start = self.last_write_start.get(key.index())?;
+        Some(SimTime(start.saturating_add(window.as_micros())))
+    }
+
     /// From now on, every request and completion is also written to `history`, which
     /// starts with a line naming the run's versioning and quorum.
     pub fn record_history(&mut self, mut history: History) {

@@ -2,8 +2,11 @@
 //!
 //! A key's contribution is a hash of (key, the set of versions held); a leaf is the XOR
 //! of the contributions of its keys and an inner node the XOR of its children (the
-//! "tictac" construction Riak adopted). XOR makes every update incremental: a write
-//! changes one key's contribution and the root, and never requires a rebuild.
+//! "tictac" construction Riak adopted). XOR makes the root incremental: a write changes
+//! one key's contribution, and the root by the difference. Below the root a tree is kept
+//! lazily: exchanges read a range's inner hashes about once an interval, far less often
+//! than its keys change, so a change only notes its key, and the entries are brought up
+//! to date from the store when an exchange descends (`MerkleTree::settle`).
 //! Two replicas holding the same versions have identical trees; an exchange compares
 //! roots, descends only into differing children, and at the leaves compares per-key
 //! hashes so that exactly the differing keys are transferred.
@@ -39,25 +42,26 @@ pub fn leaf_of(key: KeyId, depth: u32) -> u32 {
 
 #[derive(Clone, Debug)]
 pub struct MerkleTree {
-    depth: u32,
-    /// Each key's contribution, ordered by (leaf, key) packed as `leaf << 32 | key`. Inner
-    /// hashes are XORs over a leaf range, computed when an exchange asks for them: writes
-    /// are far more frequent than exchanges, so a write touches one entry instead of a
-    /// path of depth + 1 hashes, and memory follows keys, not ranges x 2^depth.
-    contributions: Contributions,
-    /// Keys new to the tree since it was last settled, unsorted: a new key is appended
-    /// here (no search, no shift of the sorted entries) and sorted in when an exchange
-    /// reads the tree (`settle`). Whether a key is new is known without a search: a key
-    /// has an entry exactly when its version-set hash is not 0.
-    pending: Vec<(u64, u64)>,
-    /// XOR of every contribution, kept current because every exchange starts with it.
+    /// XOR of every contribution, kept current on every change: every exchange starts with
+    /// it, and most end there (equal roots).
     root: u64,
+    /// Keys whose version sets changed since the tree was last settled, in any order and
+    /// with repeats, up to `dirty_max`; past it the tree is rebuilt whole (`all_stale`).
+    dirty: Vec<KeyId>,
+    /// More changes than `dirty_max` since the tree was last settled: the next read
+    /// rebuilds the entries from the range's keys.
+    all_stale: bool,
+    dirty_max: u32,
+    depth: u32,
+    /// Each key's contribution as of the last settle, ordered by (leaf, key) packed as
+    /// `leaf << 32 | key`. Inner hashes are XORs over a leaf range, computed when an
+    /// exchange asks for them, and memory follows keys, not ranges x 2^depth.
+    contributions: Contributions,
 }
 
-/// A range holds tens of keys, where a sorted vector beats a B-tree's pointer chasing (a
-/// new key shifts the entries after it once). Past `SORTED_MAX` keys that shift makes
-/// every new key cost the range's size (3 ranges over millions of keys ran for minutes),
-/// so a tree that grows past it moves to a B-tree for good.
+/// A range holds tens of keys, where a sorted vector beats a B-tree's pointer chasing. Past
+/// `SORTED_MAX` keys a settle that adds keys would move the whole vector, so a tree that
+/// grows past it moves to a B-tree.
 #[derive(Clone, Debug, PartialEq)]
 enum Contributions {
     Sorted(Vec<(u64, u64)>),
@@ -66,9 +70,16 @@ enum Contributions {
 
 const SORTED_MAX: usize = 4_096;
 
-/// New keys wait unsorted up to this many: one merge then moves the sorted entries once
-/// for all of them, and an update of a key that waits finds it in a short scan.
-const PENDING_MAX: usize = 32;
+/// A tree remembers at least this many changed keys before it gives up on them and is
+/// rebuilt from its whole range at the next read.
+pub const DIRTY_MIN: usize = 32;
+
+/// The changed keys a tree remembers for a range of `range_keys` keys: a rebuild reads
+/// every key of the range, so it waits for at least a sixteenth of the range's size in
+/// changes (a rebuild then costs at most 16 key lookups a change).
+pub fn dirty_max(range_keys: usize) -> usize {
+    DIRTY_MIN.max(range_keys / 16)
+}
 
 impl Contributions {
     fn len(&self) -> usize {
@@ -78,44 +89,39 @@ impl Contributions {
         }
     }
 
-    /// Sets the contribution of `entry` (`None`: the key holds nothing, drop it).
-    fn set(&mut self, entry: u64, value: Option<u64>) {
+    /// Sets the contribution of each entry of `changes` (`None`: the key holds nothing, drop
+    /// it); `changes` holds each entry at most once and is emptied.
+    fn apply(&mut self, changes: &mut Vec<(u64, Option<u64>)>) {
         match self {
             Contributions::Sorted(v) => {
-                match (v.binary_search_by_key(&entry, |(e, _)| *e), value) {
-                    (Ok(i), None) => {
-                        v.remove(i);
+                let mut new: Vec<(u64, u64)> = Vec::new();
+                let mut gone: Vec<u64> = Vec::new();
+                for (entry, value) in changes.drain(..) {
+                    match (v.binary_search_by_key(&entry, |(e, _)| *e), value) {
+                        (Ok(i), Some(c)) => v[i].1 = c,
+                        (Ok(_), None) => gone.push(entry),
+                        (Err(_), Some(c)) => new.push((entry, c)),
+                        (Err(_), None) => {}
                     }
-                    (Ok(i), Some(c)) => v[i].1 = c,
-                    (Err(_), None) => {}
-                    (Err(i), Some(c)) => v.insert(i, (entry, c)),
                 }
-                if v.len() > SORTED_MAX {
-                    *self = Contributions::Map(v.iter().copied().collect());
+                if !gone.is_empty() {
+                    gone.sort_unstable();
+                    v.retain(|(e, _)| gone.binary_search(e).is_err());
                 }
-            }
-            Contributions::Map(m) => match value {
-                None => {
-                    m.remove(&entry);
-                }
-                Some(c) => {
-                    m.insert(entry, c);
-                }
-            },
-        }
-    }
-
-    /// Adds entries of keys that have none yet (`new`, in any order, emptied).
-    fn add_new(&mut self, new: &mut Vec<(u64, u64)>) {
-        match self {
-            Contributions::Sorted(v) => {
                 new.sort_unstable_by_key(|(e, _)| *e);
-                merge_sorted(v, new);
+                merge_sorted(v, &mut new);
                 if v.len() > SORTED_MAX {
                     *self = Contributions::Map(v.iter().copied().collect());
                 }
             }
-            Contributions::Map(m) => m.extend(new.drain(..)),
+            Contributions::Map(m) => {
+                for (entry, value) in changes.drain(..) {
+                    match value {
+                        None => m.remove(&entry),
+                        Some(c) => m.insert(entry, c),
+                    };
+                }
+            }
         }
     }
 
@@ -151,14 +157,22 @@ fn merge_sorted(v: &mut Vec<(u64, u64)>, new: &mut Vec<(u64, u64)>) {
     }
 }
 
+/// The tree of a range is kept lazily: a change updates the root and notes the key
+/// (`update`), and the entries are brought up to date from the store right before
+/// anything reads them (`settle`). What a read sees is exactly the tree that updating
+/// every entry on every change would have built: the entries are a function of the keys
+/// the range holds and their version sets, whatever order the changes came in.
 impl MerkleTree {
-    pub fn new(depth: u32) -> MerkleTree {
+    /// An empty tree of `depth` levels for a range of `range_keys` keys (`Ring::keys_of_slot`).
+    pub fn new(depth: u32, range_keys: usize) -> MerkleTree {
         let depth = depth.clamp(1, 24);
         MerkleTree {
+            root: 0,
+            dirty: Vec::new(),
+            all_stale: false,
+            dirty_max: dirty_max(range_keys).min(u32::MAX as usize) as u32,
             depth,
             contributions: Contributions::Sorted(Vec::new()),
-            pending: Vec::new(),
-            root: 0,
         }
     }
 
@@ -170,23 +184,95 @@ impl MerkleTree {
         self.root
     }
 
+    /// Keys in the tree (settled first).
     pub fn key_count(&self) -> usize {
-        self.contributions.len() + self.pending.len()
+        self.assert_settled();
+        self.contributions.len()
     }
 
-    /// Sorts the keys added since the last call into the tree: reading it (`hash_at`,
-    /// `keys_in_leaf`) needs this first.
-    pub fn settle(&mut self) {
-        if !self.pending.is_empty() {
-            self.contributions.add_new(&mut self.pending);
+    /// A key's version set changed from `old` to `new` (hashes from `versions_hash`; 0
+    /// for none). The root follows at once; the key's entry at the next `settle`.
+    pub fn update(&mut self, key: KeyId, old: u64, new: u64) {
+        self.root ^= contribution(key, old) ^ contribution(key, new);
+        if self.all_stale {
+            return;
+        }
+        if self.dirty.len() < self.dirty_max as usize {
+            self.dirty.push(key);
+        } else {
+            self.mark_all_stale();
         }
     }
 
-    /// The tree is settled: every key is in order (an unsettled read would miss keys).
+    /// Every entry may be out of date: the next `settle` rebuilds them from the range.
+    pub fn mark_all_stale(&mut self) {
+        self.all_stale = true;
+        self.dirty.clear();
+    }
+
+    /// Brings the entries up to date before a read (`hash_at` below the root,
+    /// `keys_in_leaf`, `key_count`): `range_keys` are every key of the range
+    /// (`Ring::keys_of_slot`) and `hash_of` a key's `versions_hash` in the store now.
+    pub fn settle(&mut self, range_keys: &[KeyId], hash_of: impl Fn(KeyId) -> u64) {
+        if self.all_stale {
+            self.rebuild(range_keys, hash_of);
+        } else if !self.dirty.is_empty() {
+            let depth = self.depth;
+            let mut dirty = std::mem::take(&mut self.dirty);
+            dirty.sort_unstable();
+            dirty.dedup();
+            let mut changes: Vec<(u64, Option<u64>)> = (dirty.drain(..))
+                .map(|k| {
+                    let hash = hash_of(k);
+                    let entry = packed(leaf_of(k, depth) as u64, k);
+                    (entry, (hash != 0).then(|| contribution(k, hash)))
+                })
+                .collect();
+            self.contributions.apply(&mut changes);
+            self.dirty = dirty;
+        }
+    }
+
+    /// Recomputes every entry from the keys of the range, and checks the root against them.
+    fn rebuild(&mut self, range_keys: &[KeyId], hash_of: impl Fn(KeyId) -> u64) {
+        let depth = self.depth;
+        let mut entries =
+            match std::mem::replace(&mut self.contributions, Contributions::Sorted(Vec::new())) {
+                Contributions::Sorted(mut v) => {
+                    v.clear();
+                    v
+                }
+                Contributions::Map(_) => Vec::new(),
+            };
+        entries.extend(range_keys.iter().filter_map(|k| {
+            let hash = hash_of(*k);
+            (hash != 0).then(|| {
+                (
+                    packed(leaf_of(*k, depth) as u64, *k),
+                    contribution(*k, hash),
+                )
+            })
+        }));
+        entries.sort_unstable_by_key(|(e, _)| *e);
+        let root = entries.iter().fold(0, |acc, (_, c)| acc ^ c);
+        assert_eq!(
+            root, self.root,
+            "a Merkle tree rebuilt from its range disagrees with its root"
+        );
+        self.contributions = if entries.len() > SORTED_MAX {
+            Contributions::Map(entries.into_iter().collect())
+        } else {
+            Contributions::Sorted(entries)
+        };
+        self.all_stale = false;
+        self.dirty.clear();
+    }
+
+    /// The tree is settled: every entry is current (an unsettled read would see old ones).
     fn assert_settled(&self) {
         assert!(
-            self.pending.is_empty(),
-            "a Merkle tree is read before its new keys were settled"
+            !self.all_stale && self.dirty.is_empty(),
+            "a Merkle tree is read before it was settled"
         );
     }
 
@@ -210,34 +296,6 @@ impl MerkleTree {
         self.contributions
             .in_leaves(first, last)
             .fold(0, |acc, (_, c)| acc ^ c)
-    }
-
-    /// A key's version set changed from `old` to `new` (hashes from `versions_hash`).
-    /// The key has an entry exactly when its hash is not 0, so `old == 0` means a key new
-    /// to the tree: it waits in `pending` until the tree is read.
-    pub fn update(&mut self, key: KeyId, old: u64, new: u64) {
-        let delta = contribution(key, old) ^ contribution(key, new);
-        self.root ^= delta;
-        let entry = packed(leaf_of(key, self.depth) as u64, key);
-        let value = (new != 0).then(|| contribution(key, new));
-        if old == 0 {
-            // A key new to the tree (or a delete of a key it never had).
-            if let Some(c) = value {
-                self.pending.push((entry, c));
-                if self.pending.len() >= PENDING_MAX {
-                    self.settle();
-                }
-            }
-            return;
-        }
-        // An existing key: it may still wait unsorted.
-        match (self.pending.iter().position(|(e, _)| *e == entry), value) {
-            (Some(i), Some(c)) => self.pending[i].1 = c,
-            (Some(i), None) => {
-                self.pending.swap_remove(i);
-            }
-            (None, value) => self.contributions.set(entry, value),
-        }
     }
 
     /// Keys held in `leaf`.
@@ -274,12 +332,19 @@ mod tests {
 
     type Store = BTreeMap<KeyId, Vec<Version>>;
 
+    /// A key's `versions_hash` in `store` (0 when it holds nothing).
+    fn hash_in(store: &Store) -> impl Fn(KeyId) -> u64 + '_ {
+        |k| store.get(&k).map(|vs| versions_hash(vs)).unwrap_or(0)
+    }
+
+    /// A tree of one range holding every key of `store`, changed key by key and settled.
     fn build(store: &Store, depth: u32) -> MerkleTree {
-        let mut t = MerkleTree::new(depth);
+        let range: Vec<KeyId> = store.keys().copied().collect();
+        let mut t = MerkleTree::new(depth, range.len());
         for (k, vs) in store {
             t.update(*k, 0, versions_hash(vs));
         }
-        t.settle();
+        t.settle(&range, hash_in(store));
         t
     }
 
@@ -350,6 +415,10 @@ mod tests {
         let mut tree = build(&store, 6);
         assert!(matches!(tree.contributions, Contributions::Map(_)));
         tree.update(KeyId(5), versions_hash(&store[&KeyId(5)]), 0);
+        let range: Vec<KeyId> = store.keys().copied().collect();
+        let mut without = store.clone();
+        without.remove(&KeyId(5));
+        tree.settle(&range, hash_in(&without));
         let naive = |level: u32, i: u32| {
             (store.iter())
                 .filter(|(k, _)| k.0 != 5 && leaf_of(**k, 6) >> (6 - level) == i)
@@ -374,7 +443,8 @@ mod tests {
     #[test]
     fn incremental_updates_equal_a_rebuild() {
         let mut store: Store = BTreeMap::new();
-        let mut tree = MerkleTree::new(8);
+        let range: Vec<KeyId> = (0..400).map(KeyId).collect();
+        let mut tree = MerkleTree::new(8, range.len());
         for step in 0..3_000u64 {
             let key = KeyId((mix64(step) % 400) as u32);
             let old = store.get(&key).map(|vs| versions_hash(vs)).unwrap_or(0);
@@ -391,10 +461,10 @@ mod tests {
             }
             if step % 97 == 0 {
                 // Reads come between writes: new keys merge into sorted ones.
-                tree.settle();
+                tree.settle(&range, hash_in(&store));
             }
         }
-        tree.settle();
+        tree.settle(&range, hash_in(&store));
         let rebuilt = build(&store, 8);
         assert_eq!(tree.root(), rebuilt.root());
         assert_eq!(tree.entries(), rebuilt.entries());
@@ -409,5 +479,125 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The tree every change updating its entry at once builds (what `MerkleTree` did before
+    /// it was lazy): the reference a lazily kept tree must equal.
+    #[derive(Default)]
+    struct Incremental {
+        entries: BTreeMap<u64, u64>,
+        root: u64,
+    }
+
+    impl Incremental {
+        fn update(&mut self, depth: u32, key: KeyId, old: u64, new: u64) {
+            self.root ^= contribution(key, old) ^ contribution(key, new);
+            let entry = packed(leaf_of(key, depth) as u64, key);
+            if new == 0 {
+                self.entries.remove(&entry);
+            } else {
+                self.entries.insert(entry, contribution(key, new));
+            }
+        }
+
+        fn hash_at(&self, depth: u32, level: u32, index: u32) -> u64 {
+            let shift = depth - level;
+            let lo = ((index as u64) << shift) << 32;
+            let hi = ((((index as u64) + 1) << shift) << 32) - 1;
+            (self.entries.range(lo..=hi)).fold(0, |acc, (_, c)| acc ^ c)
+        }
+    }
+
+    /// Random sequences of changes (new keys, more versions, a version set replaced or
+    /// emptied, changes that leave the hash as it was), with reads at random moments, on
+    /// ranges small enough to overflow the changed-key list and large enough not to: after
+    /// every read the lazy tree equals the incremental one in root, every inner hash, every
+    /// leaf's keys (in order) and its key count.
+    #[test]
+    fn lazy_trees_equal_incremental_ones() {
+        use crate::engine::rng::{RngStreams, Stream, below};
+        let streams = RngStreams::new(0x1a2e);
+        let mut reads = 0u64;
+        let mut rebuilt = 0u64;
+        for case in 0..3_000u64 {
+            let mut rng = streams.stream(Stream::Test, case);
+            let depth = 1 + below(&mut rng, 8) as u32;
+            // The range: a sorted subset of a larger key space (`Ring::keys_of_slot`).
+            let span = 1 + below(&mut rng, 1_200) as u32;
+            let keep = 1 + below(&mut rng, 4);
+            let range: Vec<KeyId> = (0..span)
+                .filter(|k| mix64(case ^ ((*k as u64) << 20)).is_multiple_of(keep))
+                .map(KeyId)
+                .collect();
+            if range.is_empty() {
+                continue;
+            }
+            let mut store: Store = BTreeMap::new();
+            let mut lazy = MerkleTree::new(depth, range.len());
+            let mut reference = Incremental::default();
+            let steps = below(&mut rng, 400);
+            for step in 0..steps {
+                let key = range[below(&mut rng, range.len() as u64) as usize];
+                let old = hash_in(&store)(key);
+                let write = (case << 20) | step;
+                match below(&mut rng, 10) {
+                    0 => {
+                        store.remove(&key);
+                    }
+                    1 => {
+                        store.insert(key, vec![v(write)]);
+                    }
+                    2 => {
+                        // The same writes again: the hash does not change.
+                        if let Some(vs) = store.get(&key) {
+                            let same = vs.clone();
+                            store.insert(key, same);
+                        }
+                    }
+                    _ => store.entry(key).or_default().push(v(write)),
+                }
+                let new = hash_in(&store)(key);
+                if old != new {
+                    // `Storage` updates a tree only when the hash changed.
+                    lazy.update(key, old, new);
+                    reference.update(depth, key, old, new);
+                }
+                assert_eq!(lazy.root(), reference.root);
+                if below(&mut rng, 25) == 0 || step + 1 == steps {
+                    rebuilt += lazy.all_stale as u64;
+                    lazy.settle(&range, hash_in(&store));
+                    reads += 1;
+                    assert_eq!(lazy.key_count(), reference.entries.len(), "case {case}");
+                    let entries: Vec<(u64, u64)> =
+                        reference.entries.iter().map(|(e, c)| (*e, *c)).collect();
+                    assert_eq!(lazy.entries(), entries, "case {case}");
+                    for level in 1..=depth {
+                        for i in 0..(1u32 << level) {
+                            assert_eq!(
+                                lazy.hash_at(level, i),
+                                reference.hash_at(depth, level, i),
+                                "case {case}, level {level}, node {i}"
+                            );
+                        }
+                    }
+                    for leaf in 0..(1u32 << depth) {
+                        let keys: Vec<KeyId> = lazy.keys_in_leaf(leaf).collect();
+                        let want: Vec<KeyId> = (reference.entries.keys())
+                            .filter(|e| *e >> 32 == leaf as u64)
+                            .map(|e| KeyId(*e as u32))
+                            .collect();
+                        assert_eq!(keys, want, "case {case}, leaf {leaf}");
+                    }
+                }
+            }
+        }
+        // Both ways of settling were exercised, many times.
+        assert!(reads > 10_000, "{reads} reads");
+        assert!(rebuilt > 1_000, "{rebuilt} rebuilds");
+        assert!(
+            reads - rebuilt > 1_000,
+            "{} settles from changed keys",
+            reads - rebuilt
+        );
     }
 }

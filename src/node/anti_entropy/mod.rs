@@ -4,7 +4,8 @@
 //! subtrees (`AeHashes`), compares per-key hashes at the leaves (`AeKeys`), and moves the
 //! versions of the keys that differ in both directions (`AeData`); with `leaf_range`
 //! (Cassandra's repair) it moves every key under a differing leaf instead. The trees
-//! themselves (`merkle`) are kept current by `Storage` on every write.
+//! themselves (`merkle`) are kept by `Storage`: the root on every write, the rest when an
+//! exchange reads it (`Storage::settle_tree`).
 //!
 //! An exchange that moves data is recorded on both sides, per range, until the peer says
 //! it stored what was sent (`AeDone`, or the answering `AeData`): a node runs one data
@@ -199,7 +200,10 @@ impl Node {
             self.ae_release(slot, from);
         }
         self.ae_stats.hashes_compared += hashes.len() as u64;
-        self.storage.settle_tree(slot);
+        // The root is always current: most exchanges end at it, with no tree to settle.
+        if level > 0 {
+            self.storage.settle_tree(slot, &self.ring);
+        }
         let tree = self.storage.tree(slot);
         let mine = |i: u32| tree.map(|t| t.hash_at(level as u32, i)).unwrap_or(0);
         let differing: Vec<u32> = hashes
@@ -210,6 +214,9 @@ impl Node {
         if differing.is_empty() {
             return;
         }
+        // The answer reads the next level (or the leaves).
+        self.storage.settle_tree(slot, &self.ring);
+        let tree = self.storage.tree(slot);
         let msg = if level as u32 >= depth {
             let keys = differing
                 .iter()
@@ -275,7 +282,7 @@ impl Node {
                 }
             }
         }
-        self.storage.settle_tree(slot);
+        self.storage.settle_tree(slot, &self.ring);
         let mine = self.leaf_hashes(slot, &leaves);
         let (send, want) = differing_keys(&mine, &theirs);
         self.ae_stats.keys_differing += (send.len() + want.len()) as u64;
