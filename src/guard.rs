@@ -227,37 +227,8 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
     observer_parts(s, &z, &mut parts);
 
-    // Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and what
-    // waits: every request's timers for one operation lifetime (the client's timeout and up
-    // to three of its coordinator's, in deadline lanes that may stand at twice their
-    // length), every message in the queue for its transit.
-    let mut workload = s.workload.clients() as f64 * 400.0;
-    if let Workload::OpenLoop(w) = &s.workload
-        && matches!(
-            w.key_distribution,
-            KeyDistribution::Zipf(_) | KeyDistribution::Latest(_)
-        )
-    {
-        workload += 12.0 * z.keys;
-    }
     let event = (size_of::<crate::sim::Event>() + 16) as f64 * 2.0;
-    let request_rate = z.requests / s.duration_s.max(1e-9);
-    let lifetime_s = s.op_lifetime_ms() / 1_000.0;
-    let waiting_requests = z.requests.min(request_rate * lifetime_s);
-    let deadlines = 4.0 * 2.0 * Deadlines::<RequestId, 1>::ENTRY_BYTES as f64;
-    let latency_s = slowest_mean_latency_ms(s) / 1_000.0;
-    let queued_messages =
-        (z.requests * (2.0 * z.n + 2.0)).min(request_rate * (2.0 * z.n + 2.0) * latency_s);
-    workload += waiting_requests * (deadlines + 100.0)
-        + queued_messages * (event + size_of::<Message>() as f64);
-    // Membership polls: every client asks every `client_refresh_s`, a request and a reply
-    // in flight per client at a time.
-    let polls_in_flight = s.workload.clients() as f64
-        * (2.0 * latency_s / s.membership.client_refresh_s.max(1e-3)).clamp(0.0, 1.0)
-        * 2.0;
-    workload += polls_in_flight * (event + size_of::<Message>() as f64);
-    workload += crate::engine::queue::FIXED_BYTES as f64;
-    parts.push(("workload and queue", workload));
+    parts.push(("workload and queue", workload_bytes(s, &z, event)));
 
     // Hints only pile up while faults last: at most N per key written meanwhile, and no
     // more than the stores hold.
@@ -311,6 +282,39 @@ pub fn estimate(s: &Scenario) -> Estimate {
         bytes: saturate(total),
         parts,
     }
+}
+
+/// Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and what
+/// waits: every request's timers for one operation lifetime (the client's timeout and up
+/// to three of its coordinator's, in deadline lanes that may stand at twice their
+/// length), every message in the queue for its transit. `event`: bytes a queued event takes.
+fn workload_bytes(s: &Scenario, z: &Size, event: f64) -> f64 {
+    let mut workload = s.workload.clients() as f64 * 400.0;
+    if let Workload::OpenLoop(w) = &s.workload
+        && matches!(
+            w.key_distribution,
+            KeyDistribution::Zipf(_) | KeyDistribution::Latest(_)
+        )
+    {
+        workload += 12.0 * z.keys;
+    }
+    let request_rate = z.requests / s.duration_s.max(1e-9);
+    let lifetime_s = s.op_lifetime_ms() / 1_000.0;
+    let waiting_requests = z.requests.min(request_rate * lifetime_s);
+    let deadlines = 4.0 * 2.0 * Deadlines::<RequestId, 1>::ENTRY_BYTES as f64;
+    let latency_s = slowest_mean_latency_ms(s) / 1_000.0;
+    let queued_messages =
+        (z.requests * (2.0 * z.n + 2.0)).min(request_rate * (2.0 * z.n + 2.0) * latency_s);
+    workload += waiting_requests * (deadlines + 100.0)
+        + queued_messages * (event + size_of::<Message>() as f64);
+    // Membership polls: every client asks every `client_refresh_s`, a request and a reply
+    // in flight per client at a time.
+    let polls_in_flight = s.workload.clients() as f64
+        * (2.0 * latency_s / s.membership.client_refresh_s.max(1e-3)).clamp(0.0, 1.0)
+        * 2.0;
+    workload += polls_in_flight * (event + size_of::<Message>() as f64);
+    workload += crate::engine::queue::FIXED_BYTES as f64;
+    workload
 }
 
 /// Stored data: every written key on N replicas (hash map entry with slack), and the
