@@ -504,6 +504,8 @@ impl Coordinator {
 
 /// The effect asking the host for the coordinator's next wakeup, at `at`.
 fn wakeup(now: SimTime, at: SimTime) -> Effect {
+    // A new deadline is after now, and a wakeup takes every due one before it asks again.
+    assert!(at >= now, "a wakeup asked for at {at} before now ({now})");
     Effect::SetTimer {
         after: SimTime(at.as_micros() - now.as_micros()),
         timer: Timer::OpDeadlines,
