@@ -80,10 +80,10 @@ impl<T: Copy, const LANES: usize> Deadlines<T, LANES> {
 
     /// Drops, from the front of every lane, the deadlines `live` says no longer matter,
     /// then returns the time the owner must arm its next wakeup at, if one is needed.
-    pub fn rearm(&mut self, live: impl Fn(usize, &T) -> bool) -> Option<SimTime> {
+    pub fn rearm(&mut self, live: impl Fn(&T) -> bool) -> Option<SimTime> {
         let mut next: Option<SimTime> = None;
-        for (i, queue) in self.lanes.iter_mut().enumerate() {
-            while queue.front().is_some_and(|e| !live(i, &e.item)) {
+        for queue in &mut self.lanes {
+            while queue.front().is_some_and(|e| !live(&e.item)) {
                 queue.pop_front();
             }
             if let Some(e) = queue.front() {
@@ -93,7 +93,7 @@ impl<T: Copy, const LANES: usize> Deadlines<T, LANES> {
         next.and_then(|at| self.arm(at))
     }
 
-    /// Forgets every deadline and the armed wakeup (the owner lost its state).
+    /// Forgets every deadline and the wakeups asked for (the owner lost its state).
     pub fn clear(&mut self) {
         for queue in &mut self.lanes {
             queue.clear();
@@ -119,20 +119,18 @@ impl<T: Copy, const LANES: usize> Deadlines<T, LANES> {
             .collect()
     }
 
-    /// Deadlines waiting, live or not (for the memory guard and tests).
-    pub fn len(&self) -> usize {
+    /// Deadlines waiting, live or not.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lanes.iter().map(VecDeque::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Bytes one waiting deadline takes.
     pub const ENTRY_BYTES: usize = std::mem::size_of::<Entry<T>>();
 
     /// Wakeups asked for that have not fired yet.
-    pub fn wakeups_pending(&self) -> usize {
+    #[cfg(test)]
+    fn wakeups_pending(&self) -> usize {
         self.wakeups.len()
     }
 
@@ -189,7 +187,7 @@ mod tests {
                             fired.push((at, lane, item));
                         }
                     }
-                    if let Some(again) = lanes.rearm(|_, item| !ended.contains(item)) {
+                    if let Some(again) = lanes.rearm(|item| !ended.contains(item)) {
                         assert!(again >= at);
                         wakeups.insert((again, pushed));
                         pushed += 1;
@@ -237,7 +235,7 @@ mod tests {
         assert_eq!(lanes.pop_due(SimTime(100)), Some((0, 1)));
         assert_eq!(lanes.pop_due(SimTime(100)), None);
         // Item 2 ended: the next wakeup is for item 3.
-        assert_eq!(lanes.rearm(|_, item| *item != 2), Some(SimTime(120)));
+        assert_eq!(lanes.rearm(|item| *item != 2), Some(SimTime(120)));
         assert_eq!(lanes.len(), 1);
         assert_eq!(lanes.wakeups_pending(), 1);
         // A deadline earlier than the armed wakeup asks for its own.
@@ -248,12 +246,12 @@ mod tests {
         two.woke(SimTime(6));
         assert_eq!(two.pop_due(SimTime(6)), Some((1, 2)));
         assert_eq!(
-            two.rearm(|_, _| true),
+            two.rearm(|_| true),
             None,
             "the wakeup at 100 is still queued"
         );
         lanes.clear();
-        assert!(lanes.is_empty());
+        assert_eq!(lanes.len(), 0);
         assert_eq!(lanes.add(SimTime(300), 0, 4), Some(SimTime(300)));
     }
 }

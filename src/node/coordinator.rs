@@ -205,11 +205,6 @@ impl Coordinator {
             .collect()
     }
 
-    /// Operation timers waiting, live or not (for the memory guard).
-    pub fn deadlines_waiting(&self) -> usize {
-        self.deadlines.len()
-    }
-
     /// Starts `kind`'s timer for `op`, asking the host for a wakeup when it needs one.
     fn set_timer(
         &mut self,
@@ -415,7 +410,7 @@ impl Coordinator {
             done.extend(self.on_timer(OpTimer::ALL[lane], op, cfg, out));
         }
         let ops = &self.ops;
-        if let Some(at) = self.deadlines.rearm(|_, op| ops.contains_key(op)) {
+        if let Some(at) = self.deadlines.rearm(|op| ops.contains_key(op)) {
             out.push(wakeup(now, at));
         }
         done

@@ -279,11 +279,6 @@ impl Node {
         self.coordinator.timers_due(now)
     }
 
-    /// Operation timers waiting in the coordinator, live or not (for the memory estimate).
-    pub fn op_timers_waiting(&self) -> usize {
-        self.coordinator.deadlines_waiting()
-    }
-
     pub fn suspects(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.detector.suspects()
     }

@@ -373,7 +373,7 @@ mod tests {
     }
 
     /// Faults of every kind (crashes, a partition, a lost disk, joins and leaves that
-    /// change the ring, deletes): the settling list and the sorted watch list count
+    /// change the ring, deletes): the settling list and the watch list count
     /// exactly what the plain watch set counted, at the run's own scans and at scans every
     /// 700 ms in between; and never a key a full scan of the key space would not count.
     #[test]

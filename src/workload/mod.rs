@@ -291,7 +291,7 @@ impl Driver {
                 // One request at a time, so that the effects have one client; another
                 // due now gets a wakeup now.
                 let pending = &self.pending;
-                if let Some(at) = self.timeouts.rearm(|_, req| pending.contains_key(req)) {
+                if let Some(at) = self.timeouts.rearm(|req| pending.contains_key(req)) {
                     io.timers.push((at, DriverTimer::RequestTimeouts));
                 }
                 let (req, pending) = timed_out?;
