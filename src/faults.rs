@@ -4,7 +4,7 @@
 //! ever feel their effects (a dead peer stops answering), never read this plan.
 
 use crate::engine::dist::Distribution;
-use crate::engine::rng::{SimRng, below, unit_f64};
+use crate::engine::rng::{SimRng, below};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{DcId, NodeId};
 use crate::scenario::{Fault, Scenario};
@@ -473,5 +473,5 @@ fn pick_random(n: usize, k: usize, rng: &mut SimRng) -> Vec<NodeId> {
 }
 
 fn exponential(rng: &mut SimRng, mean: f64) -> f64 {
-    -mean * crate::engine::math::ln(1.0 - unit_f64(rng))
+    crate::engine::dist::exponential(rng, mean)
 }

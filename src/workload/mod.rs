@@ -8,7 +8,7 @@ pub mod keys;
 pub use client::{Client, ClientContext, PutCall};
 pub use keys::{KeySampler, KeySpace};
 
-use crate::engine::math;
+use crate::engine::dist;
 use crate::engine::rng::{SimRng, below, unit_f64};
 use crate::engine::{Deadlines, Sampler, SimTime};
 use crate::ids::{ClientId, DcId, Endpoint, FxHashMap, KeyId, RequestId, WriteId};
@@ -255,12 +255,12 @@ impl Driver {
             Plan::Probes { mean_gap_s, .. } => (*mean_gap_s, None),
         };
         let Some(curve) = curve else {
-            return SimTime::from_secs_f64(-mean * math::ln(1.0 - unit_f64(&mut self.rng)));
+            return SimTime::from_secs_f64(dist::exponential(&mut self.rng, mean));
         };
         let peak = curve.peak();
         let mut t = now.as_secs_f64();
         loop {
-            t += -mean / peak * math::ln(1.0 - unit_f64(&mut self.rng));
+            t += dist::exponential(&mut self.rng, mean / peak);
             let keep = unit_f64(&mut self.rng) * peak < curve.factor_at(t);
             if keep || t >= self.arrivals_end.as_secs_f64() {
                 return SimTime::from_secs_f64(t - now.as_secs_f64());
