@@ -5,7 +5,7 @@
 use super::message::{Effect, FailCause, Message, OpId, Timer};
 use super::op::{Op, OpResult};
 use super::quorum::{QuorumRule, Tally};
-use super::versioning::{NewObject, Version, VersionRules, Versions};
+use super::versioning::{NewObject, Version, VersionRules, Versions, copy_versions};
 use crate::engine::{Deadlines, SimTime};
 use crate::ids::{ClientId, Endpoint, FxHashMap, KeyId, NodeId, RequestId};
 use smallvec::SmallVec;
@@ -345,7 +345,7 @@ impl Coordinator {
             op.answered = true;
             done = Some(Completion {
                 origin: op.origin,
-                result: OpResult::Get(Ok(op.merged.clone())),
+                result: OpResult::Get(Ok(copy_versions(&op.merged))),
                 fastest: cfg.name_fastest.then(|| op.replies[0].0),
             });
         }

@@ -141,10 +141,17 @@ impl Tally {
             missing_in,
             target_dc,
         };
-        // Could every target answering meet it?
-        let mut all = tally.clone();
-        (0..targets.len()).for_each(|i| all.count(i));
-        all.met().then(|| {
+        // Could every target answering meet it? Without per-datacenter counts that is a
+        // matter of numbers (the common case, and every operation plans one).
+        let possible = if tally.missing_in.is_empty() {
+            targets.len() >= tally.need as usize
+                && primary.count_ones() >= u32::from(tally.need_primaries)
+        } else {
+            let mut all = tally.clone();
+            (0..targets.len()).for_each(|i| all.count(i));
+            all.met()
+        };
+        possible.then(|| {
             tally.need = tally.need.max(1);
             tally
         })
@@ -223,6 +230,65 @@ mod tests {
             }
         }
         None
+    }
+
+    /// A plan exists exactly when every target answering would meet the rule: the plan's
+    /// shortcut for rules without per-datacenter counts agrees with counting them all.
+    #[test]
+    fn a_plan_exists_exactly_when_all_targets_could_meet_it() {
+        let h = homes(&[0, 1, 3]);
+        let levels = [
+            Level::Count(1),
+            Level::Count(2),
+            Level::Count(3),
+            Level::Count(4),
+            Level::Quorum,
+            Level::All,
+            Level::Any,
+            Level::LocalOne,
+            Level::LocalQuorum,
+            Level::EachQuorum,
+        ];
+        // Targets: any subset of the homes, each answered directly or by a stand-in.
+        for mask in 0u32..64 {
+            let t: Vec<Target> = (0..3)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| match mask >> (3 + i) & 1 {
+                    0 => (h[i], None),
+                    _ => (NodeId(10 + i as u32), Some(h[i])),
+                })
+                .collect();
+            for level in levels {
+                for primaries in 0..3 {
+                    let r = QuorumRule {
+                        level,
+                        primaries,
+                        notfound_ok: true,
+                    };
+                    let plan = Tally::plan(&r, &h, &t, dc_of, DcId(0));
+                    let mut all = match plan {
+                        Some(p) => p,
+                        None => {
+                            // No plan: counting every target could not meet the rule.
+                            let primaries_there = t.iter().filter(|x| x.1.is_none()).count();
+                            let need = match level {
+                                Level::Count(c) => c,
+                                Level::Quorum => 2,
+                                Level::All => 3,
+                                _ => continue,
+                            };
+                            assert!(
+                                t.len() < need.max(primaries) || primaries_there < primaries,
+                                "{level:?} pr={primaries} targets={t:?}: refused but possible"
+                            );
+                            continue;
+                        }
+                    };
+                    (0..t.len()).for_each(|i| all.count(i));
+                    assert!(all.met(), "{level:?} pr={primaries} targets={t:?}");
+                }
+            }
+        }
     }
 
     #[test]

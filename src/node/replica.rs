@@ -3,6 +3,7 @@
 //! `ReplicaWrite` to storage, or to the hint store when this node stands in for an
 //! unreachable home replica. Read repairs arrive as writes without an operation id.
 
+use super::versioning::copy_versions;
 use super::{DiskOp, Effect, Message, Node, OpId, Version};
 use crate::engine::SimTime;
 use crate::ids::{Endpoint, KeyId, NodeId};
@@ -15,7 +16,7 @@ impl Node {
         key: KeyId,
         out: &mut Vec<Effect>,
     ) {
-        let mut versions = self.storage.entry(key).cloned().unwrap_or_default();
+        let mut versions = copy_versions(self.storage.get(key));
         if !self.hints.is_empty() {
             for hinted in self.hints.sets_of(key) {
                 self.cfg.quorum.rules.merge(&mut versions, hinted);

@@ -454,7 +454,11 @@ impl Observer {
         self.interval.reads[1] += 1;
         let latency_us = r.end.saturating_sub(r.start).as_micros();
         self.interval.read_latency_us.saturating_record(latency_us);
-        let mut returned: SmallVec<[WriteId; 2]> = versions.iter().map(|v| v.write).collect();
+        // Pushed, not collected: `SmallVec`'s `extend` costs more than the read's judgement.
+        let mut returned: SmallVec<[WriteId; 2]> = SmallVec::new();
+        for v in versions {
+            returned.push(v.write);
+        }
         // Over what the replicas returned, tombstones included, before any stand-in.
         self.false_siblings += u64::from(judge::false_siblings(&self.causality, &returned));
         // What the user sees: tombstones are hidden (the oracle knows its deletes itself).
@@ -536,7 +540,7 @@ impl Observer {
             returned: vs,
         });
         let monotonic = judge::monotonic_reads(&self.causality, previous, acked, start, returned);
-        session.last_read = Some((end_order, returned.iter().copied().collect()));
+        session.last_read = Some((end_order, SmallVec::from_slice(returned)));
         for (i, verdict) in [ryw, monotonic].into_iter().enumerate() {
             if verdict == Guarantee::NotJudged {
                 continue;
