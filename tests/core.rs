@@ -143,10 +143,12 @@ fn staleness_probes_measure_visibility_by_delay() {
     let (_, report) = run(&doc);
     let c = &report.observed.consistency;
     assert!(c.judged_reads > 2_500, "{}", c.judged_reads);
-    eprintln!("{:?}", c.t_visibility.iter().map(|b| (b.reads, b.p_fresh)).collect::<Vec<_>>());
     // Reads within 20 ms of the acknowledgement, pooled (about 150 of them: a single bin
     // that early holds too few reads for a stable share), against the last full bin.
-    let early = c.t_visibility.iter().filter(|b| b.to_ms.is_some_and(|to| to <= 20.0));
+    let early = c
+        .t_visibility
+        .iter()
+        .filter(|b| b.to_ms.is_some_and(|to| to <= 20.0));
     let (reads, fresh) = early.fold((0, 0), |(r, f), b| (r + b.reads, f + b.fresh));
     assert!(reads > 100, "{reads} early reads");
     let first = fresh as f64 / reads as f64;
