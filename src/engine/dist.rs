@@ -524,11 +524,7 @@ mod tests {
         assert!(v[0] >= 0.0);
         // Quantiles -ln(1 - p) at 1%, 10%, 50%, 90% and 99%.
         for p in [0.01, 0.1, 0.5, 0.9, 0.99] {
-            near(
-                quantile(&v, p),
-                -(1.0 - p as f64).ln(),
-                0.02 * (1.0 + p * 5.0),
-            );
+            near(quantile(&v, p), -(1.0 - p).ln(), 0.02 * (1.0 + p * 5.0));
         }
         // Beyond the ziggurat's base (x > 7.697) lies e^-7.697 = 4.54e-4 of the mass, and
         // the tail keeps the exponential's shape: its mean excess is 1.
