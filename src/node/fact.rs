@@ -40,7 +40,12 @@ pub enum Fact {
 
 /// The write ids of `versions`.
 pub fn ids_of(versions: &[Version]) -> HeldIds {
-    versions.iter().map(|v| v.write).collect()
+    // Pushed, not collected: `SmallVec`'s `extend` costs more than the one or two ids.
+    let mut ids = HeldIds::new();
+    for v in versions {
+        ids.push(v.write);
+    }
+    ids
 }
 
 /// Appends a `Discard` for every write of `before` or `incoming` that `after` no longer

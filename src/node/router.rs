@@ -15,7 +15,6 @@ use super::{
 };
 use crate::engine::SimTime;
 use crate::ids::{ClientId, Endpoint, KeyId, NodeId, RequestId, WriteId};
-use smallvec::SmallVec;
 
 /// A client's put as it arrives (the fields of `Message::Put` but its route).
 pub(super) struct PutRequest {
@@ -78,7 +77,7 @@ impl Node {
             self.reply_failure(origin, Op::Get, out);
             return;
         };
-        let nodes: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
+        let nodes = super::coordinator::nodes_of(&self.targets);
         self.coordinator
             .start_read(now, key, &nodes, tally, origin, &self.cfg.quorum, out);
     }

@@ -291,3 +291,57 @@ fn vector_clocks_and_dvv_never_drop_an_unseen_write() {
         "vector_clock kept no false sibling in 60 runs"
     );
 }
+
+/// Merging a set into a replica that already holds exactly it changes nothing, under every
+/// scheme: `Storage::merge` returns at once when the incoming set equals the held one (the
+/// coordinator's own replica write comes back to it that way). Random puts through random
+/// coordinators, with random contexts, and deliveries in random order; after every step
+/// each replica's holding merged into a copy of itself must stay as it was.
+#[test]
+fn merging_what_is_held_changes_nothing_under_every_scheme() {
+    let schemes = [
+        VersionRules::VectorClock,
+        VersionRules::DottedVersionVector,
+        VersionRules::VectorClockNaive,
+        VersionRules::LastWriteWins,
+    ];
+    for rules in schemes {
+        for seed in 0..20 {
+            let mut rng = RngStreams::new(seed).stream(Stream::Test, 4);
+            let mut held: Vec<Versions> = vec![Versions::new(); 3];
+            let mut counters = [0u32; 3];
+            let mut queue: Vec<(usize, Vec<Version>)> = Vec::new();
+            let mut siblings_seen = 0;
+            for write in 0..150u64 {
+                if below(&mut rng, 2) == 0 || queue.is_empty() {
+                    let c = below(&mut rng, 3) as usize;
+                    let reader = below(&mut rng, 3) as usize;
+                    counters[c] += 1;
+                    let ctx = rules.read_context(&held[reader]);
+                    let blind = below(&mut rng, 4) == 0;
+                    let obj = put(rules, HOME[c], counters[c], write, (!blind).then_some(&ctx), &held[c]);
+                    let mut set = vec![obj.version];
+                    set.extend(obj.siblings);
+                    rules.merge(&mut held[c], &set);
+                    for r in (0..3).filter(|r| *r != c) {
+                        queue.push((r, set.clone()));
+                    }
+                } else {
+                    let i = below(&mut rng, queue.len() as u64) as usize;
+                    let (r, set) = queue.swap_remove(i);
+                    rules.merge(&mut held[r], &set);
+                }
+                for h in &held {
+                    siblings_seen += usize::from(h.len() > 1);
+                    let mut copy = h.clone();
+                    rules.merge(&mut copy, h);
+                    assert_eq!(&copy, h, "{rules:?} seed {seed} after write {write}");
+                }
+            }
+            // The sibling schemes must have been tried on sets of more than one version.
+            if rules != VersionRules::LastWriteWins {
+                assert!(siblings_seen > 0, "{rules:?} seed {seed}: never a sibling");
+            }
+        }
+    }
+}
