@@ -319,7 +319,14 @@ fn merging_what_is_held_changes_nothing_under_every_scheme() {
                     counters[c] += 1;
                     let ctx = rules.read_context(&held[reader]);
                     let blind = below(&mut rng, 4) == 0;
-                    let obj = put(rules, HOME[c], counters[c], write, (!blind).then_some(&ctx), &held[c]);
+                    let obj = put(
+                        rules,
+                        HOME[c],
+                        counters[c],
+                        write,
+                        (!blind).then_some(&ctx),
+                        &held[c],
+                    );
                     let mut set = vec![obj.version];
                     set.extend(obj.siblings);
                     rules.merge(&mut held[c], &set);
