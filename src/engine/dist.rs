@@ -309,6 +309,7 @@ struct Ziggurat {
     f: [f64; ZIGGURAT_LAYERS + 1],
 }
 
+/// What one try of `Ziggurat::step` gave.
 enum Step {
     Accept(f64),
     /// The draw fell in the base strip beyond R: the caller draws from the tail.
