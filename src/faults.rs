@@ -3,7 +3,7 @@
 //! up front) into a timeline of actions. The simulation applies the actions; nodes only
 //! ever feel their effects (a dead peer stops answering), never read this plan.
 
-use crate::engine::dist::Distribution;
+use crate::engine::dist::{self, Distribution};
 use crate::engine::rng::{SimRng, below};
 use crate::engine::{Sampler, SimTime};
 use crate::ids::{DcId, NodeId};
@@ -435,11 +435,11 @@ impl Planner<'_> {
             let node = NodeId(n as u32);
             let mut t = f.at.as_secs_f64();
             loop {
-                t += exponential(self.rng, mtbf_s);
+                t += dist::exponential(self.rng, mtbf_s);
                 if t >= until.as_secs_f64() {
                     break;
                 }
-                let up = t + exponential(self.rng, mttr_s);
+                let up = t + dist::exponential(self.rng, mttr_s);
                 self.p.actions.push((
                     SimTime::from_secs_f64(t),
                     FaultAction::NodeDown { node, wipe: false },
@@ -470,8 +470,4 @@ fn pick_random(n: usize, k: usize, rng: &mut SimRng) -> Vec<NodeId> {
     }
     ids.truncate(k);
     ids.into_iter().map(NodeId).collect()
-}
-
-fn exponential(rng: &mut SimRng, mean: f64) -> f64 {
-    crate::engine::dist::exponential(rng, mean)
 }

@@ -21,7 +21,7 @@ mod tombstones;
 pub mod versioning;
 
 pub use anti_entropy::{AntiEntropyConfig, AntiEntropyStats, merkle};
-pub use coordinator::{Completion, Coordinator, Fanout, OpTimer, Origin, QuorumConfig};
+pub use coordinator::{Completion, Coordinator, Fanout, OpTimer, Origin, QuorumConfig, nodes_of};
 pub use detector::{FailureDetector, Target, select_targets};
 pub use fact::Fact;
 pub use hints::{HintStats, HintStore};

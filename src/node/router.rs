@@ -77,7 +77,7 @@ impl Node {
             self.reply_failure(origin, Op::Get, out);
             return;
         };
-        let nodes = super::coordinator::nodes_of(&self.targets);
+        let nodes = super::nodes_of(&self.targets);
         self.coordinator
             .start_read(now, key, &nodes, tally, origin, &self.cfg.quorum, out);
     }

@@ -65,8 +65,8 @@ impl Storage {
     }
 
     /// Merges `incoming` into the versions of `key` by the run's versioning rules,
-    /// updating the key's range tree (`MerkleTree::update`), and records in `facts` every version the
-    /// rules discarded. Returns whether anything changed.
+    /// updating the key's range tree (`MerkleTree::update`), and records in `facts` every
+    /// version the rules discarded. Returns whether anything changed.
     pub fn merge(
         &mut self,
         key: KeyId,
@@ -90,6 +90,13 @@ impl Storage {
         if old == new {
             return false;
         }
+        self.note_in_tree(key, old, new, cfg, ring);
+        true
+    }
+
+    /// `key`'s version-set hash went from `old` to `new`: its range tree (created on first
+    /// use) follows, when anti-entropy is on.
+    fn note_in_tree(&mut self, key: KeyId, old: u64, new: u64, cfg: &NodeConfig, ring: &Ring) {
         if let Some(ae) = &cfg.anti_entropy {
             let slot = ring.slot_of(key);
             self.trees
@@ -97,7 +104,6 @@ impl Storage {
                 .or_insert_with(|| MerkleTree::new(ae.depth, ring.keys_of_slot(slot).len()))
                 .update(key, old, new);
         }
-        true
     }
 
     /// What memory held for `key` is gone; `on_disk` (the last flushed copy) is what the
@@ -110,14 +116,8 @@ impl Storage {
             self.versions.insert(key, on_disk.iter().cloned().collect());
         }
         let new = merkle::versions_hash(on_disk);
-        if old != new
-            && let Some(ae) = &cfg.anti_entropy
-        {
-            let slot = ring.slot_of(key);
-            self.trees
-                .entry(slot)
-                .or_insert_with(|| MerkleTree::new(ae.depth, ring.keys_of_slot(slot).len()))
-                .update(key, old, new);
+        if old != new {
+            self.note_in_tree(key, old, new, cfg, ring);
         }
     }
 

@@ -8,7 +8,7 @@ use crate::ids::{ClientId, DcId, Endpoint, KeyId, NodeId, RequestId, WriteId};
 use crate::node::quorum::{QuorumRule, Tally};
 use crate::node::{
     Causal, Completion, Coordinator, DiskOp, Effect, Fanout, Message, NewObject, OpResult, Origin,
-    QuorumConfig, Route, Target, Timer, Version, select_targets,
+    QuorumConfig, Route, Target, Timer, Version, nodes_of, select_targets,
 };
 use crate::ring::Ring;
 use crate::scenario::Routing;
@@ -194,7 +194,7 @@ impl Client {
             let Some(tally) = self.client_targets(now, key, &ctx.quorum.read, ctx) else {
                 return None; // nothing reachable enough: the request times out client-side
             };
-            let targets: SmallVec<[NodeId; 4]> = self.targets.iter().map(|t| t.0).collect();
+            let targets = nodes_of(&self.targets);
             self.coordinator
                 .start_read(now, key, &targets, tally, origin, &ctx.quorum, out);
             return None;
