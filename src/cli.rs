@@ -263,6 +263,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     run_with_progress(&mut sim, show_progress);
     let wall_s = started.elapsed().as_secs_f64();
     let report = Report::from_outcome(&sim.outcome());
+    // The simulation's state goes before the outputs are rendered: a long timeline's
+    // report.json and report.html are hundreds of MB, and the peak would hold both.
+    let events = sim.events();
+    let history = sim.take_history();
+    drop(sim);
     let path = out_dir.join("report.json");
     let outputs = crate::report::write_run_folder(&report, &report.to_json(), &out_dir)
         .map_err(|e| Failure::cannot("write the report folder", &out_dir, e))?;
@@ -270,15 +275,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         let ops = report.observed.ops.read.attempted + report.observed.ops.write.attempted;
         let timings = crate::bench::Timings {
             wall_s,
-            events: sim.events(),
-            events_per_s: sim.events() as f64 / wall_s.max(1e-9),
+            events,
+            events_per_s: events as f64 / wall_s.max(1e-9),
             ops_per_s: ops as f64 / wall_s.max(1e-9),
             peak_rss_bytes: crate::bench::peak_rss_bytes(),
         };
         let text = serde_json::to_string_pretty(&timings).unwrap_or_default();
         write_atomic(path, text.as_bytes()).map_err(|e| Failure::cannot("write", path, e))?;
     }
-    let history = match sim.take_history() {
+    let history = match history {
         Some(h) => Some(h.finish().map_err(|e| {
             let path = args.history.as_deref().unwrap_or(Path::new(""));
             Failure::cannot("write the history", path, e)

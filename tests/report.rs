@@ -119,9 +119,12 @@ fn plots_and_summary_are_well_formed_and_identical_for_the_same_seed() {
     let doc = partitioned_scenario();
     let (dir_a, dir_b) = (scratch("outputs-a"), scratch("outputs-b"));
     let (_, report) = run(&doc);
-    let a = read_outputs(&write_outputs(&report, &dir_a).expect("write outputs"));
+    let a =
+        read_outputs(&write_outputs(&report, &report.to_json(), &dir_a).expect("write outputs"));
     let (_, report_again) = run(&doc);
-    let b = read_outputs(&write_outputs(&report_again, &dir_b).expect("write outputs"));
+    let b = read_outputs(
+        &write_outputs(&report_again, &report_again.to_json(), &dir_b).expect("write outputs"),
+    );
 
     let plots = [
         "latency_cdf",
@@ -236,7 +239,8 @@ fn outputs_of_an_empty_run_still_render() {
     set(&mut doc, "workload.ops_per_s", json!(0.001));
     let (_, report) = run(&doc);
     let dir = scratch("empty");
-    let files = read_outputs(&write_outputs(&report, &dir).expect("write outputs"));
+    let files =
+        read_outputs(&write_outputs(&report, &report.to_json(), &dir).expect("write outputs"));
     for (name, bytes) in &files {
         if name.ends_with(".svg") {
             assert_well_formed_svg(name, std::str::from_utf8(bytes).unwrap());

@@ -35,7 +35,8 @@ code { background: #f3f4f6; padding: 0 3px; border-radius: 3px; }
 /// The page for `report`, with `summary_md` (summary.md's text) rendered under the charts.
 pub fn render(report: &Report, report_json: &str, summary_md: &str) -> String {
     let s = &report.scenario;
-    let mut out = String::new();
+    // The report's JSON is most of the page: room for it up front, not by doubling.
+    let mut out = String::with_capacity(report_json.len() + 256 * 1024);
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>dynasim report: {name}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>dynasim report: {name}</h1>\n<p class=\"lede\">{description}</p>\n<p class=\"digest\">digest {digest} · seed {seed} · {events} events · {simulated:.1} simulated s</p>\n",
@@ -52,11 +53,18 @@ pub fn render(report: &Report, report_json: &str, summary_md: &str) -> String {
     );
     out.push_str("<h2>Summary</h2>\n");
     out.push_str(&markdown(summary_md));
-    // `</` cannot end the script early once escaped; JSON allows `\/`.
-    let data = report_json.replace("</", "<\\/");
+    // `</` cannot end the script early once escaped; JSON allows `\/`. Escaped into the
+    // page directly, without a second copy of the JSON.
+    out.push_str("<script type=\"application/json\" id=\"report-data\">");
+    for (i, piece) in report_json.split("</").enumerate() {
+        if i > 0 {
+            out.push_str("<\\/");
+        }
+        out.push_str(piece);
+    }
     let _ = write!(
         out,
-        "<script type=\"application/json\" id=\"report-data\">{data}</script>\n<script>\n{charts}\n{PAGE_SCRIPT}</script>\n</body>\n</html>\n",
+        "</script>\n<script>\n{charts}\n{PAGE_SCRIPT}</script>\n</body>\n</html>\n",
         charts = chart_code(),
     );
     out

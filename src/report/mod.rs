@@ -462,7 +462,7 @@ pub fn write_run_folder(
         std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
     })?;
     let mut written = vec![path];
-    written.extend(write_outputs(report, dir)?);
+    written.extend(write_outputs(report, json, dir)?);
     let mut files = serde_json::Map::new();
     for file in &written {
         let bytes = std::fs::read(file)?;
@@ -530,39 +530,57 @@ fn md5_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Writes what a person reads next to `report.json` into `dir`: `summary.md`, the tidy
-/// data (`timeline.csv`, `latency.csv`) and every plot (SVG and PNG), each atomically. Everything is derived from `report` alone, so committed
+/// Writes what a person reads next to `report.json` (`json`) into `dir`: `report.html`,
+/// `summary.md`, the tidy data (`timeline.csv`, `latency.csv`) and every plot (SVG and
+/// PNG), each atomically. Everything is derived from `report` alone, so committed
 /// reports can be re-rendered without re-running them. Returns the paths written.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let files = render_outputs(report)?;
-    let mut written = Vec::with_capacity(files.len());
-    for (name, bytes) in files {
+pub fn write_outputs(
+    report: &Report,
+    json: &str,
+    dir: &Path,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    for_each_output(report, json, |name, bytes| {
         let path = dir.join(name);
         write_atomic(&path, &bytes).map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
         })?;
         written.push(path);
-    }
+        Ok(())
+    })?;
     Ok(written)
 }
 
 /// What `write_outputs` writes, in memory: (file name, bytes).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn render_outputs(report: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let summary = summary::render(report);
-    let page = html::render(report, &report.to_json(), &summary);
-    let mut files = vec![
-        ("report.html".to_string(), page.into_bytes()),
-        ("summary.md".to_string(), summary.into_bytes()),
-        (
-            "timeline.csv".to_string(),
-            csv::timeline(report).into_bytes(),
-        ),
-        ("latency.csv".to_string(), csv::latency(report).into_bytes()),
-    ];
-    files.extend(plots::render_all(report)?);
+pub fn render_outputs(report: &Report, json: &str) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for_each_output(report, json, |name, bytes| {
+        files.push((name.to_string(), bytes));
+        Ok(())
+    })?;
     Ok(files)
+}
+
+/// Renders the files beside report.json (`json`, which report.html embeds), one at a
+/// time, handing each to `take`: only one is held at once, which matters for a long
+/// timeline (a run with 330,000 points makes a 177 MB report.html).
+#[cfg(not(target_arch = "wasm32"))]
+fn for_each_output(
+    report: &Report,
+    json: &str,
+    mut take: impl FnMut(&str, Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let summary = summary::render(report);
+    take(
+        "report.html",
+        html::render(report, json, &summary).into_bytes(),
+    )?;
+    take("summary.md", summary.into_bytes())?;
+    take("timeline.csv", csv::timeline(report).into_bytes())?;
+    take("latency.csv", csv::latency(report).into_bytes())?;
+    plots::for_each(report, |name, bytes| take(name, bytes))
 }
 
 /// Whether `dir` already holds exactly what `write_run_folder` would write for `report`
@@ -570,7 +588,7 @@ pub fn render_outputs(report: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>
 /// with these bytes. `check --update` then leaves the folder alone.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
-    let Ok(outputs) = render_outputs(report) else {
+    let Ok(outputs) = render_outputs(report, json) else {
         return false;
     };
     let manifest = crate::input::read_text(&dir.join(MANIFEST), crate::input::MAX_SCENARIO_BYTES);

@@ -72,22 +72,25 @@ impl Plot {
     }
 }
 
-/// Every plot as (file name, bytes): `<name>.svg` and `<name>.png` for each.
-pub fn render_all(report: &Report) -> io::Result<Vec<(String, Vec<u8>)>> {
+/// Renders every plot, `<name>.svg` then `<name>.png` for each, handing each file to
+/// `take` as it is made.
+pub fn for_each(
+    report: &Report,
+    mut take: impl FnMut(&str, Vec<u8>) -> io::Result<()>,
+) -> io::Result<()> {
     font::ensure_registered();
-    let mut files = Vec::new();
     for plot in Plot::ALL {
         let err = |e: Box<dyn Error>| io::Error::other(format!("plot {}: {e}", plot.name()));
-        files.push((
-            format!("{}.svg", plot.name()),
+        take(
+            &format!("{}.svg", plot.name()),
             svg(plot, report).map_err(err)?,
-        ));
-        files.push((
-            format!("{}.png", plot.name()),
+        )?;
+        take(
+            &format!("{}.png", plot.name()),
             png(plot, report).map_err(err)?,
-        ));
+        )?;
     }
-    Ok(files)
+    Ok(())
 }
 
 fn svg(plot: Plot, report: &Report) -> Result<Vec<u8>, Box<dyn Error>> {
