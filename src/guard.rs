@@ -7,33 +7,39 @@
 //! the observer. `--no-memory-check` skips the guard.
 //!
 //! Calibration: peak RSS (VmHWM, `dynasim run --timings`) of release builds on x86-64
-//! Linux against this estimate, re-measured for the shipped scenarios when joins, timeline
-//! points and blind-write siblings were added to it (issue 21), and estimated again when
-//! the observer's sessions were (issue 17, YCSB presets):
+//! Linux against this estimate, last re-measured for the shipped scenarios on 2026-12-07,
+//! when the convergence tracker's lists were counted and the per-point figure of a dense
+//! timeline was measured again (report.html, which embeds report.json, had come since):
 //!
 //! | scenario                                           | measured  | estimated |
 //! |----------------------------------------------------|----------:|----------:|
-//! | `baseline` (100 nodes, 10k keys, 1000 ops/s)       |  75.4 MiB | 115.1 MiB |
-//! | `baseline` with 1,000 clients                      |  96.0 MiB | 141.2 MiB |
-//! | `baseline` as `ycsb_d` (30k inserts, `latest`)     | 137.1 MiB | 152.6 MiB |
-//! | `baseline` with 50% inserts (300k new keys)        | 352.7 MiB | 359.3 MiB |
-//! | `large-2000` (2,000 nodes)                         | 152.6 MiB | 232.2 MiB |
-//! | `storm` (100k keys, 168k blind writes: siblings)   | 125.1 MiB | 182.2 MiB |
-//! | `buffered-writes`                                  |  49.5 MiB |  88.1 MiB |
-//! | `diurnal`                                          |  78.2 MiB | 171.7 MiB |
-//! | `churn` (joins and leaves)                         |  30.6 MiB |  45.0 MiB |
-//! | `node-crash`                                       |  29.8 MiB |  44.7 MiB |
-//! | `node-crash` with 1 ms timeline points (330,000)   |   313 MiB |   376 MiB |
-//! | `overload` (unbounded disk queue under overload)   |  40.0 MiB |  39.8 MiB |
+//! | `baseline` (100 nodes, 10k keys, 1000 ops/s)       |  76.7 MiB | 142.3 MiB |
+//! | `baseline` with 1,000 clients                      |  95.5 MiB | 168.4 MiB |
+//! | `baseline` as `ycsb_d` (30k inserts, `latest`)     | 120.2 MiB | 183.5 MiB |
+//! | `baseline` with 50% inserts (300k new keys)        | 334.9 MiB | 394.0 MiB |
+//! | `large-2000` (2,000 nodes)                         | 155.2 MiB | 720.0 MiB |
+//! | `storm` (100k keys, 168k blind writes: siblings)   | 126.3 MiB | 184.8 MiB |
+//! | `buffered-writes`                                  |  46.4 MiB |  89.3 MiB |
+//! | `diurnal`                                          |  72.1 MiB | 173.2 MiB |
+//! | `churn` (joins and leaves)                         |  28.3 MiB |  53.0 MiB |
+//! | `node-crash`                                       |  26.6 MiB |  52.0 MiB |
+//! | `node-crash` with 1 ms timeline points (330,650)   | 510.9 MiB | 581.8 MiB |
+//! | `overload` (unbounded disk queue under overload)   |  42.5 MiB |  40.3 MiB |
 //!
-//! `overload` is the one run above its estimate (by 0.2 MiB), by design: without
+//! `overload` is the one run above its estimate (by 2.2 MiB), by design: without
 //! `max_queue` a queue under overload grows with the work sent to it, and only the bound
-//! is counted. Before these items, `storm` was estimated at 101 MiB (siblings were not
-//! counted) and a dense timeline at a third of its peak. Before the sessions were counted, `ycsb_d` on the
-//! baseline cluster was estimated at 42.9 MiB, a third of its peak: its reads follow the
-//! newest keys, so each client reads thousands of keys once. In runs with many writes the
-//! session map mostly fills memory the observer's growing vectors freed (`baseline`: 1
-//! client or 100 make 1.4 MiB of difference), which is why those estimates now err high.
+//! is counted. The other way round, a bounded queue is counted full on every node at
+//! once, which is most of `large-2000`'s estimate (2,000 nodes with 1,024-job disk
+//! queues: 475 MB) and of `diurnal`'s. Before this re-measurement, the dense timeline was
+//! estimated at 383 MiB while the run peaked at 1,304 MiB: writing timeline.csv held
+//! every point's fields at once (590 MB) and the simulation stayed alive beside the
+//! outputs; both are gone, and a point is now counted at 1.6 KB instead of 1 KB. Earlier,
+//! `storm` was estimated at 101 MiB (siblings were not counted) and, before the sessions
+//! were counted, `ycsb_d` on the baseline cluster at 42.9 MiB, a third of its peak: its
+//! reads follow the newest keys, so each client reads thousands of keys once. In runs
+//! with many writes the session map mostly fills memory the observer's growing vectors
+//! freed (`baseline`: 1 client or 100 make 1.4 MiB of difference), which is why those
+//! estimates now err high.
 //!
 //! The figures per item below come from `size_of` plus allocator and hash-table slack
 //! (about 2x for hash maps and B-trees). Two effects mattered most: only the keys a run
@@ -227,6 +233,15 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
     observer_parts(s, &z, &mut parts);
 
+    // The convergence tracker (`sim::convergence`): a bit per key, and its lists of keys
+    // to look at and of keys still settling. A written key stands in each at most once
+    // between two timeline points (again only after a later write): 4 and 12 bytes an
+    // entry, in vectors that grow by doubling.
+    parts.push((
+        "convergence watch",
+        z.keys / 8.0 + z.written_keys * (4.0 + 12.0) * 1.5,
+    ));
+
     let event = (size_of::<crate::sim::Event>() + 16) as f64 * 2.0;
     parts.push(("workload and queue", workload_bytes(s, &z, event)));
 
@@ -264,12 +279,13 @@ pub fn estimate(s: &Scenario) -> Estimate {
             windows += z.nodes * z.run_s / (mtbf_s + mttr_s).max(1e-3);
         }
     }
-    // Each point is kept as a struct, then as report.json text (about 450 bytes pretty)
-    // and the timeline plot's SVG: measured at about 0.9 KiB a point at the peak
-    // (node-crash at 1 ms points: 330,000 points, 313 MiB peak, 149 MB report.json).
+    // Each point is kept as a struct (about 230 bytes), then as report.json text (about
+    // 540 bytes pretty, in a string grown by doubling) while report.html, which embeds
+    // that text, is written: measured at about 1.45 KiB a point at the peak (node-crash
+    // at 1 ms points: 330,650 points, 511 MiB peak, 177 MB report.json and report.html).
     parts.push((
         "timeline and fault plan",
-        points * 1_000.0 + windows * 120.0,
+        points * 1_600.0 + windows * 120.0,
     ));
 
     // 5% over the parts: allocator slack the items do not name (measured 1-2% above the
@@ -503,6 +519,33 @@ mod tests {
         assert!(zipf < uniform && zipf > 100.0, "{zipf}");
         assert_eq!(distinct_keys(10, KeyDistribution::Uniform, 0.0), 0.0);
         assert!(distinct_keys(10, KeyDistribution::Zipf(0.5), 1e9) <= 10.0);
+    }
+
+    #[test]
+    fn the_convergence_watch_counts_a_written_key() {
+        let scenario = |keys: u32| {
+            let text = format!(
+                r#"{{"name": "t", "duration_s": 100,
+                "cluster": {{"datacenters": [{{"name": "dc", "nodes": 10}}]}},
+                "workload": {{"kind": "open_loop", "ops_per_s": 1000, "clients": 1,
+                              "keys": {keys}, "read_fraction": 0.0,
+                              "key_distribution": "uniform"}}}}"#
+            );
+            crate::scenario::load_str(&text, "t", &[]).expect("valid")
+        };
+        let part = |keys: u32| {
+            let e = estimate(&scenario(keys));
+            let found = e
+                .parts
+                .iter()
+                .find(|(what, _)| *what == "convergence watch");
+            found.map(|(_, bytes)| *bytes).expect("a convergence part")
+        };
+        // 100,000 writes over 1,000 keys touch them all; over a million keys, about
+        // 95,000 of them: 24 bytes each, and a bit per key.
+        assert_eq!(part(1_000), 1_000 / 8 + 24 * 1_000);
+        let many = part(1_000_000);
+        assert!((2_250_000..2_450_000).contains(&many), "{many}");
     }
 
     #[test]
