@@ -347,13 +347,7 @@ fn run_with_progress(sim: &mut Simulation, show: bool) {
         return;
     }
     let end_s = sim.end().as_secs_f64().ceil() as u64;
-    let bar = indicatif::ProgressBar::new(end_s.max(1));
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {pos}/{len} simulated s ({eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(end_s, "simulated s", true);
     for s in 1..=end_s {
         sim.run_until(SimTime::from_secs_f64(s as f64));
         bar.set_position(s);

@@ -22,6 +22,7 @@
 //! - `scenario`: the scenario file format and validation;
 //! - `engine`: time, the event queue, seeded random streams and samplers;
 //! - `vocab`: names the scenario format and the protocol share (message kinds);
+//! - `progress`: the progress bar the long commands draw on stderr;
 //! - `error`: how a command ends: the exit codes (`Exit`) and `Failure`, the error every
 //!   command returns (`cli` alone turns it into a process exit code).
 
@@ -42,6 +43,8 @@ pub mod net;
 pub mod node;
 pub mod observer;
 pub mod playground;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod progress;
 pub mod report;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod reproduce;

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 /// position or below, never above. Modules on one line share a layer and must not import
 /// each other in both directions (the circle check catches that).
 const LAYERS: &[&[&str]] = &[
-    &["ids", "vocab", "atomic", "input", "error", "engine"],
+    &[
+        "ids", "vocab", "atomic", "input", "error", "engine", "progress",
+    ],
     &["scenario"],
     &["ring", "faults"],
     &["node"],

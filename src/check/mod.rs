@@ -450,26 +450,11 @@ struct Update {
 
 /// Runs every target on `plan.jobs` threads and prints each outcome as soon as all the
 /// outcomes before it in file-name order are printed.
-/// A bar of scenarios checked on stderr, only when it is a terminal (CI logs stay plain).
-fn progress_bar(len: usize) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {pos}/{len} scenarios checked ({elapsed})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(250));
-    bar
-}
-
 fn execute(plan: &Plan) -> Vec<Outcome> {
     let n = plan.targets.len();
-    let bar = progress_bar(n);
+    // Only on a terminal: CI logs stay plain.
+    let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = crate::progress::bar(n as u64, "scenarios checked", shown);
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel();
     let mut slots: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();

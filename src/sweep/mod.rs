@@ -22,7 +22,6 @@ use crate::report::{Report, write_atomic};
 use crate::scenario::load_file;
 use crate::sim::Simulation;
 use grid::{Plan, RunSpec, Shard};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use stats::RunResult;
 use std::io::IsTerminal;
@@ -251,7 +250,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
         check_memory(&plan, &todo, jobs)?;
     }
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let bar = progress_bar(todo.len() as u64, show);
+    let bar = crate::progress::bar(todo.len() as u64, "runs", show);
     let failures = execute(&plan, &out, &todo, jobs, &bar);
     bar.finish_and_clear();
     if !failures.is_empty() {
@@ -506,7 +505,7 @@ fn execute<'p>(
     out: &Path,
     todo: &[&'p RunSpec],
     jobs: usize,
-    bar: &ProgressBar,
+    bar: &indicatif::ProgressBar,
 ) -> Vec<(&'p RunSpec, Failure)> {
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
@@ -587,20 +586,4 @@ fn finish(out: &Path, plan: &Plan) -> Result<bool, Failure> {
         write_atomic(&path, text.as_bytes()).map_err(|e| Failure::cannot("write", &path, e))?;
     }
     Ok(true)
-}
-
-fn progress_bar(len: u64, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {pos}/{len} runs ({elapsed} so far, {eta} left)",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    // A big scenario can take minutes per run: keep the spinner and the clock moving.
-    bar.enable_steady_tick(std::time::Duration::from_millis(250));
-    bar
 }
