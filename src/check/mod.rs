@@ -77,9 +77,9 @@ pub struct CheckArgs {
     pub no_memory_check: bool,
 }
 
-/// One finished run: the world at its end and its report, serialized once.
+/// One finished run: its report, serialized once. The simulation itself is not kept: a
+/// long timeline's report is hundreds of MB, and nothing after the run reads the world.
 pub struct Run {
-    pub sim: Simulation,
     pub report: Report,
     pub json: String,
 }
@@ -89,8 +89,9 @@ pub fn run_scenario(scenario: &Scenario) -> Run {
     let mut sim = Simulation::new(scenario);
     sim.run();
     let report = Report::from_outcome(&sim.outcome());
+    drop(sim);
     let json = report.to_json();
-    Run { sim, report, json }
+    Run { report, json }
 }
 
 /// Writes every artifact of a scenario's report folder from a run: report.json today; the
@@ -100,14 +101,6 @@ pub fn write_report_dir(run: &Run, out_dir: &Path) -> Result<(), Failure> {
     crate::report::write_run_folder(&run.report, &run.json, out_dir)
         .map_err(|e| Failure::cannot("write the report folder", out_dir, e))?;
     Ok(())
-}
-
-/// Loads and runs a scenario file and writes its report folder.
-pub fn regenerate(scenario_path: &Path, out_dir: &Path) -> Result<Run, Failure> {
-    let scenario = load_file(scenario_path, &[])?;
-    let run = run_scenario(&scenario);
-    write_report_dir(&run, out_dir)?;
-    Ok(run)
 }
 
 /// The `check` command.
@@ -271,8 +264,13 @@ impl Plan {
         if !args.no_memory_check {
             let scenarios: Vec<&Scenario> = targets.iter().map(|t| &t.scenario).collect();
             let available = crate::guard::available_bytes();
-            crate::guard::check_fits_together(&scenarios, usize::from(args.jobs), available)
-                .map_err(|e| vec![e])?;
+            crate::guard::check_fits_together(
+                &scenarios,
+                usize::from(args.jobs),
+                available,
+                crate::guard::estimate_for_check,
+            )
+            .map_err(|e| vec![e])?;
         }
         Ok(Plan {
             targets,
