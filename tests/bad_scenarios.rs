@@ -805,13 +805,23 @@ fn the_memory_guard_covers_joins_polls_and_every_command() {
     // J runs at once need J times the memory.
     let s = common::scenario(&small_scenario());
     let one = dynasim::guard::estimate(&s).bytes;
-    assert!(dynasim::guard::check_fits_together(&[&s, &s, &s], 2, Some(one * 2)).is_ok());
-    let err = dynasim::guard::check_fits_together(&[&s, &s, &s], 3, Some(one * 2))
+    let bytes = |s: &dynasim::scenario::Scenario| dynasim::guard::estimate(s).bytes;
+    assert!(dynasim::guard::check_fits_together(&[&s, &s, &s], 2, Some(one * 2), bytes).is_ok());
+    let err = dynasim::guard::check_fits_together(&[&s, &s, &s], 3, Some(one * 2), bytes)
         .expect_err("three at once do not fit in two runs' memory");
     assert!(
         err.contains("3 run(s) at once") && err.contains("lower --jobs"),
         "{err}"
     );
+    // `check` holds the report's fields twice on top of the run: a dense timeline costs
+    // it far more than the run (16 KB a point against 1.6 KB).
+    let mut dense = small_scenario();
+    common::set(&mut dense, "metrics.timeline_interval_s", json!(0.001));
+    let dense = common::scenario(&dense);
+    let run = dynasim::guard::estimate(&dense).bytes;
+    let check = dynasim::guard::estimate_for_check(&dense);
+    assert!(check > run * 3, "check {check}, run {run}");
+    assert!(dynasim::guard::estimate_for_check(&s) > one);
 }
 
 /// Issue 21, item 8: numbers in error messages stay short (1e300, not 300 digits).
