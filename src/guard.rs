@@ -306,16 +306,17 @@ fn timeline_points(s: &Scenario, z: &Size) -> f64 {
 }
 
 /// What `check` holds at its peak for a run of `s`: the run's estimate, and the report's
-/// fields flattened into dotted paths, once for the run and once for its baseline, to
-/// compare them field by field. About 400 bytes a field, 20 fields a timeline point:
-/// node-crash with 1 ms points (330,650 of them) peaked at 5.42 GiB under `check`
-/// against 511 MiB under `run`, 16 KB a point. The rest of a report is about 2,000 fields.
+/// fields flattened into dotted paths, once for the run and once for its baseline (whose
+/// parsed document it also keeps), to compare them field by field. About 300 bytes a
+/// field, 20 fields a timeline point: node-crash with 1 ms points (330,650 of them)
+/// peaked at 3.92 GiB under `check` against 511 MiB under `run`, 11 KB a point. The
+/// rest of a report is about 2,000 fields.
 pub fn estimate_for_check(s: &Scenario) -> u64 {
     let z = Size::of(s);
     let fields = timeline_points(s, &z) * 20.0 + 2_000.0;
     estimate(s)
         .bytes
-        .saturating_add(saturate(2.0 * fields * 420.0))
+        .saturating_add(saturate(2.0 * fields * 300.0))
 }
 
 /// Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and what

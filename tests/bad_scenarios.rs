@@ -814,7 +814,7 @@ fn the_memory_guard_covers_joins_polls_and_every_command() {
         "{err}"
     );
     // `check` holds the report's fields twice on top of the run: a dense timeline costs
-    // it far more than the run (16 KB a point against 1.6 KB).
+    // it far more than the run (12 KB a point against 1.6 KB).
     let mut dense = small_scenario();
     common::set(&mut dense, "metrics.timeline_interval_s", json!(0.001));
     let dense = common::scenario(&dense);

@@ -536,6 +536,9 @@ fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
         return Status::BadInput(format!("{}: {why}", target.baseline_path.display()));
     }
     let now = flatten(&doc);
+    // The leaves are all that is compared: the document goes before the baseline is
+    // flattened beside them.
+    drop(doc);
     let baseline = target.baseline.as_ref().map(flatten);
     match (&plan.mode, baseline) {
         (Mode::Update, baseline) => update(target, run, &now, baseline.as_ref()),
