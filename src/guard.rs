@@ -305,6 +305,11 @@ fn timeline_points(s: &Scenario, z: &Size) -> f64 {
     z.run_s / s.metrics.timeline_interval_s.max(1e-3)
 }
 
+/// What a run of `s` holds at its peak (`estimate`'s bytes), for `check_fits_together`.
+pub fn estimate_for_run(s: &Scenario) -> u64 {
+    estimate(s).bytes
+}
+
 /// What `check` holds at its peak for a run of `s`: the run's estimate, and the report's
 /// fields flattened into dotted paths, once for the run and once for its baseline (whose
 /// parsed document it also keeps), to compare them field by field. About 300 bytes a
@@ -314,9 +319,7 @@ fn timeline_points(s: &Scenario, z: &Size) -> f64 {
 pub fn estimate_for_check(s: &Scenario) -> u64 {
     let z = Size::of(s);
     let fields = timeline_points(s, &z) * 20.0 + 2_000.0;
-    estimate(s)
-        .bytes
-        .saturating_add(saturate(2.0 * fields * 300.0))
+    estimate_for_run(s).saturating_add(saturate(2.0 * fields * 300.0))
 }
 
 /// Workload: Zipf's cumulative and guide tables, clients, the queue's slots, and what
@@ -474,7 +477,7 @@ pub fn check_fits(s: &Scenario, available: Option<u64>) -> Result<Estimate, Stri
 }
 
 /// Whether runs of `scenarios`, up to `jobs` at a time, fit in `available` bytes, each
-/// needing `bytes_of` it (`estimate`'s bytes, or `estimate_for_check`): the `jobs`
+/// needing `bytes_of` it (`estimate_for_run` or `estimate_for_check`): the `jobs`
 /// largest are the worst moment. Names the largest when they do not.
 pub fn check_fits_together(
     scenarios: &[&Scenario],

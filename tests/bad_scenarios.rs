@@ -805,7 +805,7 @@ fn the_memory_guard_covers_joins_polls_and_every_command() {
     // J runs at once need J times the memory.
     let s = common::scenario(&small_scenario());
     let one = dynasim::guard::estimate(&s).bytes;
-    let bytes = |s: &dynasim::scenario::Scenario| dynasim::guard::estimate(s).bytes;
+    let bytes = dynasim::guard::estimate_for_run;
     assert!(dynasim::guard::check_fits_together(&[&s, &s, &s], 2, Some(one * 2), bytes).is_ok());
     let err = dynasim::guard::check_fits_together(&[&s, &s, &s], 3, Some(one * 2), bytes)
         .expect_err("three at once do not fit in two runs' memory");

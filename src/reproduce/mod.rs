@@ -80,9 +80,12 @@ pub fn run(args: ReproduceArgs) -> Result<(), Failure> {
         // The model's draws are held while the runs go on.
         let held = models_bytes(&wanted);
         let available = crate::guard::available_bytes().map(|a| a.saturating_sub(held));
-        crate::guard::check_fits_together(&scenarios, jobs, available, |s| {
-            crate::guard::estimate(s).bytes
-        })
+        crate::guard::check_fits_together(
+            &scenarios,
+            jobs,
+            available,
+            crate::guard::estimate_for_run,
+        )
         .map_err(|e| {
             Failure::trouble(format!(
                 "{e} (what is available after the WARS model's draws, about {})",

@@ -393,10 +393,9 @@ fn check_memory(plan: &Plan, todo: &[&RunSpec], jobs: usize) -> Result<(), Failu
         .filter_map(|r| plan.scenario_for(r).ok())
         .collect();
     let refs: Vec<_> = scenarios.iter().collect();
-    crate::guard::check_fits_together(&refs, jobs, crate::guard::available_bytes(), |s| {
-        crate::guard::estimate(s).bytes
-    })
-    .map_err(Failure::trouble)
+    let available = crate::guard::available_bytes();
+    crate::guard::check_fits_together(&refs, jobs, available, crate::guard::estimate_for_run)
+        .map_err(Failure::trouble)
 }
 
 fn read_plan(dir: &Path) -> Result<Plan, Failure> {
