@@ -1,10 +1,11 @@
 //! Judging a new report against a baseline report, both as generic JSON, so that fields the
 //! report gains later are compared without this code changing. Pure: no IO, no clock.
 //!
-//! A report is flattened into leaves: every scalar (and every empty object or list, so a
-//! list that empties out is seen) under its dotted path, list elements by index
+//! A report's leaves are its scalars (and its empty objects and lists, so a list that
+//! empties out is seen), each under its dotted path, list elements by index
 //! (`consistency.t_visibility.3.p_fresh`). Exact mode compares every leaf; tolerance mode
-//! judges only the metrics a bound names.
+//! judges only the metrics a bound names. The two documents are walked side by side, so
+//! no copy of either is made (a report with a dense timeline has millions of leaves).
 
 use super::tolerance::{Direction, Tolerances};
 use serde_json::Value;
@@ -14,58 +15,70 @@ use std::fmt;
 /// The embedded scenario: the run's input, compared in exact mode, never a metric.
 pub const SCENARIO_PREFIX: &str = "scenario.";
 
-/// A report's leaves in document order, with an index by path: the leaves' places sorted
-/// by their paths, so each path is stored once (a report with a dense timeline has
-/// millions of leaves; a map keyed by a copy of each path doubled what they cost).
-#[derive(Clone, Debug, Default)]
-pub struct Leaves {
-    order: Vec<(String, Value)>,
-    by_path: Vec<u32>,
-}
-
-impl Leaves {
-    pub fn get(&self, path: &str) -> Option<&Value> {
-        let place = (self.by_path)
-            .binary_search_by(|&i| self.order[i as usize].0.as_str().cmp(path))
-            .ok()?;
-        Some(&self.order[self.by_path[place] as usize].1)
+/// Calls `visit` with every leaf of the two documents, in the baseline's document order
+/// with the new report's leaf at the same path (`None`: it has none there), then with the
+/// leaves only the new report has, in its order. `path` is where both documents sit
+/// (empty for whole reports); `None` for a document that has nothing there.
+pub fn for_each_leaf<'a>(
+    path: &str,
+    baseline: Option<&'a Value>,
+    now: Option<&'a Value>,
+    mut visit: impl FnMut(&str, Option<&'a Value>, Option<&'a Value>),
+) {
+    let mut at = path.to_string();
+    if let Some(baseline) = baseline {
+        walk(&mut at, baseline, now, &mut |p, b, n| visit(p, Some(b), n));
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.order.iter().map(|(p, v)| (p.as_str(), v))
+    if let Some(now) = now {
+        walk(&mut at, now, baseline, &mut |p, n, b| {
+            if b.is_none() {
+                visit(p, None, Some(n))
+            }
+        });
     }
 }
 
-pub fn flatten(document: &Value) -> Leaves {
-    let mut order = Vec::new();
-    walk(String::new(), document, &mut order);
-    let places = u32::try_from(order.len()).expect("fewer than 2^32 leaves in a report");
-    let mut by_path: Vec<u32> = (0..places).collect();
-    // A report's paths are unique (its keys hold no dots); stable, should two be equal.
-    by_path.sort_by(|&a, &b| order[a as usize].0.cmp(&order[b as usize].0));
-    Leaves { order, by_path }
-}
-
-fn walk(path: String, value: &Value, out: &mut Vec<(String, Value)>) {
-    let child = |key: &str| {
-        if path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{path}.{key}")
+/// Every leaf of `doc` with the leaf `other` has at the same path, if it has one there.
+fn walk<'a>(
+    path: &mut String,
+    doc: &'a Value,
+    other: Option<&'a Value>,
+    visit: &mut impl FnMut(&str, &'a Value, Option<&'a Value>),
+) {
+    let len = path.len();
+    let step_into = |path: &mut String, key: &dyn fmt::Display| {
+        if len > 0 {
+            path.push('.');
         }
+        // Writing to a String cannot fail.
+        let _ = fmt::Write::write_fmt(path, format_args!("{key}"));
     };
-    match value {
+    match doc {
         Value::Object(map) if !map.is_empty() => {
+            let others = other.and_then(Value::as_object);
             for (key, v) in map {
-                walk(child(key), v, out);
+                step_into(path, key);
+                walk(path, v, others.and_then(|m| m.get(key)), visit);
+                path.truncate(len);
             }
         }
         Value::Array(items) if !items.is_empty() => {
+            let others = other.and_then(Value::as_array);
             for (i, v) in items.iter().enumerate() {
-                walk(child(&i.to_string()), v, out);
+                step_into(path, &i);
+                walk(path, v, others.and_then(|a| a.get(i)), visit);
+                path.truncate(len);
             }
         }
-        leaf => out.push((path, leaf.clone())),
+        leaf => visit(path, leaf, other.filter(|o| is_leaf(o))),
+    }
+}
+
+fn is_leaf(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => true,
     }
 }
 
@@ -212,42 +225,66 @@ pub fn show_short(value: Option<&Value>, chars_max: usize) -> String {
     short
 }
 
-/// Every leaf of both reports, the digest first, then the baseline's order, then what only
-/// the new run has. Floats are compared exactly: both sides were serialized by the same code.
-pub fn exact(baseline: &Leaves, now: &Leaves) -> Vec<Row> {
-    let mut rows: Vec<Row> = union(baseline, now)
-        .map(|(path, b, n)| {
-            let verdict = match (b, n) {
-                (Some(b), Some(n)) if b == n => Verdict::Same,
-                (Some(_), Some(_)) => Verdict::Differs,
-                (Some(_), None) => Verdict::Missing,
-                (None, _) => Verdict::New { fails: true },
-            };
-            Row {
+/// An exact comparison: the rows kept, and what the rows not kept leave to count.
+#[derive(Clone, Debug, Default)]
+pub struct Exact {
+    /// The digest's row first, then the kept rows in the order `for_each_leaf` visits
+    /// them: every row when asked for all, else the failing ones.
+    pub rows: Vec<Row>,
+    /// Every leaf compared, kept or not.
+    pub fields: usize,
+    /// The top-level sections the leaves fall in, in the order they first come.
+    pub sections: Vec<String>,
+}
+
+/// Every leaf of both reports, compared exactly: floats too, since both sides were
+/// serialized by the same code. `keep_all`: keep a row for each leaf (a listing of every
+/// field), not only for those that fail and the digest.
+pub fn exact(baseline: &Value, now: &Value, keep_all: bool) -> Exact {
+    let mut judged = Exact::default();
+    for_each_leaf("", Some(baseline), Some(now), |path, b, n| {
+        let verdict = match (b, n) {
+            (Some(b), Some(n)) if b == n => Verdict::Same,
+            (Some(_), Some(_)) => Verdict::Differs,
+            (Some(_), None) => Verdict::Missing,
+            (None, _) => Verdict::New { fails: true },
+        };
+        judged.fields += 1;
+        let section = path.split('.').next().unwrap_or(path);
+        if judged.sections.last().is_none_or(|s| s != section)
+            && !judged.sections.iter().any(|s| s == section)
+        {
+            judged.sections.push(section.to_string());
+        }
+        if keep_all || !verdict.passed() || path == "digest" {
+            judged.rows.push(Row {
                 metric: path.to_string(),
                 baseline: b.cloned(),
                 now: n.cloned(),
                 verdict,
-            }
-        })
-        .collect();
+            });
+        }
+    });
     // Stable: everything else keeps its order.
-    rows.sort_by_key(|r| r.metric != "digest");
-    rows
+    judged.rows.sort_by_key(|r| r.metric != "digest");
+    judged
 }
 
 /// Tolerance mode: the rows of every metric a bound matches, plus every leaf the new run
 /// lost. Errors are bad input (a bound on something that is not a number, or on nothing, or
 /// with no known direction).
 pub fn tolerance(
-    baseline: &Leaves,
-    now: &Leaves,
+    baseline: &Value,
+    now: &Value,
     tolerances: &Tolerances,
 ) -> Result<Vec<Row>, Vec<String>> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut used: BTreeSet<&str> = BTreeSet::new();
-    for (path, b, n) in union(baseline, now).filter(|(p, _, _)| !p.starts_with(SCENARIO_PREFIX)) {
+    for_each_leaf("", Some(baseline), Some(now), |path, b, n| {
+        if path.starts_with(SCENARIO_PREFIX) {
+            return;
+        }
         let row = |verdict| Row {
             metric: path.to_string(),
             baseline: b.cloned(),
@@ -258,7 +295,7 @@ pub fn tolerance(
             if b.is_some() && n.is_none() {
                 rows.push(row(Verdict::Missing));
             }
-            continue;
+            return;
         };
         let numeric = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.is_number());
         if !numeric(b) || !numeric(n) {
@@ -268,7 +305,7 @@ pub fn tolerance(
                     rule.source, path
                 ));
             }
-            continue;
+            return;
         }
         used.insert(&rule.pattern);
         let Some(direction) = rule.direction_for(path) else {
@@ -277,26 +314,27 @@ pub fn tolerance(
                  \"higher_is_better\" in a tolerance file, or use a narrower pattern",
                 rule.source, rule.pattern
             ));
-            continue;
+            return;
         };
         if b.is_some_and(Value::is_null) && n.is_some_and(Value::is_number) {
             rows.push(row(Verdict::NullBaseline));
-            continue;
+            return;
         }
         let (b, n) = (b.and_then(Value::as_f64), n.and_then(Value::as_f64));
         rows.push(row(judge(b, n, direction, rule.max_worsening)));
-    }
+    });
     for rule in tolerances
         .rules()
         .iter()
         .filter(|r| !r.has_wildcard() && !used.contains(r.pattern.as_str()))
     {
-        let metrics = union(baseline, now)
-            .filter(|(p, b, n)| {
-                !p.starts_with(SCENARIO_PREFIX) && (b.or(*n)).is_some_and(Value::is_number)
-            })
-            .map(|(p, _, _)| p);
-        let hint = crate::scenario::nearest(&rule.pattern, metrics)
+        let mut metrics = Vec::new();
+        for_each_leaf("", Some(baseline), Some(now), |p, b, n| {
+            if !p.starts_with(SCENARIO_PREFIX) && (b.or(n)).is_some_and(Value::is_number) {
+                metrics.push(p.to_string());
+            }
+        });
+        let hint = crate::scenario::nearest(&rule.pattern, metrics.iter().map(String::as_str))
             .map(|m| format!("; did you mean `{m}`?"))
             .unwrap_or_default();
         errors.push(format!(
@@ -332,39 +370,36 @@ fn judge(baseline: Option<f64>, now: Option<f64>, direction: Direction, bound: f
 }
 
 /// The first leaf of the embedded scenario that differs, as `path: baseline -> now`.
-pub fn scenario_difference(baseline: &Leaves, now: &Leaves) -> Option<String> {
-    union(baseline, now)
-        .filter(|(p, _, _)| p.starts_with(SCENARIO_PREFIX))
-        .find(|(_, b, n)| b != n)
-        .map(
-            |(p, b, n)| match (b.and_then(Value::as_str), n.and_then(Value::as_str)) {
-                // Two long texts (a description): show them from where they part.
-                (Some(b), Some(n)) => {
-                    let from = b.chars().zip(n.chars()).take_while(|(x, y)| x == y).count();
-                    let part = |s: &str| {
-                        let rest: String = s.chars().skip(from.saturating_sub(10)).collect();
-                        let lead = if from > 10 { "…" } else { "" };
-                        show_short(Some(&Value::String(format!("{lead}{rest}"))), 40)
-                    };
-                    format!("{p}: {} -> {}", part(b), part(n))
-                }
-                _ => format!("{p}: {} -> {}", show_short(b, 40), show_short(n, 40)),
-            },
-        )
+pub fn scenario_difference(baseline: &Value, now: &Value) -> Option<String> {
+    let section = SCENARIO_PREFIX.trim_end_matches('.');
+    let mut first = None;
+    for_each_leaf(
+        section,
+        baseline.get(section),
+        now.get(section),
+        |p, b, n| {
+            if first.is_none() && b != n {
+                first = Some(describe_change(p, b, n));
+            }
+        },
+    );
+    first
 }
 
-/// (path, baseline value, new value) over both reports: the baseline's order, then the
-/// paths only the new run has, in its order.
-fn union<'a>(
-    baseline: &'a Leaves,
-    now: &'a Leaves,
-) -> impl Iterator<Item = (&'a str, Option<&'a Value>, Option<&'a Value>)> {
-    let both = baseline.iter().map(|(p, b)| (p, Some(b), now.get(p)));
-    let only_now = now
-        .iter()
-        .filter(|(p, _)| baseline.get(p).is_none())
-        .map(|(p, n)| (p, None, Some(n)));
-    both.chain(only_now)
+/// `path: baseline -> now`, two long texts (a description) shown from where they part.
+fn describe_change(p: &str, b: Option<&Value>, n: Option<&Value>) -> String {
+    match (b.and_then(Value::as_str), n.and_then(Value::as_str)) {
+        (Some(b), Some(n)) => {
+            let from = b.chars().zip(n.chars()).take_while(|(x, y)| x == y).count();
+            let part = |s: &str| {
+                let rest: String = s.chars().skip(from.saturating_sub(10)).collect();
+                let lead = if from > 10 { "…" } else { "" };
+                show_short(Some(&Value::String(format!("{lead}{rest}"))), 40)
+            };
+            format!("{p}: {} -> {}", part(b), part(n))
+        }
+        _ => format!("{p}: {} -> {}", show_short(b, 40), show_short(n, 40)),
+    }
 }
 
 #[cfg(test)]
@@ -373,8 +408,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn leaves(v: Value) -> Leaves {
-        flatten(&v)
+    fn leaves(v: Value) -> Value {
+        v
+    }
+
+    /// (path, baseline, now) of every leaf, as `for_each_leaf` visits them.
+    fn union(b: &Value, n: &Value) -> Vec<(String, Option<Value>, Option<Value>)> {
+        let mut out = Vec::new();
+        for_each_leaf("", Some(b), Some(n), |p, b, n| {
+            out.push((p.to_string(), b.cloned(), n.cloned()))
+        });
+        out
     }
 
     fn bounds(flags: &[&str]) -> Tolerances {
@@ -386,12 +430,42 @@ mod tests {
     }
 
     #[test]
-    fn flattens_to_dotted_paths_with_list_indexes() {
-        let l = leaves(json!({"a": {"b": 1, "c": [{"d": 2.5}, {"d": null}]}, "e": [], "f": "x"}));
-        let paths: Vec<&str> = l.iter().map(|(p, _)| p).collect();
+    fn leaves_have_dotted_paths_with_list_indexes() {
+        let doc = json!({"a": {"b": 1, "c": [{"d": 2.5}, {"d": null}]}, "e": [], "f": "x"});
+        let mut got = Vec::new();
+        for_each_leaf("", Some(&doc), None, |p, b, n| {
+            got.push((p.to_string(), b.cloned(), n.cloned()))
+        });
+        let paths: Vec<&str> = got.iter().map(|(p, _, _)| p.as_str()).collect();
         assert_eq!(paths, ["a.b", "a.c.0.d", "a.c.1.d", "e", "f"]);
-        assert_eq!(l.get("a.c.0.d"), Some(&json!(2.5)));
-        assert_eq!(l.get("e"), Some(&json!([])));
+        assert_eq!(got[1].1, Some(json!(2.5)));
+        assert_eq!(got[3].1, Some(json!([])));
+        assert!(got.iter().all(|(_, _, n)| n.is_none()));
+    }
+
+    #[test]
+    fn a_leaf_meets_only_a_leaf_at_its_path() {
+        // A scalar that became an object (and a list that filled up): the old leaf is
+        // missing, the new ones are new, and nothing is compared across the change.
+        let b = json!({"a": 1, "l": [], "s": {"x": 1}, "z": 0});
+        let n = json!({"a": {"b": 1}, "l": [7], "s": {"x": 1}, "z": 0});
+        let got: Vec<(String, bool, bool)> = union(&b, &n)
+            .into_iter()
+            .map(|(p, b, n)| (p, b.is_some(), n.is_some()))
+            .collect();
+        let want = [
+            ("a", true, false),
+            ("l", true, false),
+            ("s.x", true, true),
+            ("z", true, true),
+            ("a.b", false, true),
+            ("l.0", false, true),
+        ];
+        let want: Vec<(String, bool, bool)> = want
+            .iter()
+            .map(|(p, b, n)| (p.to_string(), *b, *n))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -399,7 +473,8 @@ mod tests {
         let b = leaves(json!({"a": 1.0, "digest": "x", "gone": 1, "list": [1, 2]}));
         let n =
             leaves(json!({"a": 1.0000000000000002, "digest": "x", "list": [1, 2, 3], "added": 0}));
-        let rows = exact(&b, &n);
+        let judged = exact(&b, &n, true);
+        let rows = &judged.rows;
         let got: Vec<(&str, bool)> = rows
             .iter()
             .map(|r| (r.metric.as_str(), r.verdict.passed()))
@@ -417,6 +492,16 @@ mod tests {
             ]
         );
         assert_eq!(rows[2].verdict, Verdict::Missing);
+        assert_eq!(judged.fields, 7);
+        assert_eq!(judged.sections, ["a", "digest", "gone", "list", "added"]);
+        // Without a listing of every field: the digest and the failing rows only.
+        let failing = exact(&b, &n, false);
+        let kept: Vec<&str> = failing.rows.iter().map(|r| r.metric.as_str()).collect();
+        assert_eq!(kept, ["digest", "a", "gone", "added", "list.2"]);
+        assert_eq!(
+            (failing.fields, failing.sections),
+            (7, judged.sections.clone())
+        );
     }
 
     #[test]

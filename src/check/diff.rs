@@ -1,7 +1,7 @@
 //! `dynasim diff A B`: two report.json files compared without rerunning anything, every
 //! field exactly, grouped by section, the scenario's own changes (the causes) first.
 
-use super::compare::{self, Row, SCENARIO_PREFIX, flatten, show_short};
+use super::compare::{self, Exact, Row, SCENARIO_PREFIX, show_short};
 use crate::error::Failure;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -31,10 +31,11 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         super::read_baseline(&file).map_err(Failure::trouble)
     };
     let (a, b) = (read(&args.a)?, read(&args.b)?);
-    let rows = compare::exact(&flatten(&a), &flatten(&b));
-    let text = render(&rows, args.all);
+    // Only the differing fields are listed (and the digest).
+    let judged = compare::exact(&a, &b, false);
+    let text = render(&judged, args.all);
     print!("{text}");
-    if rows.iter().all(|r| r.verdict.passed()) {
+    if judged.rows.iter().all(|r| r.verdict.passed()) {
         Ok(())
     } else {
         Err(Failure::failed(format!(
@@ -47,7 +48,8 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
 
 /// The comparison as text: a verdict line, then the scenario's changes, then one block
 /// per section with its differing fields (`path: a -> b (delta)`).
-pub fn render(rows: &[Row], all: bool) -> String {
+pub fn render(judged: &Exact, all: bool) -> String {
+    let rows = &judged.rows;
     let differing: Vec<&Row> = rows.iter().filter(|r| !r.verdict.passed()).collect();
     let digest = |r: &Row, side: fn(&Row) -> Option<&serde_json::Value>| match side(r) {
         Some(serde_json::Value::String(d)) => d.clone(),
@@ -59,7 +61,7 @@ pub fn render(rows: &[Row], all: bool) -> String {
         let d = digest_row
             .map(|r| digest(r, |r| r.baseline.as_ref()))
             .unwrap_or_default();
-        let _ = writeln!(out, "same: digest {d}, all {} fields match", rows.len());
+        let _ = writeln!(out, "same: digest {d}, all {} fields match", judged.fields);
         return out;
     }
     if let Some(r) = digest_row {
@@ -69,7 +71,7 @@ pub fn render(rows: &[Row], all: bool) -> String {
             digest(r, |r| r.baseline.as_ref()),
             digest(r, |r| r.now.as_ref()),
             differing.len(),
-            rows.len()
+            judged.fields
         );
     }
     let (causes, effects): (Vec<&Row>, Vec<&Row>) = (differing.iter())
@@ -133,8 +135,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rows(a: serde_json::Value, b: serde_json::Value) -> Vec<Row> {
-        compare::exact(&flatten(&a), &flatten(&b))
+    fn rows(a: serde_json::Value, b: serde_json::Value) -> Exact {
+        compare::exact(&a, &b, false)
     }
 
     #[test]

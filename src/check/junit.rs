@@ -8,7 +8,7 @@
 //! the outcomes, like every other output of a check.
 
 use super::compare::{Row, SCENARIO_PREFIX, show};
-use super::{Outcome, Status};
+use super::{Comparison, Outcome, Status};
 use std::fmt::Write;
 
 /// How many differing scenario fields one `scenario` case lists.
@@ -143,7 +143,7 @@ fn cases(status: &Status, granularity: Granularity) -> Vec<Case> {
         Status::Compared(c) if c.tolerance || granularity == Granularity::Metric => {
             rows_to_cases(&c.rows)
         }
-        Status::Compared(c) => sections_to_cases(&c.rows),
+        Status::Compared(c) => sections_to_cases(c),
         Status::Updated(_) => vec![Case {
             name: "update".into(),
             result: CaseResult::Pass,
@@ -170,33 +170,41 @@ fn cases(status: &Status, granularity: Granularity) -> Vec<Case> {
 }
 
 /// Exact mode: the digest, the scenario, and one case per top-level section, in the order
-/// the rows come; a section fails when any of its fields differs, listing them.
-fn sections_to_cases(rows: &[Row]) -> Vec<Case> {
+/// the report has them; a section fails when any of its fields differs, listing them.
+fn sections_to_cases(c: &Comparison) -> Vec<Case> {
     let section = |metric: &str| metric.split('.').next().unwrap_or(metric).to_string();
-    let (own, grouped): (Vec<&Row>, Vec<&Row>) = rows
-        .iter()
-        .partition(|r| r.metric == "digest" || r.metric.starts_with(SCENARIO_PREFIX));
-    let mut cases = rows_to_cases(&own.into_iter().cloned().collect::<Vec<_>>());
-    let mut order: Vec<String> = Vec::new();
-    let mut failed: std::collections::BTreeMap<String, Vec<&Row>> = Default::default();
-    for row in grouped {
-        let name = section(&row.metric);
-        if !order.contains(&name) {
-            order.push(name.clone());
-        }
-        if !row.verdict.passed() {
-            failed.entry(name).or_default().push(row);
-        }
+    let failed = |name: &str| -> Vec<&Row> {
+        (c.rows.iter())
+            .filter(|r| !r.verdict.passed() && section(&r.metric) == name)
+            .collect()
+    };
+    let scenario = SCENARIO_PREFIX.trim_end_matches('.');
+    let own: Vec<Row> = (c.rows.iter())
+        .filter(|r| r.metric == "digest" || r.metric.starts_with(SCENARIO_PREFIX))
+        .cloned()
+        .collect();
+    let mut cases = rows_to_cases(&own);
+    // The scenario's rows are kept only where they differ: its case passes otherwise.
+    if c.sections.iter().any(|s| s == scenario) && !cases.iter().any(|k| k.name == scenario) {
+        cases.push(Case {
+            name: scenario.into(),
+            result: CaseResult::Pass,
+        });
     }
-    for name in order {
-        let result = match failed.get(&name) {
-            None => CaseResult::Pass,
-            Some(rows) => CaseResult::Failure {
-                message: fields_differ(rows),
-                body: listing(rows, true),
-            },
+    for name in (c.sections.iter()).filter(|s| *s != "digest" && *s != scenario) {
+        let rows = failed(name);
+        let result = if rows.is_empty() {
+            CaseResult::Pass
+        } else {
+            CaseResult::Failure {
+                message: fields_differ(&rows),
+                body: listing(&rows, true),
+            }
         };
-        cases.push(Case { name, result });
+        cases.push(Case {
+            name: name.to_string(),
+            result,
+        });
     }
     cases
 }
@@ -324,5 +332,36 @@ mod tests {
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
         );
         assert_eq!(escape("x\ny\u{1}"), "x&#10;y\u{FFFD}");
+    }
+
+    /// Section cases come from the kept rows (the failing ones) and the sections the
+    /// comparison saw: a section with no failing row, the scenario's included, passes.
+    #[test]
+    fn section_cases_pass_sections_whose_rows_were_not_kept() {
+        use serde_json::json;
+        let b = json!({"digest": "a", "scenario": {"seed": 1}, "availability": {"read": 1.0},
+            "ops": {"read": 5, "write": 6}});
+        let n = json!({"digest": "b", "scenario": {"seed": 1}, "availability": {"read": 1.0},
+            "ops": {"read": 5, "write": 7}});
+        let judged = super::super::compare::exact(&b, &n, false);
+        let c = Comparison {
+            tolerance: false,
+            rows: judged.rows,
+            fields: judged.fields,
+            sections: judged.sections,
+            note: None,
+        };
+        let got: Vec<(String, bool)> = sections_to_cases(&c)
+            .into_iter()
+            .map(|k| (k.name, matches!(k.result, CaseResult::Pass)))
+            .collect();
+        let want = [
+            ("digest", false),
+            ("scenario", true),
+            ("availability", true),
+            ("ops", false),
+        ];
+        let want: Vec<(String, bool)> = want.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+        assert_eq!(got, want);
     }
 }

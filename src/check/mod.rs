@@ -20,7 +20,7 @@ use crate::error::Failure;
 use crate::report::{Report, write_atomic};
 use crate::scenario::{Scenario, load_file};
 use crate::sim::Simulation;
-use compare::{Leaves, Row, flatten};
+use compare::Row;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -426,7 +426,14 @@ impl Status {
 
 struct Comparison {
     tolerance: bool,
+    /// Exact mode: the digest's row and the failing rows, or every row when a listing of
+    /// every field was asked for (`--verbose`, `--junit-cases metric`). Tolerance mode:
+    /// every judged row.
     rows: Vec<Row>,
+    /// The fields compared, kept as a row or not.
+    fields: usize,
+    /// Exact mode: the report's top-level sections, in order (JUnit's section cases).
+    sections: Vec<String>,
     /// Context worth a line, e.g. a tolerance baseline made from a different scenario.
     note: Option<String>,
 }
@@ -504,7 +511,7 @@ fn check_one(plan: &Plan, target: &Target) -> Outcome {
     };
     let status = match checked {
         Err(why) => Status::BadInput(why),
-        Ok(Ok(run)) => judge(plan, target, &run),
+        Ok(Ok(run)) => judge(plan, target, run),
         Ok(Err(panic)) => {
             let message = crate::error::panic_message(&*panic);
             Status::Crashed(format!(
@@ -524,37 +531,46 @@ fn check_one(plan: &Plan, target: &Target) -> Outcome {
     }
 }
 
-fn judge(plan: &Plan, target: &Target, run: &Run) -> Status {
+fn judge(plan: &Plan, target: &Target, run: Run) -> Status {
     let doc = match serde_json::from_str::<Value>(&run.json) {
         Ok(doc) => doc,
         Err(e) => return Status::Crashed(format!("the new report is not valid JSON: {e}")),
     };
-    if !matches!(plan.mode, Mode::Update)
-        && let Some(base) = &target.baseline
+    let baseline = target.baseline.as_ref();
+    if let Mode::Update = plan.mode {
+        return update(target, &run, &doc, baseline);
+    }
+    // Only the parsed document is compared: its text goes first (a dense timeline's is
+    // hundreds of MB).
+    drop(run);
+    if let Some(base) = baseline
         && let Some(why) = malformed_section(base, &doc)
     {
         return Status::BadInput(format!("{}: {why}", target.baseline_path.display()));
     }
-    let now = flatten(&doc);
-    // The leaves are all that is compared: the document goes before the baseline is
-    // flattened beside them.
-    drop(doc);
-    let baseline = target.baseline.as_ref().map(flatten);
     match (&plan.mode, baseline) {
-        (Mode::Update, baseline) => update(target, run, &now, baseline.as_ref()),
-        (Mode::Exact, Some(baseline)) => Status::Compared(Comparison {
-            tolerance: false,
-            rows: compare::exact(&baseline, &now),
-            // The first place the scenario itself changed is usually the cause of the rest.
-            note: compare::scenario_difference(&baseline, &now).map(|d| {
-                format!("the scenario changed since the baseline was made ({d})")
-            }),
-        }),
-        (Mode::Tolerance(t), Some(baseline)) => match compare::tolerance(&baseline, &now, t) {
+        (Mode::Update, _) => unreachable!("handled above"),
+        (Mode::Exact, Some(baseline)) => {
+            let every_row = plan.verbose || plan.junit_cases == junit::Granularity::Metric;
+            let judged = compare::exact(baseline, &doc, every_row);
+            Status::Compared(Comparison {
+                tolerance: false,
+                rows: judged.rows,
+                fields: judged.fields,
+                sections: judged.sections,
+                // The first place the scenario itself changed is usually the cause of the rest.
+                note: compare::scenario_difference(baseline, &doc).map(|d| {
+                    format!("the scenario changed since the baseline was made ({d})")
+                }),
+            })
+        }
+        (Mode::Tolerance(t), Some(baseline)) => match compare::tolerance(baseline, &doc, t) {
             Ok(rows) => Status::Compared(Comparison {
                 tolerance: true,
+                fields: rows.len(),
+                sections: Vec::new(),
                 rows,
-                note: compare::scenario_difference(&baseline, &now).map(|d| {
+                note: compare::scenario_difference(baseline, &doc).map(|d| {
                     format!("the baseline was made from a different scenario ({d}); its metrics are judged anyway")
                 }),
             }),
@@ -581,7 +597,7 @@ fn malformed_section(baseline: &Value, now: &Value) -> Option<String> {
     })
 }
 
-fn update(target: &Target, run: &Run, now: &Leaves, baseline: Option<&Leaves>) -> Status {
+fn update(target: &Target, run: &Run, now: &Value, baseline: Option<&Value>) -> Status {
     // A folder that already holds these bytes is left alone: only what changed is
     // rewritten (and a file's time stamp then says when its content last changed).
     let current = (target.update_folder.as_ref())
@@ -595,18 +611,16 @@ fn update(target: &Target, run: &Run, now: &Leaves, baseline: Option<&Leaves>) -
     if let Err(message) = written {
         return Status::BadInput(message);
     }
-    let digest = |leaves: &Leaves| {
-        leaves
+    let digest = |report: &Value| {
+        report
             .get("digest")
             .and_then(Value::as_str)
             .map(str::to_string)
     };
     Status::Updated(Update {
         changed: baseline.map(|b| {
-            compare::exact(b, now)
-                .iter()
-                .filter(|r| !r.verdict.passed())
-                .count()
+            let judged = compare::exact(b, now, false);
+            judged.rows.iter().filter(|r| !r.verdict.passed()).count()
         }),
         digest_before: baseline.and_then(digest),
         digest_now: digest(now).unwrap_or_default(),

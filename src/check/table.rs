@@ -156,11 +156,8 @@ fn headline(c: &Comparison) -> String {
             None => "no digest".to_string(),
         };
         match failures {
-            0 => format!("exact: {digest_text}, all {} fields match", c.rows.len()),
-            f => format!(
-                "exact: {f} of {} fields differ, {digest_text}",
-                c.rows.len()
-            ),
+            0 => format!("exact: {digest_text}, all {} fields match", c.fields),
+            f => format!("exact: {f} of {} fields differ, {digest_text}", c.fields),
         }
     }
 }
