@@ -297,3 +297,28 @@ fn functions_stay_short_or_say_why() {
         long.join("\n")
     );
 }
+
+/// The honest oracle: the observer judges from its own record, so it may not import the
+/// protocol's versioning (clock comparison, merges) nor read a version's clock.
+#[test]
+fn the_observer_never_reads_the_protocols_clocks() {
+    let mut wrong = Vec::new();
+    for file in source_files() {
+        if module_path(&file).first().map(String::as_str) != Some("observer") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        let code = code_of(&text);
+        for (i, line) in code.lines().enumerate() {
+            // `.causal` as a field (not the observer's own `causality`).
+            let reads_clock = line.match_indices(".causal").any(|(i, m)| {
+                (line[i + m.len()..].chars().next())
+                    .is_none_or(|c| !c.is_alphanumeric() && c != '_')
+            });
+            if line.contains("versioning::") || reads_clock {
+                wrong.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

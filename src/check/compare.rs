@@ -194,7 +194,7 @@ pub fn number(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
-    let magnitude = x.abs().log10().floor() as i32;
+    let magnitude = crate::engine::math::log10(x.abs()).floor() as i32;
     if !(-4..9).contains(&magnitude) {
         let s = format!("{x:.5e}");
         return match s.split_once('e') {

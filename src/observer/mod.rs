@@ -69,7 +69,7 @@ pub struct ObserverSetup {
 }
 
 /// A finished write (put), as its client saw it.
-pub struct WriteRecord<'a> {
+pub struct WriteRecord {
     pub req: RequestId,
     pub client: ClientId,
     /// The client's datacenter.
@@ -81,7 +81,10 @@ pub struct WriteRecord<'a> {
     pub during_fault: bool,
     /// An insert: the first write of a new key (`workload.insert_fraction`).
     pub insert: bool,
-    pub result: Result<&'a Version, FailCause>,
+    pub result: Result<(), FailCause>,
+    /// The bytes the acknowledged version's clock takes on the wire, counted by the host
+    /// (the observer never reads the protocol's clocks); 0 for a failed write.
+    pub clock_bytes: u64,
 }
 
 /// Upper edges (ms) of the t-visibility bins; the last bin is open-ended.
@@ -400,23 +403,19 @@ impl Observer {
             self.inserts[0] += 1;
             self.inserts[1] += u64::from(w.result.is_ok());
         }
-        self.writes.record(
-            w.start,
-            w.end,
-            w.during_fault,
-            w.dc,
-            w.result.map(|_| ()),
-            self.sla,
-        );
+        self.writes
+            .record(w.start, w.end, w.during_fault, w.dc, w.result, self.sla);
         if let Some(h) = self.history.as_mut() {
-            h.write_done(w.end, w.client, w.key, w.req, w.write, w.result.map(|_| ()));
+            h.write_done(w.end, w.client, w.key, w.req, w.write, w.result);
         }
         self.interval.writes[0] += 1;
-        let Ok(version) = w.result else { return };
+        if w.result.is_err() {
+            return;
+        }
         self.interval.writes[1] += 1;
         let latency_us = w.end.saturating_sub(w.start).as_micros();
         self.interval.write_latency_us.saturating_record(latency_us);
-        self.clock_bytes += version.causal.wire_bytes() as u64;
+        self.clock_bytes += w.clock_bytes;
         let acked = self.causality.acknowledged(w.write, at, w.end.as_micros());
         if let Some(d) = self.deletes.as_mut() {
             d.acknowledged += u64::from(self.causality.is_delete(w.write));
@@ -1345,7 +1344,8 @@ mod tests {
             end,
             during_fault: false,
             insert: false,
-            result: Ok(v),
+            result: Ok(()),
+            clock_bytes: v.causal.wire_bytes() as u64,
         });
     }
 

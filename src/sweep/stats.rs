@@ -287,14 +287,15 @@ pub fn t_quantile_975(df: usize) -> f64 {
     }
     let z: f64 = 1.959_963_984_540_054;
     let v = df as f64;
-    let g1 = (z.powi(3) + z) / 4.0;
-    let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
-    let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
-    let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5)
-        - 1920.0 * z.powi(3)
-        - 945.0 * z)
-        / 92160.0;
-    z + g1 / v + g2 / v.powi(2) + g3 / v.powi(3) + g4 / v.powi(4)
+    // Powers by plain products: `powi`'s precision is not specified across platforms.
+    let z2 = z * z;
+    let (z3, v2) = (z2 * z, v * v);
+    let (z5, z7, z9) = (z3 * z2, z3 * z2 * z2, z3 * z2 * z2 * z2);
+    let g1 = (z3 + z) / 4.0;
+    let g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
+    let g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
+    let g4 = (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / 92160.0;
+    z + g1 / v + g2 / v2 + g3 / (v2 * v) + g4 / (v2 * v2)
 }
 
 /// What the sweep concluded about one grid point.

@@ -576,7 +576,7 @@ impl Driver {
             }
             Stage::Write { write, insert, .. } => {
                 let stored = matches!(result, OpResult::Put(Ok(_)));
-                let result = write_result(&result);
+                let (result, clock_bytes) = write_result(&result);
                 io.observer.write_done(WriteRecord {
                     req,
                     client: p.client,
@@ -588,6 +588,7 @@ impl Driver {
                     during_fault: p.during_fault,
                     insert,
                     result,
+                    clock_bytes,
                 });
                 if let (Plan::OpenLoop { inserts, .. }, true) = (&mut self.plan, insert) {
                     // Answered, failed or timed out: the key may be read from now on.
@@ -640,10 +641,12 @@ fn read_result(result: &OpResult) -> Result<&[Version], FailCause> {
     }
 }
 
-/// A put's result as the observer records it (see `read_result`).
-fn write_result(result: &OpResult) -> Result<&Version, FailCause> {
+/// A put's result as the observer records it (see `read_result`), with the bytes its
+/// version's clock takes on the wire: measured here, since the observer never reads clocks.
+fn write_result(result: &OpResult) -> (Result<(), FailCause>, u64) {
     match result {
-        OpResult::Put(r) => r.as_ref().map_err(|c| *c),
-        OpResult::Get(_) => Err(FailCause::Timeout),
+        OpResult::Put(Ok(v)) => (Ok(()), v.causal.wire_bytes() as u64),
+        OpResult::Put(Err(c)) => (Err(*c), 0),
+        OpResult::Get(_) => (Err(FailCause::Timeout), 0),
     }
 }
