@@ -58,6 +58,41 @@ fn regression_inputs_do_not_panic() {
     }
 }
 
+/// Found by a robustness hunt: a disk, CPU or network service time near what a u64 of
+/// microseconds holds wrapped around in the host's resource queues ("a FIFO queue starts
+/// jobs in admission order", "event scheduled in the past"). Such a time now saturates
+/// ("never done") and the run goes on.
+#[test]
+fn huge_service_times_on_finite_resources_saturate() {
+    let base = r#"{"name":"r","duration_s":1,"cluster":{"datacenters":[{"name":"a","nodes":3}]},
+        "workload":{"kind":"open_loop","ops_per_s":200,"keys":10},
+        "storage":{"read_ms":{"constant":0.2},"write_ms":{"constant":0.5},"bytes_per_s":1e8},
+        "capacity":{"disk":{"concurrency":2,"max_queue":64},
+            "cpu":{"threads":2,"per_message_ms":{"exponential":{"mean":0.02}}},
+            "network":{"node_bytes_per_s":1e6}}}"#;
+    for (path, value) in [
+        ("storage.read_ms", r#"{"constant":1e308}"#),
+        (
+            "storage.write_ms",
+            r#"{"lognormal":{"median":1,"sigma":10}}"#,
+        ),
+        ("storage.read_ms", r#"{"pareto":{"scale":0.2,"shape":0.2}}"#),
+        ("storage.bytes_per_s", "1e-300"),
+        (
+            "capacity.cpu.per_message_ms",
+            r#"{"pareto":{"scale":1,"shape":0.01}}"#,
+        ),
+        ("capacity.network.node_bytes_per_s", "1e-300"),
+    ] {
+        let sets = [(path.to_string(), value.to_string())];
+        let outcome = drive(base, &sets);
+        assert!(
+            matches!(outcome, Ok(Outcome::Ran)),
+            "{path}={value}: {outcome:?}"
+        );
+    }
+}
+
 #[test]
 fn arbitrary_and_mutated_inputs_never_panic() {
     let mut rng = RngStreams::new(2024).stream(Stream::Test, 9);

@@ -135,7 +135,7 @@ impl Simulation {
         }
         let at = match lane.wait_until(now) {
             Some(at) => {
-                lane.throttled_us += at.as_micros() - now.as_micros();
+                lane.throttled_us += at.as_micros().saturating_sub(now.as_micros());
                 at
             }
             None => {

@@ -53,8 +53,8 @@ impl BackgroundUse {
     /// One disk job of `bytes` holding a server for `service`.
     pub fn add(&mut self, bytes: u64, service: SimTime) {
         self.jobs += 1;
-        self.bytes += bytes;
-        self.disk_us += service.as_micros();
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.disk_us = self.disk_us.saturating_add(service.as_micros());
     }
 }
 
@@ -171,7 +171,8 @@ impl Servers {
             }
         }
         let start = self.free_at[best].max(now);
-        let finish = start + service.as_micros();
+        // Saturating: a drawn service time can be as long as a u64 holds ("never").
+        let finish = start.saturating_add(service.as_micros());
         self.free_at[best] = finish;
         self.forget_started(now);
         if start > now {
@@ -296,7 +297,7 @@ impl AdmissionLane {
     /// A slice of `slice` disk time started now: the next waits until the share allows.
     pub fn took(&mut self, now: SimTime, slice: SimTime) {
         let pause = (slice.as_micros() as f64 / self.share).ceil() as u64;
-        self.next_at = now.as_micros() + pause;
+        self.next_at = now.as_micros().saturating_add(pause);
     }
 
     pub fn share(&self) -> f64 {
@@ -331,8 +332,8 @@ impl Nic {
     pub fn send(&mut self, ready: SimTime, bytes: u64) -> (SimTime, SimTime) {
         let start = self.free_at.max(ready.as_micros());
         let tx = transmit_us(bytes, self.bytes_per_s);
-        self.free_at = start + tx;
-        self.busy_us += before(start, start + tx, self.horizon);
+        self.free_at = start.saturating_add(tx);
+        self.busy_us += before(start, self.free_at, self.horizon);
         self.messages += 1;
         (SimTime(self.free_at), SimTime(start - ready.as_micros()))
     }
