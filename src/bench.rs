@@ -162,22 +162,29 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
 }
 
 fn run_sizes(exe: &Path, out: &Path, args: &BenchArgs) -> Result<(), Failure> {
-    println!(
+    crate::outln!(
         "dynasim bench: {} simulated s per run, {} ops/s, every mechanism on (release build: {})",
         args.duration_s,
         args.ops_per_s,
         !cfg!(debug_assertions)
     );
-    println!(
+    crate::outln!(
         "{:>8} {:>12} {:>12} {:>10} {:>10} {:>12} {:>14} {:>10}",
-        "nodes", "events", "events/s", "ops/s", "wall s", "peak MiB", "bare queue/s", "ratio"
+        "nodes",
+        "events",
+        "events/s",
+        "ops/s",
+        "wall s",
+        "peak MiB",
+        "bare queue/s",
+        "ratio"
     );
     for nodes in &args.sizes {
         let t = run_one(exe, out, *nodes, args, false)?;
         // The bare loop runs at a comparable number of pending events.
         let pending = (*nodes as usize * 4).clamp(10_000, 2_000_000);
         let bare = bare_queue(pending, 5_000_000);
-        println!(
+        crate::outln!(
             "{:>8} {:>12} {:>12.0} {:>10.0} {:>10.2} {:>12} {:>14.0} {:>10.3}",
             nodes,
             t.events,
@@ -190,7 +197,7 @@ fn run_sizes(exe: &Path, out: &Path, args: &BenchArgs) -> Result<(), Failure> {
         );
         if args.with_capacity {
             let c = run_one(exe, out, *nodes, args, true)?;
-            println!(
+            crate::outln!(
                 "{:>8} {:>12} {:>12.0} {:>10.0} {:>10.2} {:>12}   with capacity: {:.3} x the events/s unbounded",
                 format!("{nodes}+cap"),
                 c.events,

@@ -145,7 +145,7 @@ fn remove_temporaries_on_interrupt() {
     #[cfg(not(target_arch = "wasm32"))]
     let _ = ctrlc::set_handler(|| {
         let n = crate::atomic::remove_unfinished();
-        eprintln!("interrupted: removed {n} unfinished temporary file(s)");
+        crate::errln!("interrupted: removed {n} unfinished temporary file(s)");
         std::process::exit(INTERRUPTED);
     });
 }
@@ -165,7 +165,7 @@ pub fn main() -> ExitCode {
         Command::Reproduce(args) => crate::reproduce::run(args),
         Command::Trace(args) => crate::trace::run(args),
         Command::Schema => {
-            print!("{}", crate::scenario::starter::schema_json());
+            crate::out!("{}", crate::scenario::starter::schema_json());
             Ok(())
         }
         Command::New { file, name, force } => new_scenario(&file, name, force),
@@ -174,7 +174,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => exit_code(Exit::Success),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            crate::errln!("error: {}", f.message);
             exit_code(f.exit)
         }
     }
@@ -201,7 +201,7 @@ fn new_scenario(file: &Path, name: Option<String>, force: bool) -> Result<(), Fa
     write_atomic(file, text.as_bytes()).map_err(|e| Failure::cannot("write", file, e))?;
     write_atomic(&schema, schema_json().as_bytes())
         .map_err(|e| Failure::cannot("write", &schema, e))?;
-    println!(
+    crate::outln!(
         "wrote {} (scenario {name:?}) and {}; run it with: dynasim run {}",
         file.display(),
         schema.display(),
@@ -291,17 +291,17 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         None => None,
     };
     if !args.quiet {
-        print!("{}", report.human_summary());
-        println!("report: {}", path.display());
+        crate::out!("{}", report.human_summary());
+        crate::outln!("report: {}", path.display());
         let plots = (outputs.iter())
             .filter(|p| p.extension().is_some_and(|e| e == "svg" || e == "png"))
             .count();
-        println!(
+        crate::outln!(
             "report.html, summary, timeline.csv, latency.csv and {plots} plot files in {}",
             out_dir.display()
         );
         if let Some(h) = history {
-            println!("history: {}", h.display());
+            crate::outln!("history: {}", h.display());
         }
     }
     Ok(())
@@ -360,7 +360,7 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     let mut messages = Vec::new();
     for path in paths {
         match load_file(path, &[]) {
-            Ok(s) => println!(
+            Ok(s) => crate::outln!(
                 "{}: ok ({}, {}, about {} of memory to run)",
                 path.display(),
                 s.name,
@@ -390,14 +390,14 @@ fn swarm(args: SwarmArgs) -> Result<(), Failure> {
         },
     };
     let summary = crate::swarm::run(&opts, &mut std::io::stdout());
-    println!(
+    crate::outln!(
         "swarm seed {}: {} passed, {} failed",
         args.seed,
         summary.passed,
         summary.failed.len()
     );
     for (invariant, cases) in &summary.judged {
-        println!("  {cases} passing case(s) judged by: {invariant}");
+        crate::outln!("  {cases} passing case(s) judged by: {invariant}");
     }
     if summary.failed.is_empty() {
         Ok(())

@@ -23,6 +23,8 @@
 //! - `engine`: time, the event queue, seeded random streams and samplers;
 //! - `vocab`: names the scenario format and the protocol share (message kinds);
 //! - `progress`: the progress bar the long commands draw on stderr;
+//! - `console`: what the command line prints (a closed or full standard output ends the
+//!   command with exit 2, not a panic);
 //! - `error`: how a command ends: the exit codes (`Exit`) and `Failure`, the error every
 //!   command returns (`cli` alone turns it into a process exit code).
 
@@ -33,6 +35,7 @@ pub mod bench;
 pub mod check;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+pub mod console;
 pub mod engine;
 pub mod error;
 pub mod faults;

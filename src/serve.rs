@@ -32,7 +32,7 @@ pub fn serve(dir: &Path, port: u16) -> Result<(), Failure> {
     let address = listener
         .local_addr()
         .map_err(|e| Failure::trouble(format!("--port {port}: {e}")))?;
-    println!(
+    crate::outln!(
         "serving {} at http://{address}/ (Ctrl-C stops)",
         dir.display()
     );

@@ -980,3 +980,25 @@ fn new_writes_a_starter_that_runs_and_schema_describes_the_format() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Found by a robustness hunt: `println!` panicked (exit 101) when standard output was a
+/// full disk or a closed pipe. Now the command ends with exit 2 and says why on stderr.
+#[test]
+fn a_full_standard_output_ends_the_command_cleanly() {
+    let Ok(full) = std::fs::File::create("/dev/full") else {
+        return; // Not on Linux: there is no always-full device to write to.
+    };
+    let dir = scratch("stdout-full");
+    let file = write_doc(&dir, 0, &small_scenario());
+    let out = Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .args(["validate".as_ref(), file.as_os_str()])
+        .stdout(full)
+        .output()
+        .expect("run dynasim");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// each other in both directions (the circle check catches that).
 const LAYERS: &[&[&str]] = &[
     &[
-        "ids", "vocab", "atomic", "input", "error", "engine", "progress",
+        "ids", "vocab", "atomic", "input", "error", "engine", "progress", "console",
     ],
     &["scenario"],
     &["ring", "faults"],

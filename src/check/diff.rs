@@ -34,7 +34,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     // Only the differing fields are listed (and the digest).
     let judged = compare::exact(&a, &b, false);
     let text = render(&judged, args.all);
-    print!("{text}");
+    crate::out!("{text}");
     if judged.rows.iter().all(|r| r.verdict.passed()) {
         Ok(())
     } else {

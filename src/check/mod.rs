@@ -23,7 +23,6 @@ use crate::sim::Simulation;
 use compare::Row;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,7 +129,7 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
             total - failed - bad_input
         )
     };
-    let _ = writeln!(std::io::stdout().lock(), "{summary}");
+    crate::outln!("{summary}");
     if bad_input > 0 {
         Err(Failure::trouble(format!(
             "{bad_input} of {total} scenario(s) could not be checked (see above)"
@@ -486,13 +485,7 @@ fn execute(plan: &Plan) -> Vec<Outcome> {
             bar.inc(1);
             while let Some(Some(outcome)) = slots.get(printed) {
                 // The bar steps aside while a verdict is printed.
-                bar.suspend(|| {
-                    let _ = write!(
-                        std::io::stdout().lock(),
-                        "{}",
-                        table::render(outcome, plan.verbose)
-                    );
-                });
+                bar.suspend(|| crate::out!("{}", table::render(outcome, plan.verbose)));
                 printed += 1;
             }
         }

@@ -107,7 +107,7 @@ pub fn run(args: ReproduceArgs) -> Result<(), Failure> {
         args.quiet,
     )?;
     if !args.quiet {
-        println!(
+        crate::outln!(
             "wall time {:.1} s; results: {}",
             started.elapsed().as_secs_f64(),
             args.out.join(MD_FILE).display()
@@ -327,7 +327,7 @@ fn execute(
                         }
                     }
                     if progress {
-                        eprintln!(
+                        crate::errln!(
                             "[{k}/{total}] {}/{} ({:.1} s, {:.1} million events)",
                             run.experiment,
                             run.name,
@@ -542,7 +542,7 @@ fn write_outputs(
     }
     if !quiet {
         for r in &doc.rows {
-            println!(
+            crate::outln!(
                 "{:<18} {:<34} paper {:<14} dynasim {:<22} {}",
                 r.verdict.name(),
                 r.id,
@@ -551,7 +551,7 @@ fn write_outputs(
                 r.why.as_deref().unwrap_or("")
             );
         }
-        println!("{}", doc.summary.line());
+        crate::outln!("{}", doc.summary.line());
     }
     Ok(())
 }
@@ -574,10 +574,10 @@ fn check_baseline(
     let now = read_verdicts(now_path)?;
     let (regressions, improvements) = verdict::compare_verdicts(base, &now);
     for i in &improvements {
-        println!("now agrees (was differing in {}): {i}", base_path.display());
+        crate::outln!("now agrees (was differing in {}): {i}", base_path.display());
     }
     if regressions.is_empty() {
-        println!(
+        crate::outln!(
             "verdicts: every row that agreed in {} still agrees",
             base_path.display()
         );

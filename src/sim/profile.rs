@@ -132,7 +132,7 @@ impl EventProfile {
 impl Drop for EventProfile {
     fn drop(&mut self) {
         if self.per_kind.iter().any(|r| r.0 > 0) {
-            eprint!("{}", self.table());
+            crate::console::write_stderr(format_args!("{}", self.table()));
         }
     }
 }

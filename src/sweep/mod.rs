@@ -132,20 +132,20 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
 pub fn merge(args: MergeArgs) -> Result<(), Failure> {
     let outcome = merge_dirs(&args)?;
     if !args.quiet {
-        println!(
+        crate::outln!(
             "merged {} runs from {} folders; {} invalid settings skipped",
             outcome.total_runs,
             args.dirs.len(),
             outcome.invalid.len()
         );
-        println!("results: {}", outcome.out_dir.join(SWEEP_MD).display());
+        crate::outln!("results: {}", outcome.out_dir.join(SWEEP_MD).display());
     }
     Ok(())
 }
 
 fn print_summary(o: &SweepOutcome) {
     use crate::report::format::counted;
-    println!(
+    crate::outln!(
         "{} in the sweep: {} now, {} already there; {} skipped",
         counted(o.total_runs as u64, "run", "runs"),
         o.executed.len(),
@@ -158,7 +158,7 @@ fn print_summary(o: &SweepOutcome) {
     );
     if o.complete {
         print_best(&o.out_dir.join(SWEEP_JSON));
-        println!("results: {}", o.out_dir.join(SWEEP_MD).display());
+        crate::outln!("results: {}", o.out_dir.join(SWEEP_MD).display());
     }
 }
 
@@ -175,7 +175,7 @@ fn print_best(sweep_json: &Path) {
     let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.3}%", v * 100.0));
     let ms = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.1} ms"));
     for s in doc["settings"].as_array().into_iter().flatten().take(3) {
-        println!(
+        crate::outln!(
             "  #{} {}: read/write available {} / {}, stale reads {}, read p99.9 {}",
             s["rank"],
             s["id"].as_str().unwrap_or("?"),
@@ -213,7 +213,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
     };
     let plan = Plan::new(&scenario, axes, seeds)?;
     for c in plan.invalid() {
-        eprintln!(
+        crate::errln!(
             "warning: skipping invalid setting {}: {}",
             c.id,
             c.errors.join("; ")
@@ -241,7 +241,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
             Existing::Valid(..) => reused.push(run.id.clone()),
             Existing::Missing => todo.push(run),
             Existing::Unusable(why) => {
-                eprintln!("warning: rerunning {}: {why}", run.id);
+                crate::errln!("warning: rerunning {}: {why}", run.id);
                 todo.push(run);
             }
         }
@@ -284,7 +284,7 @@ pub fn sweep(args: &SweepArgs) -> Result<SweepOutcome, Failure> {
             .iter()
             .filter(|r| matches!(read_run(&out, &plan, r), Existing::Valid(..)))
             .count();
-        eprintln!(
+        crate::errln!(
             "shard {}/{} done: {present} of {} runs of the sweep are in {}; when every shard has \
              finished, combine their folders with `dynasim merge DIR... --out DIR`",
             shard.k,

@@ -178,10 +178,10 @@ pub fn run(args: TraceArgs) -> Result<(), Failure> {
             .join(&scenario.name)
             .join(format!("trace-{}", trace.slug))
     });
-    print!("{}", story::render(&trace, args.max_lines));
+    crate::out!("{}", story::render(&trace, args.max_lines));
     let files = write_files(&trace, &out)?;
     for f in files {
-        println!("wrote {}", f.display());
+        crate::outln!("wrote {}", f.display());
     }
     Ok(())
 }
