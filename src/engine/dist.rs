@@ -44,6 +44,18 @@ pub struct MixturePart {
 }
 
 impl Distribution {
+    /// The kinds a scenario names, each the one key of a distribution's object.
+    pub const KINDS: [&str; 8] = [
+        "constant",
+        "uniform",
+        "exponential",
+        "normal",
+        "lognormal",
+        "pareto",
+        "mixture",
+        "empirical",
+    ];
+
     /// Checks parameters; returns a description of what is wrong and what is allowed.
     pub fn check(&self) -> Result<(), String> {
         let finite_nonneg = |name: &str, v: f64| {

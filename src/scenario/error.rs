@@ -61,8 +61,16 @@ impl From<ScenarioErrors> for Failure {
     }
 }
 
-/// Adds "did you mean `x`?" to serde's unknown field / variant messages.
+/// Adds "did you mean `x`?" to serde's unknown field / variant messages, and says what an
+/// object that must name one kind (a distribution) takes.
 pub(super) fn with_suggestion(message: &str) -> String {
+    if message == "invalid value: map, expected map with a single key" {
+        return format!(
+            "an object with exactly one key, its kind (a distribution of milliseconds: {}), \
+             e.g. {{\"exponential\": {{\"mean\": 5}}}}",
+            crate::engine::dist::Distribution::KINDS.join(", ")
+        );
+    }
     let is_unknown = message.starts_with("unknown field") || message.starts_with("unknown variant");
     if !is_unknown {
         return message.to_string();
@@ -121,5 +129,29 @@ mod tests {
         assert!(m.ends_with("did you mean `read_fraction`?"), "{m}");
         let m = with_suggestion("unknown field `zzzzzzzz`, expected `a` or `b`");
         assert!(!m.contains("did you mean"));
+    }
+
+    /// The kinds an empty or two-keyed distribution's error lists are the enum's own:
+    /// serde's message for an unknown kind names every variant.
+    #[test]
+    fn a_distribution_without_one_kind_lists_every_kind() {
+        use crate::engine::dist::Distribution;
+        let unknown = serde_json::from_str::<Distribution>(r#"{"nope": 1}"#)
+            .expect_err("not a kind")
+            .to_string();
+        let named: Vec<&str> = unknown.split('`').skip(3).step_by(2).collect();
+        assert_eq!(named, Distribution::KINDS, "{unknown}");
+        // As the loader reads a scenario: from a parsed document.
+        for doc in [
+            serde_json::json!({}),
+            serde_json::json!({"constant": 1, "exponential": {"mean": 2}}),
+        ] {
+            let e = serde_json::from_value::<Distribution>(doc).expect_err("one kind");
+            let m = with_suggestion(&e.to_string());
+            assert!(
+                m.contains("exactly one key") && m.contains("lognormal, pareto"),
+                "{m}"
+            );
+        }
     }
 }
