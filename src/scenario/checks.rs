@@ -430,7 +430,15 @@ pub fn num(v: f64) -> String {
             .trim_end_matches('.')
             .to_string();
     }
-    format!("{v:e}")
+    // Six significant digits: `{:e}` alone writes all seventeen (1.1111111111111111e294).
+    let long = format!("{v:.5e}");
+    match long.split_once('e') {
+        Some((mantissa, exponent)) if mantissa.contains('.') => {
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e{exponent}")
+        }
+        _ => long,
+    }
 }
 
 fn backticked(names: &[String]) -> String {
@@ -688,8 +696,9 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                         errors,
                         path("mtbf_s"),
                         format!(
-                            "{} would draw about {windows:.0} crash windows over {} nodes and {} s; at most {MAX_CRASH_WINDOWS}, so raise mtbf_s",
+                            "{} would draw about {} crash windows over {} nodes and {} s; at most {MAX_CRASH_WINDOWS}, so raise mtbf_s",
                             num(*mtbf_s),
+                            num(windows.round()),
                             s.node_count(),
                             num(span)
                         ),
@@ -780,6 +789,9 @@ mod tests {
         assert_eq!(num(0.0001), "0.0001");
         assert_eq!(num(1e-300), "1e-300");
         assert_eq!(num(19.875999999999998), "19.876");
+        assert_eq!(num(1.1111111111111111e294), "1.11111e294");
+        assert_eq!(num(6.349206349206349e295), "6.34921e295");
+        assert_eq!(num(-1e200), "-1e200");
         assert_eq!(num(-5.0), "-5");
     }
 
