@@ -248,6 +248,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
     // Side files are checked before the run: found afterwards, a bad one cost the run
     // (an unwritable --timings lost report.json) or replaced one of its outputs.
+    // So is the output folder's place: a file there cost the whole run before.
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(Failure::trouble(format!(
+            "--out {}: is a file, not a folder; name a folder (it is created when missing)",
+            out_dir.display()
+        )));
+    }
     for (flag, path) in [("--timings", &args.timings), ("--history", &args.history)] {
         if let Some(path) = path {
             check_side_file(flag, path, &out_dir)?;
