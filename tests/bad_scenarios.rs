@@ -1002,29 +1002,3 @@ fn a_full_standard_output_ends_the_command_cleanly() {
         "{stderr}"
     );
 }
-
-/// Found by a robustness hunt: `run --out FILE` ran the whole simulation before finding
-/// it could not make the folder. It is refused up front now.
-#[test]
-fn run_refuses_an_output_folder_that_is_a_file_before_running() {
-    let dir = scratch("out-is-file");
-    let file = write_doc(&dir, 0, &small_scenario());
-    let not_a_folder = dir.join("a-file");
-    std::fs::write(&not_a_folder, "x").expect("scratch file");
-    let (code, stderr) = dynasim(&[
-        "run".as_ref(),
-        file.as_os_str(),
-        "--out".as_ref(),
-        not_a_folder.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--out") && stderr.contains("is a file"),
-        "{stderr}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&not_a_folder).ok().as_deref(),
-        Some("x")
-    );
-}
