@@ -226,11 +226,7 @@ fn web_dir() -> PathBuf {
 
 /// The one mapping from how a command ended to the process exit code.
 fn exit_code(exit: Exit) -> ExitCode {
-    match exit {
-        Exit::Success => ExitCode::SUCCESS,
-        Exit::Failed => ExitCode::from(1),
-        Exit::Trouble => ExitCode::from(2),
-    }
+    ExitCode::from(exit.code())
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {

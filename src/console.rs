@@ -7,9 +7,6 @@
 use std::fmt;
 use std::io::Write;
 
-/// Exit code when standard output cannot be written (the CLI's "trouble" code).
-pub const STDOUT_GONE: i32 = 2;
-
 /// `print!` to standard output, ending the process cleanly if it cannot be written.
 #[macro_export]
 macro_rules! out {
@@ -37,7 +34,7 @@ pub fn write_stdout(text: fmt::Arguments) {
         write_stderr(format_args!(
             "error: cannot write to standard output: {e}\n"
         ));
-        std::process::exit(STDOUT_GONE);
+        std::process::exit(i32::from(crate::error::Exit::Trouble.code()));
     }
 }
 

@@ -21,6 +21,17 @@ pub enum Exit {
     Trouble,
 }
 
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Trouble => 2,
+        }
+    }
+}
+
 /// Why a command did not succeed: how it ends, and a message for the user (lowercase,
 /// the bad value quoted, context added on the way up).
 #[derive(Clone, Debug, PartialEq)]
