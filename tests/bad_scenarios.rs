@@ -651,6 +651,38 @@ fn all_problems_of_a_file_are_reported_together() {
     }
 }
 
+/// One out-of-range part of the run's end is reported alone: the checks that measure
+/// against the end (timeline points, balance windows, faults after the end, random-crash
+/// windows) are skipped, since they would only echo that one mistake.
+#[test]
+fn a_rejected_timeout_brings_no_follow_on_errors() {
+    let dir = scratch("bad-end");
+    for (path, value) in [
+        ("workload.request_timeout_ms", json!(1e300)),
+        ("failure_detector.op_timeout_ms", json!(-5)),
+        ("metrics.quiet_period_s", json!(1e300)),
+    ] {
+        let mut doc = small_scenario();
+        set(&mut doc, path, value);
+        set(&mut doc, "metrics.timeline_interval_s", json!(0.01));
+        set(
+            &mut doc,
+            "faults",
+            json!([{"kind": "random_crashes", "at_s": 1, "mtbf_s": 600, "mttr_s": 10},
+                   {"kind": "crash", "at_s": 50, "duration_s": 1, "nodes": ["east-1"]}]),
+        );
+        let file = dir.join("end.json");
+        std::fs::write(&file, doc.to_string()).expect("write");
+        let (code, stderr) = dynasim(&["validate".as_ref(), file.as_os_str()]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains(&format!(": {path}: ")),
+            "{path} in {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "only {path}: {stderr}");
+    }
+}
+
 #[test]
 fn run_refuses_a_scenario_too_big_for_memory() {
     let mut doc = small_scenario();

@@ -461,15 +461,37 @@ pub fn run_end_s(s: &Scenario) -> f64 {
         + s.metrics.quiet_period_s
 }
 
+/// The fields `run_end_s` is made of.
+const RUN_END_PARTS: [&str; 5] = [
+    "duration_s",
+    "workload.request_timeout_ms",
+    "failure_detector.op_timeout_ms",
+    "replication.read_repair_window_ms",
+    "metrics.quiet_period_s",
+];
+
+/// The end of the run, if every field it is made of passed validate's range checks
+/// (`rejected`): an end made of a rejected value would only add follow-on errors that
+/// vanish once that value is mended.
+fn run_end_if_valid(s: &Scenario, rejected: &[ScenarioError]) -> Option<f64> {
+    let bad = |e: &ScenarioError| RUN_END_PARTS.contains(&e.path.as_str());
+    if rejected.iter().any(bad) {
+        return None;
+    }
+    Some(run_end_s(s)).filter(|end| end.is_finite())
+}
+
 /// The checks on a typed scenario that `validate` does not make. Each value is checked
-/// only once it passed validate's own range check, so no problem is reported twice.
-pub fn check(s: &Scenario) -> Vec<ScenarioError> {
+/// only once it passed validate's own range check (`rejected` lists what it refused), so
+/// no problem is reported twice.
+pub fn check(s: &Scenario, rejected: &[ScenarioError]) -> Vec<ScenarioError> {
     let mut errors = Vec::new();
+    let end = run_end_if_valid(s, rejected);
     check_name(s, &mut errors);
     check_datacenters(s, &mut errors);
-    check_intervals(s, &mut errors);
+    check_intervals(s, end, &mut errors);
     check_workload(s, &mut errors);
-    check_faults(s, &mut errors);
+    check_faults(s, end, &mut errors);
     super::policy::check_policy(s, &mut errors);
     errors
 }
@@ -541,7 +563,7 @@ fn check_datacenters(s: &Scenario, errors: &mut Vec<ScenarioError>) {
     }
 }
 
-fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
+fn check_intervals(s: &Scenario, end: Option<f64>, errors: &mut Vec<ScenarioError>) {
     let intervals = [
         ("anti_entropy.interval_s", s.anti_entropy.interval_s),
         ("gossip.interval_s", s.gossip.interval_s),
@@ -568,7 +590,7 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             );
         }
     }
-    let end = run_end_s(s);
+    let Some(end) = end else { return };
     for (path, tick, most) in [
         (
             "metrics.timeline_interval_s",
@@ -588,7 +610,7 @@ fn check_intervals(s: &Scenario, errors: &mut Vec<ScenarioError>) {
 
 /// A per-interval series over the run stays within `most` points.
 fn check_points(end: f64, path: &str, tick: f64, most: f64, errors: &mut Vec<ScenarioError>) {
-    if end.is_finite() && tick >= MIN_INTERVAL_S && end / tick > most {
+    if tick >= MIN_INTERVAL_S && end / tick > most {
         push(
             errors,
             path,
@@ -643,7 +665,7 @@ fn check_workload(s: &Scenario, errors: &mut Vec<ScenarioError>) {
     }
 }
 
-fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
+fn check_faults(s: &Scenario, end: Option<f64>, errors: &mut Vec<ScenarioError>) {
     if s.faults.len() > MAX_FAULTS {
         push(
             errors,
@@ -655,13 +677,12 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
         );
         return;
     }
-    let end = run_end_s(s);
     for (i, fault) in s.faults.iter().enumerate() {
         let path = |field: &str| format!("faults[{i}].{field}");
         let at = fault.at_s();
         // Faults may strike while requests drain or during the quiet period (to test
         // repair), but one that starts after the run has ended would silently never happen.
-        if at.is_finite() && end.is_finite() && at >= end {
+        if let Some(end) = end.filter(|&end| at.is_finite() && at >= end) {
             push(
                 errors,
                 path("at_s"),
@@ -689,7 +710,10 @@ fn check_faults(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                         );
                     }
                 }
-                let span = duration_s.unwrap_or(f64::INFINITY).min(end - at).max(0.0);
+                // Without a valid end of the run only a window of its own bounds it
+                // (`min` passes over the NaN).
+                let until_end = end.map_or(f64::NAN, |end| end - at);
+                let span = duration_s.unwrap_or(f64::INFINITY).min(until_end).max(0.0);
                 let windows = s.node_count() as f64 * span / (mtbf_s + mttr_s);
                 if windows.is_finite() && windows > MAX_CRASH_WINDOWS {
                     push(

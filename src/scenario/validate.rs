@@ -446,7 +446,8 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
     for (i, fault) in s.faults.iter().enumerate() {
         validate_fault(s, i, fault, &mut err);
     }
-    errors.extend(super::checks::check(s));
+    let found = super::checks::check(s, &errors);
+    errors.extend(found);
     errors
 }
 
