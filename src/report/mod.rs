@@ -10,6 +10,7 @@ pub mod csv;
 pub mod font;
 pub mod format;
 pub mod html;
+pub mod log_axis;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod plots;
 mod repair;

@@ -8,6 +8,8 @@
 use super::Report;
 use super::font;
 use super::format::{count, percent_of, short};
+use super::log_axis::log_axis;
+use crate::engine::math;
 use crate::observer::TimelinePoint;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -168,8 +170,8 @@ where
         .reduce(f64::min)
         .unwrap_or(0.001)
         .max(0.001);
-    let lo = 10f64.powf((min * 0.999).log10().floor());
-    let hi = 10f64.powf((max.max(sla) * 1.05).log10().ceil());
+    let lo = math::powf(10.0, math::log10(min * 0.999).floor());
+    let hi = math::powf(10.0, math::log10(max.max(sla) * 1.05).ceil());
     let clamp = |v: f64| v.max(lo);
     let panels = root.split_evenly((1, 2));
 
@@ -178,7 +180,7 @@ where
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)?;
+        .build_cartesian_2d(log_axis(lo..hi), 0.0..1.0)?;
     cdf.configure_mesh()
         .x_desc("latency (ms, log scale)")
         .y_desc("fraction of requests at or below")
@@ -226,7 +228,7 @@ where
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((lo..hi).log_scale(), (0.00005..1.0).log_scale())?;
+        .build_cartesian_2d(log_axis(lo..hi), log_axis(0.00005..1.0))?;
     tail.configure_mesh()
         .x_desc("latency (ms, log scale)")
         .y_desc("fraction of requests slower")
@@ -315,7 +317,7 @@ where
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(65)
-        .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.05)?;
+        .build_cartesian_2d(log_axis(lo..hi), 0.0..1.05)?;
     chart
         .configure_mesh()
         .x_desc("t = read start - ack of the newest write before it (ms, log scale)")
@@ -634,7 +636,7 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(
             (0u32..4u32).into_segmented(),
-            (0.5..max * 8.0).log_scale(),
+            log_axis(0.5..max * 8.0),
         )?;
     chart
         .configure_mesh()

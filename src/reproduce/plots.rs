@@ -4,6 +4,7 @@
 
 use crate::report::font;
 use crate::report::format::short;
+use crate::report::log_axis::log_axis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::error::Error;
@@ -205,10 +206,10 @@ where
     }
     match (c.log_x, c.log_y) {
         (false, false) => body!(builder.build_cartesian_2d(x0..x1, y0..y1)?),
-        (true, false) => body!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?),
-        (false, true) => body!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?),
+        (true, false) => body!(builder.build_cartesian_2d(log_axis(x0..x1), y0..y1)?),
+        (false, true) => body!(builder.build_cartesian_2d(x0..x1, log_axis(y0..y1))?),
         (true, true) => {
-            body!(builder.build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?)
+            body!(builder.build_cartesian_2d(log_axis(x0..x1), log_axis(y0..y1))?)
         }
     }
     Ok(())
