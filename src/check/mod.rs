@@ -530,20 +530,24 @@ fn judge(plan: &Plan, target: &Target, run: Run) -> Status {
         Err(e) => return Status::Crashed(format!("the new report is not valid JSON: {e}")),
     };
     let baseline = target.baseline.as_ref();
-    if let Mode::Update = plan.mode {
-        return update(target, &run, &doc, baseline);
-    }
+    let tolerances = match &plan.mode {
+        Mode::Update => return update(target, &run, &doc, baseline),
+        Mode::Exact => None,
+        Mode::Tolerance(t) => Some(t),
+    };
     // Only the parsed document is compared: its text goes first (a dense timeline's is
     // hundreds of MB).
     drop(run);
-    if let Some(base) = baseline
-        && let Some(why) = malformed_section(base, &doc)
-    {
-        return Status::BadInput(format!("{}: {why}", target.baseline_path.display()));
+    // The plan refuses to compare without a baseline.
+    let path = target.baseline_path.display();
+    let Some(baseline) = baseline else {
+        return Status::BadInput(format!("{path}: no baseline report"));
+    };
+    if let Some(why) = malformed_section(baseline, &doc) {
+        return Status::BadInput(format!("{path}: {why}"));
     }
-    match (&plan.mode, baseline) {
-        (Mode::Update, _) => unreachable!("handled above"),
-        (Mode::Exact, Some(baseline)) => {
+    match tolerances {
+        None => {
             let every_row = plan.verbose || plan.junit_cases == junit::Granularity::Metric;
             let judged = compare::exact(baseline, &doc, every_row);
             Status::Compared(Comparison {
@@ -557,7 +561,7 @@ fn judge(plan: &Plan, target: &Target, run: Run) -> Status {
                 }),
             })
         }
-        (Mode::Tolerance(t), Some(baseline)) => match compare::tolerance(baseline, &doc, t) {
+        Some(t) => match compare::tolerance(baseline, &doc, t) {
             Ok(rows) => Status::Compared(Comparison {
                 tolerance: true,
                 fields: rows.len(),
@@ -569,8 +573,6 @@ fn judge(plan: &Plan, target: &Target, run: Run) -> Status {
             }),
             Err(errors) => Status::BadInput(errors.join("\n")),
         },
-        // The plan refuses to compare without a baseline.
-        (_, None) => Status::BadInput(format!("{}: no baseline report", target.baseline_path.display())),
     }
 }
 
