@@ -8,10 +8,11 @@
 use super::Report;
 use super::font;
 use super::format::{count, percent_of, short};
-use super::log_axis::log_axis;
+use super::log_axis::{LogAxis, log_axis};
 use crate::engine::math;
 use crate::observer::TimelinePoint;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::error::Error;
@@ -175,22 +176,8 @@ where
     let clamp = |v: f64| v.max(lo);
     let panels = root.split_evenly((1, 2));
 
-    let mut cdf = ChartBuilder::on(&panels[0])
-        .caption("CDF", title_style(16))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(log_axis(lo..hi), 0.0..1.0)?;
-    cdf.configure_mesh()
-        .x_desc("latency (ms, log scale)")
-        .y_desc("fraction of requests at or below")
-        .x_label_formatter(&|v| short(*v))
-        .y_label_formatter(&|v| percent_label(*v))
-        .light_line_style(BLACK.mix(0.04))
-        .bold_line_style(BLACK.mix(0.2))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    let mut cdf = latency_panel(&panels[0], "CDF", lo..hi, 0.0..1.0)?;
+    draw_latency_mesh(&mut cdf, "fraction of requests at or below")?;
     for (name, points, color) in &series {
         if points.is_empty() {
             continue;
@@ -223,22 +210,8 @@ where
         .draw()?;
 
     // The tail: 1 - q on a log scale, down to 1 in 10,000 requests.
-    let mut tail = ChartBuilder::on(&panels[1])
-        .caption("tail", title_style(16))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(log_axis(lo..hi), log_axis(0.00005..1.0))?;
-    tail.configure_mesh()
-        .x_desc("latency (ms, log scale)")
-        .y_desc("fraction of requests slower")
-        .x_label_formatter(&|v| short(*v))
-        .y_label_formatter(&|v| percent_label(*v))
-        .light_line_style(BLACK.mix(0.04))
-        .bold_line_style(BLACK.mix(0.2))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    let mut tail = latency_panel(&panels[1], "tail", lo..hi, log_axis(0.00005..1.0))?;
+    draw_latency_mesh(&mut tail, "fraction of requests slower")?;
     for (name, points, color) in &series {
         let pts: Vec<(f64, f64)> = points
             .iter()
@@ -265,6 +238,50 @@ where
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font((FONT, 14))
+        .draw()?;
+    Ok(())
+}
+
+/// A panel of the latency figure, with latency on a log axis across.
+type LatencyChart<'a, DB, Y> = ChartContext<'a, DB, Cartesian2d<LogAxis, Y>>;
+
+/// A panel of the latency figure: latency in ms on a log axis across, `y` up.
+fn latency_panel<'a, DB: DrawingBackend, Y: AsRangedCoord<Value = f64>>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    latency_ms: std::ops::Range<f64>,
+    y: Y,
+) -> Result<LatencyChart<'a, DB, Y::CoordDescType>, Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(ChartBuilder::on(area)
+        .caption(caption, title_style(16))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(log_axis(latency_ms), y)?)
+}
+
+/// The latency panels' grid and labels: ms across, a fraction of requests (`y_desc`) up.
+fn draw_latency_mesh<DB: DrawingBackend, Y>(
+    chart: &mut LatencyChart<'_, DB, Y>,
+    y_desc: &str,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc("latency (ms, log scale)")
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| short(*v))
+        .y_label_formatter(&|v| percent_label(*v))
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.2))
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
         .draw()?;
     Ok(())
 }
