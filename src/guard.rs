@@ -53,7 +53,8 @@ use crate::node::{Message, Version, Versions, merkle};
 use crate::observer::{self, Acked, causality};
 use crate::ring::FALLBACKS;
 use crate::scenario::{
-    DetectorKind, Fault, KeyDistribution, PartitionStrategy, Scenario, Workload, WriteMode,
+    Admission, DetectorKind, Fault, KeyDistribution, PartitionStrategy, Scenario, Workload,
+    WriteMode,
 };
 use std::mem::size_of;
 
@@ -391,6 +392,28 @@ fn capacity_bytes(s: &Scenario, c: &crate::scenario::Capacity, z: &Size, event: 
     let bound = c.disk.as_ref().and_then(|d| d.max_queue).unwrap_or(0)
         + c.cpu.as_ref().and_then(|c| c.max_queue).unwrap_or(0);
     bytes += z.nodes * bound as f64 * (event + size_of::<Message>() as f64 + 8.0);
+    // Admission control: each host's lane holds at most `MAX_LANE_JOBS` background
+    // messages, counted full on every node: each an event or two (a waiting job is one
+    // event, re-armed while it waits) and its message; a transfer batch (a tick of the
+    // transfer rate) carries the most entries, a key with its version set and clocks.
+    // Anti-entropy data is one exchange of a range at a time each way: its keys.
+    if c.background
+        .as_ref()
+        .is_some_and(|b| b.admission == Admission::Dynamo)
+    {
+        let value = s.workload.value_bytes().max(1) as f64;
+        let tick_bytes = s.membership.transfer_rate_bytes_per_s
+            * crate::node::membership::TRANSFER_TICK.as_secs_f64();
+        let batch = if s.membership_changes() > 0 {
+            (tick_bytes / (value + 16.0)).ceil() + 1.0
+        } else {
+            1.0
+        };
+        let entry = 1.5 * (size_of::<(crate::ids::KeyId, Versions)>() as f64 + 16.0 * z.n + 16.0);
+        let job = 2.0 * event + size_of::<Message>() as f64 + batch * entry;
+        let exchange = 2.0 * (z.written_keys / z.slots.max(1.0)).ceil() * entry;
+        bytes += z.nodes * (crate::sim::resources::MAX_LANE_JOBS as f64 * job + exchange);
+    }
     bytes
 }
 

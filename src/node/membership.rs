@@ -38,8 +38,17 @@ pub struct GossipConfig {
 const SEED_EVERY: u64 = 10;
 /// How often a source sends the next transfer batch.
 pub const TRANSFER_TICK: SimTime = SimTime(100_000);
-/// Transfer ticks after which a batch not acknowledged is sent again (1 s).
+/// Transfer ticks after which a batch not acknowledged is sent again (1 s), at first.
 const RESEND_AFTER_TICKS: u64 = 10;
+/// Each resend doubles a transfer's wait before the next (as TCP backs off its
+/// retransmission timer), up to this (64 s); an acknowledgement brings it back to
+/// `RESEND_AFTER_TICKS`. A batch slow to leave a busy sender's disk is then not sent
+/// again every second while its first copy still waits.
+const MAX_RESEND_AFTER_TICKS: u64 = 640;
+/// Batches of one transfer that may be on their way unacknowledged at once (a second's
+/// worth at the transfer rate): a stream's window, so that a receiver or a sender's disk
+/// that falls behind slows the stream down instead of being sent ever more batches.
+const MAX_UNACKED_BATCHES: usize = 10;
 
 /// Data a node streams to a new owner.
 #[derive(Debug)]
@@ -51,6 +60,8 @@ pub struct OutgoingTransfer {
     /// Batches sent and not acknowledged yet: seq -> (tick sent, keys). Past
     /// `RESEND_AFTER_TICKS` their keys are queued again.
     unacked: BTreeMap<u32, (u64, Vec<KeyId>)>,
+    /// Ticks a batch may go unacknowledged before it is sent again (backs off).
+    resend_after: u64,
     /// The epoch whose ring makes `to` an owner; forwarding stops once it is known.
     epoch: u32,
     acknowledged: bool,
@@ -76,6 +87,18 @@ pub struct TransferStats {
 }
 
 impl OutgoingTransfer {
+    fn new(to: NodeId, pending: VecDeque<KeyId>, epoch: u32) -> OutgoingTransfer {
+        OutgoingTransfer {
+            to,
+            pending,
+            sent: FxHashSet::default(),
+            unacked: BTreeMap::new(),
+            resend_after: RESEND_AFTER_TICKS,
+            epoch,
+            acknowledged: false,
+        }
+    }
+
     /// The keys this transfer still owes its receiver: queued, or sent in a batch not
     /// acknowledged yet.
     fn owed(&self) -> impl Iterator<Item = KeyId> + '_ {
@@ -305,14 +328,7 @@ impl Node {
         // marked sent when its turn comes, so that write and later ones are forwarded
         // (filtering by what is held now lost them; issue 21, item 2).
         let pending: VecDeque<KeyId> = keys.into_iter().collect();
-        self.membership.outgoing.push(OutgoingTransfer {
-            to,
-            pending,
-            sent: FxHashSet::default(),
-            unacked: BTreeMap::new(),
-            epoch,
-            acknowledged: false,
-        });
+        (self.membership.outgoing).push(OutgoingTransfer::new(to, pending, epoch));
         self.arm_transfer(out);
     }
 
@@ -364,7 +380,8 @@ impl Node {
         }
     }
 
-    /// Sends each unfinished transfer its next batch (rate-limited), or its done notice
+    /// Sends each unfinished transfer its next batch (rate-limited, and only while fewer
+    /// than `MAX_UNACKED_BATCHES` wait for their acknowledgement), or its done notice
     /// once every batch is acknowledged; batches unacknowledged for too long are queued
     /// again first.
     pub(super) fn transfer_tick(&mut self, out: &mut Vec<Effect>) {
@@ -390,6 +407,9 @@ impl Node {
                         disk: DiskOp::None,
                     });
                 }
+                continue;
+            }
+            if t.unacked.len() >= MAX_UNACKED_BATCHES {
                 continue;
             }
             let mut entries: Vec<(KeyId, Versions)> = Vec::new();
@@ -449,7 +469,9 @@ impl Node {
             .iter_mut()
             .filter(|t| t.to == target)
         {
-            t.unacked.remove(&seq);
+            if t.unacked.remove(&seq).is_some() {
+                t.resend_after = RESEND_AFTER_TICKS;
+            }
         }
     }
 
@@ -499,14 +521,11 @@ impl Node {
                 .find(|t| t.to == owner && t.epoch == epoch && !t.acknowledged);
             match open {
                 Some(t) => t.pending.push_back(key),
-                None => self.membership.outgoing.push(OutgoingTransfer {
-                    to: owner,
-                    pending: VecDeque::from([key]),
-                    sent: FxHashSet::default(),
-                    unacked: BTreeMap::new(),
+                None => (self.membership.outgoing).push(OutgoingTransfer::new(
+                    owner,
+                    VecDeque::from([key]),
                     epoch,
-                    acknowledged: false,
-                }),
+                )),
             }
         }
         self.arm_transfer(out);
@@ -575,14 +594,53 @@ impl Node {
     }
 }
 
-/// Queues again the keys of `t`'s batches that went unacknowledged for too long.
+/// Queues again the keys of `t`'s batches that went unacknowledged for too long, and
+/// backs off the wait before the next resend.
 fn requeue_expired(t: &mut OutgoingTransfer, tick: u64) {
+    let mut expired = false;
     while let Some(entry) = t.unacked.first_entry() {
-        if entry.get().0 + RESEND_AFTER_TICKS > tick {
+        if entry.get().0 + t.resend_after > tick {
             break;
         }
+        expired = true;
         for key in entry.remove().1.into_iter().rev() {
             t.pending.push_front(key);
         }
+    }
+    if expired {
+        t.resend_after = (2 * t.resend_after).min(MAX_RESEND_AFTER_TICKS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer_with_batch_sent_at(tick: u64) -> OutgoingTransfer {
+        let mut t = OutgoingTransfer::new(NodeId(1), VecDeque::new(), 1);
+        t.unacked.insert(0, (tick, vec![KeyId(7), KeyId(8)]));
+        t
+    }
+
+    #[test]
+    fn an_unacknowledged_batch_is_resent_with_a_doubling_wait_up_to_the_cap() {
+        let mut t = transfer_with_batch_sent_at(0);
+        requeue_expired(&mut t, RESEND_AFTER_TICKS - 1);
+        assert!(t.pending.is_empty());
+        requeue_expired(&mut t, RESEND_AFTER_TICKS);
+        assert_eq!(t.pending, [KeyId(7), KeyId(8)]);
+        assert_eq!(t.resend_after, 2 * RESEND_AFTER_TICKS);
+        // Sent again at tick 10: not due before 10 + 20.
+        t.pending.clear();
+        t.unacked.insert(1, (10, vec![KeyId(7)]));
+        requeue_expired(&mut t, 29);
+        assert!(t.pending.is_empty());
+        requeue_expired(&mut t, 30);
+        assert_eq!(t.resend_after, 4 * RESEND_AFTER_TICKS);
+        for _ in 0..10 {
+            t.unacked.insert(2, (0, vec![KeyId(9)]));
+            requeue_expired(&mut t, u64::MAX / 2);
+        }
+        assert_eq!(t.resend_after, MAX_RESEND_AFTER_TICKS);
     }
 }

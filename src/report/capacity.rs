@@ -79,6 +79,9 @@ pub struct AdmissionSummary {
     pub nodes_throttled: u64,
     /// The smallest background share any node's controller set.
     pub lowest_share: f64,
+    /// Background messages refused because their host's lane already held its bound of
+    /// waiting jobs (dropped; their senders send them again on their own clocks).
+    pub rejected: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -255,6 +258,7 @@ impl CapacitySummary {
                 .iter()
                 .map(|l| l.lowest_share)
                 .fold(f64::INFINITY, f64::min),
+            rejected: lanes.iter().map(|l| l.rejected).sum(),
         });
         let buffers: Vec<&crate::sim::resources::WriteBufferState> = (run.nodes.iter())
             .filter_map(|n| n.resources.as_ref()?.buffer.as_ref())

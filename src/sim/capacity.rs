@@ -70,13 +70,18 @@ impl Simulation {
                 .transport
                 .disk_service(crate::node::DiskOp::Write, bytes);
             let background = msg.is_background();
+            if let (true, Some(lane)) = (background, r.lane.as_mut()) {
+                // A full admission lane refuses it: dropped on arrival (counted), as a
+                // full disk queue drops a replica write; its sender sends it again.
+                if lane.try_enter() {
+                    self.transport.record_background(&msg, bytes, service);
+                    let msg = self.mail.post_new(msg);
+                    self.background_step(node, service, AfterDisk::Handle { from, msg });
+                }
+                return None;
+            }
             if background {
                 self.transport.record_background(&msg, bytes, service);
-            }
-            if background && r.lane.is_some() {
-                let msg = self.mail.post_new(msg);
-                self.background_step(node, service, AfterDisk::Handle { from, msg });
-                return None;
             }
             let admitted = if background {
                 Some(r.disk_job(now, service, true))
@@ -120,6 +125,9 @@ impl Simulation {
             .expect("admission needs resources");
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
+            if !matches!(next, AfterDisk::Done) {
+                lane.leave();
+            }
             match next {
                 AfterDisk::Handle { from, msg } => {
                     let msg = self.mail.take(msg);

@@ -220,6 +220,16 @@ pub const SLICE: SimTime = SimTime(5_000);
 const CONTROL_WINDOW_US: u64 = 1_000_000;
 /// The share never falls below this, so background work always progresses.
 const MIN_SHARE: f64 = 0.01;
+/// Background jobs carrying a message (a hint handed off, anti-entropy data, a range
+/// transfer's batch, read at the sender or written at the receiver) that may wait in one
+/// host's admission lane at once; past it a new one is refused: the message is dropped
+/// and counted (`capacity.admission.rejected`), and the task that sent it sends it again
+/// on its own clock (a transfer batch after a second, a hint at the next scan, an
+/// exchange at the next interval). A share that does not keep up with the work sent to
+/// it would otherwise hold every resent copy in memory (a transfer resends a batch still
+/// waiting for its sender's disk every second). Merkle rebuilds' reads (no message) are
+/// neither counted nor refused.
+pub const MAX_LANE_JOBS: u32 = 256;
 
 /// Dynamo §6.5 on one host: background disk work is paced, in slices of at most `SLICE`,
 /// to a share of one disk server's time. Every second the controller looks at the
@@ -239,6 +249,11 @@ pub struct AdmissionLane {
     /// Time background slices waited for their share, summed over jobs.
     pub throttled_us: u64,
     pub lowest_share: f64,
+    /// Jobs carrying a message waiting in the lane or taking slices now (at most
+    /// `MAX_LANE_JOBS`).
+    jobs: u32,
+    /// Jobs refused because the lane held `MAX_LANE_JOBS`.
+    pub rejected: u64,
 }
 
 impl AdmissionLane {
@@ -253,7 +268,25 @@ impl AdmissionLane {
             foreground_slow: 0,
             throttled_us: 0,
             lowest_share: b.max_share,
+            jobs: 0,
+            rejected: 0,
         }
+    }
+
+    /// A background job carrying a message asks to enter the lane: `false` (counted) when
+    /// the lane is full.
+    pub fn try_enter(&mut self) -> bool {
+        if self.jobs >= MAX_LANE_JOBS {
+            self.rejected += 1;
+            return false;
+        }
+        self.jobs += 1;
+        true
+    }
+
+    /// A job that entered the lane has had all its slices.
+    pub fn leave(&mut self) {
+        self.jobs = self.jobs.saturating_sub(1);
     }
 
     /// A foreground disk operation admitted at `now` takes `latency` (wait and service).
@@ -517,6 +550,10 @@ impl Resources {
         if let Some(n) = &mut self.nic {
             n.reset(now);
         }
+        if let Some(l) = &mut self.lane {
+            // The lane's jobs died with the process (their events are void).
+            l.jobs = 0;
+        }
     }
 }
 
@@ -572,14 +609,18 @@ mod tests {
         assert_eq!(transmit_us(0, 1.0), 0);
     }
 
-    #[test]
-    fn the_controller_halves_the_share_when_the_foreground_p99_passes_the_target() {
-        let b = crate::scenario::Background {
+    /// A lane under `admission: "dynamo"` with a 10 ms target.
+    fn dynamo_lane(max_share: f64) -> AdmissionLane {
+        AdmissionLane::new(&crate::scenario::Background {
             admission: crate::scenario::Admission::Dynamo,
             target_disk_latency_ms: 10.0,
-            max_share: 0.4,
-        };
-        let mut lane = AdmissionLane::new(&b);
+            max_share,
+        })
+    }
+
+    #[test]
+    fn the_controller_halves_the_share_when_the_foreground_p99_passes_the_target() {
+        let mut lane = dynamo_lane(0.4);
         // A slice of 5 ms at share 0.4 keeps the lane for 12.5 ms.
         lane.took(us(0), us(5_000));
         assert_eq!(lane.wait_until(us(1_000)), Some(us(12_500)));
@@ -596,5 +637,19 @@ mod tests {
         lane.wait_until(us(60_000_000));
         assert_eq!(lane.share(), 0.4);
         assert_eq!(lane.lowest_share, 0.2);
+    }
+
+    #[test]
+    fn a_full_admission_lane_refuses_and_counts_until_a_job_leaves() {
+        let mut lane = dynamo_lane(0.5);
+        for _ in 0..MAX_LANE_JOBS {
+            assert!(lane.try_enter());
+        }
+        assert!(!lane.try_enter());
+        assert!(!lane.try_enter());
+        assert_eq!(lane.rejected, 2);
+        lane.leave();
+        assert!(lane.try_enter());
+        assert_eq!(lane.rejected, 2);
     }
 }

@@ -146,8 +146,8 @@ impl Transport {
     /// When a message the sender's host is done with at `now` is ready to leave: after
     /// its disk work (queued when the disk is finite; a write was already done on
     /// receipt, see `Message::writes_on_receipt`). `Err(Some(service))` hands background
-    /// work under admission control back to the loop; `Err(None)`: a full disk queue
-    /// refused the read.
+    /// work under admission control back to the loop; `Err(None)`: a full disk queue, or
+    /// a full admission lane (`resources::MAX_LANE_JOBS`), refused the read.
     fn ready_at(
         &mut self,
         now: SimTime,
@@ -171,11 +171,16 @@ impl Transport {
                     return Ok(now + service);
                 }
                 let background = msg.is_background();
+                if let (true, Some(lane)) = (background, r.lane.as_mut()) {
+                    // A full admission lane refuses it: the answer is never sent.
+                    if !lane.try_enter() {
+                        return Err(None);
+                    }
+                    self.record_background(msg, bytes, service);
+                    return Err(Some(service));
+                }
                 if background {
                     self.record_background(msg, bytes, service);
-                }
-                if background && r.lane.is_some() {
-                    return Err(Some(service));
                 }
                 let admitted = if background {
                     Some(r.disk_job(now, service, true))
