@@ -1,7 +1,8 @@
 //! A logarithmic plot axis whose pixel positions come from `engine::math` (one pure-Rust
-//! `log10` on every target), not from the platform's `ln` as plotters' own `log_scale`
-//! does: a value on a decade's edge could land one pixel apart natively and in
-//! WebAssembly, and a plot is part of a report that must match byte for byte.
+//! `log10` on every platform), not from the platform's `ln` as plotters' own `log_scale`
+//! does: math libraries (glibc, macOS, Windows, musl) may differ in the last bit, so a
+//! value on a pixel's edge could land one pixel apart, and a plot is part of a report that
+//! must match byte for byte. (WebAssembly builds draw no plots.)
 
 use crate::engine::math;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};

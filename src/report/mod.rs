@@ -10,6 +10,7 @@ pub mod csv;
 pub mod font;
 pub mod format;
 pub mod html;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod log_axis;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod plots;

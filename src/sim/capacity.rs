@@ -77,6 +77,8 @@ impl Simulation {
                     self.transport.record_background(&msg, bytes, service);
                     let msg = self.mail.post_new(msg);
                     self.background_step(node, service, AfterDisk::Handle { from, msg });
+                } else {
+                    self.transport.stats.rejected += 1;
                 }
                 return None;
             }

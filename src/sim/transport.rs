@@ -21,7 +21,8 @@ pub struct MessageStats {
     pub partitioned: u64,
     /// Arrived at a node whose process was down.
     pub to_down_node: u64,
-    /// Not sent or not handled because a host's disk or CPU queue was full.
+    /// Not sent or not handled because a host's disk or CPU queue, or its admission
+    /// lane, was full.
     pub rejected: u64,
 }
 

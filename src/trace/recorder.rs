@@ -328,7 +328,11 @@ impl Recorder {
             Fate::InFlight(at) => ("in_flight", Some(at), String::new()),
             Fate::Partitioned => ("partition", None, " … dropped: partition".to_string()),
             Fate::Lost => ("lost", None, " … lost by the network".to_string()),
-            Fate::Rejected => ("rejected", None, " … refused: disk queue full".to_string()),
+            Fate::Rejected => (
+                "rejected",
+                None,
+                " … refused: disk queue or admission lane full".to_string(),
+            ),
         };
         let mut e = self.event(
             now,
