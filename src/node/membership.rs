@@ -58,7 +58,7 @@ pub struct OutgoingTransfer {
     /// Keys already sent: later writes to them are forwarded.
     sent: FxHashSet<KeyId>,
     /// Batches sent and not acknowledged yet: seq -> (tick sent, keys). Past
-    /// `RESEND_AFTER_TICKS` their keys are queued again.
+    /// `resend_after` ticks their keys are queued again.
     unacked: BTreeMap<u32, (u64, Vec<KeyId>)>,
     /// Ticks a batch may go unacknowledged before it is sent again (backs off).
     resend_after: u64,

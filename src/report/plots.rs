@@ -177,7 +177,7 @@ where
     let panels = root.split_evenly((1, 2));
 
     let mut cdf = latency_panel(&panels[0], "CDF", lo..hi, 0.0..1.0)?;
-    draw_latency_mesh(&mut cdf, "fraction of requests at or below")?;
+    draw_log_percent_mesh(&mut cdf, LATENCY_MS, "fraction of requests at or below")?;
     for (name, points, color) in &series {
         if points.is_empty() {
             continue;
@@ -211,7 +211,7 @@ where
 
     // The tail: 1 - q on a log scale, down to 1 in 10,000 requests.
     let mut tail = latency_panel(&panels[1], "tail", lo..hi, log_axis(0.00005..1.0))?;
-    draw_latency_mesh(&mut tail, "fraction of requests slower")?;
+    draw_log_percent_mesh(&mut tail, LATENCY_MS, "fraction of requests slower")?;
     for (name, points, color) in &series {
         let pts: Vec<(f64, f64)> = points
             .iter()
@@ -242,8 +242,11 @@ where
     Ok(())
 }
 
-/// A panel of the latency figure, with latency on a log axis across.
-type LatencyChart<'a, DB, Y> = ChartContext<'a, DB, Cartesian2d<LogAxis, Y>>;
+/// The latency panels' axis description.
+const LATENCY_MS: &str = "latency (ms, log scale)";
+
+/// A chart with a log axis across (latency, or t).
+type LogXChart<'a, DB, Y> = ChartContext<'a, DB, Cartesian2d<LogAxis, Y>>;
 
 /// A panel of the latency figure: latency in ms on a log axis across, `y` up.
 fn latency_panel<'a, DB: DrawingBackend, Y: AsRangedCoord<Value = f64>>(
@@ -251,7 +254,7 @@ fn latency_panel<'a, DB: DrawingBackend, Y: AsRangedCoord<Value = f64>>(
     caption: &str,
     latency_ms: std::ops::Range<f64>,
     y: Y,
-) -> Result<LatencyChart<'a, DB, Y::CoordDescType>, Box<dyn Error>>
+) -> Result<LogXChart<'a, DB, Y::CoordDescType>, Box<dyn Error>>
 where
     DB::ErrorType: 'static,
 {
@@ -263,9 +266,11 @@ where
         .build_cartesian_2d(log_axis(latency_ms), y)?)
 }
 
-/// The latency panels' grid and labels: ms across, a fraction of requests (`y_desc`) up.
-fn draw_latency_mesh<DB: DrawingBackend, Y>(
-    chart: &mut LatencyChart<'_, DB, Y>,
+/// The grid and labels of a chart with ms on a log axis across (`x_desc`) and a fraction,
+/// labelled in per cent, up (`y_desc`): the latency panels and t-visibility.
+fn draw_log_percent_mesh<DB: DrawingBackend, Y>(
+    chart: &mut LogXChart<'_, DB, Y>,
+    x_desc: &str,
     y_desc: &str,
 ) -> DrawResult
 where
@@ -274,7 +279,7 @@ where
 {
     chart
         .configure_mesh()
-        .x_desc("latency (ms, log scale)")
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .x_label_formatter(&|v| short(*v))
         .y_label_formatter(&|v| percent_label(*v))
@@ -335,17 +340,8 @@ where
         .x_label_area_size(50)
         .y_label_area_size(65)
         .build_cartesian_2d(log_axis(lo..hi), 0.0..1.05)?;
-    chart
-        .configure_mesh()
-        .x_desc("t = read start - ack of the newest write before it (ms, log scale)")
-        .y_desc("P(read not stale | t)")
-        .x_label_formatter(&|v| short(*v))
-        .y_label_formatter(&|v| percent_label(*v))
-        .light_line_style(BLACK.mix(0.04))
-        .bold_line_style(BLACK.mix(0.2))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    let x_desc = "t = read start - ack of the newest write before it (ms, log scale)";
+    draw_log_percent_mesh(&mut chart, x_desc, "P(read not stale | t)")?;
     chart.draw_series(LineSeries::new(
         bins.iter().map(|b| ((b.0 * b.1).sqrt(), b.2)),
         READ.mix(0.5).stroke_width(1),

@@ -224,11 +224,10 @@ const MIN_SHARE: f64 = 0.01;
 /// transfer's batch, read at the sender or written at the receiver) that may wait in one
 /// host's admission lane at once; past it a new one is refused: the message is dropped
 /// and counted (`capacity.admission.rejected`), and the task that sent it sends it again
-/// on its own clock (a transfer batch after a second, a hint at the next scan, an
-/// exchange at the next interval). A share that does not keep up with the work sent to
-/// it would otherwise hold every resent copy in memory (a transfer resends a batch still
-/// waiting for its sender's disk every second). Merkle rebuilds' reads (no message) are
-/// neither counted nor refused.
+/// on its own clock (a transfer batch when its backed-off resend timer runs out, a hint
+/// at the next scan, an exchange at the next interval). A share that does not keep up
+/// with the work sent to it would otherwise hold every resent copy in memory. Merkle
+/// rebuilds' reads (no message) are neither counted nor refused.
 pub const MAX_LANE_JOBS: u32 = 256;
 
 /// Dynamo §6.5 on one host: background disk work is paced, in slices of at most `SLICE`,
@@ -284,9 +283,14 @@ impl AdmissionLane {
         true
     }
 
-    /// A job that entered the lane has had all its slices.
+    /// A job that entered the lane has had all its slices. (A crash empties the lane and
+    /// its life's jobs never come back to leave, so one always entered first.)
     pub fn leave(&mut self) {
-        self.jobs = self.jobs.saturating_sub(1);
+        assert!(
+            self.jobs > 0,
+            "a job left an admission lane it never entered"
+        );
+        self.jobs -= 1;
     }
 
     /// A foreground disk operation admitted at `now` takes `latency` (wait and service).
