@@ -393,9 +393,10 @@ fn capacity_bytes(s: &Scenario, c: &crate::scenario::Capacity, z: &Size, event: 
         + c.cpu.as_ref().and_then(|c| c.max_queue).unwrap_or(0);
     bytes += z.nodes * bound as f64 * (event + size_of::<Message>() as f64 + 8.0);
     // Admission control: each host's lane holds at most `MAX_LANE_JOBS` background
-    // messages, counted full on every node: each an event or two (a waiting job is one
-    // event, re-armed while it waits) and its message; a transfer batch (a tick of the
-    // transfer rate) carries the most entries, a key with its version set and clocks.
+    // messages carrying at most `MAX_LANE_OBJECTS` keys in all (or one batch alone that
+    // carries more), counted full on every node: each job an event or two (a waiting job
+    // is one event, re-armed while it waits) and its message; each key its version set
+    // and clocks. A transfer batch (a tick of the transfer rate) carries the most keys.
     // Anti-entropy data is one exchange of a range at a time each way: its keys.
     if c.background
         .as_ref()
@@ -410,9 +411,11 @@ fn capacity_bytes(s: &Scenario, c: &crate::scenario::Capacity, z: &Size, event: 
             1.0
         };
         let entry = 1.5 * (size_of::<(crate::ids::KeyId, Versions)>() as f64 + 16.0 * z.n + 16.0);
-        let job = 2.0 * event + size_of::<Message>() as f64 + batch * entry;
+        let jobs = crate::sim::resources::MAX_LANE_JOBS as f64;
+        let keys = (jobs * batch).min(batch.max(crate::sim::resources::MAX_LANE_OBJECTS as f64));
+        let lane = jobs * (2.0 * event + size_of::<Message>() as f64) + keys * entry;
         let exchange = 2.0 * (z.written_keys / z.slots.max(1.0)).ceil() * entry;
-        bytes += z.nodes * (crate::sim::resources::MAX_LANE_JOBS as f64 * job + exchange);
+        bytes += z.nodes * (lane + exchange);
     }
     bytes
 }
@@ -626,5 +629,29 @@ mod tests {
         assert!(plain < disk && disk < bounded && disk < buffered);
         // 100 nodes x 10,000 waiting jobs, each an event with its message.
         assert!(bounded - disk > 100 * 10_000 * 100, "{}", bounded - disk);
+    }
+
+    #[test]
+    fn admission_lanes_count_their_bounded_keys_not_full_batches_in_every_job() {
+        let base = r#"{"name": "t", "duration_s": 100,
+            "cluster": {"datacenters": [{"name": "dc", "nodes": 10}]},
+            "workload": {"kind": "open_loop", "ops_per_s": 100, "clients": 1, "keys": 1000,
+                         "value_bytes": 100},
+            "membership": {"transfer_rate_bytes_per_s": 10000000},
+            "capacity": {"disk": {"concurrency": 1}},
+            "faults": [{"kind": "leave", "at_s": 50, "nodes": ["dc-1"]}]}"#;
+        let load = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let sets = crate::scenario::parse_sets(&sets).expect("well formed");
+            crate::scenario::load_str(base, "t", &sets).expect("valid")
+        };
+        let without = estimate(&load(&[])).bytes;
+        let with = estimate(&load(&["capacity.background={\"admission\": \"dynamo\"}"])).bytes;
+        // A batch of a 10 MB/s transfer's tick holds about 8,600 keys of 100 bytes: 256
+        // such jobs would be 2.2 million keys a lane; the lane holds at most 65,536.
+        let per_lane = (with - without) / 10;
+        let objects = crate::sim::resources::MAX_LANE_OBJECTS;
+        assert!(per_lane > objects * 64, "{per_lane}");
+        assert!(per_lane < objects * 1024, "{per_lane}");
     }
 }

@@ -229,6 +229,18 @@ impl Message {
         }
     }
 
+    /// The key objects (a key with its versions) the message carries: what it holds in
+    /// memory while it waits, whatever the values' size.
+    pub fn objects_carried(&self) -> u64 {
+        match self {
+            Message::ReplicaWrite { .. } | Message::HintHandoff { .. } => 1,
+            Message::TransferBatch { entries, .. } | Message::AeData { entries, .. } => {
+                entries.len() as u64
+            }
+            _ => 0,
+        }
+    }
+
     /// Whether the disk work of this message is background work (Dynamo §6.5: replica
     /// synchronization and data handoff): hint handoff, anti-entropy data, range transfer.
     /// Replica reads and writes (hints and read repairs included) are foreground.

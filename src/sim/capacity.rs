@@ -73,7 +73,7 @@ impl Simulation {
             if let (true, Some(lane)) = (background, r.lane.as_mut()) {
                 // A full admission lane refuses it: dropped on arrival (counted), as a
                 // full disk queue drops a replica write; its sender sends it again.
-                if lane.try_enter() {
+                if lane.try_enter(msg.objects_carried()) {
                     self.transport.record_background(&msg, bytes, service);
                     let msg = self.mail.post_new(msg);
                     self.background_step(node, service, AfterDisk::Handle { from, msg });
@@ -119,6 +119,12 @@ impl Simulation {
     /// background share, or take a slice of disk time, or (none left) go on as `next`.
     pub(super) fn background_step(&mut self, node: NodeId, remaining: SimTime, next: AfterDisk) {
         let now = self.now;
+        let objects = match &next {
+            AfterDisk::Handle { msg, .. } | AfterDisk::Depart { msg, .. } => {
+                self.mail.read(msg).objects_carried()
+            }
+            AfterDisk::Done => 0,
+        };
         let host = self.hosts.get_mut(node);
         let incarnation = host.incarnation();
         let r = host
@@ -128,7 +134,7 @@ impl Simulation {
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
             if !matches!(next, AfterDisk::Done) {
-                lane.leave();
+                lane.leave(objects);
             }
             match next {
                 AfterDisk::Handle { from, msg } => {

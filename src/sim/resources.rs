@@ -229,6 +229,11 @@ const MIN_SHARE: f64 = 0.01;
 /// with the work sent to it would otherwise hold every resent copy in memory. Merkle
 /// rebuilds' reads (no message) are neither counted nor refused.
 pub const MAX_LANE_JOBS: u32 = 256;
+/// Key objects (a key with its versions) those jobs may carry in all, so that the lane's
+/// memory is bounded however small the values are (a transfer batch is cut by bytes, so
+/// with 100-byte values one holds thousands of keys). A job that alone carries more is
+/// let in only into an empty lane, so no batch is refused forever.
+pub const MAX_LANE_OBJECTS: u64 = 65_536;
 
 /// Dynamo §6.5 on one host: background disk work is paced, in slices of at most `SLICE`,
 /// to a share of one disk server's time. Every second the controller looks at the
@@ -251,7 +256,9 @@ pub struct AdmissionLane {
     /// Jobs carrying a message waiting in the lane or taking slices now (at most
     /// `MAX_LANE_JOBS`).
     jobs: u32,
-    /// Jobs refused because the lane held `MAX_LANE_JOBS`.
+    /// The key objects those jobs carry (at most `MAX_LANE_OBJECTS`, or one job's).
+    objects: u64,
+    /// Jobs refused because the lane was full (`MAX_LANE_JOBS` or `MAX_LANE_OBJECTS`).
     pub rejected: u64,
 }
 
@@ -268,29 +275,33 @@ impl AdmissionLane {
             throttled_us: 0,
             lowest_share: b.max_share,
             jobs: 0,
+            objects: 0,
             rejected: 0,
         }
     }
 
-    /// A background job carrying a message asks to enter the lane: `false` (counted) when
-    /// the lane is full.
-    pub fn try_enter(&mut self) -> bool {
-        if self.jobs >= MAX_LANE_JOBS {
+    /// A background job carrying a message with `objects` key objects asks to enter the
+    /// lane: `false` (counted) when the lane is full.
+    pub fn try_enter(&mut self, objects: u64) -> bool {
+        let too_many_objects = self.jobs > 0 && self.objects + objects > MAX_LANE_OBJECTS;
+        if self.jobs >= MAX_LANE_JOBS || too_many_objects {
             self.rejected += 1;
             return false;
         }
         self.jobs += 1;
+        self.objects += objects;
         true
     }
 
     /// A job that entered the lane has had all its slices. (A crash empties the lane and
     /// its life's jobs never come back to leave, so one always entered first.)
-    pub fn leave(&mut self) {
+    pub fn leave(&mut self, objects: u64) {
         assert!(
-            self.jobs > 0,
+            self.jobs > 0 && self.objects >= objects,
             "a job left an admission lane it never entered"
         );
         self.jobs -= 1;
+        self.objects -= objects;
     }
 
     /// A foreground disk operation admitted at `now` takes `latency` (wait and service).
@@ -557,6 +568,7 @@ impl Resources {
         if let Some(l) = &mut self.lane {
             // The lane's jobs died with the process (their events are void).
             l.jobs = 0;
+            l.objects = 0;
         }
     }
 }
@@ -647,13 +659,41 @@ mod tests {
     fn a_full_admission_lane_refuses_and_counts_until_a_job_leaves() {
         let mut lane = dynamo_lane(0.5);
         for _ in 0..MAX_LANE_JOBS {
-            assert!(lane.try_enter());
+            assert!(lane.try_enter(1));
         }
-        assert!(!lane.try_enter());
-        assert!(!lane.try_enter());
+        assert!(!lane.try_enter(1));
+        assert!(!lane.try_enter(0));
         assert_eq!(lane.rejected, 2);
-        lane.leave();
-        assert!(lane.try_enter());
+        lane.leave(1);
+        assert!(lane.try_enter(1));
         assert_eq!(lane.rejected, 2);
+    }
+
+    #[test]
+    fn an_admission_lane_bounds_the_objects_its_jobs_carry() {
+        let mut lane = dynamo_lane(0.5);
+        let batch = MAX_LANE_OBJECTS / 4;
+        for _ in 0..4 {
+            assert!(lane.try_enter(batch));
+        }
+        // Full by objects long before MAX_LANE_JOBS: neither a batch nor one more key.
+        assert!(!lane.try_enter(batch));
+        assert!(!lane.try_enter(1));
+        // A job without objects (none carry none today) still fits under the job bound.
+        assert!(lane.try_enter(0));
+        assert_eq!(lane.rejected, 2);
+        lane.leave(batch);
+        lane.leave(0);
+        assert!(lane.try_enter(batch));
+        assert!(!lane.try_enter(1));
+        // A batch larger than the bound enters an empty lane alone, so it is not refused
+        // forever, and nothing joins it.
+        for _ in 0..4 {
+            lane.leave(batch);
+        }
+        assert!(lane.try_enter(2 * MAX_LANE_OBJECTS));
+        assert!(!lane.try_enter(1));
+        lane.leave(2 * MAX_LANE_OBJECTS);
+        assert!(lane.try_enter(1));
     }
 }

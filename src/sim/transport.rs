@@ -174,7 +174,7 @@ impl Transport {
                 let background = msg.is_background();
                 if let (true, Some(lane)) = (background, r.lane.as_mut()) {
                     // A full admission lane refuses it: the answer is never sent.
-                    if !lane.try_enter() {
+                    if !lane.try_enter(msg.objects_carried()) {
                         return Err(None);
                     }
                     self.record_background(msg, bytes, service);
