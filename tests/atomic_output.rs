@@ -4,14 +4,12 @@
 
 mod common;
 
+use common::Scratch;
 use dynasim::report::write_atomic;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dynasim-atomic-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("atomic-{name}"))
 }
 
 fn entries(dir: &Path) -> Vec<String> {

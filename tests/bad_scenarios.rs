@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{set, small_scenario};
+use common::{Scratch, set, small_scenario};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -554,11 +554,8 @@ fn dynasim(args: &[&std::ffi::OsStr]) -> (i32, String) {
     )
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dynasim-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("bad-scenarios-{name}"))
 }
 
 #[test]
@@ -759,7 +756,7 @@ fn non_regular_files_are_refused_and_a_bom_is_skipped() {
     let mut inputs: Vec<(PathBuf, &str)> = vec![
         (PathBuf::from("/dev/zero"), "character device"),
         (PathBuf::from("/dev/urandom"), "character device"),
-        (dir.clone(), "directory"),
+        (dir.to_path_buf(), "directory"),
     ];
     if made.is_ok_and(|s| s.success()) {
         inputs.push((fifo, "FIFO"));
@@ -1010,7 +1007,6 @@ fn new_writes_a_starter_that_runs_and_schema_describes_the_format() {
     for kind in ["Fault", "Distribution", "Replication", "Workload"] {
         assert!(defs.contains_key(kind), "no {kind} in the schema");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Found by a robustness hunt: `println!` panicked (exit 101) when standard output was a

@@ -1,6 +1,9 @@
 //! `dynasim check` end to end: tiny seeded scenarios written to a temporary folder, the real
 //! binary run on them, baselines edited by hand to play a regression.
 
+mod common;
+
+use common::Scratch;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -39,13 +42,12 @@ fn tiny_scenario(name: &str, seed: u64) -> String {
 
 /// A fresh folder per test, removed when the test passes.
 struct Fixture {
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl Fixture {
     fn new(test: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("dynasim-check-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("check-{test}"));
         std::fs::create_dir_all(dir.join("scenarios")).expect("create the test folder");
         Fixture { dir }
     }
@@ -90,14 +92,6 @@ impl Fixture {
         .expect("write");
         if let Some(dir) = self.path(relative).parent() {
             let _ = std::fs::remove_file(dir.join("manifest.json"));
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }

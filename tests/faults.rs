@@ -7,6 +7,7 @@ use dynasim::engine::SimTime;
 use dynasim::ids::{KeyId, NodeId};
 use dynasim::sim::Simulation;
 use serde_json::{Value, json};
+use std::path::Path;
 
 /// Two datacenters, uniform keys (few concurrent writers per key), partition-aware clients.
 fn partition_scenario(sloppy: bool) -> Value {
@@ -175,9 +176,7 @@ fn every_fault_kind_at_once_is_deterministic() {
     assert_eq!(a.faults.len(), 8);
 }
 
-fn run_cli(doc: &Value) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("dynasim-faults-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn run_cli(dir: &Path, doc: &Value) -> (i32, String) {
     let file = dir.join(format!(
         "{:x}.json",
         dynasim::engine::rng::mix64(doc.to_string().len() as u64)
@@ -219,6 +218,7 @@ fn bad_faults_are_rejected_with_their_index_and_field() {
             "north",
         ),
     ];
+    let dir = Scratch::new("faults");
     for (fault, path, detail) in cases {
         let mut doc = small_scenario();
         set(
@@ -226,7 +226,7 @@ fn bad_faults_are_rejected_with_their_index_and_field() {
             "faults",
             json!([{"kind": "message_loss", "at_s": 0, "duration_s": 1, "probability": 0.1}, fault]),
         );
-        let (code, stderr) = run_cli(&doc);
+        let (code, stderr) = run_cli(&dir, &doc);
         assert_eq!(code, 2, "{stderr}");
         assert!(
             stderr.contains(path) && stderr.contains(detail),

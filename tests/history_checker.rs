@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::Scratch;
 use common::history_checker::{Verdicts, check_history};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -534,14 +535,8 @@ fn differences(name: &str, verdicts: &Verdicts, report: &Value) -> Vec<String> {
     found
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "dynasim-history-checker-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("history-checker-{name}"))
 }
 
 /// Runs one scenario with --history and returns the differences (or why it could not be
@@ -637,7 +632,8 @@ fn history_agrees_with_report_on_every_shipped_scenario() {
     );
     let dir = scratch("shipped");
     let found = compare_all(cases, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
+    // Gone even when the runs disagree: the failure message says how to write a history again.
+    drop(dir);
     assert!(
         found.is_empty(),
         "{} differences between the history checker and report.json (to look at one: \
@@ -795,7 +791,6 @@ fn history_agrees_with_report_on_random_scenarios() {
         dir.display(),
         found.join("\n")
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- the checker's shortcuts against the definitions applied literally ----

@@ -6,19 +6,14 @@
 
 mod common;
 
-use common::{partitioned, set, small_scenario};
+use common::{Scratch, partitioned, set, small_scenario};
 use dynasim::playground::Session;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("dynasim-playground-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("playground-{name}"))
 }
 
 #[test]
@@ -56,7 +51,6 @@ fn a_run_in_slices_gives_the_clis_report_byte_for_byte() {
     );
     let summary = std::fs::read_to_string(dir.join("cli/summary.md")).expect("summary");
     assert_eq!(outcome.summary_md, summary);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -169,5 +163,4 @@ fn serve_answers_with_the_folder_and_nothing_outside_it() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
 }

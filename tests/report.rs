@@ -11,12 +11,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dynasim-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch folder");
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("report-{name}"))
 }
 
 /// The small scenario with a partition in the middle (fault windows to shade).
@@ -227,8 +223,6 @@ fn plots_and_summary_are_well_formed_and_identical_for_the_same_seed() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
-    let _ = std::fs::remove_dir_all(&dir_a);
-    let _ = std::fs::remove_dir_all(&dir_b);
 }
 
 #[test]
@@ -248,7 +242,6 @@ fn outputs_of_an_empty_run_still_render() {
             decode_png(name, bytes);
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs `doc` recording a history to `path`; returns the report and the parsed lines.
@@ -386,7 +379,6 @@ fn the_history_has_one_completion_per_invocation_and_matches_the_report() {
         o.ops.read.failed + o.ops.write.failed > 0,
         "the faults should make some requests fail"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Staleness probes with every message leg exponential (mean 5 ms) and instant storage.
@@ -523,7 +515,6 @@ fn the_run_command_writes_report_summary_plots_and_history() {
     assert_eq!(cdf.len(), 103);
     assert_eq!(cdf[0][0], 0.01);
     assert_eq!(cdf[102][0], 1.0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The staleness finding states the quorum rule among home replicas for consistency

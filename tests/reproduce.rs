@@ -5,7 +5,10 @@
 //! with the field named. Also: every shipped experiment in scenarios/paper/ loads (its
 //! scenarios and edits validate, its expressions name real runs). No timing.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::Scratch;
+use std::path::Path;
 use std::process::{Command, Output};
 
 const SSD: &str = r#"{"mixture": [{"weight": 0.9122, "dist": {"pareto": {"scale": 0.235, "shape": 10}}},
@@ -66,14 +69,12 @@ const EXPERIMENT: &str = r#"{
 }"#;
 
 struct Workspace {
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl Workspace {
     fn new(test: &str) -> Workspace {
-        let dir =
-            std::env::temp_dir().join(format!("dynasim-reproduce-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("reproduce-{test}"));
         std::fs::create_dir_all(dir.join("paper/scenarios")).expect("create the test folder");
         std::fs::write(dir.join("paper/scenarios/tiny-probe.json"), scenario()).expect("scenario");
         std::fs::write(dir.join("paper/tiny.json"), EXPERIMENT).expect("experiment");
@@ -96,14 +97,6 @@ impl Workspace {
         let text = std::fs::read_to_string(self.dir.join(out).join("reproduce.json"))
             .expect("reproduce.json");
         serde_json::from_str(&text).expect("JSON")
-    }
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

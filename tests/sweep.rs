@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::Scratch;
 use dynasim::error::{Exit, Failure};
 use dynasim::sweep::{self, MergeArgs, SweepArgs, SweepOutcome};
 use std::path::{Path, PathBuf};
@@ -28,14 +29,12 @@ const TINY: &str = r#"{
 
 /// A fresh folder holding the tiny scenario; removed again when the test passes.
 struct Workspace {
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl Workspace {
     fn new(test: &str) -> Workspace {
-        let dir = std::env::temp_dir().join(format!("dynasim-sweep-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test folder");
+        let dir = Scratch::new(&format!("sweep-{test}"));
         std::fs::write(dir.join("tiny.json"), TINY).expect("write the scenario");
         Workspace { dir }
     }
@@ -60,14 +59,6 @@ impl Workspace {
             force: false,
             quiet: true,
             no_memory_check: false,
-        }
-    }
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }

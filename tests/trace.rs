@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{partitioned, scenario, set, small_scenario};
+use common::{Scratch, partitioned, scenario, set, small_scenario};
 use dynasim::error::Exit;
 use dynasim::ids::{KeyId, RequestId};
 use dynasim::report::Report;
@@ -12,11 +12,8 @@ use dynasim::sim::Simulation;
 use dynasim::trace::{AnomalyKind, Category, Recorder, Target, trace};
 use serde_json::{Value, json};
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("dynasim-trace-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("trace-test-{name}"))
 }
 
 #[test]
@@ -105,7 +102,6 @@ fn a_request_trace_matches_the_report_and_the_history() {
     // The verdict agrees with the report's count of stale reads: either it is one of them,
     // or it is fresh / not judged.
     assert!(["fresh", "not_judged", "stale"].contains(&t.verdict.kind.as_str()));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -222,7 +218,6 @@ fn a_stale_read_trace_names_the_missed_write_and_how_it_did_not_arrive() {
     assert_eq!(json["verdict"]["missed_write"], Value::from(missed));
     let story = dynasim::trace::story::render(&t, 400);
     assert!(story.contains("verdict: stale"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -240,7 +235,6 @@ fn bad_targets_are_usage_errors() {
         Exit::Trouble,
         "no faults, no lost writes"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -270,5 +264,4 @@ fn a_trace_of_a_run_with_joins_names_the_nodes_that_joined() {
     );
     let text = serde_json::to_string(&t.events).expect("events serialize");
     assert!(text.contains("\"east-6\"") || text.contains("\"east-7\""));
-    std::fs::remove_dir_all(&dir).ok();
 }

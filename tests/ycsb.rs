@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{run, set, small_scenario};
+use common::{Scratch, run, set, small_scenario};
 use dynasim::observer::History;
 use dynasim::scenario::{KeyDistribution, OpenLoop, Scenario, Workload, WriteMode, load_str};
 use dynasim::sim::Simulation;
@@ -232,8 +232,8 @@ fn a_runs_measured_shares_match_the_preset() {
 /// A run of `doc` with its history, as parsed JSON lines.
 fn history_of(doc: &Value, name: &str) -> Vec<Value> {
     let scenario = load(doc, &[]);
-    let path =
-        std::env::temp_dir().join(format!("dynasim-ycsb-{name}-{}.jsonl", std::process::id()));
+    let dir = Scratch::new(&format!("ycsb-{name}"));
+    let path = dir.join("history.jsonl");
     let mut sim = Simulation::new(&scenario);
     sim.observer_mut()
         .record_history(History::create(&path).expect("history file"));
@@ -244,7 +244,6 @@ fn history_of(doc: &Value, name: &str) -> Vec<Value> {
         .finish()
         .expect("written");
     let text = std::fs::read_to_string(&path).expect("history");
-    let _ = std::fs::remove_file(&path);
     text.lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()

@@ -7,6 +7,9 @@ use dynasim::report::Report;
 use dynasim::scenario::{Scenario, load_str};
 use dynasim::sim::Simulation;
 use serde_json::{Value, json};
+use std::ffi::OsStr;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 
 /// A small two-datacenter cluster under a light open-loop load; edit with `set`.
 pub fn small_scenario() -> Value {
@@ -71,7 +74,7 @@ pub fn report_json(doc: &Value) -> String {
 }
 
 /// The names in a folder, sorted (empty when it cannot be read).
-pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+pub fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(Result::ok)
@@ -94,4 +97,56 @@ pub fn partitioned() -> Value {
         json!([{"kind": "partition", "at_s": 5, "duration_s": 10, "groups": [["east"], ["west"]]}]),
     );
     doc
+}
+
+/// A test's scratch folder, `dynasim-<prefix>-<pid>` in the system temp folder. One shared
+/// type so that every test cleans up after itself: the copies it replaced left their folders
+/// behind, hundreds piling up in /tmp. A failing (panicking) test's folder is kept, as the
+/// evidence to look at. The prefix names the test file and the test, the pid the test
+/// binary, so tests running at once never share a folder.
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh, empty folder: one of the same name, kept by a failed run whose pid this
+    /// binary happens to reuse, is removed first.
+    pub fn new(prefix: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!("dynasim-{prefix}-{}", std::process::id()));
+        if let Err(e) = std::fs::remove_dir_all(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            panic!("cannot empty the scratch folder {}: {e}", path.display());
+        }
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create the scratch folder {}: {e}", path.display()));
+        Scratch { path }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+impl Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<OsStr> for Scratch {
+    fn as_ref(&self) -> &OsStr {
+        self.path.as_os_str()
+    }
 }
