@@ -97,8 +97,19 @@ fn the_stale_reads_the_page_explains_are_the_observers() {
     }
 }
 
-/// Starts `dynasim serve --port 0` on `dir` and returns the child and its address.
-fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
+/// A running `dynasim serve`, stopped when dropped: also when an assertion fails, which
+/// would otherwise leave the server running after the test binary exits.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `dynasim serve --port 0` on `dir` and returns the server and its address.
+fn serve(dir: &std::path::Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dynasim"))
         .args(["serve", "--port", "0", "--dir"])
         .arg(dir)
@@ -115,7 +126,7 @@ fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    (child, address)
+    (Server(child), address)
 }
 
 fn get(address: &str, target: &str) -> String {
@@ -147,7 +158,7 @@ fn serve_answers_with_the_folder_and_nothing_outside_it() {
     );
 
     std::fs::write(web.join("dynasim.wasm"), b"\0asm\x01\0\0\0").expect("wasm");
-    let (mut child, address) = serve(&web);
+    let (_server, address) = serve(&web);
     let index = get(&address, "/");
     assert!(
         index.starts_with("HTTP/1.1 200 OK") && index.contains("text/html"),
@@ -161,6 +172,4 @@ fn serve_answers_with_the_folder_and_nothing_outside_it() {
         assert!(answer.starts_with("HTTP/1.1 404"), "{outside}: {answer}");
         assert!(!answer.contains("outside"), "{outside}: {answer}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }

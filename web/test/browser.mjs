@@ -30,7 +30,7 @@ const chromium = spawn(args.chromium, [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
   "--disable-dev-shm-usage", `--user-data-dir=${profile}`, "--remote-debugging-port=0",
   "--window-size=1440,2200", "about:blank",
-], { stdio: ["ignore", "ignore", "pipe"] });
+], { stdio: ["ignore", "ignore", "pipe"], detached: true });
 
 function fail(message) {
   console.error(`browser test: ${message}`);
@@ -39,8 +39,13 @@ function fail(message) {
 }
 function cleanup() {
   clearTimeout(deadline);
-  chromium.kill("SIGKILL");
-  try { rmSync(profile, { recursive: true, force: true }); } catch {}
+  // Chromium's helper processes (zygote, renderers) outlive a killed browser for a moment
+  // and write into the profile, which then survived its removal: kill the whole process
+  // group (the browser leads one, spawned detached), wait a moment, and retry the removal
+  // while late writes land. Synchronous, because fail() must not return.
+  try { process.kill(-chromium.pid, "SIGKILL"); } catch { chromium.kill("SIGKILL"); }
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+  try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch {}
 }
 
 const wsUrl = await new Promise((resolve, reject) => {
