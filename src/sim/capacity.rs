@@ -119,12 +119,6 @@ impl Simulation {
     /// background share, or take a slice of disk time, or (none left) go on as `next`.
     pub(super) fn background_step(&mut self, node: NodeId, remaining: SimTime, next: AfterDisk) {
         let now = self.now;
-        let objects = match &next {
-            AfterDisk::Handle { msg, .. } | AfterDisk::Depart { msg, .. } => {
-                self.mail.read(msg).objects_carried()
-            }
-            AfterDisk::Done => 0,
-        };
         let host = self.hosts.get_mut(node);
         let incarnation = host.incarnation();
         let r = host
@@ -133,8 +127,8 @@ impl Simulation {
             .expect("admission needs resources");
         let lane = r.lane.as_mut().expect("admission control is on");
         if remaining == SimTime::ZERO {
-            if !matches!(next, AfterDisk::Done) {
-                lane.leave(objects);
+            if let AfterDisk::Handle { msg, .. } | AfterDisk::Depart { msg, .. } = &next {
+                lane.leave(self.mail.read(msg).objects_carried());
             }
             match next {
                 AfterDisk::Handle { from, msg } => {

@@ -679,7 +679,8 @@ mod tests {
         // Full by objects long before MAX_LANE_JOBS: neither a batch nor one more key.
         assert!(!lane.try_enter(batch));
         assert!(!lane.try_enter(1));
-        // A job without objects (none carry none today) still fits under the job bound.
+        // A job carrying no keys (anti-entropy data that only asks for some) still fits
+        // under the job bound.
         assert!(lane.try_enter(0));
         assert_eq!(lane.rejected, 2);
         lane.leave(batch);
