@@ -604,16 +604,19 @@ mod tests {
         assert_eq!(human(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
     }
 
+    /// `base` with `--set` edits, loaded and validated.
+    fn load_with(base: &str, sets: &[&str]) -> Scenario {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let sets = crate::scenario::parse_sets(&sets).expect("well formed");
+        crate::scenario::load_str(base, "t", &sets).expect("valid")
+    }
+
     #[test]
     fn bounded_queues_and_write_buffers_count_in_the_estimate() {
         let base = r#"{"name": "t", "duration_s": 10,
             "cluster": {"datacenters": [{"name": "dc", "nodes": 100}]},
             "workload": {"kind": "open_loop", "ops_per_s": 100, "clients": 1, "keys": 100000}}"#;
-        let load = |sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            let sets = crate::scenario::parse_sets(&sets).expect("well formed");
-            crate::scenario::load_str(base, "t", &sets).expect("valid")
-        };
+        let load = |sets: &[&str]| load_with(base, sets);
         let plain = estimate(&load(&[])).bytes;
         let disk = estimate(&load(&["capacity.disk.concurrency=4"])).bytes;
         let bounded = estimate(&load(&[
@@ -640,11 +643,7 @@ mod tests {
             "membership": {"transfer_rate_bytes_per_s": 10000000},
             "capacity": {"disk": {"concurrency": 1}},
             "faults": [{"kind": "leave", "at_s": 50, "nodes": ["dc-1"]}]}"#;
-        let load = |sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            let sets = crate::scenario::parse_sets(&sets).expect("well formed");
-            crate::scenario::load_str(base, "t", &sets).expect("valid")
-        };
+        let load = |sets: &[&str]| load_with(base, sets);
         let without = estimate(&load(&[])).bytes;
         let with = estimate(&load(&["capacity.background={\"admission\": \"dynamo\"}"])).bytes;
         // A batch of a 10 MB/s transfer's tick holds about 8,600 keys of 100 bytes: 256
