@@ -328,7 +328,9 @@ impl Node {
         // marked sent when its turn comes, so that write and later ones are forwarded
         // (filtering by what is held now lost them; issue 21, item 2).
         let pending: VecDeque<KeyId> = keys.into_iter().collect();
-        (self.membership.outgoing).push(OutgoingTransfer::new(to, pending, epoch));
+        self.membership
+            .outgoing
+            .push(OutgoingTransfer::new(to, pending, epoch));
         self.arm_transfer(out);
     }
 
@@ -521,7 +523,7 @@ impl Node {
                 .find(|t| t.to == owner && t.epoch == epoch && !t.acknowledged);
             match open {
                 Some(t) => t.pending.push_back(key),
-                None => (self.membership.outgoing).push(OutgoingTransfer::new(
+                None => self.membership.outgoing.push(OutgoingTransfer::new(
                     owner,
                     VecDeque::from([key]),
                     epoch,

@@ -79,8 +79,9 @@ pub struct AdmissionSummary {
     pub nodes_throttled: u64,
     /// The smallest background share any node's controller set.
     pub lowest_share: f64,
-    /// Background messages refused because their host's lane already held its bound of
-    /// waiting jobs (dropped; their senders send them again on their own clocks).
+    /// Background messages refused because their host's lane was full (its bound of
+    /// jobs, or of keys among them), dropped; their senders send them again on their own
+    /// clocks.
     pub rejected: u64,
 }
 

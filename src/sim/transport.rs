@@ -148,7 +148,7 @@ impl Transport {
     /// its disk work (queued when the disk is finite; a write was already done on
     /// receipt, see `Message::writes_on_receipt`). `Err(Some(service))` hands background
     /// work under admission control back to the loop; `Err(None)`: a full disk queue, or
-    /// a full admission lane (`resources::MAX_LANE_JOBS`), refused the read.
+    /// a full admission lane (`resources::MAX_LANE_JOBS`, `MAX_LANE_OBJECTS`), refused the read.
     fn ready_at(
         &mut self,
         now: SimTime,
