@@ -3,6 +3,11 @@
 Run:  pip install simpy  (measured with simpy 4.1.2, Python 3.11)
       python3 benchmarks/simpy/probes.py [--probes 100000] [--seed 1] [--coordinator node|client]
 
+Time it with an optimised interpreter, as distributions ship it (on Debian,
+/usr/bin/python3.11). A CPython built from source without --enable-optimizations (pyenv's
+default) ran this model 1.38x slower on the same machine, which would flatter any ratio
+measured against it (benchmarks/simpy/RESULTS.md, "Which Python").
+
 Each probe writes a fresh key with (N, R, W) = (3, 1, 1), waits a delay drawn uniformly
 from 0 to 100 ms after the acknowledgement, and reads the key once. Probes arrive as a
 Poisson process at 200/s. Every message leg is exponential with mean 5 ms; storage is
