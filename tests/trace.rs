@@ -265,3 +265,32 @@ fn a_trace_of_a_run_with_joins_names_the_nodes_that_joined() {
     let text = serde_json::to_string(&t.events).expect("events serialize");
     assert!(text.contains("\"east-6\"") || text.contains("\"east-7\""));
 }
+
+/// The overwritten verdict says what happened by the run's versioning scheme: under
+/// vector clocks a blind put's coordinator merged the write away (docs/report.md), which
+/// the verdict once described as a last-write-wins discard.
+#[test]
+fn an_overwritten_write_is_explained_by_the_runs_versioning_scheme() {
+    let text = std::fs::read_to_string("scenarios/node-crash.json").expect("shipped scenario");
+    let mut doc: Value = serde_json::from_str(&text).expect("json");
+    set(&mut doc, "duration_s", json!(70));
+    let verdict = |doc: &Value, name: &str| {
+        let dir = scratch(name);
+        let t = trace(
+            &scenario(doc),
+            Target::Anomaly(AnomalyKind::Overwritten, 0),
+            None,
+            None,
+            &dir,
+        )
+        .unwrap_or_else(|f| panic!("{}", f.message));
+        assert_eq!(t.verdict.kind, "overwritten");
+        t.verdict.text
+    };
+    let clocks = verdict(&doc, "overwritten-clocks");
+    assert!(clocks.contains("merged"), "{clocks}");
+    assert!(!clocks.contains("last_write_wins"), "{clocks}");
+    set(&mut doc, "replication.versioning", json!("last_write_wins"));
+    let lww = verdict(&doc, "overwritten-lww");
+    assert!(lww.contains("last_write_wins"), "{lww}");
+}

@@ -4,6 +4,7 @@
 use super::{AnomalyKind, Category, OpTrace, RequestInfo, Trace, TraceEvent, TraceVerdict};
 use crate::ids::{KeyId, NodeId, WriteId};
 use crate::observer::StaleRead;
+use crate::scenario::Versioning;
 use crate::sim::Simulation;
 use std::fmt::Write as _;
 
@@ -309,6 +310,26 @@ pub fn key_verdict(stale: &[StaleRead], key: KeyId, from_us: u64, to_us: u64) ->
     }
 }
 
+/// The verdict's name and what it says happened to the write, by the run's versioning
+/// (docs/report.md: under the clock schemes a write is overwritten when a blind put's
+/// coordinator merged it away before any client saw it).
+fn overwritten_or_lost(kind: AnomalyKind, last_write_wins: bool) -> (&'static str, &'static str) {
+    match (kind, last_write_wins) {
+        (AnomalyKind::Lost, _) => (
+            "lost",
+            "neither present nor superseded on any replica at the end",
+        ),
+        (_, true) => (
+            "overwritten",
+            "discarded under last_write_wins in favour of a write that did not follow it",
+        ),
+        (_, false) => (
+            "overwritten",
+            "replaced before any client saw it (a blind put's coordinator merged it into its new version)",
+        ),
+    }
+}
+
 /// Lost or overwritten: what the home replicas and hint stores hold at the end.
 pub fn durability_verdict(
     sim: &Simulation,
@@ -343,17 +364,8 @@ pub fn durability_verdict(
             )
         })
         .collect();
-    let (name, what) = if kind == AnomalyKind::Lost {
-        (
-            "lost",
-            "neither present nor superseded on any replica at the end",
-        )
-    } else {
-        (
-            "overwritten",
-            "discarded under last_write_wins in favour of a write that did not follow it",
-        )
-    };
+    let lww = sim.scenario().replication.versioning == Versioning::LastWriteWins;
+    let (name, what) = overwritten_or_lost(kind, lww);
     let mut text = format!(
         "{name}: {w} (k{}) was acknowledged but is {what}; {}",
         key.0,
