@@ -209,9 +209,10 @@ fn admission_control_shields_foreground_reads_from_a_refill_storm_and_slows_the_
             .is_some_and(|c| c.admission.is_none())
     );
     // Background work by kind: the refill is anti-entropy data, the crash's hints are
-    // handoff. Admission paces that work and neither removes nor repeats it: about the
-    // same bytes move (before exchanges were tracked in flight, 3.5x as many: each new
-    // exchange sent again what the last one still had queued for its share).
+    // handoff. Admission paces that work and removes none of it: about the same bytes
+    // move (7% more: data a full admission lane refused is sent again; before exchanges
+    // were tracked in flight, 3.5x as many: each new exchange sent again what the last
+    // one still had queued for its share).
     let background = |r: &dynasim::report::Report| {
         (r.capacity.clone())
             .and_then(|c| c.background)
