@@ -5,6 +5,7 @@
 //! `remove_unfinished`) removes them instead of leaving them to pile up.
 
 use std::collections::BTreeSet;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -52,4 +53,47 @@ pub fn temporary_sibling(path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
     let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
     unfinished().insert(tmp.clone());
     Ok((dir, tmp))
+}
+
+/// Where an output named `path` goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A device or a pipe (`/dev/stdout`, `/dev/null`, a FIFO), named directly or through
+    /// symbolic links: written in place, since a file renamed over it would destroy it
+    /// (run as root, the system's own device node).
+    InPlace(PathBuf),
+    /// Anything else: replaced whole by a rename, at the file its symbolic links lead to,
+    /// so that a link stays a link.
+    Replace(PathBuf),
+}
+
+/// Symbolic links followed at most, as the kernel's own limit for a path lookup.
+const MAX_LINKS: usize = 40;
+
+/// Where an output named `path` goes (see `Destination`).
+pub fn destination(path: &Path) -> io::Result<Destination> {
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+        && !m.is_dir()
+    {
+        return Ok(Destination::InPlace(path.to_path_buf()));
+    }
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&p)?;
+                // A relative target is relative to the link's folder.
+                p = match p.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            _ => return Ok(Destination::Replace(p)),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: more than {MAX_LINKS} symbolic links",
+        path.display()
+    )))
 }

@@ -330,8 +330,18 @@ fn check_side_file(flag: &str, path: &Path, out_dir: &Path) -> Result<(), Failur
     if path.is_dir() {
         return Err(bad("a folder; name a file".into()));
     }
-    // The folder must take a file: try one beside the target, then remove it.
-    let probe = crate::atomic::temporary_sibling(path)
+    // A device or pipe must open for writing; otherwise the folder the file goes to
+    // (through its symbolic links) must take a file: try one beside it, then remove it.
+    let target = match crate::atomic::destination(path) {
+        Ok(crate::atomic::Destination::InPlace(device)) => {
+            return (std::fs::OpenOptions::new().write(true).open(device))
+                .map(|_| ())
+                .map_err(|e| bad(format!("cannot write there: {e}")));
+        }
+        Ok(crate::atomic::Destination::Replace(file)) => file,
+        Err(e) => return Err(bad(format!("cannot write there: {e}"))),
+    };
+    let probe = crate::atomic::temporary_sibling(&target)
         .and_then(|(_, tmp)| std::fs::File::create(&tmp).map(|_| tmp));
     match probe {
         Ok(tmp) => {

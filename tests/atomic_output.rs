@@ -26,6 +26,62 @@ fn a_write_replaces_the_target_and_leaves_no_temporary_file() {
     assert_eq!(entries(&dir), vec!["report.json"]);
 }
 
+/// A symbolic link is written through: the file it leads to gets the contents, and the
+/// link stays a link (a rename over it used to replace it with a plain file).
+#[test]
+fn a_symbolic_link_is_written_through_and_stays_a_link() {
+    let dir = scratch("symlink");
+    let real = dir.join("real.json");
+    std::fs::write(&real, b"old").expect("write");
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink("real.json", &link).expect("symlink");
+    write_atomic(&link, b"new contents").expect("write through the link");
+    assert!(
+        (std::fs::symlink_metadata(&link).expect("link"))
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert_eq!(std::fs::read(&real).expect("read"), b"new contents");
+    assert_eq!(entries(&dir), vec!["link.json", "real.json"]);
+}
+
+/// A device such as /dev/null is written in place: renaming a file over it would destroy
+/// it (as root, the system's own device node). `run --timings` and `--history` take one.
+#[test]
+fn a_device_is_written_in_place_and_never_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let null = Path::new("/dev/null");
+    let is_device =
+        || std::fs::symlink_metadata(null).is_ok_and(|m| m.file_type().is_char_device());
+    assert!(is_device());
+    write_atomic(null, b"discarded").expect("write to /dev/null");
+    assert!(is_device(), "/dev/null was replaced");
+
+    let dir = scratch("device-cli");
+    let mut doc = common::small_scenario();
+    common::set(&mut doc, "duration_s", serde_json::json!(1));
+    let scenario = dir.join("s.json");
+    std::fs::write(&scenario, doc.to_string()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .args([
+            "run",
+            "--quiet",
+            "--timings",
+            "/dev/null",
+            "--history",
+            "/dev/null",
+            "--out",
+        ])
+        .arg(dir.join("out"))
+        .arg(&scenario)
+        .output()
+        .expect("run dynasim");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(is_device(), "/dev/null was replaced by the run");
+}
+
 #[test]
 fn a_parent_that_is_a_file_fails_cleanly() {
     let dir = scratch("parent-file");

@@ -12,7 +12,7 @@ use crate::engine::SimTime;
 use crate::ids::{ClientId, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{Fact, FailCause, Op, Version};
 use std::fmt::Write as _;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,9 @@ impl Call {
 /// An open history file.
 pub struct History {
     out: Option<BufWriter<File>>,
-    tmp: PathBuf,
+    /// The temporary file renamed into place at the end; `None` for a device or pipe,
+    /// written in place.
+    tmp: Option<PathBuf>,
     path: PathBuf,
     /// The first write error; later lines are skipped and `finish` reports it.
     error: Option<io::Error>,
@@ -53,13 +55,22 @@ pub struct History {
 
 impl History {
     /// Opens a temporary file in the target's folder (created if missing).
+    /// A device or pipe (`/dev/stdout`) is written in place, and a symbolic link is
+    /// written through (`atomic::destination`).
     pub fn create(path: &Path) -> io::Result<History> {
-        let (_, tmp) = crate::atomic::temporary_sibling(path)?;
-        let file = File::create(&tmp)?;
+        let (file, tmp, path) = match crate::atomic::destination(path)? {
+            crate::atomic::Destination::InPlace(device) => {
+                (OpenOptions::new().write(true).open(&device)?, None, device)
+            }
+            crate::atomic::Destination::Replace(target) => {
+                let (_, tmp) = crate::atomic::temporary_sibling(&target)?;
+                (File::create(&tmp)?, Some(tmp), target)
+            }
+        };
         Ok(History {
             out: Some(BufWriter::with_capacity(1 << 20, file)),
             tmp,
-            path: path.to_path_buf(),
+            path,
             error: None,
             line: String::with_capacity(256),
             invocations: 0,
@@ -265,13 +276,18 @@ impl History {
                 .ok_or_else(|| io::Error::other("history already finished"))?
                 .into_inner()
                 .map_err(|e| e.into_error())?;
+            let Some(tmp) = &self.tmp else {
+                return Ok(());
+            };
             file.sync_all()?;
-            std::fs::rename(&self.tmp, &self.path)
+            std::fs::rename(tmp, &self.path)
         })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let Some(tmp) = &self.tmp {
+            if result.is_err() {
+                let _ = std::fs::remove_file(tmp);
+            }
+            crate::atomic::settled(tmp);
         }
-        crate::atomic::settled(&self.tmp);
         result.map(|()| self.path.clone())
     }
 }
@@ -279,9 +295,11 @@ impl History {
 impl Drop for History {
     /// A history dropped without `finish` (an abandoned run) removes its temporary file.
     fn drop(&mut self) {
-        if self.out.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-            crate::atomic::settled(&self.tmp);
+        if self.out.take().is_some()
+            && let Some(tmp) = &self.tmp
+        {
+            let _ = std::fs::remove_file(tmp);
+            crate::atomic::settled(tmp);
         }
     }
 }

@@ -613,8 +613,20 @@ pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
 /// survives a crash). The temporary name is unique per process and call, so threads
 /// writing the same target (two `check --jobs` scenarios with one name) cannot write into
 /// each other's temporary file. On any error the temporary file is removed and the
-/// target is left as it was.
+/// target is left as it was. A symbolic link is written through (its target is replaced,
+/// the link kept), and a device or pipe such as `/dev/stdout` is written in place
+/// (`atomic::destination`).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let path = match crate::atomic::destination(path)? {
+        crate::atomic::Destination::InPlace(device) => {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(device)?
+                .write_all(contents);
+        }
+        crate::atomic::Destination::Replace(file) => file,
+    };
+    let path = path.as_path();
     let (dir, tmp) = crate::atomic::temporary_sibling(path)?;
     let result = (|| {
         let mut f = std::fs::File::create_new(&tmp)?;
