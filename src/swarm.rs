@@ -36,6 +36,7 @@ use crate::report::{Report, write_atomic};
 use crate::scenario::{Fault, Scenario, Versioning, load_str};
 use crate::sim::Simulation;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -263,8 +264,9 @@ pub fn draw_mix(seed: u64, index: u64, mix: Mix) -> Value {
                 };
                 draw_fault(&mut d, kinds, duration, &sizes, &dc_names, &node_names)
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
+    let faults = keep_leaves_possible(faults, node_names.len());
 
     let mut by_message = serde_json::Map::new();
     if d.chance(0.2) {
@@ -530,6 +532,50 @@ fn draw_capacity(d: &mut Draw, doc: &mut Value, n: u64, open_loop: bool) {
     if !capacity.is_empty() {
         doc["capacity"] = Value::Object(capacity);
     }
+}
+
+/// Keeps the drawn leaves possible, as `validate` requires (it refuses the rest): in the
+/// order they happen (time, then list order), a leave names no node an earlier leave
+/// removed and takes at most all but one of the nodes the cluster has then; a leave left
+/// with nothing to do is dropped. Only the drawn list changes, never the draws, so every
+/// other case of a swarm stays the same.
+fn keep_leaves_possible(mut faults: Vec<Value>, initial_nodes: usize) -> Vec<Value> {
+    let at = |f: &Value| f["at_s"].as_f64().unwrap_or(0.0);
+    let mut order: Vec<usize> = (0..faults.len()).collect();
+    order.sort_by(|&a, &b| at(&faults[a]).total_cmp(&at(&faults[b])).then(a.cmp(&b)));
+    let mut members = initial_nodes as i64;
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut dropped: BTreeSet<usize> = BTreeSet::new();
+    for i in order {
+        let f = &mut faults[i];
+        match f["kind"].as_str() {
+            Some("join") => members += f["count"].as_i64().unwrap_or(0),
+            Some("leave") => {
+                if let Some(names) = f.get_mut("nodes").and_then(Value::as_array_mut) {
+                    names.retain(|n| n.as_str().is_some_and(|n| !gone.contains(n)));
+                    names.truncate((members - 1).max(0) as usize);
+                    gone.extend(names.iter().filter_map(|n| n.as_str().map(String::from)));
+                    members -= names.len() as i64;
+                    if names.is_empty() {
+                        dropped.insert(i);
+                    }
+                } else if let Some(k) = f["random_nodes"].as_i64() {
+                    let k = k.min(members - 1);
+                    if k <= 0 {
+                        dropped.insert(i);
+                    } else {
+                        f["random_nodes"] = json!(k);
+                        members -= k;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (faults.into_iter().enumerate())
+        .filter(|(i, _)| !dropped.contains(i))
+        .map(|(_, f)| f)
+        .collect()
 }
 
 fn draw_fault(

@@ -513,6 +513,56 @@ fn cases() -> Vec<Case> {
             "replication.pw",
             "at most N (3) primaries",
         ),
+        // Leaves that could not happen: the run used to record them as changes that never
+        // complete, silently.
+        case(
+            "a node that leaves twice",
+            vec![Set(
+                "faults",
+                json!([
+                    {"kind": "leave", "at_s": 2, "nodes": ["east-1"]},
+                    {"kind": "leave", "at_s": 5, "nodes": ["east-1"]}
+                ]),
+            )],
+            "faults[1].nodes",
+            "\"east-1\" already leaves at faults[0] (at_s 2)",
+        ),
+        case(
+            "a leave of a node that a later join adds",
+            vec![Set(
+                "faults",
+                json!([
+                    {"kind": "leave", "at_s": 2, "nodes": ["east-6"]},
+                    {"kind": "join", "at_s": 3, "datacenter": "east", "count": 1}
+                ]),
+            )],
+            "faults[0].nodes",
+            "added by the join at faults[1] (at_s 3), after this leave at 2 s",
+        ),
+        case(
+            "random leaves that would empty the cluster",
+            vec![Set(
+                "faults",
+                json!([
+                    {"kind": "leave", "at_s": 2, "nodes": ["east-1"]},
+                    {"kind": "leave", "at_s": 4, "random_nodes": 11}
+                ]),
+            )],
+            "faults[1].random_nodes",
+            "would remove all 11 nodes the cluster has at 4 s; a ring needs at least one, so remove at most 10",
+        ),
+        case(
+            "a leave of every node",
+            vec![Set(
+                "faults",
+                json!([{"kind": "leave", "at_s": 2, "nodes": [
+                    "east-0", "east-1", "east-2", "east-3", "east-4", "east-5",
+                    "west-0", "west-1", "west-2", "west-3", "west-4", "west-5"
+                ]}]),
+            )],
+            "faults[0].nodes",
+            "would remove all 12 nodes",
+        ),
     ]
 }
 

@@ -492,6 +492,7 @@ pub fn check(s: &Scenario, rejected: &[ScenarioError]) -> Vec<ScenarioError> {
     check_intervals(s, end, &mut errors);
     check_workload(s, &mut errors);
     check_faults(s, end, &mut errors);
+    check_membership_plan(s, &mut errors);
     super::policy::check_policy(s, &mut errors);
     errors
 }
@@ -661,6 +662,111 @@ fn check_workload(s: &Scenario, errors: &mut Vec<ScenarioError>) {
                     num(timeout)
                 ),
             );
+        }
+    }
+}
+
+/// Joins and leaves replayed in the order the administrator applies them (time, then list
+/// order): a leave that could not happen is refused here instead of being recorded as a
+/// change that never completes. A leave may not name a node an earlier leave removed or
+/// a later join adds, and may not take the last node (by name or by `random_nodes`).
+/// Unknown names are `validate`'s to report.
+fn check_membership_plan(s: &Scenario, errors: &mut Vec<ScenarioError>) {
+    let mut order: Vec<(f64, usize)> = (s.faults.iter().enumerate())
+        .filter(|(_, f)| matches!(f, Fault::Join { .. } | Fault::Leave { .. }))
+        .map(|(i, f)| (f.at_s(), i))
+        .collect();
+    if order
+        .iter()
+        .all(|(_, i)| !matches!(s.faults[*i], Fault::Leave { .. }))
+    {
+        return;
+    }
+    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut members: BTreeSet<String> = BTreeSet::new();
+    let mut next_index: BTreeMap<&str, u64> = BTreeMap::new();
+    for d in &s.cluster.datacenters {
+        members.extend((0..d.nodes).map(|i| format!("{}-{i}", d.name)));
+        next_index.insert(&d.name, u64::from(d.nodes));
+    }
+    // Nodes a random leave removed: their names are not known before the run.
+    let mut unnamed_gone = 0usize;
+    let mut left_by: BTreeMap<String, usize> = BTreeMap::new();
+    // Which join adds each joined name (names continue a datacenter's numbering).
+    let mut added_by: BTreeMap<String, usize> = BTreeMap::new();
+    let mut numbering = next_index.clone();
+    for &(_, i) in &order {
+        if let Fault::Join {
+            datacenter, count, ..
+        } = &s.faults[i]
+            && let Some(next) = numbering.get_mut(datacenter.as_str())
+        {
+            for k in *next..*next + u64::from(*count) {
+                added_by.insert(format!("{datacenter}-{k}"), i);
+            }
+            *next += u64::from(*count);
+        }
+    }
+    for &(at, i) in &order {
+        match &s.faults[i] {
+            Fault::Join {
+                datacenter, count, ..
+            } => {
+                if let Some(next) = next_index.get_mut(datacenter.as_str()) {
+                    members.extend(
+                        (*next..*next + u64::from(*count)).map(|k| format!("{datacenter}-{k}")),
+                    );
+                    *next += u64::from(*count);
+                }
+            }
+            Fault::Leave {
+                nodes,
+                random_nodes,
+                ..
+            } => {
+                let path = |field: &str| format!("faults[{i}].{field}");
+                let before = members.len().saturating_sub(unnamed_gone);
+                for name in nodes.iter().flatten() {
+                    if members.remove(name) {
+                        left_by.insert(name.clone(), i);
+                    } else if let Some(j) = left_by.get(name) {
+                        push(
+                            errors,
+                            path("nodes"),
+                            format!(
+                                "{name:?} already leaves at faults[{j}] (at_s {}); a node leaves once",
+                                num(s.faults[*j].at_s())
+                            ),
+                        );
+                    } else if let Some(&j) = added_by.get(name) {
+                        push(
+                            errors,
+                            path("nodes"),
+                            format!(
+                                "{name:?} is added by the join at faults[{j}] (at_s {}), after this leave at {} s; a leave may name only a node that has joined by then",
+                                num(s.faults[j].at_s()),
+                                num(at)
+                            ),
+                        );
+                    }
+                }
+                let named = before - members.len().saturating_sub(unnamed_gone);
+                let random = random_nodes.map_or(0, |k| k as usize);
+                if named + random >= before && before > 0 {
+                    let field = if random > 0 { "random_nodes" } else { "nodes" };
+                    push(
+                        errors,
+                        path(field),
+                        format!(
+                            "this leave would remove all {before} nodes the cluster has at {} s; a ring needs at least one, so remove at most {}",
+                            num(at),
+                            before - 1
+                        ),
+                    );
+                }
+                unnamed_gone += random.min(before.saturating_sub(named));
+            }
+            _ => {}
         }
     }
 }
