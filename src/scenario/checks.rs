@@ -36,6 +36,9 @@ pub const MAX_DATACENTERS: usize = 1_024;
 /// Each fault adds at most one to a node's down count (16 bits) and schedules a few
 /// actions; ten thousand is far beyond any hand-written plan.
 pub const MAX_FAULTS: usize = 10_000;
+/// The most nodes a cluster may have with every join applied (validate's own bound): the
+/// membership plan is replayed by name only below it.
+const MAX_PLANNED_NODES: u64 = 1_000_000;
 /// Partition groups are numbered with 16 bits (one number is the implicit "rest" group).
 pub const MAX_PARTITION_GROUPS: usize = u16::MAX as usize - 1;
 pub const MAX_TIMELINE_POINTS: f64 = 1_000_000.0;
@@ -680,6 +683,20 @@ fn check_membership_plan(s: &Scenario, errors: &mut Vec<ScenarioError>) {
         .iter()
         .all(|(_, i)| !matches!(s.faults[*i], Fault::Leave { .. }))
     {
+        return;
+    }
+    // Names are listed one by one below: only for a cluster `validate` accepts (at most
+    // 1,000,000 nodes with every join; a larger one is its error to report).
+    let joined: u64 = (s.faults.iter())
+        .map(|f| match f {
+            Fault::Join { count, .. } => u64::from(*count),
+            _ => 0,
+        })
+        .sum();
+    let initial: u64 = (s.cluster.datacenters.iter())
+        .map(|d| u64::from(d.nodes))
+        .sum();
+    if s.faults.len() > MAX_FAULTS || initial + joined > MAX_PLANNED_NODES {
         return;
     }
     order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
