@@ -330,14 +330,11 @@ fn check_side_file(flag: &str, path: &Path, out_dir: &Path) -> Result<(), Failur
     if path.is_dir() {
         return Err(bad("a folder; name a file".into()));
     }
-    // A device or pipe must open for writing; otherwise the folder the file goes to
+    // A device or pipe is written in place when the run ends (not opened here: a pipe's
+    // reader would see the end of its input); otherwise the folder the file goes to
     // (through its symbolic links) must take a file: try one beside it, then remove it.
     let target = match crate::atomic::destination(path) {
-        Ok(crate::atomic::Destination::InPlace(device)) => {
-            return (std::fs::OpenOptions::new().write(true).open(device))
-                .map(|_| ())
-                .map_err(|e| bad(format!("cannot write there: {e}")));
-        }
+        Ok(crate::atomic::Destination::InPlace(_)) => return Ok(()),
         Ok(crate::atomic::Destination::Replace(file)) => file,
         Err(e) => return Err(bad(format!("cannot write there: {e}"))),
     };
