@@ -67,6 +67,12 @@ pub enum Destination {
     Replace(PathBuf),
 }
 
+/// Opens a `Destination::InPlace` device or pipe for writing (never created, never
+/// truncated: it is not a file).
+pub fn open_in_place(device: &Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(device)
+}
+
 /// Symbolic links followed at most, as the kernel's own limit for a path lookup.
 const MAX_LINKS: usize = 40;
 

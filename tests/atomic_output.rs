@@ -16,6 +16,15 @@ fn entries(dir: &Path) -> Vec<String> {
     common::file_names(dir)
 }
 
+/// The small scenario cut to one simulated second, written to `dir/s.json`.
+fn one_second_scenario(dir: &Path) -> std::path::PathBuf {
+    let mut doc = common::small_scenario();
+    common::set(&mut doc, "duration_s", serde_json::json!(1));
+    let scenario = dir.join("s.json");
+    std::fs::write(&scenario, doc.to_string()).expect("write");
+    scenario
+}
+
 #[test]
 fn a_write_replaces_the_target_and_leaves_no_temporary_file() {
     let dir = scratch("ok");
@@ -59,10 +68,7 @@ fn a_device_is_written_in_place_and_never_replaced() {
     assert!(is_device(), "/dev/null was replaced");
 
     let dir = scratch("device-cli");
-    let mut doc = common::small_scenario();
-    common::set(&mut doc, "duration_s", serde_json::json!(1));
-    let scenario = dir.join("s.json");
-    std::fs::write(&scenario, doc.to_string()).expect("write");
+    let scenario = one_second_scenario(&dir);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
         .args([
             "run",
@@ -126,10 +132,7 @@ fn a_read_only_folder_fails_cleanly() {
 #[test]
 fn run_with_an_unwritable_output_exits_2_and_writes_nothing() {
     let dir = scratch("cli");
-    let mut doc = common::small_scenario();
-    common::set(&mut doc, "duration_s", serde_json::json!(1));
-    let scenario = dir.join("s.json");
-    std::fs::write(&scenario, doc.to_string()).expect("write");
+    let scenario = one_second_scenario(&dir);
     let blocker = dir.join("out");
     std::fs::write(&blocker, b"x").expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))

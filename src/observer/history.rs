@@ -12,7 +12,7 @@ use crate::engine::SimTime;
 use crate::ids::{ClientId, KeyId, NodeId, RequestId, WriteId};
 use crate::node::{Fact, FailCause, Op, Version};
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ impl History {
     pub fn create(path: &Path) -> io::Result<History> {
         let (file, tmp, path) = match crate::atomic::destination(path)? {
             crate::atomic::Destination::InPlace(device) => {
-                (OpenOptions::new().write(true).open(&device)?, None, device)
+                (crate::atomic::open_in_place(&device)?, None, device)
             }
             crate::atomic::Destination::Replace(target) => {
                 let (_, tmp) = crate::atomic::temporary_sibling(&target)?;

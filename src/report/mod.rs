@@ -619,10 +619,7 @@ pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let path = match crate::atomic::destination(path)? {
         crate::atomic::Destination::InPlace(device) => {
-            return std::fs::OpenOptions::new()
-                .write(true)
-                .open(device)?
-                .write_all(contents);
+            return crate::atomic::open_in_place(&device)?.write_all(contents);
         }
         crate::atomic::Destination::Replace(file) => file,
     };
