@@ -7,30 +7,40 @@
 //! the observer. `--no-memory-check` skips the guard.
 //!
 //! Calibration: peak RSS (VmHWM, `dynasim run --timings`) of release builds on x86-64
-//! Linux against this estimate, last re-measured for the shipped scenarios on 2026-12-07,
-//! when the convergence tracker's lists were counted and the per-point figure of a dense
-//! timeline was measured again (report.html, which embeds report.json, had come since):
+//! Linux against this estimate. The peaks were measured for the shipped scenarios on
+//! 2026-12-07, when the convergence tracker's lists were counted and the per-point figure
+//! of a dense timeline was measured again (report.html, which embeds report.json, had
+//! come since); the estimates were recomputed on 2026-12-08, when every resource queue got
+//! a bound (`max_queue`, default 4,096) and hints began to be counted whenever resources
+//! are finite. Those runs' outcomes did not change, so their peaks stand; `overload`'s
+//! were measured again that day:
 //!
 //! | scenario                                           | measured  | estimated |
 //! |----------------------------------------------------|----------:|----------:|
-//! | `baseline` (100 nodes, 10k keys, 1000 ops/s)       |  76.7 MiB | 142.3 MiB |
-//! | `baseline` with 1,000 clients                      |  95.5 MiB | 168.4 MiB |
-//! | `baseline` as `ycsb_d` (30k inserts, `latest`)     | 120.2 MiB | 183.5 MiB |
-//! | `baseline` with 50% inserts (300k new keys)        | 334.9 MiB | 394.0 MiB |
-//! | `large-2000` (2,000 nodes)                         | 155.2 MiB | 720.0 MiB |
-//! | `storm` (100k keys, 168k blind writes: siblings)   | 126.3 MiB | 184.8 MiB |
-//! | `buffered-writes`                                  |  46.4 MiB |  89.3 MiB |
-//! | `diurnal`                                          |  72.1 MiB | 173.2 MiB |
-//! | `churn` (joins and leaves)                         |  28.3 MiB |  53.0 MiB |
-//! | `node-crash`                                       |  26.6 MiB |  52.0 MiB |
-//! | `node-crash` with 1 ms timeline points (330,650)   | 510.9 MiB | 581.8 MiB |
-//! | `overload` (unbounded disk queue under overload)   |  42.5 MiB |  40.3 MiB |
+//! | `baseline` (100 nodes, 10k keys, 1000 ops/s)       |  76.7 MiB | 194.1 MiB |
+//! | `baseline` with 1,000 clients                      |  95.5 MiB | 220.3 MiB |
+//! | `baseline` as `ycsb_d` (30k inserts, `latest`)     | 120.2 MiB | 248.3 MiB |
+//! | `baseline` with 50% inserts (300k new keys)        | 334.9 MiB | 571.3 MiB |
+//! | `large-2000` (2,000 nodes)                         | 155.2 MiB |   1.6 GiB |
+//! | `storm` (100k keys, 168k blind writes: siblings)   | 126.3 MiB | 240.8 MiB |
+//! | `buffered-writes`                                  |  46.4 MiB | 105.4 MiB |
+//! | `diurnal`                                          |  72.1 MiB | 231.0 MiB |
+//! | `churn` (joins and leaves)                         |  28.3 MiB |  64.0 MiB |
+//! | `node-crash`                                       |  26.6 MiB |  61.6 MiB |
+//! | `node-crash` with 1 ms timeline points (330,650)   | 510.9 MiB | 591.3 MiB |
+//! | `overload` (60 s at 2,000 ops/s)                   |  43.6 MiB |  76.6 MiB |
+//! | `overload` at 8,000 ops/s for 15 s                 | 104.5 MiB |  77.7 MiB |
+//! | `overload` at 8,000 ops/s for 60 s                 | 159.2 MiB | 124.7 MiB |
 //!
-//! `overload` is the one run above its estimate (by 2.2 MiB), by design: without
-//! `max_queue` a queue under overload grows with the work sent to it, and only the bound
-//! is counted. The other way round, a bounded queue is counted full on every node at
-//! once, which is most of `large-2000`'s estimate (2,000 nodes with 1,024-job disk
-//! queues: 475 MB) and of `diurnal`'s. Before this re-measurement, the dense timeline was
+//! Every queue is counted full on every node at once, which is most of `large-2000`'s
+//! estimate (2,000 nodes with three 1,024-job queues: 1.4 GB) and of `diurnal`'s. The
+//! runs above their estimates are `overload` at four times its load, where every disk is
+//! saturated: memory stays bounded (the 60 s run peaks 55 MiB above the 15 s one; before
+//! queues had a default bound the 15 s run peaked at 940 MiB and grew 45 MB/s), but a
+//! saturated node is suspected while up, fallbacks take hints of the hottest keys, and
+//! each such hint holds up to `max_siblings` versions while the estimate counts one; a
+//! queued read's answer carries them too (about 1.1 KB a queued job there, against the
+//! 244 bytes counted). Before this re-measurement, the dense timeline was
 //! estimated at 383 MiB while the run peaked at 1,304 MiB: writing timeline.csv held
 //! every point's fields at once (590 MB) and the simulation stayed alive beside the
 //! outputs; both are gone, and a point is now counted at 1.6 KB instead of 1 KB. Earlier,
@@ -247,15 +257,20 @@ pub fn estimate(s: &Scenario) -> Estimate {
     parts.push(("workload and queue", workload_bytes(s, &z, event)));
 
     // Hints only pile up while faults last: at most N per key written meanwhile, and no
-    // more than the stores hold.
-    if !s.faults.is_empty() {
+    // more than the stores hold. With finite resources a saturated node is suspected
+    // while up, so hints can pile up all run long.
+    if !s.faults.is_empty() || s.capacity.is_some() {
         let bound = z.nodes * s.replication.max_hints_per_node as f64;
         let faulty_s: f64 = s
             .faults
             .iter()
             .map(|f| fault_span_s(f, z.run_s))
             .sum::<f64>();
-        let fraction = (faulty_s / z.run_s.max(1e-9)).min(1.0);
+        let fraction = if s.capacity.is_some() {
+            1.0
+        } else {
+            (faulty_s / z.run_s.max(1e-9)).min(1.0)
+        };
         let hints = bound.min(written_keys * z.n).min(z.writes * fraction * z.n);
         parts.push(("hints", hints * 2.0 * (size_of::<Version>() as f64 + 16.0)));
     }
@@ -378,9 +393,9 @@ fn stored_bytes(s: &Scenario, z: &Size) -> f64 {
 
 /// Finite resources' memory: per host its servers, admission lane and write buffer (keys
 /// with their disk copies), the queueing-delay histograms (kept twice: the run's and the
-/// outcome's), and jobs waiting in bounded queues (each an event holding its message).
-/// An unbounded queue under overload grows with the work sent to it: only `max_queue`
-/// bounds it, and the estimate counts the bound.
+/// outcome's), and jobs waiting in the disk, CPU and network queues (each an event
+/// holding its message), every queue counted full at its bound (`max_queue` or
+/// `DEFAULT_MAX_QUEUE`) on every node at once.
 fn capacity_bytes(s: &Scenario, c: &crate::scenario::Capacity, z: &Size, event: f64) -> f64 {
     let servers =
         c.disk.as_ref().map_or(0, |d| d.concurrency) + c.cpu.as_ref().map_or(0, |c| c.threads);
@@ -389,8 +404,9 @@ fn capacity_bytes(s: &Scenario, c: &crate::scenario::Capacity, z: &Size, event: 
         let entry = 2.0 * (size_of::<Versions>() as f64 + size_of::<Version>() as f64 + 16.0);
         bytes += z.nodes * (b.objects as f64).min(z.written_keys) * entry;
     }
-    let bound = c.disk.as_ref().and_then(|d| d.max_queue).unwrap_or(0)
-        + c.cpu.as_ref().and_then(|c| c.max_queue).unwrap_or(0);
+    let bound = c.disk.as_ref().map_or(0, |d| d.queue_bound())
+        + c.cpu.as_ref().map_or(0, |c| c.queue_bound())
+        + c.network.as_ref().map_or(0, |n| n.queue_bound());
     bytes += z.nodes * bound as f64 * (event + size_of::<Message>() as f64 + 8.0);
     // Admission control: each host's lane holds at most `MAX_LANE_JOBS` background
     // messages carrying at most `MAX_LANE_OBJECTS` keys in all (or one batch alone that

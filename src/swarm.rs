@@ -482,8 +482,8 @@ fn draw_deletes(d: &mut Draw, doc: &mut Value, duration: f64) {
     }
 }
 
-/// Now and then finite resources (issue 16's capacity model): disk and CPU servers with
-/// bounded queues, a NIC, admission control, disk bandwidth, a write buffer with durable
+/// Now and then finite resources (issue 16's capacity model): disk and CPU servers and a
+/// NIC, with small queue bounds now and then, admission control, disk bandwidth, a write buffer with durable
 /// writes, and a load curve, each on its own.
 fn draw_capacity(d: &mut Draw, doc: &mut Value, n: u64, open_loop: bool) {
     let mut capacity = serde_json::Map::new();
@@ -504,10 +504,11 @@ fn draw_capacity(d: &mut Draw, doc: &mut Value, n: u64, open_loop: bool) {
         capacity.insert("cpu".into(), cpu);
     }
     if d.chance(0.5) {
-        capacity.insert(
-            "network".into(),
-            json!({"node_bytes_per_s": *d.pick(&[1e6, 1e7, 1e9])}),
-        );
+        let mut nic = json!({"node_bytes_per_s": *d.pick(&[1e6, 1e7, 1e9])});
+        if let Some(q) = bounded(d) {
+            nic["max_queue"] = json!(q);
+        }
+        capacity.insert("network".into(), nic);
     }
     if disk && d.chance(0.5) {
         capacity.insert(

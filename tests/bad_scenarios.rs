@@ -130,6 +130,15 @@ fn cases() -> Vec<Case> {
             "from 1 to 1024",
         ),
         case(
+            "a network queue bound past what a bound can mean",
+            vec![Set(
+                "capacity",
+                json!({"network": {"node_bytes_per_s": 1e9, "max_queue": 20_000_000}}),
+            )],
+            "capacity.network.max_queue",
+            "from 0 to 10000000",
+        ),
+        case(
             "a write buffer without a finite disk",
             vec![Set(
                 "storage",

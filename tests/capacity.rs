@@ -294,29 +294,60 @@ fn the_write_buffer_cuts_write_latency_and_a_durable_write_keeps_what_crashes_lo
 
 #[test]
 fn a_bounded_disk_queue_rejects_past_its_bound_and_caps_the_wait() {
-    let mut unbounded = shipped("overload");
-    set(&mut unbounded, "duration_s", json!(20));
-    let mut bounded = unbounded.clone();
+    let mut default = shipped("overload");
+    set(&mut default, "duration_s", json!(20));
+    let mut bounded = default.clone();
     set(&mut bounded, "capacity.disk.max_queue", json!(16));
-    let (_, unbounded) = run(&unbounded);
+    let (_, default) = run(&default);
     let (_, bounded) = run(&bounded);
     let disk = |r: &dynasim::report::Report| r.capacity.clone().and_then(|c| c.disk).expect("disk");
-    assert_eq!(disk(&unbounded).rejected, Some(0));
+    // The shipped load stays below the default bound.
+    assert_eq!(disk(&default).rejected, Some(0));
     assert!(
         disk(&bounded).rejected.is_some_and(|n| n > 100),
         "{:?}",
         disk(&bounded)
     );
-    // Foreground work waits behind at most 16 jobs (background work is never refused,
-    // so the longest queue can pass the bound, but the waits of most jobs cannot).
-    assert!(disk(&bounded).wait_ms.p99 < disk(&unbounded).wait_ms.p99);
+    // No job waits behind more than 16, background work included.
+    let longest = disk(&bounded).max_queue.expect("a longest queue").length;
+    assert!(longest <= 16, "{longest}");
+    assert!(disk(&bounded).wait_ms.p99 < disk(&default).wait_ms.p99);
     let timeline_max = (bounded.timeline.iter())
         .filter_map(|p| p.queues.as_ref()?.disk_queue_max)
         .max();
     assert!(
-        timeline_max.is_some(),
-        "the timeline samples the disk queues"
+        timeline_max.is_some_and(|m| m <= 16),
+        "the timeline samples the disk queues: {timeline_max:?}"
     );
+}
+
+/// No queue grows without bound: four times the shipped overload fills every hot disk's
+/// queue to the default bound and no further, and a network interface with a small bound
+/// drops what does not fit and counts it.
+#[test]
+fn every_queue_is_bounded_by_default_and_a_full_network_interface_drops() {
+    let mut doc = shipped("overload");
+    set(&mut doc, "duration_s", json!(6));
+    set(&mut doc, "workload.ops_per_s", json!(8000));
+    let mut small_nic = doc.clone();
+    set(&mut small_nic, "capacity.network.max_queue", json!(4));
+    let (_, report) = run(&doc);
+    let (_, small_nic) = run(&small_nic);
+    let c = report.capacity.clone().expect("capacity");
+    let disk = c.disk.expect("disk");
+    let longest = disk.max_queue.as_ref().expect("a longest queue").length;
+    assert_eq!(longest, dynasim::scenario::DEFAULT_MAX_QUEUE, "{disk:?}");
+    assert!(disk.rejected.is_some_and(|n| n > 1_000), "{disk:?}");
+    for r in [c.cpu.expect("cpu"), c.network.expect("network")] {
+        let longest = r.max_queue.as_ref().expect("a longest queue").length;
+        assert!(longest <= dynasim::scenario::DEFAULT_MAX_QUEUE, "{r:?}");
+    }
+    let nic = small_nic.capacity.and_then(|c| c.network).expect("network");
+    assert!(
+        nic.max_queue.as_ref().expect("a longest queue").length <= 4,
+        "{nic:?}"
+    );
+    assert!(nic.rejected.is_some_and(|n| n > 0), "{nic:?}");
 }
 
 #[test]
@@ -366,8 +397,11 @@ fn losing_a_hot_node_cascades_under_one_random_token_and_equal_partitions_keep_a
         e_after > 0.995,
         "equal partitions after the loss: {e_after}"
     );
+    // (Unavailable: 0.71% against 0.33%, which are the requests sent to the lost node
+    // before it is suspected. The margin was 6x while hints handed off bypassed the
+    // disk's bound and flooded the saturated node.)
     assert!(
-        1.0 - t_after > 3.0 * (1.0 - e_after),
+        1.0 - t_after > 2.0 * (1.0 - e_after),
         "random tokens after the loss: {t_after} against {e_after}"
     );
     // The loss spreads: live nodes saturate, refuse work and are suspected although up.
@@ -381,6 +415,9 @@ fn losing_a_hot_node_cascades_under_one_random_token_and_equal_partitions_keep_a
         td.rejected > Some(1_000) && ed.rejected == Some(0),
         "{td:?} {ed:?}"
     );
+    // Hints handed back to a saturated node wait within its bound like any other job.
+    let longest = td.max_queue.clone().expect("a longest queue").length;
+    assert!(longest <= 64, "{longest}");
     let fd = |r: &dynasim::report::Report| r.observed.failure_detection.false_suspicions;
     assert!(fd(&tokens) > 1_000 && fd(&equal) == 0);
 }

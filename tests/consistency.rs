@@ -108,6 +108,10 @@ fn any_acknowledges_writes_whose_replicas_are_all_down() {
         json!([{"name": "east", "nodes": 6}]),
     );
     set(&mut doc, "replication.sloppy_quorum", json!(false));
+    // Puts whose context read failed are concurrent: a key's hint gathers them all as
+    // siblings, and past `max_siblings` a fallback refuses more (tested in
+    // node_harness). Unbounded here, so that what is measured is ANY alone.
+    set(&mut doc, "replication.max_siblings", json!(null));
     set(
         &mut doc,
         "cluster.partitioning",

@@ -854,3 +854,63 @@ fn a_range_held_for_a_peer_that_crashed_is_freed_by_asking_it_not_by_the_bound()
         .sum();
     assert_eq!(expired, 0, "freed by the answer, not by the 10 s bound");
 }
+
+/// A fallback bounds the siblings of a hint as a coordinator bounds its own copy
+/// (`replication.max_siblings`): while an owner is suspected, concurrent puts of a hot
+/// key would otherwise pile onto one hint set, and every read would carry them all.
+#[test]
+fn a_fallback_refuses_a_hint_that_would_hold_more_siblings_than_the_bound() {
+    let s = scenario_with(
+        "partition_aware",
+        "vector_clock",
+        true,
+        &["replication.max_siblings=3"],
+    );
+    let mut net = Net::new(&s);
+    let key = KeyId(2);
+    let homes = net.ring.replicas(key).to_vec();
+    let (owner, coordinator) = (homes[2], homes[0]);
+    let fallback = non_home(&net, key);
+    // Writes by five different actors: each concurrent with the others.
+    let concurrent = |w: u64| dynasim::node::Version {
+        write: WriteId(w),
+        causal: Causal::from_clock(dynasim::node::VClock::default().increment(
+            NodeId(100 + w as u32),
+            1,
+            10,
+        )),
+        stamp_us: w as i64,
+        tombstone: false,
+    };
+    let mut acked = Vec::new();
+    for w in 1..=5 {
+        let mut out = Vec::new();
+        let msg = Message::ReplicaWrite {
+            op: Some(dynasim::node::OpId(w)),
+            key,
+            version: concurrent(w),
+            siblings: Vec::new(),
+            hint: Some(owner),
+            durable: false,
+        };
+        net.nodes[fallback.index()].handle_message(
+            net.now,
+            Endpoint::Node(coordinator),
+            msg,
+            &mut out,
+        );
+        acked.push(out.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Send {
+                    msg: Message::ReplicaWriteAck { .. },
+                    ..
+                }
+            )
+        }));
+    }
+    assert_eq!(acked, [true, true, true, false, false]);
+    let node = &net.nodes[fallback.index()];
+    assert_eq!(node.hinted(key).count(), 3, "the hint holds the bound");
+    assert_eq!(node.hint_stats().too_many_siblings, 2);
+}

@@ -30,6 +30,9 @@ pub struct HintStats {
     /// Hinted writes refused because the owner had been down, as this node judged it,
     /// longer than the hint window.
     pub past_window: u64,
+    /// Hinted writes refused because the hint would have held more siblings than
+    /// `max_siblings`.
+    pub too_many_siblings: u64,
 }
 
 #[derive(Default)]
@@ -102,6 +105,23 @@ impl HintStore {
         self.stats.stored += 1;
         self.stats.max_backlog = self.stats.max_backlog.max(self.entries as u64);
         true
+    }
+
+    /// How many versions the hint of `key` for `owner` would hold with `set` merged in.
+    pub fn merged_len(
+        &self,
+        owner: NodeId,
+        key: KeyId,
+        set: &[Version],
+        rules: VersionRules,
+    ) -> usize {
+        let held = self.by_owner.get(&owner).and_then(|m| m.get(&key));
+        let Some(held) = held else {
+            return set.len();
+        };
+        let mut merged = held.clone();
+        rules.merge(&mut merged, set);
+        merged.len()
     }
 
     /// Versions of `key` held for any owner (a fallback answers reads from them too).
@@ -283,6 +303,18 @@ impl Node {
         out: &mut Vec<Effect>,
     ) -> bool {
         if !(self.hints).within_window(owner, now, self.cfg.hint_window) {
+            return false;
+        }
+        // The coordinator bounds the siblings of the copy it holds; a fallback bounds its
+        // hint for the owner the same way (`max_siblings`), else, while the owner is
+        // suspected, every concurrent put of a hot key would pile onto one hint set and
+        // each read would carry them all.
+        if self
+            .hints
+            .merged_len(owner, key, set, self.cfg.quorum.rules)
+            > self.cfg.max_siblings
+        {
+            self.hints.stats.too_many_siblings += 1;
             return false;
         }
         let ok = self.hints.add(

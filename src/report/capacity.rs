@@ -3,7 +3,7 @@
 //! scenario bounds a resource.
 
 use crate::sim::RunOutcome;
-use crate::sim::resources::{Nic, Servers};
+use crate::sim::resources::Servers;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -232,22 +232,10 @@ impl CapacitySummary {
             servers(|r| r.disk.as_ref()).map(|(c, nodes)| summarize(c, &nodes, span, &waits.disk));
         let cpu =
             servers(|r| r.cpu.as_ref()).map(|(c, nodes)| summarize(c, &nodes, span, &waits.cpu));
-        let nics: Vec<(&str, &Nic)> = (run.nodes.iter())
-            .filter_map(|n| Some((n.name.as_str(), n.resources.as_ref()?.nic.as_ref()?)))
-            .collect();
-        let network = (!nics.is_empty()).then(|| {
-            let per_node: Vec<PerNode> = nics
-                .iter()
-                .map(|(name, nic)| PerNode {
-                    name,
-                    busy_us: nic.busy_us,
-                    jobs: nic.messages,
-                    max_queue: None,
-                    background_us: None,
-                    rejected: None,
-                })
-                .collect();
-            summarize(1, &per_node, span, &waits.nic)
+        // The network has no background share: its figure stays null.
+        let network = servers(|r| r.nic.as_ref().map(|n| &n.link)).map(|(_, mut nodes)| {
+            nodes.iter_mut().for_each(|n| n.background_us = None);
+            summarize(1, &nodes, span, &waits.nic)
         });
         let lanes: Vec<&crate::sim::resources::AdmissionLane> = (run.nodes.iter())
             .filter_map(|n| n.resources.as_ref()?.lane.as_ref())

@@ -215,6 +215,9 @@ pub struct HandoffSummary {
     /// Hinted writes refused because the fallback had believed the owner down longer
     /// than `replication.hint_window_s`.
     pub hints_past_window: u64,
+    /// Hinted writes refused because the hint would have held more siblings than
+    /// `replication.max_siblings`.
+    pub hints_too_many_siblings: u64,
     /// The largest hint store any node held.
     pub max_backlog: u64,
     /// Hints still held when the run ended.
@@ -249,6 +252,7 @@ impl HandoffSummary {
             hints_delivered: 0,
             hints_dropped: 0,
             hints_past_window: 0,
+            hints_too_many_siblings: 0,
             max_backlog: 0,
             backlog_at_end: 0,
         };
@@ -258,6 +262,7 @@ impl HandoffSummary {
             handoff.hints_delivered += h.delivered;
             handoff.hints_dropped += h.dropped;
             handoff.hints_past_window += h.past_window;
+            handoff.hints_too_many_siblings += h.too_many_siblings;
             handoff.max_backlog = handoff.max_backlog.max(h.max_backlog);
             handoff.backlog_at_end += node.hint_backlog;
         }

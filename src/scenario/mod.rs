@@ -538,14 +538,40 @@ pub enum Admission {
     Dynamo,
 }
 
+/// The jobs one resource's queue holds at most when its `max_queue` is absent. Every
+/// waiting job of a finite resource is a message held in memory, so no queue is left
+/// unbounded: an overloaded node drops past this (counted as `rejected`), as Riak's vnodes
+/// refuse requests past 10,000 queued messages. No shipped scenario that leaves
+/// `max_queue` out queues more than 2,706 jobs (anti-entropy-storm's disk) or 1,100
+/// messages on a network interface (overload's).
+pub const DEFAULT_MAX_QUEUE: u32 = 4_096;
+
 /// A node's storage: `concurrency` servers with one FIFO queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiskCapacity {
     pub concurrency: u32,
-    /// Jobs that may wait at once; a job past it is rejected (absent: unbounded).
+    /// Jobs that may wait at once; a job past it is rejected (absent: `DEFAULT_MAX_QUEUE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queue: Option<u32>,
+}
+
+impl DiskCapacity {
+    pub fn queue_bound(&self) -> u32 {
+        self.max_queue.unwrap_or(DEFAULT_MAX_QUEUE)
+    }
+}
+
+impl CpuCapacity {
+    pub fn queue_bound(&self) -> u32 {
+        self.max_queue.unwrap_or(DEFAULT_MAX_QUEUE)
+    }
+}
+
+impl NicCapacity {
+    pub fn queue_bound(&self) -> u32 {
+        self.max_queue.unwrap_or(DEFAULT_MAX_QUEUE)
+    }
 }
 
 /// A node's processors: every message it receives holds one of `threads` servers.
@@ -554,7 +580,8 @@ pub struct DiskCapacity {
 pub struct CpuCapacity {
     pub threads: u32,
     pub per_message_ms: Distribution,
-    /// Messages that may wait at once; one past it is dropped (absent: unbounded).
+    /// Messages that may wait at once; one past it is dropped (absent:
+    /// `DEFAULT_MAX_QUEUE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queue: Option<u32>,
 }
@@ -564,6 +591,10 @@ pub struct CpuCapacity {
 #[serde(deny_unknown_fields)]
 pub struct NicCapacity {
     pub node_bytes_per_s: f64,
+    /// Messages that may wait to leave at once; one past it is dropped (absent:
+    /// `DEFAULT_MAX_QUEUE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -393,6 +393,7 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
                 n.node_bytes_per_s,
                 MAX_BYTES_PER_S,
             );
+            queue_bound(&mut err, "capacity.network.max_queue", n.max_queue);
         }
     }
 

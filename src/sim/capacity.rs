@@ -82,19 +82,15 @@ impl Simulation {
                 }
                 return None;
             }
-            if background {
-                self.transport.record_background(&msg, bytes, service);
-            }
-            let admitted = if background {
-                Some(r.disk_job(now, service, true))
-            } else {
-                r.try_disk_job(now, service)
-            };
-            let Some((start, finish)) = admitted else {
-                // The disk's queue is full: the write is dropped (its sender times out).
+            let Some((start, finish)) = r.try_disk_job(now, service, background) else {
+                // The disk's queue is full: the write is dropped (its sender times out, or
+                // a background task sends it again on its own clock).
                 self.transport.stats.rejected += 1;
                 return None;
             };
+            if background {
+                self.transport.record_background(&msg, bytes, service);
+            }
             self.transport.record_wait(Resource::Disk, now, start);
             if finish > now {
                 wait_until = Some((finish, Stage::DiskDone));

@@ -138,14 +138,32 @@ impl Servers {
     /// `admit`, unless the job would have to wait in a full queue: then it is rejected
     /// (counted) and `None` comes back.
     pub fn try_admit(&mut self, now: SimTime, service: SimTime) -> Option<(SimTime, SimTime)> {
-        if let Some(limit) = self.limit
-            && self.waiting(now) >= limit
-            && self.free_at.iter().all(|f| *f > now.as_micros())
-        {
-            self.rejected += 1;
+        if self.refuses(now) {
             return None;
         }
         Some(self.admit(now, service))
+    }
+
+    /// `try_admit` for a job of background work.
+    pub fn try_admit_background(
+        &mut self,
+        now: SimTime,
+        service: SimTime,
+    ) -> Option<(SimTime, SimTime)> {
+        if self.refuses(now) {
+            return None;
+        }
+        Some(self.admit_background(now, service))
+    }
+
+    /// Whether a job arriving at `now` would have to wait in a full queue (counted as a
+    /// rejection when it would).
+    fn refuses(&mut self, now: SimTime) -> bool {
+        let full = self.limit.is_some_and(|limit| {
+            self.waiting(now) >= limit && self.free_at.iter().all(|f| *f > now.as_micros())
+        });
+        self.rejected += full as u64;
+        full
     }
 
     /// `admit` for a job of background work (counted apart in `busy_background_us`).
@@ -353,49 +371,40 @@ impl AdmissionLane {
     }
 }
 
-/// A network interface sending one message after another at a fixed rate.
+/// A network interface sending one message after another at a fixed rate: one server
+/// whose service time is a message's transmission time, with a bounded queue of messages
+/// waiting to leave (`capacity.network.max_queue`).
 #[derive(Clone, Debug)]
 pub struct Nic {
     bytes_per_s: f64,
-    free_at: u64,
-    /// Sending time before `horizon`, µs.
-    pub busy_us: u64,
-    pub messages: u64,
-    horizon: u64,
+    pub link: Servers,
 }
 
 impl Nic {
-    pub fn new(bytes_per_s: f64, horizon: SimTime) -> Nic {
+    pub fn new(bytes_per_s: f64, limit: u32, horizon: SimTime) -> Nic {
         Nic {
             bytes_per_s,
-            free_at: 0,
-            busy_us: 0,
-            messages: 0,
-            horizon: horizon.as_micros(),
+            link: Servers::bounded(1, Some(limit), horizon),
         }
     }
 
     /// A message of `bytes` ready to leave at `ready`: when its last byte has left (its
-    /// link latency starts then) and how long it waited for the messages before it.
-    pub fn send(&mut self, ready: SimTime, bytes: u64) -> (SimTime, SimTime) {
-        let start = self.free_at.max(ready.as_micros());
-        let tx = transmit_us(bytes, self.bytes_per_s);
-        self.free_at = start.saturating_add(tx);
-        self.busy_us += before(start, self.free_at, self.horizon);
-        self.messages += 1;
-        (SimTime(self.free_at), SimTime(start - ready.as_micros()))
+    /// link latency starts then) and how long it waited for the messages before it;
+    /// `None` when the queue of messages waiting to leave is full (dropped, counted in
+    /// `link.rejected`).
+    pub fn send(&mut self, ready: SimTime, bytes: u64) -> Option<(SimTime, SimTime)> {
+        let tx = SimTime(transmit_us(bytes, self.bytes_per_s));
+        let (start, done) = self.link.try_admit(ready, tx)?;
+        Some((done, SimTime(start.as_micros() - ready.as_micros())))
     }
 
     /// How long a message ready at `now` would wait.
     pub fn backlog(&self, now: SimTime) -> SimTime {
-        SimTime(self.free_at.saturating_sub(now.as_micros()))
+        SimTime(self.link.free_at[0].saturating_sub(now.as_micros()))
     }
 
     pub fn reset(&mut self, now: SimTime) {
-        let now = now.as_micros();
-        let cut = before(now.min(self.free_at), self.free_at, self.horizon);
-        self.busy_us = self.busy_us.saturating_sub(cut);
-        self.free_at = self.free_at.min(now);
+        self.link.reset(now);
     }
 }
 
@@ -508,12 +517,12 @@ impl Resources {
         horizon: SimTime,
     ) -> Resources {
         Resources {
-            disk: (c.disk.as_ref()).map(|d| Servers::bounded(d.concurrency, d.max_queue, horizon)),
-            cpu: (c.cpu.as_ref()).map(|c| Servers::bounded(c.threads, c.max_queue, horizon)),
-            nic: c
-                .network
-                .as_ref()
-                .map(|n| Nic::new(n.node_bytes_per_s, horizon)),
+            disk: (c.disk.as_ref())
+                .map(|d| Servers::bounded(d.concurrency, Some(d.queue_bound()), horizon)),
+            cpu: (c.cpu.as_ref())
+                .map(|c| Servers::bounded(c.threads, Some(c.queue_bound()), horizon)),
+            nic: (c.network.as_ref())
+                .map(|n| Nic::new(n.node_bytes_per_s, n.queue_bound(), horizon)),
             lane: (c.background.as_ref())
                 .filter(|b| b.admission == crate::scenario::Admission::Dynamo)
                 .map(AdmissionLane::new),
@@ -522,9 +531,11 @@ impl Resources {
         }
     }
 
-    /// A disk job admitted now (the disk must be finite): foreground work feeds the
-    /// admission controller; background work is counted apart and never rejected (it
-    /// waits for its turn).
+    /// A disk job admitted now (the disk must be finite) that nothing waits on in memory:
+    /// a flush of the object buffer, or a background read with no message (a Merkle
+    /// rebuild's, bounded by the ranges rebuilt, or a slice under admission control,
+    /// bounded by the lane). Foreground work feeds the admission controller; background
+    /// work is counted apart.
     pub fn disk_job(
         &mut self,
         now: SimTime,
@@ -540,9 +551,19 @@ impl Resources {
         (start, finish)
     }
 
-    /// A foreground disk job, unless the disk's queue is full (`None`: rejected).
-    pub fn try_disk_job(&mut self, now: SimTime, service: SimTime) -> Option<(SimTime, SimTime)> {
+    /// A disk job for a message (foreground or background), unless the disk's queue is
+    /// full (`None`: rejected and counted): the message waits in memory meanwhile, so
+    /// its queue is bounded.
+    pub fn try_disk_job(
+        &mut self,
+        now: SimTime,
+        service: SimTime,
+        background: bool,
+    ) -> Option<(SimTime, SimTime)> {
         let disk = self.disk.as_mut().expect("a disk job needs a finite disk");
+        if background {
+            return disk.try_admit_background(now, service);
+        }
         let (start, finish) = disk.try_admit(now, service)?;
         self.observe(now, finish);
         Some((start, finish))
@@ -617,10 +638,15 @@ mod tests {
 
     #[test]
     fn a_nic_sends_one_message_after_another() {
-        let mut n = Nic::new(1e6, us(u64::MAX)); // 1 byte per µs
-        assert_eq!(n.send(us(0), 100), (us(100), us(0)));
-        assert_eq!(n.send(us(10), 50), (us(150), us(90)));
+        let mut n = Nic::new(1e6, 1, us(u64::MAX)); // 1 byte per µs, one may wait
+        assert_eq!(n.send(us(0), 100), Some((us(100), us(0))));
+        assert_eq!(n.send(us(10), 50), Some((us(150), us(90))));
         assert_eq!(n.backlog(us(100)), us(50));
+        // One message waits already: the next is dropped and counted.
+        assert_eq!(n.send(us(20), 10), None);
+        assert_eq!(n.link.rejected, 1);
+        assert_eq!(n.send(us(100), 10), Some((us(160), us(50))));
+        assert_eq!(n.link.max_waiting, 1);
         assert_eq!(transmit_us(1, 1e12), 1);
         assert_eq!(transmit_us(0, 1.0), 0);
     }

@@ -21,8 +21,8 @@ pub struct MessageStats {
     pub partitioned: u64,
     /// Arrived at a node whose process was down.
     pub to_down_node: u64,
-    /// Not sent or not handled because a host's disk or CPU queue, or its admission
-    /// lane, was full.
+    /// Not sent or not handled because a host's disk, CPU or network queue, or its
+    /// admission lane, was full.
     pub rejected: u64,
 }
 
@@ -35,7 +35,8 @@ pub enum Fate {
     Partitioned,
     /// The network lost it (drop probability or a message_loss fault).
     Lost,
-    /// Its sender's disk queue was full (`capacity.disk.max_queue`): never sent.
+    /// Its sender's disk queue (`capacity.disk.max_queue`) or network queue
+    /// (`capacity.network.max_queue`) was full: never sent.
     Rejected,
 }
 
@@ -180,18 +181,13 @@ impl Transport {
                     self.record_background(msg, bytes, service);
                     return Err(Some(service));
                 }
+                // A full disk queue: the read is refused and its answer never sent.
+                let Some((start, finish)) = r.try_disk_job(now, service, background) else {
+                    return Err(None);
+                };
                 if background {
                     self.record_background(msg, bytes, service);
                 }
-                let admitted = if background {
-                    Some(r.disk_job(now, service, true))
-                } else {
-                    r.try_disk_job(now, service)
-                };
-                // A full disk queue: the read is refused and its answer never sent.
-                let Some((start, finish)) = admitted else {
-                    return Err(None);
-                };
                 self.record_wait(Resource::Disk, now, start);
                 Ok(finish)
             }
@@ -213,7 +209,11 @@ impl Transport {
         if from.endpoint != to.endpoint
             && let Some(nic) = host.and_then(|r| r.nic.as_mut())
         {
-            let (done, waited) = nic.send(now, out.msg.size_bytes(self.value_bytes));
+            // A full queue of messages waiting to leave drops this one (counted).
+            let Some((done, waited)) = nic.send(now, out.msg.size_bytes(self.value_bytes)) else {
+                self.stats.rejected += 1;
+                return Fate::Rejected;
+            };
             self.record_wait(Resource::Nic, SimTime::ZERO, waited);
             gone = done;
         }

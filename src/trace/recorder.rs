@@ -331,7 +331,7 @@ impl Recorder {
             Fate::Rejected => (
                 "rejected",
                 None,
-                " … refused: disk queue or admission lane full".to_string(),
+                " … refused: disk or network queue, or admission lane, full".to_string(),
             ),
         };
         let mut e = self.event(
