@@ -130,26 +130,31 @@ fn a_read_only_folder_fails_cleanly() {
 }
 
 #[test]
-fn run_with_an_unwritable_output_exits_2_and_writes_nothing() {
+fn run_or_trace_with_an_unwritable_output_exits_2_and_writes_nothing() {
     let dir = scratch("cli");
     let scenario = one_second_scenario(&dir);
     let blocker = dir.join("out");
     std::fs::write(&blocker, b"x").expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
-        .args(["run", "--quiet", "--out"])
-        .arg(&blocker)
-        .arg(&scenario)
-        .output()
-        .expect("run dynasim");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    // Refused before the run (it used to find out after it, the run lost).
-    assert!(
-        stderr.contains("--out") && stderr.contains("is a file"),
-        "{stderr}"
-    );
-    assert_eq!(entries(&dir), vec!["out", "s.json"]);
-    assert_eq!(std::fs::read(&blocker).ok().as_deref(), Some(&b"x"[..]));
+    for command in [&["run", "--quiet"][..], &["trace", "--key", "1"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+            .args(command)
+            .arg("--out")
+            .arg(&blocker)
+            .arg(&scenario)
+            .output()
+            .expect("run dynasim");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        // Refused before the run or replay (each used to find out after it, the work
+        // lost; a trace printed its story first).
+        assert!(
+            stderr.contains("--out") && stderr.contains("is a file"),
+            "{command:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{command:?}: nothing replayed");
+        assert_eq!(entries(&dir), vec!["out", "s.json"]);
+        assert_eq!(std::fs::read(&blocker).ok().as_deref(), Some(&b"x"[..]));
+    }
 }
 
 /// Issue 21, item 6: SIGINT or SIGTERM in the middle of a run removes the temporary files
@@ -231,4 +236,46 @@ fn a_run_folder_ends_with_a_complete_manifest() {
         let bytes = std::fs::read(dir.join("out").join(name)).expect("listed file");
         assert_eq!(entry["bytes"], bytes.len(), "{name}");
     }
+}
+
+/// A write error part-way through a run's outputs (here: summary.md leads, through a
+/// symbolic link, into a "folder" that is a file) keeps the earlier run whole: every file
+/// is written to a temporary name before any is renamed into place. Before, report.json
+/// was replaced, the manifest said "incomplete", and the earlier complete run was gone.
+#[cfg(unix)]
+#[test]
+fn a_write_error_part_way_keeps_the_earlier_run_whole() {
+    let dir = scratch("whole");
+    let scenario = one_second_scenario(&dir);
+    let run = |seed: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+            .args(["run", "--quiet", "--seed", seed, "--out"])
+            .arg(dir.join("out"))
+            .arg(&scenario)
+            .output()
+            .expect("run dynasim")
+    };
+    assert_eq!(run("1").status.code(), Some(0));
+    let out = dir.join("out");
+    let before = |name: &str| std::fs::read(out.join(name)).expect("an output");
+    let (report, manifest) = (before("report.json"), before("manifest.json"));
+    std::fs::write(dir.join("blocker"), b"a file").expect("write");
+    std::fs::remove_file(out.join("summary.md")).expect("remove");
+    std::os::unix::fs::symlink(dir.join("blocker/summary.md"), out.join("summary.md"))
+        .expect("symlink");
+    let second = run("2");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("summary.md"), "{stderr}");
+    assert_eq!(before("report.json"), report, "the earlier report stays");
+    assert_eq!(
+        before("manifest.json"),
+        manifest,
+        "and its manifest vouches for it"
+    );
+    assert!(
+        entries(&out).iter().all(|n| !n.contains(".tmp-")),
+        "no temporary file is left: {:?}",
+        entries(&out)
+    );
 }

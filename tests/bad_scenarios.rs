@@ -130,6 +130,16 @@ fn cases() -> Vec<Case> {
             "from 1 to 1024",
         ),
         case(
+            "joins that grow the cluster past a million nodes",
+            vec![Set(
+                "faults",
+                json!([{"kind": "join", "at_s": 1, "datacenter": "east", "count": 900_000},
+                       {"kind": "join", "at_s": 2, "datacenter": "east", "count": 900_000}]),
+            )],
+            "faults",
+            "at most 1000000 nodes in all",
+        ),
+        case(
             "a network queue bound past what a bound can mean",
             vec![Set(
                 "capacity",

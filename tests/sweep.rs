@@ -250,6 +250,16 @@ fn resuming_reruns_only_the_missing_run() {
         "a finished sweep runs nothing: {:?}",
         third.executed
     );
+    // A run file whose report was emptied (cut short, edited by hand) is run again, not
+    // read as a run with every figure zero.
+    let mut hollow: serde_json::Value =
+        serde_json::from_slice(&read(&lost)).expect("a run file is JSON");
+    hollow["report"] = serde_json::json!({});
+    std::fs::write(&lost, hollow.to_string()).expect("write");
+    std::fs::remove_file(ws.out("out").join("sweep.json")).expect("the summary exists");
+    let fourth = sweep(&args);
+    assert_eq!(fourth.executed, vec!["r=2,w=1,seed=2".to_string()]);
+    assert_eq!(read(&ws.out("out").join("sweep.json")), summary);
 }
 
 #[test]

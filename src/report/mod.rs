@@ -449,43 +449,55 @@ impl Report {
 /// The file a run folder's set of outputs is vouched for by (see `write_run_folder`).
 pub const MANIFEST: &str = "manifest.json";
 
-/// Writes a run's whole output set into `dir` as a unit: first a manifest saying the
-/// folder is incomplete, then `report.json`, `summary.md` and the plots (each atomic),
-/// last the manifest naming every file with its size and MD5 and the run's digest. A run
-/// killed part-way leaves `"complete": false`, so no reader takes a mix of two runs (a
-/// new report.json beside an old summary) for one; `check` refuses such a baseline.
-/// Other files in the folder (traces) are left alone. Returns the files written.
+/// Writes a run's whole output set into `dir` as a unit, in three steps. First every file
+/// (`report.json`, `summary.md`, the plots, and the finished manifest naming every file
+/// with its size and MD5 and the run's digest) is written to a temporary name beside its
+/// target: a write error here (a full disk, a file size limit) removes them all and
+/// leaves an earlier run in the folder as it was. Then the manifest is replaced by one
+/// saying the folder is incomplete, each file is renamed into place, and the finished
+/// manifest last. A run killed during the renames leaves `"complete": false`, so no reader
+/// takes a mix of two runs (a new report.json beside an old summary) for one; `check`
+/// refuses such a baseline. Other files in the folder (traces) are left alone. Returns
+/// the files written.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn write_run_folder(
     report: &Report,
     json: &str,
     dir: &Path,
 ) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let manifest = dir.join(MANIFEST);
-    let pending = serde_json::json!({"complete": false, "digest": report.digest});
-    write_atomic(&manifest, format!("{pending:#}\n").as_bytes())?;
-    let path = dir.join("report.json");
-    write_atomic(&path, json.as_bytes()).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-    })?;
-    let mut written = vec![path];
-    written.extend(write_outputs(report, json, dir)?);
+    let mut staged = Vec::new();
+    let mut written = Vec::new();
     let mut files = serde_json::Map::new();
-    for file in &written {
-        let bytes = std::fs::read(file)?;
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut take = |name: &str, bytes: &[u8]| -> std::io::Result<()> {
+        let path = dir.join(name);
         files.insert(
-            name.unwrap_or_default(),
-            serde_json::json!({"bytes": bytes.len(), "md5": md5_hex(&bytes)}),
+            name.to_string(),
+            serde_json::json!({"bytes": bytes.len(), "md5": md5_hex(bytes)}),
         );
-    }
+        staged.extend(stage(&path, bytes).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?);
+        written.push(path);
+        Ok(())
+    };
+    take("report.json", json.as_bytes())?;
+    for_each_output(report, json, |name, bytes| take(name, &bytes))?;
+    let manifest = dir.join(MANIFEST);
     let done = serde_json::json!({
         "complete": true,
         "digest": report.digest,
         "seed": report.scenario.seed,
         "files": files,
     });
-    write_atomic(&manifest, format!("{done:#}\n").as_bytes())?;
+    let done = stage(&manifest, format!("{done:#}\n").as_bytes())?;
+    let pending = serde_json::json!({"complete": false, "digest": report.digest});
+    write_atomic(&manifest, format!("{pending:#}\n").as_bytes())?;
+    for file in staged {
+        file.commit()?;
+    }
+    if let Some(done) = done {
+        done.commit()?;
+    }
     Ok(written)
 }
 
@@ -622,29 +634,66 @@ pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
 /// the link kept), and a device or pipe such as `/dev/stdout` is written in place
 /// (`atomic::destination`).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    match stage(path, contents)? {
+        Some(staged) => staged.commit(),
+        None => Ok(()),
+    }
+}
+
+/// A file written in full to a temporary name beside its target, renamed into place by
+/// `commit`; dropped uncommitted, the temporary file is removed.
+#[must_use = "a staged file is removed unless committed"]
+pub struct Staged {
+    dir: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    target: std::path::PathBuf,
+    committed: bool,
+}
+
+/// Writes `contents` under a temporary name beside `path` (flushed to disk), to be renamed
+/// over it by `Staged::commit`. A device or pipe is written in place at once (`None`).
+pub fn stage(path: &Path, contents: &[u8]) -> std::io::Result<Option<Staged>> {
     let path = match crate::atomic::destination(path)? {
         crate::atomic::Destination::InPlace(device) => {
-            return crate::atomic::open_in_place(&device)?.write_all(contents);
+            crate::atomic::open_in_place(&device)?.write_all(contents)?;
+            return Ok(None);
         }
         crate::atomic::Destination::Replace(file) => file,
     };
-    let path = path.as_path();
-    let (dir, tmp) = crate::atomic::temporary_sibling(path)?;
-    let result = (|| {
-        let mut f = std::fs::File::create_new(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
+    let (dir, tmp) = crate::atomic::temporary_sibling(&path)?;
+    let staged = Staged {
+        dir,
+        tmp,
+        target: path,
+        committed: false,
+    };
+    let mut f = std::fs::File::create_new(&staged.tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    Ok(Some(staged))
+}
+
+impl Staged {
+    /// Renames the staged file over its target (and syncs the folder, best effort, so the
+    /// rename survives a crash).
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.target)?;
+        self.committed = true;
+        crate::atomic::settled(&self.tmp);
+        if let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
         Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    crate::atomic::settled(&tmp);
-    result
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+            crate::atomic::settled(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]

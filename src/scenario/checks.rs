@@ -510,7 +510,7 @@ fn check_name(s: &Scenario, errors: &mut Vec<ScenarioError>) {
             errors,
             "name",
             format!(
-                "{} contains control characters; it names the report folder, so use letters, digits, '-' and '_'",
+                "{} contains control characters, which a report folder's name may not hold (letters, digits, '-' and '_' are always safe)",
                 quote(&s.name)
             ),
         );

@@ -123,9 +123,16 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, ScenarioErro
 pub fn apply_set(document: &mut Value, path: &str, raw: &str) -> Result<(), ScenarioError> {
     let value: Value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let normalized = path.replace('[', ".").replace(']', "");
-    let parts: Vec<&str> = normalized.split('.').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
+    let parts: Vec<&str> = normalized.split('.').collect();
+    if parts.iter().all(|p| p.is_empty()) {
         return Err(ScenarioError::new(path, "--set needs a non-empty path"));
+    }
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ScenarioError::new(
+            path,
+            "a --set path names one field between each pair of dots, with no dot at \
+             either end (e.g. replication.r, faults.0.at_s or faults[0].at_s)",
+        ));
     }
     let mut node = document;
     let mut walked = String::new();
@@ -190,6 +197,23 @@ mod tests {
             apply_set(&mut doc, "replication.r.x", "1").is_err(),
             "r is a number"
         );
+    }
+
+    #[test]
+    fn a_set_path_with_an_empty_part_is_refused_and_changes_nothing() {
+        let mut doc: Value = serde_json::json!({"replication": {"r": 2}});
+        for bad in [
+            "replication..r",
+            "replication.r.",
+            ".replication.r",
+            "replication.[0]",
+        ] {
+            let e = apply_set(&mut doc, bad, "1").expect_err(bad);
+            assert_eq!(e.path, bad);
+            assert!(e.message.contains("between each pair of dots"), "{e}");
+        }
+        assert_eq!(doc["replication"]["r"], 2);
+        assert!(apply_set(&mut doc, ".", "1").is_err());
     }
 
     #[test]

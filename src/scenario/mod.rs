@@ -542,7 +542,7 @@ pub enum Admission {
 /// waiting job of a finite resource is a message held in memory, so no queue is left
 /// unbounded: an overloaded node drops past this (counted as `rejected`), as Riak's vnodes
 /// refuse requests past 10,000 queued messages. No shipped scenario that leaves
-/// `max_queue` out queues more than 2,706 jobs (anti-entropy-storm's disk) or 1,100
+/// `max_queue` out queues more than 2,706 jobs (anti-entropy-storm's disk) or 69
 /// messages on a network interface (overload's).
 pub const DEFAULT_MAX_QUEUE: u32 = 4_096;
 

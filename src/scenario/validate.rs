@@ -42,7 +42,7 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
         err(
             "name",
             format!(
-                "{:?} cannot name a folder; use letters, digits, '-' and '_'",
+                "{:?} cannot name a folder: a name may not contain '/' or '\\' nor be '.' or '..' (letters, digits, '-' and '_' are always safe)",
                 s.name
             ),
         );
@@ -86,10 +86,25 @@ pub fn validate(s: &Scenario) -> Vec<ScenarioError> {
         }
     }
     let node_count: u64 = dcs.iter().map(|d| d.nodes as u64).sum();
+    // Every node a join adds is kept for the whole run (its host, its report line).
+    let joined: u64 = (s.faults.iter())
+        .map(|f| match f {
+            Fault::Join { count, .. } => u64::from(*count),
+            _ => 0,
+        })
+        .sum();
     if node_count > MAX_NODES as u64 {
         err(
             "cluster.datacenters",
             format!("{node_count} nodes in all; at most {MAX_NODES} are supported"),
+        );
+    } else if node_count + joined > MAX_NODES as u64 {
+        err(
+            "faults",
+            format!(
+                "joins add {joined} nodes to the {node_count} the cluster starts with; at most \
+                 {MAX_NODES} nodes in all (with every join) are supported"
+            ),
         );
     }
     let p = &s.cluster.partitioning;

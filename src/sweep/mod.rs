@@ -483,9 +483,27 @@ fn read_run(dir: &Path, plan: &Plan, run: &RunSpec) -> Existing {
         return Existing::Unusable(format!("{} holds another run", path.display()));
     }
     match doc.get("report") {
-        Some(report) => Existing::Valid(RunResult::from_report(report), bytes),
+        // A report this version writes: its schema and its digest (a file cut short or
+        // edited by hand, `"report": {}`, would read as a run with every figure zero).
+        Some(report) if is_report(report) => Existing::Valid(RunResult::from_report(report), bytes),
+        Some(_) => Existing::Unusable(format!(
+            "{} holds no complete report (schema_version {} with a digest)",
+            path.display(),
+            crate::report::SCHEMA_VERSION
+        )),
         None => Existing::Unusable(format!("{} has no report", path.display())),
     }
+}
+
+/// Whether `report` looks like a whole report of this version: its schema version, a
+/// digest, and the sections a sweep reads.
+fn is_report(report: &serde_json::Value) -> bool {
+    let schema = report.get("schema_version").and_then(|v| v.as_u64());
+    schema == Some(u64::from(crate::report::SCHEMA_VERSION))
+        && report.get("digest").is_some_and(|d| d.is_string())
+        && ["availability", "latency_ms", "consistency", "durability"]
+            .iter()
+            .all(|section| report.get(section).is_some_and(|s| s.is_object()))
 }
 
 /// A run's result file: the full report, tagged with the sweep and the run it belongs to.
