@@ -159,8 +159,9 @@ impl Servers {
     /// Whether a job arriving at `now` would have to wait in a full queue (counted as a
     /// rejection when it would).
     fn refuses(&mut self, now: SimTime) -> bool {
+        // A free server first: the common case, cheaper than counting the queue.
         let full = self.limit.is_some_and(|limit| {
-            self.waiting(now) >= limit && self.free_at.iter().all(|f| *f > now.as_micros())
+            self.free_at.iter().all(|f| *f > now.as_micros()) && self.waiting(now) >= limit
         });
         self.rejected += full as u64;
         full
