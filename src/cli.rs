@@ -246,7 +246,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // Side files are checked before the run: found afterwards, a bad one cost the run
     // (an unwritable --timings lost report.json) or replaced one of its outputs.
     // So is the output folder's place: a file there cost the whole run before.
-    check_out_folder(&out_dir)?;
+    crate::report::check_out_folder(&out_dir)?;
     for (flag, path) in [("--timings", &args.timings), ("--history", &args.history)] {
         if let Some(path) = path {
             check_side_file(flag, path, &out_dir)?;
@@ -381,18 +381,6 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     } else {
         Err(Failure::trouble(messages.join("\n")))
     }
-}
-
-/// An output folder's place is checked before a run or replay: a file there would
-/// otherwise be found only after all the work.
-pub(crate) fn check_out_folder(out_dir: &Path) -> Result<(), Failure> {
-    if out_dir.exists() && !out_dir.is_dir() {
-        return Err(Failure::trouble(format!(
-            "--out {}: is a file, not a folder; name a folder (it is created when missing)",
-            out_dir.display()
-        )));
-    }
-    Ok(())
 }
 
 fn swarm(args: SwarmArgs) -> Result<(), Failure> {

@@ -238,44 +238,92 @@ fn a_run_folder_ends_with_a_complete_manifest() {
     }
 }
 
-/// A write error part-way through a run's outputs (here: summary.md leads, through a
-/// symbolic link, into a "folder" that is a file) keeps the earlier run whole: every file
-/// is written to a temporary name before any is renamed into place. Before, report.json
-/// was replaced, the manifest said "incomplete", and the earlier complete run was gone.
+/// A write error part-way through a run's outputs keeps the earlier run whole: every file
+/// is written to a temporary name before any is renamed into place. Two ways to break it:
+/// summary.md leads, through a symbolic link, into a "folder" that is a file; or a folder
+/// stands where summary.md goes (found while staging, before any rename). Before, the
+/// new report.json was in place, the manifest said "incomplete", and the earlier complete
+/// run was gone.
 #[cfg(unix)]
 #[test]
 fn a_write_error_part_way_keeps_the_earlier_run_whole() {
-    let dir = scratch("whole");
+    for breakage in ["link into a file", "folder"] {
+        let dir = scratch(&format!("whole-{}", breakage.len()));
+        let scenario = one_second_scenario(&dir);
+        let run = |seed: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+                .args(["run", "--quiet", "--seed", seed, "--out"])
+                .arg(dir.join("out"))
+                .arg(&scenario)
+                .output()
+                .expect("run dynasim")
+        };
+        assert_eq!(run("1").status.code(), Some(0));
+        let out = dir.join("out");
+        let before = |name: &str| std::fs::read(out.join(name)).expect("an output");
+        let (report, manifest) = (before("report.json"), before("manifest.json"));
+        std::fs::remove_file(out.join("summary.md")).expect("remove");
+        if breakage == "folder" {
+            std::fs::create_dir(out.join("summary.md")).expect("mkdir");
+        } else {
+            std::fs::write(dir.join("blocker"), b"a file").expect("write");
+            std::os::unix::fs::symlink(dir.join("blocker/summary.md"), out.join("summary.md"))
+                .expect("symlink");
+        }
+        let second = run("2");
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert_eq!(second.status.code(), Some(2), "{breakage}: {stderr}");
+        assert!(stderr.contains("summary.md"), "{breakage}: {stderr}");
+        assert_eq!(
+            before("report.json"),
+            report,
+            "{breakage}: the earlier report stays"
+        );
+        assert_eq!(
+            before("manifest.json"),
+            manifest,
+            "{breakage}: and its manifest vouches for it"
+        );
+        assert!(
+            entries(&out).iter().all(|n| !n.contains(".tmp-")),
+            "{breakage}: no temporary file is left: {:?}",
+            entries(&out)
+        );
+    }
+}
+
+/// A manifest that leads to a pipe (here the run's own standard output) receives its two
+/// versions in order: "incomplete" while the files are renamed, the finished one last.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_manifest_written_to_a_pipe_ends_complete() {
+    let dir = scratch("manifest-pipe");
     let scenario = one_second_scenario(&dir);
-    let run = |seed: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
-            .args(["run", "--quiet", "--seed", seed, "--out"])
-            .arg(dir.join("out"))
-            .arg(&scenario)
-            .output()
-            .expect("run dynasim")
-    };
-    assert_eq!(run("1").status.code(), Some(0));
     let out = dir.join("out");
-    let before = |name: &str| std::fs::read(out.join(name)).expect("an output");
-    let (report, manifest) = (before("report.json"), before("manifest.json"));
-    std::fs::write(dir.join("blocker"), b"a file").expect("write");
-    std::fs::remove_file(out.join("summary.md")).expect("remove");
-    std::os::unix::fs::symlink(dir.join("blocker/summary.md"), out.join("summary.md"))
-        .expect("symlink");
-    let second = run("2");
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("summary.md"), "{stderr}");
-    assert_eq!(before("report.json"), report, "the earlier report stays");
+    std::fs::create_dir(&out).expect("mkdir");
+    std::os::unix::fs::symlink("/dev/stdout", out.join("manifest.json")).expect("symlink");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_dynasim"))
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&scenario)
+        .output()
+        .expect("run dynasim");
     assert_eq!(
-        before("manifest.json"),
-        manifest,
-        "and its manifest vouches for it"
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
     );
+    let text = String::from_utf8_lossy(&run.stdout);
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("JSON documents");
+    let complete: Vec<&serde_json::Value> = docs.iter().map(|d| &d["complete"]).collect();
+    assert_eq!(complete, [false, true], "{text}");
     assert!(
-        entries(&out).iter().all(|n| !n.contains(".tmp-")),
-        "no temporary file is left: {:?}",
-        entries(&out)
+        std::fs::symlink_metadata(out.join("manifest.json"))
+            .is_ok_and(|m| m.file_type().is_symlink()),
+        "the link stays a link"
     );
 }

@@ -292,8 +292,8 @@ impl HintStore {
 }
 
 impl Node {
-    /// Stores a hinted replica for `owner` unless the hint window has passed or the store
-    /// is full; returns whether it was stored.
+    /// Stores a hinted replica for `owner` unless it would hold too many siblings, the hint
+    /// window has passed or the store is full; returns whether it was stored.
     pub(super) fn store_hint(
         &mut self,
         now: SimTime,
@@ -302,9 +302,6 @@ impl Node {
         set: &[Version],
         out: &mut Vec<Effect>,
     ) -> bool {
-        if !(self.hints).within_window(owner, now, self.cfg.hint_window) {
-            return false;
-        }
         // The coordinator bounds the siblings of the copy it holds; a fallback bounds its
         // hint for the owner the same way (`max_siblings`), else, while the owner is
         // suspected, every concurrent put of a hot key would pile onto one hint set and
@@ -315,6 +312,10 @@ impl Node {
             > self.cfg.max_siblings
         {
             self.hints.stats.too_many_siblings += 1;
+            return false;
+        }
+        // Checked second: a hint refused for its siblings does not start the owner's window.
+        if !(self.hints).within_window(owner, now, self.cfg.hint_window) {
             return false;
         }
         let ok = self.hints.add(

@@ -465,6 +465,9 @@ pub fn write_run_folder(
     json: &str,
     dir: &Path,
 ) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let named = |e: std::io::Error, target: &Path| {
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", target.display()))
+    };
     let mut staged = Vec::new();
     let mut written = Vec::new();
     let mut files = serde_json::Map::new();
@@ -474,9 +477,7 @@ pub fn write_run_folder(
             name.to_string(),
             serde_json::json!({"bytes": bytes.len(), "md5": md5_hex(bytes)}),
         );
-        staged.extend(stage(&path, bytes).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-        })?);
+        staged.push(stage(&path, bytes).map_err(|e| named(e, &path))?);
         written.push(path);
         Ok(())
     };
@@ -489,16 +490,29 @@ pub fn write_run_folder(
         "seed": report.scenario.seed,
         "files": files,
     });
-    let done = stage(&manifest, format!("{done:#}\n").as_bytes())?;
+    let done =
+        stage(&manifest, format!("{done:#}\n").as_bytes()).map_err(|e| named(e, &manifest))?;
     let pending = serde_json::json!({"complete": false, "digest": report.digest});
-    write_atomic(&manifest, format!("{pending:#}\n").as_bytes())?;
-    for file in staged {
-        file.commit()?;
-    }
-    if let Some(done) = done {
-        done.commit()?;
+    write_atomic(&manifest, format!("{pending:#}\n").as_bytes())
+        .map_err(|e| named(e, &manifest))?;
+    for file in staged.into_iter().chain([done]) {
+        let target = file.target().to_path_buf();
+        file.commit().map_err(|e| named(e, &target))?;
     }
     Ok(written)
+}
+
+/// An output folder's place is checked before a run or replay (`--out`): a file there
+/// would otherwise be found only after all the work.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn check_out_folder(out_dir: &Path) -> Result<(), crate::error::Failure> {
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(crate::error::Failure::trouble(format!(
+            "--out {}: is a file, not a folder; name a folder (it is created when missing)",
+            out_dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `name` is a file `write_run_folder` writes into a run folder (the report,
@@ -634,64 +648,93 @@ pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
 /// the link kept), and a device or pipe such as `/dev/stdout` is written in place
 /// (`atomic::destination`).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    match stage(path, contents)? {
-        Some(staged) => staged.commit(),
-        None => Ok(()),
-    }
+    stage(path, contents)?.commit()
 }
 
-/// A file written in full to a temporary name beside its target, renamed into place by
-/// `commit`; dropped uncommitted, the temporary file is removed.
+/// A file ready to take its target's place: written in full to a temporary name beside
+/// it (renamed over it by `commit`; dropped uncommitted, the temporary file is removed),
+/// or, for a device or pipe, the bytes to write into it at `commit`.
 #[must_use = "a staged file is removed unless committed"]
 pub struct Staged {
-    dir: std::path::PathBuf,
-    tmp: std::path::PathBuf,
     target: std::path::PathBuf,
+    place: Place,
     committed: bool,
 }
 
+enum Place {
+    Temporary {
+        dir: std::path::PathBuf,
+        tmp: std::path::PathBuf,
+    },
+    InPlace(Vec<u8>),
+}
+
 /// Writes `contents` under a temporary name beside `path` (flushed to disk), to be renamed
-/// over it by `Staged::commit`. A device or pipe is written in place at once (`None`).
-pub fn stage(path: &Path, contents: &[u8]) -> std::io::Result<Option<Staged>> {
+/// over it by `Staged::commit`. A device or pipe (`atomic::destination`) is written only
+/// at `commit`, in the order the caller commits. A folder in the target's place is an
+/// error here, before anything is renamed.
+pub fn stage(path: &Path, contents: &[u8]) -> std::io::Result<Staged> {
     let path = match crate::atomic::destination(path)? {
         crate::atomic::Destination::InPlace(device) => {
-            crate::atomic::open_in_place(&device)?.write_all(contents)?;
-            return Ok(None);
+            return Ok(Staged {
+                target: device,
+                place: Place::InPlace(contents.to_vec()),
+                committed: false,
+            });
         }
         crate::atomic::Destination::Replace(file) => file,
     };
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            format!("{} is a folder, not a file", path.display()),
+        ));
+    }
     let (dir, tmp) = crate::atomic::temporary_sibling(&path)?;
     let staged = Staged {
-        dir,
-        tmp,
         target: path,
+        place: Place::Temporary { dir, tmp },
         committed: false,
     };
-    let mut f = std::fs::File::create_new(&staged.tmp)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    Ok(Some(staged))
+    if let Place::Temporary { tmp, .. } = &staged.place {
+        let mut f = std::fs::File::create_new(tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+    }
+    Ok(staged)
 }
 
 impl Staged {
+    /// The file (or device) this will replace.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// Renames the staged file over its target (and syncs the folder, best effort, so the
-    /// rename survives a crash).
+    /// rename survives a crash), or writes a device or pipe now.
     pub fn commit(mut self) -> std::io::Result<()> {
-        std::fs::rename(&self.tmp, &self.target)?;
-        self.committed = true;
-        crate::atomic::settled(&self.tmp);
-        if let Ok(d) = std::fs::File::open(&self.dir) {
-            let _ = d.sync_all();
+        match &self.place {
+            Place::InPlace(bytes) => {
+                crate::atomic::open_in_place(&self.target)?.write_all(bytes)?;
+            }
+            Place::Temporary { dir, tmp } => {
+                std::fs::rename(tmp, &self.target)?;
+                crate::atomic::settled(tmp);
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
         }
+        self.committed = true;
         Ok(())
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
-            crate::atomic::settled(&self.tmp);
+        if let (false, Place::Temporary { tmp, .. }) = (self.committed, &self.place) {
+            let _ = std::fs::remove_file(tmp);
+            crate::atomic::settled(tmp);
         }
     }
 }

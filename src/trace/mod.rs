@@ -168,7 +168,7 @@ pub fn run(args: TraceArgs) -> Result<(), Failure> {
     check_window(&args)?;
     let target = parse_target(&args)?;
     let default_parent = PathBuf::from("reports").join(&scenario.name);
-    crate::cli::check_out_folder(args.out.as_deref().unwrap_or(&default_parent))?;
+    crate::report::check_out_folder(args.out.as_deref().unwrap_or(&default_parent))?;
     if !args.no_memory_check {
         crate::guard::check_fits(&scenario, crate::guard::available_bytes())
             .map_err(|message| Failure::trouble(message).context(args.scenario.display()))?;
