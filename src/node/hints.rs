@@ -107,21 +107,24 @@ impl HintStore {
         true
     }
 
-    /// How many versions the hint of `key` for `owner` would hold with `set` merged in.
-    pub fn merged_len(
+    /// Whether the hint of `key` for `owner` would hold more than `max` versions with
+    /// `set` merged in (merged into a copy only when the two together could pass it).
+    pub fn would_exceed(
         &self,
         owner: NodeId,
         key: KeyId,
         set: &[Version],
         rules: VersionRules,
-    ) -> usize {
+        max: usize,
+    ) -> bool {
         let held = self.by_owner.get(&owner).and_then(|m| m.get(&key));
-        let Some(held) = held else {
-            return set.len();
-        };
-        let mut merged = held.clone();
+        let held_len = held.map_or(0, |h| h.len());
+        if held_len + set.len() <= max {
+            return false;
+        }
+        let mut merged = held.cloned().unwrap_or_default();
         rules.merge(&mut merged, set);
-        merged.len()
+        merged.len() > max
     }
 
     /// Versions of `key` held for any owner (a fallback answers reads from them too).
@@ -306,11 +309,13 @@ impl Node {
         // hint for the owner the same way (`max_siblings`), else, while the owner is
         // suspected, every concurrent put of a hot key would pile onto one hint set and
         // each read would carry them all.
-        if self
-            .hints
-            .merged_len(owner, key, set, self.cfg.quorum.rules)
-            > self.cfg.max_siblings
-        {
+        if (self.hints).would_exceed(
+            owner,
+            key,
+            set,
+            self.cfg.quorum.rules,
+            self.cfg.max_siblings,
+        ) {
             self.hints.stats.too_many_siblings += 1;
             return false;
         }

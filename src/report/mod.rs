@@ -648,6 +648,10 @@ pub fn folder_is_current(report: &Report, json: &str, dir: &Path) -> bool {
 /// the link kept), and a device or pipe such as `/dev/stdout` is written in place
 /// (`atomic::destination`).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    // A device or pipe at once, without the copy `stage` keeps for a later commit.
+    if let crate::atomic::Destination::InPlace(device) = crate::atomic::destination(path)? {
+        return crate::atomic::open_in_place(&device)?.write_all(contents);
+    }
     stage(path, contents)?.commit()
 }
 

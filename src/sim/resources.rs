@@ -103,7 +103,7 @@ pub struct Servers {
     /// The part of `busy_us` that background work took.
     pub busy_background_us: u64,
     /// Jobs that may wait at once (`max_queue`); past it a job is rejected.
-    limit: Option<usize>,
+    limit: usize,
     /// Jobs rejected because the queue was full.
     pub rejected: u64,
 }
@@ -114,13 +114,13 @@ fn before(start: u64, finish: u64, horizon: u64) -> u64 {
 }
 
 impl Servers {
-    /// `servers` with an unbounded queue.
+    /// `servers` with a queue no job is refused from.
     pub fn new(servers: u32, horizon: SimTime) -> Servers {
-        Servers::bounded(servers, None, horizon)
+        Servers::bounded(servers, u32::MAX, horizon)
     }
 
     /// `servers` whose queue holds at most `limit` waiting jobs.
-    pub fn bounded(servers: u32, limit: Option<u32>, horizon: SimTime) -> Servers {
+    pub fn bounded(servers: u32, limit: u32, horizon: SimTime) -> Servers {
         assert!(servers >= 1, "validation allows at least one server");
         Servers {
             free_at: vec![0; servers as usize],
@@ -130,7 +130,7 @@ impl Servers {
             max_waiting: 0,
             horizon: horizon.as_micros(),
             busy_background_us: 0,
-            limit: limit.map(|l| l as usize),
+            limit: limit as usize,
             rejected: 0,
         }
     }
@@ -144,25 +144,12 @@ impl Servers {
         Some(self.admit(now, service))
     }
 
-    /// `try_admit` for a job of background work.
-    pub fn try_admit_background(
-        &mut self,
-        now: SimTime,
-        service: SimTime,
-    ) -> Option<(SimTime, SimTime)> {
-        if self.refuses(now) {
-            return None;
-        }
-        Some(self.admit_background(now, service))
-    }
-
     /// Whether a job arriving at `now` would have to wait in a full queue (counted as a
     /// rejection when it would).
-    fn refuses(&mut self, now: SimTime) -> bool {
+    pub fn refuses(&mut self, now: SimTime) -> bool {
         // A free server first: the common case, cheaper than counting the queue.
-        let full = self.limit.is_some_and(|limit| {
-            self.free_at.iter().all(|f| *f > now.as_micros()) && self.waiting(now) >= limit
-        });
+        let full =
+            self.free_at.iter().all(|f| *f > now.as_micros()) && self.waiting(now) >= self.limit;
         self.rejected += full as u64;
         full
     }
@@ -385,7 +372,7 @@ impl Nic {
     pub fn new(bytes_per_s: f64, limit: u32, horizon: SimTime) -> Nic {
         Nic {
             bytes_per_s,
-            link: Servers::bounded(1, Some(limit), horizon),
+            link: Servers::bounded(1, limit, horizon),
         }
     }
 
@@ -519,9 +506,8 @@ impl Resources {
     ) -> Resources {
         Resources {
             disk: (c.disk.as_ref())
-                .map(|d| Servers::bounded(d.concurrency, Some(d.queue_bound()), horizon)),
-            cpu: (c.cpu.as_ref())
-                .map(|c| Servers::bounded(c.threads, Some(c.queue_bound()), horizon)),
+                .map(|d| Servers::bounded(d.concurrency, d.queue_bound(), horizon)),
+            cpu: (c.cpu.as_ref()).map(|c| Servers::bounded(c.threads, c.queue_bound(), horizon)),
             nic: (c.network.as_ref())
                 .map(|n| Nic::new(n.node_bytes_per_s, n.queue_bound(), horizon)),
             lane: (c.background.as_ref())
@@ -562,12 +548,10 @@ impl Resources {
         background: bool,
     ) -> Option<(SimTime, SimTime)> {
         let disk = self.disk.as_mut().expect("a disk job needs a finite disk");
-        if background {
-            return disk.try_admit_background(now, service);
+        if disk.refuses(now) {
+            return None;
         }
-        let (start, finish) = disk.try_admit(now, service)?;
-        self.observe(now, finish);
-        Some((start, finish))
+        Some(self.disk_job(now, service, background))
     }
 
     fn observe(&mut self, now: SimTime, finish: SimTime) {
